@@ -1,0 +1,362 @@
+//! Every error taskrun can report, and the exit status each one leads to.
+//!
+//! Stage errors that point into a task file ([`ParseError`], [`GraphError`])
+//! are miette diagnostics that carry only spans; the source text is attached
+//! once, when they are printed (see `report`). Messages are lowercase
+//! fragments with names in backticks; the help says what to do.
+//!
+//! Each diagnostic has a stable code (`taskfile::…`, `graph::…`). The book's
+//! chapter "The task file" documents every code, and a test keeps the two in
+//! step.
+
+use std::path::PathBuf;
+
+use miette::{Diagnostic, LabeledSpan};
+
+use crate::exit_code;
+use crate::source::{SourceId, Span};
+
+/// A problem with one line of a task file.
+#[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("line has no `:` between a task name and its command")]
+    #[diagnostic(
+        code(taskfile::missing_colon),
+        help("a task line is `name: command`; a comment line starts with `#`")
+    )]
+    MissingColon {
+        #[label("expected `name: command`")]
+        span: Span,
+    },
+
+    #[error("task line has no name before `:`")]
+    #[diagnostic(
+        code(taskfile::missing_name),
+        help("put the task's name before the `:`, e.g. `build: make`")
+    )]
+    MissingName {
+        #[label("name expected before this `:`")]
+        span: Span,
+    },
+
+    #[error("invalid task name `{name}`")]
+    #[diagnostic(code(taskfile::invalid_name), help("{help}"))]
+    InvalidName {
+        name: String,
+        #[label("`{bad}` is not allowed in a task name")]
+        span: Span,
+        bad: char,
+        help: String,
+    },
+
+    #[error("task `{name}` has no command")]
+    #[diagnostic(
+        code(taskfile::missing_command),
+        help("write the shell command to run after the `:`, e.g. `{name}: make {name}`")
+    )]
+    MissingCommand {
+        name: String,
+        #[label("no command after this name")]
+        span: Span,
+    },
+
+    #[error("unknown attribute `{key}`")]
+    #[diagnostic(code(taskfile::unknown_attribute), help("{help}"))]
+    UnknownAttribute {
+        key: String,
+        #[label("not a known attribute")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("`[after:]` names no task")]
+    #[diagnostic(
+        code(taskfile::empty_after),
+        help(
+            "list the tasks to wait for, separated by commas, e.g. `[after:build,lint]`, or remove the group"
+        )
+    )]
+    EmptyAfter {
+        #[label("no task names here")]
+        span: Span,
+    },
+
+    #[error("empty task name in `[after:…]`")]
+    #[diagnostic(
+        code(taskfile::empty_dependency),
+        help("remove the extra comma, or put the missing task name there")
+    )]
+    EmptyDependency {
+        #[label("a task name is missing here")]
+        span: Span,
+    },
+
+    #[error("invalid task name `{name}` in `[after:…]`")]
+    #[diagnostic(code(taskfile::invalid_dependency), help("{help}"))]
+    InvalidDependency {
+        name: String,
+        #[label("not a task name")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("line contains bytes that are not valid UTF-8")]
+    #[diagnostic(
+        code(taskfile::invalid_utf8),
+        help("task files must be UTF-8; convert it, e.g. `iconv -f latin1 -t utf-8`")
+    )]
+    InvalidUtf8 {
+        #[label("not UTF-8")]
+        span: Span,
+    },
+
+    #[error("line contains a NUL byte")]
+    #[diagnostic(
+        code(taskfile::nul_byte),
+        help("a shell command cannot contain NUL bytes; remove it")
+    )]
+    NulByte {
+        #[label("NUL byte")]
+        span: Span,
+    },
+
+    #[error("task file is encoded as UTF-16")]
+    #[diagnostic(
+        code(taskfile::utf16),
+        help("save the file as UTF-8, e.g. `iconv -f utf-16 -t utf-8`")
+    )]
+    Utf16 { source_id: SourceId },
+}
+
+impl ParseError {
+    /// The source the error points into.
+    pub fn source_id(&self) -> SourceId {
+        match self {
+            ParseError::MissingColon { span }
+            | ParseError::MissingName { span }
+            | ParseError::InvalidName { span, .. }
+            | ParseError::MissingCommand { span, .. }
+            | ParseError::UnknownAttribute { span, .. }
+            | ParseError::EmptyAfter { span }
+            | ParseError::EmptyDependency { span }
+            | ParseError::InvalidDependency { span, .. }
+            | ParseError::InvalidUtf8 { span }
+            | ParseError::NulByte { span } => span.source,
+            ParseError::Utf16 { source_id } => *source_id,
+        }
+    }
+}
+
+/// A problem with how tasks relate to each other.
+#[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("no tasks defined")]
+    #[diagnostic(
+        code(graph::no_tasks),
+        help("add a line such as `build: make`; lines starting with `#` are comments")
+    )]
+    NoTasks { source_id: SourceId },
+
+    #[error("task `{name}` is defined more than once")]
+    #[diagnostic(
+        code(graph::duplicate_task),
+        help("task names must be unique; rename or remove one of them")
+    )]
+    DuplicateTask {
+        name: String,
+        #[label(primary, "defined again here")]
+        span: Span,
+        #[label("first defined here")]
+        first: Span,
+    },
+
+    #[error("task `{task}` depends on unknown task `{name}`")]
+    #[diagnostic(code(graph::unknown_dependency), help("{help}"))]
+    UnknownDependency {
+        task: String,
+        name: String,
+        #[label("no task has this name")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("task `{name}` depends on itself")]
+    #[diagnostic(
+        code(graph::self_dependency),
+        help("remove `{name}` from its own `[after:…]` list")
+    )]
+    SelfDependency {
+        name: String,
+        #[label("`{name}` cannot wait for itself")]
+        span: Span,
+    },
+
+    #[error("dependency cycle: {}", cycle_text(path))]
+    #[diagnostic(
+        code(graph::cycle),
+        help(
+            "these tasks wait for each other, so none of them could ever start; remove one of the dependencies"
+        )
+    )]
+    Cycle {
+        /// The task names around the cycle, the first repeated at the end.
+        path: Vec<String>,
+        #[label(collection)]
+        edges: Vec<LabeledSpan>,
+        source_id: SourceId,
+    },
+}
+
+impl GraphError {
+    /// The source the error points into.
+    pub fn source_id(&self) -> SourceId {
+        match self {
+            GraphError::NoTasks { source_id } | GraphError::Cycle { source_id, .. } => *source_id,
+            GraphError::DuplicateTask { span, .. }
+            | GraphError::UnknownDependency { span, .. }
+            | GraphError::SelfDependency { span, .. } => span.source,
+        }
+    }
+}
+
+/// One problem found in the task sources, from either stage.
+#[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Graph(#[from] GraphError),
+}
+
+impl Problem {
+    pub fn source_id(&self) -> SourceId {
+        match self {
+            Problem::Parse(error) => error.source_id(),
+            Problem::Graph(error) => error.source_id(),
+        }
+    }
+
+    /// Where the problem is, for listing problems in file order: its
+    /// source, then the start of its first label (problems about a whole
+    /// file come first).
+    pub fn offset(&self) -> (SourceId, usize) {
+        let first_label = self
+            .labels()
+            .and_then(|mut labels| labels.next())
+            .map_or(0, |label| label.offset());
+        (self.source_id(), first_label)
+    }
+}
+
+/// Anything that stops a command from doing its work.
+#[derive(Debug, Diagnostic, thiserror::Error)]
+pub enum Error {
+    /// The task sources have problems; all of them are listed.
+    #[error("{} in {}", plural(problems.len(), "problem"), path.display())]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+
+    #[error("cannot read task file `{}`", path.display())]
+    #[diagnostic(
+        code(taskfile::unreadable),
+        help("check the path; taskrun expects a task file such as `tasks.txt`")
+    )]
+    ReadTaskfile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write output")]
+    #[diagnostic(code(taskrun::output))]
+    Output(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The exit status this error ends the process with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invalid { .. } | Error::ReadTaskfile { .. } => exit_code::INVALID_INPUT,
+            Error::Output(_) => exit_code::FAILURE,
+        }
+    }
+}
+
+/// A cycle's task names joined by arrows. A long cycle shows its first and
+/// last tasks and counts the ones between, so the message stays one line.
+fn cycle_text(path: &[String]) -> String {
+    const SHOWN_AT_EACH_END: usize = 5;
+    if path.len() <= 2 * SHOWN_AT_EACH_END + 1 {
+        return path.join(" → ");
+    }
+    let hidden = path.len() - 2 * SHOWN_AT_EACH_END;
+    format!(
+        "{} → … {} … → {}",
+        path[..SHOWN_AT_EACH_END].join(" → "),
+        plural(hidden, "more task"),
+        path[path.len() - SHOWN_AT_EACH_END..].join(" → ")
+    )
+}
+
+/// `1 task`, `2 tasks`.
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// The candidate closest to `word`, if one is close enough to be a likely
+/// typo (case is ignored).
+pub fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .map(|candidate| {
+            let distance = strsim::damerau_levenshtein(&word, &candidate.to_ascii_lowercase());
+            (distance, candidate)
+        })
+        .filter(|&(distance, candidate)| distance <= (candidate.len() / 3).max(1))
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_finds_close_words_only() {
+        let keys = ["after", "timeout"];
+        assert_eq!(did_you_mean("afer", keys.into_iter()), Some("after"));
+        assert_eq!(did_you_mean("AFTER", keys.into_iter()), Some("after"));
+        assert_eq!(did_you_mean("timout", keys.into_iter()), Some("timeout"));
+        assert_eq!(did_you_mean("x", keys.into_iter()), None);
+        assert_eq!(did_you_mean("fetch", ["fetch_deps"].into_iter()), None);
+        assert_eq!(
+            did_you_mean("fetch_dep", ["fetch_deps"].into_iter()),
+            Some("fetch_deps")
+        );
+    }
+
+    #[test]
+    fn long_cycles_are_abbreviated() {
+        let path: Vec<String> = (0..20).chain([0]).map(|i| format!("t{i}")).collect();
+        assert_eq!(
+            cycle_text(&path),
+            "t0 → t1 → t2 → t3 → t4 → … 11 more tasks … → t16 → t17 → t18 → t19 → t0"
+        );
+        let short: Vec<String> = ["a", "b", "a"].map(String::from).to_vec();
+        assert_eq!(cycle_text(&short), "a → b → a");
+    }
+
+    #[test]
+    fn plural_forms() {
+        assert_eq!(plural(1, "task"), "1 task");
+        assert_eq!(plural(0, "task"), "0 tasks");
+    }
+}

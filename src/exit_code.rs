@@ -1,0 +1,15 @@
+//! The exit statuses of `taskrun`, documented in the book ("Exit status").
+//!
+//! Each is a decision: scripts and CI systems branch on them, so a value
+//! never changes meaning once released.
+
+/// Everything asked for was done (and every task passed).
+pub const SUCCESS: u8 = 0;
+
+/// Work was done but did not succeed: a task failed, timed out or was
+/// skipped, or output could not be written.
+pub const FAILURE: u8 = 1;
+
+/// Invalid input or usage: a task file with problems, a file that cannot be
+/// read, a bad command-line argument. Nothing was run.
+pub const INVALID_INPUT: u8 = 2;

@@ -1,0 +1,476 @@
+//! Validation and ordering: a [`TaskSet`] becomes a [`Plan`].
+//!
+//! The checks run over the whole set and report every problem at once:
+//! duplicate names, dependencies on unknown tasks, tasks that depend on
+//! themselves, and cycles, each cycle with its whole path. Everything here is
+//! iterative (Kahn's algorithm for the order, Tarjan's for the cycles), so a
+//! dependency chain of any length cannot overflow the stack, and the work
+//! grows linearly with tasks plus dependencies.
+//!
+//! The graph stage does not run anything and does not print.
+
+use std::collections::HashMap;
+use std::collections::VecDeque;
+
+use miette::LabeledSpan;
+
+use crate::error::{GraphError, did_you_mean};
+use crate::task::{TaskSet, TaskSpec};
+
+/// The most unknown dependencies that get a "did you mean" search. Each
+/// search compares against every task name, so an enormous broken file
+/// would otherwise take quadratic time to report.
+const SUGGESTION_LIMIT: usize = 100;
+
+/// At most this many edges of one cycle are labelled in its report.
+const CYCLE_EDGES_LABELLED: usize = 10;
+
+/// Lists the task names in a help text when there are at most this many.
+const LIST_NAMES_UP_TO: usize = 10;
+
+/// A validated task set, ready to be scheduled.
+#[derive(Debug)]
+pub struct Plan {
+    /// The tasks, in declaration order; a task's index is its id.
+    pub tasks: Vec<TaskSpec>,
+    /// `deps[i]`: the ids of the tasks that task `i` waits for, as written.
+    pub deps: Vec<Vec<usize>>,
+    /// Every task id, each after all of its dependencies; among tasks that
+    /// become ready together, declaration order.
+    pub order: Vec<usize>,
+}
+
+impl Plan {
+    /// Validates `set` and orders it.
+    pub fn build(set: TaskSet) -> Result<Plan, Vec<GraphError>> {
+        let TaskSet { origin, tasks } = set;
+        if tasks.is_empty() {
+            return Err(vec![GraphError::NoTasks { source_id: origin }]);
+        }
+        let mut errors = Vec::new();
+        let mut ids: HashMap<&str, usize> = HashMap::with_capacity(tasks.len());
+        for (id, task) in tasks.iter().enumerate() {
+            if let Some(&first) = ids.get(task.name.value.as_str()) {
+                errors.push(GraphError::DuplicateTask {
+                    name: task.name.value.clone(),
+                    span: task.name.span,
+                    first: tasks[first].name.span,
+                });
+            } else {
+                ids.insert(&task.name.value, id);
+            }
+        }
+
+        let mut unknown = 0;
+        let mut deps = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            let mut task_deps = Vec::with_capacity(task.after.len());
+            for dep in &task.after {
+                if dep.value == task.name.value {
+                    errors.push(GraphError::SelfDependency {
+                        name: dep.value.clone(),
+                        span: dep.span,
+                    });
+                } else if let Some(&id) = ids.get(dep.value.as_str()) {
+                    task_deps.push(id);
+                } else {
+                    unknown += 1;
+                    let help = unknown_dependency_help(&dep.value, &tasks, unknown);
+                    errors.push(GraphError::UnknownDependency {
+                        task: task.name.value.clone(),
+                        name: dep.value.clone(),
+                        span: dep.span,
+                        help,
+                    });
+                }
+            }
+            deps.push(task_deps);
+        }
+        drop(ids);
+
+        let order = topological_order(&deps);
+        if order.len() < tasks.len() {
+            errors.extend(cycles(&tasks, &deps, &order));
+        }
+        if errors.is_empty() {
+            Ok(Plan { tasks, deps, order })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The number of dependency edges.
+    pub fn edge_count(&self) -> usize {
+        self.deps.iter().map(Vec::len).sum()
+    }
+
+    /// One longest chain of tasks that must run one after another, first
+    /// to last (the first such chain in plan order).
+    pub fn longest_chain(&self) -> Vec<usize> {
+        let mut length = vec![0usize; self.tasks.len()];
+        let mut previous = vec![usize::MAX; self.tasks.len()];
+        let mut end = self.order.first().copied().unwrap_or(0);
+        for &id in &self.order {
+            let best = self.deps[id]
+                .iter()
+                .copied()
+                .max_by_key(|&dep| (length[dep], std::cmp::Reverse(dep)));
+            length[id] = 1 + best.map_or(0, |dep| length[dep]);
+            previous[id] = best.unwrap_or(usize::MAX);
+            if length[id] > length[end] {
+                end = id;
+            }
+        }
+        let mut chain = Vec::with_capacity(length.get(end).copied().unwrap_or(0));
+        let mut current = end;
+        while current != usize::MAX && !self.tasks.is_empty() {
+            chain.push(current);
+            current = previous[current];
+        }
+        chain.reverse();
+        chain
+    }
+}
+
+fn unknown_dependency_help(name: &str, tasks: &[TaskSpec], nth: usize) -> String {
+    let names = || tasks.iter().map(|task| task.name.value.as_str());
+    if nth <= SUGGESTION_LIMIT
+        && let Some(suggestion) = did_you_mean(name, names())
+    {
+        return format!("did you mean `{suggestion}`?");
+    }
+    if tasks.len() <= LIST_NAMES_UP_TO {
+        let listed: Vec<String> = names().map(|name| format!("`{name}`")).collect();
+        format!("the defined tasks are {}", listed.join(", "))
+    } else {
+        "check the spelling: `[after:…]` must name a task defined in the file".to_owned()
+    }
+}
+
+/// Kahn's algorithm. Returns fewer ids than there are tasks when some are
+/// in or behind a cycle.
+fn topological_order(deps: &[Vec<usize>]) -> Vec<usize> {
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); deps.len()];
+    for (id, task_deps) in deps.iter().enumerate() {
+        for &dep in task_deps {
+            dependents[dep].push(id);
+        }
+    }
+    let mut ready: VecDeque<usize> = (0..deps.len()).filter(|&id| waiting[id] == 0).collect();
+    let mut order = Vec::with_capacity(deps.len());
+    while let Some(id) = ready.pop_front() {
+        order.push(id);
+        for &dependent in &dependents[id] {
+            waiting[dependent] -= 1;
+            if waiting[dependent] == 0 {
+                ready.push_back(dependent);
+            }
+        }
+    }
+    order
+}
+
+/// One error per cycle among the tasks missing from `order`, each with the
+/// shortest cycle through its first-declared task.
+fn cycles(tasks: &[TaskSpec], deps: &[Vec<usize>], order: &[usize]) -> Vec<GraphError> {
+    let mut in_cycle_region = vec![true; tasks.len()];
+    for &id in order {
+        in_cycle_region[id] = false;
+    }
+    let mut components = strongly_connected_components(deps, &in_cycle_region);
+    components.retain(|component| component.len() > 1);
+    for component in &mut components {
+        component.sort_unstable();
+    }
+    components.sort_unstable_by_key(|component| component[0]);
+    components
+        .iter()
+        .map(|component| cycle_error(tasks, deps, component))
+        .collect()
+}
+
+fn cycle_error(tasks: &[TaskSpec], deps: &[Vec<usize>], component: &[usize]) -> GraphError {
+    let path = shortest_cycle(deps, component);
+    let names: Vec<String> = path
+        .iter()
+        .map(|&id| tasks[id].name.value.clone())
+        .collect();
+    let source_id = tasks[path[0]].name.span.source;
+    let edges = path
+        .windows(2)
+        .take(CYCLE_EDGES_LABELLED)
+        .filter_map(|pair| {
+            let (from, to) = (&tasks[pair[0]], &tasks[pair[1]]);
+            let dep = from.after.iter().find(|dep| dep.value == to.name.value)?;
+            (dep.span.source == source_id).then(|| {
+                LabeledSpan::new_with_span(
+                    Some(format!("`{}` waits for `{}`", from.name, to.name)),
+                    dep.span,
+                )
+            })
+        })
+        .collect();
+    GraphError::Cycle {
+        path: names,
+        edges,
+        source_id,
+    }
+}
+
+/// The shortest path from the component's first task back to itself,
+/// following dependency edges inside the component (breadth first). The
+/// first task is repeated at the end.
+fn shortest_cycle(deps: &[Vec<usize>], component: &[usize]) -> Vec<usize> {
+    let start = component[0];
+    let mut parent: HashMap<usize, usize> = HashMap::with_capacity(component.len());
+    let mut queue = VecDeque::from([start]);
+    while let Some(id) = queue.pop_front() {
+        for &dep in &deps[id] {
+            if dep == start {
+                let mut path = vec![start, id];
+                let mut current = id;
+                while current != start {
+                    current = parent[&current];
+                    path.push(current);
+                }
+                path.reverse();
+                return path;
+            }
+            if component.binary_search(&dep).is_ok() && !parent.contains_key(&dep) {
+                parent.insert(dep, id);
+                queue.push_back(dep);
+            }
+        }
+    }
+    // Every task of a strongly connected component with more than one task
+    // lies on a cycle through the others, so the search above always
+    // returns; this keeps the function total anyway.
+    component.to_vec()
+}
+
+/// Tarjan's algorithm with an explicit stack, over the tasks marked in
+/// `include`. Components come out in reverse topological order.
+fn strongly_connected_components(deps: &[Vec<usize>], include: &[bool]) -> Vec<Vec<usize>> {
+    const UNVISITED: usize = usize::MAX;
+    let n = deps.len();
+    let mut index = vec![UNVISITED; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut components = Vec::new();
+    let mut calls: Vec<(usize, usize)> = Vec::new();
+
+    for root in (0..n).filter(|&id| include[id]) {
+        if index[root] != UNVISITED {
+            continue;
+        }
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        calls.push((root, 0));
+        while let Some(&mut (id, ref mut edge)) = calls.last_mut() {
+            if let Some(&dep) = deps[id].get(*edge) {
+                *edge += 1;
+                if !include[dep] {
+                    continue;
+                }
+                if index[dep] == UNVISITED {
+                    index[dep] = next;
+                    low[dep] = next;
+                    next += 1;
+                    stack.push(dep);
+                    on_stack[dep] = true;
+                    calls.push((dep, 0));
+                } else if on_stack[dep] {
+                    low[id] = low[id].min(index[dep]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(caller, _)) = calls.last() {
+                low[caller] = low[caller].min(low[id]);
+            }
+            if low[id] == index[id] {
+                let mut component = Vec::new();
+                while let Some(member) = stack.pop() {
+                    on_stack[member] = false;
+                    component.push(member);
+                    if member == id {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write;
+
+    use super::*;
+    use crate::source::{Source, Sources};
+    use crate::taskfile;
+
+    fn build(text: &str) -> Result<Plan, Vec<GraphError>> {
+        let mut sources = Sources::new();
+        let source = Source::from_bytes("tasks.txt", text.as_bytes());
+        let id = sources.add(source.clone());
+        let parsed = taskfile::parse(&source, id);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        Plan::build(TaskSet {
+            origin: id,
+            tasks: parsed.tasks,
+        })
+    }
+
+    fn names(plan: &Plan, ids: &[usize]) -> Vec<String> {
+        ids.iter()
+            .map(|&id| plan.tasks[id].name.value.clone())
+            .collect()
+    }
+
+    #[test]
+    fn orders_dependencies_first_and_keeps_file_order_for_ties() {
+        let plan = build("d: x [after:b,c]\nc: x\nb: x [after:a]\na: x\n").unwrap();
+        assert_eq!(names(&plan, &plan.order), ["c", "a", "b", "d"]);
+        assert_eq!(plan.edge_count(), 3);
+        assert_eq!(names(&plan, &plan.longest_chain()), ["a", "b", "d"]);
+    }
+
+    #[test]
+    fn longest_chain_of_independent_tasks_is_one() {
+        let plan = build("a: x\nb: x\n").unwrap();
+        assert_eq!(names(&plan, &plan.longest_chain()), ["a"]);
+    }
+
+    #[test]
+    fn empty_set_is_an_error() {
+        let errors = build("# nothing\n").unwrap_err();
+        assert!(matches!(errors[..], [GraphError::NoTasks { .. }]));
+    }
+
+    #[test]
+    fn duplicates_point_at_both_definitions() {
+        let errors = build("a: x\nb: x\na: y\n").unwrap_err();
+        let [GraphError::DuplicateTask { name, span, first }] = &errors[..] else {
+            panic!("{errors:?}")
+        };
+        assert_eq!(name, "a");
+        assert_eq!((span.offset, first.offset), (10, 0));
+    }
+
+    #[test]
+    fn unknown_dependency_suggests_a_close_name() {
+        let errors = build("fetch_deps: x\nlint: x [after:fetch_dep]\n").unwrap_err();
+        let [
+            GraphError::UnknownDependency {
+                task,
+                name,
+                span,
+                help,
+            },
+        ] = &errors[..]
+        else {
+            panic!("{errors:?}")
+        };
+        assert_eq!((task.as_str(), name.as_str()), ("lint", "fetch_dep"));
+        assert_eq!(span.offset, 29);
+        assert_eq!(help, "did you mean `fetch_deps`?");
+    }
+
+    #[test]
+    fn unknown_dependency_lists_few_names() {
+        let errors = build("a: x\nb: x [after:zzz]\n").unwrap_err();
+        let [GraphError::UnknownDependency { help, .. }] = &errors[..] else {
+            panic!()
+        };
+        assert_eq!(help, "the defined tasks are `a`, `b`");
+    }
+
+    #[test]
+    fn self_dependency() {
+        let errors = build("a: x [after:a]\n").unwrap_err();
+        assert!(
+            matches!(&errors[..], [GraphError::SelfDependency { name, span }] if name == "a" && span.offset == 12)
+        );
+    }
+
+    #[test]
+    fn cycle_reports_the_whole_path_with_every_edge() {
+        let errors =
+            build("a: x [after:c]\nb: x [after:a]\nc: x [after:b]\nd: x [after:c]\n").unwrap_err();
+        let [GraphError::Cycle { path, edges, .. }] = &errors[..] else {
+            panic!("{errors:?}")
+        };
+        assert_eq!(path, &["a", "c", "b", "a"]);
+        let labels: Vec<_> = edges
+            .iter()
+            .map(|edge| (edge.offset(), edge.label().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                (12, "`a` waits for `c`"),
+                (42, "`c` waits for `b`"),
+                (27, "`b` waits for `a`")
+            ]
+        );
+    }
+
+    #[test]
+    fn two_separate_cycles_are_two_errors() {
+        let errors =
+            build("a: x [after:b]\nb: x [after:a]\nc: x [after:d]\nd: x [after:c]\n").unwrap_err();
+        let paths: Vec<_> = errors
+            .iter()
+            .map(|error| match error {
+                GraphError::Cycle { path, .. } => path.join(" "),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(paths, ["a b a", "c d c"]);
+    }
+
+    #[test]
+    fn shortest_cycle_through_the_first_task() {
+        // a → b → c → a and a → c → a: the two-edge cycle is reported.
+        let errors = build("a: x [after:b,c]\nb: x [after:c]\nc: x [after:a]\n").unwrap_err();
+        let [GraphError::Cycle { path, .. }] = &errors[..] else {
+            panic!("{errors:?}")
+        };
+        assert_eq!(path, &["a", "c", "a"]);
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let errors =
+            build("a: x [after:a]\na: x\nb: x [after:nope]\nc: x [after:d]\nd: x [after:c]\n")
+                .unwrap_err();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    #[test]
+    fn very_long_chain_does_not_overflow_the_stack() {
+        let n = 100_000;
+        let mut text = String::from("t0: true\n");
+        for i in 1..n {
+            writeln!(text, "t{i}: true [after:t{}]", i - 1).unwrap();
+        }
+        let plan = build(&text).unwrap();
+        assert_eq!(plan.longest_chain().len(), n);
+        // Closing the chain into one huge cycle must be found iteratively too.
+        text = text.replacen("t0: true\n", &format!("t0: true [after:t{}]\n", n - 1), 1);
+        let errors = build(&text).unwrap_err();
+        let [GraphError::Cycle { path, .. }] = &errors[..] else {
+            panic!()
+        };
+        assert_eq!(path.len(), n + 1);
+    }
+}

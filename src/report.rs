@@ -1,0 +1,144 @@
+//! Human-readable output: diagnostics and summaries.
+//!
+//! Diagnostics are rendered by miette's graphical handler with the source
+//! text attached here, at print time, so the stages that find problems only
+//! carry spans. Colour is decided once, from `--color`, whether stderr is a
+//! terminal and `NO_COLOR`. This module reads results; it never changes
+//! them.
+
+use std::ffi::OsStr;
+use std::fmt::Write;
+use std::io::IsTerminal;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource};
+
+use crate::cli::ColorChoice;
+use crate::error::{Error, plural};
+use crate::graph::Plan;
+use crate::source::Sources;
+
+/// Diagnostics are wrapped to this many columns.
+const WIDTH: usize = 100;
+
+/// At most this many problems are printed in full; the rest are counted.
+pub const MAX_SHOWN: usize = 50;
+
+/// How output looks.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// Resolves `--color` against the environment of this process.
+    pub fn detect(choice: ColorChoice) -> Style {
+        let no_color = std::env::var_os("NO_COLOR");
+        Style {
+            color: use_color(choice, std::io::stderr().is_terminal(), no_color.as_deref()),
+        }
+    }
+
+    fn handler(self) -> GraphicalReportHandler {
+        let theme = if self.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        GraphicalReportHandler::new_themed(theme)
+            .with_width(WIDTH)
+            .with_links(false)
+    }
+}
+
+/// Whether to colour: always or never when asked, otherwise only on a
+/// terminal and only when `NO_COLOR` is unset or empty (no-color.org).
+fn use_color(choice: ColorChoice, terminal: bool, no_color: Option<&OsStr>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && no_color.is_none_or(OsStr::is_empty),
+    }
+}
+
+/// Renders an error for stderr, with every problem it holds.
+pub fn error(error: &Error, sources: &Sources, style: Style) -> String {
+    let handler = style.handler();
+    let mut out = String::new();
+    match error {
+        Error::Invalid { path, problems } => {
+            for problem in problems.iter().take(MAX_SHOWN) {
+                let source = sources.get(problem.source_id());
+                let named = NamedSource::new(source.name(), source.text.clone());
+                let report = miette::Report::new(problem.clone()).with_source_code(named);
+                render(&handler, &mut out, report.as_ref());
+            }
+            if problems.len() > MAX_SHOWN {
+                let _ = writeln!(
+                    out,
+                    "… and {} not shown\n",
+                    plural(problems.len() - MAX_SHOWN, "more problem")
+                );
+            }
+            let _ = writeln!(
+                out,
+                "error: {} in {}",
+                plural(problems.len(), "problem"),
+                path.display()
+            );
+        }
+        other => render(&handler, &mut out, other),
+    }
+    out
+}
+
+fn render(handler: &GraphicalReportHandler, out: &mut String, diagnostic: &dyn Diagnostic) {
+    if handler.render_report(out, diagnostic).is_err() {
+        // Rendering into a String only fails if a Display impl does; fall
+        // back to the plain message rather than print nothing.
+        let _ = writeln!(out, "error: {diagnostic}");
+    }
+    out.push('\n');
+}
+
+/// The one-line summary `taskrun check` prints.
+pub fn check_summary(name: &str, plan: &Plan) -> String {
+    let chain = plan.longest_chain();
+    let names: Vec<&str> = chain
+        .iter()
+        .map(|&id| plan.tasks[id].name.value.as_str())
+        .collect();
+    let shown = if names.len() <= 6 {
+        names.join(" → ")
+    } else {
+        format!(
+            "{} → {} → … → {} → {}",
+            names[0],
+            names[1],
+            names[names.len() - 2],
+            names[names.len() - 1]
+        )
+    };
+    format!(
+        "{name}: {}, {}, longest chain {} ({shown})",
+        plural(plan.tasks.len(), "task"),
+        plural(plan.edge_count(), "dependency edge"),
+        plural(names.len(), "task"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_choice_terminal_and_no_color() {
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        assert!(use_color(ColorChoice::Auto, true, None));
+        assert!(use_color(ColorChoice::Auto, true, empty));
+        assert!(!use_color(ColorChoice::Auto, true, set));
+        assert!(!use_color(ColorChoice::Auto, false, None));
+        assert!(use_color(ColorChoice::Always, false, set));
+        assert!(!use_color(ColorChoice::Never, true, None));
+    }
+}

@@ -1,0 +1,77 @@
+//! What a task is before it runs: the declarations every task source
+//! produces.
+//!
+//! The task file parser produces [`TaskSpec`]s (and later the Rhai script
+//! does too), so validation, scheduling and recording are shared by every
+//! source. A spec keeps the span of each part it was read from, so that any
+//! later stage can point at the text behind a problem. Nothing here checks
+//! how tasks relate to each other; that is the graph's job.
+
+use crate::source::{SourceId, Spanned};
+
+/// One declared task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskSpec {
+    /// The task's unique name.
+    pub name: Spanned<String>,
+    /// The shell command, passed verbatim to `/bin/sh -c`.
+    pub command: Spanned<String>,
+    /// The tasks that must pass before this one starts, in the order
+    /// written, without repeats.
+    pub after: Vec<Spanned<String>>,
+}
+
+/// Every task of one run, in declaration order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskSet {
+    /// The source named on the command line, which problems about the set
+    /// as a whole (such as having no tasks) point at.
+    pub origin: SourceId,
+    pub tasks: Vec<TaskSpec>,
+}
+
+/// Whether `c` may appear in a task name.
+pub fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Whether `name` is a valid task name: `[A-Za-z0-9_]+`.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(is_name_char)
+}
+
+/// A valid name close to `name`, made by replacing every character that may
+/// not appear in a name with `_`, or `None` if that gives nothing useful.
+pub fn name_suggestion(name: &str) -> Option<String> {
+    let suggestion: String = name
+        .trim()
+        .chars()
+        .map(|c| if is_name_char(c) { c } else { '_' })
+        .collect();
+    suggestion
+        .chars()
+        .any(|c| c.is_ascii_alphanumeric())
+        .then_some(suggestion)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_ascii_words() {
+        assert!(is_valid_name("build_2"));
+        assert!(is_valid_name("_"));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name("my-task"));
+        assert!(!is_valid_name("my task"));
+        assert!(!is_valid_name("tâche"));
+    }
+
+    #[test]
+    fn suggestions_replace_bad_characters() {
+        assert_eq!(name_suggestion("my-task").as_deref(), Some("my_task"));
+        assert_eq!(name_suggestion("unit tests").as_deref(), Some("unit_tests"));
+        assert_eq!(name_suggestion("--"), None);
+    }
+}

@@ -1,0 +1,691 @@
+//! The line format: task file text → [`TaskSpec`]s.
+//!
+//! ```text
+//! # comment
+//! name: shell command [after:dep1,dep2]
+//! ```
+//!
+//! Each line is read on its own, and every problem of every line is
+//! collected, so one pass reports them all. A line whose name could be read
+//! still yields its task even when another part of it is wrong, so that the
+//! graph stage does not report its dependents as depending on an unknown
+//! task. This module does not look at how tasks relate to each other.
+//!
+//! Attributes are the trailing `[key:value]` groups of a line. They are
+//! recognised from the end of the line backwards: a bracket group whose
+//! text starts with an identifier and a `:` is an attribute, and the first
+//! group that is not (`[ -f x ]`, `"[a]"`) ends the search, so brackets in
+//! commands keep working. A recognised group with an unknown key is an
+//! error, never silently part of the command.
+
+use crate::error::{ParseError, did_you_mean};
+use crate::source::{Source, SourceId, Span, Spanned};
+use crate::task::{TaskSpec, is_valid_name, name_suggestion};
+
+/// An attribute a task line may carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Attribute {
+    /// `[after:a,b]`: tasks that must pass before this one starts.
+    After,
+}
+
+/// Every known attribute key. Later attributes are added here and nowhere
+/// else decides what a key is.
+const ATTRIBUTES: &[(&str, Attribute)] = &[("after", Attribute::After)];
+
+/// The result of parsing one source: every task that could be read and every
+/// problem found.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub tasks: Vec<TaskSpec>,
+    pub errors: Vec<ParseError>,
+}
+
+/// Parses the task file `source`, whose id is `id`.
+pub fn parse(source: &Source, id: SourceId) -> Parsed {
+    let mut parser = Parser {
+        id,
+        parsed: Parsed::default(),
+    };
+    if source.utf16 {
+        parser
+            .parsed
+            .errors
+            .push(ParseError::Utf16 { source_id: id });
+        return parser.parsed;
+    }
+    let text = &*source.text;
+    let mut invalid = source.invalid_utf8.iter().copied().peekable();
+    let mut start = 0;
+    for raw in text.split('\n') {
+        let end = start + raw.len();
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let mut bad_bytes = Vec::new();
+        while let Some(offset) = invalid.next_if(|&offset| offset < end) {
+            bad_bytes.push(offset);
+        }
+        parser.line(start, line, &bad_bytes);
+        start = end + 1;
+    }
+    parser.parsed
+}
+
+struct Parser {
+    id: SourceId,
+    parsed: Parsed,
+}
+
+/// A trailing `[key:value]` group, as byte offsets into the line.
+struct Group {
+    open: usize,
+    close: usize,
+    key_start: usize,
+    key: String,
+    value_start: usize,
+}
+
+impl Parser {
+    fn span(&self, offset: usize, len: usize) -> Span {
+        Span::new(self.id, offset, len)
+    }
+
+    fn error(&mut self, error: ParseError) {
+        self.parsed.errors.push(error);
+    }
+
+    /// Parses the line that starts at byte `start` of the file. `bad_bytes`
+    /// holds the file offsets of its replacement characters for invalid
+    /// UTF-8.
+    fn line(&mut self, start: usize, line: &str, bad_bytes: &[usize]) {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let body = line[indent..].trim_end_matches([' ', '\t']);
+        if body.is_empty() || body.starts_with('#') {
+            return;
+        }
+        let base = start + indent;
+        for &offset in bad_bytes {
+            let span = self.span(offset, Source::REPLACEMENT_LEN);
+            self.error(ParseError::InvalidUtf8 { span });
+        }
+        if let Some(nul) = body.find('\0') {
+            let span = self.span(base + nul, 1);
+            self.error(ParseError::NulByte { span });
+        }
+
+        let (command_end, groups) = trailing_groups(body);
+        let colon = match body.find(':') {
+            Some(colon) if colon < command_end => colon,
+            _ => {
+                let span = self.span(base, body.len());
+                self.error(ParseError::MissingColon { span });
+                return;
+            }
+        };
+        let head = body[..colon].trim_end_matches([' ', '\t']);
+        if head.is_empty() {
+            let span = self.span(base + colon, 1);
+            self.error(ParseError::MissingName { span });
+            return;
+        }
+        if !is_valid_name(head) {
+            self.invalid_name(base, head);
+            return;
+        }
+        let name = Spanned::new(head.to_owned(), self.span(base, head.len()));
+
+        let after_colon = colon + 1;
+        let command_text = &body[after_colon..command_end];
+        let lead = command_text.len() - command_text.trim_start().len();
+        let command_text = command_text.trim();
+        let command_start = base + after_colon + lead;
+        if command_text.is_empty() {
+            self.error(ParseError::MissingCommand {
+                name: name.value.clone(),
+                span: name.span,
+            });
+        }
+        let command = Spanned::new(
+            command_text.to_owned(),
+            self.span(command_start, command_text.len()),
+        );
+
+        let mut after: Vec<Spanned<String>> = Vec::new();
+        for group in groups.iter().rev() {
+            match ATTRIBUTES.iter().find(|(key, _)| *key == group.key) {
+                Some((_, Attribute::After)) => self.after(base, body, group, &mut after),
+                None => self.unknown_attribute(base, group),
+            }
+        }
+
+        self.parsed.tasks.push(TaskSpec {
+            name,
+            command,
+            after,
+        });
+    }
+
+    fn invalid_name(&mut self, base: usize, head: &str) {
+        let (index, bad) = head
+            .char_indices()
+            .find(|&(_, c)| !crate::task::is_name_char(c))
+            .unwrap_or((0, ' '));
+        let help = match name_suggestion(head) {
+            Some(suggestion) => format!(
+                "task names may contain only ASCII letters, digits and `_`; \
+                 try `{suggestion}`"
+            ),
+            None => "task names may contain only ASCII letters, digits and `_`".to_owned(),
+        };
+        self.error(ParseError::InvalidName {
+            name: head.to_owned(),
+            span: self.span(base + index, bad.len_utf8()),
+            bad,
+            help,
+        });
+    }
+
+    fn unknown_attribute(&mut self, base: usize, group: &Group) {
+        let known = ATTRIBUTES.iter().map(|(key, _)| *key);
+        let help = match did_you_mean(&group.key, known.clone()) {
+            Some(key) => format!("did you mean `{key}`?"),
+            None => format!(
+                "known attributes: {}; to keep this text in the command, quote it",
+                known
+                    .map(|key| format!("`{key}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.error(ParseError::UnknownAttribute {
+            key: group.key.clone(),
+            span: self.span(base + group.key_start, group.key.len()),
+            help,
+        });
+    }
+
+    /// Reads the task names of an `[after:…]` group into `after`, skipping
+    /// names already listed.
+    fn after(&mut self, base: usize, body: &str, group: &Group, after: &mut Vec<Spanned<String>>) {
+        let value = &body[group.value_start..group.close];
+        if value.trim().is_empty() {
+            let span = self.span(base + group.open, group.close + 1 - group.open);
+            self.error(ParseError::EmptyAfter { span });
+            return;
+        }
+        let mut item_start = group.value_start;
+        let items: Vec<&str> = value.split(',').collect();
+        for (index, item) in items.iter().enumerate() {
+            let lead = item.len() - item.trim_start().len();
+            let name = item.trim();
+            let offset = base + item_start + lead;
+            if name.is_empty() {
+                // Point at the comma after the gap (or, at the end, the one
+                // before it) when the gap holds no character to underline.
+                let span = if !item.is_empty() {
+                    self.span(base + item_start, item.len())
+                } else if index + 1 < items.len() {
+                    self.span(base + item_start, 1)
+                } else {
+                    self.span(base + item_start - 1, 1)
+                };
+                self.error(ParseError::EmptyDependency { span });
+            } else if !is_valid_name(name) {
+                self.error(ParseError::InvalidDependency {
+                    name: name.to_owned(),
+                    span: self.span(offset, name.len()),
+                    help: dependency_help(name),
+                });
+            } else if !after.iter().any(|dep| dep.value == name) {
+                after.push(Spanned::new(name.to_owned(), self.span(offset, name.len())));
+            }
+            item_start += item.len() + 1;
+        }
+    }
+}
+
+/// What to suggest for a dependency name that is not a valid task name.
+fn dependency_help(name: &str) -> String {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    if words.len() > 1 && words.iter().all(|word| is_valid_name(word)) {
+        return format!(
+            "separate task names with commas: `[after:{}]`",
+            words.join(",")
+        );
+    }
+    match name_suggestion(name) {
+        Some(suggestion) => {
+            format!("task names may contain only ASCII letters, digits and `_`; try `{suggestion}`")
+        }
+        None => "task names may contain only ASCII letters, digits and `_`".to_owned(),
+    }
+}
+
+/// Whether `key` looks like an attribute key: an identifier, possibly with
+/// `-` inside (so that `[after-done:x]` is reported rather than run).
+fn is_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Finds the trailing `[key:value]` groups of a line (right to left) and
+/// where the text before them ends.
+fn trailing_groups(body: &str) -> (usize, Vec<Group>) {
+    let bytes = body.as_bytes();
+    let mut groups = Vec::new();
+    let mut end = body.len();
+    loop {
+        let rest = body[..end].trim_end_matches([' ', '\t']);
+        if !rest.ends_with(']') {
+            break;
+        }
+        let close = rest.len() - 1;
+        let mut depth = 0usize;
+        let mut open = None;
+        for index in (0..=close).rev() {
+            match bytes[index] {
+                b']' => depth += 1,
+                b'[' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        open = Some(index);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(open) = open else { break };
+        let inner = &body[open + 1..close];
+        let Some(colon) = inner.find(':') else { break };
+        let raw_key = &inner[..colon];
+        let key = raw_key.trim();
+        if !is_key(key) {
+            break;
+        }
+        let key_lead = raw_key.len() - raw_key.trim_start().len();
+        groups.push(Group {
+            open,
+            close,
+            key_start: open + 1 + key_lead,
+            key: key.to_owned(),
+            value_start: open + 1 + colon + 1,
+        });
+        end = open;
+    }
+    (end, groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Sources;
+
+    fn parse_text(text: &str) -> Parsed {
+        let mut sources = Sources::new();
+        let source = Source::from_bytes("tasks.txt", text.as_bytes());
+        let id = sources.add(source.clone());
+        parse(&source, id)
+    }
+
+    fn task(text: &str) -> TaskSpec {
+        let parsed = parse_text(text);
+        assert_eq!(parsed.errors, vec![], "unexpected errors for {text:?}");
+        assert_eq!(parsed.tasks.len(), 1);
+        parsed.tasks.into_iter().next().unwrap()
+    }
+
+    fn deps(spec: &TaskSpec) -> Vec<&str> {
+        spec.after.iter().map(|dep| dep.value.as_str()).collect()
+    }
+
+    fn span(offset: usize, len: usize) -> Span {
+        Span::new(SourceId::default(), offset, len)
+    }
+
+    /// Asserts that `text` gives exactly one error, of the given kind, whose
+    /// primary span covers `offset..offset + len`.
+    macro_rules! span_error {
+        ($text:expr, $offset:expr, $len:expr, $pattern:pat) => {{
+            let parsed = parse_text($text);
+            assert_eq!(
+                parsed.errors.len(),
+                1,
+                "errors for {:?}: {:?}",
+                $text,
+                parsed.errors
+            );
+            let error = &parsed.errors[0];
+            assert!(matches!(error, $pattern), "unexpected error {error:?}");
+            let labels: Vec<_> = miette::Diagnostic::labels(error).unwrap().collect();
+            assert_eq!(labels[0].offset(), $offset, "offset for {:?}", $text);
+            assert_eq!(labels[0].len(), $len, "length for {:?}", $text);
+            parsed
+        }};
+    }
+
+    #[test]
+    fn simple_task() {
+        let spec = task("build: make all\n");
+        assert_eq!(spec.name.value, "build");
+        assert_eq!(spec.name.span, span(0, 5));
+        assert_eq!(spec.command.value, "make all");
+        assert_eq!(spec.command.span, span(7, 8));
+        assert!(spec.after.is_empty());
+    }
+
+    #[test]
+    fn dependencies_with_spans() {
+        let spec = task("test: cargo test [after:build, lint]");
+        assert_eq!(spec.command.value, "cargo test");
+        assert_eq!(deps(&spec), ["build", "lint"]);
+        assert_eq!(spec.after[0].span, span(24, 5));
+        assert_eq!(spec.after[1].span, span(31, 4));
+    }
+
+    #[test]
+    fn several_after_groups_merge_without_repeats() {
+        let spec = task("t: true [after:a,b] [after:b,c]");
+        assert_eq!(deps(&spec), ["a", "b", "c"]);
+        assert_eq!(spec.command.value, "true");
+    }
+
+    #[test]
+    fn comments_blank_lines_and_whitespace() {
+        let parsed = parse_text("# top\n\n   # indented\n\t\na:\techo a\n  b\t:  echo b  \n");
+        assert!(parsed.errors.is_empty());
+        let names: Vec<_> = parsed.tasks.iter().map(|t| t.name.value.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(parsed.tasks[1].command.value, "echo b");
+    }
+
+    #[test]
+    fn crlf_line_endings() {
+        let parsed = parse_text("a: echo a\r\nb: echo b [after:a]\r\n");
+        assert!(parsed.errors.is_empty());
+        assert_eq!(parsed.tasks[0].command.value, "echo a");
+        assert_eq!(deps(&parsed.tasks[1]), ["a"]);
+        assert_eq!(parsed.tasks[1].name.span, span(11, 1));
+    }
+
+    #[test]
+    fn byte_order_mark() {
+        let source = Source::from_bytes("t", b"\xEF\xBB\xBFa: true\n");
+        let parsed = parse(&source, SourceId::default());
+        assert!(parsed.errors.is_empty());
+        assert_eq!(parsed.tasks[0].name.value, "a");
+    }
+
+    #[test]
+    fn first_colon_ends_the_name() {
+        let spec = task("url: curl http://example.com:8080/x");
+        assert_eq!(spec.command.value, "curl http://example.com:8080/x");
+    }
+
+    #[test]
+    fn brackets_that_are_not_attributes_stay_in_the_command() {
+        for command in [
+            "[ -f x ] && echo yes",
+            "echo \"[a]\"",
+            "test -n x && [ -d y ]",
+            "[[ $x == a:b ]]",
+            "ls [abc]",
+            "echo [after:x] done",
+            "echo ]",
+            "echo [",
+        ] {
+            let spec = task(&format!("t: {command}"));
+            assert_eq!(spec.command.value, command);
+            assert!(spec.after.is_empty());
+        }
+    }
+
+    #[test]
+    fn attributes_after_bracketed_command_text() {
+        let spec = task("t: [ -f x ] && echo yes [after:a]");
+        assert_eq!(spec.command.value, "[ -f x ] && echo yes");
+        assert_eq!(deps(&spec), ["a"]);
+    }
+
+    #[test]
+    fn attribute_with_spaces_inside_the_brackets() {
+        let spec = task("t: true [ after : a ,b ]");
+        assert_eq!(deps(&spec), ["a", "b"]);
+    }
+
+    #[test]
+    fn missing_colon() {
+        span_error!("  echo hello  ", 2, 10, ParseError::MissingColon { .. });
+        // A colon inside an attribute does not count as the name's colon.
+        span_error!(
+            "build make [after:x]",
+            0,
+            20,
+            ParseError::MissingColon { .. }
+        );
+    }
+
+    #[test]
+    fn missing_name() {
+        span_error!("  : echo hi", 2, 1, ParseError::MissingName { .. });
+    }
+
+    #[test]
+    fn invalid_names() {
+        let parsed = span_error!(
+            "my-task: echo",
+            2,
+            1,
+            ParseError::InvalidName { bad: '-', .. }
+        );
+        assert!(parsed.tasks.is_empty());
+        let parsed = span_error!(
+            "my task: echo",
+            2,
+            1,
+            ParseError::InvalidName { bad: ' ', .. }
+        );
+        let ParseError::InvalidName { help, .. } = &parsed.errors[0] else {
+            unreachable!()
+        };
+        assert!(help.contains("`my_task`"), "{help}");
+        span_error!(
+            "tâche: echo",
+            1,
+            2,
+            ParseError::InvalidName { bad: 'â', .. }
+        );
+    }
+
+    #[test]
+    fn missing_command_still_defines_the_task() {
+        let parsed = span_error!("build:", 0, 5, ParseError::MissingCommand { .. });
+        assert_eq!(parsed.tasks.len(), 1);
+        span_error!(
+            "build:   [after:x]",
+            0,
+            5,
+            ParseError::MissingCommand { .. }
+        );
+    }
+
+    #[test]
+    fn unknown_attribute_with_suggestion() {
+        let parsed = span_error!(
+            "t: true [afer:x]",
+            9,
+            4,
+            ParseError::UnknownAttribute { .. }
+        );
+        let ParseError::UnknownAttribute { help, .. } = &parsed.errors[0] else {
+            unreachable!()
+        };
+        assert_eq!(help, "did you mean `after`?");
+        assert_eq!(parsed.tasks.len(), 1, "the task is still defined");
+        let parsed = span_error!(
+            "t: true [After:x]",
+            9,
+            5,
+            ParseError::UnknownAttribute { .. }
+        );
+        let ParseError::UnknownAttribute { help, .. } = &parsed.errors[0] else {
+            unreachable!()
+        };
+        assert_eq!(help, "did you mean `after`?");
+    }
+
+    #[test]
+    fn unknown_attribute_without_suggestion() {
+        let parsed = span_error!("t: echo [x:y]", 9, 1, ParseError::UnknownAttribute { .. });
+        let ParseError::UnknownAttribute { help, .. } = &parsed.errors[0] else {
+            unreachable!()
+        };
+        assert!(help.contains("known attributes: `after`"), "{help}");
+        assert!(help.contains("quote"), "{help}");
+    }
+
+    #[test]
+    fn empty_after() {
+        span_error!("t: true [after:]", 8, 8, ParseError::EmptyAfter { .. });
+        span_error!("t: true [after:  ]", 8, 10, ParseError::EmptyAfter { .. });
+    }
+
+    #[test]
+    fn empty_dependency_names() {
+        let parsed = span_error!(
+            "t: true [after:a,,b]",
+            17,
+            1,
+            ParseError::EmptyDependency { .. }
+        );
+        assert_eq!(deps(&parsed.tasks[0]), ["a", "b"]);
+        span_error!(
+            "t: true [after:a,]",
+            16,
+            1,
+            ParseError::EmptyDependency { .. }
+        );
+        span_error!(
+            "t: true [after:,a]",
+            15,
+            1,
+            ParseError::EmptyDependency { .. }
+        );
+        span_error!(
+            "t: true [after:a, ,b]",
+            17,
+            1,
+            ParseError::EmptyDependency { .. }
+        );
+    }
+
+    #[test]
+    fn invalid_dependency_names() {
+        let parsed = span_error!(
+            "t: true [after:a b]",
+            15,
+            3,
+            ParseError::InvalidDependency { .. }
+        );
+        let ParseError::InvalidDependency { help, .. } = &parsed.errors[0] else {
+            unreachable!()
+        };
+        assert_eq!(help, "separate task names with commas: `[after:a,b]`");
+        let parsed = span_error!(
+            "t: true [after:x-y]",
+            15,
+            3,
+            ParseError::InvalidDependency { .. }
+        );
+        let ParseError::InvalidDependency { help, .. } = &parsed.errors[0] else {
+            unreachable!()
+        };
+        assert!(help.contains("try `x_y`"), "{help}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_and_the_task_kept() {
+        let source = Source::from_bytes("t", b"a: echo caf\xE9\n# caf\xE9 in a comment is fine\n");
+        let parsed = parse(&source, SourceId::default());
+        assert_eq!(
+            parsed.errors,
+            vec![ParseError::InvalidUtf8 { span: span(11, 3) }]
+        );
+        assert_eq!(parsed.tasks.len(), 1);
+    }
+
+    #[test]
+    fn nul_byte() {
+        span_error!("t: echo a\0b", 9, 1, ParseError::NulByte { .. });
+    }
+
+    #[test]
+    fn utf16_file() {
+        let source = Source::from_bytes("t", b"\xFF\xFEa\x00:\x00");
+        let parsed = parse(&source, SourceId::default());
+        assert!(matches!(parsed.errors[..], [ParseError::Utf16 { .. }]));
+    }
+
+    #[test]
+    fn every_error_of_the_file_is_reported() {
+        let parsed = parse_text("a-b: x\nc: [after:]\nd:\ne echo\nf: true [afer:c]\ng: ok\n");
+        // `c: [after:]` has two problems: no command and an empty list.
+        assert_eq!(parsed.errors.len(), 6, "{:?}", parsed.errors);
+        let names: Vec<_> = parsed.tasks.iter().map(|t| t.name.value.as_str()).collect();
+        assert_eq!(names, ["c", "d", "f", "g"]);
+    }
+
+    #[test]
+    fn long_lines_and_deep_brackets_do_not_panic() {
+        let long = format!("t: echo {}", "x".repeat(50_000));
+        assert_eq!(task(&long).command.value.len(), 50_005);
+        let brackets = format!("t: echo {}", "[".repeat(10_000) + &"]".repeat(10_000));
+        assert_eq!(parse_text(&brackets).tasks.len(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_spans_stay_in_bounds(text in "\\PC{0,200}") {
+            let parsed = parse_text(&text);
+            for spec in &parsed.tasks {
+                for spanned in std::iter::once(&spec.name).chain(std::iter::once(&spec.command)).chain(&spec.after) {
+                    let range = spanned.span.offset..spanned.span.end();
+                    proptest::prop_assert_eq!(&text[range], spanned.value.as_str());
+                }
+            }
+            for error in &parsed.errors {
+                for label in miette::Diagnostic::labels(error).into_iter().flatten() {
+                    proptest::prop_assert!(label.offset() + label.len() <= text.len());
+                    proptest::prop_assert!(text.is_char_boundary(label.offset()));
+                }
+            }
+        }
+
+        #[test]
+        fn generated_lines_round_trip(
+            name in "[A-Za-z0-9_]{1,12}",
+            command in "[a-z\\[\\] \"'=-]{0,20}[a-z]",
+            deps in proptest::collection::vec("[A-Za-z0-9_]{1,8}", 0..4),
+        ) {
+            let mut line = format!("{name}: {command}");
+            if !deps.is_empty() {
+                line = format!("{line} [after:{}]", deps.join(", "));
+            }
+            let parsed = parse_text(&line);
+            proptest::prop_assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+            let spec = &parsed.tasks[0];
+            proptest::prop_assert_eq!(&spec.name.value, &name);
+            proptest::prop_assert_eq!(&spec.command.value, &command.trim());
+            let mut unique: Vec<&str> = Vec::new();
+            for dep in &deps {
+                if !unique.contains(&dep.as_str()) {
+                    unique.push(dep);
+                }
+            }
+            let parsed_deps: Vec<&str> = spec.after.iter().map(|dep| dep.value.as_str()).collect();
+            proptest::prop_assert_eq!(parsed_deps, unique);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The book is executable: every `console` block in `book/src` is run and
+//! must print exactly what the book says.
+//!
+//! A block is a shell transcript. Lines starting with `$ ` are commands;
+//! the lines after a command, up to the next command, are its output
+//! (stdout and stderr together). The commands of one block run in one
+//! shell, in the project root, with the `taskrun` under test first on
+//! `PATH`, so `$ echo $?` shows the previous command's exit status.
+
+use std::process::Command;
+
+use crate::harness::{binary, root};
+
+struct Block {
+    file: String,
+    line: usize,
+    commands: Vec<String>,
+    expected: String,
+}
+
+fn console_blocks() -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(root().join("book/src"))
+        .expect("book/src exists")
+        .map(|entry| entry.expect("book/src can be listed").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("book pages are UTF-8");
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let mut current: Option<Block> = None;
+        for (index, line) in text.lines().enumerate() {
+            match &mut current {
+                None if line.trim_end() == "```console" => {
+                    current = Some(Block {
+                        file: file.clone(),
+                        line: index + 1,
+                        commands: Vec::new(),
+                        expected: String::new(),
+                    });
+                }
+                None => {}
+                Some(_) if line.trim_end() == "```" => blocks.push(current.take().unwrap()),
+                Some(block) => {
+                    if let Some(command) = line.strip_prefix("$ ") {
+                        block.commands.push(command.to_owned());
+                    } else {
+                        block.expected.push_str(line);
+                        block.expected.push('\n');
+                    }
+                }
+            }
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_console_block_in_the_book_matches_the_binary() {
+    let blocks = console_blocks();
+    assert!(blocks.len() >= 5, "the book has transcripts to check");
+    let bin_dir = binary().parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut failures = Vec::new();
+    for block in &blocks {
+        let script = format!("exec 2>&1\n{}\n", block.commands.join("\n"));
+        let output = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(root())
+            .env("PATH", &path)
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("sh can be started");
+        let actual = String::from_utf8_lossy(&output.stdout);
+        if actual != block.expected {
+            failures.push(format!(
+                "book/src/{}:{}: `{}`\n--- book says ---\n{}--- taskrun printed ---\n{}",
+                block.file,
+                block.line,
+                block.commands.join("; "),
+                block.expected,
+                actual
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every diagnostic code in the source is explained in the book.
+#[test]
+fn every_diagnostic_code_is_documented() {
+    let source = std::fs::read_to_string(root().join("src/error.rs")).unwrap();
+    let book = std::fs::read_to_string(root().join("book/src/task-file.md")).unwrap();
+    let codes: Vec<&str> = source
+        .split("code(")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .filter(|code| code.starts_with("taskfile::") || code.starts_with("graph::"))
+        .collect();
+    assert!(codes.len() >= 15, "found the codes: {codes:?}");
+    let missing: Vec<_> = codes
+        .iter()
+        .filter(|code| !book.contains(&format!("### `{code}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not documented in book/src/task-file.md: {missing:?}"
+    );
+}

@@ -1,0 +1,272 @@
+//! `taskrun check`: valid files, every kind of bad input, and how
+//! diagnostics are rendered.
+
+use crate::harness::Test;
+
+fn check(contents: impl AsRef<[u8]>) -> crate::harness::Output {
+    Test::new()
+        .taskfile(contents)
+        .args(&["check", "tasks.txt"])
+        .run()
+}
+
+#[test]
+fn valid_file_prints_a_summary() {
+    let output = check("a: echo a\nb: echo b [after:a]\nc: echo c [after:a,b]\n");
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert_eq!(
+        output.stdout,
+        "tasks.txt: 3 tasks, 3 dependency edges, longest chain 3 tasks (a → b → c)\n"
+    );
+    assert_eq!(output.stderr, "");
+}
+
+#[test]
+fn crlf_bom_tabs_and_indented_comments() {
+    let output = check(
+        b"\xEF\xBB\xBF# header\r\n\t# indented\r\n\r\na\t:\techo a\r\nb :echo b [after:a]\r\n",
+    );
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(
+        output
+            .stdout
+            .starts_with("tasks.txt: 2 tasks, 1 dependency edge,"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn commands_with_colons_and_brackets() {
+    let output = check(
+        "a: [ -f x ] && echo yes\nb: echo \"[a]\" http://x:80/ [after:a]\nc: echo [after:x] stays text\n",
+    );
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(
+        output.stdout.contains("3 tasks, 1 dependency edge"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn very_long_line_is_accepted() {
+    let output = check(format!("long: echo {}\n", "x".repeat(50_000)));
+    assert_eq!(output.status, 0, "{}", output.stderr);
+}
+
+#[test]
+fn hundred_thousand_long_chain() {
+    let mut text = String::from("t0: true\n");
+    for i in 1..100_000 {
+        text.push_str(&format!("t{i}: true [after:t{}]\n", i - 1));
+    }
+    let output = check(&text);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(
+        output
+            .stdout
+            .ends_with("longest chain 100000 tasks (t0 → t1 → … → t99998 → t99999)\n"),
+        "{}",
+        output.stdout
+    );
+    let closed = text.replacen("t0: true\n", "t0: true [after:t99999]\n", 1);
+    let output = check(closed);
+    assert_eq!(output.status, 2);
+    assert!(
+        output
+            .stderr
+            .contains("dependency cycle: t0 → t99999 → t99998"),
+        "{}",
+        &output.stderr[..500]
+    );
+}
+
+#[test]
+fn empty_and_comment_only_files_have_no_tasks() {
+    for contents in ["", "# only a comment\n\n   # and another\n"] {
+        let output = check(contents);
+        assert_eq!(output.status, 2);
+        assert!(
+            output.stderr.contains("graph::no_tasks"),
+            "{}",
+            output.stderr
+        );
+        assert!(
+            output.stderr.contains("× no tasks defined"),
+            "{}",
+            output.stderr
+        );
+        assert!(
+            output.stderr.ends_with("error: 1 problem in tasks.txt\n"),
+            "{}",
+            output.stderr
+        );
+    }
+}
+
+#[test]
+fn non_utf8_bytes_point_at_the_line() {
+    let output = check(b"ok: true\nbad: echo caf\xE9\n");
+    assert_eq!(output.status, 2);
+    insta::assert_snapshot!(output.stderr);
+}
+
+#[test]
+fn utf16_file() {
+    let output = check(b"\xFF\xFEa\x00:\x00 \x00t\x00r\x00u\x00e\x00");
+    assert_eq!(output.status, 2);
+    insta::assert_snapshot!(output.stderr);
+}
+
+#[test]
+fn nul_byte_in_a_command() {
+    let output = check(b"a: echo a\x00b\n");
+    assert_eq!(output.status, 2);
+    insta::assert_snapshot!(output.stderr);
+}
+
+#[test]
+fn dependency_list_mistakes() {
+    let output = check("a: true\nb: true [after:]\nc: true [after:a,,b]\nd: true [after:a b]\n");
+    assert_eq!(output.status, 2);
+    insta::assert_snapshot!(output.stderr);
+}
+
+#[test]
+fn self_dependency_and_three_cycle() {
+    let output =
+        check("a: true [after:a]\nb: true [after:d]\nc: true [after:b]\nd: true [after:c]\n");
+    assert_eq!(output.status, 2);
+    insta::assert_snapshot!(output.stderr);
+}
+
+#[test]
+fn problems_are_listed_in_file_order_and_capped() {
+    let mut text = String::new();
+    for i in 0..60 {
+        text.push_str(&format!("t{i}: true [after:missing{i}]\n"));
+    }
+    let output = check(&text);
+    assert_eq!(output.status, 2);
+    assert_eq!(
+        output.stderr.matches("graph::unknown_dependency").count(),
+        50
+    );
+    let first = output.stderr.find("missing0`").unwrap();
+    let last = output.stderr.find("missing49`").unwrap();
+    assert!(first < last);
+    assert!(!output.stderr.contains("missing50`"));
+    assert!(
+        output
+            .stderr
+            .ends_with("… and 10 more problems not shown\n\nerror: 60 problems in tasks.txt\n"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn missing_file_and_directory() {
+    let output = Test::new().args(&["check", "nope.txt"]).run();
+    assert_eq!(output.status, 2);
+    assert!(
+        output.stderr.contains("× cannot read task file `nope.txt`"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("No such file or directory"),
+        "{}",
+        output.stderr
+    );
+    let test = Test::new().file("dir/x", "");
+    let output = test.args(&["check", "dir"]).run();
+    assert_eq!(output.status, 2);
+    assert!(
+        output.stderr.contains("× cannot read task file `dir`"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("it is a directory"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let output = Test::new().args(&["check"]).run();
+    assert_eq!(output.status, 2);
+    assert!(output.stderr.contains("required"), "{}", output.stderr);
+    let output = Test::new().args(&["frobnicate"]).run();
+    assert_eq!(output.status, 2);
+    let output = Test::new().args(&["--help"]).run();
+    assert_eq!(output.status, 0);
+    assert!(output.stdout.contains("check"));
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let bad = "a: true [afer:b]\n";
+    let plain = Test::new()
+        .taskfile(bad)
+        .args(&["check", "tasks.txt"])
+        .run();
+    assert!(!plain.stderr.contains('\x1b'), "no colour into a pipe");
+    let forced = Test::new()
+        .taskfile(bad)
+        .args(&["check", "tasks.txt", "--color", "always"])
+        .run();
+    assert!(forced.stderr.contains('\x1b'), "colour when asked");
+    let never = Test::new()
+        .taskfile(bad)
+        .args(&["--color", "never", "check", "tasks.txt"])
+        .run();
+    assert_eq!(never.stderr, plain.stderr);
+}
+
+/// On a real terminal colour is on, unless `NO_COLOR` is set. `script`
+/// (util-linux) gives the binary a pseudo-terminal; without it the test
+/// says so and checks nothing more.
+#[test]
+fn terminal_colour_respects_no_color() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let test = Test::new().taskfile("a: true [afer:b]\n");
+    let run = |no_color: Option<&str>| {
+        let mut command = std::process::Command::new("script");
+        command
+            .args(["-qec"])
+            .arg(format!(
+                "{} check tasks.txt",
+                crate::harness::binary().display()
+            ))
+            .arg("/dev/null")
+            .current_dir(test.path())
+            .env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned()
+    };
+    let coloured = run(None);
+    assert!(coloured.contains("unknown attribute"), "{coloured}");
+    assert!(
+        coloured.contains('\x1b'),
+        "colour on a terminal: {coloured:?}"
+    );
+    let plain = run(Some("1"));
+    assert!(plain.contains("unknown attribute"), "{plain}");
+    assert!(
+        !plain.contains('\x1b'),
+        "NO_COLOR turns colour off: {plain:?}"
+    );
+}

@@ -1,0 +1,20 @@
+//! Integration tests: the real `taskrun` binary, run in temporary
+//! directories, checked by exit status and output.
+//!
+//! One test binary (this file and its modules) so that it links once.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test should stop loudly at the first surprise"
+)]
+#![allow(
+    clippy::format_push_string,
+    clippy::format_collect,
+    reason = "building test inputs is clearer with format! than write!"
+)]
+
+mod book;
+mod check;
+mod examples;
+mod graph;
+mod harness;
