@@ -271,6 +271,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("no task named `{name}`")]
+    #[diagnostic(code(run::unknown_task), help("{help}"))]
+    UnknownTask { name: String, help: String },
+
+    #[error("cannot start the run")]
+    #[diagnostic(code(run::start))]
+    Start(#[source] std::io::Error),
+
     #[error("cannot write output")]
     #[diagnostic(code(taskrun::output))]
     Output(#[from] std::io::Error),
@@ -280,8 +288,10 @@ impl Error {
     /// The exit status this error ends the process with.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Invalid { .. } | Error::ReadTaskfile { .. } => exit_code::INVALID_INPUT,
-            Error::Output(_) => exit_code::FAILURE,
+            Error::Invalid { .. } | Error::ReadTaskfile { .. } | Error::UnknownTask { .. } => {
+                exit_code::INVALID_INPUT
+            }
+            Error::Start(_) | Error::Output(_) => exit_code::FAILURE,
         }
     }
 }

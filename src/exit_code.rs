@@ -13,3 +13,9 @@ pub const FAILURE: u8 = 1;
 /// Invalid input or usage: a task file with problems, a file that cannot be
 /// read, a bad command-line argument. Nothing was run.
 pub const INVALID_INPUT: u8 = 2;
+
+/// Interrupted by a signal: 128 plus its number (130 for SIGINT, 143 for
+/// SIGTERM), as shells report it.
+pub fn interrupted(signal: i32) -> u8 {
+    u8::try_from(128 + signal).unwrap_or(u8::MAX)
+}

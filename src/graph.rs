@@ -99,6 +99,47 @@ impl Plan {
         }
     }
 
+    /// The tasks named in `names` and every task they depend on, directly
+    /// or not, in declaration order. A name that is not a task is returned
+    /// as the error.
+    pub fn select(self, names: &[String]) -> Result<Plan, String> {
+        let mut keep = vec![false; self.tasks.len()];
+        let mut stack = Vec::new();
+        for name in names {
+            let id = self
+                .tasks
+                .iter()
+                .position(|task| task.name.value == *name)
+                .ok_or_else(|| name.clone())?;
+            stack.push(id);
+        }
+        while let Some(id) = stack.pop() {
+            if !keep[id] {
+                keep[id] = true;
+                stack.extend(&self.deps[id]);
+            }
+        }
+        let mut new_id = vec![usize::MAX; self.tasks.len()];
+        for (next, id) in (0..keep.len()).filter(|&id| keep[id]).enumerate() {
+            new_id[id] = next;
+        }
+        let mut tasks = Vec::new();
+        let mut deps = Vec::new();
+        for (id, task) in self.tasks.into_iter().enumerate() {
+            if keep[id] {
+                tasks.push(task);
+                deps.push(self.deps[id].iter().map(|&dep| new_id[dep]).collect());
+            }
+        }
+        let order = self
+            .order
+            .iter()
+            .filter(|&&id| keep[id])
+            .map(|&id| new_id[id])
+            .collect();
+        Ok(Plan { tasks, deps, order })
+    }
+
     /// The number of dependency edges.
     pub fn edge_count(&self) -> usize {
         self.deps.iter().map(Vec::len).sum()
@@ -342,6 +383,28 @@ mod tests {
         assert_eq!(names(&plan, &plan.order), ["c", "a", "b", "d"]);
         assert_eq!(plan.edge_count(), 3);
         assert_eq!(names(&plan, &plan.longest_chain()), ["a", "b", "d"]);
+    }
+
+    #[test]
+    fn select_keeps_the_transitive_dependencies_in_file_order() {
+        // `b` is declared before `a`, which it depends on.
+        let text = "b: x [after:a]\na: x\nc: x\nd: x [after:b,c]\ne: x [after:a]\n";
+        let plan = build(text).unwrap().select(&["d".to_owned()]).unwrap();
+        assert_eq!(
+            names(&plan, &(0..plan.tasks.len()).collect::<Vec<_>>()),
+            ["b", "a", "c", "d"]
+        );
+        assert_eq!(plan.deps, vec![vec![1], vec![], vec![], vec![0, 2]]);
+        assert_eq!(names(&plan, &plan.order), ["a", "c", "b", "d"]);
+        let both = build(text)
+            .unwrap()
+            .select(&["b".to_owned(), "e".to_owned()])
+            .unwrap();
+        assert_eq!(both.tasks.len(), 3);
+        assert_eq!(
+            build(text).unwrap().select(&["zz".to_owned()]).unwrap_err(),
+            "zz"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The book is executable: every `console` block in `book/src` is run and
-//! must print exactly what the book says.
+//! The book is executable: every `console` block in `book/src` and in the
+//! README is run and must print exactly what the page says (measured
+//! durations aside).
 //!
 //! A block is a shell transcript. Lines starting with `$ ` are commands;
 //! the lines after a command, up to the next command, are its output
@@ -26,9 +27,10 @@ fn console_blocks() -> Vec<Block> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
         .collect();
     files.sort();
+    files.push(root().join("README.md"));
     for path in files {
         let text = std::fs::read_to_string(&path).expect("book pages are UTF-8");
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let file = path.strip_prefix(root()).unwrap().display().to_string();
         let mut current: Option<Block> = None;
         for (index, line) in text.lines().enumerate() {
             match &mut current {
@@ -56,6 +58,42 @@ fn console_blocks() -> Vec<Block> {
     blocks
 }
 
+/// Replaces measured durations such as `(0.2s)`, `(12.45s)` or `(1m05s)`
+/// with `(…)`, since they differ from run to run.
+pub(crate) fn mask_durations(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('(') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let end = after.find(')').unwrap_or(0);
+        let inner = &after[..end];
+        let is_duration = inner.ends_with('s')
+            && inner.len() > 1
+            && inner[..inner.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == 'm')
+            && inner.starts_with(|c: char| c.is_ascii_digit());
+        if is_duration {
+            out.push_str("(…)");
+            rest = &after[end + 1..];
+        } else {
+            out.push('(');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn durations_are_masked() {
+    assert_eq!(
+        mask_durations("a (0.2s) b (12.45s) c (1m05s) (exit 2) (s) (3)"),
+        "a (…) b (…) c (…) (exit 2) (s) (3)"
+    );
+}
+
 #[test]
 fn every_console_block_in_the_book_matches_the_binary() {
     let blocks = console_blocks();
@@ -78,9 +116,9 @@ fn every_console_block_in_the_book_matches_the_binary() {
             .output()
             .expect("sh can be started");
         let actual = String::from_utf8_lossy(&output.stdout);
-        if actual != block.expected {
+        if mask_durations(&actual) != mask_durations(&block.expected) {
             failures.push(format!(
-                "book/src/{}:{}: `{}`\n--- book says ---\n{}--- taskrun printed ---\n{}",
+                "{}:{}: `{}`\n--- the page says ---\n{}--- taskrun printed ---\n{}",
                 block.file,
                 block.line,
                 block.commands.join("; "),

@@ -43,3 +43,35 @@ fn every_broken_example_fails_and_is_shown_in_the_book() {
         );
     }
 }
+
+/// The README shows the example pipeline as it is.
+#[test]
+fn readme_shows_the_example_pipeline_verbatim() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let pipeline = std::fs::read_to_string(root().join("examples/pipeline.txt")).unwrap();
+    assert!(
+        readme.contains(&pipeline),
+        "README.md must quote examples/pipeline.txt verbatim"
+    );
+    assert!(readme.contains("cargo run --release -- run examples/pipeline.txt\ncargo test\n"));
+}
+
+/// Every example runs, with the exit status its comments promise.
+#[test]
+fn every_example_runs() {
+    for path in files("examples") {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let expected = match name.as_str() {
+            "failure.txt" | "timeout.txt" => 1,
+            _ => 0,
+        };
+        let output = Test::new()
+            .args(&["run", path.to_str().unwrap(), "--timeout", "3"])
+            .run();
+        assert_eq!(
+            output.status, expected,
+            "{name}: {}{}",
+            output.stdout, output.stderr
+        );
+    }
+}

@@ -59,17 +59,106 @@ impl Test {
         self.dir.path()
     }
 
-    pub(crate) fn run(&self) -> Output {
+    fn command(&self) -> Command {
         let mut command = Command::new(binary());
         command
             .args(&self.args)
             .current_dir(self.dir.path())
             .env_remove("NO_COLOR");
-        let output = command.output().expect("taskrun can be started");
+        command
+    }
+
+    /// Starts taskrun without waiting for it, its output on pipes.
+    pub(crate) fn spawn(&self) -> std::process::Child {
+        self.command()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("taskrun can be started")
+    }
+
+    pub(crate) fn run(&self) -> Output {
+        let output = self.command().output().expect("taskrun can be started");
         Output {
             status: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
+    }
+}
+
+impl Output {
+    /// Ends a spawned taskrun's run and collects what it printed.
+    pub(crate) fn of(child: std::process::Child) -> Output {
+        let output = child.wait_with_output().expect("taskrun can be waited for");
+        Output {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Measured durations such as `(0.2s)` replaced by `(…)`.
+pub(crate) fn masked(text: &str) -> String {
+    crate::book::mask_durations(text)
+}
+
+/// The processes (zombies aside) whose command line contains `marker`,
+/// read from /proc: `kill -0` would count a zombie as alive.
+pub(crate) fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !cmdline.contains(marker) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .chars()
+            .next();
+        if state.is_some_and(|state| state != 'Z') {
+            found.push(format!("{}: {}", path.display(), cmdline.trim()));
+        }
+    }
+    found
+}
+
+/// Waits (up to `within`) until no process has `marker` in its command
+/// line, and returns the ones still there.
+pub(crate) fn wait_until_gone(marker: &str, within: std::time::Duration) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let left = processes_with(marker);
+        if left.is_empty() || start.elapsed() > within {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Waits (up to `within`) until `count` processes have `marker` in their
+/// command line.
+pub(crate) fn wait_for_processes(marker: &str, count: usize, within: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while processes_with(marker).len() < count {
+        assert!(
+            start.elapsed() < within,
+            "expected {count} processes with `{marker}`, found {:?}",
+            processes_with(marker)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

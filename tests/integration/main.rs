@@ -18,3 +18,5 @@ mod check;
 mod examples;
 mod graph;
 mod harness;
+mod run;
+mod signals;

@@ -1,14 +1,12 @@
-//! Human-readable output: diagnostics and summaries.
+//! Diagnostics and the `check` summary.
 //!
 //! Diagnostics are rendered by miette's graphical handler with the source
 //! text attached here, at print time, so the stages that find problems only
-//! carry spans. Colour is decided once, from `--color`, whether stderr is a
-//! terminal and `NO_COLOR`. This module reads results; it never changes
-//! them.
+//! carry spans. Colour is decided once per output stream, from `--color`,
+//! whether the stream is a terminal and `NO_COLOR`.
 
 use std::ffi::OsStr;
 use std::fmt::Write;
-use std::io::IsTerminal;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource};
 
@@ -30,11 +28,12 @@ pub struct Style {
 }
 
 impl Style {
-    /// Resolves `--color` against the environment of this process.
-    pub fn detect(choice: ColorChoice) -> Style {
+    /// Resolves `--color` for an output stream that is (or is not) a
+    /// terminal, against the environment of this process.
+    pub fn detect(choice: ColorChoice, terminal: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR");
         Style {
-            color: use_color(choice, std::io::stderr().is_terminal(), no_color.as_deref()),
+            color: use_color(choice, terminal, no_color.as_deref()),
         }
     }
 

@@ -1,0 +1,85 @@
+//! Run-wide stop requests that every running job can wait on.
+//!
+//! A [`Control`] holds two one-way latches, "interrupt" and "kill". Each is
+//! a pipe whose write end is closed to trigger it: every job polling the
+//! read end wakes at once and keeps seeing it readable, so one call reaches
+//! any number of jobs without tracking them.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// Stop requests shared by all jobs of a run.
+#[derive(Debug)]
+pub struct Control {
+    interrupt: Latch,
+    kill: Latch,
+    signal: AtomicI32,
+}
+
+impl Control {
+    pub fn new() -> std::io::Result<Control> {
+        Ok(Control {
+            interrupt: Latch::new()?,
+            kill: Latch::new()?,
+            signal: AtomicI32::new(0),
+        })
+    }
+
+    /// Asks every running job to stop: each forwards `signal` to its
+    /// processes and kills them if they have not ended after the grace
+    /// period. Later calls change nothing.
+    pub fn interrupt(&self, signal: i32) {
+        let _ = self
+            .signal
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+        self.interrupt.trigger();
+    }
+
+    /// Kills every running job at once.
+    pub fn kill(&self) {
+        self.kill.trigger();
+    }
+
+    /// The signal of the interrupt, once there has been one.
+    pub fn interrupted(&self) -> Option<i32> {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(signal),
+        }
+    }
+
+    /// Readable once [`Control::interrupt`] has been called.
+    pub fn interrupt_fd(&self) -> BorrowedFd<'_> {
+        self.interrupt.read.as_fd()
+    }
+
+    /// Readable once [`Control::kill`] has been called.
+    pub fn kill_fd(&self) -> BorrowedFd<'_> {
+        self.kill.read.as_fd()
+    }
+}
+
+#[derive(Debug)]
+struct Latch {
+    read: OwnedFd,
+    write: Mutex<Option<OwnedFd>>,
+}
+
+impl Latch {
+    fn new() -> std::io::Result<Latch> {
+        let (read, write) = os_pipe::pipe()?;
+        Ok(Latch {
+            read: read.into(),
+            write: Mutex::new(Some(write.into())),
+        })
+    }
+
+    fn trigger(&self) {
+        // Dropping the only write end makes the read end report end of
+        // file, forever.
+        if let Ok(mut write) = self.write.lock() {
+            write.take();
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Running one task: the interface every executor implements.
+//!
+//! An [`Executor`] takes a [`Job`] from start to end on the calling thread:
+//! it starts the command, captures its output, enforces its timeout, obeys
+//! the run's [`Control`] (interrupt, then kill) and returns an [`Outcome`].
+//! The scheduler never sees a process: a cluster executor can run the same
+//! job through another launcher without the scheduler changing.
+//!
+//! Executors do not decide a task's status or touch other tasks.
+
+mod control;
+mod local;
+mod signal_name;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+pub use control::Control;
+pub use local::{KILL_GRACE, Local, PIPE_LINGER};
+pub use signal_name::signal_name;
+
+use crate::event::{Capture, Exit, Stream};
+
+/// Everything an executor needs to run one task.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The shell command, for `/bin/sh -c`.
+    pub command: String,
+    /// The working directory.
+    pub dir: PathBuf,
+    /// How long the task may run; `None` for no limit.
+    pub timeout: Option<Duration>,
+    /// How many bytes of each output stream to keep.
+    pub max_output: usize,
+}
+
+/// What happened when a job ran.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub exit: Exit,
+    /// The job ran past its timeout and was stopped.
+    pub timed_out: bool,
+    pub started_at: SystemTime,
+    pub duration: Duration,
+    pub stdout: Capture,
+    pub stderr: Capture,
+}
+
+/// Runs jobs. Implementations must be usable from many threads at once.
+pub trait Executor: Send + Sync {
+    /// Runs `job` to its end, calling `output` with each chunk of output as
+    /// it arrives, and returns what happened. Never panics on anything the
+    /// job or the operating system does; a job that cannot start is an
+    /// [`Exit::NotStarted`] outcome.
+    fn execute(
+        &self,
+        job: &Job,
+        control: &Control,
+        output: &mut dyn FnMut(Stream, &[u8]),
+    ) -> Outcome;
+}

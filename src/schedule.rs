@@ -1,0 +1,496 @@
+//! The scheduler owns a run: which task starts when, and what becomes of
+//! the tasks that wait for it.
+//!
+//! It keeps every task in one of four states (waiting for dependencies,
+//! ready, running, done), starts ready tasks in declaration order while
+//! fewer than `jobs` run, hands each to an [`Executor`] on a worker thread,
+//! and turns what the workers report into [`Event`]s. When a task does not
+//! pass, every task that depends on it, directly or not, is skipped; the
+//! other branches run on. On the first interrupting signal it starts
+//! nothing more and asks the running jobs to stop; on the second it kills
+//! them.
+//!
+//! The scheduler never prints and never touches a process: workers talk to
+//! it over a channel, and it talks to the rest of taskrun only through the
+//! events it emits.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam::channel::{self, Receiver, Sender};
+
+use crate::event::{Counts, Event, Exit, SkipReason, Status, Stream, Summary, TaskId, TaskResult};
+use crate::execute::{Control, Executor, Job, Outcome};
+use crate::graph::Plan;
+
+/// How a run is carried out.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// At most this many tasks run at once.
+    pub jobs: usize,
+    /// How long each task may run; `None` for no limit.
+    pub timeout: Option<Duration>,
+    /// How many bytes of each output stream are kept per task.
+    pub max_output: usize,
+    /// The directory tasks run in.
+    pub dir: PathBuf,
+    /// Emit [`Event::TaskOutput`] as output arrives (someone shows it live).
+    pub live_output: bool,
+}
+
+/// Where a task is in the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Ready,
+    Running,
+    Done,
+}
+
+/// What workers tell the scheduler.
+enum Message {
+    Output {
+        task: TaskId,
+        stream: Stream,
+        bytes: Arc<[u8]>,
+    },
+    Finished {
+        task: TaskId,
+        outcome: Outcome,
+    },
+}
+
+/// Runs a plan.
+pub struct Scheduler<'a> {
+    plan: &'a Plan,
+    options: &'a RunOptions,
+    executor: Arc<dyn Executor>,
+}
+
+/// The bookkeeping of one run.
+struct Run<'a> {
+    plan: &'a Plan,
+    state: Vec<State>,
+    /// How many dependencies of each task have not passed yet.
+    unmet: Vec<usize>,
+    dependents: Vec<Vec<TaskId>>,
+    /// Ready tasks, lowest declaration index first.
+    ready: BinaryHeap<Reverse<TaskId>>,
+    running: usize,
+    counts: Counts,
+    interrupted: Option<i32>,
+}
+
+impl<'a> Scheduler<'a> {
+    pub fn new(plan: &'a Plan, options: &'a RunOptions, executor: Arc<dyn Executor>) -> Self {
+        Scheduler {
+            plan,
+            options,
+            executor,
+        }
+    }
+
+    /// Runs every task of the plan, sending each event to `emit`, and
+    /// returns the summary. `signals` delivers interrupting signals (their
+    /// numbers); the first stops the run gracefully, the second at once.
+    pub fn run(
+        &self,
+        emit: &mut dyn FnMut(Event),
+        signals: &Receiver<i32>,
+    ) -> std::io::Result<Summary> {
+        let start = Instant::now();
+        let jobs = self.options.jobs.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .thread_name(|index| format!("taskrun-worker-{index}"))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let control = Arc::new(Control::new()?);
+        let (sender, messages) = channel::unbounded::<Message>();
+        let mut run = Run::new(self.plan);
+        let mut signals = signals.clone();
+
+        emit(Event::RunStarted {
+            tasks: self.plan.tasks.len(),
+            jobs,
+            at: SystemTime::now(),
+        });
+        loop {
+            if run.interrupted.is_none() {
+                while run.running < jobs {
+                    let Some(Reverse(task)) = run.ready.pop() else {
+                        break;
+                    };
+                    run.state[task] = State::Running;
+                    run.running += 1;
+                    emit(Event::TaskStarted {
+                        task,
+                        at: SystemTime::now(),
+                    });
+                    self.start(&pool, task, &control, &sender);
+                }
+            }
+            if run.running == 0 {
+                break;
+            }
+            channel::select! {
+                recv(messages) -> message => match message {
+                    Ok(Message::Output { task, stream, bytes }) => {
+                        emit(Event::TaskOutput { task, stream, bytes });
+                    }
+                    Ok(Message::Finished { task, outcome }) => run.finish(task, outcome, emit),
+                    // The scheduler holds a sender, so the channel stays
+                    // open while it runs.
+                    Err(_) => break,
+                },
+                recv(signals) -> signal => match signal {
+                    Ok(signal) if run.interrupted.is_none() => {
+                        run.interrupted = Some(signal);
+                        control.interrupt(signal);
+                        emit(Event::Interrupted { signal, running: run.running });
+                    }
+                    Ok(_) => control.kill(),
+                    // No more signals can come; stop listening.
+                    Err(_) => signals = channel::never(),
+                },
+            }
+        }
+        if run.interrupted.is_some() {
+            for task in 0..self.plan.tasks.len() {
+                if run.state[task] != State::Done {
+                    run.skip(task, SkipReason::Interrupted, emit);
+                }
+            }
+        }
+        let summary = Summary {
+            counts: run.counts,
+            duration: start.elapsed(),
+            interrupted: run.interrupted,
+        };
+        emit(Event::RunFinished { summary });
+        Ok(summary)
+    }
+
+    fn start(
+        &self,
+        pool: &rayon::ThreadPool,
+        task: TaskId,
+        control: &Arc<Control>,
+        sender: &Sender<Message>,
+    ) {
+        let job = Job {
+            command: self.plan.tasks[task].command.value.clone(),
+            dir: self.options.dir.clone(),
+            timeout: self.options.timeout,
+            max_output: self.options.max_output,
+        };
+        let executor = Arc::clone(&self.executor);
+        let control = Arc::clone(control);
+        let sender = sender.clone();
+        let live = self.options.live_output;
+        pool.spawn(move || {
+            let mut output = |stream, bytes: &[u8]| {
+                if live {
+                    let _ = sender.send(Message::Output {
+                        task,
+                        stream,
+                        bytes: Arc::from(bytes),
+                    });
+                }
+            };
+            let outcome = executor.execute(&job, &control, &mut output);
+            let _ = sender.send(Message::Finished { task, outcome });
+        });
+    }
+}
+
+impl<'a> Run<'a> {
+    fn new(plan: &'a Plan) -> Self {
+        let count = plan.tasks.len();
+        let mut dependents = vec![Vec::new(); count];
+        for (task, deps) in plan.deps.iter().enumerate() {
+            for &dep in deps {
+                dependents[dep].push(task);
+            }
+        }
+        let unmet: Vec<usize> = plan.deps.iter().map(Vec::len).collect();
+        let mut state = vec![State::Waiting; count];
+        let mut ready = BinaryHeap::new();
+        for task in (0..count).filter(|&task| unmet[task] == 0) {
+            state[task] = State::Ready;
+            ready.push(Reverse(task));
+        }
+        Run {
+            plan,
+            state,
+            unmet,
+            dependents,
+            ready,
+            running: 0,
+            counts: Counts::default(),
+            interrupted: None,
+        }
+    }
+
+    fn finish(&mut self, task: TaskId, outcome: Outcome, emit: &mut dyn FnMut(Event)) {
+        self.running -= 1;
+        self.state[task] = State::Done;
+        let status = status(&outcome, self.interrupted.is_some());
+        self.counts.add(status);
+        let result = TaskResult {
+            status,
+            exit: outcome.exit,
+            started_at: outcome.started_at,
+            duration: outcome.duration,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+        };
+        emit(Event::TaskFinished {
+            task,
+            result: Arc::new(result),
+        });
+        if status == Status::Passed {
+            for index in 0..self.dependents[task].len() {
+                let dependent = self.dependents[task][index];
+                self.unmet[dependent] -= 1;
+                if self.unmet[dependent] == 0 && self.state[dependent] == State::Waiting {
+                    self.state[dependent] = State::Ready;
+                    self.ready.push(Reverse(dependent));
+                }
+            }
+        } else if self.interrupted.is_none() {
+            let reason = SkipReason::DependencyFailed(self.plan.tasks[task].name.value.clone());
+            for dependent in self.downstream(task) {
+                self.skip(dependent, reason.clone(), emit);
+            }
+        }
+    }
+
+    /// Every task that depends on `task`, directly or not, and is not done,
+    /// in declaration order.
+    fn downstream(&self, task: TaskId) -> Vec<TaskId> {
+        let mut seen = vec![false; self.plan.tasks.len()];
+        let mut stack = vec![task];
+        let mut found = Vec::new();
+        while let Some(current) = stack.pop() {
+            for &dependent in &self.dependents[current] {
+                if !seen[dependent] && self.state[dependent] != State::Done {
+                    seen[dependent] = true;
+                    found.push(dependent);
+                    stack.push(dependent);
+                }
+            }
+        }
+        found.sort_unstable();
+        found
+    }
+
+    fn skip(&mut self, task: TaskId, reason: SkipReason, emit: &mut dyn FnMut(Event)) {
+        self.state[task] = State::Done;
+        self.counts.add(Status::Skipped);
+        emit(Event::TaskSkipped { task, reason });
+    }
+}
+
+/// A finished job's status. A job that ends after the run was interrupted
+/// is `canceled`, unless it passed: then it is recorded as what it did.
+fn status(outcome: &Outcome, interrupted: bool) -> Status {
+    match (&outcome.exit, outcome.timed_out) {
+        (_, true) => Status::Timeout,
+        (Exit::Code(0), false) => Status::Passed,
+        (_, false) if interrupted => Status::Canceled,
+        (_, false) => Status::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::event::Capture;
+    use crate::source::{Source, Sources};
+    use crate::task::TaskSet;
+    use crate::taskfile;
+
+    fn plan(text: &str) -> Plan {
+        let mut sources = Sources::new();
+        let source = Source::from_bytes("tasks.txt", text.as_bytes());
+        let id = sources.add(source.clone());
+        let tasks = taskfile::parse(&source, id).tasks;
+        Plan::build(TaskSet { origin: id, tasks }).unwrap()
+    }
+
+    fn options(jobs: usize) -> RunOptions {
+        RunOptions {
+            jobs,
+            timeout: None,
+            max_output: 1024,
+            dir: PathBuf::from("."),
+            live_output: false,
+        }
+    }
+
+    /// An executor that runs nothing: a command of `fail` fails, anything
+    /// else passes. It records the order jobs start in and the most that
+    /// ran at once.
+    #[derive(Default)]
+    struct Fake {
+        log: Mutex<(Vec<String>, usize, usize)>,
+    }
+
+    impl Executor for Fake {
+        fn execute(&self, job: &Job, _: &Control, _: &mut dyn FnMut(Stream, &[u8])) -> Outcome {
+            {
+                let mut log = self.log.lock().unwrap();
+                log.0.push(job.command.clone());
+                log.1 += 1;
+                log.2 = log.2.max(log.1);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            self.log.lock().unwrap().1 -= 1;
+            Outcome {
+                exit: Exit::Code(i32::from(job.command == "fail")),
+                timed_out: false,
+                started_at: SystemTime::now(),
+                duration: Duration::ZERO,
+                stdout: Capture::default(),
+                stderr: Capture::default(),
+            }
+        }
+    }
+
+    fn run(text: &str, jobs: usize) -> (Summary, Vec<String>, Arc<Fake>) {
+        let plan = plan(text);
+        let options = options(jobs);
+        let fake = Arc::new(Fake::default());
+        let scheduler = Scheduler::new(&plan, &options, fake.clone());
+        let mut events = Vec::new();
+        let (_keep, signals) = channel::unbounded();
+        let summary = scheduler
+            .run(
+                &mut |event| {
+                    let name = |task: TaskId| plan.tasks[task].name.value.clone();
+                    match event {
+                        Event::TaskFinished { task, result } => {
+                            events.push(format!("{} {}", name(task), result.status.as_str()));
+                        }
+                        Event::TaskSkipped { task, reason } => {
+                            events.push(format!("{} skipped ({reason})", name(task)));
+                        }
+                        _ => {}
+                    }
+                },
+                &signals,
+            )
+            .unwrap();
+        (summary, events, fake)
+    }
+
+    #[test]
+    fn dependencies_run_first_and_ties_start_in_file_order() {
+        let (summary, events, fake) = run("c: c [after:a,b]\nb: b [after:a]\na: a\nd: d\n", 1);
+        assert!(summary.counts.all_passed());
+        // Among ready tasks the one declared first starts first: when `a`
+        // ends, `b` (line 2) goes before `d` (line 4), then `c` (line 1).
+        assert_eq!(fake.log.lock().unwrap().0, ["a", "b", "c", "d"]);
+        assert_eq!(events, ["a passed", "b passed", "c passed", "d passed"]);
+    }
+
+    #[test]
+    fn never_more_than_jobs_at_once() {
+        let text = (0..12).fold(String::new(), |text, i| text + &format!("t{i}: x\n"));
+        let (_, _, fake) = run(&text, 3);
+        assert_eq!(fake.log.lock().unwrap().2, 3);
+    }
+
+    #[test]
+    fn failure_skips_all_dependents_and_other_branches_run_on() {
+        let (summary, events, _) = run(
+            "a: fail\nb: x [after:a]\nc: x [after:b]\nd: x\ne: x [after:d]\n",
+            1,
+        );
+        assert_eq!(
+            events,
+            [
+                "a failed",
+                "b skipped (dependency failed: a)",
+                "c skipped (dependency failed: a)",
+                "d passed",
+                "e passed"
+            ]
+        );
+        assert_eq!(
+            summary.counts,
+            Counts {
+                passed: 2,
+                failed: 1,
+                skipped: 2,
+                ..Counts::default()
+            }
+        );
+    }
+
+    #[test]
+    fn interrupt_stops_starting_and_skips_the_rest() {
+        let plan = plan("a: x\nb: x [after:a]\nc: x\n");
+        let options = options(1);
+        let (sender, signals) = channel::unbounded();
+        sender.send(libc::SIGINT).unwrap();
+        let scheduler = Scheduler::new(&plan, &options, Arc::new(Fake::default()));
+        let mut skipped = Vec::new();
+        let summary = scheduler
+            .run(
+                &mut |event| {
+                    if let Event::TaskSkipped { task, reason } = event {
+                        skipped.push((task, reason));
+                    }
+                },
+                &signals,
+            )
+            .unwrap();
+        assert_eq!(summary.interrupted, Some(libc::SIGINT));
+        // `a` was running and passed; `b` and `c` never started.
+        assert_eq!(summary.counts.passed, 1);
+        assert_eq!(
+            skipped,
+            [(1, SkipReason::Interrupted), (2, SkipReason::Interrupted)]
+        );
+    }
+
+    #[test]
+    fn status_of_outcomes() {
+        let outcome = |exit, timed_out| Outcome {
+            exit,
+            timed_out,
+            started_at: SystemTime::now(),
+            duration: Duration::ZERO,
+            stdout: Capture::default(),
+            stderr: Capture::default(),
+        };
+        assert_eq!(
+            status(&outcome(Exit::Code(0), false), false),
+            Status::Passed
+        );
+        assert_eq!(status(&outcome(Exit::Code(0), false), true), Status::Passed);
+        assert_eq!(
+            status(&outcome(Exit::Code(2), false), false),
+            Status::Failed
+        );
+        assert_eq!(
+            status(&outcome(Exit::Signal(2), false), true),
+            Status::Canceled
+        );
+        assert_eq!(
+            status(&outcome(Exit::Signal(15), true), false),
+            Status::Timeout
+        );
+        assert_eq!(
+            status(&outcome(Exit::NotStarted("x".into()), false), false),
+            Status::Failed
+        );
+    }
+}

@@ -1,0 +1,431 @@
+//! `taskrun run`: scheduling, processes, capture, timeouts, progress and
+//! exit status.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Test, masked, processes_with, wait_until_gone};
+
+fn run(tasks: &str, args: &[&str]) -> crate::harness::Output {
+    let mut all = vec!["run", "tasks.txt"];
+    all.extend_from_slice(args);
+    Test::new().taskfile(tasks).args(&all).run()
+}
+
+#[test]
+fn progress_lines_and_summary_are_exact() {
+    let output = run(
+        "fetch: echo fetched\nlint: echo lint [after:fetch]\nbuild: echo building a long command line here [after:lint]\n",
+        &["--jobs", "1"],
+    );
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert_eq!(
+        masked(&output.stdout),
+        "Running with max 1 concurrent task...\n\
+         [1/3] fetch: echo fetched .............. PASSED (…)\n\
+         [2/3] lint: echo lint .................. PASSED (…)\n\
+         [3/3] build: echo building a long… ..... PASSED (…)\n\
+         \n\
+         Run completed: 3 passed, 0 failed, 0 skipped\n"
+    );
+    assert_eq!(output.stderr, "");
+}
+
+#[test]
+fn failure_skips_dependents_transitively_and_other_branches_run_on() {
+    let output = run(
+        "a: echo broken >&2; exit 4\nb: true [after:a]\nc: true [after:b]\nd: true\ne: true [after:d]\n",
+        &["--jobs", "1"],
+    );
+    assert_eq!(output.status, 1);
+    assert_eq!(
+        masked(&output.stdout),
+        "Running with max 1 concurrent task...\n\
+         [1/5] a: echo broken >&2; exit 4 ....... FAILED (…)\n      \
+         exit code 4; last lines of stderr:\n      \
+         │ broken\n\
+         [2/5] b ................................ SKIPPED (dependency failed: a)\n\
+         [3/5] c ................................ SKIPPED (dependency failed: a)\n\
+         [4/5] d: true .......................... PASSED (…)\n\
+         [5/5] e: true .......................... PASSED (…)\n\
+         \n\
+         Run completed: 2 passed, 1 failed, 2 skipped\n"
+    );
+}
+
+#[test]
+fn a_task_starts_only_after_its_dependencies_passed() {
+    let test = Test::new().taskfile(
+        "second: test -f first.done && echo ok > second.done [after:first]\nfirst: sleep 0.2; touch first.done\n",
+    );
+    let test = test.args(&["run", "tasks.txt", "--jobs", "4"]);
+    let output = test.run();
+    assert_eq!(output.status, 0, "{}", output.stdout);
+    assert!(test.path().join("second.done").exists());
+}
+
+/// Each task appends `+` when it starts and `-` when it ends to one log;
+/// the deepest nesting is how many ran at once.
+#[test]
+fn concurrency_limit_is_observed() {
+    let tasks: String = (0..10)
+        .map(|i| format!("t{i}: echo + >> log; sleep 0.2; echo - >> log\n"))
+        .collect();
+    for jobs in [1, 3] {
+        let test = Test::new().taskfile(&tasks);
+        let test = test.args(&["run", "tasks.txt", "--jobs", &jobs.to_string()]);
+        let output = test.run();
+        assert_eq!(output.status, 0, "{}", output.stdout);
+        let log = std::fs::read_to_string(test.path().join("log")).unwrap();
+        let (mut now, mut most) = (0i32, 0i32);
+        for line in log.lines() {
+            now += if line == "+" { 1 } else { -1 };
+            most = most.max(now);
+        }
+        assert_eq!(
+            most, jobs,
+            "at most --jobs {jobs} at once, and that many: {log}"
+        );
+    }
+}
+
+#[test]
+fn default_jobs_is_the_number_of_cpus() {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let tasks: String = (0..cpus * 2 + 2)
+        .map(|i| format!("t{i}: echo + >> log; sleep 0.3; echo - >> log\n"))
+        .collect();
+    let test = Test::new().taskfile(&tasks);
+    let test = test.args(&["run", "tasks.txt"]);
+    let output = test.run();
+    assert_eq!(output.status, 0);
+    assert!(
+        !output.stdout.contains("Running with max"),
+        "announced only with --jobs"
+    );
+    let log = std::fs::read_to_string(test.path().join("log")).unwrap();
+    let (mut now, mut most) = (0usize, 0usize);
+    for line in log.lines() {
+        if line == "+" {
+            now += 1;
+        } else {
+            now -= 1;
+        }
+        most = most.max(now);
+    }
+    assert_eq!(most, cpus);
+}
+
+#[test]
+fn two_hundred_tasks_with_64_jobs() {
+    let tasks: String = (0..200).map(|i| format!("t{i}: echo {i}\n")).collect();
+    let output = run(&tasks, &["--jobs", "64"]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(output.stdout.contains("[200/200]"));
+    assert!(
+        output
+            .stdout
+            .ends_with("Run completed: 200 passed, 0 failed, 0 skipped\n")
+    );
+}
+
+#[test]
+fn task_selects_the_task_and_its_dependencies() {
+    let output = run(
+        "a: true\nb: true [after:a]\nc: true\nd: true [after:b]\ne: true [after:d]\n",
+        &["--task", "d", "--jobs", "1"],
+    );
+    assert_eq!(output.status, 0);
+    let names: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with('['))
+        .map(|line| line.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(names, ["a:", "b:", "d:"]);
+    assert!(output.stdout.contains("[3/3]"));
+}
+
+#[test]
+fn unknown_task_is_a_usage_error() {
+    let output = run("build: true\ntest: true\n", &["--task", "tets"]);
+    assert_eq!(output.status, 2);
+    assert_eq!(output.stdout, "");
+    assert!(
+        output.stderr.contains("× no task named `tets`"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("help: did you mean `test`?"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn invalid_file_runs_nothing() {
+    let test = Test::new().taskfile("a: touch ran\nb: true [after:nope]\n");
+    let test = test.args(&["run", "tasks.txt"]);
+    let output = test.run();
+    assert_eq!(output.status, 2);
+    assert!(output.stderr.contains("graph::unknown_dependency"));
+    assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    for args in [
+        &["--jobs", "0"][..],
+        &["--jobs", "-3"],
+        &["--jobs=-3"],
+        &["--timeout", "-1"],
+        &["--timeout", "soon"],
+        &["--max-output", "lots"],
+    ] {
+        let output = run("a: true\n", args);
+        assert_eq!(output.status, 2, "{args:?}: {}", output.stderr);
+        assert!(
+            output.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            output.stderr
+        );
+        assert_eq!(output.stdout, "");
+    }
+}
+
+#[test]
+fn tasks_run_in_the_task_file_directory_with_empty_stdin() {
+    let test = Test::new().file(
+        "sub/tasks.txt",
+        "where: pwd > here.txt\nread: cat > read.txt; echo $? >> read.txt\n",
+    );
+    let test = test.args(&["run", "sub/tasks.txt"]);
+    let output = test.run();
+    assert_eq!(output.status, 0, "{}", output.stdout);
+    let here = std::fs::read_to_string(test.path().join("sub/here.txt")).unwrap();
+    assert_eq!(
+        std::fs::canonicalize(here.trim()).unwrap(),
+        std::fs::canonicalize(test.path().join("sub")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("sub/read.txt")).unwrap(),
+        "0\n"
+    );
+}
+
+#[test]
+fn exit_codes_signals_and_unstartable_commands() {
+    let huge = format!("huge: echo {}\n", "x".repeat(200_000));
+    let output = run(
+        &format!(
+            "missing: no-such-command-xyz\nsegv: kill -SEGV $$\nnine: kill -9 $$\n{huge}fine: true\n"
+        ),
+        &["--jobs", "1"],
+    );
+    assert_eq!(output.status, 1);
+    let stdout = &output.stdout;
+    assert!(
+        stdout.contains("exit code 127; last lines of stderr:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("no-such-command-xyz: not found"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("killed by SIGSEGV, no output"), "{stdout}");
+    assert!(stdout.contains("killed by SIGKILL, no output"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "cannot start /bin/sh: the command is 200005 bytes, more than the system accepts"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Run completed: 1 passed, 4 failed, 0 skipped"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn big_output_on_both_streams_does_not_deadlock_and_is_capped() {
+    // 50 MB to each stream, then a last line to each, then failure.
+    let output = run(
+        "flood: head -c 50000000 /dev/zero | tr '\\0' o; head -c 50000000 /dev/zero | tr '\\0' e >&2; echo; echo >&2; echo last-err >&2; exit 1\n",
+        &["--max-output", "64K", "--timeout", "120"],
+    );
+    assert_eq!(output.status, 1);
+    assert!(
+        output
+            .stdout
+            .contains("exit code 1; last lines of stderr:\n      │ last-err\n"),
+        "{}",
+        &output.stdout[..output.stdout.len().min(2000)]
+    );
+}
+
+#[test]
+fn non_utf8_output_is_shown_lossily() {
+    let output = run("bin: printf 'caf\\351\\000x\\n' >&2; exit 1\n", &[]);
+    assert_eq!(output.status, 1);
+    assert!(
+        output.stdout.contains("│ caf\u{FFFD}\u{0020}x\n"),
+        "{:?}",
+        output.stdout
+    );
+}
+
+#[test]
+fn timeout_kills_the_task_and_its_grandchildren() {
+    let start = Instant::now();
+    let output = run(
+        "slow: sleep 971.1 & sleep 971.1\nafter_slow: true [after:slow]\n",
+        &["--timeout", "0.5"],
+    );
+    assert_eq!(output.status, 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let stdout = masked(&output.stdout);
+    assert!(stdout.contains("[1/2] slow: sleep 971.1 & sleep 97… .... TIMEOUT (…)\n      timed out after 0.5s (killed by SIGTERM), no output\n"), "{stdout}");
+    assert!(
+        stdout
+            .contains("[2/2] after_slow ....................... SKIPPED (dependency failed: slow)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("Run completed: 0 passed, 0 failed, 1 skipped, 1 timeout\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        wait_until_gone("971.1", Duration::from_secs(3)),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn timeout_kills_what_ignores_sigterm_and_what_is_stopped() {
+    let start = Instant::now();
+    let output = run(
+        "stubborn: trap '' TERM; sleep 971.2\nstopped: kill -STOP $$\n",
+        &["--timeout", "0.3", "--jobs", "2"],
+    );
+    assert_eq!(output.status, 1);
+    assert_eq!(
+        output.stdout.matches("TIMEOUT").count(),
+        2,
+        "{}",
+        output.stdout
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        wait_until_gone("971.2", Duration::from_secs(3)),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn background_process_holding_the_pipe_does_not_hang_the_run() {
+    let start = Instant::now();
+    let output = run(
+        "bg: sleep 971.3 & echo started\nnext: echo next [after:bg]\n",
+        &[],
+    );
+    assert_eq!(output.status, 0, "{}", output.stdout);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        wait_until_gone("971.3", Duration::from_secs(3)),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn timeout_zero_means_no_limit_and_units_are_accepted() {
+    let output = run("a: sleep 0.3\n", &["--timeout", "0"]);
+    assert_eq!(output.status, 0);
+    let output = run("a: sleep 0.3\n", &["--timeout", "100ms"]);
+    assert_eq!(output.status, 1);
+    assert!(
+        output.stdout.contains("timed out after 0.1s"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn quiet_prints_only_the_summary() {
+    let output = run("a: true\nb: false\n", &["--quiet", "--jobs", "2"]);
+    assert_eq!(output.status, 1);
+    assert_eq!(
+        output.stdout,
+        "Run completed: 1 passed, 1 failed, 0 skipped\n"
+    );
+}
+
+/// `taskrun run … | head -1` must not panic, and the run must complete.
+#[test]
+fn closed_stdout_does_not_stop_the_run() {
+    let test =
+        Test::new().taskfile("a: true\nb: sleep 0.3; touch b.done\nc: touch c.done [after:b]\n");
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "{} run tasks.txt --jobs 1 | head -c 1; echo \" status ${{PIPESTATUS[0]}}\"",
+            crate::harness::binary().display()
+        ))
+        .current_dir(test.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "R status 0\n");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    assert!(test.path().join("c.done").exists());
+}
+
+/// On a terminal the running tasks are listed and redrawn in place; in a
+/// pipe there are only plain lines (as every other test here shows).
+#[test]
+fn terminal_shows_running_tasks() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let test = Test::new().taskfile("slow: echo working on it; sleep 0.6\n");
+    let output = std::process::Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "{} run tasks.txt",
+            crate::harness::binary().display()
+        ))
+        .arg("/dev/null")
+        .current_dir(test.path())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(screen.contains("▸ slow ("), "{screen:?}");
+    assert!(screen.contains("working on it"), "{screen:?}");
+    assert!(
+        screen.contains("\x1b[1F\x1b[J"),
+        "the view is erased: {screen:?}"
+    );
+    assert!(screen.contains("PASSED"), "{screen:?}");
+}
+
+#[test]
+fn no_process_is_left_behind_after_a_normal_run() {
+    let output = run("a: (sleep 0.2; echo late) & echo early\n", &[]);
+    assert_eq!(output.status, 0);
+    assert!(processes_with("sleep 0.2; echo late").is_empty());
+}
