@@ -355,6 +355,11 @@ fn poll(watched: &[(BorrowedFd<'_>, Ready)], timeout: Option<Duration>) -> Vec<R
     });
     // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures.
     let count = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if count < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+        // poll(2) itself failed (out of memory): back off rather than spin;
+        // the caller's timers still bound the job.
+        std::thread::sleep(EXIT_POLL);
+    }
     if count <= 0 {
         // A timeout, or EINTR: the caller recomputes its timers and polls
         // again.
