@@ -356,20 +356,7 @@ mod tests {
     use std::fmt::Write;
 
     use super::*;
-    use crate::source::{Source, Sources};
-    use crate::taskfile;
-
-    fn build(text: &str) -> Result<Plan, Vec<GraphError>> {
-        let mut sources = Sources::new();
-        let source = Source::from_bytes("tasks.txt", text.as_bytes());
-        let id = sources.add(source.clone());
-        let parsed = taskfile::parse(&source, id);
-        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-        Plan::build(TaskSet {
-            origin: id,
-            tasks: parsed.tasks,
-        })
-    }
+    use crate::testing::build;
 
     fn names(plan: &Plan, ids: &[usize]) -> Vec<String> {
         ids.iter()

@@ -19,6 +19,8 @@ pub mod signal;
 pub mod source;
 pub mod task;
 pub mod taskfile;
+#[cfg(test)]
+mod testing;
 pub mod units;
 pub mod visualize;
 

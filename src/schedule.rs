@@ -312,17 +312,7 @@ mod tests {
 
     use super::*;
     use crate::event::Capture;
-    use crate::source::{Source, Sources};
-    use crate::task::TaskSet;
-    use crate::taskfile;
-
-    fn plan(text: &str) -> Plan {
-        let mut sources = Sources::new();
-        let source = Source::from_bytes("tasks.txt", text.as_bytes());
-        let id = sources.add(source.clone());
-        let tasks = taskfile::parse(&source, id).tasks;
-        Plan::build(TaskSet { origin: id, tasks }).unwrap()
-    }
+    use crate::testing::plan;
 
     fn options(jobs: usize) -> RunOptions {
         RunOptions {

@@ -46,17 +46,7 @@ pub fn mermaid(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{Source, Sources};
-    use crate::task::TaskSet;
-    use crate::taskfile;
-
-    fn plan(text: &str) -> Plan {
-        let mut sources = Sources::new();
-        let source = Source::from_bytes("t", text.as_bytes());
-        let id = sources.add(source.clone());
-        let tasks = taskfile::parse(&source, id).tasks;
-        Plan::build(TaskSet { origin: id, tasks }).unwrap()
-    }
+    use crate::testing::plan;
 
     #[test]
     fn dot_lists_nodes_then_edges() {

@@ -1,7 +1,7 @@
 //! `taskrun check`: valid files, every kind of bad input, and how
 //! diagnostics are rendered.
 
-use crate::harness::Test;
+use crate::harness::{Test, assert_contains};
 
 fn check(contents: impl AsRef<[u8]>) -> crate::harness::Output {
     Test::new()
@@ -42,11 +42,7 @@ fn commands_with_colons_and_brackets() {
         "a: [ -f x ] && echo yes\nb: echo \"[a]\" http://x:80/ [after:a]\nc: echo [after:x] stays text\n",
     );
     assert_eq!(output.status, 0, "{}", output.stderr);
-    assert!(
-        output.stdout.contains("3 tasks, 1 dependency edge"),
-        "{}",
-        output.stdout
-    );
+    assert_contains(&output.stdout, "3 tasks, 1 dependency edge");
 }
 
 #[test]
@@ -87,16 +83,8 @@ fn empty_and_comment_only_files_have_no_tasks() {
     for contents in ["", "# only a comment\n\n   # and another\n"] {
         let output = check(contents);
         assert_eq!(output.status, 2);
-        assert!(
-            output.stderr.contains("graph::no_tasks"),
-            "{}",
-            output.stderr
-        );
-        assert!(
-            output.stderr.contains("× no tasks defined"),
-            "{}",
-            output.stderr
-        );
+        assert_contains(&output.stderr, "graph::no_tasks");
+        assert_contains(&output.stderr, "× no tasks defined");
         assert!(
             output.stderr.ends_with("error: 1 problem in tasks.txt\n"),
             "{}",
@@ -170,36 +158,20 @@ fn problems_are_listed_in_file_order_and_capped() {
 fn missing_file_and_directory() {
     let output = Test::new().args(&["check", "nope.txt"]).run();
     assert_eq!(output.status, 2);
-    assert!(
-        output.stderr.contains("× cannot read task file `nope.txt`"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("No such file or directory"),
-        "{}",
-        output.stderr
-    );
+    assert_contains(&output.stderr, "× cannot read task file `nope.txt`");
+    assert_contains(&output.stderr, "No such file or directory");
     let test = Test::new().file("dir/x", "");
     let output = test.args(&["check", "dir"]).run();
     assert_eq!(output.status, 2);
-    assert!(
-        output.stderr.contains("× cannot read task file `dir`"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("it is a directory"),
-        "{}",
-        output.stderr
-    );
+    assert_contains(&output.stderr, "× cannot read task file `dir`");
+    assert_contains(&output.stderr, "it is a directory");
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
     let output = Test::new().args(&["check"]).run();
     assert_eq!(output.status, 2);
-    assert!(output.stderr.contains("required"), "{}", output.stderr);
+    assert_contains(&output.stderr, "required");
     let output = Test::new().args(&["frobnicate"]).run();
     assert_eq!(output.status, 2);
     let output = Test::new().args(&["--help"]).run();
@@ -258,13 +230,13 @@ fn terminal_colour_respects_no_color() {
         String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned()
     };
     let coloured = run(None);
-    assert!(coloured.contains("unknown attribute"), "{coloured}");
+    assert_contains(&coloured, "unknown attribute");
     assert!(
         coloured.contains('\x1b'),
         "colour on a terminal: {coloured:?}"
     );
     let plain = run(Some("1"));
-    assert!(plain.contains("unknown attribute"), "{plain}");
+    assert_contains(&plain, "unknown attribute");
     assert!(
         !plain.contains('\x1b'),
         "NO_COLOR turns colour off: {plain:?}"

@@ -1,6 +1,6 @@
 //! `taskrun graph`: DOT and Mermaid output.
 
-use crate::harness::Test;
+use crate::harness::{Test, assert_contains};
 
 const TASKS: &str = "a: true\nb: true [after:a]\nc: true [after:a,b]\n";
 
@@ -48,11 +48,7 @@ fn unknown_format_is_a_usage_error() {
         .args(&["graph", "tasks.txt", "--format", "svg"])
         .run();
     assert_eq!(output.status, 2);
-    assert!(
-        output.stderr.contains("possible values: dot, mermaid"),
-        "{}",
-        output.stderr
-    );
+    assert_contains(&output.stderr, "possible values: dot, mermaid");
 }
 
 /// A reader that goes away early (`| head -1`) ends taskrun quietly.

@@ -162,3 +162,12 @@ pub(crate) fn wait_for_processes(marker: &str, count: usize, within: std::time::
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Asserts that `haystack` contains `needle`, showing both if not.
+#[track_caller]
+pub(crate) fn assert_contains(haystack: &str, needle: &str) {
+    assert!(
+        haystack.contains(needle),
+        "expected to find\n{needle}\nin\n{haystack}"
+    );
+}

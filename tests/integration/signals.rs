@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Output, Test, wait_for_processes, wait_until_gone};
+use crate::harness::{Output, Test, assert_contains, wait_for_processes, wait_until_gone};
 
 fn send(child: &std::process::Child, signal: i32) {
     let pid = i32::try_from(child.id()).unwrap();
@@ -69,11 +69,7 @@ fn sigterm_ends_the_run_with_143() {
     send(&child, libc::SIGTERM);
     let output = Output::of(child);
     assert_eq!(output.status, 143);
-    assert!(
-        output.stdout.contains("Received SIGTERM"),
-        "{}",
-        output.stdout
-    );
+    assert_contains(&output.stdout, "Received SIGTERM");
     assert!(
         output
             .stdout
@@ -124,7 +120,7 @@ fn a_second_sigint_kills_at_once() {
         "{:?}",
         start.elapsed()
     );
-    assert!(output.stdout.contains("CANCELED"), "{}", output.stdout);
+    assert_contains(&output.stdout, "CANCELED");
     assert_eq!(
         wait_until_gone("972.4", Duration::from_secs(1)),
         Vec::<String>::new()
