@@ -135,6 +135,9 @@ fn run_tasks(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> Resul
         dir: task_dir(&args.file),
         live_output: progress.live,
     };
+    // Failing to raise the limit is no reason not to run: with fewer
+    // descriptors, only jobs beyond the limit fail, each with the reason.
+    let _ = execute::reserve_descriptors(jobs);
     let (listener, signals) = signal::Listener::start().map_err(Error::Start)?;
     let scheduler = Scheduler::new(&plan, &options, Arc::new(execute::Local));
     let summary = std::thread::scope(|scope| {

@@ -103,8 +103,9 @@ impl<'a> Scheduler<'a> {
     ) -> std::io::Result<Summary> {
         let start = Instant::now();
         let jobs = self.options.jobs.max(1);
+        // More workers than tasks would only ever sleep.
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs)
+            .num_threads(jobs.min(self.plan.tasks.len()).max(1))
             .thread_name(|index| format!("taskrun-worker-{index}"))
             .build()
             .map_err(std::io::Error::other)?;

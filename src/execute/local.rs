@@ -89,6 +89,36 @@ impl Executor for Local {
     }
 }
 
+/// Descriptors one job may hold at once: while it starts, both ends of its
+/// two pipes and the standard library's exec-error pipe; while it runs,
+/// the read ends and a pidfd. Rounded up.
+const FDS_PER_JOB: u64 = 8;
+
+/// Descriptors kept for everything else (the database, the terminal, …).
+const FDS_SPARE: u64 = 64;
+
+/// Raises this process's soft limit on open files, if `jobs` running at
+/// once need more than it allows (1024 is common; 400 jobs need about
+/// 3,300), up to the hard limit. Tasks inherit the raised limit.
+pub fn reserve_descriptors(jobs: usize) -> std::io::Result<()> {
+    let need = (jobs as u64).saturating_mul(FDS_PER_JOB) + FDS_SPARE;
+    // SAFETY: getrlimit and setrlimit read and write one rlimit structure.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if limit.rlim_cur >= need {
+            return Ok(());
+        }
+        limit.rlim_cur = need.min(limit.rlim_max);
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Starts the job's shell; on failure, a reason for the user.
 fn spawn(job: &Job) -> Result<(Child, os_pipe::PipeReader, os_pipe::PipeReader), String> {
     let pipe_error = |error| format!("cannot create output pipes: {error}");

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 pub use control::Control;
-pub use local::{KILL_GRACE, Local, PIPE_LINGER};
+pub use local::{KILL_GRACE, Local, PIPE_LINGER, reserve_descriptors};
 pub use signal_name::signal_name;
 
 use crate::event::{Capture, Exit, Stream};

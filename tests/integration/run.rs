@@ -128,6 +128,25 @@ fn two_hundred_tasks_with_64_jobs() {
     );
 }
 
+/// 400 tasks at once need about 3,300 open files; started with a soft
+/// limit of 256, taskrun raises it rather than fail tasks.
+#[test]
+fn four_hundred_jobs_at_once_under_a_low_descriptor_limit() {
+    let tasks: String = (0..400).map(|i| format!("t{i}: sleep 0.5\n")).collect();
+    let test = Test::new().taskfile(tasks);
+    let output = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("ulimit -Sn 256 && exec \"$0\" run tasks.txt --jobs 400 --quiet")
+        .arg(crate::harness::binary())
+        .current_dir(test.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Run completed: 400 passed, 0 failed, 0 skipped\n"
+    );
+}
+
 #[test]
 fn task_selects_the_task_and_its_dependencies() {
     let output = run(
