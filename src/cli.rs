@@ -32,6 +32,33 @@ pub enum Command {
         /// The task file, e.g. `tasks.txt`.
         file: PathBuf,
     },
+    /// List recent runs, newest first.
+    History {
+        /// How many runs to list.
+        #[arg(long, short = 'n', value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Show a recorded run, or one of its tasks with its output.
+    Show {
+        /// The run: its number, or `last` [default: last].
+        #[arg(value_name = "RUN", value_parser = parse_run)]
+        run: Option<RunRef>,
+        /// Show this task with its output.
+        #[arg(long, short = 't', value_name = "NAME")]
+        task: Option<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Re-run the tasks of a recorded run that did not pass.
+    Retry(RetryArgs),
     /// Print the dependency graph of a task file for Graphviz or Mermaid.
     Graph {
         /// The task file, e.g. `tasks.txt`.
@@ -47,6 +74,18 @@ pub struct RunArgs {
     /// The task file, e.g. `tasks.txt`. Tasks run in its directory.
     pub file: PathBuf,
 
+    /// Run only this task and the tasks it depends on (repeatable).
+    #[arg(long = "task", short = 't', value_name = "NAME")]
+    pub tasks: Vec<String>,
+
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// How tasks are run and where the results go: shared by `run` and
+/// `retry`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
     /// Run at most N tasks at once [default: the number of CPUs].
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
@@ -56,10 +95,6 @@ pub struct RunArgs {
     #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "60")]
     pub timeout: Duration,
 
-    /// Run only this task and the tasks it depends on (repeatable).
-    #[arg(long = "task", short = 't', value_name = "NAME")]
-    pub tasks: Vec<String>,
-
     /// Keep at most this many bytes of each task's stdout and stderr (the
     /// rest is counted): a number of bytes or e.g. `64K`, `1M`.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "1M")]
@@ -68,6 +103,52 @@ pub struct RunArgs {
     /// Print only the final summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+/// The history database.
+#[derive(Debug, Args)]
+pub struct DbArg {
+    /// The history database.
+    #[arg(
+        long = "db",
+        value_name = "PATH",
+        env = "TASKRUN_DB",
+        default_value = "taskrun.db"
+    )]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The run to retry: its number, or `last`.
+    #[arg(value_name = "RUN", value_parser = parse_run)]
+    pub run: RunRef,
+
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// A run named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunRef {
+    Latest,
+    Id(i64),
+}
+
+fn parse_run(text: &str) -> Result<RunRef, String> {
+    let text = text.trim();
+    if text == "last" {
+        return Ok(RunRef::Latest);
+    }
+    match text.trim_start_matches('#').parse::<i64>() {
+        Ok(id) if id > 0 => Ok(RunRef::Id(id)),
+        _ => Err(format!(
+            "`{text}` is not a run number; write e.g. `42` or `last`"
+        )),
+    }
 }
 
 fn parse_jobs(text: &str) -> Result<usize, String> {
@@ -102,6 +183,15 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Arguments::command().debug_assert();
+    }
+
+    #[test]
+    fn run_references() {
+        assert_eq!(parse_run("42"), Ok(RunRef::Id(42)));
+        assert_eq!(parse_run("#42"), Ok(RunRef::Id(42)));
+        assert_eq!(parse_run("last"), Ok(RunRef::Latest));
+        assert!(parse_run("0").is_err());
+        assert!(parse_run("x").is_err());
     }
 
     #[test]

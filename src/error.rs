@@ -275,6 +275,37 @@ pub enum Error {
     #[diagnostic(code(run::unknown_task), help("{help}"))]
     UnknownTask { name: String, help: String },
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] crate::record::StoreError),
+
+    #[error("no runs are recorded in `{}`", path.display())]
+    #[diagnostic(code(history::no_runs), help("`taskrun run FILE` records one"))]
+    NoRuns { path: PathBuf },
+
+    #[error("no run #{id} in `{}`", path.display())]
+    #[diagnostic(code(history::unknown_run), help("{help}"))]
+    UnknownRun {
+        id: i64,
+        path: PathBuf,
+        help: String,
+    },
+
+    #[error("run #{run} has no task `{name}`")]
+    #[diagnostic(code(history::unknown_task), help("{help}"))]
+    UnknownRunTask {
+        run: i64,
+        name: String,
+        help: String,
+    },
+
+    #[error("run #{run} ran in `{}`, which no longer exists", dir.display())]
+    #[diagnostic(
+        code(history::dir_gone),
+        help("its tasks run where the original ran; restore that directory to retry it")
+    )]
+    RetryDirGone { run: i64, dir: PathBuf },
+
     #[error("cannot start the run")]
     #[diagnostic(code(run::start))]
     Start(#[source] std::io::Error),
@@ -288,9 +319,14 @@ impl Error {
     /// The exit status this error ends the process with.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Invalid { .. } | Error::ReadTaskfile { .. } | Error::UnknownTask { .. } => {
-                exit_code::INVALID_INPUT
-            }
+            Error::Invalid { .. }
+            | Error::ReadTaskfile { .. }
+            | Error::UnknownTask { .. }
+            | Error::Store(_)
+            | Error::NoRuns { .. }
+            | Error::UnknownRun { .. }
+            | Error::UnknownRunTask { .. }
+            | Error::RetryDirGone { .. } => exit_code::INVALID_INPUT,
             Error::Start(_) | Error::Output(_) => exit_code::FAILURE,
         }
     }

@@ -3,16 +3,20 @@
 //! Data flows one way: a task file is parsed into [`task::TaskSpec`]s
 //! (`taskfile`), validated and ordered into a [`graph::Plan`] (`graph`),
 //! run by the [`schedule::Scheduler`] through an [`execute::Executor`], and
-//! observed through the [`event::Event`]s it emits (`report`). Each module
-//! owns one stage and depends only on earlier ones; this file wires them
-//! together and is the only place that knows the whole pipeline.
+//! observed through the [`event::Event`]s it emits, by the progress
+//! reporter (`report`) and the SQLite recorder (`record`). Each module owns
+//! one stage and depends only on earlier ones; this file and `commands`
+//! wire them together and are the only places that know the whole
+//! pipeline.
 
 pub mod cli;
+mod commands;
 pub mod error;
 pub mod event;
 pub mod execute;
 pub mod exit_code;
 pub mod graph;
+pub mod record;
 pub mod report;
 pub mod schedule;
 pub mod signal;
@@ -25,17 +29,15 @@ pub mod units;
 pub mod visualize;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::io::IsTerminal;
+use std::path::Path;
 
 use clap::Parser;
 
-use crate::cli::{Arguments, ColorChoice, Command, GraphFormat, RunArgs};
-use crate::error::{Error, Problem, did_you_mean};
+use crate::cli::{Arguments, Command};
+use crate::error::{Error, Problem};
 use crate::graph::Plan;
-use crate::report::{Progress, ProgressOptions, Style};
-use crate::schedule::{RunOptions, Scheduler};
+use crate::report::Style;
 use crate::source::{Source, Sources};
 use crate::task::TaskSet;
 
@@ -59,12 +61,19 @@ where
     };
     let style = Style::detect(arguments.color, std::io::stderr().is_terminal());
     let mut sources = Sources::new();
+    let color = arguments.color;
     let result = match &arguments.command {
-        Command::Run(args) => run_tasks(args, arguments.color, &mut sources),
-        Command::Check { file } => check(file, &mut sources).map(|()| exit_code::SUCCESS),
-        Command::Graph { file, format } => {
-            graph(file, *format, &mut sources).map(|()| exit_code::SUCCESS)
-        }
+        Command::Run(args) => commands::run(args, color, &mut sources),
+        Command::Retry(args) => commands::retry(args, color, &mut sources),
+        Command::History { limit, json, db } => commands::history(&db.path, *limit, *json),
+        Command::Show {
+            run,
+            task,
+            json,
+            db,
+        } => commands::show(&db.path, *run, task.as_deref(), *json),
+        Command::Check { file } => commands::check(file, &mut sources),
+        Command::Graph { file, format } => commands::graph(file, *format, &mut sources),
     };
     match result {
         Ok(code) => code,
@@ -108,100 +117,4 @@ pub fn load(path: &Path, sources: &mut Sources) -> Result<Plan, Error> {
         path: path.to_owned(),
         problems,
     })
-}
-
-/// `taskrun run`: runs the plan and returns the exit status it earns.
-fn run_tasks(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> Result<u8, Error> {
-    let mut plan = load(&args.file, sources)?;
-    if !args.tasks.is_empty() {
-        plan = select(plan, &args.tasks)?;
-    }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-    let timeout = Some(args.timeout).filter(|timeout| !timeout.is_zero());
-    let terminal = std::io::stdout().is_terminal();
-    let progress = ProgressOptions {
-        quiet: args.quiet,
-        live: terminal && !args.quiet,
-        color: Style::detect(color, terminal).color,
-        announce_jobs: args.jobs,
-        timeout,
-    };
-    let options = RunOptions {
-        jobs,
-        timeout,
-        max_output: usize::try_from(args.max_output).unwrap_or(usize::MAX),
-        dir: task_dir(&args.file),
-        live_output: progress.live,
-    };
-    // Failing to raise the limit is no reason not to run: with fewer
-    // descriptors, only jobs beyond the limit fail, each with the reason.
-    let _ = execute::reserve_descriptors(jobs);
-    let (listener, signals) = signal::Listener::start().map_err(Error::Start)?;
-    let scheduler = Scheduler::new(&plan, &options, Arc::new(execute::Local));
-    let summary = std::thread::scope(|scope| {
-        let (sender, events) = crossbeam::channel::unbounded();
-        let plan = &plan;
-        let reporter = scope.spawn(move || {
-            let out = std::io::BufWriter::new(std::io::stdout().lock());
-            drop(Progress::new(plan, progress, out).consume(&events));
-        });
-        let summary = scheduler.run(&mut |event| drop(sender.send(event)), &signals);
-        drop(sender);
-        // A reporter that panicked has already said so on stderr; the run
-        // itself is over and its result stands.
-        let _ = reporter.join();
-        summary
-    })
-    .map_err(Error::Start)?;
-    drop(listener);
-    Ok(match summary.interrupted {
-        Some(signal) => exit_code::interrupted(signal),
-        None if summary.counts.all_passed() => exit_code::SUCCESS,
-        None => exit_code::FAILURE,
-    })
-}
-
-/// Narrows the plan to the named tasks and their dependencies.
-fn select(plan: Plan, names: &[String]) -> Result<Plan, Error> {
-    let defined: Vec<String> = plan
-        .tasks
-        .iter()
-        .map(|task| task.name.value.clone())
-        .collect();
-    plan.select(names).map_err(|name| {
-        let help = match did_you_mean(&name, defined.iter().map(String::as_str)) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None if defined.len() <= 10 => format!("the tasks are {}", defined.join(", ")),
-            None => "`taskrun graph FILE` lists every task".to_owned(),
-        };
-        Error::UnknownTask { name, help }
-    })
-}
-
-/// The directory tasks run in: the task file's own.
-fn task_dir(file: &Path) -> PathBuf {
-    let dir = match file.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    std::path::absolute(&dir).unwrap_or(dir)
-}
-
-fn check(file: &Path, sources: &mut Sources) -> Result<(), Error> {
-    let plan = load(file, sources)?;
-    let summary = report::check_summary(&file.display().to_string(), &plan);
-    writeln!(std::io::stdout(), "{summary}")?;
-    Ok(())
-}
-
-fn graph(file: &Path, format: GraphFormat, sources: &mut Sources) -> Result<(), Error> {
-    let plan = load(file, sources)?;
-    let text = match format {
-        GraphFormat::Dot => visualize::dot(&plan),
-        GraphFormat::Mermaid => visualize::mermaid(&plan),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
-    Ok(())
 }

@@ -4,6 +4,7 @@
 //! touches a process.
 
 mod diagnostic;
+pub mod history;
 mod progress;
 mod terminal;
 

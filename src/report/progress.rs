@@ -56,6 +56,9 @@ pub struct ProgressOptions {
     /// Print `Running with max N concurrent tasks...` first (`--jobs` was
     /// given).
     pub announce_jobs: Option<usize>,
+    /// A line to print before anything else (`Retrying 2 failed tasks
+    /// from run #41...`).
+    pub header: Option<String>,
     /// The run's timeout, for the reason shown under a timed-out task.
     pub timeout: Option<Duration>,
 }
@@ -138,10 +141,20 @@ impl<'a, W: Write> Progress<'a, W> {
             return;
         }
         let text = match event {
-            Event::RunStarted { .. } => match self.options.announce_jobs {
-                Some(jobs) => format!("Running with max {}...\n", plural(jobs, "concurrent task")),
-                None => String::new(),
-            },
+            Event::RunStarted { .. } => {
+                let mut text = String::new();
+                if let Some(header) = &self.options.header {
+                    let _ = writeln!(text, "{header}");
+                }
+                if let Some(jobs) = self.options.announce_jobs {
+                    let _ = writeln!(
+                        text,
+                        "Running with max {}...",
+                        plural(jobs, "concurrent task")
+                    );
+                }
+                text
+            }
             Event::TaskStarted { task, .. } => {
                 self.running.insert(
                     task,

@@ -5,12 +5,25 @@
 //! A block is a shell transcript. Lines starting with `$ ` are commands;
 //! the lines after a command, up to the next command, are its output
 //! (stdout and stderr together). The commands of one block run in one
-//! shell, in the project root, with the `taskrun` under test first on
-//! `PATH`, so `$ echo $?` shows the previous command's exit status.
+//! shell with the `taskrun` under test first on `PATH`, so `$ echo $?`
+//! shows the previous command's exit status. Each block runs in a fresh
+//! directory holding `examples/`, shown as `/home/me/project`, with no
+//! history yet and `TZ=UTC`.
 
 use std::process::Command;
 
 use crate::harness::{binary, root};
+
+/// Where the transcripts say they run.
+const SHOWN_PROJECT: &str = "/home/me/project";
+
+/// A fresh project directory for one transcript: `examples/` (a link to
+/// the repository's) and no history yet, so run numbers start at 1.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(root().join("examples"), dir.path().join("examples")).unwrap();
+    dir
+}
 
 struct Block {
     file: String,
@@ -107,15 +120,19 @@ fn every_console_block_in_the_book_matches_the_binary() {
     let mut failures = Vec::new();
     for block in &blocks {
         let script = format!("exec 2>&1\n{}\n", block.commands.join("\n"));
+        let project = project();
         let output = Command::new("/bin/sh")
             .arg("-c")
             .arg(&script)
-            .current_dir(root())
+            .current_dir(project.path())
             .env("PATH", &path)
+            .env("TZ", "UTC")
+            .env_remove("TASKRUN_DB")
             .env_remove("NO_COLOR")
             .output()
             .expect("sh can be started");
-        let actual = String::from_utf8_lossy(&output.stdout);
+        let actual = String::from_utf8_lossy(&output.stdout)
+            .replace(&project.path().display().to_string(), SHOWN_PROJECT);
         if mask_durations(&actual) != mask_durations(&block.expected) {
             failures.push(format!(
                 "{}:{}: `{}`\n--- the page says ---\n{}--- taskrun printed ---\n{}",

@@ -18,5 +18,6 @@ mod check;
 mod examples;
 mod graph;
 mod harness;
+mod history;
 mod run;
 mod signals;

@@ -25,7 +25,8 @@ fn progress_lines_and_summary_are_exact() {
          [2/3] lint: echo lint .................. PASSED (…)\n\
          [3/3] build: echo building a long… ..... PASSED (…)\n\
          \n\
-         Run completed: 3 passed, 0 failed, 0 skipped\n"
+         Run completed: 3 passed, 0 failed, 0 skipped\n\
+         Results saved to: taskrun.db (run #1)\n"
     );
     assert_eq!(output.stderr, "");
 }
@@ -48,7 +49,8 @@ fn failure_skips_dependents_transitively_and_other_branches_run_on() {
          [4/5] d: true .......................... PASSED (…)\n\
          [5/5] e: true .......................... PASSED (…)\n\
          \n\
-         Run completed: 2 passed, 1 failed, 2 skipped\n"
+         Run completed: 2 passed, 1 failed, 2 skipped\n\
+         Results saved to: taskrun.db (run #1)\n"
     );
 }
 
@@ -121,11 +123,9 @@ fn two_hundred_tasks_with_64_jobs() {
     let output = run(&tasks, &["--jobs", "64"]);
     assert_eq!(output.status, 0, "{}", output.stderr);
     assert!(output.stdout.contains("[200/200]"));
-    assert!(
-        output
-            .stdout
-            .ends_with("Run completed: 200 passed, 0 failed, 0 skipped\n")
-    );
+    assert!(output.stdout.ends_with(
+        "Run completed: 200 passed, 0 failed, 0 skipped\nResults saved to: taskrun.db (run #1)\n"
+    ));
 }
 
 /// 400 tasks at once need about 3,300 open files; started with a soft
@@ -143,7 +143,7 @@ fn four_hundred_jobs_at_once_under_a_low_descriptor_limit() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "Run completed: 400 passed, 0 failed, 0 skipped\n"
+        "Run completed: 400 passed, 0 failed, 0 skipped\nResults saved to: taskrun.db (run #1)\n"
     );
 }
 
@@ -298,7 +298,7 @@ fn timeout_kills_the_task_and_its_grandchildren() {
         "{stdout}"
     );
     assert!(
-        stdout.ends_with("Run completed: 0 passed, 0 failed, 1 skipped, 1 timeout\n"),
+        stdout.ends_with("Run completed: 0 passed, 0 failed, 1 skipped, 1 timeout\nResults saved to: taskrun.db (run #1)\n"),
         "{stdout}"
     );
     assert_eq!(
@@ -369,7 +369,7 @@ fn quiet_prints_only_the_summary() {
     assert_eq!(output.status, 1);
     assert_eq!(
         output.stdout,
-        "Run completed: 1 passed, 1 failed, 0 skipped\n"
+        "Run completed: 1 passed, 1 failed, 0 skipped\nResults saved to: taskrun.db (run #1)\n"
     );
 }
 

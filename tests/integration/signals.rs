@@ -46,7 +46,7 @@ fn sigint_is_forwarded_and_the_run_ends_with_130() {
         assert!(stdout.contains(line), "{line}\n{stdout}");
     }
     assert!(
-        stdout.ends_with("Run interrupted by SIGINT: 1 passed, 0 failed, 2 skipped, 2 canceled\n"),
+        stdout.ends_with("Run interrupted by SIGINT: 1 passed, 0 failed, 2 skipped, 2 canceled\nResults saved to: taskrun.db (run #1)\n"),
         "{stdout}"
     );
     assert_eq!(
@@ -73,7 +73,7 @@ fn sigterm_ends_the_run_with_143() {
     assert!(
         output
             .stdout
-            .ends_with("Run interrupted by SIGTERM: 0 passed, 0 failed, 0 skipped, 1 canceled\n")
+            .ends_with("Run interrupted by SIGTERM: 0 passed, 0 failed, 0 skipped, 1 canceled\nResults saved to: taskrun.db (run #1)\n")
     );
     assert_eq!(
         wait_until_gone("972.2", Duration::from_secs(1)),

@@ -1,0 +1,68 @@
+//! The database schema and its migrations.
+//!
+//! `PRAGMA user_version` holds the version of the schema a database has.
+//! Opening a database applies, in order, every migration above that
+//! version, each in its own transaction; a database with a version above
+//! [`VERSION`] was written by a newer taskrun and is refused. Migrations
+//! are only ever appended, never edited.
+//!
+//! Version 1 is exactly the tables of the specification; version 2 adds
+//! taskrun's own columns after them, and the indexes.
+
+/// The schema version this taskrun writes.
+pub const VERSION: i64 = 2;
+
+/// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: [&str; 2] = [
+    // 1: the specification's tables, with its column names and types.
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        total_tasks INTEGER NOT NULL,
+        passed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        name TEXT NOT NULL,
+        command TEXT NOT NULL,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        started_at INTEGER,
+        finished_at INTEGER,
+        duration_ms INTEGER,
+        stdout TEXT,
+        stderr TEXT
+    );",
+    // 2: what taskrun keeps beyond the specification.
+    "ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT 'completed';
+    ALTER TABLE runs ADD COLUMN taskfile TEXT;
+    ALTER TABLE runs ADD COLUMN dir TEXT;
+    ALTER TABLE runs ADD COLUMN duration_ms INTEGER;
+    ALTER TABLE runs ADD COLUMN timeouts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN canceled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN retry_of INTEGER REFERENCES runs(id);
+    ALTER TABLE runs ADD COLUMN signal INTEGER;
+    ALTER TABLE runs ADD COLUMN jobs INTEGER;
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN pid_started INTEGER;
+    ALTER TABLE runs ADD COLUMN note TEXT;
+    ALTER TABLE tasks ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN deps TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tasks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE tasks ADD COLUMN signal INTEGER;
+    ALTER TABLE tasks ADD COLUMN reason TEXT;
+    ALTER TABLE tasks ADD COLUMN stdout_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN stderr_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN stdout_truncated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN stderr_truncated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN stdout_tail TEXT;
+    ALTER TABLE tasks ADD COLUMN stderr_tail TEXT;
+    CREATE INDEX tasks_by_run ON tasks(run_id, position, attempt);
+    CREATE INDEX tasks_by_name ON tasks(run_id, name);
+    CREATE INDEX runs_by_status ON runs(status);",
+];

@@ -1,0 +1,408 @@
+//! Recorded runs as text and as JSON: `history`, `show RUN`,
+//! `show RUN --task NAME`.
+//!
+//! The human layouts follow the specification; the JSON ones are stable
+//! (keys in a fixed order, never removed) so scripts can rely on them.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::progress::format_duration;
+use crate::execute::signal_name;
+use crate::record::{RunRow, RunStatus, StoredOutput, TaskRow};
+
+/// `Recent runs:` and one line per run.
+pub fn history(runs: &[RunRow]) -> String {
+    let mut out = String::from("Recent runs:\n");
+    for run in runs {
+        let _ = write!(
+            out,
+            "  #{} | {} | {} passed, {} failed, {} skipped | {}",
+            run.id,
+            local_time(run.started_at),
+            run.passed,
+            run.failed,
+            run.skipped,
+            run_duration(run)
+        );
+        let mut notes = Vec::new();
+        match run.status {
+            RunStatus::Running => notes.push("running".to_owned()),
+            RunStatus::Interrupted => notes.push(interrupted(run)),
+            RunStatus::Incomplete => notes.push("incomplete".to_owned()),
+            RunStatus::Completed => {}
+        }
+        if let Some(original) = run.retry_of {
+            notes.push(format!("retry of #{original}"));
+        }
+        if !notes.is_empty() {
+            let _ = write!(out, " | {}", notes.join(", "));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A run and the status of each of its tasks.
+pub fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
+    let mut out = format!("Run #{} ({})\n", run.id, local_time(run.started_at));
+    if let Some(taskfile) = &run.taskfile {
+        let _ = writeln!(out, "Task file: {taskfile}");
+    }
+    if let Some(original) = run.retry_of {
+        let _ = writeln!(out, "Retry of: #{original}");
+    }
+    match run.status {
+        RunStatus::Completed => {}
+        RunStatus::Running => out.push_str("Status: running\n"),
+        RunStatus::Interrupted => {
+            let _ = writeln!(out, "Status: {}", interrupted(run));
+        }
+        RunStatus::Incomplete => {
+            let note = run.note.as_deref().unwrap_or("results not all recorded");
+            let _ = writeln!(out, "Status: incomplete: {note}");
+        }
+    }
+    let _ = writeln!(out, "Duration: {}", run_duration(run));
+    out.push_str("\nTasks:\n");
+    let width = tasks
+        .iter()
+        .map(|task| task.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for task in tasks {
+        let dots = ".".repeat(width - task.name.chars().count() + 3);
+        let detail = match (task.status.as_str(), task.duration_ms, &task.reason) {
+            ("skipped", _, Some(reason)) | (_, None, Some(reason)) => reason.clone(),
+            ("pending" | "running", _, _) => "…".to_owned(),
+            (_, ms, _) => format_duration(Duration::from_millis(
+                u64::try_from(ms.unwrap_or(0)).unwrap_or(0),
+            )),
+        };
+        let attempt = if task.attempt > 1 {
+            format!(" [attempt {}]", task.attempt)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {} {dots} {} ({detail}){attempt}",
+            task.name,
+            task.status.to_ascii_uppercase()
+        );
+    }
+    // Counted from the tasks: the run row of a run whose taskrun was
+    // killed holds only what was counted before.
+    let count = |statuses: &[&str]| {
+        tasks
+            .iter()
+            .filter(|task| statuses.contains(&task.status.as_str()))
+            .count()
+    };
+    let _ = write!(
+        out,
+        "\n{} passed, {} failed, {} skipped",
+        count(&["passed"]),
+        count(&["failed", "timeout"]),
+        count(&["skipped"])
+    );
+    if count(&["timeout"]) > 0 {
+        let _ = write!(out, " ({} of the failed timed out)", count(&["timeout"]));
+    }
+    for status in ["canceled", "unknown", "pending", "running"] {
+        if count(&[status]) > 0 {
+            let _ = write!(out, ", {} {status}", count(&[status]));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// One task with its output.
+pub fn task(run: &RunRow, task: &TaskRow) -> String {
+    let mut out = format!(
+        "Task: {}\nRun: #{}\nCommand: {}\n",
+        task.name, run.id, task.command
+    );
+    if !task.deps.is_empty() {
+        let _ = writeln!(out, "After: {}", task.deps.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "Status: {} ({})",
+        task.status.to_ascii_uppercase(),
+        how(task)
+    );
+    if let Some(started) = task.started_at {
+        let _ = writeln!(out, "Started: {}", local_time(started));
+    }
+    if let Some(ms) = task.duration_ms.filter(|_| task.status != "skipped") {
+        let _ = writeln!(
+            out,
+            "Duration: {}",
+            format_duration(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+        );
+    }
+    if task.attempt > 1 {
+        let _ = writeln!(out, "Attempt: {}", task.attempt);
+    }
+    for (name, output) in [("stdout", &task.stdout), ("stderr", &task.stderr)] {
+        let _ = write!(out, "\n--- {name} ---\n");
+        out.push_str(&String::from_utf8_lossy(&output.bytes));
+        if !output.bytes.is_empty() && !output.bytes.ends_with(b"\n") {
+            out.push('\n');
+        }
+        if output.truncated {
+            let _ = writeln!(
+                out,
+                "[{name} truncated: the first {} of {} kept; its last lines follow]",
+                size(i64::try_from(output.bytes.len()).unwrap_or(i64::MAX)),
+                size(output.total)
+            );
+            out.push_str(&last_lines(&output.tail));
+        }
+    }
+    out
+}
+
+/// How the task ended, for its status line.
+fn how(task: &TaskRow) -> String {
+    match (task.exit_code, task.signal, &task.reason) {
+        (_, _, Some(reason)) if task.status != "passed" && task.status != "failed" => {
+            reason.clone()
+        }
+        (_, Some(signal), _) => format!("killed by {}", signal_name(signal_number(signal))),
+        (Some(code), _, _) => format!("exit code {code}"),
+        (None, None, Some(reason)) => reason.clone(),
+        (None, None, None) => "not finished".to_owned(),
+    }
+}
+
+fn signal_number(signal: i64) -> i32 {
+    i32::try_from(signal).unwrap_or(0)
+}
+
+/// The lines of a tail, without the partial first one.
+fn last_lines(tail: &[u8]) -> String {
+    let text = String::from_utf8_lossy(tail);
+    let text = match text.split_once('\n') {
+        Some((_, rest)) if !rest.is_empty() => rest.to_owned(),
+        _ => text.into_owned(),
+    };
+    if text.ends_with('\n') || text.is_empty() {
+        text
+    } else {
+        text + "\n"
+    }
+}
+
+fn interrupted(run: &RunRow) -> String {
+    match run.signal {
+        Some(signal) => format!("interrupted by {}", signal_name(signal_number(signal))),
+        None if run.finished_at.is_none() => "interrupted (taskrun was killed)".to_owned(),
+        None => "interrupted".to_owned(),
+    }
+}
+
+fn run_duration(run: &RunRow) -> String {
+    match (run.duration_ms, run.status) {
+        (Some(ms), _) => format_duration(Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+        (None, RunStatus::Running) => "running".to_owned(),
+        (None, _) => "unknown".to_owned(),
+    }
+}
+
+/// `1.0 MiB`, `512 B`.
+#[expect(clippy::cast_precision_loss, reason = "sizes are shown to one decimal")]
+fn size(bytes: i64) -> String {
+    let bytes_f = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes_f / 1024.0)
+    } else if bytes < 1024 * 1024 * 1024 {
+        format!("{:.1} MiB", bytes_f / 1_048_576.0)
+    } else {
+        format!("{:.1} GiB", bytes_f / 1_073_741_824.0)
+    }
+}
+
+/// `2024-01-15 14:30:22` in the local time zone (`TZ` is honoured).
+pub fn local_time(unix_seconds: i64) -> String {
+    let time: libc::time_t = unix_seconds;
+    // SAFETY: localtime_r fills the tm it is given and keeps no pointer.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&raw const time, &raw mut tm).is_null() {
+            return unix_seconds.to_string();
+        }
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// A run in JSON.
+#[derive(Serialize)]
+pub struct RunJson<'a> {
+    id: i64,
+    status: &'static str,
+    started_at: i64,
+    finished_at: Option<i64>,
+    duration_ms: Option<i64>,
+    total_tasks: i64,
+    passed: i64,
+    failed: i64,
+    skipped: i64,
+    timeouts: i64,
+    canceled: i64,
+    signal: Option<String>,
+    taskfile: Option<&'a str>,
+    dir: Option<&'a str>,
+    jobs: Option<i64>,
+    retry_of: Option<i64>,
+    note: Option<&'a str>,
+}
+
+impl<'a> From<&'a RunRow> for RunJson<'a> {
+    fn from(run: &'a RunRow) -> Self {
+        RunJson {
+            id: run.id,
+            status: run.status.as_str(),
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            duration_ms: run.duration_ms,
+            total_tasks: run.total_tasks,
+            passed: run.passed,
+            failed: run.failed,
+            skipped: run.skipped,
+            timeouts: run.timeouts,
+            canceled: run.canceled,
+            signal: run.signal.map(|signal| signal_name(signal_number(signal))),
+            taskfile: run.taskfile.as_deref(),
+            dir: run.dir.as_deref(),
+            jobs: run.jobs,
+            retry_of: run.retry_of,
+            note: run.note.as_deref(),
+        }
+    }
+}
+
+/// A task in JSON; the output only when one task is shown.
+#[derive(Serialize)]
+pub struct TaskJson<'a> {
+    name: &'a str,
+    command: &'a str,
+    status: &'a str,
+    exit_code: Option<i64>,
+    signal: Option<String>,
+    reason: Option<&'a str>,
+    after: &'a [String],
+    attempt: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    duration_ms: Option<i64>,
+    stdout_bytes: i64,
+    stderr_bytes: i64,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stderr: Option<String>,
+}
+
+impl<'a> TaskJson<'a> {
+    fn new(task: &'a TaskRow, with_output: bool) -> Self {
+        let text = |output: &StoredOutput| {
+            with_output.then(|| String::from_utf8_lossy(&output.bytes).into_owned())
+        };
+        TaskJson {
+            name: &task.name,
+            command: &task.command,
+            status: &task.status,
+            exit_code: task.exit_code,
+            signal: task.signal.map(|signal| signal_name(signal_number(signal))),
+            reason: task.reason.as_deref(),
+            after: &task.deps,
+            attempt: task.attempt,
+            started_at: task.started_at,
+            finished_at: task.finished_at,
+            duration_ms: task.duration_ms,
+            stdout_bytes: task.stdout.total,
+            stderr_bytes: task.stderr.total,
+            stdout_truncated: task.stdout.truncated,
+            stderr_truncated: task.stderr.truncated,
+            stdout: text(&task.stdout),
+            stderr: text(&task.stderr),
+        }
+    }
+}
+
+/// `history --json`: an array of runs, newest first.
+pub fn history_json(runs: &[RunRow]) -> String {
+    let runs: Vec<RunJson<'_>> = runs.iter().map(RunJson::from).collect();
+    to_json(&runs)
+}
+
+/// `show RUN --json`: the run and its tasks, without output.
+pub fn run_json(run: &RunRow, tasks: &[TaskRow]) -> String {
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        run: RunJson<'a>,
+        tasks: Vec<TaskJson<'a>>,
+    }
+    to_json(&Shown {
+        run: run.into(),
+        tasks: tasks
+            .iter()
+            .map(|task| TaskJson::new(task, false))
+            .collect(),
+    })
+}
+
+/// `show RUN --task NAME --json`: the task with its output.
+pub fn task_json(run: &RunRow, task: &TaskRow) -> String {
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        run: i64,
+        #[serde(flatten)]
+        task: TaskJson<'a>,
+    }
+    to_json(&Shown {
+        run: run.id,
+        task: TaskJson::new(task, true),
+    })
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    // Serializing plain structs of strings and numbers cannot fail.
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(1 << 20), "1.0 MiB");
+    }
+
+    #[test]
+    fn tail_lines_drop_the_partial_first_line() {
+        assert_eq!(last_lines(b"ial line\nlast\n"), "last\n");
+        assert_eq!(last_lines(b"only part"), "only part\n");
+    }
+}

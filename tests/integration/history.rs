@@ -1,0 +1,710 @@
+//! The history database: what `run` records, what `history`, `show` and
+//! `retry` make of it, and how bad databases are refused untouched.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::{Output, Test, assert_contains, masked, wait_for_processes};
+
+const FAILING: &str = "compile: echo compiling; echo 'main.c:3: error' >&2; exit 1\n\
+                       link: echo linking [after:compile]\n\
+                       docs: echo docs\n";
+
+/// The sqlite3 command-line client, as a user's own tools would read the
+/// database; `None` (with a note) where it is not installed.
+fn sqlite3(db: &Path, sql: &str) -> Option<String> {
+    let Ok(output) = Command::new("sqlite3").arg(db).arg(sql).output() else {
+        eprintln!("skipped: the sqlite3 client is not installed");
+        return None;
+    };
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn taskrun(test: &Test, args: &[&str]) -> Output {
+    let output = Command::new(crate::harness::binary())
+        .args(args)
+        .current_dir(test.path())
+        .env("TZ", "UTC")
+        .env_remove("TASKRUN_DB")
+        .output()
+        .unwrap();
+    Output {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn with_failed_run() -> Test {
+    let test = Test::new().taskfile(FAILING);
+    let output = taskrun(&test, &["run", "tasks.txt", "--jobs", "1"]);
+    assert_eq!(output.status, 1);
+    assert!(
+        output
+            .stdout
+            .ends_with("Results saved to: taskrun.db (run #1)\n"),
+        "{}",
+        output.stdout
+    );
+    test
+}
+
+/// `  #1 | 2024-01-15 14:30:22 | …` with the date and time checked for shape.
+fn strip_time(line: &str) -> String {
+    let mut parts: Vec<&str> = line.split(" | ").collect();
+    if parts.len() > 1 {
+        let time = parts[1];
+        assert_eq!(time.len(), 19, "{line}");
+        assert!(
+            time.chars()
+                .all(|c| c.is_ascii_digit() || " -:".contains(c)),
+            "{line}"
+        );
+        parts[1] = "TIME";
+    }
+    parts.join(" | ")
+}
+
+#[test]
+fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
+    let test = with_failed_run();
+    let db = test.path().join("taskrun.db");
+    let Some(runs) = sqlite3(&db, "SELECT name, type FROM pragma_table_info('runs')") else {
+        return;
+    };
+    assert!(
+        runs.starts_with(
+            "id|INTEGER\nstarted_at|INTEGER\nfinished_at|INTEGER\ntotal_tasks|INTEGER\n\
+             passed|INTEGER\nfailed|INTEGER\nskipped|INTEGER\n"
+        ),
+        "{runs}"
+    );
+    for extra in [
+        "status|TEXT",
+        "taskfile|TEXT",
+        "timeouts|INTEGER",
+        "retry_of|INTEGER",
+    ] {
+        assert_contains(&runs, extra);
+    }
+    let tasks = sqlite3(&db, "SELECT name, type FROM pragma_table_info('tasks')").unwrap();
+    assert!(
+        tasks.starts_with(
+            "id|INTEGER\nrun_id|INTEGER\nname|TEXT\ncommand|TEXT\nstatus|TEXT\n\
+             exit_code|INTEGER\nstarted_at|INTEGER\nfinished_at|INTEGER\nduration_ms|INTEGER\n\
+             stdout|TEXT\nstderr|TEXT\n"
+        ),
+        "{tasks}"
+    );
+    for extra in [
+        "deps|TEXT",
+        "attempt|INTEGER",
+        "stdout_truncated|INTEGER",
+        "signal|INTEGER",
+    ] {
+        assert_contains(&tasks, extra);
+    }
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "2\n");
+    assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
+    let indexes = sqlite3(
+        &db,
+        "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name",
+    )
+    .unwrap();
+    assert_eq!(indexes, "runs_by_status\ntasks_by_name\ntasks_by_run\n");
+
+    let run = sqlite3(
+        &db,
+        "SELECT total_tasks, passed, failed, skipped, status, typeof(started_at), \
+         finished_at >= started_at, retry_of IS NULL FROM runs",
+    )
+    .unwrap();
+    assert_eq!(run, "3|1|1|1|completed|integer|1|1\n");
+    let rows = sqlite3(
+        &db,
+        "SELECT name, status, coalesce(exit_code, 'NULL'), stdout, stderr, deps, attempt, \
+         coalesce(reason, '') FROM tasks ORDER BY position",
+    )
+    .unwrap();
+    assert_eq!(
+        rows,
+        "compile|failed|1|compiling\n|main.c:3: error\n||1|\n\
+         link|skipped|NULL|||compile|1|dependency failed: compile\n\
+         docs|passed|0|docs\n|||1|\n"
+    );
+}
+
+#[test]
+fn history_lists_runs_newest_first() {
+    let test = with_failed_run();
+    taskrun(&test, &["run", "tasks.txt", "--task", "docs", "--quiet"]);
+    let output = taskrun(&test, &["history"]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    let lines: Vec<String> = output.stdout.lines().map(strip_time).collect();
+    assert_eq!(lines.len(), 3, "{}", output.stdout);
+    assert_eq!(lines[0], "Recent runs:");
+    // The last column is the run's duration.
+    assert!(
+        lines[1].starts_with("  #2 | TIME | 1 passed, 0 failed, 0 skipped | "),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("  #1 | TIME | 1 passed, 1 failed, 1 skipped | "),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[2].ends_with('s'), "{}", lines[2]);
+    let limited = taskrun(&test, &["history", "--limit", "1"]);
+    assert_eq!(limited.stdout.lines().count(), 2, "{}", limited.stdout);
+}
+
+#[test]
+fn history_without_a_database_says_so() {
+    let test = Test::new();
+    let output = taskrun(&test, &["history"]);
+    assert_eq!(output.status, 0);
+    assert_eq!(
+        output.stdout,
+        "No runs recorded yet: `taskrun.db` does not exist.\n"
+    );
+    assert!(
+        !test.path().join("taskrun.db").exists(),
+        "reading creates nothing"
+    );
+    let json = taskrun(&test, &["history", "--json"]);
+    assert_eq!(json.stdout, "[]\n");
+}
+
+#[test]
+fn show_run_and_task_as_in_the_specification() {
+    let test = with_failed_run();
+    let output = taskrun(&test, &["show", "1"]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    let page = masked(&output.stdout);
+    let lines: Vec<&str> = page.lines().collect();
+    assert!(lines[0].starts_with("Run #1 (20"), "{page}");
+    assert!(
+        lines[1].starts_with("Task file: /") && lines[1].ends_with("/tasks.txt"),
+        "{page}"
+    );
+    assert!(lines[2].starts_with("Duration: "), "{page}");
+    assert_eq!(
+        lines[3..].join("\n"),
+        "\nTasks:\n  compile ... FAILED (…)\n  link ...... SKIPPED (dependency failed: compile)\n  \
+         docs ...... PASSED (…)\n\n1 passed, 1 failed, 1 skipped"
+    );
+    let task = taskrun(&test, &["show", "1", "--task", "compile"]);
+    assert_eq!(task.status, 0);
+    let shown = masked(&task.stdout);
+    assert!(
+        shown.starts_with(
+            "Task: compile\nRun: #1\nCommand: echo compiling; echo 'main.c:3: error' >&2; exit 1\n\
+             Status: FAILED (exit code 1)\nStarted: 20"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with("\n--- stdout ---\ncompiling\n\n--- stderr ---\nmain.c:3: error\n"),
+        "{shown}"
+    );
+    let skipped = taskrun(&test, &["show", "last", "-t", "link"]);
+    assert_contains(
+        &skipped.stdout,
+        "After: compile\nStatus: SKIPPED (dependency failed: compile)\n",
+    );
+    // `show` alone is the latest run.
+    assert_eq!(taskrun(&test, &["show"]).stdout, output.stdout);
+}
+
+#[test]
+fn show_reports_truncation_and_signals() {
+    let test = Test::new()
+        .taskfile("big: seq 1 100000; exit 0\nsegv: kill -SEGV $$\nbinary: printf 'caf\\351\\n'\n");
+    let output = taskrun(
+        &test,
+        &["run", "tasks.txt", "--max-output", "1K", "--quiet"],
+    );
+    assert_eq!(output.status, 1);
+    let big = taskrun(&test, &["show", "1", "--task", "big"]);
+    assert_contains(
+        &big.stdout,
+        "[stdout truncated: the first 1.0 KiB of 575.1 KiB kept; its last lines follow]\n",
+    );
+    assert!(
+        big.stdout.contains("99999\n100000\n\n--- stderr ---\n"),
+        "{}",
+        big.stdout
+    );
+    let segv = taskrun(&test, &["show", "1", "--task", "segv"]);
+    assert_contains(&segv.stdout, "Status: FAILED (killed by SIGSEGV)\n");
+    let binary = taskrun(&test, &["show", "1", "--task", "binary"]);
+    assert_contains(&binary.stdout, "--- stdout ---\ncaf\u{FFFD}\n");
+    let db = test.path().join("taskrun.db");
+    if let Some(kinds) = sqlite3(
+        &db,
+        "SELECT name, typeof(stdout), length(stdout), stdout_bytes, stdout_truncated, \
+         coalesce(signal, '') FROM tasks ORDER BY position",
+    ) {
+        // Output that is not UTF-8 is kept byte for byte, as a BLOB.
+        assert_eq!(
+            kinds,
+            "big|text|1024|588895|1|\nsegv|text|0|0|0|11\nbinary|blob|5|5|0|\n"
+        );
+    }
+}
+
+#[test]
+fn json_output_is_stable() {
+    let test = with_failed_run();
+    let raw = taskrun(&test, &["history", "--json"]).stdout;
+    let history: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let run = &history[0];
+    assert_eq!(run["id"], 1);
+    assert_eq!(run["status"], "completed");
+    assert_eq!(
+        (
+            run["passed"].as_i64(),
+            run["failed"].as_i64(),
+            run["skipped"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    // Keys in the order written (a parsed object would sort them).
+    let keys: Vec<&str> = raw
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix('"')?.split_once("\":"))
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "status",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "total_tasks",
+            "passed",
+            "failed",
+            "skipped",
+            "timeouts",
+            "canceled",
+            "signal",
+            "taskfile",
+            "dir",
+            "jobs",
+            "retry_of",
+            "note"
+        ]
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&taskrun(&test, &["show", "1", "--json"]).stdout).unwrap();
+    assert_eq!(shown["run"]["id"], 1);
+    let tasks = shown["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 3);
+    assert_eq!(tasks[1]["name"], "link");
+    assert_eq!(tasks[1]["status"], "skipped");
+    assert_eq!(tasks[1]["after"], serde_json::json!(["compile"]));
+    assert!(
+        tasks[0].get("stdout").is_none(),
+        "no output in the run view"
+    );
+    let task: serde_json::Value =
+        serde_json::from_str(&taskrun(&test, &["show", "1", "--task", "compile", "--json"]).stdout)
+            .unwrap();
+    assert_eq!(task["run"], 1);
+    assert_eq!(task["exit_code"], 1);
+    assert_eq!(task["stdout"], "compiling\n");
+    assert_eq!(task["stderr"], "main.c:3: error\n");
+}
+
+#[test]
+fn unknown_run_and_task_name_what_exists() {
+    let test = with_failed_run();
+    let output = taskrun(&test, &["show", "7"]);
+    assert_eq!(output.status, 2);
+    assert_contains(&output.stderr, "× no run #7 in `taskrun.db`");
+    assert_contains(
+        &output.stderr,
+        "help: the latest run is #1; `taskrun history` lists them",
+    );
+    let output = taskrun(&test, &["show", "1", "--task", "compil"]);
+    assert_eq!(output.status, 2);
+    assert_contains(&output.stderr, "× run #1 has no task `compil`");
+    assert_contains(&output.stderr, "help: did you mean `compile`?");
+    let output = taskrun(&test, &["show", "1", "--task", "zzz"]);
+    assert_contains(&output.stderr, "help: its tasks are compile, link, docs");
+    let empty = Test::new();
+    let output = taskrun(&empty, &["show"]);
+    assert_eq!(output.status, 2);
+    assert_contains(&output.stderr, "× no history database at `taskrun.db`");
+    let output = taskrun(&test, &["show", "zero"]);
+    assert_eq!(output.status, 2);
+}
+
+#[test]
+fn retry_runs_what_did_not_pass_from_the_database() {
+    let test = with_failed_run();
+    // The file changes: retry must use the commands stored with run #1.
+    std::fs::write(test.path().join("tasks.txt"), "other: exit 3\n").unwrap();
+    std::fs::write(test.path().join("fixed"), "").unwrap();
+    let output = taskrun(&test, &["retry", "1", "--jobs", "1"]);
+    assert_eq!(output.status, 1, "compile still fails: {}", output.stdout);
+    assert!(
+        masked(&output.stdout).starts_with(
+            "Retrying 2 failed tasks from run #1...\nRunning with max 1 concurrent task...\n\
+             [1/2] compile: echo compiling; ech… .... FAILED (…)\n"
+        ),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output
+            .stdout
+            .ends_with("Results saved to: taskrun.db (run #2)\n")
+    );
+    let history = taskrun(&test, &["history"]);
+    assert_contains(&history.stdout, " | retry of #1\n");
+
+    // Make `compile` pass by editing the stored command, as a fix would.
+    if sqlite3(
+        &test.path().join("taskrun.db"),
+        "UPDATE tasks SET command = 'echo fixed' WHERE run_id = 2 AND name = 'compile'",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let output = taskrun(&test, &["retry", "last", "--jobs", "1"]);
+    assert_eq!(output.status, 0, "{}", output.stdout);
+    assert_contains(&output.stdout, "Retrying 2 failed tasks from run #2...");
+    assert_contains(
+        &output.stdout,
+        "Run completed: 2 passed, 0 failed, 0 skipped\n",
+    );
+    let output = taskrun(&test, &["retry", "3"]);
+    assert_eq!(output.status, 0);
+    assert_eq!(
+        output.stdout,
+        "Nothing to retry: every task of run #3 passed.\n"
+    );
+}
+
+#[test]
+fn retry_treats_passed_dependencies_as_satisfied() {
+    let test = Test::new().taskfile("a: true\nb: test -f flag [after:a]\nc: true [after:b]\n");
+    let output = taskrun(&test, &["run", "tasks.txt", "--jobs", "1"]);
+    assert_eq!(output.status, 1);
+    std::fs::write(test.path().join("flag"), "").unwrap();
+    let output = taskrun(&test, &["retry", "1", "--jobs", "1", "--quiet"]);
+    assert_eq!(
+        output.stdout,
+        "Run completed: 2 passed, 0 failed, 0 skipped\nResults saved to: taskrun.db (run #2)\n"
+    );
+}
+
+#[test]
+fn a_run_whose_taskrun_was_killed_shows_as_interrupted() {
+    let test =
+        Test::new().taskfile("quick: echo fast\nslow: sleep 973.1\nlater: true [after:slow]\n");
+    let test = test.args(&["run", "tasks.txt"]);
+    let child = test.spawn();
+    wait_for_processes("sleep 973.1", 1, Duration::from_secs(10));
+    // Give the recorder its batch window to write `quick`.
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGKILL) };
+    drop(Output::of(child));
+    // The task's process group is not taskrun's: clean it up here.
+    let _ = Command::new("pkill").args(["-f", "sleep 973.1"]).status();
+
+    let history = taskrun(&test, &["history"]);
+    assert_eq!(history.status, 0, "{}", history.stderr);
+    assert_contains(&history.stdout, "| interrupted (taskrun was killed)\n");
+    let show = taskrun(&test, &["show", "1"]);
+    assert_contains(&show.stdout, "Status: interrupted (taskrun was killed)\n");
+    assert_contains(&show.stdout, "  quick ... PASSED (");
+    assert_contains(&show.stdout, "  slow .... CANCELED (taskrun was killed)\n");
+    assert_contains(&show.stdout, "  later ... SKIPPED (run interrupted)\n");
+    // The next run closes the dead one in the database itself.
+    taskrun(&test, &["run", "tasks.txt", "--task", "quick", "--quiet"]);
+    if let Some(status) = sqlite3(
+        &test.path().join("taskrun.db"),
+        "SELECT status FROM runs WHERE id = 1",
+    ) {
+        assert_eq!(status, "interrupted\n");
+    }
+    // And it can be retried.
+    let retry = taskrun(&test, &["retry", "1", "--timeout", "0.2"]);
+    assert_contains(&retry.stdout, "Retrying 2 failed tasks from run #1...");
+}
+
+#[test]
+fn concurrent_runs_on_one_database_record_every_row() {
+    let tasks: String = (0..100).map(|i| format!("t{i}: echo {i}\n")).collect();
+    let test = Test::new().taskfile(tasks);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(crate::harness::binary())
+                .args(["run", "tasks.txt", "--quiet", "--jobs", "4"])
+                .current_dir(test.path())
+                .env_remove("TASKRUN_DB")
+                .output()
+        })
+        .collect();
+    for child in children {
+        let output = child.unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let dir = test.path().to_owned();
+            std::thread::spawn(move || {
+                Command::new(crate::harness::binary())
+                    .args(["run", "tasks.txt", "--quiet", "--jobs", "4"])
+                    .current_dir(dir)
+                    .env_remove("TASKRUN_DB")
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for thread in threads {
+        let output = thread.join().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let history: serde_json::Value =
+        serde_json::from_str(&taskrun(&test, &["history", "--json"]).stdout).unwrap();
+    let runs = history.as_array().unwrap();
+    assert_eq!(runs.len(), 8);
+    for run in runs {
+        assert_eq!(run["passed"], 100, "{run}");
+        assert_eq!(run["status"], "completed");
+    }
+    if let Some(rows) = sqlite3(
+        &test.path().join("taskrun.db"),
+        "SELECT COUNT(*) FROM tasks WHERE status = 'passed'",
+    ) {
+        assert_eq!(rows, "800\n");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let test = Test::new()
+        .taskfile("a: touch ran\n")
+        .file("taskrun.db", &garbage);
+    for args in [
+        &["run", "tasks.txt"][..],
+        &["history"],
+        &["show"],
+        &["retry", "1"],
+    ] {
+        let output = taskrun(&test, args);
+        assert_eq!(output.status, 2, "{args:?}");
+        assert_contains(&output.stderr, "is not a taskrun history database");
+    }
+    assert!(!test.path().join("ran").exists(), "nothing ran");
+    assert_eq!(
+        std::fs::read(test.path().join("taskrun.db")).unwrap(),
+        garbage
+    );
+    assert!(!test.path().join("taskrun.db-wal").exists());
+}
+
+#[test]
+fn an_empty_file_is_an_empty_database() {
+    let test = Test::new().taskfile("a: true\n").file("taskrun.db", "");
+    let output = taskrun(&test, &["run", "tasks.txt", "--quiet"]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert_contains(&output.stdout, "(run #1)");
+}
+
+#[test]
+fn a_database_from_a_newer_taskrun_is_refused() {
+    let test = Test::new().taskfile("a: touch ran\n");
+    let db = test.path().join("taskrun.db");
+    if sqlite3(&db, "CREATE TABLE x (y); PRAGMA user_version = 99").is_none() {
+        return;
+    }
+    let before = std::fs::read(&db).unwrap();
+    let output = taskrun(&test, &["run", "tasks.txt"]);
+    assert_eq!(output.status, 2);
+    assert_contains(
+        &output.stderr,
+        "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 2)",
+    );
+    assert!(!test.path().join("ran").exists());
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[test]
+fn a_database_with_the_first_schema_is_migrated() {
+    let test = Test::new().taskfile("a: true\n");
+    let db = test.path().join("taskrun.db");
+    // Schema version 1: exactly the specification's tables.
+    let created = sqlite3(
+        &db,
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at INTEGER NOT NULL, \
+         finished_at INTEGER, total_tasks INTEGER NOT NULL, passed INTEGER NOT NULL DEFAULT 0, \
+         failed INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0); \
+         CREATE TABLE tasks (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), \
+         name TEXT NOT NULL, command TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER, \
+         started_at INTEGER, finished_at INTEGER, duration_ms INTEGER, stdout TEXT, stderr TEXT); \
+         INSERT INTO runs VALUES (1, 1705329022, 1705329052, 1, 1, 0, 0); \
+         INSERT INTO tasks VALUES (1, 1, 'old', 'echo old', 'passed', 0, 1705329022, 1705329052, \
+         30700, 'old output', ''); \
+         PRAGMA user_version = 1;",
+    );
+    if created.is_none() {
+        return;
+    }
+    let history = taskrun(&test, &["history"]);
+    assert_eq!(history.status, 0, "{}", history.stderr);
+    assert_contains(
+        &history.stdout,
+        "  #1 | 2024-01-15 14:30:22 | 1 passed, 0 failed, 0 skipped",
+    );
+    let old = taskrun(&test, &["show", "1", "--task", "old"]);
+    assert_contains(&old.stdout, "--- stdout ---\nold output\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "2\n");
+    let output = taskrun(&test, &["run", "tasks.txt", "--quiet"]);
+    assert_contains(&output.stdout, "(run #2)");
+}
+
+#[test]
+fn a_database_that_cannot_be_created_stops_the_run_before_any_task() {
+    let test = Test::new().taskfile("a: touch ran\n");
+    for db in ["missing/dir/taskrun.db", "/proc/taskrun.db"] {
+        let output = taskrun(&test, &["run", "tasks.txt", "--db", db]);
+        assert_eq!(output.status, 2, "{db}: {}", output.stderr);
+        assert_contains(
+            &output.stderr,
+            &format!("cannot open the history database `{db}`"),
+        );
+    }
+    assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn db_path_comes_from_the_flag_or_the_environment() {
+    let test = Test::new().taskfile("a: true\n");
+    let output = taskrun(&test, &["run", "tasks.txt", "--db", "other.db", "--quiet"]);
+    assert_contains(&output.stdout, "Results saved to: other.db (run #1)");
+    let output = Command::new(crate::harness::binary())
+        .args(["history", "--json"])
+        .current_dir(test.path())
+        .env("TASKRUN_DB", "other.db")
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert!(!test.path().join("taskrun.db").exists());
+}
+
+/// Clears the immutable flag again when dropped.
+struct Unlock<'a>(&'a Path);
+
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+    }
+}
+
+/// A read-only database: `chattr +i` makes a file read-only even for root
+/// (CI runs as root, which a chmod-444 file does not stop).
+#[test]
+fn a_read_only_database_can_be_read_but_not_run_into() {
+    let test = with_failed_run();
+    let db = test.path().join("taskrun.db");
+    // Fold the WAL into the file so that reading needs nothing else.
+    taskrun(&test, &["history"]);
+    if sqlite3(
+        &db,
+        "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let immutable = Command::new("chattr").arg("+i").arg(&db).status();
+    if !immutable.is_ok_and(|status| status.success()) {
+        eprintln!("skipped: chattr +i is not possible here (needs root and ext2/3/4 or xfs)");
+        return;
+    }
+    let _unlock = Unlock(&db);
+    let before = std::fs::read(&db).unwrap();
+    let test = test.taskfile("a: touch ran\n");
+    let output = taskrun(&test, &["run", "tasks.txt"]);
+    assert_eq!(output.status, 2, "{}", output.stdout);
+    assert_contains(
+        &output.stderr,
+        "× the history database `taskrun.db` is read-only",
+    );
+    assert!(!test.path().join("ran").exists());
+    let history = taskrun(&test, &["history"]);
+    assert_eq!(history.status, 0, "{}", history.stderr);
+    assert_contains(&history.stdout, "#1 |");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+/// Disk full in the middle of a run: a 256 KiB tmpfs in a private mount
+/// namespace (needs root, as CI has). The tasks still finish, the error is
+/// reported, the exit status says so, and the runs before are intact.
+#[test]
+fn a_full_disk_mid_run_is_reported_and_earlier_runs_survive() {
+    let test = Test::new();
+    let script = format!(
+        "dir=$PWD; mount -t tmpfs -o size=256k tmpfs \"$dir\" && cd \"$dir\" && \
+         printf 'small: echo ok\\n' > a.txt && {bin} run a.txt --quiet && \
+         printf 'flood: head -c 3000000 /dev/zero | tr \"\\\\0\" x\\nafter: echo after [after:flood]\\n' > b.txt; \
+         {bin} run b.txt --max-output 2M; echo \"status $?\"; \
+         {bin} history; {bin} show 2",
+        bin = crate::harness::binary().display()
+    );
+    let output = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .current_dir(test.path())
+        .env("TZ", "UTC")
+        .output();
+    let Ok(output) = output else {
+        eprintln!("skipped: unshare is not installed");
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("Operation not permitted") || stderr.contains("permission denied") {
+        eprintln!("skipped: cannot mount a tmpfs here ({stderr})");
+        return;
+    }
+    assert_contains(&stdout, "[2/2] after: echo after");
+    assert_contains(
+        &stdout,
+        "Run completed: 2 passed, 0 failed, 0 skipped\nstatus 1\n",
+    );
+    assert_contains(&stderr, "cannot write to the history database `taskrun.db`");
+    assert_contains(&stderr, "database or disk is full");
+    assert_contains(&stdout, "| 1 passed, 0 failed, 0 skipped |");
+    assert_contains(&stdout, "| incomplete\n");
+    assert_contains(&stdout, "Status: incomplete: results not all recorded");
+}
