@@ -155,11 +155,21 @@ fn execute_plan(
     let (summary, recording) = std::thread::scope(|scope| {
         let (to_reporter, reporter_events) = crossbeam::channel::unbounded::<Event>();
         let (to_recorder, recorder_events) = crossbeam::channel::unbounded::<Event>();
-        let reporter = scope.spawn(move || {
-            let out = std::io::BufWriter::new(std::io::stdout().lock());
-            drop(Progress::new(plan, progress, out).consume(&reporter_events));
-        });
-        let recorder = scope.spawn(move || Recorder::new(store, ids).consume(&recorder_events));
+        let reporter = std::thread::Builder::new()
+            .name("taskrun-report".to_owned())
+            .spawn_scoped(scope, move || {
+                let out = std::io::BufWriter::new(std::io::stdout().lock());
+                drop(Progress::new(plan, progress, out).consume(&reporter_events));
+            });
+        let recorder = std::thread::Builder::new()
+            .name("taskrun-record".to_owned())
+            .spawn_scoped(scope, move || {
+                Recorder::new(store, ids).consume(&recorder_events)
+            });
+        let (reporter, recorder) = match (reporter, recorder) {
+            (Ok(reporter), Ok(recorder)) => (reporter, recorder),
+            (Err(error), _) | (_, Err(error)) => return (Err(error), None),
+        };
         let summary = scheduler.run(
             &mut |event| {
                 let _ = to_recorder.send(event.clone());
@@ -168,14 +178,18 @@ fn execute_plan(
             &signals,
         );
         drop((to_reporter, to_recorder));
+        // The recorder may be parked in its batch window; the run is over.
+        recorder.thread().unpark();
         // A reporter that panicked has already said so on stderr; the run
         // itself is over and its result stands.
         let _ = reporter.join();
         let recording = recorder.join();
-        (summary, recording)
+        (summary, Some(recording))
     });
     drop(listener);
     let summary = summary.map_err(Error::Start)?;
+    let recording = recording
+        .ok_or_else(|| Error::Start(std::io::Error::other("the recorder could not be started")))?;
     let mut code = match summary.interrupted {
         Some(signal) => exit_code::interrupted(signal),
         None if summary.counts.all_passed() => exit_code::SUCCESS,

@@ -1,14 +1,15 @@
 //! The recorder: a run's events into the history database.
 //!
 //! It runs on its own thread and owns the store. Task changes are batched
-//! and written in short transactions (every [`BATCH_WINDOW`], or sooner
-//! once [`BATCH_ROWS`] are waiting), never one transaction per row. The
+//! and written in short transactions (at most [`BATCH_WINDOW`] after the
+//! first change of a batch, or sooner once [`BATCH_ROWS`] are waiting),
+//! never one transaction per row. The
 //! first write error is kept and reported at the end; the run itself goes
 //! on regardless.
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam::channel::{Receiver, RecvTimeoutError};
+use crossbeam::channel::{Receiver, TryRecvError};
 
 use super::store::{RunIds, Store, StoreError, TaskUpdate};
 use crate::event::{Counts, Event, Status, Summary};
@@ -25,7 +26,6 @@ pub struct Recorder {
     store: Store,
     ids: RunIds,
     pending: Vec<TaskUpdate>,
-    since: Option<Instant>,
     counts: Counts,
     interrupted_by: Option<i32>,
     error: Option<StoreError>,
@@ -38,7 +38,6 @@ impl Recorder {
             store,
             ids,
             pending: Vec::new(),
-            since: None,
             counts: Counts::default(),
             interrupted_by: None,
             error: None,
@@ -47,38 +46,44 @@ impl Recorder {
 
     /// Records events until the channel closes, and returns the first
     /// error, if writing failed.
+    ///
+    /// The recorder blocks on the channel only while nothing is waiting to
+    /// be written. Once a batch has begun it parks until the batch window
+    /// closes and then takes everything that arrived, so that a run of many
+    /// short tasks does not wake it (a context switch) for every event.
+    /// Whoever closes the channel should unpark the recorder's thread, so
+    /// that the end of the run is written at once.
     pub fn consume(mut self, events: &Receiver<Event>) -> Result<(), StoreError> {
-        loop {
-            let event = match self.since {
-                Some(since) => {
-                    match events.recv_timeout(BATCH_WINDOW.saturating_sub(since.elapsed())) {
-                        Ok(event) => Some(event),
-                        Err(RecvTimeoutError::Timeout) => None,
-                        Err(RecvTimeoutError::Disconnected) => break,
+        'run: while let Ok(event) = events.recv() {
+            self.take(event);
+            let window_end = Instant::now() + BATCH_WINDOW;
+            loop {
+                loop {
+                    match events.try_recv() {
+                        Ok(event) => self.take(event),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => break 'run,
                     }
                 }
-                None => match events.recv() {
-                    Ok(event) => Some(event),
-                    Err(_) => break,
-                },
-            };
-            match event {
-                Some(Event::RunFinished { summary }) => {
-                    self.flush();
-                    self.finish(&summary);
+                let now = Instant::now();
+                if now >= window_end || self.pending.len() >= BATCH_ROWS {
+                    break;
                 }
-                Some(event) => self.event(event),
-                None => {}
+                std::thread::park_timeout(window_end - now);
             }
-            let due = self
-                .since
-                .is_some_and(|since| since.elapsed() >= BATCH_WINDOW);
-            if due || self.pending.len() >= BATCH_ROWS {
-                self.flush();
-            }
+            self.flush();
         }
         self.flush();
         self.error.map_or(Ok(()), Err)
+    }
+
+    fn take(&mut self, event: Event) {
+        if let Event::RunFinished { summary } = event {
+            self.flush();
+            self.finish(&summary);
+        } else {
+            self.event(event);
+        }
     }
 
     fn event(&mut self, event: Event) {
@@ -89,6 +94,16 @@ impl Recorder {
             },
             Event::TaskFinished { task, result } => {
                 self.counts.add(result.status);
+                // A task that starts and ends within one batch needs only
+                // its result written (which includes when it started).
+                let row = self.ids.tasks[task];
+                if let Some(index) = self
+                    .pending
+                    .iter()
+                    .rposition(|update| matches!(update, TaskUpdate::Started { row: started, .. } if *started == row))
+                {
+                    self.pending.swap_remove(index);
+                }
                 let reason = match (result.status, self.interrupted_by) {
                     (Status::Canceled, Some(signal)) => {
                         Some(format!("run interrupted by {}", signal_name(signal)))
@@ -118,11 +133,9 @@ impl Recorder {
             }
         };
         self.pending.push(update);
-        self.since.get_or_insert_with(Instant::now);
     }
 
     fn flush(&mut self) {
-        self.since = None;
         if self.pending.is_empty() {
             return;
         }
