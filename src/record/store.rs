@@ -65,6 +65,15 @@ pub enum StoreError {
         known: i64,
     },
 
+    #[error("the history database `{}` is damaged", path.display())]
+    #[diagnostic(
+        code(history::corrupt),
+        help(
+            "move it away and start a new one, or try to save its runs with `sqlite3 FILE .recover`"
+        )
+    )]
+    Corrupt { path: PathBuf },
+
     #[error("the history database `{}` is read-only", path.display())]
     #[diagnostic(
         code(history::read_only),
@@ -870,6 +879,7 @@ fn classify(
     let path = path.to_owned();
     match source.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => StoreError::NotADatabase { path },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path },
         Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path },
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked { path },
         _ => otherwise(path, source),

@@ -533,6 +533,37 @@ fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
 }
 
 #[test]
+fn a_damaged_database_is_refused_before_any_task() {
+    let test = Test::new().taskfile("a: true\n");
+    for _ in 0..3 {
+        taskrun(&test, &["run", "tasks.txt", "--quiet"]);
+    }
+    let db = test.path().join("taskrun.db");
+    // Fold the WAL in, then damage page 1 after its header: the schema.
+    taskrun(&test, &["history"]);
+    if sqlite3(&db, "PRAGMA wal_checkpoint(TRUNCATE)").is_none() {
+        return;
+    }
+    let mut bytes = std::fs::read(&db).unwrap();
+    for byte in &mut bytes[100..4096] {
+        *byte = 0xA5;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let test = test.taskfile("a: touch ran\n");
+    let output = taskrun(&test, &["run", "tasks.txt"]);
+    assert_eq!(output.status, 2, "{}{}", output.stdout, output.stderr);
+    assert_contains(
+        &output.stderr,
+        "× the history database `taskrun.db` is damaged",
+    );
+    assert_contains(&output.stderr, ".recover");
+    assert!(!test.path().join("ran").exists());
+    let history = taskrun(&test, &["history"]);
+    assert_eq!(history.status, 2);
+    assert_contains(&history.stderr, "is damaged");
+}
+
+#[test]
 fn an_empty_file_is_an_empty_database() {
     let test = Test::new().taskfile("a: true\n").file("taskrun.db", "");
     let output = taskrun(&test, &["run", "tasks.txt", "--quiet"]);
