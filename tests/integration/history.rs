@@ -563,6 +563,69 @@ fn a_damaged_database_is_refused_before_any_task() {
     assert_contains(&history.stderr, "is damaged");
 }
 
+/// Holds the database's write lock for `seconds` from another process
+/// (Python's sqlite3 module), and returns once the lock is taken.
+fn hold_write_lock(db: &Path, seconds: f64) -> Option<std::process::Child> {
+    let script = format!(
+        "import sqlite3, sys, time\n\
+         c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+         c.execute('BEGIN IMMEDIATE')\n\
+         print('locked', flush=True)\n\
+         time.sleep({seconds})\n\
+         c.execute('COMMIT')\n"
+    );
+    let Ok(mut child) = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(db)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("skipped: python3 is not installed");
+        return None;
+    };
+    let mut line = String::new();
+    let stdout = child.stdout.as_mut().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert_eq!(line, "locked\n");
+    Some(child)
+}
+
+#[test]
+fn a_briefly_locked_database_is_waited_for() {
+    let test = with_failed_run();
+    let Some(mut holder) = hold_write_lock(&test.path().join("taskrun.db"), 2.0) else {
+        return;
+    };
+    let start = std::time::Instant::now();
+    let output = taskrun(&test, &["run", "tasks.txt", "--task", "docs", "--quiet"]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(
+        start.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_contains(&output.stdout, "(run #2)");
+    holder.wait().unwrap();
+}
+
+#[test]
+fn a_database_locked_for_long_stops_the_run_with_a_clear_error() {
+    let test = with_failed_run().taskfile("a: touch ran\n");
+    let Some(mut holder) = hold_write_lock(&test.path().join("taskrun.db"), 30.0) else {
+        return;
+    };
+    let output = taskrun(&test, &["run", "tasks.txt"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(output.status, 2, "{}", output.stdout);
+    assert_contains(
+        &output.stderr,
+        "× the history database `taskrun.db` is locked by another process",
+    );
+    assert!(!test.path().join("ran").exists());
+}
+
 #[test]
 fn an_empty_file_is_an_empty_database() {
     let test = Test::new().taskfile("a: true\n").file("taskrun.db", "");
