@@ -95,6 +95,11 @@ pub struct ExecArgs {
     #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "60")]
     pub timeout: Duration,
 
+    /// The wait before the first retry of a task with `[retries:N]`; it
+    /// doubles for each further retry (up to a minute), with jitter.
+    #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "1s")]
+    pub retry_delay: Duration,
+
     /// Keep at most this many bytes of each task's stdout and stderr (the
     /// rest is counted): a number of bytes or e.g. `64K`, `1M`.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "1M")]

@@ -51,8 +51,17 @@ pub(crate) fn retry(
     let original = find_run(&store, db, args.run)?;
     let tasks = store.tasks(&original)?;
     drop(store);
-    let retried: Vec<_> = tasks
-        .iter()
+    // A task retried within the run has a row per attempt; the last one
+    // counts.
+    let mut last: Vec<&crate::record::TaskRow> = Vec::new();
+    for task in &tasks {
+        match last.last_mut() {
+            Some(previous) if previous.position == task.position => *previous = task,
+            _ => last.push(task),
+        }
+    }
+    let retried: Vec<_> = last
+        .into_iter()
         .filter(|task| task.status != "passed")
         .collect();
     if retried.is_empty() {
@@ -91,6 +100,7 @@ pub(crate) fn retry(
                     .filter(|dep| names.contains(&dep.as_str()))
                     .map(|dep| Spanned::new(dep.clone(), span))
                     .collect(),
+                settings: task.settings.clone(),
             })
             .collect(),
     };
@@ -146,6 +156,7 @@ fn execute_plan(
         max_output: usize::try_from(exec.max_output).unwrap_or(usize::MAX),
         dir: run.dir.clone(),
         live_output: progress.live,
+        retry_delay: exec.retry_delay,
     };
     // Failing to raise the limit is no reason not to run: with fewer
     // descriptors, only jobs beyond the limit fail, each with the reason.

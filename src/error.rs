@@ -69,6 +69,27 @@ pub enum ParseError {
         help: String,
     },
 
+    #[error("invalid value `{value}` for `{key}`")]
+    #[diagnostic(code(taskfile::invalid_value), help("{help}"))]
+    InvalidValue {
+        key: String,
+        value: String,
+        #[label("not a valid `{key}`")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("`{key}` is given more than once")]
+    #[diagnostic(
+        code(taskfile::repeated_attribute),
+        help("a task has one `{key}`; keep the one you mean")
+    )]
+    RepeatedAttribute {
+        key: String,
+        #[label("given again here")]
+        span: Span,
+    },
+
     #[error("`[after:]` names no task")]
     #[diagnostic(
         code(taskfile::empty_after),
@@ -137,6 +158,8 @@ impl ParseError {
             | ParseError::InvalidName { span, .. }
             | ParseError::MissingCommand { span, .. }
             | ParseError::UnknownAttribute { span, .. }
+            | ParseError::InvalidValue { span, .. }
+            | ParseError::RepeatedAttribute { span, .. }
             | ParseError::EmptyAfter { span }
             | ParseError::EmptyDependency { span }
             | ParseError::InvalidDependency { span, .. }

@@ -108,6 +108,9 @@ impl Capture {
 #[derive(Clone, Debug)]
 pub struct TaskResult {
     pub status: Status,
+    /// Which run of the task this was: 1 for the first, 2 for the first
+    /// retry, and so on.
+    pub attempt: u32,
     pub exit: Exit,
     pub started_at: SystemTime,
     pub duration: Duration,
@@ -193,6 +196,15 @@ pub enum Event {
     TaskFinished {
         task: TaskId,
         result: Arc<TaskResult>,
+    },
+    /// An attempt failed or timed out and the task will run again after
+    /// `delay`; `result` is the attempt's, `retries` how many retries the
+    /// task has in all.
+    TaskRetrying {
+        task: TaskId,
+        result: Arc<TaskResult>,
+        retries: u32,
+        delay: Duration,
     },
     TaskSkipped {
         task: TaskId,

@@ -39,7 +39,13 @@ pub struct RunOptions {
     pub dir: PathBuf,
     /// Emit [`Event::TaskOutput`] as output arrives (someone shows it live).
     pub live_output: bool,
+    /// The wait before a task's first retry; it doubles for each further
+    /// retry, up to [`MAX_RETRY_DELAY`], with jitter.
+    pub retry_delay: Duration,
 }
+
+/// The longest wait between two attempts of a task.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 /// Where a task is in the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +53,8 @@ enum State {
     Waiting,
     Ready,
     Running,
+    /// Failed an attempt; runs again when its retry delay is over.
+    Delayed,
     Done,
 }
 
@@ -79,9 +87,18 @@ struct Run<'a> {
     dependents: Vec<Vec<TaskId>>,
     /// Ready tasks, lowest declaration index first.
     ready: BinaryHeap<Reverse<TaskId>>,
+    /// Tasks waiting to be retried, soonest first.
+    delayed: BinaryHeap<Reverse<(Instant, TaskId)>>,
+    /// How many times each task has been started.
+    attempts: Vec<u32>,
+    /// The last attempt of each delayed task, which stands if the run is
+    /// interrupted before the retry.
+    last: Vec<Option<Arc<TaskResult>>>,
     running: usize,
     counts: Counts,
     interrupted: Option<i32>,
+    retry_delay: Duration,
+    jitter: Jitter,
 }
 
 impl<'a> Scheduler<'a> {
@@ -111,7 +128,7 @@ impl<'a> Scheduler<'a> {
             .map_err(std::io::Error::other)?;
         let control = Arc::new(Control::new()?);
         let (sender, messages) = channel::unbounded::<Message>();
-        let mut run = Run::new(self.plan);
+        let mut run = Run::new(self.plan, self.options.retry_delay);
         let mut signals = signals.clone();
 
         emit(Event::RunStarted {
@@ -126,6 +143,7 @@ impl<'a> Scheduler<'a> {
                         break;
                     };
                     run.state[task] = State::Running;
+                    run.attempts[task] += 1;
                     run.running += 1;
                     emit(Event::TaskStarted {
                         task,
@@ -134,10 +152,15 @@ impl<'a> Scheduler<'a> {
                     self.start(&pool, task, &control, &sender);
                 }
             }
-            if run.running == 0 {
+            if run.running == 0 && run.delayed.is_empty() {
                 break;
             }
+            let retry_due = match run.delayed.peek() {
+                Some(Reverse((due, _))) => channel::at(*due),
+                None => channel::never(),
+            };
             channel::select! {
+                recv(retry_due) -> _ => run.release_due(),
                 recv(messages) -> message => match message {
                     Ok(Message::Output { task, stream, bytes }) => {
                         emit(Event::TaskOutput { task, stream, bytes });
@@ -152,6 +175,7 @@ impl<'a> Scheduler<'a> {
                         run.interrupted = Some(signal);
                         control.interrupt(signal);
                         emit(Event::Interrupted { signal, running: run.running });
+                        run.abandon_retries(emit);
                     }
                     Ok(_) => control.kill(),
                     // No more signals can come; stop listening.
@@ -182,10 +206,15 @@ impl<'a> Scheduler<'a> {
         control: &Arc<Control>,
         sender: &Sender<Message>,
     ) {
+        let spec = &self.plan.tasks[task];
         let job = Job {
-            command: self.plan.tasks[task].command.value.clone(),
-            dir: self.options.dir.clone(),
-            timeout: self.options.timeout,
+            command: spec.command.value.clone(),
+            dir: match &spec.settings.dir {
+                Some(dir) => self.options.dir.join(dir),
+                None => self.options.dir.clone(),
+            },
+            env: spec.settings.env.clone(),
+            timeout: spec.settings.timeout_or(self.options.timeout),
             max_output: self.options.max_output,
         };
         let executor = Arc::clone(&self.executor);
@@ -209,7 +238,7 @@ impl<'a> Scheduler<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(plan: &'a Plan) -> Self {
+    fn new(plan: &'a Plan, retry_delay: Duration) -> Self {
         let count = plan.tasks.len();
         let mut dependents = vec![Vec::new(); count];
         for (task, deps) in plan.deps.iter().enumerate() {
@@ -230,29 +259,92 @@ impl<'a> Run<'a> {
             unmet,
             dependents,
             ready,
+            delayed: BinaryHeap::new(),
+            attempts: vec![0; count],
+            last: vec![None; count],
             running: 0,
             counts: Counts::default(),
             interrupted: None,
+            retry_delay,
+            jitter: Jitter::seeded(),
         }
+    }
+
+    /// Moves the tasks whose retry delay is over to the ready set.
+    fn release_due(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((due, task))) = self.delayed.peek() {
+            if due > now {
+                break;
+            }
+            self.delayed.pop();
+            self.last[task] = None;
+            self.state[task] = State::Ready;
+            self.ready.push(Reverse(task));
+        }
+    }
+
+    /// On interrupt, a task waiting for its retry keeps the result of its
+    /// last attempt.
+    fn abandon_retries(&mut self, emit: &mut dyn FnMut(Event)) {
+        for Reverse((_, task)) in std::mem::take(&mut self.delayed)
+            .into_sorted_vec()
+            .into_iter()
+            .rev()
+        {
+            if let Some(result) = self.last[task].take() {
+                self.state[task] = State::Done;
+                self.counts.add(result.status);
+                emit(Event::TaskFinished { task, result });
+            }
+        }
+    }
+
+    /// How long to wait before the retry that follows attempt `attempt`:
+    /// the base delay doubled for each earlier retry, capped, and drawn at
+    /// random from its upper half so that retries of many tasks spread out.
+    fn retry_delay(&mut self, attempt: u32) -> Duration {
+        let doubled = self
+            .retry_delay
+            .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+            .min(MAX_RETRY_DELAY);
+        doubled / 2 + doubled.mul_f64(self.jitter.next() / 2.0)
     }
 
     fn finish(&mut self, task: TaskId, outcome: Outcome, emit: &mut dyn FnMut(Event)) {
         self.running -= 1;
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
-        self.counts.add(status);
+        let attempt = self.attempts[task];
         let result = TaskResult {
             status,
+            attempt,
             exit: outcome.exit,
             started_at: outcome.started_at,
             duration: outcome.duration,
             stdout: outcome.stdout,
             stderr: outcome.stderr,
         };
-        emit(Event::TaskFinished {
-            task,
-            result: Arc::new(result),
-        });
+        let result = Arc::new(result);
+        let retries = self.plan.tasks[task].settings.retries.unwrap_or(0);
+        let retry = matches!(status, Status::Failed | Status::Timeout)
+            && self.interrupted.is_none()
+            && attempt <= retries;
+        if retry {
+            let delay = self.retry_delay(attempt);
+            self.state[task] = State::Delayed;
+            self.last[task] = Some(Arc::clone(&result));
+            self.delayed.push(Reverse((Instant::now() + delay, task)));
+            emit(Event::TaskRetrying {
+                task,
+                result,
+                retries,
+                delay,
+            });
+            return;
+        }
+        self.counts.add(status);
+        emit(Event::TaskFinished { task, result });
         if status == Status::Passed {
             for index in 0..self.dependents[task].len() {
                 let dependent = self.dependents[task][index];
@@ -296,6 +388,29 @@ impl<'a> Run<'a> {
     }
 }
 
+/// A small pseudo-random source for retry jitter (splitmix64); it only
+/// spreads retries out, so it need not be strong.
+struct Jitter(u64);
+
+impl Jitter {
+    fn seeded() -> Jitter {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        Jitter(u64::from(nanos) ^ (u64::from(std::process::id()) << 32))
+    }
+
+    /// A number in `0.0..1.0`.
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        f64::from(u32::try_from(z >> 32).unwrap_or(0)) / (f64::from(u32::MAX) + 1.0)
+    }
+}
+
 /// A finished job's status. A job that ends after the run was interrupted
 /// is `canceled`, unless it passed: then it is recorded as what it did.
 fn status(outcome: &Outcome, interrupted: bool) -> Status {
@@ -322,6 +437,7 @@ mod tests {
             max_output: 1024,
             dir: PathBuf::from("."),
             live_output: false,
+            retry_delay: Duration::from_millis(1),
         }
     }
 

@@ -7,6 +7,9 @@
 //! later stage can point at the text behind a problem. Nothing here checks
 //! how tasks relate to each other; that is the graph's job.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use crate::source::{SourceId, Spanned};
 
 /// One declared task.
@@ -19,6 +22,45 @@ pub struct TaskSpec {
     /// The tasks that must pass before this one starts, in the order
     /// written, without repeats.
     pub after: Vec<Spanned<String>>,
+    /// What this task sets for itself; the rest comes from the run.
+    pub settings: Settings,
+}
+
+/// Per-task settings. `None` (or empty) means the run's own.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// How long the task may run (zero: no limit).
+    pub timeout: Option<Duration>,
+    /// The directory the task runs in, relative to the run's directory
+    /// (the task file's) unless absolute.
+    pub dir: Option<PathBuf>,
+    /// Variables added to the task's environment, in order.
+    pub env: Vec<(String, String)>,
+    /// How many more times a failing or timed-out task is run.
+    pub retries: Option<u32>,
+}
+
+impl Settings {
+    /// The task's time limit, given the run's: `None` for no limit.
+    pub fn timeout_or(&self, run: Option<Duration>) -> Option<Duration> {
+        match self.timeout {
+            Some(timeout) if timeout.is_zero() => None,
+            Some(timeout) => Some(timeout),
+            None => run,
+        }
+    }
+}
+
+/// The most retries a task may ask for.
+pub const MAX_RETRIES: u32 = 100;
+
+/// Whether `key` can name an environment variable: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_name(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Every task of one run, in declaration order.

@@ -18,20 +18,37 @@
 //! commands keep working. A recognised group with an unknown key is an
 //! error, never silently part of the command.
 
+use std::path::PathBuf;
+
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
-use crate::task::{TaskSpec, is_valid_name, name_suggestion};
+use crate::task::{MAX_RETRIES, Settings, TaskSpec, is_env_name, is_valid_name, name_suggestion};
+use crate::units::parse_duration;
 
 /// An attribute a task line may carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Attribute {
     /// `[after:a,b]`: tasks that must pass before this one starts.
     After,
+    /// `[timeout:90s]`: how long the task may run.
+    Timeout,
+    /// `[retries:3]`: how many more times a failing task runs.
+    Retries,
+    /// `[dir:web]`: where the task runs.
+    Dir,
+    /// `[env:KEY=value]`: a variable for the task's environment.
+    Env,
 }
 
 /// Every known attribute key. Later attributes are added here and nowhere
 /// else decides what a key is.
-const ATTRIBUTES: &[(&str, Attribute)] = &[("after", Attribute::After)];
+const ATTRIBUTES: &[(&str, Attribute)] = &[
+    ("after", Attribute::After),
+    ("timeout", Attribute::Timeout),
+    ("retries", Attribute::Retries),
+    ("dir", Attribute::Dir),
+    ("env", Attribute::Env),
+];
 
 /// The result of parsing one source: every task that could be read and every
 /// problem found.
@@ -149,19 +166,97 @@ impl Parser {
             self.span(command_start, command_text.len()),
         );
 
-        let mut after: Vec<Spanned<String>> = Vec::new();
-        for group in groups.iter().rev() {
-            match ATTRIBUTES.iter().find(|(key, _)| *key == group.key) {
-                Some((_, Attribute::After)) => self.after(base, body, group, &mut after),
-                None => self.unknown_attribute(base, group),
-            }
-        }
+        let (after, settings) = self.attributes(base, body, &groups);
 
         self.parsed.tasks.push(TaskSpec {
             name,
             command,
             after,
+            settings,
         });
+    }
+
+    /// Reads a line's attribute groups (right to left in `groups`).
+    fn attributes(
+        &mut self,
+        base: usize,
+        body: &str,
+        groups: &[Group],
+    ) -> (Vec<Spanned<String>>, Settings) {
+        let mut after: Vec<Spanned<String>> = Vec::new();
+        let mut settings = Settings::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for group in groups.iter().rev() {
+            let Some(&(key, attribute)) = ATTRIBUTES.iter().find(|(key, _)| *key == group.key)
+            else {
+                self.unknown_attribute(base, group);
+                continue;
+            };
+            let repeatable = matches!(attribute, Attribute::After | Attribute::Env);
+            if !repeatable && seen.contains(&key) {
+                self.error(ParseError::RepeatedAttribute {
+                    key: key.to_owned(),
+                    span: self.span(base + group.key_start, key.len()),
+                });
+                continue;
+            }
+            seen.push(key);
+            let raw = &body[group.value_start..group.close];
+            let lead = raw.len() - raw.trim_start().len();
+            let value = Spanned::new(
+                raw.trim(),
+                self.span(base + group.value_start + lead, raw.trim().len()),
+            );
+            match attribute {
+                Attribute::After => self.after(base, body, group, &mut after),
+                Attribute::Timeout => {
+                    if let Some(timeout) = self.value(key, &value, parse_duration) {
+                        settings.timeout = Some(timeout);
+                    }
+                }
+                Attribute::Retries => {
+                    if let Some(retries) = self.value(key, &value, parse_retries) {
+                        settings.retries = Some(retries);
+                    }
+                }
+                Attribute::Dir => {
+                    if let Some(dir) = self.value(key, &value, parse_dir) {
+                        settings.dir = Some(dir);
+                    }
+                }
+                Attribute::Env => {
+                    if let Some(pair) = self.value(key, &value, parse_env) {
+                        settings.env.push(pair);
+                    }
+                }
+            }
+        }
+        (after, settings)
+    }
+
+    /// Parses an attribute's value, reporting it when it is invalid.
+    fn value<T>(
+        &mut self,
+        key: &str,
+        value: &Spanned<&str>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match parse(value.value) {
+            Ok(parsed) => Some(parsed),
+            Err(help) => {
+                self.error(ParseError::InvalidValue {
+                    key: key.to_owned(),
+                    value: value.value.to_owned(),
+                    span: if value.span.len == 0 {
+                        Span::new(self.id, value.span.offset.saturating_sub(1), 1)
+                    } else {
+                        value.span
+                    },
+                    help,
+                });
+                None
+            }
+        }
     }
 
     fn invalid_name(&mut self, base: usize, head: &str) {
@@ -240,6 +335,36 @@ impl Parser {
             }
             item_start += item.len() + 1;
         }
+    }
+}
+
+fn parse_retries(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(retries) if retries <= MAX_RETRIES => Ok(retries),
+        Ok(_) => Err(format!("at most {MAX_RETRIES} retries")),
+        Err(_) => Err("write a whole number of retries, e.g. `[retries:3]`".to_owned()),
+    }
+}
+
+fn parse_dir(text: &str) -> Result<PathBuf, String> {
+    if text.is_empty() {
+        Err("name a directory, relative to the task file, e.g. `[dir:web]`".to_owned())
+    } else {
+        Ok(PathBuf::from(text))
+    }
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    let Some((key, value)) = text.split_once('=') else {
+        return Err("write `[env:NAME=value]`".to_owned());
+    };
+    let key = key.trim();
+    if is_env_name(key) {
+        Ok((key.to_owned(), value.trim().to_owned()))
+    } else {
+        Err(format!(
+            "`{key}` cannot name a variable: use letters, digits and `_`, not starting with a digit"
+        ))
     }
 }
 
@@ -453,6 +578,76 @@ mod tests {
     fn attribute_with_spaces_inside_the_brackets() {
         let spec = task("t: true [ after : a ,b ]");
         assert_eq!(deps(&spec), ["a", "b"]);
+    }
+
+    #[test]
+    fn per_task_settings() {
+        let spec =
+            task("t: make [timeout:1.5m] [retries:3] [dir:web/app] [env:A=1] [env: B = x y ]");
+        assert_eq!(spec.command.value, "make");
+        let settings = &spec.settings;
+        assert_eq!(settings.timeout, Some(std::time::Duration::from_secs(90)));
+        assert_eq!(settings.retries, Some(3));
+        assert_eq!(
+            settings.dir.as_deref(),
+            Some(std::path::Path::new("web/app"))
+        );
+        assert_eq!(
+            settings.env,
+            [("A".into(), "1".into()), ("B".into(), "x y".into())]
+        );
+        assert_eq!(
+            task("t: true [timeout:0]").settings.timeout,
+            Some(std::time::Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn invalid_setting_values() {
+        let parsed = span_error!(
+            "t: true [timeout:soon]",
+            17,
+            4,
+            ParseError::InvalidValue { .. }
+        );
+        let ParseError::InvalidValue { key, help, .. } = &parsed.errors[0] else {
+            unreachable!()
+        };
+        assert_eq!(key, "timeout");
+        assert!(help.contains("not a duration"), "{help}");
+        span_error!(
+            "t: true [retries:-1]",
+            17,
+            2,
+            ParseError::InvalidValue { .. }
+        );
+        span_error!(
+            "t: true [retries:500]",
+            17,
+            3,
+            ParseError::InvalidValue { .. }
+        );
+        span_error!("t: true [env:1X=2]", 13, 4, ParseError::InvalidValue { .. });
+        span_error!(
+            "t: true [env:novalue]",
+            13,
+            7,
+            ParseError::InvalidValue { .. }
+        );
+        // An empty value is pointed at by the `:` before it.
+        span_error!("t: true [dir:]", 12, 1, ParseError::InvalidValue { .. });
+    }
+
+    #[test]
+    fn a_setting_given_twice() {
+        span_error!(
+            "t: true [timeout:1s] [timeout:2s]",
+            22,
+            7,
+            ParseError::RepeatedAttribute { .. }
+        );
+        // `after` and `env` may repeat.
+        assert_eq!(task("t: true [env:A=1] [env:A=2]").settings.env.len(), 2);
     }
 
     #[test]

@@ -14,6 +14,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
+    let not_a_duration = || {
+        format!(
+            "`{text}` is not a duration; write a number of seconds or e.g. `500ms`, `30s`, `5m`"
+        )
+    };
+    if number.is_empty() {
+        return Err(not_a_duration());
+    }
     let scale = match unit.trim() {
         "" | "s" => 1.0,
         "ms" => 0.001,
@@ -25,11 +33,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    let value: f64 = number.parse().map_err(|_| {
-        format!(
-            "`{text}` is not a duration; write a number of seconds or e.g. `500ms`, `30s`, `5m`"
-        )
-    })?;
+    let value: f64 = number.parse().map_err(|_| not_a_duration())?;
     Duration::try_from_secs_f64(value * scale)
         .map_err(|_| format!("`{text}` is too long a duration"))
 }
@@ -82,7 +86,11 @@ mod tests {
                 .contains("unknown unit `d`")
         );
         assert!(parse_duration("1e400").is_err());
-        assert!(parse_duration("abc").is_err());
+        assert!(
+            parse_duration("abc")
+                .unwrap_err()
+                .contains("`abc` is not a duration")
+        );
     }
 
     #[test]

@@ -129,6 +129,7 @@ fn spawn(job: &Job) -> Result<(Child, os_pipe::PipeReader, os_pipe::PipeReader),
         .arg("-c")
         .arg(&job.command)
         .current_dir(&job.dir)
+        .envs(job.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null())
         .stdout(stdout_writer)
         .stderr(stderr_writer)
@@ -445,6 +446,7 @@ mod tests {
         Job {
             command: command.to_owned(),
             dir: PathBuf::from("/tmp"),
+            env: Vec::new(),
             timeout: Some(Duration::from_secs(30)),
             max_output: 1 << 20,
         }

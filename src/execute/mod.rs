@@ -28,6 +28,8 @@ pub struct Job {
     pub command: String,
     /// The working directory.
     pub dir: PathBuf,
+    /// Variables added to the environment the job inherits.
+    pub env: Vec<(String, String)>,
     /// How long the task may run; `None` for no limit.
     pub timeout: Option<Duration>,
     /// How many bytes of each output stream to keep.

@@ -88,22 +88,10 @@ impl Recorder {
 
     fn event(&mut self, event: Event) {
         let update = match event {
-            Event::TaskStarted { task, at } => TaskUpdate::Started {
-                row: self.ids.tasks[task],
-                at,
-            },
+            Event::TaskStarted { task, at } => TaskUpdate::Started { task, at },
             Event::TaskFinished { task, result } => {
                 self.counts.add(result.status);
-                // A task that starts and ends within one batch needs only
-                // its result written (which includes when it started).
-                let row = self.ids.tasks[task];
-                if let Some(index) = self
-                    .pending
-                    .iter()
-                    .rposition(|update| matches!(update, TaskUpdate::Started { row: started, .. } if *started == row))
-                {
-                    self.pending.swap_remove(index);
-                }
+                self.forget_start(task);
                 let reason = match (result.status, self.interrupted_by) {
                     (Status::Canceled, Some(signal)) => {
                         Some(format!("run interrupted by {}", signal_name(signal)))
@@ -111,15 +99,19 @@ impl Recorder {
                     _ => None,
                 };
                 TaskUpdate::Finished {
-                    row: self.ids.tasks[task],
+                    task,
                     result,
                     reason,
                 }
             }
+            Event::TaskRetrying { task, result, .. } => {
+                self.forget_start(task);
+                TaskUpdate::Retried { task, result }
+            }
             Event::TaskSkipped { task, reason } => {
                 self.counts.add(Status::Skipped);
                 TaskUpdate::Skipped {
-                    row: self.ids.tasks[task],
+                    task,
                     reason: reason.to_string(),
                     at: SystemTime::now(),
                 }
@@ -135,13 +127,28 @@ impl Recorder {
         self.pending.push(update);
     }
 
+    /// Drops a waiting `running` update of `task`: an attempt that starts
+    /// and ends within one batch needs only its result written (which
+    /// includes when it started).
+    fn forget_start(&mut self, task: usize) {
+        if let Some(index) = self
+            .pending
+            .iter()
+            .rposition(|update| matches!(update, TaskUpdate::Started { task: t, .. } if *t == task))
+        {
+            self.pending.remove(index);
+        }
+    }
+
     fn flush(&mut self) {
         if self.pending.is_empty() {
             return;
         }
         let updates = std::mem::take(&mut self.pending);
         if self.error.is_none()
-            && let Err(error) = self.store.record(self.ids.run, &updates, &self.counts)
+            && let Err(error) =
+                self.store
+                    .record(self.ids.run, &mut self.ids.tasks, &updates, &self.counts)
         {
             self.error = Some(error);
         }

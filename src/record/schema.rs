@@ -7,13 +7,14 @@
 //! are only ever appended, never edited.
 //!
 //! Version 1 is exactly the tables of the specification; version 2 adds
-//! taskrun's own columns after them, and the indexes.
+//! taskrun's own columns after them, and the indexes; version 3 each
+//! task's own settings.
 
 /// The schema version this taskrun writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 2] = [
+pub(super) const MIGRATIONS: [&str; 3] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -65,4 +66,9 @@ pub(super) const MIGRATIONS: [&str; 2] = [
     CREATE INDEX tasks_by_run ON tasks(run_id, position, attempt);
     CREATE INDEX tasks_by_name ON tasks(run_id, name);
     CREATE INDEX runs_by_status ON runs(status);",
+    // 3: each task's own settings, so that a retry runs it the same way.
+    "ALTER TABLE tasks ADD COLUMN timeout_ms INTEGER;
+    ALTER TABLE tasks ADD COLUMN dir TEXT;
+    ALTER TABLE tasks ADD COLUMN env TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tasks ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;",
 ];

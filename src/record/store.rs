@@ -17,6 +17,7 @@ use super::liveness::ProcessId;
 use super::schema::{MIGRATIONS, VERSION};
 use crate::event::{Capture, Counts, Exit, Status, Summary, TaskResult};
 use crate::graph::Plan;
+use crate::task::Settings;
 
 /// How long a write waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -210,22 +211,32 @@ pub struct TaskRow {
     pub attempt: i64,
     pub stdout: StoredOutput,
     pub stderr: StoredOutput,
+    /// The task's own settings, as it ran.
+    pub settings: Settings,
 }
 
-/// One change to a task row, as the recorder batches them.
+/// One change to a task's row, as the recorder batches them. Tasks are
+/// named by their id in the plan; [`Store::record`] finds the row of
+/// their current attempt.
 #[derive(Clone, Debug)]
 pub(super) enum TaskUpdate {
     Started {
-        row: i64,
+        task: usize,
         at: SystemTime,
     },
     Finished {
-        row: i64,
+        task: usize,
         result: std::sync::Arc<TaskResult>,
         reason: Option<String>,
     },
+    /// An attempt ended and the task will run again: the attempt's row gets
+    /// its result and a new row is made for the next attempt.
+    Retried {
+        task: usize,
+        result: std::sync::Arc<TaskResult>,
+    },
     Skipped {
-        row: i64,
+        task: usize,
         reason: String,
         at: SystemTime,
     },
@@ -480,14 +491,21 @@ impl Store {
         {
             let mut insert = transaction
                 .prepare(
-                    "INSERT INTO tasks (run_id, name, command, status, position, deps, attempt)
-                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 1)",
+                    "INSERT INTO tasks (run_id, name, command, status, position, deps, attempt,
+                         timeout_ms, dir, env, retries)
+                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 1, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(|source| write_error(&path, source))?;
             for (position, task) in plan.tasks.iter().enumerate() {
                 let deps: Vec<&str> = plan.deps[position]
                     .iter()
                     .map(|&dep| plan.tasks[dep].name.value.as_str())
+                    .collect();
+                let settings = &task.settings;
+                let env: Vec<String> = settings
+                    .env
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
                     .collect();
                 insert
                     .execute(params![
@@ -496,6 +514,10 @@ impl Store {
                         task.command.value,
                         to_i64(position),
                         deps.join(","),
+                        settings.timeout.map(millis),
+                        settings.dir.as_ref().map(|dir| dir.to_string_lossy()),
+                        env.join("\n"),
+                        settings.retries.unwrap_or(0),
                     ])
                     .map_err(|source| write_error(&path, source))?;
                 tasks.push(transaction.last_insert_rowid());
@@ -512,6 +534,7 @@ impl Store {
     pub(super) fn record(
         &mut self,
         run: i64,
+        rows: &mut [i64],
         updates: &[TaskUpdate],
         counts: &Counts,
     ) -> Result<(), StoreError> {
@@ -522,24 +545,41 @@ impl Store {
             .map_err(|source| write_error(&path, source))?;
         for update in updates {
             let result = match update {
-                TaskUpdate::Started { row, at } => transaction
+                TaskUpdate::Started { task, at } => transaction
                     .prepare_cached(
                         "UPDATE tasks SET status = 'running', started_at = ?2 WHERE id = ?1",
                     )
-                    .and_then(|mut statement| statement.execute(params![row, unix_seconds(*at)])),
-                TaskUpdate::Skipped { row, reason, at } => transaction
+                    .and_then(|mut statement| {
+                        statement.execute(params![rows[*task], unix_seconds(*at)])
+                    }),
+                TaskUpdate::Skipped { task, reason, at } => transaction
                     .prepare_cached(
                         "UPDATE tasks SET status = 'skipped', reason = ?2, finished_at = ?3,
                              duration_ms = 0 WHERE id = ?1",
                     )
                     .and_then(|mut statement| {
-                        statement.execute(params![row, reason, unix_seconds(*at)])
+                        statement.execute(params![rows[*task], reason, unix_seconds(*at)])
                     }),
                 TaskUpdate::Finished {
-                    row,
+                    task,
                     result,
                     reason,
-                } => finish_task(&transaction, *row, result, reason.as_deref()),
+                } => finish_task(&transaction, rows[*task], result, reason.as_deref()),
+                TaskUpdate::Retried { task, result } => {
+                    finish_task(&transaction, rows[*task], result, None).and_then(|_| {
+                        transaction
+                            .prepare_cached(
+                                "INSERT INTO tasks (run_id, name, command, status, position,
+                                     deps, attempt, timeout_ms, dir, env, retries)
+                                 SELECT run_id, name, command, 'pending', position, deps,
+                                     attempt + 1, timeout_ms, dir, env, retries
+                                 FROM tasks WHERE id = ?1",
+                            )?
+                            .execute([rows[*task]])?;
+                        rows[*task] = transaction.last_insert_rowid();
+                        Ok(1)
+                    })
+                }
             };
             result.map_err(|source| write_error(&path, source))?;
         }
@@ -662,7 +702,8 @@ const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, pass
 
 const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
     started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
-    stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail FROM tasks";
+    stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail, timeout_ms,
+    dir, env, retries FROM tasks";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let stored: String = row.get(7)?;
@@ -746,6 +787,20 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
         attempt: row.get(12)?,
         stdout: output(13, 15, 17, 19)?,
         stderr: output(14, 16, 18, 20)?,
+        settings: Settings {
+            timeout: row
+                .get::<_, Option<i64>>(21)?
+                .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+            dir: row.get::<_, Option<String>>(22)?.map(PathBuf::from),
+            env: row
+                .get::<_, String>(23)?
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+            retries: Some(u32::try_from(row.get::<_, i64>(24)?).unwrap_or(0))
+                .filter(|&retries| retries > 0),
+        },
     })
 }
 
@@ -799,7 +854,7 @@ fn finish_task(
         "UPDATE tasks SET status = ?2, exit_code = ?3, signal = ?4, reason = ?5,
              started_at = ?6, finished_at = ?7, duration_ms = ?8, stdout = ?9, stderr = ?10,
              stdout_bytes = ?11, stderr_bytes = ?12, stdout_truncated = ?13,
-             stderr_truncated = ?14, stdout_tail = ?15, stderr_tail = ?16
+             stderr_truncated = ?14, stdout_tail = ?15, stderr_tail = ?16, attempt = ?17
          WHERE id = ?1",
     )?;
     statement.execute(params![
@@ -819,6 +874,7 @@ fn finish_task(
         result.stderr.truncated(),
         tail(&result.stdout),
         tail(&result.stderr),
+        result.attempt,
     ])
 }
 
@@ -937,6 +993,7 @@ mod tests {
         capture.push(stdout, 4);
         Arc::new(TaskResult {
             status,
+            attempt: 1,
             exit,
             started_at: SystemTime::now(),
             duration: Duration::from_millis(1500),
@@ -950,23 +1007,24 @@ mod tests {
         let (_dir, mut store) = store();
         let plan = plan("a: echo a\nb: echo b [after:a]\nc: true [after:b]\n");
         let ids = store.begin_run(&new_run(), &plan).unwrap();
+        let mut rows = ids.tasks.clone();
         let updates = [
             TaskUpdate::Started {
-                row: ids.tasks[0],
+                task: 0,
                 at: SystemTime::now(),
             },
             TaskUpdate::Finished {
-                row: ids.tasks[0],
+                task: 0,
                 result: result(Status::Passed, Exit::Code(0), b"hello world\n"),
                 reason: None,
             },
             TaskUpdate::Finished {
-                row: ids.tasks[1],
+                task: 1,
                 result: result(Status::Failed, Exit::Signal(9), b"\xff\xfe"),
                 reason: None,
             },
             TaskUpdate::Skipped {
-                row: ids.tasks[2],
+                task: 2,
                 reason: SkipReason::DependencyFailed("b".into()).to_string(),
                 at: SystemTime::now(),
             },
@@ -977,7 +1035,7 @@ mod tests {
             skipped: 1,
             ..Counts::default()
         };
-        store.record(ids.run, &updates, &counts).unwrap();
+        store.record(ids.run, &mut rows, &updates, &counts).unwrap();
         let summary = Summary {
             counts,
             duration: Duration::from_secs(2),
@@ -1051,6 +1109,7 @@ mod tests {
             attempt: 1,
             stdout: StoredOutput::default(),
             stderr: StoredOutput::default(),
+            settings: Settings::default(),
         };
         let settled = |run, status| {
             let mut row = task(status);

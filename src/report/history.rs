@@ -93,10 +93,20 @@ pub fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
             task.status.to_ascii_uppercase()
         );
     }
-    // Counted from the tasks: the run row of a run whose taskrun was
-    // killed holds only what was counted before.
+    // Counted from the tasks, the last attempt of each: the run row of a
+    // run whose taskrun was killed holds only what was counted before.
+    let finals: Vec<&TaskRow> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(index, task)| {
+            tasks
+                .get(index + 1)
+                .is_none_or(|next| next.position != task.position)
+        })
+        .map(|(_, task)| task)
+        .collect();
     let count = |statuses: &[&str]| {
-        tasks
+        finals
             .iter()
             .filter(|task| statuses.contains(&task.status.as_str()))
             .count()

@@ -177,6 +177,15 @@ impl<'a, W: Write> Progress<'a, W> {
                 self.ended += 1;
                 self.finished_line(task, &result)
             }
+            Event::TaskRetrying {
+                task,
+                result,
+                retries,
+                delay,
+            } => {
+                self.running.remove(&task);
+                self.retry_line(task, &result, retries, delay)
+            }
             Event::TaskSkipped { task, reason } => {
                 self.ended += 1;
                 let head = self.counter() + " " + &self.plan.tasks[task].name.value;
@@ -199,78 +208,67 @@ impl<'a, W: Write> Progress<'a, W> {
         format!("[{}/{}]", self.ended, self.plan.tasks.len())
     }
 
-    fn finished_line(&self, task: TaskId, result: &TaskResult) -> String {
+    /// `prefix name: command`, the command shortened to leave room for the
+    /// status.
+    fn head(&self, prefix: &str, task: TaskId) -> String {
         let spec = &self.plan.tasks[task];
-        let prefix = format!("{} {}: ", self.counter(), spec.name.value);
+        let prefix = format!("{prefix} {}: ", spec.name.value);
         let room = STATUS_COLUMN
             .saturating_sub(prefix.chars().count() + 1 + MIN_DOTS + 1)
             .max(MIN_COMMAND);
-        let head = prefix + &shorten(&spec.command.value, room);
+        prefix + &shorten(&spec.command.value, room)
+    }
+
+    /// An attempt that failed and will be retried.
+    fn retry_line(
+        &self,
+        task: TaskId,
+        result: &TaskResult,
+        retries: u32,
+        delay: Duration,
+    ) -> String {
+        let spec = &self.plan.tasks[task];
+        let head = self.head("     ", task);
+        let word = format!("RETRY {}/{retries}", result.attempt);
+        let timeout = spec.settings.timeout_or(self.options.timeout);
+        let why = reason(result, timeout);
+        let detail = format!("{why}; again in {}", format_duration(delay));
+        self.styled_line(&head, &word, "33", &detail)
+    }
+
+    fn finished_line(&self, task: TaskId, result: &TaskResult) -> String {
+        let spec = &self.plan.tasks[task];
+        let head = self.head(&self.counter(), task);
         let mut text = self.line(&head, result.status, &format_duration(result.duration));
         if matches!(result.status, Status::Failed | Status::Timeout) {
-            text.push_str(&self.why(result));
+            let timeout = spec.settings.timeout_or(self.options.timeout);
+            text.push_str(&why(result, timeout));
         }
         text
     }
 
     /// `head ....... STATUS (detail)` and a newline.
     fn line(&self, head: &str, status: Status, detail: &str) -> String {
+        let colour = match status {
+            Status::Passed => "32",
+            Status::Failed | Status::Timeout => "31",
+            Status::Skipped | Status::Canceled => "33",
+        };
+        self.styled_line(head, &status.as_str().to_ascii_uppercase(), colour, detail)
+    }
+
+    /// `head ....... WORD (detail)`, the word in `colour` (an ANSI code)
+    /// when colour is on.
+    fn styled_line(&self, head: &str, word: &str, colour: &str, detail: &str) -> String {
         let dots = STATUS_COLUMN
             .saturating_sub(head.chars().count() + 2)
             .max(MIN_DOTS - 1);
-        let word = status.as_str().to_ascii_uppercase();
         let word = if self.options.color {
-            let colour = match status {
-                Status::Passed => "32",
-                Status::Failed | Status::Timeout => "31",
-                Status::Skipped | Status::Canceled => "33",
-            };
             format!("\x1b[1;{colour}m{word}\x1b[0m")
         } else {
-            word
+            word.to_owned()
         };
         format!("{head} {} {word} ({detail})\n", ".".repeat(dots))
-    }
-
-    /// The reason a task did not pass and the last lines of its output.
-    fn why(&self, result: &TaskResult) -> String {
-        let exit = match &result.exit {
-            Exit::Code(code) => format!("exit code {code}"),
-            Exit::Signal(signal) => format!("killed by {}", signal_name(*signal)),
-            Exit::NotStarted(reason) => reason.clone(),
-        };
-        let reason = match (result.status, self.options.timeout) {
-            (Status::Timeout, Some(timeout)) => {
-                format!("timed out after {} ({exit})", format_duration(timeout))
-            }
-            _ => exit,
-        };
-        let (name, capture) = if has_text(&result.stderr) || !has_text(&result.stdout) {
-            ("stderr", &result.stderr)
-        } else {
-            ("stdout", &result.stdout)
-        };
-        let text = String::from_utf8_lossy(capture.last_bytes());
-        let mut lines: Vec<&str> = text.lines().collect();
-        if capture.truncated() && lines.len() > 1 {
-            // The tail starts mid-line; show that line only if it is all
-            // there is.
-            lines.remove(0);
-        }
-        while lines.last().is_some_and(|line| line.trim().is_empty()) {
-            lines.pop();
-        }
-        let shown = &lines[lines.len().saturating_sub(TAIL_LINES)..];
-        let mut out = String::new();
-        if shown.is_empty() {
-            let _ = writeln!(out, "      {reason}, no output");
-        } else {
-            let _ = writeln!(out, "      {reason}; last lines of {name}:");
-            for line in shown {
-                let _ = writeln!(out, "      │ {}", shorten(line, TAIL_LINE_CHARS));
-            }
-        }
-        out
     }
 
     fn summary(&self, summary: &Summary) -> String {
@@ -354,6 +352,52 @@ impl<'a, W: Write> Progress<'a, W> {
     }
 }
 
+/// Why an attempt did not pass, in a few words.
+fn reason(result: &TaskResult, timeout: Option<Duration>) -> String {
+    let exit = match &result.exit {
+        Exit::Code(code) => format!("exit code {code}"),
+        Exit::Signal(signal) => format!("killed by {}", signal_name(*signal)),
+        Exit::NotStarted(reason) => reason.clone(),
+    };
+    match (result.status, timeout) {
+        (Status::Timeout, Some(timeout)) => {
+            format!("timed out after {} ({exit})", format_duration(timeout))
+        }
+        _ => exit,
+    }
+}
+
+/// The reason a task did not pass and the last lines of its output.
+fn why(result: &TaskResult, timeout: Option<Duration>) -> String {
+    let reason = reason(result, timeout);
+    let (name, capture) = if has_text(&result.stderr) || !has_text(&result.stdout) {
+        ("stderr", &result.stderr)
+    } else {
+        ("stdout", &result.stdout)
+    };
+    let text = String::from_utf8_lossy(capture.last_bytes());
+    let mut lines: Vec<&str> = text.lines().collect();
+    if capture.truncated() && lines.len() > 1 {
+        // The tail starts mid-line; show that line only if it is all
+        // there is.
+        lines.remove(0);
+    }
+    while lines.last().is_some_and(|line| line.trim().is_empty()) {
+        lines.pop();
+    }
+    let shown = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+    let mut out = String::new();
+    if shown.is_empty() {
+        let _ = writeln!(out, "      {reason}, no output");
+    } else {
+        let _ = writeln!(out, "      {reason}; last lines of {name}:");
+        for line in shown {
+            let _ = writeln!(out, "      │ {}", shorten(line, TAIL_LINE_CHARS));
+        }
+    }
+    out
+}
+
 impl Live {
     fn output(&mut self, bytes: &[u8]) {
         self.partial.extend_from_slice(bytes);
@@ -422,6 +466,7 @@ mod tests {
         capture.push(stderr, 1 << 20);
         Arc::new(TaskResult {
             status,
+            attempt: 1,
             exit,
             started_at: SystemTime::now(),
             duration: Duration::from_millis(millis),

@@ -110,7 +110,7 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
     ] {
         assert_contains(&tasks, extra);
     }
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "2\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "3\n");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
     let indexes = sqlite3(
         &db,
@@ -646,7 +646,7 @@ fn a_database_from_a_newer_taskrun_is_refused() {
     assert_eq!(output.status, 2);
     assert_contains(
         &output.stderr,
-        "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 2)",
+        "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 3)",
     );
     assert!(!test.path().join("ran").exists());
     assert_eq!(std::fs::read(&db).unwrap(), before);
@@ -681,7 +681,7 @@ fn a_database_with_the_first_schema_is_migrated() {
     );
     let old = taskrun(&test, &["show", "1", "--task", "old"]);
     assert_contains(&old.stdout, "--- stdout ---\nold output\n");
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "2\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "3\n");
     let output = taskrun(&test, &["run", "tasks.txt", "--quiet"]);
     assert_contains(&output.stdout, "(run #2)");
 }
@@ -801,4 +801,25 @@ fn a_full_disk_mid_run_is_reported_and_earlier_runs_survive() {
     assert_contains(&stdout, "| 1 passed, 0 failed, 0 skipped |");
     assert_contains(&stdout, "| incomplete\n");
     assert_contains(&stdout, "Status: incomplete: results not all recorded");
+}
+
+#[test]
+fn retry_keeps_each_task_settings_and_takes_the_last_attempt() {
+    let test = Test::new()
+        .file("sub/.keep", "")
+        .taskfile("t: test -f ok && echo \"$V\" > out [dir:sub] [env:V=kept] [retries:1]\n");
+    let output = taskrun(
+        &test,
+        &["run", "tasks.txt", "--retry-delay", "0.01", "--quiet"],
+    );
+    assert_eq!(output.status, 1);
+    // Two attempts failed; retry takes the task once, with its settings.
+    std::fs::write(test.path().join("sub/ok"), "").unwrap();
+    let output = taskrun(&test, &["retry", "1", "--jobs", "1"]);
+    assert_eq!(output.status, 0, "{}", output.stdout);
+    assert_contains(&output.stdout, "Retrying 1 failed task from run #1...");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("sub/out")).unwrap(),
+        "kept\n"
+    );
 }

@@ -431,3 +431,110 @@ fn no_process_is_left_behind_after_a_normal_run() {
     assert_eq!(output.status, 0);
     assert!(processes_with("sleep 0.2; echo late").is_empty());
 }
+
+#[test]
+fn per_task_timeout_overrides_the_run_timeout() {
+    let output = run(
+        "quick: sleep 5 [timeout:0.3]\nslow: sleep 0.5 [timeout:0]\n",
+        &["--timeout", "0.2", "--jobs", "2"],
+    );
+    assert_eq!(output.status, 1);
+    let stdout = masked(&output.stdout);
+    assert_contains(
+        &stdout,
+        "quick: sleep 5 ................... TIMEOUT (…)\n      timed out after …",
+    );
+    assert_contains(&stdout, "slow: sleep 0.5 .................. PASSED");
+}
+
+#[test]
+fn per_task_directory_and_environment() {
+    let test = Test::new()
+        .file("web/.keep", "")
+        .taskfile("build: pwd > where; echo \"$MODE $EXTRA\" > env [dir:web] [env:MODE=production] [env:EXTRA=a b]\n");
+    let test = test.args(&["run", "tasks.txt"]);
+    let output = test.run();
+    assert_eq!(output.status, 0, "{}", output.stdout);
+    let where_ = std::fs::read_to_string(test.path().join("web/where")).unwrap();
+    assert!(where_.trim_end().ends_with("/web"), "{where_}");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("web/env")).unwrap(),
+        "production a b\n"
+    );
+    let missing = run("a: true [dir:nowhere]\n", &[]);
+    assert_eq!(missing.status, 1);
+    assert_contains(&missing.stdout, "cannot start /bin/sh in `");
+    assert_contains(&missing.stdout, "/nowhere`");
+}
+
+#[test]
+fn retries_rerun_a_failing_task_and_record_every_attempt() {
+    let test = Test::new().taskfile(
+        "flaky: n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; \
+         [ $n -ge 3 ] || { echo \"down $n\" >&2; exit 7; } [retries:3]\n\
+         then: echo after [after:flaky]\n",
+    );
+    let test = test.args(&["run", "tasks.txt", "--retry-delay", "0.05", "--jobs", "1"]);
+    let output = test.run();
+    assert_eq!(output.status, 0, "{}", output.stdout);
+    let stdout = masked(&output.stdout);
+    assert_contains(
+        &stdout,
+        "      flaky: n=$(cat count 2>/dev/… .... RETRY 1/3 (exit code 7; again in …)\n",
+    );
+    assert_contains(&stdout, "RETRY 2/3 (exit code 7; again in …)\n[1/2] flaky:");
+    assert_contains(&stdout, "Run completed: 2 passed, 0 failed, 0 skipped\n");
+    if let Ok(rows) = std::process::Command::new("sqlite3")
+        .arg(test.path().join("taskrun.db"))
+        .arg("SELECT name, attempt, status, coalesce(exit_code, '') FROM tasks ORDER BY id")
+        .output()
+    {
+        assert_eq!(
+            String::from_utf8_lossy(&rows.stdout),
+            "flaky|1|failed|7\nthen|1|passed|0\nflaky|2|failed|7\nflaky|3|passed|0\n"
+        );
+    }
+}
+
+#[test]
+fn a_task_that_keeps_failing_fails_after_its_last_retry() {
+    let start = Instant::now();
+    let output = run(
+        "broken: exit 3 [retries:2]\nafter_it: true [after:broken]\n",
+        &["--retry-delay", "0.1", "--jobs", "1"],
+    );
+    assert_eq!(output.status, 1);
+    // Waits of 0.05-0.1 s, then 0.1-0.2 s.
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+    let stdout = masked(&output.stdout);
+    assert_eq!(stdout.matches("RETRY").count(), 2, "{stdout}");
+    assert_contains(
+        &stdout,
+        "[1/2] broken: exit 3 ................... FAILED (…)\n",
+    );
+    assert_contains(
+        &stdout,
+        "after_it ......................... SKIPPED (dependency failed: broken)",
+    );
+}
+
+#[test]
+fn timeouts_are_retried_too() {
+    let output = run(
+        "slow: sleep 5 [timeout:0.2] [retries:1]\n",
+        &["--retry-delay", "0.01"],
+    );
+    assert_eq!(output.status, 1);
+    assert_contains(
+        &masked(&output.stdout),
+        "RETRY 1/1 (timed out after … (killed by SIGTERM); again in …)",
+    );
+    assert_contains(
+        &output.stdout,
+        "Run completed: 0 passed, 0 failed, 0 skipped, 1 timeout",
+    );
+}
