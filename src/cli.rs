@@ -29,8 +29,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a task file and print a one-line summary of it.
     Check {
-        /// The task file, e.g. `tasks.txt`.
-        file: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// List recent runs, newest first.
     History {
@@ -61,18 +61,35 @@ pub enum Command {
     Retry(RetryArgs),
     /// Print the dependency graph of a task file for Graphviz or Mermaid.
     Graph {
-        /// The task file, e.g. `tasks.txt`.
-        file: PathBuf,
+        #[command(flatten)]
+        source: SourceArgs,
         /// The output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
 }
 
+/// Where tasks come from: a task file, and the script beside it.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// The task file, e.g. `tasks.txt` (tasks run in its directory), or a
+    /// `.rhai` script that defines every task itself.
+    pub file: PathBuf,
+
+    /// Load this Rhai script after the task file, instead of the
+    /// `Taskfile.rhai` beside it.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_script")]
+    pub script: Option<PathBuf>,
+
+    /// Do not load the `Taskfile.rhai` beside the task file.
+    #[arg(long)]
+    pub no_script: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The task file, e.g. `tasks.txt`. Tasks run in its directory.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     /// Run only this task and the tasks it depends on (repeatable).
     #[arg(long = "task", short = 't', value_name = "NAME")]
@@ -131,6 +148,11 @@ pub struct RetryArgs {
     /// The run to retry: its number, or `last`.
     #[arg(value_name = "RUN", value_parser = parse_run)]
     pub run: RunRef,
+
+    /// Decide which tasks to retry with the `should_retry` of this Rhai
+    /// script, instead of the run's own script's.
+    #[arg(long, value_name = "FILE.rhai")]
+    pub policy: Option<PathBuf>,
 
     #[command(flatten)]
     pub exec: ExecArgs,

@@ -9,38 +9,57 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use crate::cli::{ColorChoice, ExecArgs, GraphFormat, RetryArgs, RunArgs, RunRef};
+use crate::cli::{ColorChoice, ExecArgs, GraphFormat, RetryArgs, RunArgs, RunRef, SourceArgs};
 use crate::error::{Error, did_you_mean, plural};
 use crate::event::Event;
 use crate::graph::Plan;
-use crate::record::{NewRun, Recorder, RunRow, Store};
+use crate::record::{NewRun, Recorder, RunRow, Store, TaskRow};
 use crate::report::{Progress, ProgressOptions, Style, history};
-use crate::schedule::{RunOptions, Scheduler};
+use crate::schedule::{RetryPolicy, RunOptions, Scheduler};
+use crate::script::{Evaluator, Hooks, Policy, Script, TaskView};
 use crate::source::{Source, Sources, Span, Spanned};
-use crate::task::{TaskSet, TaskSpec};
+use crate::task::{Kind, TaskSet, TaskSpec};
 use crate::{execute, exit_code, load, report, signal, visualize};
 
 /// `taskrun run FILE`.
 pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> Result<u8, Error> {
-    let mut plan = load(&args.file, sources)?;
+    let loaded = load(&args.source, sources)?;
+    let mut plan = loaded.plan;
     if !args.tasks.is_empty() {
         plan = select(plan, &args.tasks)?;
     }
-    let taskfile = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
+    let file = &args.source.file;
+    let taskfile = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+    let script = loaded.script_path.as_ref().map(|script| {
+        std::path::absolute(script)
+            .unwrap_or_else(|_| script.clone())
+            .display()
+            .to_string()
+    });
     let run = NewRun {
         taskfile: taskfile.display().to_string(),
-        dir: task_dir(&args.file),
+        script,
+        dir: task_dir(file),
         jobs: jobs(&args.exec),
         retry_of: None,
         started_at: SystemTime::now(),
     };
-    execute_plan(&plan, &args.exec, color, &run, None)
+    execute_plan(
+        &plan,
+        loaded.script.as_ref(),
+        sources,
+        &args.exec,
+        color,
+        &run,
+        None,
+    )
 }
 
-/// `taskrun retry RUN`: the tasks of RUN that did not pass, with the
-/// commands and dependencies stored with it.
+/// `taskrun retry RUN`: the tasks of RUN that did not pass and that the
+/// retry policy accepts, with the commands, dependencies and settings
+/// stored with RUN.
 pub(crate) fn retry(
     args: &RetryArgs,
     color: ColorChoice,
@@ -51,20 +70,11 @@ pub(crate) fn retry(
     let original = find_run(&store, db, args.run)?;
     let tasks = store.tasks(&original)?;
     drop(store);
-    // A task retried within the run has a row per attempt; the last one
-    // counts.
-    let mut last: Vec<&crate::record::TaskRow> = Vec::new();
-    for task in &tasks {
-        match last.last_mut() {
-            Some(previous) if previous.position == task.position => *previous = task,
-            _ => last.push(task),
-        }
-    }
-    let retried: Vec<_> = last
+    let failed: Vec<&TaskRow> = last_attempts(&tasks)
         .into_iter()
         .filter(|task| task.status != "passed")
         .collect();
-    if retried.is_empty() {
+    if failed.is_empty() {
         println!(
             "Nothing to retry: every task of run #{} passed.",
             original.id
@@ -78,8 +88,133 @@ pub(crate) fn retry(
             dir,
         });
     }
-    // The tasks come from the database, not a file: their spans point into
-    // an empty source named after the run.
+
+    // The run's own script gives the closures of evaluated tasks and,
+    // unless --policy names another, the retry policy.
+    let needs_script = failed.iter().any(|task| task.kind == Kind::Rhai)
+        || (args.policy.is_none() && original.script.is_some());
+    let run_script = if needs_script {
+        run_script(&original, sources)?
+    } else {
+        None
+    };
+    let policy_script = match &args.policy {
+        Some(path) => Some(policy_script(original.id, path, sources)?),
+        None => run_script.clone(),
+    };
+    let policy =
+        policy_script.and_then(|script| Policy::new(script, sources.clone(), stderr_style(color)));
+
+    let (retried, declined) = choose(&failed, policy.as_ref());
+    if !declined.is_empty() {
+        let listed: Vec<String> = declined
+            .iter()
+            .map(|(name, why)| format!("{name} ({why})"))
+            .collect();
+        println!("Not retried: {}", listed.join(", "));
+    }
+    if retried.is_empty() {
+        println!("Nothing to retry in run #{}.", original.id);
+        return Ok(exit_code::SUCCESS);
+    }
+
+    let plan = plan_of(&retried, &original, db, sources)?;
+    let header = format!(
+        "Retrying {} from run #{}...",
+        plural(plan.tasks.len(), "failed task"),
+        original.id
+    );
+    let run = NewRun {
+        taskfile: original.taskfile.clone().unwrap_or_default(),
+        script: original.script.clone(),
+        dir,
+        jobs: jobs(&args.exec),
+        retry_of: Some(original.id),
+        started_at: SystemTime::now(),
+    };
+    execute_plan(
+        &plan,
+        run_script.as_ref(),
+        sources,
+        &args.exec,
+        color,
+        &run,
+        Some(header),
+    )
+}
+
+/// The last attempt of each task: a task retried within its run has a row
+/// per attempt.
+fn last_attempts(tasks: &[TaskRow]) -> Vec<&TaskRow> {
+    let mut last: Vec<&TaskRow> = Vec::new();
+    for task in tasks {
+        match last.last_mut() {
+            Some(previous) if previous.position == task.position => *previous = task,
+            _ => last.push(task),
+        }
+    }
+    last
+}
+
+/// Which of the `failed` tasks to retry, and why each other one is not:
+/// the policy declined it, or it waits for a task that is not retried.
+fn choose<'a>(
+    failed: &[&'a TaskRow],
+    policy: Option<&Policy>,
+) -> (Vec<&'a TaskRow>, Vec<(String, String)>) {
+    let mut declined: Vec<(String, String)> = Vec::new();
+    let mut retried: Vec<&TaskRow> = Vec::new();
+    for &task in failed {
+        let waits_for = task
+            .deps
+            .iter()
+            .find(|dep| declined.iter().any(|(name, _)| name == *dep));
+        if let Some(dep) = waits_for {
+            declined.push((task.name.clone(), format!("waits for {dep}")));
+            continue;
+        }
+        if let Some(policy) = policy {
+            let joined = |output: &crate::record::StoredOutput| {
+                let mut bytes = output.bytes.clone();
+                bytes.extend_from_slice(&output.tail);
+                bytes
+            };
+            let (stdout, stderr) = (joined(&task.stdout), joined(&task.stderr));
+            let view = TaskView {
+                name: &task.name,
+                command: &task.command,
+                status: &task.status,
+                exit_code: task.exit_code,
+                signal: task
+                    .signal
+                    .map(|signal| execute::signal_name(i32::try_from(signal).unwrap_or(0))),
+                stdout: &stdout,
+                stderr: &stderr,
+                duration: Duration::from_millis(
+                    u64::try_from(task.duration_ms.unwrap_or(0)).unwrap_or(0),
+                )
+                .as_secs_f64(),
+                attempt: task.attempt,
+            };
+            if !policy.decide_or_retry(&view) {
+                declined.push((task.name.clone(), "declined by should_retry".to_owned()));
+                continue;
+            }
+        }
+        retried.push(task);
+    }
+    (retried, declined)
+}
+
+/// The plan of the tasks to retry, from their rows: dependencies that
+/// passed are satisfied. The tasks come from the database, not a file:
+/// their spans point into an empty source named after the run.
+fn plan_of(
+    retried: &[&TaskRow],
+    original: &RunRow,
+    db: &Path,
+    sources: &mut Sources,
+) -> Result<Plan, Error> {
     let origin = sources.add(Source::from_bytes(
         format!("run #{} in {}", original.id, db.display()),
         b"",
@@ -93,7 +228,6 @@ pub(crate) fn retry(
             .map(|task| TaskSpec {
                 name: Spanned::new(task.name.clone(), span),
                 command: Spanned::new(task.command.clone(), span),
-                // Dependencies that passed are satisfied.
                 after: task
                     .deps
                     .iter()
@@ -101,32 +235,83 @@ pub(crate) fn retry(
                     .map(|dep| Spanned::new(dep.clone(), span))
                     .collect(),
                 settings: task.settings.clone(),
+                kind: task.kind,
             })
             .collect(),
     };
-    let plan = Plan::build(set).map_err(|errors| Error::Invalid {
-        path: db.clone(),
+    Plan::build(set).map_err(|errors| Error::Invalid {
+        path: db.to_owned(),
         problems: errors.into_iter().map(Into::into).collect(),
-    })?;
-    let header = format!(
-        "Retrying {} from run #{}...",
-        plural(plan.tasks.len(), "failed task"),
-        original.id
-    );
-    let run = NewRun {
-        taskfile: original.taskfile.clone().unwrap_or_default(),
-        dir,
-        jobs: jobs(&args.exec),
-        retry_of: Some(original.id),
-        started_at: SystemTime::now(),
+    })
+}
+
+/// The script of a recorded run, loaded again (with its task file, which
+/// it may build on).
+fn run_script(run: &RunRow, sources: &mut Sources) -> Result<Option<Arc<Script>>, Error> {
+    let Some(script) = &run.script else {
+        return Ok(None);
     };
-    execute_plan(&plan, &args.exec, color, &run, Some(header))
+    let script = PathBuf::from(script);
+    let taskfile = run.taskfile.clone().map(PathBuf::from);
+    let args = match taskfile {
+        Some(taskfile) if taskfile != script => SourceArgs {
+            file: taskfile,
+            script: Some(script.clone()),
+            no_script: false,
+        },
+        _ => SourceArgs {
+            file: script.clone(),
+            script: None,
+            no_script: true,
+        },
+    };
+    let loaded = load(&args, sources).map_err(|error| Error::RetryScript {
+        run: run.id,
+        why: format!("its script `{}` does not load: {error}", script.display()),
+        help: "restore the script (and task file) as they were, or fix them".to_owned(),
+    })?;
+    Ok(loaded.script)
+}
+
+/// A policy script named with --policy, loaded on its own.
+fn policy_script(run: i64, path: &Path, sources: &mut Sources) -> Result<Arc<Script>, Error> {
+    let args = SourceArgs {
+        file: path.to_owned(),
+        script: None,
+        no_script: true,
+    };
+    let source = Source::read(path).map_err(|source| Error::ReadScript {
+        path: path.to_owned(),
+        source,
+    })?;
+    let id = sources.add(source);
+    let dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_owned);
+    let (_, script) =
+        crate::script::load(sources.get(id), id, Vec::new(), &dir).map_err(|error| {
+            Error::Invalid {
+                path: args.file.clone(),
+                problems: vec![error.into()],
+            }
+        })?;
+    if !script.defines("should_retry", 1) {
+        return Err(Error::RetryScript {
+            run,
+            why: format!("`{}` defines no `fn should_retry(task)`", path.display()),
+            help: "a policy script defines `fn should_retry(task) { ... }` returning true or false"
+                .to_owned(),
+        });
+    }
+    Ok(script)
 }
 
 /// Runs `plan`, recording it as `run`, and returns the exit status it
 /// earns. Nothing starts unless the run could be recorded first.
 fn execute_plan(
     plan: &Plan,
+    script: Option<&Arc<Script>>,
+    sources: &Sources,
     exec: &ExecArgs,
     color: ColorChoice,
     run: &NewRun,
@@ -157,15 +342,39 @@ fn execute_plan(
         dir: run.dir.clone(),
         live_output: progress.live,
         retry_delay: exec.retry_delay,
+        policy: script.and_then(|script| {
+            let policy = Policy::new(Arc::clone(script), sources.clone(), stderr_style(color))?;
+            Some(Arc::new(policy) as Arc<dyn RetryPolicy>)
+        }),
     };
+    let hooks = script.as_ref().and_then(|script| {
+        Hooks::new(
+            Arc::clone(script),
+            run_id,
+            sources.clone(),
+            stderr_style(color),
+        )
+    });
     // Failing to raise the limit is no reason not to run: with fewer
     // descriptors, only jobs beyond the limit fail, each with the reason.
     let _ = execute::reserve_descriptors(run.jobs);
     let (listener, signals) = signal::Listener::start().map_err(Error::Start)?;
-    let scheduler = Scheduler::new(plan, &options, Arc::new(execute::Local));
+    let local: Arc<dyn execute::Executor> = Arc::new(execute::Local);
+    let executor: Arc<dyn execute::Executor> = match script {
+        Some(script) => Arc::new(Evaluator::new(Arc::clone(script), local)),
+        None => local,
+    };
+    let scheduler = Scheduler::new(plan, &options, executor);
     let (summary, recording) = std::thread::scope(|scope| {
         let (to_reporter, reporter_events) = crossbeam::channel::unbounded::<Event>();
         let (to_recorder, recorder_events) = crossbeam::channel::unbounded::<Event>();
+        let (to_hooks, hook_events) = crossbeam::channel::unbounded::<Event>();
+        let hooks = hooks.map(|hooks| {
+            std::thread::Builder::new()
+                .name("taskrun-hooks".to_owned())
+                .spawn_scoped(scope, move || hooks.consume(plan, &hook_events))
+        });
+        let to_hooks = matches!(hooks, Some(Ok(_))).then_some(to_hooks);
         let reporter = std::thread::Builder::new()
             .name("taskrun-report".to_owned())
             .spawn_scoped(scope, move || {
@@ -183,12 +392,19 @@ fn execute_plan(
         };
         let summary = scheduler.run(
             &mut |event| {
+                if let Some(to_hooks) = &to_hooks {
+                    let _ = to_hooks.send(event.clone());
+                }
                 let _ = to_recorder.send(event.clone());
                 let _ = to_reporter.send(event);
             },
             &signals,
         );
-        drop((to_reporter, to_recorder));
+        drop((to_reporter, to_recorder, to_hooks));
+        if let Some(Ok(hooks)) = hooks {
+            // A hook that panicked has already said so on stderr.
+            let _ = hooks.join();
+        }
         // The recorder may be parked in its batch window; the run is over.
         recorder.thread().unpark();
         // A reporter that panicked has already said so on stderr; the run
@@ -201,10 +417,27 @@ fn execute_plan(
     let summary = summary.map_err(Error::Start)?;
     let recording = recording
         .ok_or_else(|| Error::Start(std::io::Error::other("the recorder could not be started")))?;
-    let mut code = match summary.interrupted {
+    let code = match summary.interrupted {
         Some(signal) => exit_code::interrupted(signal),
         None if summary.counts.all_passed() => exit_code::SUCCESS,
         None => exit_code::FAILURE,
+    };
+    Ok(saved(recording, db, run_id, code, color))
+}
+
+/// Says where the run was saved, or reports why it could not all be, and
+/// returns the exit status given what the run earned (`code`).
+fn saved(
+    recording: std::thread::Result<Result<(), crate::record::StoreError>>,
+    db: &Path,
+    run_id: i64,
+    code: u8,
+    color: ColorChoice,
+) -> u8 {
+    let failed = if code == exit_code::SUCCESS {
+        exit_code::FAILURE
+    } else {
+        code
     };
     match recording {
         Ok(Ok(())) => {
@@ -213,22 +446,20 @@ fn execute_plan(
                 "Results saved to: {} (run #{run_id})",
                 db.display()
             );
+            code
         }
         Ok(Err(error)) => {
-            let style = Style::detect(color, std::io::stderr().is_terminal());
-            eprint!("{}", report::error(&error.into(), &Sources::new(), style));
-            if code == exit_code::SUCCESS {
-                code = exit_code::FAILURE;
-            }
+            eprint!(
+                "{}",
+                report::error(&error.into(), &Sources::new(), stderr_style(color))
+            );
+            failed
         }
         Err(_) => {
             eprintln!("error: the recorder stopped unexpectedly; run #{run_id} may be incomplete");
-            if code == exit_code::SUCCESS {
-                code = exit_code::FAILURE;
-            }
+            failed
         }
     }
-    Ok(code)
 }
 
 /// `taskrun history`.
@@ -325,22 +556,34 @@ fn find_run(store: &Store, db: &Path, run: RunRef) -> Result<RunRow, Error> {
 }
 
 /// `taskrun check FILE`.
-pub(crate) fn check(file: &Path, sources: &mut Sources) -> Result<u8, Error> {
-    let plan = load(file, sources)?;
-    let summary = report::check_summary(&file.display().to_string(), &plan);
+pub(crate) fn check(args: &SourceArgs, sources: &mut Sources) -> Result<u8, Error> {
+    let loaded = load(args, sources)?;
+    let mut name = args.file.display().to_string();
+    if let (Some(script), false) = (&loaded.script_path, crate::is_script(&args.file)) {
+        name = format!("{name} + {}", script.display());
+    }
+    let summary = report::check_summary(&name, &loaded.plan);
     print_out(&format!("{summary}\n"))?;
     Ok(exit_code::SUCCESS)
 }
 
 /// `taskrun graph FILE`.
-pub(crate) fn graph(file: &Path, format: GraphFormat, sources: &mut Sources) -> Result<u8, Error> {
-    let plan = load(file, sources)?;
+pub(crate) fn graph(
+    args: &SourceArgs,
+    format: GraphFormat,
+    sources: &mut Sources,
+) -> Result<u8, Error> {
+    let plan = load(args, sources)?.plan;
     let text = match format {
         GraphFormat::Dot => visualize::dot(&plan),
         GraphFormat::Mermaid => visualize::mermaid(&plan),
     };
     print_out(&text)?;
     Ok(exit_code::SUCCESS)
+}
+
+fn stderr_style(color: ColorChoice) -> Style {
+    Style::detect(color, std::io::stderr().is_terminal())
 }
 
 fn print_out(text: &str) -> Result<(), Error> {

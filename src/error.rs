@@ -181,16 +181,15 @@ pub enum GraphError {
     NoTasks { source_id: SourceId },
 
     #[error("task `{name}` is defined more than once")]
-    #[diagnostic(
-        code(graph::duplicate_task),
-        help("task names must be unique; rename or remove one of them")
-    )]
+    #[diagnostic(code(graph::duplicate_task), help("{help}"))]
     DuplicateTask {
         name: String,
         #[label(primary, "defined again here")]
         span: Span,
+        /// The first definition, when it is in the same file.
         #[label("first defined here")]
-        first: Span,
+        first: Option<Span>,
+        help: String,
     },
 
     #[error("task `{task}` depends on unknown task `{name}`")]
@@ -242,6 +241,61 @@ impl GraphError {
     }
 }
 
+/// A problem with a `Taskfile.rhai` script.
+#[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
+pub enum ScriptError {
+    #[error("script syntax error: {message}")]
+    #[diagnostic(
+        code(script::syntax),
+        help("see the Rhai book (rhai.rs/book) for the language")
+    )]
+    Syntax {
+        message: String,
+        #[label("here")]
+        span: Span,
+    },
+
+    #[error("script error: {message}")]
+    #[diagnostic(code(script::runtime))]
+    Runtime {
+        message: String,
+        #[label("while running this")]
+        span: Span,
+    },
+
+    #[error("hook `{hook}` failed: {message}")]
+    #[diagnostic(
+        code(script::hook),
+        help("the run goes on; `{hook}` is not called again in this run")
+    )]
+    Hook {
+        hook: String,
+        message: String,
+        #[label("here")]
+        span: Span,
+    },
+
+    #[error("script stopped: {message}")]
+    #[diagnostic(code(script::limit), help("{help}"))]
+    Limit {
+        message: String,
+        #[label("stopped here")]
+        span: Span,
+        help: String,
+    },
+}
+
+impl ScriptError {
+    pub fn source_id(&self) -> SourceId {
+        match self {
+            ScriptError::Syntax { span, .. }
+            | ScriptError::Runtime { span, .. }
+            | ScriptError::Limit { span, .. }
+            | ScriptError::Hook { span, .. } => span.source,
+        }
+    }
+}
+
 /// One problem found in the task sources, from either stage.
 #[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
@@ -251,6 +305,9 @@ pub enum Problem {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Graph(#[from] GraphError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Script(#[from] ScriptError),
 }
 
 impl Problem {
@@ -258,6 +315,7 @@ impl Problem {
         match self {
             Problem::Parse(error) => error.source_id(),
             Problem::Graph(error) => error.source_id(),
+            Problem::Script(error) => error.source_id(),
         }
     }
 
@@ -329,9 +387,24 @@ pub enum Error {
     )]
     RetryDirGone { run: i64, dir: PathBuf },
 
+    #[error("cannot retry run #{run}: {why}")]
+    #[diagnostic(code(history::retry_script), help("{help}"))]
+    RetryScript { run: i64, why: String, help: String },
+
     #[error("cannot start the run")]
     #[diagnostic(code(run::start))]
     Start(#[source] std::io::Error),
+
+    #[error("cannot read script `{}`", path.display())]
+    #[diagnostic(
+        code(script::unreadable),
+        help("check the path given to --script, or use --no-script")
+    )]
+    ReadScript {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("cannot write output")]
     #[diagnostic(code(taskrun::output))]
@@ -344,12 +417,14 @@ impl Error {
         match self {
             Error::Invalid { .. }
             | Error::ReadTaskfile { .. }
+            | Error::ReadScript { .. }
             | Error::UnknownTask { .. }
             | Error::Store(_)
             | Error::NoRuns { .. }
             | Error::UnknownRun { .. }
             | Error::UnknownRunTask { .. }
-            | Error::RetryDirGone { .. } => exit_code::INVALID_INPUT,
+            | Error::RetryDirGone { .. }
+            | Error::RetryScript { .. } => exit_code::INVALID_INPUT,
             Error::Start(_) | Error::Output(_) => exit_code::FAILURE,
         }
     }

@@ -51,10 +51,21 @@ impl Plan {
         let mut ids: HashMap<&str, usize> = HashMap::with_capacity(tasks.len());
         for (id, task) in tasks.iter().enumerate() {
             if let Some(&first) = ids.get(task.name.value.as_str()) {
+                // A diagnostic shows one file; a first definition in the
+                // other one (task file or script) is named in the help.
+                let first = tasks[first].name.span;
+                let same_file = first.source == task.name.span.source;
+                let help = if same_file {
+                    "task names must be unique; rename or remove one of them"
+                } else {
+                    "task names must be unique; the first definition is in the other file \
+                     (the task file or the script): rename or remove one of them"
+                };
                 errors.push(GraphError::DuplicateTask {
                     name: task.name.value.clone(),
                     span: task.name.span,
-                    first: tasks[first].name.span,
+                    first: same_file.then_some(first),
+                    help: help.to_owned(),
                 });
             } else {
                 ids.insert(&task.name.value, id);
@@ -181,7 +192,12 @@ fn unknown_dependency_help(name: &str, tasks: &[TaskSpec], nth: usize) -> String
         return format!("did you mean `{suggestion}`?");
     }
     if tasks.len() <= LIST_NAMES_UP_TO {
-        let listed: Vec<String> = names().map(|name| format!("`{name}`")).collect();
+        let mut listed: Vec<String> = Vec::new();
+        for name in names().map(|name| format!("`{name}`")) {
+            if !listed.contains(&name) {
+                listed.push(name);
+            }
+        }
         format!("the defined tasks are {}", listed.join(", "))
     } else {
         "check the spelling: `[after:…]` must name a task defined in the file".to_owned()
@@ -409,11 +425,19 @@ mod tests {
     #[test]
     fn duplicates_point_at_both_definitions() {
         let errors = build("a: x\nb: x\na: y\n").unwrap_err();
-        let [GraphError::DuplicateTask { name, span, first }] = &errors[..] else {
+        let [
+            GraphError::DuplicateTask {
+                name, span, first, ..
+            },
+        ] = &errors[..]
+        else {
             panic!("{errors:?}")
         };
         assert_eq!(name, "a");
-        assert_eq!((span.offset, first.offset), (10, 0));
+        assert_eq!(
+            (span.offset, first.map(|first| first.offset)),
+            (10, Some(0))
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod graph;
 pub mod record;
 pub mod report;
 pub mod schedule;
+pub mod script;
 pub mod signal;
 pub mod source;
 pub mod task;
@@ -72,8 +73,8 @@ where
             json,
             db,
         } => commands::show(&db.path, *run, task.as_deref(), *json),
-        Command::Check { file } => commands::check(file, &mut sources),
-        Command::Graph { file, format } => commands::graph(file, *format, &mut sources),
+        Command::Check { source } => commands::check(source, &mut sources),
+        Command::Graph { source, format } => commands::graph(source, *format, &mut sources),
     };
     match result {
         Ok(code) => code,
@@ -89,32 +90,106 @@ where
     }
 }
 
-/// Reads, parses and validates the task file at `path`. Every problem found
-/// is returned at once, in file order.
-pub fn load(path: &Path, sources: &mut Sources) -> Result<Plan, Error> {
-    let source = Source::read(path).map_err(|source| Error::ReadTaskfile {
-        path: path.to_owned(),
-        source,
-    })?;
+/// Whether `path` names a Rhai script (`.rhai`), which is a task source on
+/// its own.
+pub fn is_script(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("rhai"))
+}
+
+/// A validated plan, and the script that helped make it, if any.
+#[derive(Debug)]
+pub struct Loaded {
+    pub plan: Plan,
+    pub script: Option<std::sync::Arc<script::Script>>,
+    /// The script's path, as found or given.
+    pub script_path: Option<std::path::PathBuf>,
+}
+
+/// Reads, parses and validates the task file (and the script beside it)
+/// named by `args`. Every problem found is returned at once, in file order.
+pub fn load(args: &cli::SourceArgs, sources: &mut Sources) -> Result<Loaded, Error> {
+    let path = &args.file;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let read = |path: &Path| {
+        Source::read(path).map_err(|source| Error::ReadTaskfile {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let invalid = |problems: Vec<Problem>| Error::Invalid {
+        path: path.clone(),
+        problems,
+    };
+    let source = read(path)?;
     let id = sources.add(source);
-    let parsed = taskfile::parse(sources.get(id), id);
-    let mut problems: Vec<Problem> = parsed.errors.into_iter().map(Problem::from).collect();
-    // A file whose every task line is broken has no tasks, but saying so
-    // as well would only repeat the problems already listed.
-    if problems.is_empty() || !parsed.tasks.is_empty() {
-        let set = TaskSet {
-            origin: id,
-            tasks: parsed.tasks,
+
+    let (tasks, script, script_path) = if is_script(path) {
+        let (tasks, script) = script::load(sources.get(id), id, Vec::new(), &dir)
+            .map_err(|error| invalid(vec![error.into()]))?;
+        (tasks, Some(script), Some(path.clone()))
+    } else {
+        let parsed = taskfile::parse(sources.get(id), id);
+        let mut problems: Vec<Problem> = parsed.errors.into_iter().map(Problem::from).collect();
+        if !problems.is_empty() {
+            // Broken lines would make a script's view of the tasks wrong,
+            // and the graph's report of them noisy.
+            if !parsed.tasks.is_empty() {
+                let set = TaskSet {
+                    origin: id,
+                    tasks: parsed.tasks,
+                };
+                if let Err(errors) = Plan::build(set) {
+                    problems.extend(errors.into_iter().map(Problem::from));
+                }
+            }
+            problems.sort_by_key(Problem::offset);
+            return Err(invalid(problems));
+        }
+        let script_path = match (&args.script, args.no_script) {
+            (_, true) => None,
+            (Some(given), false) => Some(given.clone()),
+            (None, false) => {
+                let beside = if path
+                    .parent()
+                    .is_some_and(|parent| !parent.as_os_str().is_empty())
+                {
+                    dir.join("Taskfile.rhai")
+                } else {
+                    std::path::PathBuf::from("Taskfile.rhai")
+                };
+                Some(beside).filter(|found| found.is_file())
+            }
         };
-        match Plan::build(set) {
-            Ok(plan) if problems.is_empty() => return Ok(plan),
-            Ok(_) => {}
-            Err(errors) => problems.extend(errors.into_iter().map(Problem::from)),
+        match &script_path {
+            Some(script_path) => {
+                let source = Source::read(script_path).map_err(|source| Error::ReadScript {
+                    path: script_path.clone(),
+                    source,
+                })?;
+                let script_id = sources.add(source);
+                let (tasks, script) =
+                    script::load(sources.get(script_id), script_id, parsed.tasks, &dir)
+                        .map_err(|error| invalid(vec![error.into()]))?;
+                (tasks, Some(script), Some(script_path.clone()))
+            }
+            None => (parsed.tasks, None, None),
+        }
+    };
+    let set = TaskSet { origin: id, tasks };
+    match Plan::build(set) {
+        Ok(plan) => Ok(Loaded {
+            plan,
+            script,
+            script_path,
+        }),
+        Err(errors) => {
+            let mut problems: Vec<Problem> = errors.into_iter().map(Problem::from).collect();
+            problems.sort_by_key(Problem::offset);
+            Err(invalid(problems))
         }
     }
-    problems.sort_by_key(Problem::offset);
-    Err(Error::Invalid {
-        path: path.to_owned(),
-        problems,
-    })
 }

@@ -25,9 +25,10 @@ use crossbeam::channel::{self, Receiver, Sender};
 use crate::event::{Counts, Event, Exit, SkipReason, Status, Stream, Summary, TaskId, TaskResult};
 use crate::execute::{Control, Executor, Job, Outcome};
 use crate::graph::Plan;
+use crate::task::{Kind, TaskSpec};
 
 /// How a run is carried out.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// At most this many tasks run at once.
     pub jobs: usize,
@@ -42,6 +43,14 @@ pub struct RunOptions {
     /// The wait before a task's first retry; it doubles for each further
     /// retry, up to [`MAX_RETRY_DELAY`], with jitter.
     pub retry_delay: Duration,
+    /// Decides, within a task's retries, whether an attempt is retried.
+    pub policy: Option<Arc<dyn RetryPolicy>>,
+}
+
+/// Decides whether a failed attempt of a task with retries is retried (a
+/// script's `should_retry`). Called on the scheduler's thread.
+pub trait RetryPolicy: Send + Sync {
+    fn should_retry(&self, task: &TaskSpec, result: &TaskResult) -> bool;
 }
 
 /// The longest wait between two attempts of a task.
@@ -165,7 +174,9 @@ impl<'a> Scheduler<'a> {
                     Ok(Message::Output { task, stream, bytes }) => {
                         emit(Event::TaskOutput { task, stream, bytes });
                     }
-                    Ok(Message::Finished { task, outcome }) => run.finish(task, outcome, emit),
+                    Ok(Message::Finished { task, outcome }) => {
+                        run.finish(task, outcome, self.options.policy.as_deref(), emit);
+                    }
                     // The scheduler holds a sender, so the channel stays
                     // open while it runs.
                     Err(_) => break,
@@ -208,7 +219,9 @@ impl<'a> Scheduler<'a> {
     ) {
         let spec = &self.plan.tasks[task];
         let job = Job {
+            name: spec.name.value.clone(),
             command: spec.command.value.clone(),
+            evaluated: spec.kind == Kind::Rhai,
             dir: match &spec.settings.dir {
                 Some(dir) => self.options.dir.join(dir),
                 None => self.options.dir.clone(),
@@ -311,7 +324,13 @@ impl<'a> Run<'a> {
         doubled / 2 + doubled.mul_f64(self.jitter.next() / 2.0)
     }
 
-    fn finish(&mut self, task: TaskId, outcome: Outcome, emit: &mut dyn FnMut(Event)) {
+    fn finish(
+        &mut self,
+        task: TaskId,
+        outcome: Outcome,
+        policy: Option<&dyn RetryPolicy>,
+        emit: &mut dyn FnMut(Event),
+    ) {
         self.running -= 1;
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
@@ -326,10 +345,12 @@ impl<'a> Run<'a> {
             stderr: outcome.stderr,
         };
         let result = Arc::new(result);
-        let retries = self.plan.tasks[task].settings.retries.unwrap_or(0);
+        let spec = &self.plan.tasks[task];
+        let retries = spec.settings.retries.unwrap_or(0);
         let retry = matches!(status, Status::Failed | Status::Timeout)
             && self.interrupted.is_none()
-            && attempt <= retries;
+            && attempt <= retries
+            && policy.is_none_or(|policy| policy.should_retry(spec, &result));
         if retry {
             let delay = self.retry_delay(attempt);
             self.state[task] = State::Delayed;
@@ -438,6 +459,7 @@ mod tests {
             dir: PathBuf::from("."),
             live_output: false,
             retry_delay: Duration::from_millis(1),
+            policy: None,
         }
     }
 
@@ -509,7 +531,9 @@ mod tests {
 
     #[test]
     fn never_more_than_jobs_at_once() {
-        let text = (0..12).fold(String::new(), |text, i| text + &format!("t{i}: x\n"));
+        let text = (0..12).fold(String::new(), |text, i| {
+            text + format!("t{i}: x\n").as_str()
+        });
         let (_, _, fake) = run(&text, 3);
         assert_eq!(fake.log.lock().unwrap().2, 3);
     }

@@ -138,9 +138,34 @@ impl Source {
         (line, column)
     }
 
+    /// The byte offset of a 1-based line and column (in characters), as
+    /// script engines report positions; clamped to the text.
+    pub fn offset(&self, line: usize, column: usize) -> usize {
+        offset(&self.text, line, column)
+    }
+
     /// The length in bytes of the replacement character that stands for
     /// invalid bytes.
     pub const REPLACEMENT_LEN: usize = REPLACEMENT.len_utf8();
+}
+
+/// The byte offset in `text` of a 1-based line and column (in
+/// characters); clamped to the text.
+pub fn offset(text: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for _ in 1..line {
+        match text[offset..].find('\n') {
+            Some(newline) => offset += newline + 1,
+            None => return text.len(),
+        }
+    }
+    let line_text = &text[offset..];
+    let line_end = line_text.find('\n').unwrap_or(line_text.len());
+    offset
+        + line_text[..line_end]
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(line_end, |(index, _)| index)
 }
 
 /// Every source of one task set, addressed by [`SourceId`].
@@ -197,6 +222,17 @@ mod tests {
     fn utf16_is_recognised() {
         assert!(Source::from_bytes("t.txt", b"\xFF\xFEa\x00").utf16);
         assert!(Source::from_bytes("t.txt", b"\xFE\xFF\x00a").utf16);
+    }
+
+    #[test]
+    fn offsets_of_lines_and_columns() {
+        let source = Source::from_bytes("t.rhai", "ab\né: x\nlast".as_bytes());
+        assert_eq!(source.offset(1, 1), 0);
+        assert_eq!(source.offset(2, 1), 3);
+        assert_eq!(source.offset(2, 2), 5);
+        assert_eq!(source.offset(3, 99), source.text.len());
+        assert_eq!(source.offset(9, 1), source.text.len());
+        assert_eq!(source.line_column(source.offset(2, 3)), (2, 3));
     }
 
     #[test]

@@ -24,6 +24,28 @@ pub struct TaskSpec {
     pub after: Vec<Spanned<String>>,
     /// What this task sets for itself; the rest comes from the run.
     pub settings: Settings,
+    /// A shell command, or a closure of the script.
+    pub kind: Kind,
+}
+
+/// What a task runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// `/bin/sh -c COMMAND`.
+    #[default]
+    Shell,
+    /// A Rhai closure, run in-process (`task(name, || { ... })`).
+    Rhai,
+}
+
+impl Kind {
+    /// The name used in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Shell => "shell",
+            Kind::Rhai => "rhai",
+        }
+    }
 }
 
 /// Per-task settings. `None` (or empty) means the run's own.

@@ -22,7 +22,9 @@ use std::path::PathBuf;
 
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
-use crate::task::{MAX_RETRIES, Settings, TaskSpec, is_env_name, is_valid_name, name_suggestion};
+use crate::task::{
+    Kind, MAX_RETRIES, Settings, TaskSpec, is_env_name, is_valid_name, name_suggestion,
+};
 use crate::units::parse_duration;
 
 /// An attribute a task line may carry.
@@ -173,6 +175,7 @@ impl Parser {
             command,
             after,
             settings,
+            kind: Kind::Shell,
         });
     }
 
@@ -836,7 +839,10 @@ mod tests {
     fn long_lines_and_deep_brackets_do_not_panic() {
         let long = format!("t: echo {}", "x".repeat(50_000));
         assert_eq!(task(&long).command.value.len(), 50_005);
-        let brackets = format!("t: echo {}", "[".repeat(10_000) + &"]".repeat(10_000));
+        let brackets = format!(
+            "t: echo {}",
+            "[".repeat(10_000) + "]".repeat(10_000).as_str()
+        );
         assert_eq!(parse_text(&brackets).tasks.len(), 1);
     }
 

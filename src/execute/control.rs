@@ -6,15 +6,38 @@
 //! any number of jobs without tracking them.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Stop requests shared by all jobs of a run.
 #[derive(Debug)]
 pub struct Control {
     interrupt: Latch,
     kill: Latch,
-    signal: AtomicI32,
+    watch: Watch,
+}
+
+/// The state of a [`Control`], for work that checks it now and then
+/// instead of polling its latches (an evaluated task's script).
+#[derive(Clone, Debug, Default)]
+pub struct Watch {
+    signal: Arc<AtomicI32>,
+    killed: Arc<AtomicBool>,
+}
+
+impl Watch {
+    /// The interrupting signal, once there has been one.
+    pub fn interrupted(&self) -> Option<i32> {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(signal),
+        }
+    }
+
+    /// Whether the run asked for every job to be killed.
+    pub fn killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
 }
 
 impl Control {
@@ -22,7 +45,7 @@ impl Control {
         Ok(Control {
             interrupt: Latch::new()?,
             kill: Latch::new()?,
-            signal: AtomicI32::new(0),
+            watch: Watch::default(),
         })
     }
 
@@ -31,6 +54,7 @@ impl Control {
     /// period. Later calls change nothing.
     pub fn interrupt(&self, signal: i32) {
         let _ = self
+            .watch
             .signal
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
         self.interrupt.trigger();
@@ -38,15 +62,18 @@ impl Control {
 
     /// Kills every running job at once.
     pub fn kill(&self) {
+        self.watch.killed.store(true, Ordering::SeqCst);
         self.kill.trigger();
     }
 
     /// The signal of the interrupt, once there has been one.
     pub fn interrupted(&self) -> Option<i32> {
-        match self.signal.load(Ordering::SeqCst) {
-            0 => None,
-            signal => Some(signal),
-        }
+        self.watch.interrupted()
+    }
+
+    /// A handle on this control's state that can be kept and cloned.
+    pub fn watch(&self) -> Watch {
+        self.watch.clone()
     }
 
     /// Readable once [`Control::interrupt`] has been called.

@@ -444,7 +444,9 @@ mod tests {
 
     fn job(command: &str) -> Job {
         Job {
+            name: "t".to_owned(),
             command: command.to_owned(),
+            evaluated: false,
             dir: PathBuf::from("/tmp"),
             env: Vec::new(),
             timeout: Some(Duration::from_secs(30)),

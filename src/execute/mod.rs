@@ -15,7 +15,7 @@ mod signal_name;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-pub use control::Control;
+pub use control::{Control, Watch};
 pub use local::{KILL_GRACE, Local, PIPE_LINGER, reserve_descriptors};
 pub use signal_name::signal_name;
 
@@ -24,8 +24,13 @@ use crate::event::{Capture, Exit, Stream};
 /// Everything an executor needs to run one task.
 #[derive(Clone, Debug)]
 pub struct Job {
-    /// The shell command, for `/bin/sh -c`.
+    /// The task's name.
+    pub name: String,
+    /// The shell command, for `/bin/sh -c`, or a description of an
+    /// evaluated task.
     pub command: String,
+    /// The task is a Rhai closure, run by the script's evaluator.
+    pub evaluated: bool,
     /// The working directory.
     pub dir: PathBuf,
     /// Variables added to the environment the job inherits.

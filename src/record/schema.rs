@@ -8,13 +8,13 @@
 //!
 //! Version 1 is exactly the tables of the specification; version 2 adds
 //! taskrun's own columns after them, and the indexes; version 3 each
-//! task's own settings.
+//! task's own settings; version 4 the run's script and each task's kind.
 
 /// The schema version this taskrun writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 3] = [
+pub(super) const MIGRATIONS: [&str; 4] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -71,4 +71,7 @@ pub(super) const MIGRATIONS: [&str; 3] = [
     ALTER TABLE tasks ADD COLUMN dir TEXT;
     ALTER TABLE tasks ADD COLUMN env TEXT NOT NULL DEFAULT '';
     ALTER TABLE tasks ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;",
+    // 4: scripts: the run's Taskfile.rhai, and tasks that are Rhai closures.
+    "ALTER TABLE runs ADD COLUMN script TEXT;
+    ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'shell';",
 ];

@@ -17,7 +17,7 @@ use super::liveness::ProcessId;
 use super::schema::{MIGRATIONS, VERSION};
 use crate::event::{Capture, Counts, Exit, Status, Summary, TaskResult};
 use crate::graph::Plan;
-use crate::task::Settings;
+use crate::task::{Kind, Settings};
 
 /// How long a write waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -118,6 +118,8 @@ pub enum StoreError {
 pub struct NewRun {
     /// The task file, as an absolute path (or a description for a retry).
     pub taskfile: String,
+    /// The script that took part, as an absolute path.
+    pub script: Option<String>,
     /// The directory the tasks run in.
     pub dir: PathBuf,
     pub jobs: usize,
@@ -177,6 +179,8 @@ pub struct RunRow {
     pub jobs: Option<i64>,
     /// Why the results of an incomplete run are not all there.
     pub note: Option<String>,
+    /// The run's script, if one took part.
+    pub script: Option<String>,
 }
 
 /// One output stream of a task, as stored.
@@ -213,6 +217,7 @@ pub struct TaskRow {
     pub stderr: StoredOutput,
     /// The task's own settings, as it ran.
     pub settings: Settings,
+    pub kind: Kind,
 }
 
 /// One change to a task's row, as the recorder batches them. Tasks are
@@ -471,8 +476,8 @@ impl Store {
         transaction
             .execute(
                 "INSERT INTO runs (started_at, total_tasks, status, taskfile, dir, jobs,
-                     retry_of, host, pid, pid_started)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     retry_of, host, pid, pid_started, script)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     unix_seconds(run.started_at),
                     to_i64(plan.tasks.len()),
@@ -483,6 +488,7 @@ impl Store {
                     process.host,
                     process.pid,
                     process.started,
+                    run.script,
                 ],
             )
             .map_err(|source| write_error(&path, source))?;
@@ -492,8 +498,8 @@ impl Store {
             let mut insert = transaction
                 .prepare(
                     "INSERT INTO tasks (run_id, name, command, status, position, deps, attempt,
-                         timeout_ms, dir, env, retries)
-                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 1, ?6, ?7, ?8, ?9)",
+                         timeout_ms, dir, env, retries, kind)
+                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(|source| write_error(&path, source))?;
             for (position, task) in plan.tasks.iter().enumerate() {
@@ -518,6 +524,7 @@ impl Store {
                         settings.dir.as_ref().map(|dir| dir.to_string_lossy()),
                         env.join("\n"),
                         settings.retries.unwrap_or(0),
+                        task.kind.as_str(),
                     ])
                     .map_err(|source| write_error(&path, source))?;
                 tasks.push(transaction.last_insert_rowid());
@@ -570,9 +577,9 @@ impl Store {
                         transaction
                             .prepare_cached(
                                 "INSERT INTO tasks (run_id, name, command, status, position,
-                                     deps, attempt, timeout_ms, dir, env, retries)
+                                     deps, attempt, timeout_ms, dir, env, retries, kind)
                                  SELECT run_id, name, command, 'pending', position, deps,
-                                     attempt + 1, timeout_ms, dir, env, retries
+                                     attempt + 1, timeout_ms, dir, env, retries, kind
                                  FROM tasks WHERE id = ?1",
                             )?
                             .execute([rows[*task]])?;
@@ -698,12 +705,12 @@ impl Store {
 
 const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, passed, failed,
     skipped, status, taskfile, dir, duration_ms, timeouts, canceled, retry_of, signal, jobs,
-    host, pid, pid_started, note FROM runs";
+    host, pid, pid_started, note, script FROM runs";
 
 const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
     started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
     stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail, timeout_ms,
-    dir, env, retries FROM tasks";
+    dir, env, retries, kind FROM tasks";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let stored: String = row.get(7)?;
@@ -742,6 +749,7 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         signal: row.get(14)?,
         jobs: row.get(15)?,
         note: row.get(19)?,
+        script: row.get(20)?,
     })
 }
 
@@ -800,6 +808,11 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
                 .collect(),
             retries: Some(u32::try_from(row.get::<_, i64>(24)?).unwrap_or(0))
                 .filter(|&retries| retries > 0),
+        },
+        kind: if row.get::<_, String>(25)? == "rhai" {
+            Kind::Rhai
+        } else {
+            Kind::Shell
         },
     })
 }
@@ -981,6 +994,7 @@ mod tests {
     fn new_run() -> NewRun {
         NewRun {
             taskfile: "/p/tasks.txt".to_owned(),
+            script: None,
             dir: PathBuf::from("/p"),
             jobs: 2,
             retry_of: None,
@@ -1110,6 +1124,7 @@ mod tests {
             stdout: StoredOutput::default(),
             stderr: StoredOutput::default(),
             settings: Settings::default(),
+            kind: Kind::Shell,
         };
         let settled = |run, status| {
             let mut row = task(status);

@@ -11,7 +11,7 @@ use std::fmt::Write;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource};
 
 use crate::cli::ColorChoice;
-use crate::error::{Error, plural};
+use crate::error::{Error, Problem, plural};
 use crate::graph::Plan;
 use crate::source::Sources;
 
@@ -66,10 +66,7 @@ pub fn error(error: &Error, sources: &Sources, style: Style) -> String {
     match error {
         Error::Invalid { path, problems } => {
             for problem in problems.iter().take(MAX_SHOWN) {
-                let source = sources.get(problem.source_id());
-                let named = NamedSource::new(source.name(), source.text.clone());
-                let report = miette::Report::new(problem.clone()).with_source_code(named);
-                render(&handler, &mut out, report.as_ref());
+                render_problem(&handler, &mut out, problem, sources);
             }
             if problems.len() > MAX_SHOWN {
                 let _ = writeln!(
@@ -88,6 +85,25 @@ pub fn error(error: &Error, sources: &Sources, style: Style) -> String {
         other => render(&handler, &mut out, other),
     }
     out
+}
+
+/// Renders one problem (with its source) for stderr.
+pub fn problem(problem: &Problem, sources: &Sources, style: Style) -> String {
+    let mut out = String::new();
+    render_problem(&style.handler(), &mut out, problem, sources);
+    out
+}
+
+fn render_problem(
+    handler: &GraphicalReportHandler,
+    out: &mut String,
+    problem: &Problem,
+    sources: &Sources,
+) {
+    let source = sources.get(problem.source_id());
+    let named = NamedSource::new(source.name(), source.text.clone());
+    let report = miette::Report::new(problem.clone()).with_source_code(named);
+    render(handler, out, report.as_ref());
 }
 
 fn render(handler: &GraphicalReportHandler, out: &mut String, diagnostic: &dyn Diagnostic) {

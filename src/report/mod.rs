@@ -8,5 +8,5 @@ pub mod history;
 mod progress;
 mod terminal;
 
-pub use diagnostic::{MAX_SHOWN, Style, check_summary, error};
+pub use diagnostic::{MAX_SHOWN, Style, check_summary, error, problem};
 pub use progress::{Progress, ProgressOptions, format_duration};

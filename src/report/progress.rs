@@ -188,7 +188,7 @@ impl<'a, W: Write> Progress<'a, W> {
             }
             Event::TaskSkipped { task, reason } => {
                 self.ended += 1;
-                let head = self.counter() + " " + &self.plan.tasks[task].name.value;
+                let head = format!("{} {}", self.counter(), self.plan.tasks[task].name.value);
                 self.line(&head, Status::Skipped, &reason.to_string())
             }
             Event::Interrupted { signal, running } => format!(
@@ -216,7 +216,7 @@ impl<'a, W: Write> Progress<'a, W> {
         let room = STATUS_COLUMN
             .saturating_sub(prefix.chars().count() + 1 + MIN_DOTS + 1)
             .max(MIN_COMMAND);
-        prefix + &shorten(&spec.command.value, room)
+        prefix + shorten(&spec.command.value, room).as_str()
     }
 
     /// An attempt that failed and will be retried.

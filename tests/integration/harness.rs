@@ -78,6 +78,24 @@ impl Test {
             .expect("taskrun can be started")
     }
 
+    /// Runs taskrun with exactly `args` (not those given with `args`), in
+    /// the test directory, with `TZ=UTC` and no `TASKRUN_DB`.
+    pub(crate) fn exec(&self, args: &[&str]) -> Output {
+        let output = Command::new(binary())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TZ", "UTC")
+            .env_remove("TASKRUN_DB")
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("taskrun can be started");
+        Output {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     pub(crate) fn run(&self) -> Output {
         let output = self.command().output().expect("taskrun can be started");
         Output {

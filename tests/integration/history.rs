@@ -27,18 +27,7 @@ fn sqlite3(db: &Path, sql: &str) -> Option<String> {
 }
 
 fn taskrun(test: &Test, args: &[&str]) -> Output {
-    let output = Command::new(crate::harness::binary())
-        .args(args)
-        .current_dir(test.path())
-        .env("TZ", "UTC")
-        .env_remove("TASKRUN_DB")
-        .output()
-        .unwrap();
-    Output {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    test.exec(args)
 }
 
 fn with_failed_run() -> Test {
@@ -110,7 +99,7 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
     ] {
         assert_contains(&tasks, extra);
     }
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "3\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "4\n");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
     let indexes = sqlite3(
         &db,
@@ -646,7 +635,7 @@ fn a_database_from_a_newer_taskrun_is_refused() {
     assert_eq!(output.status, 2);
     assert_contains(
         &output.stderr,
-        "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 3)",
+        "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 4)",
     );
     assert!(!test.path().join("ran").exists());
     assert_eq!(std::fs::read(&db).unwrap(), before);
@@ -681,7 +670,7 @@ fn a_database_with_the_first_schema_is_migrated() {
     );
     let old = taskrun(&test, &["show", "1", "--task", "old"]);
     assert_contains(&old.stdout, "--- stdout ---\nold output\n");
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "3\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "4\n");
     let output = taskrun(&test, &["run", "tasks.txt", "--quiet"]);
     assert_contains(&output.stdout, "(run #2)");
 }

@@ -20,4 +20,5 @@ mod graph;
 mod harness;
 mod history;
 mod run;
+mod script;
 mod signals;

@@ -1,0 +1,420 @@
+//! The host API a `Taskfile.rhai` uses to define tasks.
+//!
+//! ```rhai
+//! task("lint", "cargo clippy").after("fetch").timeout("5m");
+//! for shard in 0..4 { task(`test_${shard}`, `cargo nextest --partition count:${shard}/4`); }
+//! get_task("build").after(["lint", "test_0"]);
+//! remove_task("slow_docs");
+//! ```
+//!
+//! Tasks live in a [`Registry`] that starts with the tasks of the task
+//! file; the script adds, changes and removes tasks through [`TaskHandle`]s.
+//! Each task the script defines carries a span into the script (the quoted
+//! name when it can be found on the line, else the call), so graph errors
+//! about it point into the `.rhai` file. Once the script has run the
+//! registry is sealed: hooks and policies can read tasks but not define
+//! them.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, INT, NativeCallContext, Position};
+
+use crate::source::{Source, SourceId, Span, Spanned, offset};
+use crate::task::{Kind, MAX_RETRIES, TaskSpec, is_env_name, is_valid_name};
+use crate::units::parse_duration;
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+/// The tasks as the script sees them.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    /// Every task defined so far; `None` where one was removed.
+    pub(crate) tasks: Vec<Option<TaskSpec>>,
+    /// The closures of evaluated tasks, by task index.
+    pub(crate) closures: Vec<Option<FnPtr>>,
+    sealed: bool,
+    source: SourceId,
+    text: Arc<str>,
+}
+
+/// The registry, shared by the engine's functions and the loader.
+pub(crate) type Shared = Arc<Mutex<Registry>>;
+
+impl Registry {
+    pub(crate) fn new(source: &Source, id: SourceId, tasks: Vec<TaskSpec>) -> Shared {
+        let count = tasks.len();
+        Arc::new(Mutex::new(Registry {
+            tasks: tasks.into_iter().map(Some).collect(),
+            closures: vec![None; count],
+            sealed: false,
+            source: id,
+            text: Arc::clone(&source.text),
+        }))
+    }
+
+    /// No more tasks may be defined or changed.
+    pub(crate) fn seal(&mut self) {
+        self.sealed = true;
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.tasks
+            .iter()
+            .position(|task| task.as_ref().is_some_and(|task| task.name.value == name))
+    }
+
+    /// A span for `text` when it appears quoted on the line of `position`,
+    /// else for the `width` characters at `position`.
+    fn span(&self, position: Position, text: &str, width: usize) -> Span {
+        let (Some(line), Some(column)) = (position.line(), position.position()) else {
+            return Span::new(self.source, 0, 0);
+        };
+        let at = offset(&self.text, line, column);
+        let line_end = self.text[at..]
+            .find('\n')
+            .map_or(self.text.len(), |end| at + end);
+        for quote in ['"', '`', '\''] {
+            let quoted = format!("{quote}{text}{quote}");
+            if let Some(found) = self.text[at..line_end].find(&quoted) {
+                return Span::new(self.source, at + found + 1, text.len());
+            }
+        }
+        Span::new(self.source, at, width.min(line_end - at))
+    }
+}
+
+fn lock(registry: &Shared) -> MutexGuard<'_, Registry> {
+    // A panic while holding the lock is a bug in taskrun; the registry
+    // itself stays consistent, so carry on with it.
+    registry
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[expect(
+    clippy::unnecessary_box_returns,
+    reason = "Rhai's functions return boxed errors"
+)]
+fn error(message: impl Into<String>, position: Position) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(message.into().into(), position))
+}
+
+/// A task, as a script holds it.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskHandle {
+    index: usize,
+    registry: Shared,
+}
+
+impl TaskHandle {
+    /// Changes the task, unless the script has finished loading.
+    fn change(
+        &self,
+        ctx: &NativeCallContext<'_>,
+        change: impl FnOnce(&mut TaskSpec, &Registry) -> Fallible<()>,
+    ) -> Fallible<TaskHandle> {
+        let mut registry = lock(&self.registry);
+        if registry.sealed {
+            return Err(error(
+                "tasks can only be changed while the script defines them",
+                ctx.call_position(),
+            ));
+        }
+        let mut task = registry.tasks[self.index]
+            .take()
+            .ok_or_else(|| error("this task was removed", ctx.call_position()))?;
+        let result = change(&mut task, &registry);
+        registry.tasks[self.index] = Some(task);
+        result.map(|()| self.clone())
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&TaskSpec) -> T) -> Fallible<T> {
+        let registry = lock(&self.registry);
+        registry.tasks[self.index]
+            .as_ref()
+            .map(read)
+            .ok_or_else(|| error("this task was removed", Position::NONE))
+    }
+}
+
+/// Registers the task API on `engine`, working on `registry`.
+pub(crate) fn register(engine: &mut Engine, registry: &Shared) {
+    engine.register_type_with_name::<TaskHandle>("Task");
+    register_definitions(engine, registry);
+    register_settings(engine);
+    register_queries(engine, registry);
+}
+
+/// `task(name, command)` and `task(name, closure)`.
+fn register_definitions(engine: &mut Engine, registry: &Shared) {
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "task",
+        move |ctx: NativeCallContext<'_>, name: &str, command: &str| -> Fallible<TaskHandle> {
+            define(&ctx, &shared, name, command.to_owned(), None)
+        },
+    );
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "task",
+        move |ctx: NativeCallContext<'_>, name: &str, action: FnPtr| -> Fallible<TaskHandle> {
+            let line = ctx.call_position().line().unwrap_or(0);
+            let description = format!("(Rhai closure, line {line})");
+            define(&ctx, &shared, name, description, Some(action))
+        },
+    );
+}
+
+/// The chainable setters of a task handle.
+fn register_settings(engine: &mut Engine) {
+    engine.register_fn(
+        "after",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, name: &str| {
+            after(&ctx, handle, &[name.to_owned()])
+        },
+    );
+    engine.register_fn(
+        "after",
+        |ctx: NativeCallContext<'_>,
+         handle: &mut TaskHandle,
+         names: Array|
+         -> Fallible<TaskHandle> {
+            let names = names
+                .into_iter()
+                .map(|name| {
+                    name.into_string().map_err(|kind| {
+                        error(
+                            format!("after() takes task names, not {kind}"),
+                            ctx.call_position(),
+                        )
+                    })
+                })
+                .collect::<Fallible<Vec<String>>>()?;
+            after(&ctx, handle, &names)
+        },
+    );
+    engine.register_fn(
+        "timeout",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, timeout: &str| {
+            set_timeout(&ctx, handle, parse_duration(timeout))
+        },
+    );
+    engine.register_fn(
+        "timeout",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, seconds: INT| {
+            let timeout = u64::try_from(seconds)
+                .map(Duration::from_secs)
+                .map_err(|_| "a timeout cannot be negative".to_owned());
+            set_timeout(&ctx, handle, timeout)
+        },
+    );
+    engine.register_fn(
+        "timeout",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, seconds: rhai::FLOAT| {
+            let timeout = Duration::try_from_secs_f64(seconds)
+                .map_err(|_| "a timeout is a number of seconds, 0 or more".to_owned());
+            set_timeout(&ctx, handle, timeout)
+        },
+    );
+    engine.register_fn(
+        "env",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, key: &str, value: &str| {
+            if !is_env_name(key) {
+                return Err(error(
+                    format!("`{key}` cannot name an environment variable"),
+                    ctx.call_position(),
+                ));
+            }
+            let pair = (key.to_owned(), value.to_owned());
+            handle.change(&ctx, |task, _| {
+                task.settings.env.push(pair);
+                Ok(())
+            })
+        },
+    );
+    engine.register_fn(
+        "dir",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, dir: &str| {
+            if dir.is_empty() {
+                return Err(error("dir() needs a directory", ctx.call_position()));
+            }
+            let dir = dir.into();
+            handle.change(&ctx, |task, _| {
+                task.settings.dir = Some(dir);
+                Ok(())
+            })
+        },
+    );
+    engine.register_fn(
+        "retries",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, retries: INT| {
+            let retries = u32::try_from(retries)
+                .ok()
+                .filter(|&retries| retries <= MAX_RETRIES)
+                .ok_or_else(|| {
+                    error(
+                        format!("retries must be 0 to {MAX_RETRIES}"),
+                        ctx.call_position(),
+                    )
+                })?;
+            handle.change(&ctx, |task, _| {
+                task.settings.retries = Some(retries);
+                Ok(())
+            })
+        },
+    );
+}
+
+/// Reading tasks: their properties, `tasks()`, `get_task`, `has_task`, and
+/// `remove_task`.
+fn register_queries(engine: &mut Engine, registry: &Shared) {
+    engine.register_get("name", |handle: &mut TaskHandle| {
+        handle.read(|task| task.name.value.clone())
+    });
+    engine.register_get("command", |handle: &mut TaskHandle| {
+        handle.read(|task| task.command.value.clone())
+    });
+    engine.register_get("deps", |handle: &mut TaskHandle| {
+        handle.read(|task| {
+            task.after
+                .iter()
+                .map(|dep| Dynamic::from(dep.value.clone()))
+                .collect::<Array>()
+        })
+    });
+    engine.register_fn("to_string", |handle: &mut TaskHandle| {
+        handle.read(|task| format!("task {}", task.name.value))
+    });
+
+    let shared = Arc::clone(registry);
+    engine.register_fn("tasks", move || -> Array {
+        let registry = lock(&shared);
+        (0..registry.tasks.len())
+            .filter(|&index| registry.tasks[index].is_some())
+            .map(|index| {
+                Dynamic::from(TaskHandle {
+                    index,
+                    registry: Arc::clone(&shared),
+                })
+            })
+            .collect()
+    });
+    let shared = Arc::clone(registry);
+    engine.register_fn("get_task", move |name: &str| -> Dynamic {
+        let index = lock(&shared).index_of(name);
+        index.map_or(Dynamic::UNIT, |index| {
+            Dynamic::from(TaskHandle {
+                index,
+                registry: Arc::clone(&shared),
+            })
+        })
+    });
+    let shared = Arc::clone(registry);
+    engine.register_fn("has_task", move |name: &str| {
+        lock(&shared).index_of(name).is_some()
+    });
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "remove_task",
+        move |ctx: NativeCallContext<'_>, name: &str| -> Fallible<bool> {
+            let mut registry = lock(&shared);
+            if registry.sealed {
+                return Err(error(
+                    "tasks can only be removed while the script defines them",
+                    ctx.call_position(),
+                ));
+            }
+            Ok(match registry.index_of(name) {
+                Some(index) => {
+                    registry.tasks[index] = None;
+                    true
+                }
+                None => false,
+            })
+        },
+    );
+}
+
+fn set_timeout(
+    ctx: &NativeCallContext<'_>,
+    handle: &TaskHandle,
+    timeout: Result<Duration, String>,
+) -> Fallible<TaskHandle> {
+    let timeout = timeout.map_err(|why| error(why, ctx.call_position()))?;
+    handle.change(ctx, |task, _| {
+        task.settings.timeout = Some(timeout);
+        Ok(())
+    })
+}
+
+fn define(
+    ctx: &NativeCallContext<'_>,
+    registry: &Shared,
+    name: &str,
+    command: String,
+    closure: Option<FnPtr>,
+) -> Fallible<TaskHandle> {
+    let position = ctx.call_position();
+    if !is_valid_name(name) {
+        return Err(error(
+            format!(
+                "invalid task name `{name}`: names may contain only ASCII letters, digits and `_`"
+            ),
+            position,
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(error(format!("task `{name}` has no command"), position));
+    }
+    let mut guard = lock(registry);
+    if guard.sealed {
+        return Err(error(
+            "tasks can only be defined while the script loads",
+            position,
+        ));
+    }
+    let name_span = guard.span(position, name, "task".len());
+    let command_span = guard.span(position, &command, "task".len());
+    guard.tasks.push(Some(TaskSpec {
+        name: Spanned::new(name.to_owned(), name_span),
+        command: Spanned::new(command, command_span),
+        after: Vec::new(),
+        settings: crate::task::Settings::default(),
+        kind: if closure.is_some() {
+            Kind::Rhai
+        } else {
+            Kind::Shell
+        },
+    }));
+    guard.closures.push(closure);
+    Ok(TaskHandle {
+        index: guard.tasks.len() - 1,
+        registry: Arc::clone(registry),
+    })
+}
+
+fn after(
+    ctx: &NativeCallContext<'_>,
+    handle: &TaskHandle,
+    names: &[String],
+) -> Fallible<TaskHandle> {
+    let position = ctx.call_position();
+    for name in names {
+        if !is_valid_name(name) {
+            return Err(error(
+                format!("invalid task name `{name}` in after()"),
+                position,
+            ));
+        }
+    }
+    handle.change(ctx, |task, registry| {
+        for name in names {
+            if !task.after.iter().any(|dep| dep.value == *name) {
+                let span = registry.span(position, name, "after".len());
+                task.after.push(Spanned::new(name.clone(), span));
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,67 @@
+//! Retry policies: `fn should_retry(task)` in a script decides which
+//! failed tasks are retried, both within a run (for tasks with retries)
+//! and by `taskrun retry`.
+//!
+//! The task is the map hooks receive. A policy that throws, or returns
+//! something other than true or false, is reported once; the default then
+//! applies (retry).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::load::Script;
+use super::view::TaskView;
+use crate::error::{Problem, ScriptError};
+use crate::event::TaskResult;
+use crate::report::{self, Style};
+use crate::schedule::RetryPolicy;
+use crate::source::Sources;
+use crate::task::TaskSpec;
+
+/// A script's `should_retry`.
+pub struct Policy {
+    script: Arc<Script>,
+    reported: AtomicBool,
+    sources: Sources,
+    style: Style,
+}
+
+impl Policy {
+    /// The policy `script` defines, or `None` if it defines none.
+    pub fn new(script: Arc<Script>, sources: Sources, style: Style) -> Option<Policy> {
+        script.defines("should_retry", 1).then(|| Policy {
+            script,
+            reported: AtomicBool::new(false),
+            sources,
+            style,
+        })
+    }
+
+    /// What the policy says about `task`.
+    pub fn decide(&self, task: &TaskView<'_>) -> Result<bool, ScriptError> {
+        let answer = self.script.call("should_retry", (task.to_map(),))?;
+        answer.as_bool().map_err(|kind| ScriptError::Runtime {
+            message: format!("should_retry must return true or false, not {kind}"),
+            span: crate::source::Span::new(self.script.source, 0, 0),
+        })
+    }
+
+    /// What the policy says, or `true` (reporting the problem once) if it
+    /// could not say.
+    pub fn decide_or_retry(&self, task: &TaskView<'_>) -> bool {
+        self.decide(task).unwrap_or_else(|error| {
+            if !self.reported.swap(true, Ordering::SeqCst) {
+                let problem = Problem::Script(error);
+                eprint!("{}", report::problem(&problem, &self.sources, self.style));
+                eprintln!("should_retry failed; tasks are retried as if it were not defined");
+            }
+            true
+        })
+    }
+}
+
+impl RetryPolicy for Policy {
+    fn should_retry(&self, task: &TaskSpec, result: &TaskResult) -> bool {
+        self.decide_or_retry(&TaskView::ended(task, result))
+    }
+}

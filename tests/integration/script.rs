@@ -1,0 +1,324 @@
+//! `Taskfile.rhai`: discovery, the task API, script errors and limits,
+//! evaluated tasks, hooks and retry policies.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Test, assert_contains, masked};
+
+fn run(test: Test, args: &[&str]) -> (Test, crate::harness::Output) {
+    let output = test.exec(args);
+    (test, output)
+}
+
+#[test]
+fn the_script_beside_the_task_file_is_loaded() {
+    let test = Test::new()
+        .taskfile("fetch: echo fetch\nbuild: echo build [after:fetch]\n")
+        .file(
+            "Taskfile.rhai",
+            "for i in 0..3 { task(`test_${i}`, `echo test ${i}`).after(\"build\"); }\n\
+             task(\"report\", \"echo report\").after([\"test_0\", \"test_1\", \"test_2\"]);\n",
+        );
+    let (test, output) = run(test, &["check", "tasks.txt"]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert_eq!(
+        output.stdout,
+        "tasks.txt + Taskfile.rhai: 6 tasks, 7 dependency edges, longest chain 4 tasks \
+         (fetch → build → test_0 → report)\n"
+    );
+    let (_, output) = run(test, &["check", "tasks.txt", "--no-script"]);
+    assert_eq!(
+        output.stdout,
+        "tasks.txt: 2 tasks, 1 dependency edge, longest chain 2 tasks (fetch → build)\n"
+    );
+}
+
+#[test]
+fn script_named_with_script_and_script_alone() {
+    let test = Test::new()
+        .taskfile("a: echo a\n")
+        .file("other.rhai", "task(\"b\", \"echo b\").after(\"a\");\n")
+        .file(
+            "alone.rhai",
+            "task(\"x\", \"echo x\");\ntask(\"y\", \"echo y\").after(\"x\");\n",
+        );
+    let (test, output) = run(test, &["graph", "tasks.txt", "--script", "other.rhai"]);
+    assert_contains(&output.stdout, "\"a\" -> \"b\";");
+    let (test, output) = run(test, &["run", "alone.rhai", "--jobs", "1"]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert_contains(&output.stdout, "[2/2] y: echo y");
+    let (_, output) = run(test, &["check", "tasks.txt", "--script", "missing.rhai"]);
+    assert_eq!(output.status, 2);
+    assert_contains(&output.stderr, "× cannot read script `missing.rhai`");
+}
+
+#[test]
+fn the_api_sets_everything_a_task_line_can() {
+    let test = Test::new()
+        .taskfile("base: echo base\nold: echo old\n")
+        .file("web/.keep", "")
+        .file("list.txt", "alpha\nbeta\n")
+        .file("tests/a_test.sh", "")
+        .file("tests/b_test.sh", "")
+        .file(
+            "Taskfile.rhai",
+            r#"
+            remove_task("old");
+            let names = [];
+            for t in tasks() { names.push(t.name); }
+            task("env", "echo \"$MODE\" > env.out").env("MODE", "prod").dir("web").timeout("10s").retries(1);
+            task("files", `echo ${glob("tests/*_test.sh")} ${read_lines("list.txt")} > files.out`);
+            task("facts", `echo ${names} ${has_task("old")} ${file_exists("list.txt")} ${env_var("NOPE_NOT_SET") == ()} > facts.out`);
+            get_task("files").after("base");
+            if get_task("missing") != () { throw "get_task found a missing task"; }
+            "#,
+        );
+    let (test, output) = run(test, &["run", "tasks.txt", "--jobs", "1"]);
+    assert_eq!(output.status, 0, "{}{}", output.stdout, output.stderr);
+    assert!(
+        !output.stdout.contains("old:"),
+        "removed: {}",
+        output.stdout
+    );
+    let read = |path: &str| std::fs::read_to_string(test.path().join(path)).unwrap();
+    assert_eq!(read("web/env.out"), "prod\n");
+    assert_eq!(
+        read("files.out"),
+        "[tests/a_test.sh, tests/b_test.sh] [alpha, beta]\n"
+    );
+    // `old` was removed before the script listed the tasks.
+    assert_eq!(read("facts.out"), "[base] false true true\n");
+}
+
+#[test]
+fn errors_about_scripted_tasks_point_into_the_script() {
+    let test = Test::new().taskfile("a: true\n").file(
+        "Taskfile.rhai",
+        "task(\"b\", \"true\").after(\"nope\");\ntask(\"a\", \"echo again\");\n",
+    );
+    let (_, output) = run(test, &["check", "tasks.txt"]);
+    assert_eq!(output.status, 2);
+    insta::assert_snapshot!(output.stderr);
+}
+
+#[test]
+fn script_syntax_and_runtime_errors() {
+    let test = Test::new()
+        .file("syntax.rhai", "task(\"a\" \"x\");\n")
+        .file(
+            "runtime.rhai",
+            "let x = 1;\ntask(\"a\", \"x\").timeout(\"soon\");\n",
+        )
+        .file("name.rhai", "task(\"a-b\", \"x\");\n");
+    let (test, output) = run(test, &["check", "syntax.rhai"]);
+    assert_eq!(output.status, 2);
+    insta::assert_snapshot!("syntax", output.stderr);
+    let (test, output) = run(test, &["check", "runtime.rhai"]);
+    assert_eq!(output.status, 2);
+    insta::assert_snapshot!("runtime", output.stderr);
+    let (_, output) = run(test, &["check", "name.rhai"]);
+    assert_contains(&output.stderr, "invalid task name `a-b`");
+}
+
+#[test]
+fn runaway_scripts_are_stopped_by_limits() {
+    let test = Test::new()
+        .file("loop.rhai", "let x = 0;\nloop { x += 1; }\n")
+        .file("deep.rhai", "fn down(n) { down(n + 1) }\ndown(0);\n")
+        .file("huge.rhai", "let s = \"x\";\nloop { s += s; }\n");
+    let start = Instant::now();
+    let (test, output) = run(test, &["check", "loop.rhai"]);
+    assert_eq!(output.status, 2);
+    assert_contains(
+        &output.stderr,
+        "× script stopped: it ran more than 20000000 operations",
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+    let (test, output) = run(test, &["check", "deep.rhai"]);
+    assert_contains(
+        &output.stderr,
+        "× script stopped: calls nested more than 128 deep",
+    );
+    let (_, output) = run(test, &["check", "huge.rhai"]);
+    assert_contains(&output.stderr, "too large");
+}
+
+#[test]
+fn evaluated_tasks_run_in_process() {
+    let test = Test::new().file(
+        "Taskfile.rhai",
+        r#"
+        let greeting = "hello";
+        task("compute", || { let total = 0; for i in 1..=10 { total += i; } print(`sum ${total}`); });
+        task("greet", || print(greeting + " from rhai")).after("compute");
+        task("value", || 42);
+        task("boom", || { throw "the mirror is down"; });
+        task("forever", || { loop { } }).timeout(0.3);
+        "#,
+    );
+    let (test, output) = run(test, &["run", "Taskfile.rhai", "--jobs", "2"]);
+    assert_eq!(output.status, 1);
+    let stdout = masked(&output.stdout);
+    assert_contains(&stdout, "compute: (Rhai closure, line… .... PASSED");
+    assert_contains(
+        &stdout,
+        "      exit code 1; last lines of stderr:\n      │ line 6: script error: the mirror is down\n",
+    );
+    assert_contains(&stdout, "forever: (Rhai closure, line… .... TIMEOUT (…)");
+    assert_contains(
+        &stdout,
+        "Run completed: 3 passed, 1 failed, 0 skipped, 1 timeout",
+    );
+    let (test, greet) = run(test, &["show", "last", "--task", "greet"]);
+    assert_contains(&greet.stdout, "--- stdout ---\nhello from rhai\n");
+    let (_, value) = run(test, &["show", "last", "--task", "value"]);
+    assert_contains(&value.stdout, "--- stdout ---\n42\n");
+}
+
+#[test]
+fn hooks_see_every_task_and_a_failing_hook_is_reported_once() {
+    let test = Test::new().file(
+        "Taskfile.rhai",
+        r#"
+        task("ok", "echo fine");
+        task("bad", "exit 3");
+        task("later", "echo later").after("bad");
+        fn on_start(task) { append_file("hooks.log", "start " + task.name + "\n"); }
+        fn on_success(task) { append_file("hooks.log", "ok " + task.name + "\n"); }
+        fn on_failure(task) {
+            append_file("hooks.log", "fail " + task.name + " " + task.exit_code + "\n");
+            throw "on_failure breaks";
+        }
+        fn on_finish(run) {
+            write_file("summary.txt", `${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped`);
+        }
+        "#,
+    );
+    let (test, output) = run(test, &["run", "Taskfile.rhai", "--jobs", "1"]);
+    assert_eq!(
+        output.status, 1,
+        "the hook error does not change the status"
+    );
+    assert_contains(
+        &output.stdout,
+        "Run completed: 1 passed, 1 failed, 1 skipped",
+    );
+    assert_eq!(
+        output
+            .stderr
+            .matches("hook `on_failure` failed: on_failure breaks")
+            .count(),
+        1
+    );
+    assert_contains(
+        &output.stderr,
+        "help: the run goes on; `on_failure` is not called again in this run",
+    );
+    let log = std::fs::read_to_string(test.path().join("hooks.log")).unwrap();
+    assert_eq!(log, "start ok\nok ok\nstart bad\nfail bad 3\n");
+    let summary = std::fs::read_to_string(test.path().join("summary.txt")).unwrap();
+    assert_eq!(summary, "1 passed, 1 failed, 1 skipped");
+}
+
+#[test]
+fn should_retry_decides_within_a_run() {
+    let test = Test::new().file(
+        "Taskfile.rhai",
+        r#"
+        task("network", "echo 'Connection refused' >&2; exit 7").retries(3);
+        task("real", "echo 'syntax error' >&2; exit 2").retries(3);
+        fn should_retry(task) {
+            import "taskrun/retry" as retry;
+            retry::transient_network(task) && retry::attempts_below(task, 3)
+        }
+        "#,
+    );
+    let (_, output) = run(
+        test,
+        &[
+            "run",
+            "Taskfile.rhai",
+            "--jobs",
+            "1",
+            "--retry-delay",
+            "0.01",
+        ],
+    );
+    assert_eq!(output.status, 1);
+    // Two retries of the network failure (attempts 1 and 2), none of the
+    // real one.
+    assert_eq!(
+        output
+            .stdout
+            .matches("network: echo 'Connection re… .... RETRY")
+            .count(),
+        2,
+        "{}",
+        output.stdout
+    );
+    assert!(
+        !output
+            .stdout
+            .contains("real: echo 'syntax error'… ..... RETRY"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn retry_uses_the_policy_and_explains_what_it_declines() {
+    let test = Test::new()
+        .taskfile("net: echo 'Could not resolve host' >&2; exit 6\nreal: exit 2\nafter_real: true [after:real]\n")
+        .file("policy.rhai", "fn should_retry(task) { task.exit_code == 6 }\n")
+        .file("broken.rhai", "fn should_retry(task) { throw \"policy bug\"; }\n");
+    let (test, output) = run(test, &["run", "tasks.txt", "--quiet"]);
+    assert_eq!(output.status, 1);
+    let (test, output) = run(
+        test,
+        &["retry", "1", "--policy", "policy.rhai", "--jobs", "1"],
+    );
+    assert_eq!(output.status, 1, "net still fails: {}", output.stdout);
+    assert!(
+        output.stdout.starts_with(
+            "Not retried: real (declined by should_retry), after_real (waits for real)\n\
+             Retrying 1 failed task from run #1...\n"
+        ),
+        "{}",
+        output.stdout
+    );
+    let (test, output) = run(test, &["retry", "1", "--policy", "broken.rhai", "--quiet"]);
+    assert_contains(&output.stderr, "policy bug");
+    assert_eq!(
+        output.stderr.matches("× script error: policy bug").count(),
+        1,
+        "{}",
+        output.stderr
+    );
+    assert_contains(
+        &output.stderr,
+        "should_retry failed; tasks are retried as if it were not defined",
+    );
+    let (_, output) = run(test, &["retry", "1", "--policy", "tasks.txt"]);
+    assert_eq!(output.status, 2);
+}
+
+#[test]
+fn retry_of_an_evaluated_task_loads_the_script_again() {
+    let test = Test::new().file(
+        "Taskfile.rhai",
+        "task(\"check\", || { if !file_exists(\"ready\") { throw \"not ready\"; } print(\"ready\"); });\n",
+    );
+    let (test, output) = run(test, &["run", "Taskfile.rhai", "--quiet"]);
+    assert_eq!(output.status, 1);
+    std::fs::write(test.path().join("ready"), "").unwrap();
+    let (test, output) = run(test, &["retry", "last", "--quiet"]);
+    assert_eq!(output.status, 0, "{}{}", output.stdout, output.stderr);
+    std::fs::remove_file(test.path().join("Taskfile.rhai")).unwrap();
+    let (_, output) = run(test, &["retry", "1"]);
+    assert_eq!(output.status, 2);
+    assert_contains(&output.stderr, "cannot retry run #1: its script");
+}
