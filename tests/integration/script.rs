@@ -322,3 +322,18 @@ fn retry_of_an_evaluated_task_loads_the_script_again() {
     assert_eq!(output.status, 2);
     assert_contains(&output.stderr, "cannot retry run #1: its script");
 }
+
+#[test]
+fn a_cycle_among_scripted_tasks_points_into_the_script() {
+    let test = Test::new().file(
+        "Taskfile.rhai",
+        "task(\"a\", \"true\").after(\"c\");\ntask(\"b\", \"true\").after(\"a\");\ntask(\"c\", \"true\").after(\"b\");\n",
+    );
+    let output = test.exec(&["check", "Taskfile.rhai"]);
+    assert_eq!(output.status, 2);
+    assert_contains(&output.stderr, "× dependency cycle: a → c → b → a");
+    assert_contains(&output.stderr, "╭─[Taskfile.rhai:1:26]");
+    assert_contains(&output.stderr, "`a` waits for `c`");
+    assert_contains(&output.stderr, "`c` waits for `b`");
+    assert_contains(&output.stderr, "`b` waits for `a`");
+}
