@@ -234,8 +234,29 @@ fn plan_of(
                     .filter(|dep| names.contains(&dep.as_str()))
                     .map(|dep| Spanned::new(dep.clone(), span))
                     .collect(),
-                settings: task.settings.clone(),
+                after_done: task
+                    .soft_deps
+                    .iter()
+                    .filter(|dep| names.contains(&dep.as_str()))
+                    .map(|dep| Spanned::new(dep.clone(), span))
+                    .collect(),
+                settings: crate::task::Settings {
+                    pool: task
+                        .settings
+                        .pool
+                        .as_ref()
+                        .map(|pool| Spanned::new(pool.value.clone(), span)),
+                    ..task.settings.clone()
+                },
                 kind: task.kind,
+            })
+            .collect(),
+        pools: original
+            .pools
+            .iter()
+            .map(|(name, limit)| crate::task::PoolSpec {
+                name: Spanned::new(name.clone(), span),
+                limit: *limit,
             })
             .collect(),
     };
@@ -289,7 +310,7 @@ fn policy_script(run: i64, path: &Path, sources: &mut Sources) -> Result<Arc<Scr
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_owned);
     let (_, script) =
-        crate::script::load(sources.get(id), id, Vec::new(), &dir).map_err(|error| {
+        crate::script::load(sources.get(id), id, TaskSet::default(), &dir).map_err(|error| {
             Error::Invalid {
                 path: args.file.clone(),
                 problems: vec![error.into()],

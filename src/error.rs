@@ -79,6 +79,14 @@ pub enum ParseError {
         help: String,
     },
 
+    #[error("invalid pool declaration")]
+    #[diagnostic(code(taskfile::invalid_pool), help("{help}"))]
+    InvalidPool {
+        #[label("here")]
+        span: Span,
+        help: String,
+    },
+
     #[error("`{key}` is given more than once")]
     #[diagnostic(
         code(taskfile::repeated_attribute),
@@ -160,6 +168,7 @@ impl ParseError {
             | ParseError::UnknownAttribute { span, .. }
             | ParseError::InvalidValue { span, .. }
             | ParseError::RepeatedAttribute { span, .. }
+            | ParseError::InvalidPool { span, .. }
             | ParseError::EmptyAfter { span }
             | ParseError::EmptyDependency { span }
             | ParseError::InvalidDependency { span, .. }
@@ -202,6 +211,27 @@ pub enum GraphError {
         help: String,
     },
 
+    #[error("task `{task}` names an undeclared pool `{name}`")]
+    #[diagnostic(code(graph::unknown_pool), help("{help}"))]
+    UnknownPool {
+        task: String,
+        name: String,
+        #[label("no pool has this name")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("pool `{name}` is declared more than once")]
+    #[diagnostic(
+        code(graph::duplicate_pool),
+        help("declare each pool once, with its limit")
+    )]
+    DuplicatePool {
+        name: String,
+        #[label("declared again here")]
+        span: Span,
+    },
+
     #[error("task `{name}` depends on itself")]
     #[diagnostic(
         code(graph::self_dependency),
@@ -235,6 +265,8 @@ impl GraphError {
         match self {
             GraphError::NoTasks { source_id } | GraphError::Cycle { source_id, .. } => *source_id,
             GraphError::DuplicateTask { span, .. }
+            | GraphError::UnknownPool { span, .. }
+            | GraphError::DuplicatePool { span, .. }
             | GraphError::UnknownDependency { span, .. }
             | GraphError::SelfDependency { span, .. } => span.source,
         }

@@ -15,7 +15,8 @@ use std::collections::VecDeque;
 use miette::LabeledSpan;
 
 use crate::error::{GraphError, did_you_mean};
-use crate::task::{TaskSet, TaskSpec};
+use crate::source::Spanned;
+use crate::task::{PoolSpec, TaskSet, TaskSpec};
 
 /// The most unknown dependencies that get a "did you mean" search. Each
 /// search compares against every task name, so an enormous broken file
@@ -33,17 +34,29 @@ const LIST_NAMES_UP_TO: usize = 10;
 pub struct Plan {
     /// The tasks, in declaration order; a task's index is its id.
     pub tasks: Vec<TaskSpec>,
-    /// `deps[i]`: the ids of the tasks that task `i` waits for, as written.
+    /// `deps[i]`: the ids of the tasks that task `i` waits for (to pass),
+    /// as written.
     pub deps: Vec<Vec<usize>>,
+    /// `soft[i]`: the ids of the tasks that task `i` waits for to end,
+    /// whatever their result (`[after_done:…]`).
+    pub soft: Vec<Vec<usize>>,
     /// Every task id, each after all of its dependencies; among tasks that
     /// become ready together, declaration order.
     pub order: Vec<usize>,
+    /// The pools: name and limit.
+    pub pools: Vec<(String, usize)>,
+    /// `pool_of[i]`: the pool task `i` counts against, if any.
+    pub pool_of: Vec<Option<usize>>,
 }
 
 impl Plan {
     /// Validates `set` and orders it.
     pub fn build(set: TaskSet) -> Result<Plan, Vec<GraphError>> {
-        let TaskSet { origin, tasks } = set;
+        let TaskSet {
+            origin,
+            tasks,
+            pools,
+        } = set;
         if tasks.is_empty() {
             return Err(vec![GraphError::NoTasks { source_id: origin }]);
         }
@@ -73,41 +86,66 @@ impl Plan {
         }
 
         let mut unknown = 0;
-        let mut deps = Vec::with_capacity(tasks.len());
-        for task in &tasks {
-            let mut task_deps = Vec::with_capacity(task.after.len());
-            for dep in &task.after {
-                if dep.value == task.name.value {
-                    errors.push(GraphError::SelfDependency {
-                        name: dep.value.clone(),
-                        span: dep.span,
-                    });
-                } else if let Some(&id) = ids.get(dep.value.as_str()) {
-                    task_deps.push(id);
-                } else {
-                    unknown += 1;
-                    let help = unknown_dependency_help(&dep.value, &tasks, unknown);
-                    errors.push(GraphError::UnknownDependency {
-                        task: task.name.value.clone(),
-                        name: dep.value.clone(),
-                        span: dep.span,
-                        help,
-                    });
+        let mut resolve =
+            |task: &TaskSpec, list: &[Spanned<String>], errors: &mut Vec<GraphError>| {
+                let mut resolved = Vec::with_capacity(list.len());
+                for dep in list {
+                    if dep.value == task.name.value {
+                        errors.push(GraphError::SelfDependency {
+                            name: dep.value.clone(),
+                            span: dep.span,
+                        });
+                    } else if let Some(&id) = ids.get(dep.value.as_str()) {
+                        resolved.push(id);
+                    } else {
+                        unknown += 1;
+                        let help = unknown_dependency_help(&dep.value, &tasks, unknown);
+                        errors.push(GraphError::UnknownDependency {
+                            task: task.name.value.clone(),
+                            name: dep.value.clone(),
+                            span: dep.span,
+                            help,
+                        });
+                    }
                 }
-            }
-            deps.push(task_deps);
+                resolved
+            };
+        let mut deps = Vec::with_capacity(tasks.len());
+        let mut soft = Vec::with_capacity(tasks.len());
+        for task in &tasks {
+            deps.push(resolve(task, &task.after, &mut errors));
+            soft.push(resolve(task, &task.after_done, &mut errors));
         }
         drop(ids);
 
-        let order = topological_order(&deps);
+        let (pools, pool_of) = resolve_pools(&tasks, pools, &mut errors);
+        // Soft dependencies order tasks as hard ones do.
+        let all: Vec<Vec<usize>> = deps
+            .iter()
+            .zip(&soft)
+            .map(|(hard, soft)| hard.iter().chain(soft).copied().collect())
+            .collect();
+        let order = topological_order(&all);
         if order.len() < tasks.len() {
-            errors.extend(cycles(&tasks, &deps, &order));
+            errors.extend(cycles(&tasks, &all, &order));
         }
         if errors.is_empty() {
-            Ok(Plan { tasks, deps, order })
+            Ok(Plan {
+                tasks,
+                deps,
+                soft,
+                order,
+                pools,
+                pool_of,
+            })
         } else {
             Err(errors)
         }
+    }
+
+    /// Every dependency of task `id`, hard and soft.
+    pub fn all_deps(&self, id: usize) -> impl Iterator<Item = usize> + '_ {
+        self.deps[id].iter().chain(&self.soft[id]).copied()
     }
 
     /// The tasks named in `names` and every task they depend on, directly
@@ -124,6 +162,8 @@ impl Plan {
                 .ok_or_else(|| name.clone())?;
             stack.push(id);
         }
+        // Hard dependencies only: a soft one orders two tasks when both
+        // run, but does not make one run for the other.
         while let Some(id) = stack.pop() {
             if !keep[id] {
                 keep[id] = true;
@@ -136,10 +176,20 @@ impl Plan {
         }
         let mut tasks = Vec::new();
         let mut deps = Vec::new();
+        let mut soft = Vec::new();
+        let mut pool_of = Vec::new();
         for (id, task) in self.tasks.into_iter().enumerate() {
             if keep[id] {
                 tasks.push(task);
                 deps.push(self.deps[id].iter().map(|&dep| new_id[dep]).collect());
+                soft.push(
+                    self.soft[id]
+                        .iter()
+                        .filter(|&&dep| keep[dep])
+                        .map(|&dep| new_id[dep])
+                        .collect(),
+                );
+                pool_of.push(self.pool_of[id]);
             }
         }
         let order = self
@@ -148,12 +198,19 @@ impl Plan {
             .filter(|&&id| keep[id])
             .map(|&id| new_id[id])
             .collect();
-        Ok(Plan { tasks, deps, order })
+        Ok(Plan {
+            tasks,
+            deps,
+            soft,
+            order,
+            pools: self.pools,
+            pool_of,
+        })
     }
 
-    /// The number of dependency edges.
+    /// The number of dependency edges, hard and soft.
     pub fn edge_count(&self) -> usize {
-        self.deps.iter().map(Vec::len).sum()
+        self.deps.iter().chain(&self.soft).map(Vec::len).sum()
     }
 
     /// One longest chain of tasks that must run one after another, first
@@ -163,9 +220,8 @@ impl Plan {
         let mut previous = vec![usize::MAX; self.tasks.len()];
         let mut end = self.order.first().copied().unwrap_or(0);
         for &id in &self.order {
-            let best = self.deps[id]
-                .iter()
-                .copied()
+            let best = self
+                .all_deps(id)
                 .max_by_key(|&dep| (length[dep], std::cmp::Reverse(dep)));
             length[id] = 1 + best.map_or(0, |dep| length[dep]);
             previous[id] = best.unwrap_or(usize::MAX);
@@ -182,6 +238,50 @@ impl Plan {
         chain.reverse();
         chain
     }
+}
+
+/// The pools by name, and each task's pool; declarations given twice and
+/// pools no declaration names are errors.
+fn resolve_pools(
+    tasks: &[TaskSpec],
+    declared: Vec<PoolSpec>,
+    errors: &mut Vec<GraphError>,
+) -> (Vec<(String, usize)>, Vec<Option<usize>>) {
+    let mut pools: Vec<(String, usize)> = Vec::new();
+    for pool in declared {
+        if pools.iter().any(|(name, _)| *name == pool.name.value) {
+            errors.push(GraphError::DuplicatePool {
+                name: pool.name.value.clone(),
+                span: pool.name.span,
+            });
+        } else {
+            pools.push((pool.name.value, pool.limit));
+        }
+    }
+    let pool_of = tasks
+        .iter()
+        .map(|task| {
+            let wanted = task.settings.pool.as_ref()?;
+            let found = pools.iter().position(|(name, _)| *name == wanted.value);
+            if found.is_none() {
+                let names = pools.iter().map(|(name, _)| name.as_str());
+                let help = match did_you_mean(&wanted.value, names) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => {
+                        "declare it with a line such as `pool db 1` (name and limit)".to_owned()
+                    }
+                };
+                errors.push(GraphError::UnknownPool {
+                    task: task.name.value.clone(),
+                    name: wanted.value.clone(),
+                    span: wanted.span,
+                    help,
+                });
+            }
+            found
+        })
+        .collect();
+    (pools, pool_of)
 }
 
 fn unknown_dependency_help(name: &str, tasks: &[TaskSpec], nth: usize) -> String {
@@ -259,7 +359,11 @@ fn cycle_error(tasks: &[TaskSpec], deps: &[Vec<usize>], component: &[usize]) -> 
         .take(CYCLE_EDGES_LABELLED)
         .filter_map(|pair| {
             let (from, to) = (&tasks[pair[0]], &tasks[pair[1]]);
-            let dep = from.after.iter().find(|dep| dep.value == to.name.value)?;
+            let dep = from
+                .after
+                .iter()
+                .chain(&from.after_done)
+                .find(|dep| dep.value == to.name.value)?;
             (dep.span.source == source_id).then(|| {
                 LabeledSpan::new_with_span(
                     Some(format!("`{}` waits for `{}`", from.name, to.name)),
@@ -407,6 +511,43 @@ mod tests {
         assert_eq!(
             build(text).unwrap().select(&["zz".to_owned()]).unwrap_err(),
             "zz"
+        );
+    }
+
+    #[test]
+    fn soft_dependencies_order_and_count_in_cycles() {
+        let plan = build("late: x [after_done:early]\nearly: x\n").unwrap();
+        assert_eq!(names(&plan, &plan.order), ["early", "late"]);
+        assert_eq!(plan.soft, vec![vec![1], vec![]]);
+        assert_eq!(plan.edge_count(), 1);
+        let errors = build("a: x [after_done:b]\nb: x [after:a]\n").unwrap_err();
+        assert!(
+            matches!(&errors[..], [GraphError::Cycle { path, .. }] if path.join(" ") == "a b a")
+        );
+        let errors = build("a: x [after_done:nope]\n").unwrap_err();
+        assert!(matches!(
+            &errors[..],
+            [GraphError::UnknownDependency { .. }]
+        ));
+    }
+
+    #[test]
+    fn select_follows_hard_dependencies_only() {
+        let plan = build("a: x\nb: x\nc: x [after:a] [after_done:b]\n").unwrap();
+        let selected = plan.select(&["c".to_owned()]).unwrap();
+        assert_eq!(names(&selected, &[0, 1]), ["a", "c"]);
+        assert_eq!(selected.soft, vec![Vec::<usize>::new(), vec![]]);
+    }
+
+    #[test]
+    fn pools_are_resolved() {
+        let plan = build("pool db 2\na: x [pool:db]\nb: x\n").unwrap();
+        assert_eq!(plan.pools, [("db".to_owned(), 2)]);
+        assert_eq!(plan.pool_of, [Some(0), None]);
+        let errors = build("pool db 1\npool db 2\na: x [pool:dv]\n").unwrap_err();
+        assert!(matches!(&errors[0], GraphError::DuplicatePool { name, .. } if name == "db"));
+        assert!(
+            matches!(&errors[1], GraphError::UnknownPool { help, .. } if help == "did you mean `db`?")
         );
     }
 

@@ -127,10 +127,10 @@ pub fn load(args: &cli::SourceArgs, sources: &mut Sources) -> Result<Loaded, Err
     let source = read(path)?;
     let id = sources.add(source);
 
-    let (tasks, script, script_path) = if is_script(path) {
-        let (tasks, script) = script::load(sources.get(id), id, Vec::new(), &dir)
+    let (tasks, pools, script, script_path) = if is_script(path) {
+        let (set, script) = script::load(sources.get(id), id, TaskSet::default(), &dir)
             .map_err(|error| invalid(vec![error.into()]))?;
-        (tasks, Some(script), Some(path.clone()))
+        (set.tasks, set.pools, Some(script), Some(path.clone()))
     } else {
         let parsed = taskfile::parse(sources.get(id), id);
         let mut problems: Vec<Problem> = parsed.errors.into_iter().map(Problem::from).collect();
@@ -141,6 +141,7 @@ pub fn load(args: &cli::SourceArgs, sources: &mut Sources) -> Result<Loaded, Err
                 let set = TaskSet {
                     origin: id,
                     tasks: parsed.tasks,
+                    pools: parsed.pools,
                 };
                 if let Err(errors) = Plan::build(set) {
                     problems.extend(errors.into_iter().map(Problem::from));
@@ -171,15 +172,28 @@ pub fn load(args: &cli::SourceArgs, sources: &mut Sources) -> Result<Loaded, Err
                     source,
                 })?;
                 let script_id = sources.add(source);
-                let (tasks, script) =
-                    script::load(sources.get(script_id), script_id, parsed.tasks, &dir)
-                        .map_err(|error| invalid(vec![error.into()]))?;
-                (tasks, Some(script), Some(script_path.clone()))
+                let set = TaskSet {
+                    origin: id,
+                    tasks: parsed.tasks,
+                    pools: parsed.pools,
+                };
+                let (set, script) = script::load(sources.get(script_id), script_id, set, &dir)
+                    .map_err(|error| invalid(vec![error.into()]))?;
+                (
+                    set.tasks,
+                    set.pools,
+                    Some(script),
+                    Some(script_path.clone()),
+                )
             }
-            None => (parsed.tasks, None, None),
+            None => (parsed.tasks, parsed.pools, None, None),
         }
     };
-    let set = TaskSet { origin: id, tasks };
+    let set = TaskSet {
+        origin: id,
+        tasks,
+        pools,
+    };
     match Plan::build(set) {
         Ok(plan) => Ok(Loaded {
             plan,

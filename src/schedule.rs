@@ -91,9 +91,15 @@ pub struct Scheduler<'a> {
 struct Run<'a> {
     plan: &'a Plan,
     state: Vec<State>,
-    /// How many dependencies of each task have not passed yet.
+    /// How many dependencies of each task have not passed (or, for soft
+    /// ones, ended) yet.
     unmet: Vec<usize>,
+    /// The tasks that wait for each task to pass.
     dependents: Vec<Vec<TaskId>>,
+    /// The tasks that wait for each task to end, whatever its result.
+    soft_dependents: Vec<Vec<TaskId>>,
+    /// How many tasks of each pool run now.
+    pool_running: Vec<usize>,
     /// Ready tasks, lowest declaration index first.
     ready: BinaryHeap<Reverse<TaskId>>,
     /// Tasks waiting to be retried, soonest first.
@@ -147,10 +153,19 @@ impl<'a> Scheduler<'a> {
         });
         loop {
             if run.interrupted.is_none() {
+                // Ready tasks whose pool is full wait, in order, for a place.
+                let mut held = Vec::new();
                 while run.running < jobs {
                     let Some(Reverse(task)) = run.ready.pop() else {
                         break;
                     };
+                    if let Some(pool) = self.plan.pool_of[task] {
+                        if run.pool_running[pool] >= self.plan.pools[pool].1 {
+                            held.push(task);
+                            continue;
+                        }
+                        run.pool_running[pool] += 1;
+                    }
                     run.state[task] = State::Running;
                     run.attempts[task] += 1;
                     run.running += 1;
@@ -160,6 +175,7 @@ impl<'a> Scheduler<'a> {
                     });
                     self.start(&pool, task, &control, &sender);
                 }
+                run.ready.extend(held.into_iter().map(Reverse));
             }
             if run.running == 0 && run.delayed.is_empty() {
                 break;
@@ -254,12 +270,18 @@ impl<'a> Run<'a> {
     fn new(plan: &'a Plan, retry_delay: Duration) -> Self {
         let count = plan.tasks.len();
         let mut dependents = vec![Vec::new(); count];
-        for (task, deps) in plan.deps.iter().enumerate() {
-            for &dep in deps {
+        let mut soft_dependents = vec![Vec::new(); count];
+        for task in 0..count {
+            for &dep in &plan.deps[task] {
                 dependents[dep].push(task);
             }
+            for &dep in &plan.soft[task] {
+                soft_dependents[dep].push(task);
+            }
         }
-        let unmet: Vec<usize> = plan.deps.iter().map(Vec::len).collect();
+        let unmet: Vec<usize> = (0..count)
+            .map(|task| plan.deps[task].len() + plan.soft[task].len())
+            .collect();
         let mut state = vec![State::Waiting; count];
         let mut ready = BinaryHeap::new();
         for task in (0..count).filter(|&task| unmet[task] == 0) {
@@ -271,6 +293,8 @@ impl<'a> Run<'a> {
             state,
             unmet,
             dependents,
+            soft_dependents,
+            pool_running: vec![0; plan.pools.len()],
             ready,
             delayed: BinaryHeap::new(),
             attempts: vec![0; count],
@@ -332,6 +356,9 @@ impl<'a> Run<'a> {
         emit: &mut dyn FnMut(Event),
     ) {
         self.running -= 1;
+        if let Some(pool) = self.plan.pool_of[task] {
+            self.pool_running[pool] -= 1;
+        }
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
         let attempt = self.attempts[task];
@@ -368,23 +395,42 @@ impl<'a> Run<'a> {
         emit(Event::TaskFinished { task, result });
         if status == Status::Passed {
             for index in 0..self.dependents[task].len() {
-                let dependent = self.dependents[task][index];
-                self.unmet[dependent] -= 1;
-                if self.unmet[dependent] == 0 && self.state[dependent] == State::Waiting {
-                    self.state[dependent] = State::Ready;
-                    self.ready.push(Reverse(dependent));
-                }
+                self.release(self.dependents[task][index]);
             }
+            self.release_soft(task);
         } else if self.interrupted.is_none() {
             let reason = SkipReason::DependencyFailed(self.plan.tasks[task].name.value.clone());
-            for dependent in self.downstream(task) {
+            let skipped = self.downstream(task);
+            for &dependent in &skipped {
                 self.skip(dependent, reason.clone(), emit);
+            }
+            // A failed or skipped task has ended all the same for those
+            // that only wait for it to end.
+            self.release_soft(task);
+            for dependent in skipped {
+                self.release_soft(dependent);
             }
         }
     }
 
-    /// Every task that depends on `task`, directly or not, and is not done,
-    /// in declaration order.
+    /// One dependency of `task` is satisfied; it is ready when none is left.
+    fn release(&mut self, task: TaskId) {
+        self.unmet[task] -= 1;
+        if self.unmet[task] == 0 && self.state[task] == State::Waiting {
+            self.state[task] = State::Ready;
+            self.ready.push(Reverse(task));
+        }
+    }
+
+    /// `task` has ended: the tasks that wait only for that may go on.
+    fn release_soft(&mut self, task: TaskId) {
+        for index in 0..self.soft_dependents[task].len() {
+            self.release(self.soft_dependents[task][index]);
+        }
+    }
+
+    /// Every task that needs `task` to pass, directly or not, and is not
+    /// done, in declaration order (soft dependencies do not count).
     fn downstream(&self, task: TaskId) -> Vec<TaskId> {
         let mut seen = vec![false; self.plan.tasks.len()];
         let mut stack = vec![task];
@@ -563,6 +609,53 @@ mod tests {
                 ..Counts::default()
             }
         );
+    }
+
+    #[test]
+    fn a_pool_limits_its_tasks_within_jobs() {
+        let text = "pool db 1\na: x [pool:db]\nb: x [pool:db]\nc: x [pool:db]\nd: x\ne: x\n";
+        let plan = plan(text);
+        let options = options(4);
+        let fake = Arc::new(Fake::default());
+        let scheduler = Scheduler::new(&plan, &options, fake.clone());
+        let (_keep, signals) = channel::unbounded();
+        let mut pool_now = 0i32;
+        let mut pool_most = 0i32;
+        scheduler
+            .run(
+                &mut |event| match event {
+                    Event::TaskStarted { task, .. } if task < 3 => {
+                        pool_now += 1;
+                        pool_most = pool_most.max(pool_now);
+                    }
+                    Event::TaskFinished { task, .. } if task < 3 => pool_now -= 1,
+                    _ => {}
+                },
+                &signals,
+            )
+            .unwrap();
+        assert_eq!(pool_most, 1, "one `db` task at a time");
+        // The other tasks did not wait behind the pool: up to 3 at once.
+        assert!(fake.log.lock().unwrap().2 >= 2);
+    }
+
+    #[test]
+    fn soft_dependents_run_after_a_failure_and_after_a_skip() {
+        let (summary, events, _) = run(
+            "a: fail\nb: x [after:a]\nc: x [after_done:a]\nd: x [after_done:b]\ne: x [after:c]\n",
+            1,
+        );
+        assert_eq!(
+            events,
+            [
+                "a failed",
+                "b skipped (dependency failed: a)",
+                "c passed",
+                "d passed",
+                "e passed"
+            ]
+        );
+        assert_eq!(summary.counts.passed, 3);
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct TaskSpec {
     /// The tasks that must pass before this one starts, in the order
     /// written, without repeats.
     pub after: Vec<Spanned<String>>,
+    /// The tasks that must end (whatever their result) before this one
+    /// starts: dependencies that only order.
+    pub after_done: Vec<Spanned<String>>,
     /// What this task sets for itself; the rest comes from the run.
     pub settings: Settings,
     /// A shell command, or a closure of the script.
@@ -60,6 +63,8 @@ pub struct Settings {
     pub env: Vec<(String, String)>,
     /// How many more times a failing or timed-out task is run.
     pub retries: Option<u32>,
+    /// The pool whose limit the task counts against.
+    pub pool: Option<Spanned<String>>,
 }
 
 impl Settings {
@@ -85,13 +90,21 @@ pub fn is_env_name(key: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Every task of one run, in declaration order.
+/// Every task of one run, in declaration order, and the pools they share.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TaskSet {
     /// The source named on the command line, which problems about the set
     /// as a whole (such as having no tasks) point at.
     pub origin: SourceId,
     pub tasks: Vec<TaskSpec>,
+    pub pools: Vec<PoolSpec>,
+}
+
+/// A named pool: at most `limit` of its tasks run at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolSpec {
+    pub name: Spanned<String>,
+    pub limit: usize,
 }
 
 /// Whether `c` may appear in a task name.

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
 use crate::task::{
-    Kind, MAX_RETRIES, Settings, TaskSpec, is_env_name, is_valid_name, name_suggestion,
+    Kind, MAX_RETRIES, PoolSpec, Settings, TaskSpec, is_env_name, is_valid_name, name_suggestion,
 };
 use crate::units::parse_duration;
 
@@ -40,6 +40,10 @@ enum Attribute {
     Dir,
     /// `[env:KEY=value]`: a variable for the task's environment.
     Env,
+    /// `[after_done:a,b]`: tasks that must end, whatever their result.
+    AfterDone,
+    /// `[pool:db]`: the pool whose limit the task counts against.
+    Pool,
 }
 
 /// Every known attribute key. Later attributes are added here and nowhere
@@ -50,6 +54,8 @@ const ATTRIBUTES: &[(&str, Attribute)] = &[
     ("retries", Attribute::Retries),
     ("dir", Attribute::Dir),
     ("env", Attribute::Env),
+    ("after_done", Attribute::AfterDone),
+    ("pool", Attribute::Pool),
 ];
 
 /// The result of parsing one source: every task that could be read and every
@@ -57,6 +63,8 @@ const ATTRIBUTES: &[(&str, Attribute)] = &[
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub tasks: Vec<TaskSpec>,
+    /// The pools declared with `pool NAME LIMIT` lines.
+    pub pools: Vec<PoolSpec>,
     pub errors: Vec<ParseError>,
 }
 
@@ -131,6 +139,15 @@ impl Parser {
             self.error(ParseError::NulByte { span });
         }
 
+        if body
+            .strip_prefix("pool")
+            .is_some_and(|rest| rest.starts_with([' ', '\t']))
+            && !body.contains(':')
+        {
+            self.pool(base, body);
+            return;
+        }
+
         let (command_end, groups) = trailing_groups(body);
         let colon = match body.find(':') {
             Some(colon) if colon < command_end => colon,
@@ -168,15 +185,51 @@ impl Parser {
             self.span(command_start, command_text.len()),
         );
 
-        let (after, settings) = self.attributes(base, body, &groups);
+        let (after, after_done, settings) = self.attributes(base, body, &groups);
 
         self.parsed.tasks.push(TaskSpec {
             name,
             command,
             after,
+            after_done,
             settings,
             kind: Kind::Shell,
         });
+    }
+
+    /// A `pool NAME LIMIT` line.
+    fn pool(&mut self, base: usize, body: &str) {
+        let words: Vec<(usize, &str)> = body
+            .split_whitespace()
+            .map(|word| (word.as_ptr() as usize - body.as_ptr() as usize, word))
+            .collect();
+        let help = "declare a pool as `pool NAME LIMIT`, e.g. `pool db 1`";
+        let whole = self.span(base, body.len());
+        match words[..] {
+            [_, (name_at, name), (limit_at, limit)] => {
+                if !is_valid_name(name) {
+                    self.error(ParseError::InvalidPool {
+                        span: self.span(base + name_at, name.len()),
+                        help: "a pool's name is made of ASCII letters, digits and `_`".to_owned(),
+                    });
+                    return;
+                }
+                match limit.parse::<usize>() {
+                    Ok(limit) if limit > 0 => self.parsed.pools.push(PoolSpec {
+                        name: Spanned::new(name.to_owned(), self.span(base + name_at, name.len())),
+                        limit,
+                    }),
+                    _ => self.error(ParseError::InvalidPool {
+                        span: self.span(base + limit_at, limit.len()),
+                        help: "a pool's limit is a whole number, at least 1".to_owned(),
+                    }),
+                }
+            }
+            _ => self.error(ParseError::InvalidPool {
+                span: whole,
+                help: help.to_owned(),
+            }),
+        }
     }
 
     /// Reads a line's attribute groups (right to left in `groups`).
@@ -185,8 +238,9 @@ impl Parser {
         base: usize,
         body: &str,
         groups: &[Group],
-    ) -> (Vec<Spanned<String>>, Settings) {
+    ) -> (Vec<Spanned<String>>, Vec<Spanned<String>>, Settings) {
         let mut after: Vec<Spanned<String>> = Vec::new();
+        let mut after_done: Vec<Spanned<String>> = Vec::new();
         let mut settings = Settings::default();
         let mut seen: Vec<&str> = Vec::new();
         for group in groups.iter().rev() {
@@ -195,7 +249,10 @@ impl Parser {
                 self.unknown_attribute(base, group);
                 continue;
             };
-            let repeatable = matches!(attribute, Attribute::After | Attribute::Env);
+            let repeatable = matches!(
+                attribute,
+                Attribute::After | Attribute::AfterDone | Attribute::Env
+            );
             if !repeatable && seen.contains(&key) {
                 self.error(ParseError::RepeatedAttribute {
                     key: key.to_owned(),
@@ -212,6 +269,12 @@ impl Parser {
             );
             match attribute {
                 Attribute::After => self.after(base, body, group, &mut after),
+                Attribute::AfterDone => self.after(base, body, group, &mut after_done),
+                Attribute::Pool => {
+                    if let Some(name) = self.value(key, &value, parse_pool) {
+                        settings.pool = Some(Spanned::new(name, value.span));
+                    }
+                }
                 Attribute::Timeout => {
                     if let Some(timeout) = self.value(key, &value, parse_duration) {
                         settings.timeout = Some(timeout);
@@ -234,7 +297,9 @@ impl Parser {
                 }
             }
         }
-        (after, settings)
+        // A dependency given both ways is a hard one.
+        after_done.retain(|soft| !after.iter().any(|hard| hard.value == soft.value));
+        (after, after_done, settings)
     }
 
     /// Parses an attribute's value, reporting it when it is invalid.
@@ -346,6 +411,14 @@ fn parse_retries(text: &str) -> Result<u32, String> {
         Ok(retries) if retries <= MAX_RETRIES => Ok(retries),
         Ok(_) => Err(format!("at most {MAX_RETRIES} retries")),
         Err(_) => Err("write a whole number of retries, e.g. `[retries:3]`".to_owned()),
+    }
+}
+
+fn parse_pool(text: &str) -> Result<String, String> {
+    if is_valid_name(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("name a pool declared with a `pool NAME LIMIT` line, e.g. `[pool:db]`".to_owned())
     }
 }
 
@@ -639,6 +712,46 @@ mod tests {
         );
         // An empty value is pointed at by the `:` before it.
         span_error!("t: true [dir:]", 12, 1, ParseError::InvalidValue { .. });
+    }
+
+    #[test]
+    fn pools_and_soft_dependencies() {
+        let parsed =
+            parse_text("pool db 2\npool\tnet 1\nt: true [pool:db] [after_done:a, b] [after:b]\n");
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let pools: Vec<_> = parsed
+            .pools
+            .iter()
+            .map(|p| (p.name.value.as_str(), p.limit))
+            .collect();
+        assert_eq!(pools, [("db", 2), ("net", 1)]);
+        let task = &parsed.tasks[0];
+        assert_eq!(
+            task.settings.pool.as_ref().map(|p| p.value.as_str()),
+            Some("db")
+        );
+        // `b` is also a hard dependency, which wins.
+        assert_eq!(
+            task.after_done
+                .iter()
+                .map(|d| d.value.as_str())
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
+        // A task may be called `pool`.
+        assert_eq!(task_named("pool: make pool"), "pool");
+    }
+
+    fn task_named(text: &str) -> String {
+        task(text).name.value
+    }
+
+    #[test]
+    fn invalid_pool_declarations() {
+        span_error!("pool db", 0, 7, ParseError::InvalidPool { .. });
+        span_error!("pool db 0", 8, 1, ParseError::InvalidPool { .. });
+        span_error!("pool d-b 1", 5, 3, ParseError::InvalidPool { .. });
+        span_error!("t: true [pool:a b]", 14, 3, ParseError::InvalidValue { .. });
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub(crate) fn build(text: &str) -> Result<Plan, Vec<GraphError>> {
     Plan::build(TaskSet {
         origin: id,
         tasks: parsed.tasks,
+        pools: parsed.pools,
     })
 }
 

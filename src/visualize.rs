@@ -1,7 +1,8 @@
 //! The dependency graph as text for other tools: Graphviz DOT and Mermaid.
 //!
 //! Edges point from a dependency to the task that waits for it, the
-//! direction work flows. Nodes come in declaration order and each task's
+//! direction work flows; a dependency that only orders (`[after_done:…]`)
+//! is dashed. Nodes come in declaration order and each task's
 //! edges in the order written, so the output is stable and diffs well.
 
 use std::fmt::Write;
@@ -22,6 +23,13 @@ pub fn dot(plan: &Plan) -> String {
                 plan.tasks[dep].name, plan.tasks[id].name
             );
         }
+        for &dep in &plan.soft[id] {
+            let _ = writeln!(
+                out,
+                "    \"{}\" -> \"{}\" [style=dashed];",
+                plan.tasks[dep].name, plan.tasks[id].name
+            );
+        }
     }
     out.push_str("}\n");
     out
@@ -38,6 +46,9 @@ pub fn mermaid(plan: &Plan) -> String {
     for (id, deps) in plan.deps.iter().enumerate() {
         for &dep in deps {
             let _ = writeln!(out, "    t{dep} --> t{id}");
+        }
+        for &dep in &plan.soft[id] {
+            let _ = writeln!(out, "    t{dep} -.-> t{id}");
         }
     }
     out

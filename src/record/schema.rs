@@ -8,13 +8,14 @@
 //!
 //! Version 1 is exactly the tables of the specification; version 2 adds
 //! taskrun's own columns after them, and the indexes; version 3 each
-//! task's own settings; version 4 the run's script and each task's kind.
+//! task's own settings; version 4 the run's script and each task's kind;
+//! version 5 soft dependencies and pools.
 
 /// The schema version this taskrun writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 4] = [
+pub(super) const MIGRATIONS: [&str; 5] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -74,4 +75,8 @@ pub(super) const MIGRATIONS: [&str; 4] = [
     // 4: scripts: the run's Taskfile.rhai, and tasks that are Rhai closures.
     "ALTER TABLE runs ADD COLUMN script TEXT;
     ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'shell';",
+    // 5: dependencies that only order, and pools.
+    "ALTER TABLE tasks ADD COLUMN soft_deps TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tasks ADD COLUMN pool TEXT;
+    ALTER TABLE runs ADD COLUMN pools TEXT NOT NULL DEFAULT '';",
 ];

@@ -17,6 +17,7 @@ use super::liveness::ProcessId;
 use super::schema::{MIGRATIONS, VERSION};
 use crate::event::{Capture, Counts, Exit, Status, Summary, TaskResult};
 use crate::graph::Plan;
+use crate::source::{SourceId, Span, Spanned};
 use crate::task::{Kind, Settings};
 
 /// How long a write waits for another process's lock.
@@ -181,6 +182,8 @@ pub struct RunRow {
     pub note: Option<String>,
     /// The run's script, if one took part.
     pub script: Option<String>,
+    /// The run's pools: name and limit.
+    pub pools: Vec<(String, usize)>,
 }
 
 /// One output stream of a task, as stored.
@@ -211,6 +214,8 @@ pub struct TaskRow {
     pub finished_at: Option<i64>,
     pub duration_ms: Option<i64>,
     pub deps: Vec<String>,
+    /// The tasks it waited for to end, whatever their result.
+    pub soft_deps: Vec<String>,
     pub position: i64,
     pub attempt: i64,
     pub stdout: StoredOutput,
@@ -476,8 +481,8 @@ impl Store {
         transaction
             .execute(
                 "INSERT INTO runs (started_at, total_tasks, status, taskfile, dir, jobs,
-                     retry_of, host, pid, pid_started, script)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     retry_of, host, pid, pid_started, script, pools)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     unix_seconds(run.started_at),
                     to_i64(plan.tasks.len()),
@@ -489,6 +494,11 @@ impl Store {
                     process.pid,
                     process.started,
                     run.script,
+                    plan.pools
+                        .iter()
+                        .map(|(name, limit)| format!("{name}={limit}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
                 ],
             )
             .map_err(|source| write_error(&path, source))?;
@@ -498,12 +508,16 @@ impl Store {
             let mut insert = transaction
                 .prepare(
                     "INSERT INTO tasks (run_id, name, command, status, position, deps, attempt,
-                         timeout_ms, dir, env, retries, kind)
-                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10)",
+                         timeout_ms, dir, env, retries, kind, soft_deps, pool)
+                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(|source| write_error(&path, source))?;
             for (position, task) in plan.tasks.iter().enumerate() {
                 let deps: Vec<&str> = plan.deps[position]
+                    .iter()
+                    .map(|&dep| plan.tasks[dep].name.value.as_str())
+                    .collect();
+                let soft: Vec<&str> = plan.soft[position]
                     .iter()
                     .map(|&dep| plan.tasks[dep].name.value.as_str())
                     .collect();
@@ -525,6 +539,8 @@ impl Store {
                         env.join("\n"),
                         settings.retries.unwrap_or(0),
                         task.kind.as_str(),
+                        soft.join(","),
+                        settings.pool.as_ref().map(|pool| pool.value.as_str()),
                     ])
                     .map_err(|source| write_error(&path, source))?;
                 tasks.push(transaction.last_insert_rowid());
@@ -577,9 +593,11 @@ impl Store {
                         transaction
                             .prepare_cached(
                                 "INSERT INTO tasks (run_id, name, command, status, position,
-                                     deps, attempt, timeout_ms, dir, env, retries, kind)
+                                     deps, attempt, timeout_ms, dir, env, retries, kind,
+                                     soft_deps, pool)
                                  SELECT run_id, name, command, 'pending', position, deps,
-                                     attempt + 1, timeout_ms, dir, env, retries, kind
+                                     attempt + 1, timeout_ms, dir, env, retries, kind,
+                                     soft_deps, pool
                                  FROM tasks WHERE id = ?1",
                             )?
                             .execute([rows[*task]])?;
@@ -705,12 +723,12 @@ impl Store {
 
 const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, passed, failed,
     skipped, status, taskfile, dir, duration_ms, timeouts, canceled, retry_of, signal, jobs,
-    host, pid, pid_started, note, script FROM runs";
+    host, pid, pid_started, note, script, pools FROM runs";
 
 const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
     started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
     stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail, timeout_ms,
-    dir, env, retries, kind FROM tasks";
+    dir, env, retries, kind, soft_deps, pool FROM tasks";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let stored: String = row.get(7)?;
@@ -750,6 +768,12 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         jobs: row.get(15)?,
         note: row.get(19)?,
         script: row.get(20)?,
+        pools: row
+            .get::<_, String>(21)?
+            .split(',')
+            .filter_map(|pool| pool.split_once('='))
+            .filter_map(|(name, limit)| Some((name.to_owned(), limit.parse().ok()?)))
+            .collect(),
     })
 }
 
@@ -808,7 +832,16 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
                 .collect(),
             retries: Some(u32::try_from(row.get::<_, i64>(24)?).unwrap_or(0))
                 .filter(|&retries| retries > 0),
+            pool: row
+                .get::<_, Option<String>>(27)?
+                .map(|pool| Spanned::new(pool, Span::new(SourceId::default(), 0, 0))),
         },
+        soft_deps: row
+            .get::<_, String>(26)?
+            .split(',')
+            .filter(|dep| !dep.is_empty())
+            .map(str::to_owned)
+            .collect(),
         kind: if row.get::<_, String>(25)? == "rhai" {
             Kind::Rhai
         } else {
@@ -1119,6 +1152,7 @@ mod tests {
             finished_at: None,
             duration_ms: None,
             deps: Vec::new(),
+            soft_deps: Vec::new(),
             position: 0,
             attempt: 1,
             stdout: StoredOutput::default(),

@@ -21,7 +21,7 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, INT, NativeCallContext, Position};
 
 use crate::source::{Source, SourceId, Span, Spanned, offset};
-use crate::task::{Kind, MAX_RETRIES, TaskSpec, is_env_name, is_valid_name};
+use crate::task::{Kind, MAX_RETRIES, PoolSpec, TaskSpec, is_env_name, is_valid_name};
 use crate::units::parse_duration;
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -33,6 +33,8 @@ pub(crate) struct Registry {
     pub(crate) tasks: Vec<Option<TaskSpec>>,
     /// The closures of evaluated tasks, by task index.
     pub(crate) closures: Vec<Option<FnPtr>>,
+    /// The pools declared so far.
+    pub(crate) pools: Vec<PoolSpec>,
     sealed: bool,
     source: SourceId,
     text: Arc<str>,
@@ -42,11 +44,17 @@ pub(crate) struct Registry {
 pub(crate) type Shared = Arc<Mutex<Registry>>;
 
 impl Registry {
-    pub(crate) fn new(source: &Source, id: SourceId, tasks: Vec<TaskSpec>) -> Shared {
+    pub(crate) fn new(
+        source: &Source,
+        id: SourceId,
+        tasks: Vec<TaskSpec>,
+        pools: Vec<PoolSpec>,
+    ) -> Shared {
         let count = tasks.len();
         Arc::new(Mutex::new(Registry {
             tasks: tasks.into_iter().map(Some).collect(),
             closures: vec![None; count],
+            pools,
             sealed: false,
             source: id,
             text: Arc::clone(&source.text),
@@ -142,12 +150,40 @@ impl TaskHandle {
 pub(crate) fn register(engine: &mut Engine, registry: &Shared) {
     engine.register_type_with_name::<TaskHandle>("Task");
     register_definitions(engine, registry);
+    register_dependencies(engine);
     register_settings(engine);
     register_queries(engine, registry);
 }
 
-/// `task(name, command)` and `task(name, closure)`.
+/// `task(name, command)`, `task(name, closure)` and `pool(name, limit)`.
 fn register_definitions(engine: &mut Engine, registry: &Shared) {
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "pool",
+        move |ctx: NativeCallContext<'_>, name: &str, limit: INT| -> Fallible<()> {
+            let position = ctx.call_position();
+            if !is_valid_name(name) {
+                return Err(error(format!("invalid pool name `{name}`"), position));
+            }
+            let limit = usize::try_from(limit)
+                .ok()
+                .filter(|&limit| limit > 0)
+                .ok_or_else(|| error("a pool's limit is a whole number, at least 1", position))?;
+            let mut registry = lock(&shared);
+            if registry.sealed {
+                return Err(error(
+                    "pools can only be declared while the script loads",
+                    position,
+                ));
+            }
+            let span = registry.span(position, name, "pool".len());
+            registry.pools.push(PoolSpec {
+                name: Spanned::new(name.to_owned(), span),
+                limit,
+            });
+            Ok(())
+        },
+    );
     let shared = Arc::clone(registry);
     engine.register_fn(
         "task",
@@ -166,8 +202,38 @@ fn register_definitions(engine: &mut Engine, registry: &Shared) {
     );
 }
 
-/// The chainable setters of a task handle.
-fn register_settings(engine: &mut Engine) {
+/// The chainable setters of a task's dependencies and pool.
+fn register_dependencies(engine: &mut Engine) {
+    engine.register_fn(
+        "after_done",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, name: &str| {
+            after_done(&ctx, handle, &[name.to_owned()])
+        },
+    );
+    engine.register_fn(
+        "after_done",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, names: Array| {
+            let names = strings(&ctx, names, "after_done")?;
+            after_done(&ctx, handle, &names)
+        },
+    );
+    engine.register_fn(
+        "pool",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, pool: &str| {
+            if !is_valid_name(pool) {
+                return Err(error(
+                    format!("invalid pool name `{pool}`"),
+                    ctx.call_position(),
+                ));
+            }
+            let position = ctx.call_position();
+            handle.change(&ctx, |task, registry| {
+                let span = registry.span(position, pool, "pool".len());
+                task.settings.pool = Some(Spanned::new(pool.to_owned(), span));
+                Ok(())
+            })
+        },
+    );
     engine.register_fn(
         "after",
         |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, name: &str| {
@@ -180,20 +246,14 @@ fn register_settings(engine: &mut Engine) {
          handle: &mut TaskHandle,
          names: Array|
          -> Fallible<TaskHandle> {
-            let names = names
-                .into_iter()
-                .map(|name| {
-                    name.into_string().map_err(|kind| {
-                        error(
-                            format!("after() takes task names, not {kind}"),
-                            ctx.call_position(),
-                        )
-                    })
-                })
-                .collect::<Fallible<Vec<String>>>()?;
+            let names = strings(&ctx, names, "after")?;
             after(&ctx, handle, &names)
         },
     );
+}
+
+/// The chainable setters of a task's settings.
+fn register_settings(engine: &mut Engine) {
     engine.register_fn(
         "timeout",
         |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, timeout: &str| {
@@ -380,6 +440,7 @@ fn define(
         name: Spanned::new(name.to_owned(), name_span),
         command: Spanned::new(command, command_span),
         after: Vec::new(),
+        after_done: Vec::new(),
         settings: crate::task::Settings::default(),
         kind: if closure.is_some() {
             Kind::Rhai
@@ -394,24 +455,66 @@ fn define(
     })
 }
 
+/// The strings of an array given to `function`.
+fn strings(ctx: &NativeCallContext<'_>, names: Array, function: &str) -> Fallible<Vec<String>> {
+    names
+        .into_iter()
+        .map(|name| {
+            name.into_string().map_err(|kind| {
+                error(
+                    format!("{function}() takes task names, not {kind}"),
+                    ctx.call_position(),
+                )
+            })
+        })
+        .collect()
+}
+
 fn after(
     ctx: &NativeCallContext<'_>,
     handle: &TaskHandle,
     names: &[String],
 ) -> Fallible<TaskHandle> {
+    add_deps(ctx, handle, names, "after", false)
+}
+
+fn after_done(
+    ctx: &NativeCallContext<'_>,
+    handle: &TaskHandle,
+    names: &[String],
+) -> Fallible<TaskHandle> {
+    add_deps(ctx, handle, names, "after_done", true)
+}
+
+/// Adds dependencies (soft ones only order) to a task; a dependency given
+/// both ways is a hard one.
+fn add_deps(
+    ctx: &NativeCallContext<'_>,
+    handle: &TaskHandle,
+    names: &[String],
+    function: &str,
+    soft: bool,
+) -> Fallible<TaskHandle> {
     let position = ctx.call_position();
     for name in names {
         if !is_valid_name(name) {
             return Err(error(
-                format!("invalid task name `{name}` in after()"),
+                format!("invalid task name `{name}` in {function}()"),
                 position,
             ));
         }
     }
     handle.change(ctx, |task, registry| {
         for name in names {
-            if !task.after.iter().any(|dep| dep.value == *name) {
-                let span = registry.span(position, name, "after".len());
+            let known = |list: &[Spanned<String>]| list.iter().any(|dep| dep.value == *name);
+            if known(&task.after) || (soft && known(&task.after_done)) {
+                continue;
+            }
+            let span = registry.span(position, name, function.len());
+            if soft {
+                task.after_done.push(Spanned::new(name.clone(), span));
+            } else {
+                task.after_done.retain(|dep| dep.value != *name);
                 task.after.push(Spanned::new(name.clone(), span));
             }
         }

@@ -10,7 +10,7 @@ use super::api::{self, Registry, Shared};
 use super::engine::{self, MAX_CALL_LEVELS, MAX_OPERATIONS};
 use crate::error::ScriptError;
 use crate::source::{Source, SourceId, Span};
-use crate::task::TaskSpec;
+use crate::task::TaskSet;
 
 /// A script that has run: its engine and code, for calling its functions
 /// (hooks, `should_retry`) and closures (evaluated tasks) later.
@@ -84,16 +84,18 @@ impl Script {
     }
 }
 
-/// Runs the script `source` (whose id is `id`), with `tasks` (from the task
-/// file) already defined, relative paths starting at `dir`. Returns every
-/// task once the script has run, and the script.
+/// Runs the script `source` (whose id is `id`), with the tasks and pools of
+/// `set` (from the task file) already defined, relative paths starting at
+/// `dir`. Returns every task and pool once the script has run, and the
+/// script.
 pub fn load(
     source: &Source,
     id: SourceId,
-    tasks: Vec<TaskSpec>,
+    set: TaskSet,
     dir: &Path,
-) -> Result<(Vec<TaskSpec>, Arc<Script>), ScriptError> {
-    let registry: Shared = Registry::new(source, id, tasks);
+) -> Result<(TaskSet, Arc<Script>), ScriptError> {
+    let origin = set.origin;
+    let registry: Shared = Registry::new(source, id, set.tasks, set.pools);
     let mut engine = engine::new(dir);
     api::register(&mut engine, &registry);
     let ast = engine.compile(&*source.text).map_err(|error| {
@@ -123,7 +125,13 @@ pub fn load(
             defined.push(task);
         }
     }
+    let pools = std::mem::take(&mut registry.pools);
     drop(registry);
+    let set = TaskSet {
+        origin,
+        tasks: defined,
+        pools,
+    };
     let script = Script {
         engine,
         ast,
@@ -131,7 +139,7 @@ pub fn load(
         text: Arc::clone(&source.text),
         closures,
     };
-    Ok((defined, Arc::new(script)))
+    Ok((set, Arc::new(script)))
 }
 
 /// A Rhai error as a diagnostic: the innermost error of a chain of calls,

@@ -538,3 +538,62 @@ fn timeouts_are_retried_too() {
         "Run completed: 0 passed, 0 failed, 0 skipped, 1 timeout",
     );
 }
+
+/// Each `db` task appends `+` when it starts and `-` when it ends; never
+/// two in a row means never two at once.
+#[test]
+fn a_pool_holds_its_tasks_to_its_limit() {
+    let mut tasks = String::from("pool db 1\n");
+    for i in 0..4 {
+        tasks.push_str(&format!(
+            "m{i}: echo + >> db.log; sleep 0.15; echo - >> db.log [pool:db]\n"
+        ));
+    }
+    for i in 0..4 {
+        tasks.push_str(&format!(
+            "o{i}: echo + >> other.log; sleep 0.15; echo - >> other.log\n"
+        ));
+    }
+    let test = Test::new().taskfile(tasks);
+    let output = test.exec(&["run", "tasks.txt", "--jobs", "4"]);
+    assert_eq!(output.status, 0, "{}", output.stdout);
+    let most = |log: &str| {
+        let (mut now, mut most) = (0, 0);
+        for line in std::fs::read_to_string(test.path().join(log))
+            .unwrap()
+            .lines()
+        {
+            now += if line == "+" { 1 } else { -1 };
+            most = most.max(now);
+        }
+        most
+    };
+    assert_eq!(most("db.log"), 1);
+    assert!(most("other.log") >= 2, "the rest run beside the pool");
+}
+
+#[test]
+fn a_soft_dependency_waits_for_the_end_whatever_the_result() {
+    let output = run(
+        "broken: exit 1\nfeature: true [after:broken]\n\
+         cleanup: echo cleaning [after_done:broken,feature]\nreport: true [after:cleanup]\n",
+        &["--jobs", "1"],
+    );
+    assert_eq!(output.status, 1);
+    let stdout = masked(&output.stdout);
+    assert_contains(
+        &stdout,
+        "[2/4] feature .......................... SKIPPED (dependency failed: broken)",
+    );
+    assert_contains(&stdout, "[3/4] cleanup: echo cleaning ........... PASSED");
+    assert_contains(&stdout, "[4/4] report: true ..................... PASSED");
+}
+
+#[test]
+fn unknown_and_duplicate_pools_are_errors() {
+    let output = run("pool db 1\npool db 2\na: true [pool:dbs]\n", &[]);
+    assert_eq!(output.status, 2);
+    assert_contains(&output.stderr, "× pool `db` is declared more than once");
+    assert_contains(&output.stderr, "× task `a` names an undeclared pool `dbs`");
+    assert_contains(&output.stderr, "help: did you mean `db`?");
+}

@@ -337,3 +337,35 @@ fn a_cycle_among_scripted_tasks_points_into_the_script() {
     assert_contains(&output.stderr, "`c` waits for `b`");
     assert_contains(&output.stderr, "`b` waits for `a`");
 }
+
+#[test]
+fn scripts_declare_pools_and_soft_dependencies() {
+    let test = Test::new().file(
+        "Taskfile.rhai",
+        r#"
+        pool("net", 1);
+        task("broken", "exit 1");
+        for i in 0..3 {
+            task(`fetch_${i}`, "echo + >> net.log; sleep 0.1; echo - >> net.log").pool("net");
+        }
+        task("cleanup", "echo cleaned > cleanup.out").after_done(["broken", "fetch_2"]);
+        "#,
+    );
+    let output = test.exec(&["run", "Taskfile.rhai", "--jobs", "4"]);
+    assert_eq!(output.status, 1);
+    let log = std::fs::read_to_string(test.path().join("net.log")).unwrap();
+    assert_eq!(log, "+\n-\n+\n-\n+\n-\n", "one `net` task at a time");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("cleanup.out")).unwrap(),
+        "cleaned\n"
+    );
+    let graph = test.exec(&["graph", "Taskfile.rhai"]);
+    assert_contains(&graph.stdout, "\"broken\" -> \"cleanup\" [style=dashed];");
+    // retry runs the failed task again with the same pools.
+    let retry = test.exec(&["retry", "last", "--quiet"]);
+    assert_eq!(retry.status, 1, "{}{}", retry.stdout, retry.stderr);
+    assert_contains(
+        &retry.stdout,
+        "Run completed: 0 passed, 1 failed, 0 skipped",
+    );
+}
