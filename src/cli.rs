@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::report::Output;
 use crate::units::{parse_duration, parse_size};
 
 /// A declarative, Make-style parallel task runner.
@@ -52,8 +53,11 @@ pub enum Command {
         #[arg(long, short = 't', value_name = "NAME")]
         task: Option<String>,
         /// Print JSON for scripts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "junit")]
         json: bool,
+        /// Print the run as a JUnit XML report.
+        #[arg(long, conflicts_with = "task")]
+        junit: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -95,6 +99,10 @@ pub struct RunArgs {
     #[arg(long = "task", short = 't', value_name = "NAME")]
     pub tasks: Vec<String>,
 
+    /// Print the order tasks would start in, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -125,6 +133,26 @@ pub struct ExecArgs {
     /// Print only the final summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// What to show of the tasks' output: `summary` (the last lines of a
+    /// failed task), `stream` (every line live, prefixed with the task's
+    /// name), `grouped` (each task's output whole when it ends).
+    #[arg(long, value_enum, default_value_t = Output::Summary)]
+    pub output: Output,
+
+    /// Also write the run's events as JSON lines to FILE (`-`: standard
+    /// output, and progress goes to standard error).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+
+    /// Write a log file per task (its whole output, exit and timings) and
+    /// one for the run into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Write a JUnit XML report of the run to FILE when it ends.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 
     #[command(flatten)]
     pub db: DbArg,

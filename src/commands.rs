@@ -16,9 +16,9 @@ use crate::error::{Error, did_you_mean, plural};
 use crate::event::Event;
 use crate::graph::Plan;
 use crate::record::{NewRun, Recorder, RunRow, Store, TaskRow};
-use crate::report::{Progress, ProgressOptions, Style, history};
-use crate::schedule::{RetryPolicy, RunOptions, Scheduler};
-use crate::script::{Evaluator, Hooks, Policy, Script, TaskView};
+use crate::report::{EventLog, Logs, Output, Progress, ProgressOptions, Style, history};
+use crate::runner::Runner;
+use crate::script::{Policy, Script, TaskView};
 use crate::source::{Source, Sources, Span, Spanned};
 use crate::task::{Kind, TaskSet, TaskSpec};
 use crate::{execute, exit_code, load, report, signal, visualize};
@@ -29,6 +29,10 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
     let mut plan = loaded.plan;
     if !args.tasks.is_empty() {
         plan = select(plan, &args.tasks)?;
+    }
+    if args.dry_run {
+        print_out(&report::dry_run(&plan, jobs(&args.exec)))?;
+        return Ok(exit_code::SUCCESS);
     }
     let file = &args.source.file;
     let taskfile = std::path::absolute(file).unwrap_or_else(|_| file.clone());
@@ -327,6 +331,44 @@ fn policy_script(run: i64, path: &Path, sources: &mut Sources) -> Result<Arc<Scr
     Ok(script)
 }
 
+/// The files a run writes besides the database, opened before it starts
+/// so that a path that cannot be written stops it before anything runs.
+struct Outputs {
+    events: Option<Box<dyn Write + Send>>,
+    junit: Option<std::fs::File>,
+    logs: Option<Logs>,
+}
+
+impl Outputs {
+    fn open(exec: &ExecArgs, plan: &Plan) -> Result<Outputs, Error> {
+        let events: Option<Box<dyn Write + Send>> = match &exec.events {
+            Some(path) if path.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
+            Some(path) => Some(Box::new(
+                std::fs::File::create(path).map_err(cannot_write(path))?,
+            )),
+            None => None,
+        };
+        let junit = match &exec.junit {
+            Some(path) => Some(std::fs::File::create(path).map_err(cannot_write(path))?),
+            None => None,
+        };
+        let logs = match &exec.log_dir {
+            Some(dir) => Some(Logs::create(dir, plan.tasks.len()).map_err(cannot_write(dir))?),
+            None => None,
+        };
+        Ok(Outputs {
+            events,
+            junit,
+            logs,
+        })
+    }
+}
+
+fn cannot_write(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::CannotWrite { path, source }
+}
+
 /// Runs `plan`, recording it as `run`, and returns the exit status it
 /// earns. Nothing starts unless the run could be recorded first.
 fn execute_plan(
@@ -343,107 +385,199 @@ fn execute_plan(
     // Runs whose taskrun was killed are closed now; if that fails (the
     // database is busy), they are still shown as interrupted when read.
     let _ = store.sweep_dead_runs();
+    // Outputs that can fail are opened before the run is recorded.
+    let Outputs {
+        events: events_out,
+        junit: junit_out,
+        logs,
+    } = Outputs::open(exec, plan)?;
     let ids = store.begin_run(run, plan)?;
     let run_id = ids.run;
 
     let timeout = Some(exec.timeout).filter(|timeout| !timeout.is_zero());
-    let terminal = std::io::stdout().is_terminal();
+    // With the events on standard output, progress goes to standard error.
+    let progress_on_stderr = exec
+        .events
+        .as_ref()
+        .is_some_and(|path| path.as_os_str() == "-");
+    let terminal = if progress_on_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
     let progress = ProgressOptions {
+        output: exec.output,
         quiet: exec.quiet,
-        live: terminal && !exec.quiet,
+        live: terminal && !exec.quiet && !progress_on_stderr,
         color: Style::detect(color, terminal).color,
         announce_jobs: exec.jobs,
         header,
         timeout,
     };
-    let options = RunOptions {
-        jobs: run.jobs,
-        timeout,
-        max_output: usize::try_from(exec.max_output).unwrap_or(usize::MAX),
-        dir: run.dir.clone(),
-        live_output: progress.live,
-        retry_delay: exec.retry_delay,
-        policy: script.and_then(|script| {
-            let policy = Policy::new(Arc::clone(script), sources.clone(), stderr_style(color))?;
-            Some(Arc::new(policy) as Arc<dyn RetryPolicy>)
-        }),
-    };
-    let hooks = script.as_ref().and_then(|script| {
-        Hooks::new(
-            Arc::clone(script),
-            run_id,
-            sources.clone(),
-            stderr_style(color),
-        )
-    });
-    // Failing to raise the limit is no reason not to run: with fewer
-    // descriptors, only jobs beyond the limit fail, each with the reason.
-    let _ = execute::reserve_descriptors(run.jobs);
+    let live_output =
+        progress.live || exec.output == Output::Stream || events_out.is_some() || logs.is_some();
     let (listener, signals) = signal::Listener::start().map_err(Error::Start)?;
-    let local: Arc<dyn execute::Executor> = Arc::new(execute::Local);
-    let executor: Arc<dyn execute::Executor> = match script {
-        Some(script) => Arc::new(Evaluator::new(Arc::clone(script), local)),
-        None => local,
+    let runner = Runner::new()
+        .jobs(run.jobs)
+        .max_output(usize::try_from(exec.max_output).unwrap_or(usize::MAX))
+        .retry_delay(exec.retry_delay)
+        .output_events(live_output)
+        .interrupted_by(signals)
+        .recorded_as(run_id, stderr_style(color));
+    let runner = match timeout {
+        Some(timeout) => runner.timeout(timeout),
+        None => runner,
     };
-    let scheduler = Scheduler::new(plan, &options, executor);
-    let (summary, recording) = std::thread::scope(|scope| {
-        let (to_reporter, reporter_events) = crossbeam::channel::unbounded::<Event>();
+    let outcome = std::thread::scope(|scope| -> std::io::Result<_> {
+        let (senders, sinks) = sinks(
+            scope,
+            plan,
+            run_id,
+            (progress, progress_on_stderr),
+            events_out,
+            logs,
+        )?;
         let (to_recorder, recorder_events) = crossbeam::channel::unbounded::<Event>();
-        let (to_hooks, hook_events) = crossbeam::channel::unbounded::<Event>();
-        let hooks = hooks.map(|hooks| {
-            std::thread::Builder::new()
-                .name("taskrun-hooks".to_owned())
-                .spawn_scoped(scope, move || hooks.consume(plan, &hook_events))
-        });
-        let to_hooks = matches!(hooks, Some(Ok(_))).then_some(to_hooks);
-        let reporter = std::thread::Builder::new()
-            .name("taskrun-report".to_owned())
-            .spawn_scoped(scope, move || {
-                let out = std::io::BufWriter::new(std::io::stdout().lock());
-                drop(Progress::new(plan, progress, out).consume(&reporter_events));
-            });
         let recorder = std::thread::Builder::new()
             .name("taskrun-record".to_owned())
             .spawn_scoped(scope, move || {
                 Recorder::new(store, ids).consume(&recorder_events)
-            });
-        let (reporter, recorder) = match (reporter, recorder) {
-            (Ok(reporter), Ok(recorder)) => (reporter, recorder),
-            (Err(error), _) | (_, Err(error)) => return (Err(error), None),
-        };
-        let summary = scheduler.run(
-            &mut |event| {
-                if let Some(to_hooks) = &to_hooks {
-                    let _ = to_hooks.send(event.clone());
-                }
-                let _ = to_recorder.send(event.clone());
-                let _ = to_reporter.send(event);
-            },
-            &signals,
-        );
-        drop((to_reporter, to_recorder, to_hooks));
-        if let Some(Ok(hooks)) = hooks {
-            // A hook that panicked has already said so on stderr.
-            let _ = hooks.join();
-        }
+            })?;
+        let summary = runner.execute(plan, script, sources, &run.dir, &mut |event| {
+            for sender in &senders {
+                let _ = sender.send(event.clone());
+            }
+            let _ = to_recorder.send(event);
+        });
+        drop((senders, to_recorder));
         // The recorder may be parked in its batch window; the run is over.
         recorder.thread().unpark();
-        // A reporter that panicked has already said so on stderr; the run
+        // A sink that panicked has already said so on stderr; the run
         // itself is over and its result stands.
-        let _ = reporter.join();
+        let problems: Vec<String> = sinks
+            .into_iter()
+            .filter_map(|sink| sink.join().ok().flatten())
+            .collect();
         let recording = recorder.join();
-        (summary, Some(recording))
+        Ok((summary, recording, problems))
     });
     drop(listener);
-    let summary = summary.map_err(Error::Start)?;
-    let recording = recording
-        .ok_or_else(|| Error::Start(std::io::Error::other("the recorder could not be started")))?;
-    let code = match summary.interrupted {
+    let (summary, recording, problems) = outcome.map_err(Error::Start)?;
+    let summary = summary?;
+    let mut code = match summary.interrupted {
         Some(signal) => exit_code::interrupted(signal),
         None if summary.counts.all_passed() => exit_code::SUCCESS,
         None => exit_code::FAILURE,
     };
-    Ok(saved(recording, db, run_id, code, color))
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    if !problems.is_empty() && code == exit_code::SUCCESS {
+        code = exit_code::FAILURE;
+    }
+    let mut code = if progress_on_stderr {
+        saved(recording, db, run_id, code, color, &mut std::io::stderr())
+    } else {
+        saved(recording, db, run_id, code, color, &mut std::io::stdout())
+    };
+    if let (Some(path), Some(file)) = (&exec.junit, junit_out)
+        && let Err(error) = write_junit(path, file, db, run_id)
+    {
+        eprint!("{}", report::error(&error, sources, stderr_style(color)));
+        code = code.max(exit_code::FAILURE);
+    }
+    Ok(code)
+}
+
+/// Writes the JUnit XML report of a recorded run to `file`, made from the
+/// database as `show --junit` makes it.
+fn write_junit(path: &Path, mut file: std::fs::File, db: &Path, run_id: i64) -> Result<(), Error> {
+    let xml = junit_report(db, run_id)?;
+    file.write_all(xml.as_bytes()).map_err(cannot_write(path))
+}
+
+/// The JUnit XML report of a recorded run.
+fn junit_report(db: &Path, run_id: i64) -> Result<String, Error> {
+    let store = Store::open(db)?;
+    let run = find_run(&store, db, RunRef::Id(run_id))?;
+    Ok(report::junit(
+        &run,
+        &last_attempts(&store.tasks_with_output(&run)?),
+    ))
+}
+
+/// The threads that show and write the run's events (all but the
+/// recorder), with the senders that feed them.
+#[allow(
+    clippy::type_complexity,
+    reason = "a pair of plain vectors reads better than a type made for it"
+)]
+fn sinks<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    plan: &'env Plan,
+    run_id: i64,
+    (progress, progress_on_stderr): (ProgressOptions, bool),
+    events_out: Option<Box<dyn Write + Send>>,
+    logs: Option<Logs>,
+) -> std::io::Result<(
+    Vec<crossbeam::channel::Sender<Event>>,
+    Vec<std::thread::ScopedJoinHandle<'scope, Option<String>>>,
+)> {
+    let mut senders = Vec::new();
+    let mut sinks = Vec::new();
+    sinks.push(sink(
+        scope,
+        "taskrun-report",
+        &mut senders,
+        move |events| {
+            if progress_on_stderr {
+                let out = std::io::BufWriter::new(std::io::stderr().lock());
+                drop(Progress::new(plan, progress, out, std::io::stderr()).consume(events));
+            } else {
+                let out = std::io::BufWriter::new(std::io::stdout().lock());
+                drop(Progress::new(plan, progress, out, std::io::stderr()).consume(events));
+            }
+            None
+        },
+    )?);
+    if let Some(out) = events_out {
+        sinks.push(sink(
+            scope,
+            "taskrun-events",
+            &mut senders,
+            move |events| {
+                let written = EventLog::new(out, run_id, plan.tasks.len()).consume(plan, events);
+                written
+                    .err()
+                    .map(|error| format!("cannot write the events: {error}"))
+            },
+        )?);
+    }
+    if let Some(logs) = logs {
+        sinks.push(sink(scope, "taskrun-logs", &mut senders, move |events| {
+            let written = logs.consume(run_id, plan, events);
+            written
+                .err()
+                .map(|error| format!("cannot write the logs: {error}"))
+        })?);
+    }
+    Ok((senders, sinks))
+}
+
+/// A consumer of the run's events on a thread of its own; what it returns
+/// is a problem to report when the run is over.
+fn sink<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    name: &str,
+    senders: &mut Vec<crossbeam::channel::Sender<Event>>,
+    work: impl FnOnce(&crossbeam::channel::Receiver<Event>) -> Option<String> + Send + 'scope,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, Option<String>>> {
+    let (sender, receiver) = crossbeam::channel::unbounded();
+    let handle = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn_scoped(scope, move || work(&receiver))?;
+    senders.push(sender);
+    Ok(handle)
 }
 
 /// Says where the run was saved, or reports why it could not all be, and
@@ -454,6 +588,7 @@ fn saved(
     run_id: i64,
     code: u8,
     color: ColorChoice,
+    out: &mut dyn Write,
 ) -> u8 {
     let failed = if code == exit_code::SUCCESS {
         exit_code::FAILURE
@@ -462,11 +597,7 @@ fn saved(
     };
     match recording {
         Ok(Ok(())) => {
-            let _ = writeln!(
-                std::io::stdout(),
-                "Results saved to: {} (run #{run_id})",
-                db.display()
-            );
+            let _ = writeln!(out, "Results saved to: {} (run #{run_id})", db.display());
             code
         }
         Ok(Err(error)) => {
@@ -515,10 +646,12 @@ pub(crate) fn show(
     run: Option<RunRef>,
     task: Option<&str>,
     json: bool,
+    junit: bool,
 ) -> Result<u8, Error> {
     let store = Store::open(db)?;
     let run = find_run(&store, db, run.unwrap_or(RunRef::Latest))?;
     let text = match task {
+        None if junit => junit_report(db, run.id)?,
         None => {
             let tasks = store.tasks(&run)?;
             if json {

@@ -438,6 +438,24 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("task `{name}` cannot be made: {why}")]
+    #[diagnostic(
+        code(api::invalid_task),
+        help("build the task with a name and settings that the task file would accept")
+    )]
+    InvalidTask { name: String, why: String },
+
+    #[error("cannot write to `{}`", path.display())]
+    #[diagnostic(
+        code(run::cannot_write),
+        help("check that the directory exists and can be written")
+    )]
+    CannotWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot write output")]
     #[diagnostic(code(taskrun::output))]
     Output(#[from] std::io::Error),
@@ -456,7 +474,9 @@ impl Error {
             | Error::UnknownRun { .. }
             | Error::UnknownRunTask { .. }
             | Error::RetryDirGone { .. }
-            | Error::RetryScript { .. } => exit_code::INVALID_INPUT,
+            | Error::RetryScript { .. }
+            | Error::CannotWrite { .. }
+            | Error::InvalidTask { .. } => exit_code::INVALID_INPUT,
             Error::Start(_) | Error::Output(_) => exit_code::FAILURE,
         }
     }

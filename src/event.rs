@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 pub type TaskId = usize;
 
 /// Which output stream bytes came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stream {
     Stdout,
     Stderr,

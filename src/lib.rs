@@ -5,9 +5,13 @@
 //! run by the [`schedule::Scheduler`] through an [`execute::Executor`], and
 //! observed through the [`event::Event`]s it emits, by the progress
 //! reporter (`report`) and the SQLite recorder (`record`). Each module owns
-//! one stage and depends only on earlier ones; this file and `commands`
-//! wire them together and are the only places that know the whole
-//! pipeline.
+//! one stage and depends only on earlier ones; this file, `commands` and
+//! `runner` wire them together and are the only places that know the
+//! whole pipeline.
+//!
+//! As a library, start at [`Tasks`] and [`Runner`]: build a task set from
+//! text, a script or code, and run it with your own options and your own
+//! event callback.
 
 pub mod cli;
 mod commands;
@@ -18,6 +22,7 @@ pub mod exit_code;
 pub mod graph;
 pub mod record;
 pub mod report;
+mod runner;
 pub mod schedule;
 pub mod script;
 pub mod signal;
@@ -29,17 +34,21 @@ mod testing;
 pub mod units;
 pub mod visualize;
 
+pub use crate::error::Error;
+pub use crate::event::{Event, Exit, Status, Summary, TaskId, TaskResult};
+pub use crate::runner::{Canceller, LoadError, Runner, Task, Tasks};
+
 use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
 use crate::cli::{Arguments, Command};
-use crate::error::{Error, Problem};
+use crate::error::Problem;
 use crate::graph::Plan;
 use crate::report::Style;
-use crate::source::{Source, Sources};
+use crate::source::{Source, SourceId, Sources};
 use crate::task::TaskSet;
 
 /// Runs taskrun with the given command-line arguments (the first one is the
@@ -71,8 +80,9 @@ where
             run,
             task,
             json,
+            junit,
             db,
-        } => commands::show(&db.path, *run, task.as_deref(), *json),
+        } => commands::show(&db.path, *run, task.as_deref(), *json, *junit),
         Command::Check { source } => commands::check(source, &mut sources),
         Command::Graph { source, format } => commands::graph(source, *format, &mut sources),
     };
@@ -110,89 +120,87 @@ pub struct Loaded {
 /// named by `args`. Every problem found is returned at once, in file order.
 pub fn load(args: &cli::SourceArgs, sources: &mut Sources) -> Result<Loaded, Error> {
     let path = &args.file;
-    let dir = match path.parent() {
+    let dir = dir_of(path);
+    let source = Source::read(path).map_err(|source| Error::ReadTaskfile {
+        path: path.clone(),
+        source,
+    })?;
+    let id = sources.add(source);
+    let script_path = match (&args.script, args.no_script) {
+        _ if is_script(path) => None,
+        (_, true) => None,
+        (Some(given), false) => Some(given.clone()),
+        (None, false) => {
+            // Beside a bare `tasks.txt` it is `Taskfile.rhai`, not `./…`,
+            // as messages show it.
+            let beside = if path.parent() == Some(Path::new("")) {
+                PathBuf::from("Taskfile.rhai")
+            } else {
+                dir.join("Taskfile.rhai")
+            };
+            Some(beside).filter(|found| found.is_file())
+        }
+    };
+    load_source(sources, id, &dir, script_path.as_deref())
+}
+
+/// The directory of a task file, where its tasks run: `.` for a bare name.
+pub(crate) fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let read = |path: &Path| {
-        Source::read(path).map_err(|source| Error::ReadTaskfile {
-            path: path.to_owned(),
-            source,
-        })
-    };
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Parses and validates the source `id` (a task file, or a script if its
+/// name ends in `.rhai`), with the script at `script_path` for a task file.
+pub(crate) fn load_source(
+    sources: &mut Sources,
+    id: SourceId,
+    dir: &Path,
+    script_path: Option<&Path>,
+) -> Result<Loaded, Error> {
+    let path = sources.get(id).path.clone();
     let invalid = |problems: Vec<Problem>| Error::Invalid {
         path: path.clone(),
         problems,
     };
-    let source = read(path)?;
-    let id = sources.add(source);
-
-    let (tasks, pools, script, script_path) = if is_script(path) {
-        let (set, script) = script::load(sources.get(id), id, TaskSet::default(), &dir)
+    let (set, script, script_path) = if is_script(&path) {
+        let (set, script) = script::load(sources.get(id), id, TaskSet::default(), dir)
             .map_err(|error| invalid(vec![error.into()]))?;
-        (set.tasks, set.pools, Some(script), Some(path.clone()))
+        (set, Some(script), Some(path.clone()))
     } else {
         let parsed = taskfile::parse(sources.get(id), id);
-        let mut problems: Vec<Problem> = parsed.errors.into_iter().map(Problem::from).collect();
-        if !problems.is_empty() {
+        let set = TaskSet {
+            origin: id,
+            tasks: parsed.tasks,
+            pools: parsed.pools,
+        };
+        if !parsed.errors.is_empty() {
+            let mut problems: Vec<Problem> = parsed.errors.into_iter().map(Problem::from).collect();
             // Broken lines would make a script's view of the tasks wrong,
             // and the graph's report of them noisy.
-            if !parsed.tasks.is_empty() {
-                let set = TaskSet {
-                    origin: id,
-                    tasks: parsed.tasks,
-                    pools: parsed.pools,
-                };
-                if let Err(errors) = Plan::build(set) {
-                    problems.extend(errors.into_iter().map(Problem::from));
-                }
+            if !set.tasks.is_empty()
+                && let Err(errors) = Plan::build(set)
+            {
+                problems.extend(errors.into_iter().map(Problem::from));
             }
             problems.sort_by_key(Problem::offset);
             return Err(invalid(problems));
         }
-        let script_path = match (&args.script, args.no_script) {
-            (_, true) => None,
-            (Some(given), false) => Some(given.clone()),
-            (None, false) => {
-                let beside = if path
-                    .parent()
-                    .is_some_and(|parent| !parent.as_os_str().is_empty())
-                {
-                    dir.join("Taskfile.rhai")
-                } else {
-                    std::path::PathBuf::from("Taskfile.rhai")
-                };
-                Some(beside).filter(|found| found.is_file())
-            }
-        };
-        match &script_path {
+        match script_path {
             Some(script_path) => {
                 let source = Source::read(script_path).map_err(|source| Error::ReadScript {
-                    path: script_path.clone(),
+                    path: script_path.to_owned(),
                     source,
                 })?;
                 let script_id = sources.add(source);
-                let set = TaskSet {
-                    origin: id,
-                    tasks: parsed.tasks,
-                    pools: parsed.pools,
-                };
-                let (set, script) = script::load(sources.get(script_id), script_id, set, &dir)
+                let (set, script) = script::load(sources.get(script_id), script_id, set, dir)
                     .map_err(|error| invalid(vec![error.into()]))?;
-                (
-                    set.tasks,
-                    set.pools,
-                    Some(script),
-                    Some(script_path.clone()),
-                )
+                (set, Some(script), Some(script_path.to_owned()))
             }
-            None => (parsed.tasks, parsed.pools, None, None),
+            None => (set, None, None),
         }
-    };
-    let set = TaskSet {
-        origin: id,
-        tasks,
-        pools,
     };
     match Plan::build(set) {
         Ok(plan) => Ok(Loaded {

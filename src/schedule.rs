@@ -455,6 +455,63 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The order tasks would start in with `jobs` places, if every task took
+/// the same time and passed: what `run --dry-run` shows. Ready tasks start
+/// in declaration order, within their pools' limits; the task that started
+/// first ends first.
+pub fn start_order(plan: &Plan, jobs: usize) -> Vec<TaskId> {
+    let count = plan.tasks.len();
+    let mut unmet: Vec<usize> = (0..count)
+        .map(|task| plan.deps[task].len() + plan.soft[task].len())
+        .collect();
+    let mut dependents = vec![Vec::new(); count];
+    for task in 0..count {
+        for dep in plan.all_deps(task) {
+            dependents[dep].push(task);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<TaskId>> = (0..count)
+        .filter(|&task| unmet[task] == 0)
+        .map(Reverse)
+        .collect();
+    let mut pool_running = vec![0; plan.pools.len()];
+    let mut running = std::collections::VecDeque::new();
+    let mut order = Vec::with_capacity(count);
+    while order.len() < count {
+        let mut held = Vec::new();
+        while running.len() < jobs.max(1) {
+            let Some(Reverse(task)) = ready.pop() else {
+                break;
+            };
+            if let Some(pool) = plan.pool_of[task] {
+                if pool_running[pool] >= plan.pools[pool].1 {
+                    held.push(task);
+                    continue;
+                }
+                pool_running[pool] += 1;
+            }
+            order.push(task);
+            running.push_back(task);
+        }
+        ready.extend(held.into_iter().map(Reverse));
+        let Some(done) = running.pop_front() else {
+            // Nothing runs and nothing can start: only a cycle could do
+            // this, and plans have none.
+            break;
+        };
+        if let Some(pool) = plan.pool_of[done] {
+            pool_running[pool] -= 1;
+        }
+        for &dependent in &dependents[done] {
+            unmet[dependent] -= 1;
+            if unmet[dependent] == 0 {
+                ready.push(Reverse(dependent));
+            }
+        }
+    }
+    order
+}
+
 /// A small pseudo-random source for retry jitter (splitmix64); it only
 /// spreads retries out, so it need not be strong.
 struct Jitter(u64);
@@ -683,6 +740,21 @@ mod tests {
             skipped,
             [(1, SkipReason::Interrupted), (2, SkipReason::Interrupted)]
         );
+    }
+
+    #[test]
+    fn start_order_follows_dependencies_jobs_and_pools() {
+        let plan = plan("pool db 1\na: x [pool:db]\nb: x [pool:db]\nc: x\nd: x [after:c]\n");
+        let names = |order: Vec<TaskId>| -> Vec<String> {
+            order
+                .into_iter()
+                .map(|task| plan.tasks[task].name.value.clone())
+                .collect()
+        };
+        // With two places: a and c start; a ends, b (db is free) starts;
+        // c ends, d starts.
+        assert_eq!(names(start_order(&plan, 2)), ["a", "c", "b", "d"]);
+        assert_eq!(names(start_order(&plan, 1)), ["a", "b", "c", "d"]);
     }
 
     #[test]

@@ -13,4 +13,5 @@ pub use recorder::Recorder;
 pub use schema::VERSION;
 pub use store::{
     NewRun, RunIds, RunRow, RunStatus, Store, StoreError, StoredOutput, TaskRow, status_of,
+    unix_seconds,
 };

@@ -688,13 +688,22 @@ impl Store {
     /// unfinished tasks of an interrupted run read as canceled (running
     /// when taskrun died) or skipped (never started).
     pub fn tasks(&self, run: &RunRow) -> Result<Vec<TaskRow>, StoreError> {
+        self.task_rows(run, false)
+    }
+
+    /// A run's tasks as [`Store::tasks`] has them, with their output.
+    pub fn tasks_with_output(&self, run: &RunRow) -> Result<Vec<TaskRow>, StoreError> {
+        self.task_rows(run, true)
+    }
+
+    fn task_rows(&self, run: &RunRow, output: bool) -> Result<Vec<TaskRow>, StoreError> {
         let sql = format!("{TASK_COLUMNS} WHERE run_id = ?1 ORDER BY position, attempt");
         let mut statement = self
             .connection
             .prepare(&sql)
             .map_err(|source| self.read_error(source))?;
         let rows = statement
-            .query_map([run.id], |row| task_row(row, false))
+            .query_map([run.id], |row| task_row(row, output))
             .map_err(|source| read_error(&self.path, source))?;
         let mut tasks: Vec<TaskRow> = rows
             .collect::<Result<_, _>>()
@@ -988,7 +997,7 @@ fn classify(
     }
 }
 
-pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
+pub fn unix_seconds(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| {
         i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
     })

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{self, Receiver};
 
+use super::lines::Lines;
 use crate::error::plural;
-use crate::event::{Capture, Counts, Event, Exit, Status, Summary, TaskId, TaskResult};
+use crate::event::{Capture, Counts, Event, Exit, Status, Stream, Summary, TaskId, TaskResult};
 use crate::execute::signal_name;
 use crate::graph::Plan;
 
@@ -43,9 +44,25 @@ const LIVE_TASKS: usize = 8;
 /// How often the live view is redrawn.
 const REDRAW: Duration = Duration::from_millis(100);
 
+/// What is shown of the tasks' own output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Only the progress lines, with the last lines of a failed task's
+    /// output under it.
+    #[default]
+    Summary,
+    /// Every line as it is printed, prefixed with the task's name: its
+    /// stdout on stdout, its stderr on stderr.
+    Stream,
+    /// Each task's output whole, when it ends, the same way.
+    Grouped,
+}
+
 /// How progress is shown.
 #[derive(Clone, Debug, Default)]
 pub struct ProgressOptions {
+    /// What is shown of the tasks' output.
+    pub output: Output,
     /// Print only the final summary.
     pub quiet: bool,
     /// Show the running tasks, redrawn in place (standard output is a
@@ -71,11 +88,14 @@ struct Live {
     partial: Vec<u8>,
 }
 
-/// Turns events into text on a writer.
-pub struct Progress<'a, W: Write> {
+/// Turns events into text on a writer (and, for the tasks' stderr in the
+/// stream and grouped modes, a second one).
+pub struct Progress<'a, W: Write, E: Write> {
     plan: &'a Plan,
     options: ProgressOptions,
     out: W,
+    err: E,
+    lines: Lines,
     ended: usize,
     running: BTreeMap<TaskId, Live>,
     /// Lines of the live view on screen now.
@@ -84,13 +104,15 @@ pub struct Progress<'a, W: Write> {
     broken: bool,
 }
 
-impl<'a, W: Write> Progress<'a, W> {
-    pub fn new(plan: &'a Plan, options: ProgressOptions, out: W) -> Self {
+impl<'a, W: Write, E: Write> Progress<'a, W, E> {
+    pub fn new(plan: &'a Plan, options: ProgressOptions, out: W, err: E) -> Self {
         let width = super::terminal::stdout_width().unwrap_or(80);
         Progress {
             plan,
             options,
             out,
+            err,
+            lines: Lines::default(),
             ended: 0,
             running: BTreeMap::new(),
             drawn: 0,
@@ -166,16 +188,36 @@ impl<'a, W: Write> Progress<'a, W> {
                 );
                 String::new()
             }
-            Event::TaskOutput { task, bytes, .. } => {
+            Event::TaskOutput {
+                task,
+                stream,
+                bytes,
+            } => {
                 if let Some(live) = self.running.get_mut(&task) {
                     live.output(&bytes);
                 }
-                return;
+                if self.options.output != Output::Stream {
+                    return;
+                }
+                let name = &self.plan.tasks[task].name.value;
+                let (mut out, mut err) = (String::new(), String::new());
+                self.lines.push(task, stream, &bytes, |line| {
+                    let target = if stream == Stream::Stdout {
+                        &mut out
+                    } else {
+                        &mut err
+                    };
+                    let _ = writeln!(target, "{name} | {}", String::from_utf8_lossy(line));
+                });
+                self.write_err(&err);
+                out
             }
             Event::TaskFinished { task, result } => {
                 self.running.remove(&task);
                 self.ended += 1;
-                self.finished_line(task, &result)
+                let mut text = self.output_of(task, &result);
+                text.push_str(&self.finished_line(task, &result));
+                text
             }
             Event::TaskRetrying {
                 task,
@@ -184,7 +226,9 @@ impl<'a, W: Write> Progress<'a, W> {
                 delay,
             } => {
                 self.running.remove(&task);
-                self.retry_line(task, &result, retries, delay)
+                let mut text = self.output_of(task, &result);
+                text.push_str(&self.retry_line(task, &result, retries, delay));
+                text
             }
             Event::TaskSkipped { task, reason } => {
                 self.ended += 1;
@@ -242,9 +286,58 @@ impl<'a, W: Write> Progress<'a, W> {
         let mut text = self.line(&head, result.status, &format_duration(result.duration));
         if matches!(result.status, Status::Failed | Status::Timeout) {
             let timeout = spec.settings.timeout_or(self.options.timeout);
-            text.push_str(&why(result, timeout));
+            if self.options.output == Output::Summary {
+                text.push_str(&why(result, timeout));
+            } else {
+                // The output itself has been shown.
+                let _ = writeln!(text, "      {}", reason(result, timeout));
+            }
         }
         text
+    }
+
+    /// The task's output, as the output mode shows it when an attempt
+    /// ends: the rest of its unfinished lines (stream), or all of it
+    /// (grouped). Stdout lines are returned, stderr lines written to the
+    /// second writer.
+    fn output_of(&mut self, task: TaskId, result: &TaskResult) -> String {
+        let name = &self.plan.tasks[task].name.value;
+        let (mut out, mut err) = (String::new(), String::new());
+        match self.options.output {
+            Output::Summary => {}
+            Output::Stream => self.lines.finish(task, |stream, line| {
+                let target = if stream == Stream::Stdout {
+                    &mut out
+                } else {
+                    &mut err
+                };
+                let _ = writeln!(target, "{name} | {}", String::from_utf8_lossy(line));
+            }),
+            Output::Grouped => {
+                for (capture, target) in [(&result.stdout, &mut out), (&result.stderr, &mut err)] {
+                    for line in String::from_utf8_lossy(&capture.bytes).lines() {
+                        let _ = writeln!(target, "{name} | {line}");
+                    }
+                    if capture.truncated() {
+                        let _ = writeln!(
+                            target,
+                            "{name} | … ({} of {} bytes kept; `taskrun show` has the end)",
+                            capture.bytes.len(),
+                            capture.total
+                        );
+                    }
+                }
+            }
+        }
+        self.write_err(&err);
+        out
+    }
+
+    fn write_err(&mut self, text: &str) {
+        if !text.is_empty() {
+            let _ = self.err.write_all(text.as_bytes());
+            let _ = self.err.flush();
+        }
     }
 
     /// `head ....... STATUS (detail)` and a newline.
@@ -458,7 +551,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::event::{SkipReason, Stream};
+    use crate::event::SkipReason;
     use crate::testing::plan;
 
     fn finished(status: Status, exit: Exit, millis: u64, stderr: &[u8]) -> Arc<TaskResult> {
@@ -476,7 +569,7 @@ mod tests {
     }
 
     fn render(plan: &Plan, options: ProgressOptions, events: Vec<Event>) -> String {
-        let mut progress = Progress::new(plan, options, Vec::new());
+        let mut progress = Progress::new(plan, options, Vec::new(), std::io::sink());
         for event in events {
             progress.event(event);
         }
@@ -651,7 +744,7 @@ mod tests {
             live: true,
             ..ProgressOptions::default()
         };
-        let mut progress = Progress::new(&plan, options, Vec::new());
+        let mut progress = Progress::new(&plan, options, Vec::new(), std::io::sink());
         progress.width = 40;
         progress.event(Event::TaskStarted {
             task: 0,
@@ -700,7 +793,8 @@ mod tests {
             }
         }
         let plan = plan("a: true\n");
-        let mut progress = Progress::new(&plan, ProgressOptions::default(), Closed);
+        let mut progress =
+            Progress::new(&plan, ProgressOptions::default(), Closed, std::io::sink());
         progress.event(summary(Counts::default(), None));
         assert!(progress.broken);
     }

@@ -75,7 +75,31 @@ fn console_blocks() -> Vec<Block> {
 /// `(0.2s)`, `(12.45s)` or `(1m05s)` become `(…)`, and date-times such as
 /// `2024-01-15 14:30:22` become `YYYY-MM-DD hh:mm:ss`.
 pub(crate) fn mask(text: &str) -> String {
-    mask_times(&mask_durations(text))
+    mask_measured(&mask_times(&mask_durations(text)))
+}
+
+/// Replaces the measured numbers of the machine-readable reports, as in
+/// `"time":1795516183.62`, `"duration_ms":12` and `time="0.104"`, with `…`.
+fn mask_measured(text: &str) -> String {
+    let mut out = text.to_owned();
+    for key in ["\"time\":", "\"duration_ms\":", "\"delay_ms\":", " time=\""] {
+        let mut masked = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find(key) {
+            let (before, after) = rest.split_at(at + key.len());
+            masked.push_str(before);
+            let number = after
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .unwrap_or(after.len());
+            if number > 0 {
+                masked.push('…');
+            }
+            rest = &after[number..];
+        }
+        masked.push_str(rest);
+        out = masked;
+    }
+    out
 }
 
 fn mask_times(text: &str) -> String {
@@ -146,6 +170,14 @@ fn times_are_masked() {
     assert_eq!(
         mask("#1 | 2026-11-24 08:16:47 | x (0.5s)"),
         "#1 | YYYY-MM-DD hh:mm:ss | x (…)"
+    );
+}
+
+#[test]
+fn measured_numbers_are_masked() {
+    assert_eq!(
+        mask(r#"{"time":1795516183.62,"duration_ms":0,"x":1} <t time="0.104">"#),
+        r#"{"time":…,"duration_ms":…,"x":1} <t time="…">"#
     );
 }
 

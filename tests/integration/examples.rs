@@ -1,5 +1,6 @@
-//! Every file in `examples/` is exercised: the task files are valid, and
-//! each broken one in `examples/errors/` fails as the book shows.
+//! Every file in `examples/` is exercised: the task files are valid, each
+//! broken one in `examples/errors/` fails as the book shows, and the Rust
+//! example (`examples/embed.rs`, built by `cargo test`) runs.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,8 @@ fn files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
+        // Rust examples are built and run by cargo, not taskrun.
+        .filter(|path| path.is_file() && path.extension().is_none_or(|extension| extension != "rs"))
         .collect();
     files.sort();
     files
@@ -65,7 +67,7 @@ fn every_example_runs() {
     for path in files("examples") {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         let expected = match name.as_str() {
-            "failure.txt" | "timeout.txt" => 1,
+            "failure.txt" | "timeout.txt" | "reports.txt" => 1,
             _ => 0,
         };
         let output = Test::new()
@@ -120,4 +122,42 @@ fn every_scripted_example_runs() {
             assert!(summary.contains("- passed: 2\n- failed: 1\n"), "{summary}");
         }
     }
+}
+
+/// `examples/embed.rs`, the library example the book shows, built by
+/// `cargo test` beside the binary.
+#[test]
+fn the_library_example_runs_a_task_file() {
+    let example = crate::harness::binary()
+        .parent()
+        .unwrap()
+        .join("examples/embed");
+    let run = |file: &str| {
+        std::process::Command::new(&example)
+            .arg(root().join(file))
+            .output()
+            .expect("the example is built by `cargo test`")
+    };
+    let output = run("examples/failure.txt");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        "started  compile\n",
+        "failed   compile (exit code 1; 66 bytes of output)\n",
+        "skipped  link (dependency failed: compile)\n",
+        "passed   docs (exit code 0; 36 bytes of output)\n",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
+    assert!(
+        stdout.ends_with("1 passed, 1 failed, 3 skipped\n"),
+        "{stdout}"
+    );
+    let broken = run("examples/errors/cycle.txt");
+    assert_eq!(broken.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        stderr.contains("graph::cycle") && stderr.contains("cycle.txt:1:31"),
+        "{stderr}"
+    );
 }

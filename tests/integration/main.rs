@@ -19,6 +19,7 @@ mod examples;
 mod graph;
 mod harness;
 mod history;
+mod reports;
 mod run;
 mod script;
 mod signals;

@@ -1,0 +1,183 @@
+//! `--events FILE|-`: the run as newline-delimited JSON, for programs.
+//!
+//! One JSON object a line, each with an `event` key, written and flushed
+//! as the run goes so that another program can follow it live. The schema
+//! (documented in the book, "Reports and integrations") only ever gains
+//! keys and event kinds.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use crossbeam::channel::Receiver;
+use serde_json::{Value, json};
+
+use super::lines::Lines;
+use crate::event::{Event, Exit, Stream, TaskResult};
+use crate::execute::signal_name;
+use crate::graph::Plan;
+
+/// Writes a run's events as JSON lines.
+pub struct EventLog<W: Write> {
+    out: W,
+    run_id: i64,
+    lines: Lines,
+    attempts: Vec<u32>,
+    broken: bool,
+}
+
+impl<W: Write> EventLog<W> {
+    pub fn new(out: W, run_id: i64, tasks: usize) -> EventLog<W> {
+        EventLog {
+            out,
+            run_id,
+            lines: Lines::default(),
+            attempts: vec![0; tasks],
+            broken: false,
+        }
+    }
+
+    /// Writes every event until the channel closes. Returns the first
+    /// write error, if writing failed (the run goes on regardless).
+    pub fn consume(mut self, plan: &Plan, events: &Receiver<Event>) -> std::io::Result<()> {
+        let mut failure = None;
+        for event in events {
+            if self.broken {
+                continue;
+            }
+            if let Err(error) = self.event(plan, event) {
+                self.broken = true;
+                failure = Some(error);
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn event(&mut self, plan: &Plan, event: Event) -> std::io::Result<()> {
+        let name = |task: usize| plan.tasks[task].name.value.as_str();
+        match event {
+            Event::RunStarted { tasks, jobs, at } => self.write(&json!({
+                "event": "run_started",
+                "run": self.run_id,
+                "tasks": tasks,
+                "jobs": jobs,
+                "time": seconds(at),
+            })),
+            Event::TaskStarted { task, at } => {
+                self.attempts[task] += 1;
+                self.write(&json!({
+                    "event": "task_started",
+                    "task": name(task),
+                    "attempt": self.attempts[task],
+                    "time": seconds(at),
+                }))
+            }
+            Event::TaskOutput {
+                task,
+                stream,
+                bytes,
+            } => {
+                let mut complete = Vec::new();
+                self.lines.push(task, stream, &bytes, |line| {
+                    complete.push(String::from_utf8_lossy(line).into_owned());
+                });
+                for line in complete {
+                    self.write(&line_event(name(task), stream, &line))?;
+                }
+                Ok(())
+            }
+            Event::TaskRetrying {
+                task,
+                result,
+                retries,
+                delay,
+            } => {
+                self.flush_lines(plan, task)?;
+                let mut value = ended("retrying", name(task), &result);
+                value["retries"] = json!(retries);
+                value["delay_ms"] = json!(delay.as_millis());
+                self.write(&value)
+            }
+            Event::TaskFinished { task, result } => {
+                self.flush_lines(plan, task)?;
+                self.write(&ended("task_finished", name(task), &result))
+            }
+            Event::TaskSkipped { task, reason } => self.write(&json!({
+                "event": "task_skipped",
+                "task": name(task),
+                "reason": reason.to_string(),
+            })),
+            Event::Interrupted { signal, running } => self.write(&json!({
+                "event": "interrupted",
+                "signal": signal_name(signal),
+                "running": running,
+            })),
+            Event::RunFinished { summary } => {
+                let counts = summary.counts;
+                self.write(&json!({
+                    "event": "run_finished",
+                    "run": self.run_id,
+                    "passed": counts.passed,
+                    "failed": counts.failed + counts.timeout,
+                    "timeouts": counts.timeout,
+                    "skipped": counts.skipped,
+                    "canceled": counts.canceled,
+                    "duration_ms": summary.duration.as_millis(),
+                    "interrupted_by": summary.interrupted.map(signal_name),
+                }))
+            }
+        }
+    }
+
+    /// Writes what is left of a task's unfinished lines.
+    fn flush_lines(&mut self, plan: &Plan, task: usize) -> std::io::Result<()> {
+        let mut rest = Vec::new();
+        self.lines.finish(task, |stream, line| {
+            rest.push((stream, String::from_utf8_lossy(line).into_owned()));
+        });
+        for (stream, line) in rest {
+            self.write(&line_event(&plan.tasks[task].name.value, stream, &line))?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, value: &Value) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, value)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+fn line_event(task: &str, stream: Stream, line: &str) -> Value {
+    json!({
+        "event": if stream == Stream::Stdout { "stdout" } else { "stderr" },
+        "task": task,
+        "line": line,
+    })
+}
+
+/// An attempt or a task that has ended.
+fn ended(kind: &str, task: &str, result: &TaskResult) -> Value {
+    let (exit_code, signal, reason) = match &result.exit {
+        Exit::Code(code) => (Some(*code), None, None),
+        Exit::Signal(signal) => (None, Some(signal_name(*signal)), None),
+        Exit::NotStarted(reason) => (None, None, Some(reason.as_str())),
+    };
+    json!({
+        "event": kind,
+        "task": task,
+        "attempt": result.attempt,
+        "status": result.status.as_str(),
+        "exit_code": exit_code,
+        "signal": signal,
+        "reason": reason,
+        "duration_ms": result.duration.as_millis(),
+        "stdout_bytes": result.stdout.total,
+        "stderr_bytes": result.stderr.total,
+    })
+}
+
+/// Unix time in seconds, with milliseconds.
+fn seconds(at: SystemTime) -> f64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |since| (since.as_secs_f64() * 1000.0).round() / 1000.0)
+}

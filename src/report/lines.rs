@@ -1,0 +1,100 @@
+//! Output chunks into whole lines, per task and stream, so that lines of
+//! tasks running at once never mix mid-line wherever they are written.
+
+use std::collections::HashMap;
+
+use crate::event::{Stream, TaskId};
+
+/// A line longer than this is cut into pieces of this size, so that a task
+/// printing without newlines cannot grow a buffer without bound.
+const MAX_LINE: usize = 64 * 1024;
+
+/// The unfinished last line of each task's streams.
+#[derive(Debug, Default)]
+pub(super) struct Lines {
+    partial: HashMap<(TaskId, Stream), Vec<u8>>,
+}
+
+impl Lines {
+    /// Adds a chunk of `task`'s `stream` and calls `line` with each line it
+    /// completes (without its newline).
+    pub(super) fn push(
+        &mut self,
+        task: TaskId,
+        stream: Stream,
+        bytes: &[u8],
+        mut line: impl FnMut(&[u8]),
+    ) {
+        let buffer = self.partial.entry((task, stream)).or_default();
+        let mut rest = bytes;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            if buffer.is_empty() {
+                line(strip_cr(&rest[..end]));
+            } else {
+                buffer.extend_from_slice(&rest[..end]);
+                line(strip_cr(buffer));
+                buffer.clear();
+            }
+            rest = &rest[end + 1..];
+        }
+        buffer.extend_from_slice(rest);
+        while buffer.len() >= MAX_LINE {
+            let piece: Vec<u8> = buffer.drain(..MAX_LINE).collect();
+            line(&piece);
+        }
+    }
+
+    /// The task has ended: calls `line` with what is left of its streams
+    /// (stdout first).
+    pub(super) fn finish(&mut self, task: TaskId, mut line: impl FnMut(Stream, &[u8])) {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            if let Some(rest) = self.partial.remove(&(task, stream))
+                && !rest.is_empty()
+            {
+                line(stream, &rest);
+            }
+        }
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_whole_and_kept_per_task_and_stream() {
+        let mut lines = Lines::default();
+        let mut seen = Vec::new();
+        lines.push(0, Stream::Stdout, b"one\ntw", |l| {
+            seen.push(format!("0 {}", String::from_utf8_lossy(l)));
+        });
+        lines.push(1, Stream::Stdout, b"other\r\n", |l| {
+            seen.push(format!("1 {}", String::from_utf8_lossy(l)));
+        });
+        lines.push(0, Stream::Stderr, b"err", |_| {
+            panic!("not a whole line yet")
+        });
+        lines.push(0, Stream::Stdout, b"o\n", |l| {
+            seen.push(format!("0 {}", String::from_utf8_lossy(l)));
+        });
+        lines.finish(0, |stream, l| {
+            seen.push(format!("0 {stream:?} {}", String::from_utf8_lossy(l)));
+        });
+        assert_eq!(seen, ["0 one", "1 other", "0 two", "0 Stderr err"]);
+    }
+
+    #[test]
+    fn a_huge_line_is_cut() {
+        let mut lines = Lines::default();
+        let mut count = 0;
+        lines.push(0, Stream::Stdout, &vec![b'x'; 3 * MAX_LINE + 5], |l| {
+            assert_eq!(l.len(), MAX_LINE);
+            count += 1;
+        });
+        assert_eq!(count, 3);
+    }
+}
