@@ -19,6 +19,8 @@ pub mod error;
 pub mod event;
 pub mod execute;
 pub mod exit_code;
+#[cfg(test)]
+mod fuzz;
 pub mod graph;
 pub mod record;
 pub mod report;

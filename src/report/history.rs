@@ -329,12 +329,21 @@ pub struct TaskJson<'a> {
     stdout: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stderr: Option<String>,
+    /// The last bytes of a truncated stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdout_tail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stderr_tail: Option<String>,
 }
 
 impl<'a> TaskJson<'a> {
     fn new(task: &'a TaskRow, with_output: bool) -> Self {
         let text = |output: &StoredOutput| {
             with_output.then(|| String::from_utf8_lossy(&output.bytes).into_owned())
+        };
+        let tail = |output: &StoredOutput| {
+            (with_output && output.truncated)
+                .then(|| String::from_utf8_lossy(&output.tail).into_owned())
         };
         TaskJson {
             name: &task.name,
@@ -354,6 +363,8 @@ impl<'a> TaskJson<'a> {
             stderr_truncated: task.stderr.truncated,
             stdout: text(&task.stdout),
             stderr: text(&task.stderr),
+            stdout_tail: tail(&task.stdout),
+            stderr_tail: tail(&task.stderr),
         }
     }
 }

@@ -597,3 +597,59 @@ fn unknown_and_duplicate_pools_are_errors() {
     assert_contains(&output.stderr, "× task `a` names an undeclared pool `dbs`");
     assert_contains(&output.stderr, "help: did you mean `db`?");
 }
+
+/// A task that closes its stdout is not over: taskrun waits for the
+/// process, and keeps what it writes to stderr afterwards.
+#[test]
+fn a_task_that_closes_its_stdout_early_runs_to_its_end() {
+    let test = Test::new().taskfile(
+        "early: echo before; exec 1>&-; sleep 0.3; echo still-here >&2; touch done\n\
+         next: true [after:early]\n",
+    );
+    let output = test.exec(&["run", "tasks.txt", "--jobs", "1"]);
+    assert_eq!(output.status, 0, "{}{}", output.stdout, output.stderr);
+    assert!(test.path().join("done").exists());
+    let shown = test.exec(&["show", "--task", "early"]);
+    assert_contains(&shown.stdout, "--- stdout ---\nbefore\n");
+    assert_contains(&shown.stdout, "--- stderr ---\nstill-here\n");
+}
+
+/// The largest resident size of a process so far, in KiB, from /proc.
+fn peak_memory_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A gigabyte of output: the capture keeps its start and end, the count is
+/// exact, and taskrun's memory stays small throughout.
+#[test]
+fn a_gigabyte_of_output_is_capped_in_bounded_memory() {
+    let test = Test::new().taskfile(
+        "flood: head -c 1000000000 /dev/zero | tr '\\0' x; echo; echo the-end\n",
+    );
+    let test = test.args(&["run", "tasks.txt", "--timeout", "300"]);
+    let mut child = test.spawn();
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(kib) = peak_memory_kib(child.id()) {
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = crate::harness::Output::of(child);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(peak > 0, "the memory of taskrun could not be read");
+    assert!(peak < 64 * 1024, "taskrun grew to {peak} KiB");
+    let shown = test.exec(&["show", "--task", "flood", "--json"]);
+    let task: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    // 10^9 bytes, a newline, and `the-end` with its newline.
+    assert_eq!(task["stdout_bytes"], 1_000_000_009_u64);
+    assert_eq!(task["stdout_truncated"], true);
+    let stdout = task["stdout"].as_str().unwrap();
+    assert!(stdout.len() < (1 << 20) + (16 << 10), "{} bytes kept", stdout.len());
+    assert!(stdout.starts_with("xxxx") && stdout.ends_with("xxxx"));
+    let tail = task["stdout_tail"].as_str().unwrap();
+    assert!(tail.len() <= 16 << 10, "{} bytes of tail", tail.len());
+    assert!(tail.ends_with("x\nthe-end\n"), "{:?}", &tail[tail.len().saturating_sub(40)..]);
+}
