@@ -430,8 +430,9 @@ impl Runner {
         self
     }
 
-    /// A handle that stops this runner's runs, from any thread, as Ctrl-C
-    /// stops `taskrun run`. Each call replaces the previous handle.
+    /// A handle that stops this runner's run, from any thread, as Ctrl-C
+    /// stops `taskrun run`. Each call replaces the previous handle. A
+    /// cancel sent while no run is going stops the next one at its start.
     pub fn canceller(&mut self) -> Canceller {
         let (sender, receiver) = crossbeam::channel::unbounded();
         self.interrupts = Some(receiver);

@@ -625,9 +625,8 @@ fn peak_memory_kib(pid: u32) -> Option<u64> {
 /// exact, and taskrun's memory stays small throughout.
 #[test]
 fn a_gigabyte_of_output_is_capped_in_bounded_memory() {
-    let test = Test::new().taskfile(
-        "flood: head -c 1000000000 /dev/zero | tr '\\0' x; echo; echo the-end\n",
-    );
+    let test = Test::new()
+        .taskfile("flood: head -c 1000000000 /dev/zero | tr '\\0' x; echo; echo the-end\n");
     let test = test.args(&["run", "tasks.txt", "--timeout", "300"]);
     let mut child = test.spawn();
     let mut peak = 0;
@@ -647,9 +646,17 @@ fn a_gigabyte_of_output_is_capped_in_bounded_memory() {
     assert_eq!(task["stdout_bytes"], 1_000_000_009_u64);
     assert_eq!(task["stdout_truncated"], true);
     let stdout = task["stdout"].as_str().unwrap();
-    assert!(stdout.len() < (1 << 20) + (16 << 10), "{} bytes kept", stdout.len());
+    assert!(
+        stdout.len() < (1 << 20) + (16 << 10),
+        "{} bytes kept",
+        stdout.len()
+    );
     assert!(stdout.starts_with("xxxx") && stdout.ends_with("xxxx"));
     let tail = task["stdout_tail"].as_str().unwrap();
     assert!(tail.len() <= 16 << 10, "{} bytes of tail", tail.len());
-    assert!(tail.ends_with("x\nthe-end\n"), "{:?}", &tail[tail.len().saturating_sub(40)..]);
+    assert!(
+        tail.ends_with("x\nthe-end\n"),
+        "{:?}",
+        &tail[tail.len().saturating_sub(40)..]
+    );
 }
