@@ -5,7 +5,7 @@
 //! (documented in the book, "Reports and integrations") only ever gains
 //! keys and event kinds.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::time::SystemTime;
 
 use crossbeam::channel::Receiver;
@@ -18,7 +18,7 @@ use crate::graph::Plan;
 
 /// Writes a run's events as JSON lines.
 pub struct EventLog<W: Write> {
-    out: W,
+    out: BufWriter<W>,
     run_id: i64,
     lines: Lines,
     attempts: Vec<u32>,
@@ -28,7 +28,7 @@ pub struct EventLog<W: Write> {
 impl<W: Write> EventLog<W> {
     pub fn new(out: W, run_id: i64, tasks: usize) -> EventLog<W> {
         EventLog {
-            out,
+            out: BufWriter::with_capacity(64 << 10, out),
             run_id,
             lines: Lines::default(),
             attempts: vec![0; tasks],
@@ -44,12 +44,23 @@ impl<W: Write> EventLog<W> {
             if self.broken {
                 continue;
             }
-            if let Err(error) = self.event(plan, event) {
+            // Written in batches, and flushed whenever no event waits, so
+            // a reader sees each one as soon as it happened.
+            let written = self.event(plan, event).and_then(|()| {
+                if events.is_empty() {
+                    self.out.flush()?;
+                }
+                Ok(())
+            });
+            if let Err(error) = written {
                 self.broken = true;
                 failure = Some(error);
             }
         }
-        failure.map_or(Ok(()), Err)
+        match failure {
+            Some(error) => Err(error),
+            None => self.out.flush(),
+        }
     }
 
     fn event(&mut self, plan: &Plan, event: Event) -> std::io::Result<()> {
@@ -142,8 +153,7 @@ impl<W: Write> EventLog<W> {
 
     fn write(&mut self, value: &Value) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.out, value)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+        self.out.write_all(b"\n")
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crossbeam::channel::Receiver;
@@ -32,7 +32,7 @@ const KEEP: usize = 3;
 pub struct Logs {
     dir: PathBuf,
     run_id: i64,
-    run: File,
+    run: BufWriter<File>,
     tasks: HashMap<usize, Log>,
     lines: Lines,
     attempts: Vec<u32>,
@@ -81,10 +81,12 @@ impl Logs {
     /// Creates `dir` if needed and opens its run log.
     pub fn create(dir: &Path, tasks: usize) -> std::io::Result<Logs> {
         std::fs::create_dir_all(dir)?;
-        let run = File::options()
-            .create(true)
-            .append(true)
-            .open(dir.join("run.log"))?;
+        let run = BufWriter::new(
+            File::options()
+                .create(true)
+                .append(true)
+                .open(dir.join("run.log"))?,
+        );
         Ok(Logs {
             dir: dir.to_owned(),
             run_id: 0,
@@ -106,17 +108,27 @@ impl Logs {
         self.run_id = run_id;
         let mut failure = None;
         for event in events {
-            if failure.is_none()
-                && let Err(error) = self.event(plan, event)
-            {
-                failure = Some(error);
+            if failure.is_none() {
+                // The run log is written in batches, but never left behind
+                // while waiting for the next event.
+                let written = self.event(plan, event).and_then(|()| {
+                    if events.is_empty() {
+                        self.run.flush()?;
+                    }
+                    Ok(())
+                });
+                failure = written.err();
             }
         }
-        failure.map_or(Ok(()), Err)
+        match failure {
+            Some(error) => Err(error),
+            None => self.run.flush(),
+        }
     }
 
     fn event(&mut self, plan: &Plan, event: Event) -> std::io::Result<()> {
         let name = |task: usize| plan.tasks[task].name.value.as_str();
+        let last_attempt = matches!(event, Event::TaskFinished { .. });
         match event {
             Event::TaskStarted { task, at } => {
                 self.attempts[task] += 1;
@@ -157,6 +169,11 @@ impl Logs {
                 text.push_str(&ending(&result));
                 text.push('\n');
                 self.log(task, name(task))?.write(&text)?;
+                if last_attempt {
+                    // Its last attempt: the file is closed, so that a run
+                    // of many tasks does not hold a descriptor for each.
+                    self.tasks.remove(&task);
+                }
                 writeln!(
                     self.run,
                     "{} {} {}: {}",

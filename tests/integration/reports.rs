@@ -522,3 +522,29 @@ fn dry_run_prints_the_start_order_and_runs_nothing() {
     assert_contains(&one.stdout, "Would start 2 tasks");
     assert_contains(&one.stdout, "2. test: touch ran  (after build)\n");
 }
+
+/// Each task's log is closed when the task ends: 400 tasks log under a
+/// limit of 128 open files.
+#[test]
+fn log_files_are_closed_as_tasks_end() {
+    let tasks: String = (0..400).map(|i| format!("t{i}: echo {i}\n")).collect();
+    let test = Test::new().taskfile(tasks);
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 128 && exec {} run tasks.txt --jobs 2 --log-dir logs --quiet",
+            crate::harness::binary().display()
+        ))
+        .current_dir(test.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("logs/t399.log"))
+            .unwrap()
+            .lines()
+            .nth(2),
+        Some("out| 399")
+    );
+}
