@@ -58,6 +58,32 @@ fn sigint_is_forwarded_and_the_run_ends_with_130() {
         wait_until_gone("972.1", Duration::from_secs(1)),
         Vec::<String>::new()
     );
+    // The database has the run as interrupted, with what each task did.
+    let shown = test.exec(&["show", "--json"]);
+    let run: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(run["run"]["status"], "interrupted", "{run}");
+    assert_eq!(run["run"]["signal"], "SIGINT", "{run}");
+    let statuses: Vec<(&str, &str)> = run["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| {
+            (
+                task["name"].as_str().unwrap(),
+                task["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("plain", "canceled"),
+            ("tidy", "passed"),
+            ("background", "canceled"),
+            ("later", "skipped"),
+            ("queued", "skipped"),
+        ]
+    );
 }
 
 #[test]
