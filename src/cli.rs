@@ -11,6 +11,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::report::Output;
 use crate::units::{parse_duration, parse_size};
 
+/// Where a run's tasks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorKind {
+    /// Processes on this machine.
+    Local,
+    /// Job steps on a Slurm cluster, through `srun`.
+    Slurm,
+}
+
+impl ExecutorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutorKind::Local => "local",
+            ExecutorKind::Slurm => "slurm",
+        }
+    }
+}
+
 /// A declarative, Make-style parallel task runner.
 #[derive(Debug, Parser)]
 #[command(name = "taskrun", version, about, max_term_width = 100)]
@@ -133,6 +151,21 @@ pub struct ExecArgs {
     /// Print only the final summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Where tasks run: `local` (processes on this machine) or `slurm`
+    /// (one `srun` job step per task on a Slurm cluster).
+    /// [default: the script's `executor(...)`, else local]
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorKind>,
+
+    /// The Slurm partition for the tasks (with `--executor slurm`).
+    #[arg(long, value_name = "NAME")]
+    pub partition: Option<String>,
+
+    /// An argument for every `srun` (with `--executor slurm`), passed
+    /// through as it is; repeat for more, e.g. `--slurm-arg=--account=lab`.
+    #[arg(long = "slurm-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub slurm_args: Vec<String>,
 
     /// What to show of the tasks' output: `summary` (the last lines of a
     /// failed task), `stream` (every line live, prefixed with the task's

@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::cli::{ColorChoice, ExecArgs, GraphFormat, RetryArgs, RunArgs, RunRef, SourceArgs};
+use crate::cli::{
+    ColorChoice, ExecArgs, ExecutorKind, GraphFormat, RetryArgs, RunArgs, RunRef, SourceArgs,
+};
 use crate::error::{Error, did_you_mean, plural};
 use crate::event::Event;
+use crate::execute::{Slurm, SlurmOptions};
 use crate::graph::Plan;
 use crate::record::{NewRun, Recorder, RunRow, Store, TaskRow};
 use crate::report::{EventLog, Logs, Output, Progress, ProgressOptions, Style, history};
@@ -49,6 +52,7 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
         jobs: jobs(&args.exec),
         retry_of: None,
         started_at: SystemTime::now(),
+        executor: ExecutorKind::Local.as_str(),
     };
     execute_plan(
         &plan,
@@ -135,6 +139,7 @@ pub(crate) fn retry(
         jobs: jobs(&args.exec),
         retry_of: Some(original.id),
         started_at: SystemTime::now(),
+        executor: ExecutorKind::Local.as_str(),
     };
     execute_plan(
         &plan,
@@ -369,6 +374,27 @@ fn cannot_write(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::CannotWrite { path, source }
 }
 
+/// Where the run's tasks go: the command line chooses, else the script
+/// does, else they run here.
+fn executor(exec: &ExecArgs, script: Option<&Arc<Script>>) -> (ExecutorKind, Option<SlurmOptions>) {
+    let chosen =
+        exec.executor.or_else(
+            || match script.and_then(|script| script.executor.as_deref()) {
+                Some("slurm") => Some(ExecutorKind::Slurm),
+                _ => None,
+            },
+        );
+    let kind = chosen.unwrap_or(ExecutorKind::Local);
+    let slurm = (kind == ExecutorKind::Slurm).then(|| SlurmOptions {
+        partition: exec
+            .partition
+            .clone()
+            .or_else(|| script.and_then(|script| script.partition.clone())),
+        args: exec.slurm_args.clone(),
+    });
+    (kind, slurm)
+}
+
 /// Runs `plan`, recording it as `run`, and returns the exit status it
 /// earns. Nothing starts unless the run could be recorded first.
 fn execute_plan(
@@ -380,6 +406,15 @@ fn execute_plan(
     run: &NewRun,
     header: Option<String>,
 ) -> Result<u8, Error> {
+    let (kind, slurm) = executor(exec, script);
+    let run = &NewRun {
+        executor: kind.as_str(),
+        ..run.clone()
+    };
+    // Slurm is asked whether it can take jobs before anything is recorded.
+    if let Some(options) = &slurm {
+        Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
+    }
     let db = &exec.db.path;
     let mut store = Store::create(db)?;
     // Runs whose taskrun was killed are closed now; if that fails (the
@@ -423,9 +458,10 @@ fn execute_plan(
         .retry_delay(exec.retry_delay)
         .output_events(live_output)
         .interrupted_by(signals)
-        .recorded_as(run_id, stderr_style(color));
-    let runner = match timeout {
-        Some(timeout) => runner.timeout(timeout),
+        .recorded_as(run_id, stderr_style(color))
+        .timeout(exec.timeout);
+    let runner = match slurm {
+        Some(options) => runner.slurm(options),
         None => runner,
     };
     let outcome = std::thread::scope(|scope| -> std::io::Result<_> {
@@ -463,18 +499,7 @@ fn execute_plan(
     });
     drop(listener);
     let (summary, recording, problems) = outcome.map_err(Error::Start)?;
-    let summary = summary?;
-    let mut code = match summary.interrupted {
-        Some(signal) => exit_code::interrupted(signal),
-        None if summary.counts.all_passed() => exit_code::SUCCESS,
-        None => exit_code::FAILURE,
-    };
-    for problem in &problems {
-        eprintln!("error: {problem}");
-    }
-    if !problems.is_empty() && code == exit_code::SUCCESS {
-        code = exit_code::FAILURE;
-    }
+    let code = exit_status(&summary?, &problems);
     let mut code = if progress_on_stderr {
         saved(recording, db, run_id, code, color, &mut std::io::stderr())
     } else {
@@ -487,6 +512,19 @@ fn execute_plan(
         code = code.max(exit_code::FAILURE);
     }
     Ok(code)
+}
+
+/// The exit status a run earns; reports the problems of its sinks, which
+/// make a run that passed exit 1.
+fn exit_status(summary: &crate::event::Summary, problems: &[String]) -> u8 {
+    for problem in problems {
+        eprintln!("error: {problem}");
+    }
+    match summary.interrupted {
+        Some(signal) => exit_code::interrupted(signal),
+        None if summary.counts.all_passed() && problems.is_empty() => exit_code::SUCCESS,
+        None => exit_code::FAILURE,
+    }
 }
 
 /// Writes the JUnit XML report of a recorded run to `file`, made from the

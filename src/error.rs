@@ -438,6 +438,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot run on Slurm: {why}")]
+    #[diagnostic(
+        code(run::slurm_unavailable),
+        help(
+            "check that Slurm's commands are on PATH, that `scontrol ping` answers, and the --partition; or run with --executor local"
+        )
+    )]
+    SlurmUnavailable { why: String },
+
     #[error("task `{name}` cannot be made: {why}")]
     #[diagnostic(
         code(api::invalid_task),
@@ -476,7 +485,8 @@ impl Error {
             | Error::RetryDirGone { .. }
             | Error::RetryScript { .. }
             | Error::CannotWrite { .. }
-            | Error::InvalidTask { .. } => exit_code::INVALID_INPUT,
+            | Error::InvalidTask { .. }
+            | Error::SlurmUnavailable { .. } => exit_code::INVALID_INPUT,
             Error::Start(_) | Error::Output(_) => exit_code::FAILURE,
         }
     }

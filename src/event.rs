@@ -116,6 +116,8 @@ pub struct TaskResult {
     pub duration: Duration,
     pub stdout: Capture,
     pub stderr: Capture,
+    /// The cluster job that ran this attempt, when a cluster executor did.
+    pub job_id: Option<String>,
 }
 
 /// Why a task did not run.

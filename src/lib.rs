@@ -38,6 +38,7 @@ pub mod visualize;
 
 pub use crate::error::Error;
 pub use crate::event::{Event, Exit, Status, Summary, TaskId, TaskResult};
+pub use crate::execute::SlurmOptions;
 pub use crate::runner::{Canceller, LoadError, Runner, Task, Tasks};
 
 use std::ffi::OsString;

@@ -50,7 +50,7 @@ use crossbeam::channel::{Receiver, Sender};
 
 use crate::error::Error;
 use crate::event::{Event, Summary, TaskId};
-use crate::execute::{self, Executor};
+use crate::execute::{self, Executor, Slurm, SlurmOptions};
 use crate::graph::Plan;
 use crate::report::{self, Style};
 use crate::schedule::{RetryPolicy, RunOptions, Scheduler};
@@ -346,7 +346,7 @@ impl Task {
 }
 
 /// The options of a run, and the way to start it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Runner {
     jobs: usize,
     timeout: Option<Duration>,
@@ -357,6 +357,7 @@ pub struct Runner {
     interrupts: Option<Receiver<i32>>,
     run_id: i64,
     style: Style,
+    slurm: Option<SlurmOptions>,
 }
 
 impl Default for Runner {
@@ -381,6 +382,7 @@ impl Runner {
             interrupts: None,
             run_id: 0,
             style: Style { color: false },
+            slurm: None,
         }
     }
 
@@ -430,6 +432,15 @@ impl Runner {
         self
     }
 
+    /// Runs the tasks on a Slurm cluster, each as one `srun` job step,
+    /// instead of on this machine. [`Runner::run`] checks that the cluster
+    /// answers before it starts anything.
+    #[must_use]
+    pub fn slurm(mut self, options: SlurmOptions) -> Runner {
+        self.slurm = Some(options);
+        self
+    }
+
     /// A handle that stops this runner's run, from any thread, as Ctrl-C
     /// stops `taskrun run`. Each call replaces the previous handle. A
     /// cancel sent while no run is going stops the next one at its start.
@@ -448,6 +459,25 @@ impl Runner {
     /// [`Error::Start`] when the system could not start the run's threads.
     pub fn run(&self, tasks: &Tasks, mut on_event: impl FnMut(&Event)) -> Result<Summary, Error> {
         let dir = self.dir.clone().unwrap_or_else(|| tasks.dir.clone());
+        // A script's `executor("slurm")` holds unless the runner chose.
+        let from_script = tasks
+            .script
+            .as_ref()
+            .filter(|script| self.slurm.is_none() && script.executor.as_deref() == Some("slurm"));
+        if let Some(script) = from_script {
+            let mut runner = self.clone();
+            runner.slurm = Some(SlurmOptions {
+                partition: script.partition.clone(),
+                args: Vec::new(),
+            });
+            return runner.execute(
+                &tasks.plan,
+                tasks.script.as_ref(),
+                &tasks.sources,
+                &dir,
+                &mut |event| on_event(&event),
+            );
+        }
         self.execute(
             &tasks.plan,
             tasks.script.as_ref(),
@@ -485,10 +515,16 @@ impl Runner {
         // Failing to raise the limit is no reason not to run: with fewer
         // descriptors, only jobs beyond the limit fail, each with the reason.
         let _ = execute::reserve_descriptors(self.jobs);
-        let local: Arc<dyn Executor> = Arc::new(execute::Local);
+        let shell: Arc<dyn Executor> = match &self.slurm {
+            Some(options) => {
+                Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
+                Arc::new(Slurm::new(options.clone(), self.run_id))
+            }
+            None => Arc::new(execute::Local),
+        };
         let executor: Arc<dyn Executor> = match script {
-            Some(script) => Arc::new(Evaluator::new(Arc::clone(script), local)),
-            None => local,
+            Some(script) => Arc::new(Evaluator::new(Arc::clone(script), Arc::clone(&shell))),
+            None => Arc::clone(&shell),
         };
         let never = crossbeam::channel::never();
         let interrupts = self.interrupts.as_ref().unwrap_or(&never);
@@ -513,7 +549,11 @@ impl Runner {
             drop(to_hooks);
             summary
         });
-        summary.map_err(Error::Start)
+        let summary = summary.map_err(Error::Start)?;
+        if summary.interrupted.is_some() {
+            shell.interrupted();
+        }
+        Ok(summary)
     }
 
     /// For `taskrun run`: stops on the signals `interrupts` delivers.

@@ -245,6 +245,8 @@ impl<'a> Scheduler<'a> {
             env: spec.settings.env.clone(),
             timeout: spec.settings.timeout_or(self.options.timeout),
             max_output: self.options.max_output,
+            cpus: spec.settings.cpus,
+            mem: spec.settings.mem,
         };
         let executor = Arc::clone(&self.executor);
         let control = Arc::clone(control);
@@ -370,6 +372,7 @@ impl<'a> Run<'a> {
             duration: outcome.duration,
             stdout: outcome.stdout,
             stderr: outcome.stderr,
+            job_id: outcome.job_id,
         };
         let result = Arc::new(result);
         let spec = &self.plan.tasks[task];
@@ -591,6 +594,7 @@ mod tests {
                 duration: Duration::ZERO,
                 stdout: Capture::default(),
                 stderr: Capture::default(),
+                job_id: None,
             }
         }
     }
@@ -766,6 +770,7 @@ mod tests {
             duration: Duration::ZERO,
             stdout: Capture::default(),
             stderr: Capture::default(),
+            job_id: None,
         };
         assert_eq!(
             status(&outcome(Exit::Code(0), false), false),

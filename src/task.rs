@@ -65,6 +65,12 @@ pub struct Settings {
     pub retries: Option<u32>,
     /// The pool whose limit the task counts against.
     pub pool: Option<Spanned<String>>,
+    /// CPUs to request from a cluster for the task (Slurm's
+    /// `--cpus-per-task`).
+    pub cpus: Option<u32>,
+    /// Memory to request from a cluster for the task, in bytes (Slurm's
+    /// `--mem`).
+    pub mem: Option<u64>,
 }
 
 impl Settings {
@@ -80,6 +86,9 @@ impl Settings {
 
 /// The most retries a task may ask for.
 pub const MAX_RETRIES: u32 = 100;
+
+/// The most CPUs a task may request.
+pub const MAX_CPUS: u32 = 4096;
 
 /// Whether `key` can name an environment variable: `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn is_env_name(key: &str) -> bool {

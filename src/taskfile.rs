@@ -23,7 +23,8 @@ use std::path::PathBuf;
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
 use crate::task::{
-    Kind, MAX_RETRIES, PoolSpec, Settings, TaskSpec, is_env_name, is_valid_name, name_suggestion,
+    Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, is_env_name, is_valid_name,
+    name_suggestion,
 };
 use crate::units::parse_duration;
 
@@ -44,6 +45,10 @@ enum Attribute {
     AfterDone,
     /// `[pool:db]`: the pool whose limit the task counts against.
     Pool,
+    /// `[cpus:4]`: CPUs to request on a cluster.
+    Cpus,
+    /// `[mem:4G]`: memory to request on a cluster.
+    Mem,
 }
 
 /// Every known attribute key. Later attributes are added here and nowhere
@@ -56,6 +61,8 @@ const ATTRIBUTES: &[(&str, Attribute)] = &[
     ("env", Attribute::Env),
     ("after_done", Attribute::AfterDone),
     ("pool", Attribute::Pool),
+    ("cpus", Attribute::Cpus),
+    ("mem", Attribute::Mem),
 ];
 
 /// The result of parsing one source: every task that could be read and every
@@ -285,6 +292,16 @@ impl Parser {
                         settings.retries = Some(retries);
                     }
                 }
+                Attribute::Cpus => {
+                    if let Some(cpus) = self.value(key, &value, parse_cpus) {
+                        settings.cpus = Some(cpus);
+                    }
+                }
+                Attribute::Mem => {
+                    if let Some(mem) = self.value(key, &value, parse_mem) {
+                        settings.mem = Some(mem);
+                    }
+                }
                 Attribute::Dir => {
                     if let Some(dir) = self.value(key, &value, parse_dir) {
                         settings.dir = Some(dir);
@@ -411,6 +428,22 @@ fn parse_retries(text: &str) -> Result<u32, String> {
         Ok(retries) if retries <= MAX_RETRIES => Ok(retries),
         Ok(_) => Err(format!("at most {MAX_RETRIES} retries")),
         Err(_) => Err("write a whole number of retries, e.g. `[retries:3]`".to_owned()),
+    }
+}
+
+fn parse_cpus(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(cpus) if (1..=MAX_CPUS).contains(&cpus) => Ok(cpus),
+        Ok(_) => Err(format!("1 to {MAX_CPUS} CPUs")),
+        Err(_) => Err("write a whole number of CPUs, e.g. `[cpus:4]`".to_owned()),
+    }
+}
+
+fn parse_mem(text: &str) -> Result<u64, String> {
+    match crate::units::parse_size(text) {
+        Ok(bytes) if bytes >= 1 << 20 => Ok(bytes),
+        Ok(_) => Err("at least 1M of memory".to_owned()),
+        Err(_) => Err("write an amount of memory, e.g. `[mem:512M]` or `[mem:4G]`".to_owned()),
     }
 }
 

@@ -75,6 +75,7 @@ impl Executor for Local {
                     duration: start.elapsed(),
                     stdout,
                     stderr,
+                    job_id: None,
                 }
             }
             Err(reason) => Outcome {
@@ -84,6 +85,7 @@ impl Executor for Local {
                 duration: start.elapsed(),
                 stdout: Capture::default(),
                 stderr: Capture::default(),
+                job_id: None,
             },
         }
     }
@@ -451,6 +453,8 @@ mod tests {
             env: Vec::new(),
             timeout: Some(Duration::from_secs(30)),
             max_output: 1 << 20,
+            cpus: None,
+            mem: None,
         }
     }
 

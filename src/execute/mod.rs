@@ -11,6 +11,7 @@
 mod control;
 mod local;
 mod signal_name;
+mod slurm;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -18,6 +19,7 @@ use std::time::{Duration, SystemTime};
 pub use control::{Control, Watch};
 pub use local::{KILL_GRACE, Local, PIPE_LINGER, reserve_descriptors};
 pub use signal_name::signal_name;
+pub use slurm::{Slurm, SlurmOptions};
 
 use crate::event::{Capture, Exit, Stream};
 
@@ -39,6 +41,10 @@ pub struct Job {
     pub timeout: Option<Duration>,
     /// How many bytes of each output stream to keep.
     pub max_output: usize,
+    /// CPUs to request from a cluster.
+    pub cpus: Option<u32>,
+    /// Memory to request from a cluster, in bytes.
+    pub mem: Option<u64>,
 }
 
 /// What happened when a job ran.
@@ -51,6 +57,8 @@ pub struct Outcome {
     pub duration: Duration,
     pub stdout: Capture,
     pub stderr: Capture,
+    /// The cluster job that ran it, when a cluster executor did.
+    pub job_id: Option<String>,
 }
 
 /// Runs jobs. Implementations must be usable from many threads at once.
@@ -65,4 +73,8 @@ pub trait Executor: Send + Sync {
         control: &Control,
         output: &mut dyn FnMut(Stream, &[u8]),
     ) -> Outcome;
+
+    /// The run was interrupted and every job has returned: whatever the
+    /// executor started elsewhere must be stopped now.
+    fn interrupted(&self) {}
 }

@@ -9,13 +9,14 @@
 //! Version 1 is exactly the tables of the specification; version 2 adds
 //! taskrun's own columns after them, and the indexes; version 3 each
 //! task's own settings; version 4 the run's script and each task's kind;
-//! version 5 soft dependencies and pools.
+//! version 5 soft dependencies and pools; version 6 what a task asks of a
+//! cluster, the job that ran it, and the run's executor.
 
 /// The schema version this taskrun writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 5] = [
+pub(super) const MIGRATIONS: [&str; 6] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -79,4 +80,10 @@ pub(super) const MIGRATIONS: [&str; 5] = [
     "ALTER TABLE tasks ADD COLUMN soft_deps TEXT NOT NULL DEFAULT '';
     ALTER TABLE tasks ADD COLUMN pool TEXT;
     ALTER TABLE runs ADD COLUMN pools TEXT NOT NULL DEFAULT '';",
+    // 6: clusters: what a task asks of one, the executor of the run, and
+    // the job that ran each task.
+    "ALTER TABLE tasks ADD COLUMN cpus INTEGER;
+    ALTER TABLE tasks ADD COLUMN mem_bytes INTEGER;
+    ALTER TABLE tasks ADD COLUMN job_id TEXT;
+    ALTER TABLE runs ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';",
 ];

@@ -126,6 +126,8 @@ pub struct NewRun {
     pub jobs: usize,
     pub retry_of: Option<i64>,
     pub started_at: SystemTime,
+    /// Where the tasks run: `local` or `slurm`.
+    pub executor: &'static str,
 }
 
 /// The ids a started run was given.
@@ -223,6 +225,8 @@ pub struct TaskRow {
     /// The task's own settings, as it ran.
     pub settings: Settings,
     pub kind: Kind,
+    /// The cluster job that ran it, when a cluster did.
+    pub job_id: Option<String>,
 }
 
 /// One change to a task's row, as the recorder batches them. Tasks are
@@ -336,12 +340,7 @@ impl Store {
         if version > VERSION {
             return Err(self.newer(version));
         }
-        // Where the file system cannot hold a WAL (some network file
-        // systems) SQLite keeps its rollback journal, which is still safe.
-        let _mode: String = self
-            .connection
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|source| self.write_error(source))?;
+        self.use_wal()?;
         self.connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(|source| self.write_error(source))?;
@@ -349,6 +348,37 @@ impl Store {
             self.migrate()?;
         }
         Ok(())
+    }
+
+    /// Switches a new database to WAL (which lasts: later opens find it).
+    /// Where the file system cannot hold a WAL (some network file systems)
+    /// SQLite keeps its rollback journal, which is still safe. The switch
+    /// needs the database to itself, and SQLite does not wait for that
+    /// with the busy timeout, so two runs that create one database at
+    /// once take turns here.
+    fn use_wal(&self) -> Result<(), StoreError> {
+        let start = std::time::Instant::now();
+        loop {
+            let mode: Result<String, _> =
+                self.connection
+                    .pragma_query_value(None, "journal_mode", |row| row.get(0));
+            if mode.is_ok_and(|mode| mode.eq_ignore_ascii_case("wal")) {
+                return Ok(());
+            }
+            match self
+                .connection
+                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+            {
+                Ok(_) => return Ok(()),
+                Err(rusqlite::Error::SqliteFailure(error, _))
+                    if error.code == rusqlite::ErrorCode::DatabaseBusy
+                        && start.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(source) => return Err(self.write_error(source)),
+            }
+        }
     }
 
     fn version(&self) -> Result<i64, StoreError> {
@@ -481,8 +511,8 @@ impl Store {
         transaction
             .execute(
                 "INSERT INTO runs (started_at, total_tasks, status, taskfile, dir, jobs,
-                     retry_of, host, pid, pid_started, script, pools)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     retry_of, host, pid, pid_started, script, pools, executor)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     unix_seconds(run.started_at),
                     to_i64(plan.tasks.len()),
@@ -499,6 +529,7 @@ impl Store {
                         .map(|(name, limit)| format!("{name}={limit}"))
                         .collect::<Vec<_>>()
                         .join(","),
+                    run.executor,
                 ],
             )
             .map_err(|source| write_error(&path, source))?;
@@ -508,8 +539,9 @@ impl Store {
             let mut insert = transaction
                 .prepare(
                     "INSERT INTO tasks (run_id, name, command, status, position, deps, attempt,
-                         timeout_ms, dir, env, retries, kind, soft_deps, pool)
-                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                         timeout_ms, dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes)
+                     VALUES (?1, ?2, ?3, 'pending', ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                         ?13, ?14)",
                 )
                 .map_err(|source| write_error(&path, source))?;
             for (position, task) in plan.tasks.iter().enumerate() {
@@ -541,6 +573,10 @@ impl Store {
                         task.kind.as_str(),
                         soft.join(","),
                         settings.pool.as_ref().map(|pool| pool.value.as_str()),
+                        settings.cpus,
+                        settings
+                            .mem
+                            .map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
                     ])
                     .map_err(|source| write_error(&path, source))?;
                 tasks.push(transaction.last_insert_rowid());
@@ -737,7 +773,7 @@ const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, pass
 const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
     started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
     stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail, timeout_ms,
-    dir, env, retries, kind, soft_deps, pool FROM tasks";
+    dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id FROM tasks";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let stored: String = row.get(7)?;
@@ -844,7 +880,12 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
             pool: row
                 .get::<_, Option<String>>(27)?
                 .map(|pool| Spanned::new(pool, Span::new(SourceId::default(), 0, 0))),
+            cpus: row.get(28)?,
+            mem: row
+                .get::<_, Option<i64>>(29)?
+                .and_then(|mem| u64::try_from(mem).ok()),
         },
+        job_id: row.get(30)?,
         soft_deps: row
             .get::<_, String>(26)?
             .split(',')
@@ -909,7 +950,8 @@ fn finish_task(
         "UPDATE tasks SET status = ?2, exit_code = ?3, signal = ?4, reason = ?5,
              started_at = ?6, finished_at = ?7, duration_ms = ?8, stdout = ?9, stderr = ?10,
              stdout_bytes = ?11, stderr_bytes = ?12, stdout_truncated = ?13,
-             stderr_truncated = ?14, stdout_tail = ?15, stderr_tail = ?16, attempt = ?17
+             stderr_truncated = ?14, stdout_tail = ?15, stderr_tail = ?16, attempt = ?17,
+             job_id = ?18
          WHERE id = ?1",
     )?;
     statement.execute(params![
@@ -930,6 +972,7 @@ fn finish_task(
         tail(&result.stdout),
         tail(&result.stderr),
         result.attempt,
+        result.job_id,
     ])
 }
 
@@ -1041,6 +1084,7 @@ mod tests {
             jobs: 2,
             retry_of: None,
             started_at: SystemTime::now(),
+            executor: "local",
         }
     }
 
@@ -1055,6 +1099,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             stdout: capture,
             stderr: Capture::default(),
+            job_id: None,
         })
     }
 
@@ -1168,6 +1213,7 @@ mod tests {
             stderr: StoredOutput::default(),
             settings: Settings::default(),
             kind: Kind::Shell,
+            job_id: None,
         };
         let settled = |run, status| {
             let mut row = task(status);

@@ -158,6 +158,9 @@ pub fn task(run: &RunRow, task: &TaskRow) -> String {
     if task.attempt > 1 {
         let _ = writeln!(out, "Attempt: {}", task.attempt);
     }
+    if let Some(job) = &task.job_id {
+        let _ = writeln!(out, "Slurm job: {job}");
+    }
     for (name, output) in [("stdout", &task.stdout), ("stderr", &task.stderr)] {
         let _ = write!(out, "\n--- {name} ---\n");
         out.push_str(&String::from_utf8_lossy(&output.bytes));
@@ -334,6 +337,9 @@ pub struct TaskJson<'a> {
     stdout_tail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stderr_tail: Option<String>,
+    /// The cluster job that ran the task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job_id: Option<&'a str>,
 }
 
 impl<'a> TaskJson<'a> {
@@ -365,6 +371,7 @@ impl<'a> TaskJson<'a> {
             stderr: text(&task.stderr),
             stdout_tail: tail(&task.stdout),
             stderr_tail: tail(&task.stderr),
+            job_id: task.job_id.as_deref(),
         }
     }
 }

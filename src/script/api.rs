@@ -21,7 +21,7 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, INT, NativeCallContext, Position};
 
 use crate::source::{Source, SourceId, Span, Spanned, offset};
-use crate::task::{Kind, MAX_RETRIES, PoolSpec, TaskSpec, is_env_name, is_valid_name};
+use crate::task::{Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, TaskSpec, is_env_name, is_valid_name};
 use crate::units::parse_duration;
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
@@ -35,6 +35,10 @@ pub(crate) struct Registry {
     pub(crate) closures: Vec<Option<FnPtr>>,
     /// The pools declared so far.
     pub(crate) pools: Vec<PoolSpec>,
+    /// Where the tasks run, if the script says: `executor("slurm")`.
+    pub(crate) executor: Option<String>,
+    /// The Slurm partition, if the script says: `partition("gpu")`.
+    pub(crate) partition: Option<String>,
     sealed: bool,
     source: SourceId,
     text: Arc<str>,
@@ -55,6 +59,8 @@ impl Registry {
             tasks: tasks.into_iter().map(Some).collect(),
             closures: vec![None; count],
             pools,
+            executor: None,
+            partition: None,
             sealed: false,
             source: id,
             text: Arc::clone(&source.text),
@@ -153,6 +159,7 @@ pub(crate) fn register(engine: &mut Engine, registry: &Shared) {
     register_dependencies(engine);
     register_settings(engine);
     register_queries(engine, registry);
+    register_requests(engine);
 }
 
 /// `task(name, command)`, `task(name, closure)` and `pool(name, limit)`.
@@ -181,6 +188,47 @@ fn register_definitions(engine: &mut Engine, registry: &Shared) {
                 name: Spanned::new(name.to_owned(), span),
                 limit,
             });
+            Ok(())
+        },
+    );
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "executor",
+        move |ctx: NativeCallContext<'_>, kind: &str| -> Fallible<()> {
+            let position = ctx.call_position();
+            if !matches!(kind, "local" | "slurm") {
+                return Err(error(
+                    format!("unknown executor `{kind}`; use \"local\" or \"slurm\""),
+                    position,
+                ));
+            }
+            let mut registry = lock(&shared);
+            if registry.sealed {
+                return Err(error(
+                    "the executor is chosen while the script loads",
+                    position,
+                ));
+            }
+            registry.executor = Some(kind.to_owned());
+            Ok(())
+        },
+    );
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "partition",
+        move |ctx: NativeCallContext<'_>, name: &str| -> Fallible<()> {
+            let position = ctx.call_position();
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(error(format!("invalid partition name `{name}`"), position));
+            }
+            let mut registry = lock(&shared);
+            if registry.sealed {
+                return Err(error(
+                    "the partition is chosen while the script loads",
+                    position,
+                ));
+            }
+            registry.partition = Some(name.to_owned());
             Ok(())
         },
     );
@@ -320,6 +368,43 @@ fn register_settings(engine: &mut Engine) {
                 })?;
             handle.change(&ctx, |task, _| {
                 task.settings.retries = Some(retries);
+                Ok(())
+            })
+        },
+    );
+}
+
+/// What a task asks of a cluster: `cpus(n)` and `mem(size)`.
+fn register_requests(engine: &mut Engine) {
+    engine.register_fn(
+        "cpus",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, cpus: INT| {
+            let cpus = u32::try_from(cpus)
+                .ok()
+                .filter(|cpus| (1..=MAX_CPUS).contains(cpus))
+                .ok_or_else(|| {
+                    error(format!("cpus must be 1 to {MAX_CPUS}"), ctx.call_position())
+                })?;
+            handle.change(&ctx, |task, _| {
+                task.settings.cpus = Some(cpus);
+                Ok(())
+            })
+        },
+    );
+    engine.register_fn(
+        "mem",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, mem: &str| {
+            let bytes = crate::units::parse_size(mem)
+                .ok()
+                .filter(|&bytes| bytes >= 1 << 20)
+                .ok_or_else(|| {
+                    error(
+                        format!("`{mem}` is not an amount of memory of 1M or more, e.g. \"4G\""),
+                        ctx.call_position(),
+                    )
+                })?;
+            handle.change(&ctx, |task, _| {
+                task.settings.mem = Some(bytes);
                 Ok(())
             })
         },

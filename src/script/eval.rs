@@ -56,6 +56,7 @@ impl Executor for Evaluator {
                 duration: start.elapsed(),
                 stdout: Capture::default(),
                 stderr: Capture::default(),
+                job_id: None,
             };
         };
         let stop = Stop {
@@ -107,6 +108,7 @@ impl Executor for Evaluator {
             duration: start.elapsed(),
             stdout,
             stderr,
+            job_id: None,
         }
     }
 }

@@ -21,6 +21,10 @@ pub struct Script {
     text: Arc<str>,
     /// The closure of each evaluated task, by task name.
     pub(crate) closures: Vec<(String, FnPtr)>,
+    /// `executor("slurm")`, if the script chose.
+    pub executor: Option<String>,
+    /// `partition("name")`, if the script chose.
+    pub partition: Option<String>,
 }
 
 impl std::fmt::Debug for Script {
@@ -126,6 +130,8 @@ pub fn load(
         }
     }
     let pools = std::mem::take(&mut registry.pools);
+    let executor = registry.executor.take();
+    let partition = registry.partition.take();
     drop(registry);
     let set = TaskSet {
         origin,
@@ -138,6 +144,8 @@ pub fn load(
         source: id,
         text: Arc::clone(&source.text),
         closures,
+        executor,
+        partition,
     };
     Ok((set, Arc::new(script)))
 }

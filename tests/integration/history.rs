@@ -99,7 +99,7 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
     ] {
         assert_contains(&tasks, extra);
     }
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "5\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "6\n");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
     let indexes = sqlite3(
         &db,
@@ -620,7 +620,7 @@ fn a_database_from_a_newer_taskrun_is_refused() {
     assert_eq!(output.status, 2);
     assert_contains(
         &output.stderr,
-        "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 5)",
+        "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 6)",
     );
     assert!(!test.path().join("ran").exists());
     assert_eq!(std::fs::read(&db).unwrap(), before);
@@ -655,7 +655,7 @@ fn a_database_with_the_first_schema_is_migrated() {
     );
     let old = taskrun(&test, &["show", "1", "--task", "old"]);
     assert_contains(&old.stdout, "--- stdout ---\nold output\n");
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "5\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "6\n");
     let output = taskrun(&test, &["run", "tasks.txt", "--quiet"]);
     assert_contains(&output.stdout, "(run #2)");
 }

@@ -23,3 +23,4 @@ mod reports;
 mod run;
 mod script;
 mod signals;
+mod slurm;

@@ -1,0 +1,348 @@
+//! The Slurm executor: each job is one `srun` job step on a cluster.
+//!
+//! It runs through the local executor: the local process is `srun`, so
+//! capture, timeouts, signals and the process group are the same code.
+//! `srun` runs a small wrapper on the node that writes two marker lines
+//! to stderr, the job's id first and the command's exit status last; the
+//! markers and `srun`'s own `srun: …` lines are taken out of the task's
+//! output. A job whose exit marker never came did not run to its end:
+//! Slurm could not schedule or launch it, and the task fails with Slurm's
+//! reason instead of a made-up exit status.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{Control, Executor, Job, Local, Outcome};
+use crate::event::{Capture, Exit, Stream};
+
+/// Where and how the jobs go.
+#[derive(Clone, Debug, Default)]
+pub struct SlurmOptions {
+    /// `--partition`, if not the cluster's default.
+    pub partition: Option<String>,
+    /// Extra arguments for every `srun`, passed through.
+    pub args: Vec<String>,
+}
+
+/// Runs jobs as Slurm job steps.
+#[derive(Debug)]
+pub struct Slurm {
+    options: SlurmOptions,
+    /// Job names start with this: `taskrun-<run>`.
+    prefix: String,
+    /// The jobs started so far, to cancel when the run is interrupted.
+    jobs: Mutex<BTreeSet<String>>,
+}
+
+const MARK: &str = "\u{1e}taskrun-";
+
+/// Runs on the node: says the job id, runs the command (from the
+/// environment, so that no quoting can go wrong), says its status.
+const WRAPPER: &str = "printf '\\036taskrun-job %s\\n' \"$SLURM_JOB_ID\" >&2; \
+    /bin/sh -c \"$TASKRUN_COMMAND\"; s=$?; \
+    printf '\\036taskrun-exit %s\\n' \"$s\" >&2; exit \"$s\"";
+
+impl Slurm {
+    /// An executor for the run `run_id` (its jobs are named after it).
+    pub fn new(options: SlurmOptions, run_id: i64) -> Slurm {
+        Slurm {
+            options,
+            prefix: format!("taskrun-{run_id}"),
+            jobs: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Checks that Slurm can take jobs, before any is started: `srun` is
+    /// installed, the controller answers, and the partition exists.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong, in words for the user.
+    pub fn check(options: &SlurmOptions) -> Result<(), String> {
+        let run = |program: &str, args: &[&str]| {
+            Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|error| format!("cannot run `{program}`: {error}"))
+        };
+        run("srun", &["--version"])?;
+        let ping = run("scontrol", &["ping"])?;
+        let answer = String::from_utf8_lossy(&ping.stdout);
+        if !ping.status.success() || !answer.contains("UP") {
+            return Err(format!(
+                "the Slurm controller does not answer ({})",
+                first_line(&answer, &ping.stderr)
+            ));
+        }
+        if let Some(partition) = &options.partition {
+            let found = run(
+                "sinfo",
+                &["--noheader", "--partition", partition, "--format", "%P"],
+            )?;
+            if String::from_utf8_lossy(&found.stdout).trim().is_empty() {
+                return Err(format!("Slurm has no partition `{partition}`"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `srun` command line that runs `job`, for `/bin/sh -c`.
+    fn srun(&self, job: &Job) -> String {
+        let mut args = vec![
+            "exec".to_owned(),
+            "srun".to_owned(),
+            "--quiet".to_owned(),
+            "--quit-on-interrupt".to_owned(),
+            "--ntasks=1".to_owned(),
+            "--input=none".to_owned(),
+            format!("--job-name={}-{}", self.prefix, job.name),
+            format!("--chdir={}", job.dir.display()),
+            "--export=ALL".to_owned(),
+        ];
+        if let Some(partition) = &self.options.partition {
+            args.push(format!("--partition={partition}"));
+        }
+        if let Some(cpus) = job.cpus {
+            args.push(format!("--cpus-per-task={cpus}"));
+        }
+        if let Some(mem) = job.mem {
+            args.push(format!("--mem={}M", mem.div_ceil(1 << 20)));
+        }
+        if let Some(timeout) = job.timeout {
+            // Slurm counts whole minutes; taskrun enforces the limit to the
+            // second, and this is only a backstop.
+            args.push(format!("--time={}", minutes(timeout) + 1));
+        }
+        args.extend(self.options.args.iter().cloned());
+        args.extend(["/bin/sh".to_owned(), "-c".to_owned(), WRAPPER.to_owned()]);
+        args.iter()
+            .enumerate()
+            .map(|(index, arg)| if index == 0 { arg.clone() } else { quote(arg) })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl Executor for Slurm {
+    fn execute(
+        &self,
+        job: &Job,
+        control: &Control,
+        output: &mut dyn FnMut(Stream, &[u8]),
+    ) -> Outcome {
+        let mut step = job.clone();
+        step.command = self.srun(job);
+        step.env
+            .push(("TASKRUN_COMMAND".to_owned(), job.command.clone()));
+        let mut pending = Vec::new();
+        let mut outcome = Local.execute(&step, control, &mut |stream, bytes| match stream {
+            Stream::Stdout => output(stream, bytes),
+            Stream::Stderr => {
+                pending.extend_from_slice(bytes);
+                let clean = take_lines(&mut pending);
+                if !clean.is_empty() {
+                    output(stream, &clean);
+                }
+            }
+        });
+        if !pending.is_empty() && !pending.starts_with(MARK.as_bytes()) {
+            output(Stream::Stderr, &pending);
+        }
+        let (markers, srun_lines) = clean_capture(&mut outcome.stderr);
+        outcome.job_id = markers
+            .iter()
+            .find_map(|line| line.strip_prefix("job "))
+            .map(str::to_owned);
+        if let (Some(id), Ok(mut jobs)) = (&outcome.job_id, self.jobs.lock()) {
+            jobs.insert(id.clone());
+        }
+        let status = markers
+            .iter()
+            .find_map(|line| line.strip_prefix("exit "))
+            .and_then(|code| code.trim().parse::<i32>().ok());
+        outcome.exit = match (status, &outcome.exit) {
+            (Some(code), _) => Exit::Code(code),
+            // Stopped by taskrun: a timeout or an interrupt says so itself.
+            _ if outcome.timed_out || control.interrupted().is_some() => outcome.exit.clone(),
+            (None, Exit::NotStarted(reason)) => Exit::NotStarted(reason.clone()),
+            (None, _) => Exit::NotStarted(if srun_lines.is_empty() {
+                "Slurm did not run the job".to_owned()
+            } else {
+                format!("Slurm did not run the job: {}", srun_lines.join("; "))
+            }),
+        };
+        outcome
+    }
+
+    fn interrupted(&self) {
+        let jobs: Vec<String> = match self.jobs.lock() {
+            Ok(jobs) => jobs.iter().cloned().collect(),
+            Err(_) => return,
+        };
+        if !jobs.is_empty() {
+            // srun cancels its step when it is stopped; this is the
+            // backstop for a step whose srun was killed before it could.
+            let _ = Command::new("scancel")
+                .args(&jobs)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// The whole lines at the front of `pending` that are the task's own, with
+/// the markers and `srun:` lines left out; an unfinished line stays.
+fn take_lines(pending: &mut Vec<u8>) -> Vec<u8> {
+    let Some(end) = pending.iter().rposition(|&byte| byte == b'\n') else {
+        return Vec::new();
+    };
+    let whole: Vec<u8> = pending.drain(..=end).collect();
+    let mut clean = Vec::with_capacity(whole.len());
+    for line in whole.split_inclusive(|&byte| byte == b'\n') {
+        if !is_slurm_line(line) {
+            clean.extend_from_slice(line);
+        }
+    }
+    clean
+}
+
+fn is_slurm_line(line: &[u8]) -> bool {
+    line.starts_with(MARK.as_bytes())
+        || line.starts_with(b"srun: ")
+        || line.starts_with(b"slurmstepd")
+}
+
+/// Takes the markers and `srun:` lines out of a captured stderr, returning
+/// the markers (without their prefix) and the `srun:` lines.
+fn clean_capture(capture: &mut Capture) -> (Vec<String>, Vec<String>) {
+    let mut markers = Vec::new();
+    let mut srun = Vec::new();
+    let mut removed = 0u64;
+    let mut keep = |bytes: &[u8]| -> Vec<u8> {
+        let mut kept = Vec::with_capacity(bytes.len());
+        for line in bytes.split_inclusive(|&byte| byte == b'\n') {
+            let text = String::from_utf8_lossy(line);
+            if let Some(marker) = text.strip_prefix(MARK) {
+                markers.push(marker.trim_end().to_owned());
+                removed += line.len() as u64;
+            } else if let Some(message) = text.strip_prefix("srun: ") {
+                srun.push(message.trim_end().to_owned());
+                removed += line.len() as u64;
+            } else if text.starts_with("slurmstepd") {
+                srun.push(text.trim_end().to_owned());
+                removed += line.len() as u64;
+            } else {
+                kept.extend_from_slice(line);
+            }
+        }
+        kept
+    };
+    let truncated = capture.truncated();
+    capture.bytes = keep(&capture.bytes);
+    if truncated {
+        capture.tail = keep(&capture.tail);
+    }
+    // Lines both in the head and the tail of a short stream are counted
+    // once: only a truncated stream has a separate tail.
+    capture.total = capture.total.saturating_sub(removed);
+    (markers, srun)
+}
+
+fn minutes(limit: Duration) -> u64 {
+    limit.as_secs().div_ceil(60).max(1)
+}
+
+fn first_line(stdout: &str, stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    let text = if stderr.trim().is_empty() {
+        stdout
+    } else {
+        &stderr
+    };
+    text.lines().next().unwrap_or("no answer").trim().to_owned()
+}
+
+/// `text` quoted for `/bin/sh`.
+fn quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_=./:,@%+".contains(&byte))
+    {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("--job-name=taskrun-1-a"), "--job-name=taskrun-1-a");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn markers_and_srun_lines_leave_the_output() {
+        let mut pending = b"\x1etaskrun-job 42\nreal\nsrun: error: x\npart".to_vec();
+        assert_eq!(take_lines(&mut pending), b"real\n");
+        assert_eq!(pending, b"part");
+        let text = b"\x1etaskrun-job 42\nreal\nsrun: error: node1: task 0: Exited with exit code 3\n\x1etaskrun-exit 3\n";
+        let mut capture = Capture {
+            bytes: text.to_vec(),
+            total: text.len() as u64,
+            tail: Vec::new(),
+        };
+        let (markers, srun) = clean_capture(&mut capture);
+        assert_eq!(markers, ["job 42", "exit 3"]);
+        assert_eq!(srun, ["error: node1: task 0: Exited with exit code 3"]);
+        assert_eq!(capture.bytes, b"real\n");
+        assert_eq!(capture.total, 5);
+    }
+
+    #[test]
+    fn requests_follow_the_task() {
+        let slurm = Slurm {
+            options: SlurmOptions {
+                partition: Some("debug".to_owned()),
+                args: vec!["--account=x y".to_owned()],
+            },
+            prefix: "taskrun-7".to_owned(),
+            jobs: Mutex::new(BTreeSet::new()),
+        };
+        let job = Job {
+            name: "build".to_owned(),
+            command: "make".to_owned(),
+            evaluated: false,
+            dir: "/work dir".into(),
+            env: Vec::new(),
+            timeout: Some(Duration::from_secs(90)),
+            max_output: 1024,
+            cpus: Some(4),
+            mem: Some(3 << 29),
+        };
+        let line = slurm.srun(&job);
+        for part in [
+            "exec srun --quiet",
+            "--job-name=taskrun-7-build",
+            "'--chdir=/work dir'",
+            "--partition=debug",
+            "--cpus-per-task=4",
+            "--mem=1536M",
+            "--time=3",
+            "'--account=x y'",
+            "/bin/sh -c 'printf",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+    }
+}
