@@ -483,7 +483,11 @@ fn execute_plan(
             for sender in &senders {
                 let _ = sender.send(event.clone());
             }
-            let _ = to_recorder.send(event);
+            // The recorder keeps no output as it comes (the results carry
+            // it), and its queue need not hold it.
+            if !matches!(event, Event::TaskOutput { .. }) {
+                let _ = to_recorder.send(event);
+            }
         });
         drop((senders, to_recorder));
         // The recorder may be parked in its batch window; the run is over.
@@ -569,10 +573,12 @@ fn sinks<'scope, 'env>(
         &mut senders,
         move |events| {
             if progress_on_stderr {
-                let out = std::io::BufWriter::new(std::io::stderr().lock());
+                // Not locked for the run: hooks and policies write to
+                // stderr too.
+                let out = std::io::BufWriter::new(std::io::stderr());
                 drop(Progress::new(plan, progress, out, std::io::stderr()).consume(events));
             } else {
-                let out = std::io::BufWriter::new(std::io::stdout().lock());
+                let out = std::io::BufWriter::new(std::io::stdout());
                 drop(Progress::new(plan, progress, out, std::io::stderr()).consume(events));
             }
             None
@@ -602,6 +608,9 @@ fn sinks<'scope, 'env>(
     Ok((senders, sinks))
 }
 
+/// How many events may wait for each sink.
+const SINK_QUEUE: usize = 256;
+
 /// A consumer of the run's events on a thread of its own; what it returns
 /// is a problem to report when the run is over.
 fn sink<'scope, 'env>(
@@ -610,7 +619,11 @@ fn sink<'scope, 'env>(
     senders: &mut Vec<crossbeam::channel::Sender<Event>>,
     work: impl FnOnce(&crossbeam::channel::Receiver<Event>) -> Option<String> + Send + 'scope,
 ) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, Option<String>>> {
-    let (sender, receiver) = crossbeam::channel::unbounded();
+    // Bounded: a sink that cannot keep up (a slow disk, a reader of
+    // `--events -` that does not read) holds the run back, as a terminal
+    // does, instead of queueing output without end. At most this many
+    // events (output chunks of up to 64 KiB among them) wait.
+    let (sender, receiver) = crossbeam::channel::bounded(SINK_QUEUE);
     let handle = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn_scoped(scope, move || work(&receiver))?;

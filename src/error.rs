@@ -447,7 +447,7 @@ pub enum Error {
     )]
     SlurmUnavailable { why: String },
 
-    #[error("task `{name}` cannot be made: {why}")]
+    #[error("`{name}` cannot be made: {why}")]
     #[diagnostic(
         code(api::invalid_task),
         help("build the task with a name and settings that the task file would accept")

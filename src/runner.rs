@@ -201,13 +201,23 @@ impl Tasks {
                 kind: Kind::Shell,
             });
         }
-        let pools = pools
-            .into_iter()
-            .map(|(name, limit)| PoolSpec {
+        let mut specs_of_pools = Vec::new();
+        for (name, limit) in pools {
+            if !task::is_valid_name(name) || limit == 0 {
+                let error = Error::InvalidTask {
+                    name: name.to_owned(),
+                    why: "a pool has a name of letters, digits and `_`, and a limit of at \
+                          least 1"
+                        .to_owned(),
+                };
+                return Err(LoadError { error, sources });
+            }
+            specs_of_pools.push(PoolSpec {
                 name: at(name),
                 limit,
-            })
-            .collect();
+            });
+        }
+        let pools = specs_of_pools;
         let set = TaskSet {
             origin,
             tasks: specs,
@@ -367,8 +377,9 @@ impl Default for Runner {
 }
 
 impl Runner {
-    /// As `taskrun run` runs by default: as many tasks at once as there
-    /// are CPUs, no time limit, 1 MiB of each output stream kept per task,
+    /// As many tasks at once as there are CPUs, no time limit (the command
+    /// line's `--timeout` is 60 s unless given), 1 MiB of each output
+    /// stream kept per task,
     /// 1 second before a first retry, and [`Event::TaskOutput`] sent as
     /// output arrives.
     pub fn new() -> Runner {
@@ -443,7 +454,9 @@ impl Runner {
 
     /// A handle that stops this runner's run, from any thread, as Ctrl-C
     /// stops `taskrun run`. Each call replaces the previous handle. A
-    /// cancel sent while no run is going stops the next one at its start.
+    /// cancel sent while no run is going is dropped when the next run
+    /// starts. Runs of one runner at the same time share its handle: a
+    /// cancel stops one of them; give each its own runner to stop each.
     pub fn canceller(&mut self) -> Canceller {
         let (sender, receiver) = crossbeam::channel::unbounded();
         self.interrupts = Some(receiver);
@@ -528,6 +541,8 @@ impl Runner {
         };
         let never = crossbeam::channel::never();
         let interrupts = self.interrupts.as_ref().unwrap_or(&never);
+        // A cancel from before this run is not for it.
+        while interrupts.try_recv().is_ok() {}
         let scheduler = Scheduler::new(plan, &options, executor);
         let summary = std::thread::scope(|scope| {
             let Some(hooks) = hooks else {
@@ -539,7 +554,10 @@ impl Runner {
                 .spawn_scoped(scope, move || hooks.consume(plan, &hook_events))?;
             let summary = scheduler.run(
                 &mut |event| {
-                    let _ = to_hooks.send(event.clone());
+                    // Hooks see tasks start and end, never output.
+                    if !matches!(event, Event::TaskOutput { .. }) {
+                        let _ = to_hooks.send(event.clone());
+                    }
                     emit(event);
                 },
                 interrupts,
@@ -745,6 +763,8 @@ mod tests {
             &[],
         );
         assert!(text.contains("graph::cycle"), "{text}");
+        let text = error(vec![Task::new("a", "true").pool("db")], &[("db", 0)]);
+        assert!(text.contains("a limit of at least 1"), "{text}");
         assert!(Tasks::from_tasks([Task::new("a", "true").pool("db")], [("db", 1)]).is_ok());
     }
 

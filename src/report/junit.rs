@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::progress::format_duration;
-use crate::record::{RunRow, TaskRow};
+use crate::record::{RunRow, StoredOutput, TaskRow};
 
 /// The JUnit XML of a run.
 pub fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
@@ -43,8 +43,8 @@ pub fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
             escape(&task.name),
             seconds(task.duration_ms)
         );
-        let stdout = String::from_utf8_lossy(&task.stdout.bytes);
-        let stderr = String::from_utf8_lossy(&task.stderr.bytes);
+        let stdout = whole(&task.stdout);
+        let stderr = whole(&task.stderr);
         let message = match (task.exit_code, task.signal, &task.reason) {
             (_, _, Some(reason)) => reason.clone(),
             (_, Some(signal), _) => format!(
@@ -93,6 +93,25 @@ pub fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
     out
 }
 
+/// A stored stream as text: its start, and for a stream cut at
+/// `--max-output`, a line saying so and its end (where the error usually
+/// is).
+fn whole(output: &StoredOutput) -> String {
+    let mut text = String::from_utf8_lossy(&output.bytes).into_owned();
+    if output.truncated {
+        let kept = output.bytes.len() + output.tail.len();
+        let left_out = u64::try_from(output.total)
+            .unwrap_or(0)
+            .saturating_sub(kept as u64);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let _ = writeln!(text, "… ({left_out} bytes left out) …");
+        text.push_str(&String::from_utf8_lossy(&output.tail));
+    }
+    text
+}
+
 /// Text for XML: markup characters as entities, and characters XML 1.0
 /// cannot hold (control characters but tab, newline and return) left out.
 fn escape(text: &str) -> String {
@@ -105,7 +124,8 @@ fn escape(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => {}
+            // Characters XML 1.0 cannot hold at all.
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -121,6 +141,24 @@ mod tests {
         assert_eq!(
             escape("a<b & \"c\"\u{1b}[31m\n"),
             "a&lt;b &amp; &quot;c&quot;[31m\n"
+        );
+        assert_eq!(
+            escape("a\u{FFFE}b\u{FFFF}c\u{FFFD}\u{7f}"),
+            "abc\u{FFFD}\u{7f}"
+        );
+    }
+
+    #[test]
+    fn a_cut_stream_keeps_its_end() {
+        let output = StoredOutput {
+            bytes: b"start\n".to_vec(),
+            total: 1000,
+            truncated: true,
+            tail: b"THE REAL ERROR\n".to_vec(),
+        };
+        assert_eq!(
+            whole(&output),
+            "start\n… (979 bytes left out) …\nTHE REAL ERROR\n"
         );
     }
 }

@@ -39,7 +39,7 @@ impl Lines {
         }
         buffer.extend_from_slice(rest);
         while buffer.len() >= MAX_LINE {
-            let piece: Vec<u8> = buffer.drain(..MAX_LINE).collect();
+            let piece: Vec<u8> = buffer.drain(..cut_at(buffer)).collect();
             line(&piece);
         }
     }
@@ -57,6 +57,22 @@ impl Lines {
     }
 }
 
+/// Where to cut a long line: at [`MAX_LINE`], moved back to the start of a
+/// UTF-8 character it would split (bytes that are not UTF-8 are cut where
+/// they are).
+fn cut_at(buffer: &[u8]) -> usize {
+    let is_continuation = |byte: u8| byte & 0b1100_0000 == 0b1000_0000;
+    let mut cut = MAX_LINE;
+    while cut > MAX_LINE - 3 && is_continuation(buffer[cut]) {
+        cut -= 1;
+    }
+    if is_continuation(buffer[cut]) {
+        MAX_LINE
+    } else {
+        cut
+    }
+}
+
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -64,6 +80,22 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_cut_between_characters() {
+        let mut lines = Lines::default();
+        let mut text = "x".repeat(MAX_LINE - 1);
+        text.push_str("ééé");
+        let mut seen = Vec::new();
+        // No newline yet: the line is cut once it is too long.
+        lines.push(0, Stream::Stdout, text.as_bytes(), |l| {
+            seen.push(l.to_vec());
+        });
+        lines.push(0, Stream::Stdout, b"\n", |l| seen.push(l.to_vec()));
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].len(), MAX_LINE - 1);
+        assert_eq!(String::from_utf8(seen[1].clone()).unwrap(), "ééé");
+    }
 
     #[test]
     fn lines_are_whole_and_kept_per_task_and_stream() {

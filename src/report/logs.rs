@@ -1,11 +1,13 @@
 //! `--log-dir DIR`: a log file per task and one for the run.
 //!
-//! A task's log (`DIR/<task>.log`, appended to by every run) holds its
-//! whole output, untruncated, line by line (`out| …`, `err| …`), between a header and the exit and
-//! timings of each attempt. When a log passes [`ROTATE_AT`] it is moved
+//! A task's log (`DIR/tasks/<task>.log`, appended to by every run; a
+//! directory of their own, so that no task name can clash with the run
+//! log) holds its whole output, untruncated, line by line (`out| …`,
+//! `err| …`), between a header and the exit and timings of each attempt. When a log passes [`ROTATE_AT`] it is moved
 //! to `<task>.log.1` (older ones to `.2`, `.3`; older still are dropped)
 //! and a new one begins. `DIR/run.log` has a line for each task that
-//! starts, ends or is skipped, and the run's summary.
+//! starts, ends or is skipped, and the run's summary; it is a few lines a
+//! task and is not rotated.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -36,6 +38,8 @@ pub struct Logs {
     tasks: HashMap<usize, Log>,
     lines: Lines,
     attempts: Vec<u32>,
+    /// The attempt of each task whose end is logged.
+    ended: Vec<u32>,
 }
 
 struct Log {
@@ -80,7 +84,7 @@ impl Log {
 impl Logs {
     /// Creates `dir` if needed and opens its run log.
     pub fn create(dir: &Path, tasks: usize) -> std::io::Result<Logs> {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir.join("tasks"))?;
         let run = BufWriter::new(
             File::options()
                 .create(true)
@@ -94,6 +98,7 @@ impl Logs {
             tasks: HashMap::new(),
             lines: Lines::default(),
             attempts: vec![0; tasks],
+            ended: vec![0; tasks],
         })
     }
 
@@ -162,13 +167,17 @@ impl Logs {
                 self.log(task, name(task))?.write(&text)
             }
             Event::TaskFinished { task, result } | Event::TaskRetrying { task, result, .. } => {
-                let mut text = String::new();
-                self.lines
-                    .finish(task, |stream, line| push_line(&mut text, stream, line));
-                text.push_str("# ");
-                text.push_str(&ending(&result));
-                text.push('\n');
-                self.log(task, name(task))?.write(&text)?;
+                // A task interrupted while it waited for a retry ends with
+                // the attempt whose end is already in its log.
+                if std::mem::replace(&mut self.ended[task], result.attempt) != result.attempt {
+                    let mut text = String::new();
+                    self.lines
+                        .finish(task, |stream, line| push_line(&mut text, stream, line));
+                    text.push_str("# ");
+                    text.push_str(&ending(&result));
+                    text.push('\n');
+                    self.log(task, name(task))?.write(&text)?;
+                }
                 if last_attempt {
                     // Its last attempt: the file is closed, so that a run
                     // of many tasks does not hold a descriptor for each.
@@ -222,7 +231,7 @@ impl Logs {
 
     fn log(&mut self, task: usize, name: &str) -> std::io::Result<&mut Log> {
         if !self.tasks.contains_key(&task) {
-            let log = Log::open(self.dir.join(format!("{name}.log")))?;
+            let log = Log::open(self.dir.join("tasks").join(format!("{name}.log")))?;
             self.tasks.insert(task, log);
         }
         self.tasks

@@ -96,6 +96,10 @@ pub struct Progress<'a, W: Write, E: Write> {
     out: W,
     err: E,
     lines: Lines,
+    /// The attempt of each task whose output has been shown: a task
+    /// interrupted while it waited to be retried ends with the result of
+    /// the attempt already shown.
+    shown: Vec<u32>,
     ended: usize,
     running: BTreeMap<TaskId, Live>,
     /// Lines of the live view on screen now.
@@ -113,6 +117,7 @@ impl<'a, W: Write, E: Write> Progress<'a, W, E> {
             out,
             err,
             lines: Lines::default(),
+            shown: vec![0; plan.tasks.len()],
             ended: 0,
             running: BTreeMap::new(),
             drawn: 0,
@@ -301,6 +306,9 @@ impl<'a, W: Write, E: Write> Progress<'a, W, E> {
     /// (grouped). Stdout lines are returned, stderr lines written to the
     /// second writer.
     fn output_of(&mut self, task: TaskId, result: &TaskResult) -> String {
+        if std::mem::replace(&mut self.shown[task], result.attempt) == result.attempt {
+            return String::new();
+        }
         let name = &self.plan.tasks[task].name.value;
         let (mut out, mut err) = (String::new(), String::new());
         match self.options.output {
@@ -319,12 +327,19 @@ impl<'a, W: Write, E: Write> Progress<'a, W, E> {
                         let _ = writeln!(target, "{name} | {line}");
                     }
                     if capture.truncated() {
+                        let kept = capture.bytes.len() + capture.last_bytes().len();
                         let _ = writeln!(
                             target,
-                            "{name} | … ({} of {} bytes kept; `taskrun show` has the end)",
-                            capture.bytes.len(),
+                            "{name} | … ({} bytes of {} left out; --log-dir keeps them all)",
+                            capture.total.saturating_sub(kept as u64),
                             capture.total
                         );
+                        // The end, from its first whole line.
+                        let tail = String::from_utf8_lossy(capture.last_bytes());
+                        let whole = tail.split_once('\n').map_or("", |(_, rest)| rest);
+                        for line in whole.lines() {
+                            let _ = writeln!(target, "{name} | {line}");
+                        }
                     }
                 }
             }
@@ -333,8 +348,15 @@ impl<'a, W: Write, E: Write> Progress<'a, W, E> {
         out
     }
 
+    /// Writes task stderr lines to the second writer. What is pending on
+    /// the first is written first and the live view taken down, so that
+    /// the two streams keep their order where they meet (a terminal,
+    /// `2>&1`); the live view comes back at the next tick.
     fn write_err(&mut self, text: &str) {
         if !text.is_empty() {
+            let erase = self.erase_live();
+            self.write(&erase);
+            self.flush();
             let _ = self.err.write_all(text.as_bytes());
             let _ = self.err.flush();
         }

@@ -9,7 +9,7 @@ use crate::harness::{Output, Test, assert_contains, masked, wait_for_processes};
 
 /// Every line of an events file, parsed; each must be a JSON object with
 /// an `event` key.
-fn events(text: &str) -> Vec<Value> {
+fn events_of(text: &str) -> Vec<Value> {
     text.lines()
         .map(|line| {
             let value: Value = serde_json::from_str(line)
@@ -73,7 +73,7 @@ fn events_file_has_the_whole_run_as_json_lines() {
         "Run completed: 1 passed, 1 failed, 1 skipped",
     );
     let written = std::fs::read_to_string(test.path().join("events.jsonl")).unwrap();
-    let events = events(&written);
+    let events = events_of(&written);
 
     let first = &events[0];
     assert_eq!(first["event"], "run_started");
@@ -139,7 +139,7 @@ fn events_on_standard_output_send_the_progress_to_standard_error() {
     let test = Test::new().taskfile("greet: echo hello; echo warning >&2\n");
     let output = test.exec(&["run", "tasks.txt", "--events", "-"]);
     assert_eq!(output.status, 0, "{}", output.stderr);
-    let events = events(&output.stdout);
+    let events = events_of(&output.stdout);
     assert_eq!(
         story(&events, "greet"),
         [
@@ -183,7 +183,7 @@ fn events_are_flushed_as_they_happen() {
     assert!(seen, "the `ready` line was not written while the task ran");
     assert_eq!(output.status, 0, "{}", output.stderr);
     let written = std::fs::read_to_string(&file).unwrap();
-    assert!(story(&events(&written), "wait").contains(&"stdout line=\"done\"".to_owned()));
+    assert!(story(&events_of(&written), "wait").contains(&"stdout line=\"done\"".to_owned()));
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn an_interrupted_run_has_its_cancellations_in_the_events() {
     let output = Output::of(child);
     assert_eq!(output.status, 130, "{}", output.stderr);
     let written = std::fs::read_to_string(test.path().join("events.jsonl")).unwrap();
-    let events = events(&written);
+    let events = events_of(&written);
     let interrupted = events
         .iter()
         .find(|event| event["event"] == "interrupted")
@@ -341,7 +341,7 @@ fn log_dir_has_each_task_whole_and_the_run() {
     let output = test.exec(&args);
     assert_eq!(output.status, 1, "{}", output.stderr);
     let logs = test.path().join("logs");
-    let loud = std::fs::read_to_string(logs.join("loud.log")).unwrap();
+    let loud = std::fs::read_to_string(logs.join("tasks/loud.log")).unwrap();
     let lines: Vec<&str> = loud.lines().collect();
     assert!(
         lines[0].starts_with("# run #1 task loud attempt 1 started 20"),
@@ -361,9 +361,9 @@ fn log_dir_has_each_task_whole_and_the_run() {
         "# exit code 0, passed in … (attempt 1)"
     );
     assert_eq!(lines.len(), 3004);
-    let broken = std::fs::read_to_string(logs.join("broken.log")).unwrap();
+    let broken = std::fs::read_to_string(logs.join("tasks/broken.log")).unwrap();
     assert_contains(&broken, "# exit code 4, failed in ");
-    assert!(!logs.join("never.log").exists());
+    assert!(!logs.join("tasks/never.log").exists());
     let run = masked(&std::fs::read_to_string(logs.join("run.log")).unwrap());
     for line in [
         " run #1 started\n",
@@ -376,7 +376,7 @@ fn log_dir_has_each_task_whole_and_the_run() {
 
     // A second run appends to the same files.
     assert_eq!(test.exec(&args).status, 1);
-    let broken = std::fs::read_to_string(logs.join("broken.log")).unwrap();
+    let broken = std::fs::read_to_string(logs.join("tasks/broken.log")).unwrap();
     assert_contains(&broken, "# run #1 task broken attempt 1 started");
     assert_contains(&broken, "# run #2 task broken attempt 1 started");
     let run = std::fs::read_to_string(logs.join("run.log")).unwrap();
@@ -395,7 +395,7 @@ fn log_dir_records_every_attempt() {
         "logs",
     ]);
     assert_eq!(output.status, 1, "{}", output.stderr);
-    let flaky = masked(&std::fs::read_to_string(test.path().join("logs/flaky.log")).unwrap());
+    let flaky = masked(&std::fs::read_to_string(test.path().join("logs/tasks/flaky.log")).unwrap());
     let without_headers: Vec<&str> = flaky
         .lines()
         .filter(|line| !line.starts_with("# run") && !line.starts_with("# command"))
@@ -541,10 +541,72 @@ fn log_files_are_closed_as_tasks_end() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(
-        std::fs::read_to_string(test.path().join("logs/t399.log"))
+        std::fs::read_to_string(test.path().join("logs/tasks/t399.log"))
             .unwrap()
             .lines()
             .nth(2),
         Some("out| 399")
     );
+}
+
+/// A task named `run` has its own log, apart from the run's.
+#[test]
+fn a_task_named_run_does_not_write_into_the_run_log() {
+    let test = Test::new().taskfile("run: echo from-the-task\n");
+    let output = test.exec(&["run", "tasks.txt", "--log-dir", "logs", "--quiet"]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    let task = std::fs::read_to_string(test.path().join("logs/tasks/run.log")).unwrap();
+    assert_contains(&task, "out| from-the-task\n");
+    let run = std::fs::read_to_string(test.path().join("logs/run.log")).unwrap();
+    assert!(!run.contains("from-the-task"), "{run}");
+    assert_contains(&run, " run #1 started\n");
+}
+
+/// Interrupted while a task waits for its retry: the task ends with the
+/// attempt already shown, which is not shown or logged again.
+#[test]
+fn an_interrupted_retry_wait_shows_the_attempt_once() {
+    let test = Test::new().taskfile("flaky: echo once; exit 1 [retries:5]\n");
+    let test = test.args(&[
+        "run",
+        "tasks.txt",
+        "--output",
+        "grouped",
+        "--retry-delay",
+        "60",
+        "--events",
+        "events.jsonl",
+        "--log-dir",
+        "logs",
+    ]);
+    let child = test.spawn();
+    let events = test.path().join("events.jsonl");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&events)
+        .unwrap_or_default()
+        .contains("\"retrying\"")
+    {
+        assert!(start.elapsed() < Duration::from_secs(20), "no retry");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) only sends a signal to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let output = Output::of(child);
+    assert_eq!(output.status, 130, "{}{}", output.stdout, output.stderr);
+    assert_eq!(
+        output.stdout.matches("flaky | once").count(),
+        1,
+        "{}",
+        output.stdout
+    );
+    let log = std::fs::read_to_string(test.path().join("logs/tasks/flaky.log")).unwrap();
+    assert_eq!(log.matches("# exit code 1").count(), 1, "{log}");
+    let written = std::fs::read_to_string(&events).unwrap();
+    let finished: Vec<Value> = events_of(&written)
+        .into_iter()
+        .filter(|event| event["event"] == "task_finished")
+        .collect();
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["attempt"], 1);
 }
