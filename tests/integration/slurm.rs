@@ -270,3 +270,41 @@ fn the_library_runs_on_slurm() {
         ]
     );
 }
+
+/// A controller that does not answer: said before any task, at once.
+/// Needs Slurm's client commands, not a cluster.
+#[test]
+fn a_controller_that_does_not_answer_stops_the_run_before_any_task() {
+    if Command::new("scontrol").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("TASKRUN_REQUIRE_SLURM").is_none(),
+            "TASKRUN_REQUIRE_SLURM is set but scontrol is not installed"
+        );
+        eprintln!("skipped: Slurm's client commands are not installed");
+        return;
+    }
+    // Nothing listens on port 9 (discard) here.
+    let test = Test::new().taskfile("a: touch ran\n").file(
+        "slurm.conf",
+        "ClusterName=nowhere\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort=9\n\
+         NodeName=localhost CPUs=1\nPartitionName=debug Nodes=ALL Default=YES\n",
+    );
+    let start = Instant::now();
+    let output = Command::new(crate::harness::binary())
+        .args(["run", "tasks.txt", "--executor", "slurm"])
+        .current_dir(test.path())
+        .env("SLURM_CONF", test.path().join("slurm.conf"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_contains(&stderr, "run::slurm_unavailable");
+    assert_contains(&stderr, "the Slurm controller does not answer");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!test.path().join("ran").exists());
+    assert!(!test.path().join("taskrun.db").exists());
+}
