@@ -88,6 +88,18 @@ fn tasks_run_as_job_steps_with_their_exit_codes_and_output() {
     let ids = job_ids(&test);
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert_eq!(still_queued(&ids), "");
+    // `retry` runs what did not pass on the cluster again.
+    let retried = test.exec(&["retry", "1", "--executor", "slurm"]);
+    assert_eq!(retried.status, 1, "{}{}", retried.stdout, retried.stderr);
+    assert_contains(&retried.stdout, "Retrying 2 failed tasks from run #1...");
+    let again: Value = serde_json::from_str(
+        &test
+            .exec(&["show", "2", "--task", "fails", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(again["exit_code"], 3, "{again}");
+    assert!(again["job_id"].is_string(), "{again}");
 }
 
 #[test]
