@@ -32,8 +32,17 @@ pub struct Slurm {
     options: SlurmOptions,
     /// Job names start with this: `taskrun-<run>`.
     prefix: String,
-    /// The jobs started so far, to cancel when the run is interrupted.
-    jobs: Mutex<BTreeSet<String>>,
+    /// The jobs started so far, to cancel when the run is interrupted: the
+    /// ids that came back, and the names of jobs whose id never did (an
+    /// `srun` killed while its job still waited in the queue leaves the
+    /// job behind).
+    jobs: Mutex<Started>,
+}
+
+#[derive(Debug, Default)]
+struct Started {
+    ids: BTreeSet<String>,
+    unnamed: BTreeSet<String>,
 }
 
 const MARK: &str = "\u{1e}taskrun-";
@@ -41,6 +50,7 @@ const MARK: &str = "\u{1e}taskrun-";
 /// Runs on the node: says the job id, runs the command (from the
 /// environment, so that no quoting can go wrong), says its status.
 const WRAPPER: &str = "printf '\\036taskrun-job %s\\n' \"$SLURM_JOB_ID\" >&2; \
+    cd \"$TASKRUN_DIR\" 2>/dev/null || { printf '\\036taskrun-nodir\\n' >&2; exit 1; }; \
     /bin/sh -c \"$TASKRUN_COMMAND\"; s=$?; \
     printf '\\036taskrun-exit %s\\n' \"$s\" >&2; exit \"$s\"";
 
@@ -50,7 +60,7 @@ impl Slurm {
         Slurm {
             options,
             prefix: format!("taskrun-{run_id}"),
-            jobs: Mutex::new(BTreeSet::new()),
+            jobs: Mutex::new(Started::default()),
         }
     }
 
@@ -61,6 +71,15 @@ impl Slurm {
     ///
     /// What is wrong, in words for the user.
     pub fn check(options: &SlurmOptions) -> Result<(), String> {
+        // Slurm's clients retry a missing configuration for a minute.
+        if let Some(conf) = std::env::var_os("SLURM_CONF")
+            && !std::path::Path::new(&conf).is_file()
+        {
+            return Err(format!(
+                "SLURM_CONF names `{}`, which is not a file",
+                std::path::Path::new(&conf).display()
+            ));
+        }
         let run = |program: &str, args: &[&str]| {
             Command::new(program)
                 .args(args)
@@ -89,6 +108,10 @@ impl Slurm {
         Ok(())
     }
 
+    fn job_name(&self, job: &Job) -> String {
+        format!("{}-{}", self.prefix, job.name)
+    }
+
     /// The `srun` command line that runs `job`, for `/bin/sh -c`.
     fn srun(&self, job: &Job) -> String {
         let mut args = vec![
@@ -98,7 +121,7 @@ impl Slurm {
             "--quit-on-interrupt".to_owned(),
             "--ntasks=1".to_owned(),
             "--input=none".to_owned(),
-            format!("--job-name={}-{}", self.prefix, job.name),
+            format!("--job-name={}", self.job_name(job)),
             format!("--chdir={}", job.dir.display()),
             "--export=ALL".to_owned(),
         ];
@@ -137,6 +160,16 @@ impl Executor for Slurm {
         step.command = self.srun(job);
         step.env
             .push(("TASKRUN_COMMAND".to_owned(), job.command.clone()));
+        // srun's --chdir to a directory the node lacks runs the step in
+        // /tmp with a warning; the wrapper refuses instead.
+        step.env.push((
+            "TASKRUN_DIR".to_owned(),
+            job.dir.to_string_lossy().into_owned(),
+        ));
+        let name = self.job_name(job);
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.unnamed.insert(name.clone());
+        }
         let mut pending = Vec::new();
         let mut outcome = Local.execute(&step, control, &mut |stream, bytes| match stream {
             Stream::Stdout => output(stream, bytes),
@@ -157,13 +190,19 @@ impl Executor for Slurm {
             .find_map(|line| line.strip_prefix("job "))
             .map(str::to_owned);
         if let (Some(id), Ok(mut jobs)) = (&outcome.job_id, self.jobs.lock()) {
-            jobs.insert(id.clone());
+            jobs.unnamed.remove(&name);
+            jobs.ids.insert(id.clone());
         }
+        let no_dir = markers.iter().any(|line| line == "nodir");
         let status = markers
             .iter()
             .find_map(|line| line.strip_prefix("exit "))
             .and_then(|code| code.trim().parse::<i32>().ok());
         outcome.exit = match (status, &outcome.exit) {
+            _ if no_dir => Exit::NotStarted(format!(
+                "the directory `{}` does not exist on the Slurm node",
+                job.dir.display()
+            )),
             (Some(code), _) => Exit::Code(code),
             // Stopped by taskrun: a timeout or an interrupt says so itself.
             _ if outcome.timed_out || control.interrupted().is_some() => outcome.exit.clone(),
@@ -178,19 +217,27 @@ impl Executor for Slurm {
     }
 
     fn interrupted(&self) {
-        let jobs: Vec<String> = match self.jobs.lock() {
-            Ok(jobs) => jobs.iter().cloned().collect(),
-            Err(_) => return,
+        let Ok(jobs) = self.jobs.lock() else {
+            return;
         };
-        if !jobs.is_empty() {
-            // srun cancels its step when it is stopped; this is the
-            // backstop for a step whose srun was killed before it could.
+        let scancel = |args: &[&str]| {
             let _ = Command::new("scancel")
-                .args(&jobs)
+                .args(args)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status();
+        };
+        // srun cancels its step when it is stopped; this is the backstop
+        // for a step whose srun was killed before it could.
+        if !jobs.ids.is_empty() {
+            let ids: Vec<&str> = jobs.ids.iter().map(String::as_str).collect();
+            scancel(&ids);
+        }
+        // A job whose id never came back may still wait in the queue; only
+        // pending ones are cancelled by name.
+        for name in &jobs.unnamed {
+            scancel(&["--state=PENDING", &format!("--name={name}")]);
         }
     }
 }
@@ -317,7 +364,7 @@ mod tests {
                 args: vec!["--account=x y".to_owned()],
             },
             prefix: "taskrun-7".to_owned(),
-            jobs: Mutex::new(BTreeSet::new()),
+            jobs: Mutex::new(Started::default()),
         };
         let job = Job {
             name: "build".to_owned(),

@@ -320,3 +320,27 @@ fn a_controller_that_does_not_answer_stops_the_run_before_any_task() {
     assert!(!test.path().join("ran").exists());
     assert!(!test.path().join("taskrun.db").exists());
 }
+
+/// `SLURM_CONF` naming no file: said at once (Slurm's own clients would
+/// retry it for a minute). Runs everywhere.
+#[test]
+fn a_missing_slurm_conf_stops_the_run_at_once() {
+    let test = Test::new().taskfile("a: touch ran\n");
+    let start = Instant::now();
+    let output = Command::new(crate::harness::binary())
+        .args(["run", "tasks.txt", "--executor", "slurm"])
+        .current_dir(test.path())
+        .env("SLURM_CONF", test.path().join("no-such.conf"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_contains(&stderr, "SLURM_CONF names");
+    assert_contains(&stderr, "which is not a file");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!test.path().join("ran").exists());
+}
