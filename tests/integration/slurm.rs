@@ -56,6 +56,20 @@ fn job_ids(test: &Test) -> Vec<String> {
         .collect()
 }
 
+/// `taskrun run tasks.txt --executor slurm` with `key` set to `value`,
+/// which must be refused with status 2; what it printed to stderr.
+fn refused(test: &Test, key: &str, value: impl AsRef<std::ffi::OsStr>) -> String {
+    let output = Command::new(crate::harness::binary())
+        .args(["run", "tasks.txt", "--executor", "slurm"])
+        .current_dir(test.path())
+        .env(key, value)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 #[test]
 fn tasks_run_as_job_steps_with_their_exit_codes_and_output() {
     if !cluster() {
@@ -204,14 +218,7 @@ fn an_unknown_partition_stops_the_run_before_any_task() {
 #[test]
 fn without_srun_the_run_stops_before_any_task() {
     let test = Test::new().taskfile("a: touch ran\n");
-    let output = Command::new(crate::harness::binary())
-        .args(["run", "tasks.txt", "--executor", "slurm"])
-        .current_dir(test.path())
-        .env("PATH", test.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&test, "PATH", test.path());
     assert_contains(&stderr, "run::slurm_unavailable");
     assert_contains(&stderr, "cannot run `srun`");
     assert!(!test.path().join("ran").exists());
@@ -302,14 +309,7 @@ fn a_controller_that_does_not_answer_stops_the_run_before_any_task() {
          NodeName=localhost CPUs=1\nPartitionName=debug Nodes=ALL Default=YES\n",
     );
     let start = Instant::now();
-    let output = Command::new(crate::harness::binary())
-        .args(["run", "tasks.txt", "--executor", "slurm"])
-        .current_dir(test.path())
-        .env("SLURM_CONF", test.path().join("slurm.conf"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&test, "SLURM_CONF", test.path().join("slurm.conf"));
     assert_contains(&stderr, "run::slurm_unavailable");
     assert_contains(&stderr, "the Slurm controller does not answer");
     assert!(
@@ -327,14 +327,7 @@ fn a_controller_that_does_not_answer_stops_the_run_before_any_task() {
 fn a_missing_slurm_conf_stops_the_run_at_once() {
     let test = Test::new().taskfile("a: touch ran\n");
     let start = Instant::now();
-    let output = Command::new(crate::harness::binary())
-        .args(["run", "tasks.txt", "--executor", "slurm"])
-        .current_dir(test.path())
-        .env("SLURM_CONF", test.path().join("no-such.conf"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = refused(&test, "SLURM_CONF", test.path().join("no-such.conf"));
     assert_contains(&stderr, "SLURM_CONF names");
     assert_contains(&stderr, "which is not a file");
     assert!(
