@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Event::TaskFinished { task, result } => {
             let how = match &result.exit {
                 Exit::Code(code) => format!("exit code {code}"),
-                Exit::Signal(signal) => format!("killed by signal {signal}"),
+                Exit::Signal(signal) => format!("killed by {signal}"),
                 Exit::NotStarted(why) => why.clone(),
             };
             println!(

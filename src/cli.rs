@@ -1,6 +1,7 @@
-//! The command line: clap definitions, nothing else.
+//! The command line: clap definitions, and their conversion into the
+//! option types of the stages (which know nothing of clap).
 //!
-//! Parsing arguments never touches files or runs anything; `lib.rs` turns
+//! Parsing arguments never touches files or runs anything; `app` turns
 //! the parsed [`Arguments`] into work.
 
 use std::path::PathBuf;
@@ -8,12 +9,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::report::Output;
+use crate::load::{LoadOptions, ScriptChoice};
+use crate::report::{self, Output};
 use crate::units::{parse_duration, parse_size};
 
 /// Where a run's tasks run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ExecutorKind {
+pub(crate) enum ExecutorKind {
     /// Processes on this machine.
     Local,
     /// Job steps on a Slurm cluster, through `srun`.
@@ -21,7 +23,7 @@ pub enum ExecutorKind {
 }
 
 impl ExecutorKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ExecutorKind::Local => "local",
             ExecutorKind::Slurm => "slurm",
@@ -32,18 +34,18 @@ impl ExecutorKind {
 /// A declarative, Make-style parallel task runner.
 #[derive(Debug, Parser)]
 #[command(name = "taskrun", version, about, max_term_width = 100)]
-pub struct Arguments {
+pub(crate) struct Arguments {
     /// When to use colour: `auto` colours only on a terminal and
     /// never when `NO_COLOR` is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the tasks of a task file in parallel, in dependency order.
     Run(RunArgs),
     /// Validate a task file and print a one-line summary of it.
@@ -93,107 +95,107 @@ pub enum Command {
 
 /// Where tasks come from: a task file, and the script beside it.
 #[derive(Debug, Args)]
-pub struct SourceArgs {
+pub(crate) struct SourceArgs {
     /// The task file, e.g. `tasks.txt` (tasks run in its directory), or a
     /// `.rhai` script that defines every task itself.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
 
     /// Load this Rhai script after the task file, instead of the
     /// `Taskfile.rhai` beside it.
     #[arg(long, value_name = "PATH", conflicts_with = "no_script")]
-    pub script: Option<PathBuf>,
+    pub(crate) script: Option<PathBuf>,
 
     /// Do not load the `Taskfile.rhai` beside the task file.
     #[arg(long)]
-    pub no_script: bool,
+    pub(crate) no_script: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub(crate) source: SourceArgs,
 
     /// Run only this task and the tasks it depends on (repeatable).
     #[arg(long = "task", short = 't', value_name = "NAME")]
-    pub tasks: Vec<String>,
+    pub(crate) tasks: Vec<String>,
 
     /// Print the order tasks would start in, and run nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 
     #[command(flatten)]
-    pub exec: ExecArgs,
+    pub(crate) exec: ExecArgs,
 }
 
 /// How tasks are run and where the results go: shared by `run` and
 /// `retry`.
 #[derive(Debug, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// Run at most N tasks at once [default: the number of CPUs].
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
-    pub jobs: Option<usize>,
+    pub(crate) jobs: Option<usize>,
 
     /// Stop a task that runs longer than this: seconds (fractions allowed)
     /// or a duration such as `500ms`, `90s`, `5m`; `0` for no limit.
     #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "60")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 
     /// The wait before the first retry of a task with `[retries:N]`; it
     /// doubles for each further retry (up to a minute), with jitter.
     #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "1s")]
-    pub retry_delay: Duration,
+    pub(crate) retry_delay: Duration,
 
     /// Keep at most this many bytes of each task's stdout and stderr (the
     /// rest is counted): a number of bytes or e.g. `64K`, `1M`.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "1M")]
-    pub max_output: u64,
+    pub(crate) max_output: u64,
 
     /// Print only the final summary.
     #[arg(long, short = 'q')]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Where tasks run: `local` (processes on this machine) or `slurm`
     /// (one `srun` job step per task on a Slurm cluster).
     /// [default: the script's `executor(...)`, else local]
     #[arg(long, value_enum)]
-    pub executor: Option<ExecutorKind>,
+    pub(crate) executor: Option<ExecutorKind>,
 
     /// The Slurm partition for the tasks (with `--executor slurm`).
     #[arg(long, value_name = "NAME")]
-    pub partition: Option<String>,
+    pub(crate) partition: Option<String>,
 
     /// An argument for every `srun` (with `--executor slurm`), passed
     /// through as it is; repeat for more, e.g. `--slurm-arg=--account=lab`.
     #[arg(long = "slurm-arg", value_name = "ARG", allow_hyphen_values = true)]
-    pub slurm_args: Vec<String>,
+    pub(crate) slurm_args: Vec<String>,
 
     /// What to show of the tasks' output: `summary` (the last lines of a
     /// failed task), `stream` (every line live, prefixed with the task's
     /// name), `grouped` (each task's output whole when it ends).
-    #[arg(long, value_enum, default_value_t = Output::Summary)]
-    pub output: Output,
+    #[arg(long, value_enum, default_value_t = OutputArg::Summary)]
+    pub(crate) output: OutputArg,
 
     /// Also write the run's events as JSON lines to FILE (`-`: standard
     /// output, and progress goes to standard error).
     #[arg(long, value_name = "FILE")]
-    pub events: Option<PathBuf>,
+    pub(crate) events: Option<PathBuf>,
 
     /// Write a log file per task (its whole output, exit and timings) and
     /// one for the run into DIR.
     #[arg(long, value_name = "DIR")]
-    pub log_dir: Option<PathBuf>,
+    pub(crate) log_dir: Option<PathBuf>,
 
     /// Write a JUnit XML report of the run to FILE when it ends.
     #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
 
     #[command(flatten)]
-    pub db: DbArg,
+    pub(crate) db: DbArg,
 }
 
 /// The history database.
 #[derive(Debug, Args)]
-pub struct DbArg {
+pub(crate) struct DbArg {
     /// The history database.
     #[arg(
         long = "db",
@@ -201,27 +203,27 @@ pub struct DbArg {
         env = "TASKRUN_DB",
         default_value = "taskrun.db"
     )]
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct RetryArgs {
+pub(crate) struct RetryArgs {
     /// The run to retry: its number, or `last`.
     #[arg(value_name = "RUN", value_parser = parse_run)]
-    pub run: RunRef,
+    pub(crate) run: RunRef,
 
     /// Decide which tasks to retry with the `should_retry` of this Rhai
     /// script, instead of the run's own script's.
     #[arg(long, value_name = "FILE.rhai")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
 
     #[command(flatten)]
-    pub exec: ExecArgs,
+    pub(crate) exec: ExecArgs,
 }
 
 /// A run named on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunRef {
+pub(crate) enum RunRef {
     Latest,
     Id(i64),
 }
@@ -248,14 +250,60 @@ fn parse_jobs(text: &str) -> Result<usize, String> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
 }
 
+impl From<ColorChoice> for report::ColorChoice {
+    fn from(choice: ColorChoice) -> report::ColorChoice {
+        match choice {
+            ColorChoice::Auto => report::ColorChoice::Auto,
+            ColorChoice::Always => report::ColorChoice::Always,
+            ColorChoice::Never => report::ColorChoice::Never,
+        }
+    }
+}
+
+/// What to show of the tasks' output (`--output`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum GraphFormat {
+pub(crate) enum OutputArg {
+    /// Only the progress lines, with the last lines of a failed task's
+    /// output under it.
+    Summary,
+    /// Every line as it is printed, prefixed with the task's name: its
+    /// stdout on stdout, its stderr on stderr.
+    Stream,
+    /// Each task's output whole, when it ends, the same way.
+    Grouped,
+}
+
+impl From<OutputArg> for Output {
+    fn from(output: OutputArg) -> Output {
+        match output {
+            OutputArg::Summary => Output::Summary,
+            OutputArg::Stream => Output::Stream,
+            OutputArg::Grouped => Output::Grouped,
+        }
+    }
+}
+
+impl From<&SourceArgs> for LoadOptions {
+    fn from(args: &SourceArgs) -> LoadOptions {
+        LoadOptions {
+            file: args.file.clone(),
+            script: match (&args.script, args.no_script) {
+                (_, true) => ScriptChoice::Without,
+                (Some(script), false) => ScriptChoice::Given(script.clone()),
+                (None, false) => ScriptChoice::Beside,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
     /// Graphviz DOT: `taskrun graph tasks.txt | dot -Tsvg > graph.svg`.
     Dot,
     /// A Mermaid flowchart, for Markdown pages.

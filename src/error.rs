@@ -465,6 +465,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A consumer of the run's events (a report, the recorder, the hooks)
+    /// stopped before the run was over.
+    #[error("{sink} stopped before the run was over: {why}")]
+    #[diagnostic(code(run::sink), help("{help}"))]
+    SinkFailed {
+        sink: String,
+        why: String,
+        help: String,
+    },
+
     #[error("cannot write output")]
     #[diagnostic(code(taskrun::output))]
     Output(#[from] std::io::Error),
@@ -487,7 +497,7 @@ impl Error {
             | Error::CannotWrite { .. }
             | Error::InvalidTask { .. }
             | Error::SlurmUnavailable { .. } => exit_code::INVALID_INPUT,
-            Error::Start(_) | Error::Output(_) => exit_code::FAILURE,
+            Error::Start(_) | Error::Output(_) | Error::SinkFailed { .. } => exit_code::FAILURE,
         }
     }
 }
@@ -509,7 +519,7 @@ fn cycle_text(path: &[String]) -> String {
 }
 
 /// `1 task`, `2 tasks`.
-pub fn plural(count: usize, noun: &str) -> String {
+pub(crate) fn plural(count: usize, noun: &str) -> String {
     if count == 1 {
         format!("{count} {noun}")
     } else {
@@ -519,7 +529,10 @@ pub fn plural(count: usize, noun: &str) -> String {
 
 /// The candidate closest to `word`, if one is close enough to be a likely
 /// typo (case is ignored).
-pub fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
     candidates
         .map(|candidate| {

@@ -40,6 +40,95 @@ impl Status {
             Status::Canceled => "canceled",
         }
     }
+
+    /// The status stored as `name`, if it is one.
+    pub fn parse(name: &str) -> Option<Status> {
+        Some(match name {
+            "passed" => Status::Passed,
+            "failed" => Status::Failed,
+            "timeout" => Status::Timeout,
+            "skipped" => Status::Skipped,
+            "canceled" => Status::Canceled,
+            _ => return None,
+        })
+    }
+
+    /// Whether a task that ended so counts as failed: it failed or timed
+    /// out (the specification's `failed` counts timeouts).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::Timeout)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Unix signal, shown by its name (`SIGKILL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Signal(pub i32);
+
+impl Signal {
+    pub const INT: Signal = Signal(libc::SIGINT);
+    pub const TERM: Signal = Signal(libc::SIGTERM);
+    pub const KILL: Signal = Signal(libc::SIGKILL);
+
+    /// The signal's number.
+    pub fn number(self) -> i32 {
+        self.0
+    }
+
+    /// The signal stored as `number`, as the database keeps it.
+    pub fn from_stored(number: i64) -> Signal {
+        Signal(i32::try_from(number).unwrap_or(0))
+    }
+
+    /// The conventional name (`SIGTERM`), if the signal has one here.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            libc::SIGHUP => "SIGHUP",
+            libc::SIGINT => "SIGINT",
+            libc::SIGQUIT => "SIGQUIT",
+            libc::SIGILL => "SIGILL",
+            libc::SIGTRAP => "SIGTRAP",
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGUSR1 => "SIGUSR1",
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGUSR2 => "SIGUSR2",
+            libc::SIGPIPE => "SIGPIPE",
+            libc::SIGALRM => "SIGALRM",
+            libc::SIGTERM => "SIGTERM",
+            libc::SIGCHLD => "SIGCHLD",
+            libc::SIGCONT => "SIGCONT",
+            libc::SIGSTOP => "SIGSTOP",
+            libc::SIGTSTP => "SIGTSTP",
+            libc::SIGTTIN => "SIGTTIN",
+            libc::SIGTTOU => "SIGTTOU",
+            libc::SIGURG => "SIGURG",
+            libc::SIGXCPU => "SIGXCPU",
+            libc::SIGXFSZ => "SIGXFSZ",
+            libc::SIGVTALRM => "SIGVTALRM",
+            libc::SIGPROF => "SIGPROF",
+            libc::SIGWINCH => "SIGWINCH",
+            libc::SIGIO => "SIGIO",
+            libc::SIGSYS => "SIGSYS",
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "signal {}", self.0),
+        }
+    }
 }
 
 /// How a task's process ended.
@@ -48,14 +137,70 @@ pub enum Exit {
     /// It exited with this code.
     Code(i32),
     /// It was killed by this signal.
-    Signal(i32),
+    Signal(Signal),
     /// It could not be started; the reason.
     NotStarted(String),
 }
 
+impl Exit {
+    /// The exit code, if it exited.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Exit::Code(code) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The signal that killed it, if one did.
+    pub fn signal(&self) -> Option<Signal> {
+        match self {
+            Exit::Signal(signal) => Some(*signal),
+            _ => None,
+        }
+    }
+}
+
+/// `exit code 3`, `killed by SIGKILL`, or why it did not start.
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "exit code {code}"),
+            Exit::Signal(signal) => write!(f, "killed by {signal}"),
+            Exit::NotStarted(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Why an attempt that did not pass ended, in a few words, the way every
+/// report words it: `exit code 3`, `killed by SIGSEGV`, or for a timeout
+/// `timed out after 5.0s (killed by SIGTERM)` (`timed out (…)` when the
+/// limit is not known).
+pub(crate) fn why_ended(status: Status, exit: &Exit, timeout: Option<Duration>) -> String {
+    match (status, timeout) {
+        (Status::Timeout, Some(limit)) => {
+            format!("timed out after {} ({exit})", format_duration(limit))
+        }
+        (Status::Timeout, None) => format!("timed out ({exit})"),
+        _ => exit.to_string(),
+    }
+}
+
+/// A duration as every report shows it: `0.01s`, `2.3s`, `1m05s`.
+pub(crate) fn format_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds < 0.1 {
+        format!("{seconds:.2}s")
+    } else if seconds < 60.0 {
+        format!("{seconds:.1}s")
+    } else {
+        let whole = duration.as_secs();
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    }
+}
+
 /// How many bytes of the end of a truncated stream are kept, so that the
 /// last lines (usually the ones saying what went wrong) can be shown.
-pub const TAIL_BYTES: usize = 8 * 1024;
+pub(crate) const TAIL_BYTES: usize = 8 * 1024;
 
 /// The first bytes of one output stream, how many there were in all, and,
 /// when there were more than were kept, its last bytes.
@@ -175,7 +320,7 @@ pub struct Summary {
     pub counts: Counts,
     pub duration: Duration,
     /// The signal that interrupted the run, if one did.
-    pub interrupted: Option<i32>,
+    pub interrupted: Option<Signal>,
 }
 
 /// One thing that happened in a run.
@@ -186,8 +331,11 @@ pub enum Event {
         jobs: usize,
         at: SystemTime,
     },
+    /// An attempt of a task started: 1 for the first, 2 for the first
+    /// retry, and so on.
     TaskStarted {
         task: TaskId,
+        attempt: u32,
         at: SystemTime,
     },
     TaskOutput {
@@ -215,7 +363,7 @@ pub enum Event {
     /// The first interrupting signal arrived: no more tasks start and the
     /// running ones were sent the signal.
     Interrupted {
-        signal: i32,
+        signal: Signal,
         running: usize,
     },
     RunFinished {
@@ -226,6 +374,44 @@ pub enum Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signals_and_exits_in_words() {
+        assert_eq!(Signal::KILL.to_string(), "SIGKILL");
+        assert_eq!(Signal(15).to_string(), "SIGTERM");
+        assert_eq!(Signal(11).to_string(), "SIGSEGV");
+        assert_eq!(Signal(64).to_string(), "signal 64");
+        assert_eq!(Exit::Code(3).to_string(), "exit code 3");
+        assert_eq!(Exit::Signal(Signal::KILL).to_string(), "killed by SIGKILL");
+        assert_eq!(Exit::NotStarted("no sh".into()).to_string(), "no sh");
+        let term = Exit::Signal(Signal::TERM);
+        assert_eq!(
+            why_ended(Status::Timeout, &term, Some(Duration::from_secs(5))),
+            "timed out after 5.0s (killed by SIGTERM)"
+        );
+        assert_eq!(
+            why_ended(Status::Timeout, &term, None),
+            "timed out (killed by SIGTERM)"
+        );
+        assert_eq!(why_ended(Status::Failed, &term, None), "killed by SIGTERM");
+        for status in [
+            Status::Passed,
+            Status::Failed,
+            Status::Timeout,
+            Status::Skipped,
+            Status::Canceled,
+        ] {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(Status::parse("pending"), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration(Duration::from_millis(12)), "0.01s");
+        assert_eq!(format_duration(Duration::from_millis(2_340)), "2.3s");
+        assert_eq!(format_duration(Duration::from_secs(65)), "1m05s");
+    }
 
     #[test]
     fn capture_keeps_the_head_counts_all_and_keeps_the_tail() {

@@ -31,7 +31,7 @@ const LIST_NAMES_UP_TO: usize = 10;
 
 /// A validated task set, ready to be scheduled.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The tasks, in declaration order; a task's index is its id.
     pub tasks: Vec<TaskSpec>,
     /// `deps[i]`: the ids of the tasks that task `i` waits for (to pass),
@@ -51,7 +51,7 @@ pub struct Plan {
 
 impl Plan {
     /// Validates `set` and orders it.
-    pub fn build(set: TaskSet) -> Result<Plan, Vec<GraphError>> {
+    pub(crate) fn build(set: TaskSet) -> Result<Plan, Vec<GraphError>> {
         let TaskSet {
             origin,
             tasks,
@@ -144,14 +144,14 @@ impl Plan {
     }
 
     /// Every dependency of task `id`, hard and soft.
-    pub fn all_deps(&self, id: usize) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn all_deps(&self, id: usize) -> impl Iterator<Item = usize> + '_ {
         self.deps[id].iter().chain(&self.soft[id]).copied()
     }
 
     /// The tasks named in `names` and every task they depend on, directly
     /// or not, in declaration order. A name that is not a task is returned
     /// as the error.
-    pub fn select(self, names: &[String]) -> Result<Plan, String> {
+    pub(crate) fn select(self, names: &[String]) -> Result<Plan, String> {
         let mut keep = vec![false; self.tasks.len()];
         let mut stack = Vec::new();
         for name in names {
@@ -209,13 +209,13 @@ impl Plan {
     }
 
     /// The number of dependency edges, hard and soft.
-    pub fn edge_count(&self) -> usize {
+    pub(crate) fn edge_count(&self) -> usize {
         self.deps.iter().chain(&self.soft).map(Vec::len).sum()
     }
 
     /// One longest chain of tasks that must run one after another, first
     /// to last (the first such chain in plan order).
-    pub fn longest_chain(&self) -> Vec<usize> {
+    pub(crate) fn longest_chain(&self) -> Vec<usize> {
         let mut length = vec![0usize; self.tasks.len()];
         let mut previous = vec![usize::MAX; self.tasks.len()];
         let mut end = self.order.first().copied().unwrap_or(0);

@@ -15,46 +15,48 @@
 //! events it emits.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam::channel::{self, Receiver, Sender};
 
-use crate::event::{Counts, Event, Exit, SkipReason, Status, Stream, Summary, TaskId, TaskResult};
+use crate::event::{
+    Counts, Event, Exit, Signal, SkipReason, Status, Stream, Summary, TaskId, TaskResult,
+};
 use crate::execute::{Control, Executor, Job, Outcome};
 use crate::graph::Plan;
 use crate::task::{Kind, TaskSpec};
 
 /// How a run is carried out.
 #[derive(Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// At most this many tasks run at once.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
     /// How long each task may run; `None` for no limit.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// How many bytes of each output stream are kept per task.
-    pub max_output: usize,
+    pub(crate) max_output: usize,
     /// The directory tasks run in.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Emit [`Event::TaskOutput`] as output arrives (someone shows it live).
-    pub live_output: bool,
+    pub(crate) live_output: bool,
     /// The wait before a task's first retry; it doubles for each further
     /// retry, up to [`MAX_RETRY_DELAY`], with jitter.
-    pub retry_delay: Duration,
+    pub(crate) retry_delay: Duration,
     /// Decides, within a task's retries, whether an attempt is retried.
-    pub policy: Option<Arc<dyn RetryPolicy>>,
+    pub(crate) policy: Option<Arc<dyn RetryPolicy>>,
 }
 
 /// Decides whether a failed attempt of a task with retries is retried (a
 /// script's `should_retry`). Called on the scheduler's thread.
-pub trait RetryPolicy: Send + Sync {
+pub(crate) trait RetryPolicy: Send + Sync {
     fn should_retry(&self, task: &TaskSpec, result: &TaskResult) -> bool;
 }
 
 /// The longest wait between two attempts of a task.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+pub(crate) const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 /// Where a task is in the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +83,7 @@ enum Message {
 }
 
 /// Runs a plan.
-pub struct Scheduler<'a> {
+pub(crate) struct Scheduler<'a> {
     plan: &'a Plan,
     options: &'a RunOptions,
     executor: Arc<dyn Executor>,
@@ -98,10 +100,8 @@ struct Run<'a> {
     dependents: Vec<Vec<TaskId>>,
     /// The tasks that wait for each task to end, whatever its result.
     soft_dependents: Vec<Vec<TaskId>>,
-    /// How many tasks of each pool run now.
-    pool_running: Vec<usize>,
-    /// Ready tasks, lowest declaration index first.
-    ready: BinaryHeap<Reverse<TaskId>>,
+    /// The ready tasks, and the places left in their pools.
+    admission: Admission,
     /// Tasks waiting to be retried, soonest first.
     delayed: BinaryHeap<Reverse<(Instant, TaskId)>>,
     /// How many times each task has been started.
@@ -111,13 +111,17 @@ struct Run<'a> {
     last: Vec<Option<Arc<TaskResult>>>,
     running: usize,
     counts: Counts,
-    interrupted: Option<i32>,
+    interrupted: Option<Signal>,
     retry_delay: Duration,
     jitter: Jitter,
 }
 
 impl<'a> Scheduler<'a> {
-    pub fn new(plan: &'a Plan, options: &'a RunOptions, executor: Arc<dyn Executor>) -> Self {
+    pub(crate) fn new(
+        plan: &'a Plan,
+        options: &'a RunOptions,
+        executor: Arc<dyn Executor>,
+    ) -> Self {
         Scheduler {
             plan,
             options,
@@ -128,10 +132,10 @@ impl<'a> Scheduler<'a> {
     /// Runs every task of the plan, sending each event to `emit`, and
     /// returns the summary. `signals` delivers interrupting signals (their
     /// numbers); the first stops the run gracefully, the second at once.
-    pub fn run(
+    pub(crate) fn run(
         &self,
         emit: &mut dyn FnMut(Event),
-        signals: &Receiver<i32>,
+        signals: &Receiver<Signal>,
     ) -> std::io::Result<Summary> {
         let start = Instant::now();
         let jobs = self.options.jobs.max(1);
@@ -151,31 +155,22 @@ impl<'a> Scheduler<'a> {
             jobs,
             at: SystemTime::now(),
         });
+        let mut starting = Vec::new();
         loop {
             if run.interrupted.is_none() {
-                // Ready tasks whose pool is full wait, in order, for a place.
-                let mut held = Vec::new();
-                while run.running < jobs {
-                    let Some(Reverse(task)) = run.ready.pop() else {
-                        break;
-                    };
-                    if let Some(pool) = self.plan.pool_of[task] {
-                        if run.pool_running[pool] >= self.plan.pools[pool].1 {
-                            held.push(task);
-                            continue;
-                        }
-                        run.pool_running[pool] += 1;
-                    }
+                run.admission
+                    .admit(self.plan, jobs - run.running, &mut starting);
+                for task in starting.drain(..) {
                     run.state[task] = State::Running;
                     run.attempts[task] += 1;
                     run.running += 1;
                     emit(Event::TaskStarted {
                         task,
+                        attempt: run.attempts[task],
                         at: SystemTime::now(),
                     });
                     self.start(&pool, task, &control, &sender);
                 }
-                run.ready.extend(held.into_iter().map(Reverse));
             }
             if run.running == 0 && run.delayed.is_empty() {
                 break;
@@ -285,10 +280,10 @@ impl<'a> Run<'a> {
             .map(|task| plan.deps[task].len() + plan.soft[task].len())
             .collect();
         let mut state = vec![State::Waiting; count];
-        let mut ready = BinaryHeap::new();
+        let mut admission = Admission::new(plan);
         for task in (0..count).filter(|&task| unmet[task] == 0) {
             state[task] = State::Ready;
-            ready.push(Reverse(task));
+            admission.ready(task);
         }
         Run {
             plan,
@@ -296,8 +291,7 @@ impl<'a> Run<'a> {
             unmet,
             dependents,
             soft_dependents,
-            pool_running: vec![0; plan.pools.len()],
-            ready,
+            admission,
             delayed: BinaryHeap::new(),
             attempts: vec![0; count],
             last: vec![None; count],
@@ -319,7 +313,7 @@ impl<'a> Run<'a> {
             self.delayed.pop();
             self.last[task] = None;
             self.state[task] = State::Ready;
-            self.ready.push(Reverse(task));
+            self.admission.ready(task);
         }
     }
 
@@ -358,9 +352,7 @@ impl<'a> Run<'a> {
         emit: &mut dyn FnMut(Event),
     ) {
         self.running -= 1;
-        if let Some(pool) = self.plan.pool_of[task] {
-            self.pool_running[pool] -= 1;
-        }
+        self.admission.ended(self.plan, task);
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
         let attempt = self.attempts[task];
@@ -421,7 +413,7 @@ impl<'a> Run<'a> {
         self.unmet[task] -= 1;
         if self.unmet[task] == 0 && self.state[task] == State::Waiting {
             self.state[task] = State::Ready;
-            self.ready.push(Reverse(task));
+            self.admission.ready(task);
         }
     }
 
@@ -458,11 +450,79 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Which ready task starts next: the scheduler's one rule, used by the
+/// run and by `run --dry-run` alike.
+///
+/// Ready tasks start in declaration order. A ready task whose pool is full
+/// is held, and the tasks held for a pool start, in the order they were
+/// held, as soon as it has a place: before tasks that became ready after
+/// them.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    /// Ready tasks, lowest declaration index first.
+    ready: BinaryHeap<Reverse<TaskId>>,
+    /// For each pool, the ready tasks held for a place in it.
+    held: Vec<VecDeque<TaskId>>,
+    /// For each pool, how many of its tasks run now.
+    running: Vec<usize>,
+}
+
+impl Admission {
+    pub(crate) fn new(plan: &Plan) -> Admission {
+        Admission {
+            ready: BinaryHeap::new(),
+            held: vec![VecDeque::new(); plan.pools.len()],
+            running: vec![0; plan.pools.len()],
+        }
+    }
+
+    /// `task` may start.
+    pub(crate) fn ready(&mut self, task: TaskId) {
+        self.ready.push(Reverse(task));
+    }
+
+    /// Adds to `start` up to `places` tasks to start now, in order, and
+    /// counts each against its pool.
+    pub(crate) fn admit(&mut self, plan: &Plan, places: usize, start: &mut Vec<TaskId>) {
+        let limit = start.len() + places;
+        for (pool, held) in self.held.iter_mut().enumerate() {
+            while start.len() < limit && self.running[pool] < plan.pools[pool].1 {
+                let Some(task) = held.pop_front() else {
+                    break;
+                };
+                self.running[pool] += 1;
+                start.push(task);
+            }
+        }
+        while start.len() < limit {
+            let Some(Reverse(task)) = self.ready.pop() else {
+                break;
+            };
+            match plan.pool_of[task] {
+                Some(pool) if self.running[pool] >= plan.pools[pool].1 => {
+                    self.held[pool].push_back(task);
+                }
+                Some(pool) => {
+                    self.running[pool] += 1;
+                    start.push(task);
+                }
+                None => start.push(task),
+            }
+        }
+    }
+
+    /// `task` has stopped running: its pool has a place again.
+    pub(crate) fn ended(&mut self, plan: &Plan, task: TaskId) {
+        if let Some(pool) = plan.pool_of[task] {
+            self.running[pool] -= 1;
+        }
+    }
+}
+
 /// The order tasks would start in with `jobs` places, if every task took
-/// the same time and passed: what `run --dry-run` shows. Ready tasks start
-/// in declaration order, within their pools' limits; the task that started
-/// first ends first.
-pub fn start_order(plan: &Plan, jobs: usize) -> Vec<TaskId> {
+/// the same time and passed: what `run --dry-run` shows. The task that
+/// started first ends first.
+pub(crate) fn start_order(plan: &Plan, jobs: usize) -> Vec<TaskId> {
     let count = plan.tasks.len();
     let mut unmet: Vec<usize> = (0..count)
         .map(|task| plan.deps[task].len() + plan.soft[task].len())
@@ -473,42 +533,27 @@ pub fn start_order(plan: &Plan, jobs: usize) -> Vec<TaskId> {
             dependents[dep].push(task);
         }
     }
-    let mut ready: BinaryHeap<Reverse<TaskId>> = (0..count)
-        .filter(|&task| unmet[task] == 0)
-        .map(Reverse)
-        .collect();
-    let mut pool_running = vec![0; plan.pools.len()];
-    let mut running = std::collections::VecDeque::new();
+    let mut admission = Admission::new(plan);
+    for task in (0..count).filter(|&task| unmet[task] == 0) {
+        admission.ready(task);
+    }
+    let mut running = VecDeque::new();
     let mut order = Vec::with_capacity(count);
+    let mut starting = Vec::new();
     while order.len() < count {
-        let mut held = Vec::new();
-        while running.len() < jobs.max(1) {
-            let Some(Reverse(task)) = ready.pop() else {
-                break;
-            };
-            if let Some(pool) = plan.pool_of[task] {
-                if pool_running[pool] >= plan.pools[pool].1 {
-                    held.push(task);
-                    continue;
-                }
-                pool_running[pool] += 1;
-            }
-            order.push(task);
-            running.push_back(task);
-        }
-        ready.extend(held.into_iter().map(Reverse));
+        admission.admit(plan, jobs.max(1) - running.len(), &mut starting);
+        order.extend_from_slice(&starting);
+        running.extend(starting.drain(..));
         let Some(done) = running.pop_front() else {
             // Nothing runs and nothing can start: only a cycle could do
             // this, and plans have none.
             break;
         };
-        if let Some(pool) = plan.pool_of[done] {
-            pool_running[pool] -= 1;
-        }
+        admission.ended(plan, done);
         for &dependent in &dependents[done] {
             unmet[dependent] -= 1;
             if unmet[dependent] == 0 {
-                ready.push(Reverse(dependent));
+                admission.ready(dependent);
             }
         }
     }
@@ -724,7 +769,7 @@ mod tests {
         let plan = plan("a: x\nb: x [after:a]\nc: x\n");
         let options = options(1);
         let (sender, signals) = channel::unbounded();
-        sender.send(libc::SIGINT).unwrap();
+        sender.send(Signal::INT).unwrap();
         let scheduler = Scheduler::new(&plan, &options, Arc::new(Fake::default()));
         let mut skipped = Vec::new();
         let summary = scheduler
@@ -737,7 +782,7 @@ mod tests {
                 &signals,
             )
             .unwrap();
-        assert_eq!(summary.interrupted, Some(libc::SIGINT));
+        assert_eq!(summary.interrupted, Some(Signal::INT));
         // `a` was running and passed; `b` and `c` never started.
         assert_eq!(summary.counts.passed, 1);
         assert_eq!(
@@ -782,11 +827,11 @@ mod tests {
             Status::Failed
         );
         assert_eq!(
-            status(&outcome(Exit::Signal(2), false), true),
+            status(&outcome(Exit::Signal(Signal::INT), false), true),
             Status::Canceled
         );
         assert_eq!(
-            status(&outcome(Exit::Signal(15), true), false),
+            status(&outcome(Exit::Signal(Signal::TERM), true), false),
             Status::Timeout
         );
         assert_eq!(

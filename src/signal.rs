@@ -6,11 +6,13 @@
 //! kept because it decides the exit status (128 + number).
 
 use crossbeam::channel::{self, Receiver};
+
+use crate::event::Signal;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
 /// Catches interrupting signals until dropped.
-pub struct Listener {
+pub(crate) struct Listener {
     handle: Handle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -18,7 +20,7 @@ pub struct Listener {
 impl Listener {
     /// Starts catching SIGINT, SIGTERM and SIGHUP; their numbers arrive on
     /// the returned channel.
-    pub fn start() -> std::io::Result<(Listener, Receiver<i32>)> {
+    pub(crate) fn start() -> std::io::Result<(Listener, Receiver<Signal>)> {
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         let handle = signals.handle();
         let (sender, receiver) = channel::unbounded();
@@ -26,7 +28,7 @@ impl Listener {
             .name("taskrun-signals".to_owned())
             .spawn(move || {
                 for signal in signals.forever() {
-                    if sender.send(signal).is_err() {
+                    if sender.send(Signal(signal)).is_err() {
                         break;
                     }
                 }

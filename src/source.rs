@@ -49,13 +49,13 @@ impl From<Span> for SourceSpan {
 
 /// A value together with the text it was read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Spanned<T> {
+pub(crate) struct Spanned<T> {
     pub value: T,
     pub span: Span,
 }
 
 impl<T> Spanned<T> {
-    pub fn new(value: T, span: Span) -> Self {
+    pub(crate) fn new(value: T, span: Span) -> Self {
         Spanned { value, span }
     }
 }
@@ -68,7 +68,7 @@ impl<T: fmt::Display> fmt::Display for Spanned<T> {
 
 /// One decoded input file.
 #[derive(Clone, Debug)]
-pub struct Source {
+pub(crate) struct Source {
     /// The path as the user gave it, used in every message about this file.
     pub path: PathBuf,
     /// The decoded text: no byte order mark, invalid bytes as U+FFFD.
@@ -86,7 +86,7 @@ const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
 
 impl Source {
     /// Decodes `bytes` read from `path`.
-    pub fn from_bytes(path: impl Into<PathBuf>, bytes: &[u8]) -> Source {
+    pub(crate) fn from_bytes(path: impl Into<PathBuf>, bytes: &[u8]) -> Source {
         let path = path.into();
         let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
         let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
@@ -113,7 +113,7 @@ impl Source {
     }
 
     /// Reads and decodes the file at `path`.
-    pub fn read(path: &Path) -> Result<Source, std::io::Error> {
+    pub(crate) fn read(path: &Path) -> Result<Source, std::io::Error> {
         if path.is_dir() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::IsADirectory,
@@ -125,33 +125,18 @@ impl Source {
     }
 
     /// The name shown in diagnostics.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.path.display().to_string()
-    }
-
-    /// The 1-based line and column (in characters) of a byte offset.
-    pub fn line_column(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
-    }
-
-    /// The byte offset of a 1-based line and column (in characters), as
-    /// script engines report positions; clamped to the text.
-    pub fn offset(&self, line: usize, column: usize) -> usize {
-        offset(&self.text, line, column)
     }
 
     /// The length in bytes of the replacement character that stands for
     /// invalid bytes.
-    pub const REPLACEMENT_LEN: usize = REPLACEMENT.len_utf8();
+    pub(crate) const REPLACEMENT_LEN: usize = REPLACEMENT.len_utf8();
 }
 
 /// The byte offset in `text` of a 1-based line and column (in
 /// characters); clamped to the text.
-pub fn offset(text: &str, line: usize, column: usize) -> usize {
+pub(crate) fn offset(text: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;
     for _ in 1..line {
         match text[offset..].find('\n') {
@@ -170,23 +155,23 @@ pub fn offset(text: &str, line: usize, column: usize) -> usize {
 
 /// Every source of one task set, addressed by [`SourceId`].
 #[derive(Clone, Debug, Default)]
-pub struct Sources {
+pub(crate) struct Sources {
     sources: Vec<Source>,
 }
 
 impl Sources {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Sources::default()
     }
 
     /// Adds a source and returns its id.
-    pub fn add(&mut self, source: Source) -> SourceId {
+    pub(crate) fn add(&mut self, source: Source) -> SourceId {
         let id = SourceId(self.sources.len());
         self.sources.push(source);
         id
     }
 
-    pub fn get(&self, id: SourceId) -> &Source {
+    pub(crate) fn get(&self, id: SourceId) -> &Source {
         // Ids are only made by `add`, so an out-of-range id is a bug in
         // taskrun, not something input can cause.
         &self.sources[id.0]
@@ -226,20 +211,11 @@ mod tests {
 
     #[test]
     fn offsets_of_lines_and_columns() {
-        let source = Source::from_bytes("t.rhai", "ab\né: x\nlast".as_bytes());
-        assert_eq!(source.offset(1, 1), 0);
-        assert_eq!(source.offset(2, 1), 3);
-        assert_eq!(source.offset(2, 2), 5);
-        assert_eq!(source.offset(3, 99), source.text.len());
-        assert_eq!(source.offset(9, 1), source.text.len());
-        assert_eq!(source.line_column(source.offset(2, 3)), (2, 3));
-    }
-
-    #[test]
-    fn line_and_column_count_characters() {
-        let source = Source::from_bytes("t.txt", "ab\né: x\n".as_bytes());
-        assert_eq!(source.line_column(0), (1, 1));
-        assert_eq!(source.line_column(3), (2, 1));
-        assert_eq!(source.line_column(6), (2, 3));
+        let text = "ab\né: x\nlast";
+        assert_eq!(offset(text, 1, 1), 0);
+        assert_eq!(offset(text, 2, 1), 3);
+        assert_eq!(offset(text, 2, 2), 5, "columns count characters");
+        assert_eq!(offset(text, 3, 99), text.len());
+        assert_eq!(offset(text, 9, 1), text.len());
     }
 }

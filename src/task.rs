@@ -14,7 +14,7 @@ use crate::source::{SourceId, Spanned};
 
 /// One declared task.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaskSpec {
+pub(crate) struct TaskSpec {
     /// The task's unique name.
     pub name: Spanned<String>,
     /// The shell command, passed verbatim to `/bin/sh -c`.
@@ -33,7 +33,7 @@ pub struct TaskSpec {
 
 /// What a task runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `/bin/sh -c COMMAND`.
     #[default]
     Shell,
@@ -43,7 +43,7 @@ pub enum Kind {
 
 impl Kind {
     /// The name used in the database.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Shell => "shell",
             Kind::Rhai => "rhai",
@@ -53,7 +53,7 @@ impl Kind {
 
 /// Per-task settings. `None` (or empty) means the run's own.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// How long the task may run (zero: no limit).
     pub timeout: Option<Duration>,
     /// The directory the task runs in, relative to the run's directory
@@ -75,7 +75,7 @@ pub struct Settings {
 
 impl Settings {
     /// The task's time limit, given the run's: `None` for no limit.
-    pub fn timeout_or(&self, run: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn timeout_or(&self, run: Option<Duration>) -> Option<Duration> {
         match self.timeout {
             Some(timeout) if timeout.is_zero() => None,
             Some(timeout) => Some(timeout),
@@ -85,13 +85,13 @@ impl Settings {
 }
 
 /// The most retries a task may ask for.
-pub const MAX_RETRIES: u32 = 100;
+pub(crate) const MAX_RETRIES: u32 = 100;
 
 /// The most CPUs a task may request.
-pub const MAX_CPUS: u32 = 4096;
+pub(crate) const MAX_CPUS: u32 = 4096;
 
 /// Whether `key` can name an environment variable: `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn is_env_name(key: &str) -> bool {
+pub(crate) fn is_env_name(key: &str) -> bool {
     let mut chars = key.chars();
     chars
         .next()
@@ -101,7 +101,7 @@ pub fn is_env_name(key: &str) -> bool {
 
 /// Every task of one run, in declaration order, and the pools they share.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TaskSet {
+pub(crate) struct TaskSet {
     /// The source named on the command line, which problems about the set
     /// as a whole (such as having no tasks) point at.
     pub origin: SourceId,
@@ -111,24 +111,24 @@ pub struct TaskSet {
 
 /// A named pool: at most `limit` of its tasks run at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PoolSpec {
+pub(crate) struct PoolSpec {
     pub name: Spanned<String>,
     pub limit: usize,
 }
 
 /// Whether `c` may appear in a task name.
-pub fn is_name_char(c: char) -> bool {
+pub(crate) fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
 /// Whether `name` is a valid task name: `[A-Za-z0-9_]+`.
-pub fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(is_name_char)
 }
 
 /// A valid name close to `name`, made by replacing every character that may
 /// not appear in a name with `_`, or `None` if that gives nothing useful.
-pub fn name_suggestion(name: &str) -> Option<String> {
+pub(crate) fn name_suggestion(name: &str) -> Option<String> {
     let suggestion: String = name
         .trim()
         .chars()

@@ -68,7 +68,7 @@ const ATTRIBUTES: &[(&str, Attribute)] = &[
 /// The result of parsing one source: every task that could be read and every
 /// problem found.
 #[derive(Debug, Default)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub tasks: Vec<TaskSpec>,
     /// The pools declared with `pool NAME LIMIT` lines.
     pub pools: Vec<PoolSpec>,
@@ -76,7 +76,7 @@ pub struct Parsed {
 }
 
 /// Parses the task file `source`, whose id is `id`.
-pub fn parse(source: &Source, id: SourceId) -> Parsed {
+pub(crate) fn parse(source: &Source, id: SourceId) -> Parsed {
     let mut parser = Parser {
         id,
         parsed: Parsed::default(),

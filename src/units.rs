@@ -1,14 +1,15 @@
 //! Durations and sizes as people write them: `90`, `1.5`, `500ms`, `30s`,
-//! `5m`, `2h`; `4096`, `64K`, `1M`, `1G`.
+//! `5m`, `2h`; `4096`, `64K`, `1M`, `1G`; and times as the history keeps
+//! them.
 //!
 //! Used by the command line and by attributes alike, so every place that
 //! takes a duration or a size accepts the same spellings.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses a duration: a non-negative decimal number with an optional unit
 /// (`ms`, `s`, `m`, `h`); a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -40,7 +41,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses a size in bytes: a whole number with an optional binary unit
 /// (`K`, `M`, `G`, optionally followed by `iB` or `B`).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -63,6 +64,14 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     value
         .checked_mul(1 << shift)
         .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Whole seconds since the Unix epoch, as the history stores times (0
+/// for a time before it).
+pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+    })
 }
 
 #[cfg(test)]

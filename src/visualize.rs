@@ -10,7 +10,7 @@ use std::fmt::Write;
 use crate::graph::Plan;
 
 /// The plan as a Graphviz digraph.
-pub fn dot(plan: &Plan) -> String {
+pub(crate) fn dot(plan: &Plan) -> String {
     let mut out = String::from("digraph tasks {\n    rankdir=LR;\n    node [shape=box];\n");
     for task in &plan.tasks {
         let _ = writeln!(out, "    \"{}\";", task.name);
@@ -38,7 +38,7 @@ pub fn dot(plan: &Plan) -> String {
 /// The plan as a Mermaid flowchart. Nodes get positional ids (`t0`, `t1`,
 /// …) labelled with the task name, because some names (`end`, `graph`,
 /// `style`, …) are keywords in Mermaid and would break the chart.
-pub fn mermaid(plan: &Plan) -> String {
+pub(crate) fn mermaid(plan: &Plan) -> String {
     let mut out = String::from("flowchart LR\n");
     for (id, task) in plan.tasks.iter().enumerate() {
         let _ = writeln!(out, "    t{id}[\"{}\"]", task.name);

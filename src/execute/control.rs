@@ -9,9 +9,11 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::event::Signal;
+
 /// Stop requests shared by all jobs of a run.
 #[derive(Debug)]
-pub struct Control {
+pub(crate) struct Control {
     interrupt: Latch,
     kill: Latch,
     watch: Watch,
@@ -20,28 +22,28 @@ pub struct Control {
 /// The state of a [`Control`], for work that checks it now and then
 /// instead of polling its latches (an evaluated task's script).
 #[derive(Clone, Debug, Default)]
-pub struct Watch {
+pub(crate) struct Watch {
     signal: Arc<AtomicI32>,
     killed: Arc<AtomicBool>,
 }
 
 impl Watch {
     /// The interrupting signal, once there has been one.
-    pub fn interrupted(&self) -> Option<i32> {
+    pub(crate) fn interrupted(&self) -> Option<Signal> {
         match self.signal.load(Ordering::SeqCst) {
             0 => None,
-            signal => Some(signal),
+            signal => Some(Signal(signal)),
         }
     }
 
     /// Whether the run asked for every job to be killed.
-    pub fn killed(&self) -> bool {
+    pub(crate) fn killed(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
     }
 }
 
 impl Control {
-    pub fn new() -> std::io::Result<Control> {
+    pub(crate) fn new() -> std::io::Result<Control> {
         Ok(Control {
             interrupt: Latch::new()?,
             kill: Latch::new()?,
@@ -52,37 +54,39 @@ impl Control {
     /// Asks every running job to stop: each forwards `signal` to its
     /// processes and kills them if they have not ended after the grace
     /// period. Later calls change nothing.
-    pub fn interrupt(&self, signal: i32) {
-        let _ = self
-            .watch
-            .signal
-            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    pub(crate) fn interrupt(&self, signal: Signal) {
+        let _ = self.watch.signal.compare_exchange(
+            0,
+            signal.number(),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
         self.interrupt.trigger();
     }
 
     /// Kills every running job at once.
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         self.watch.killed.store(true, Ordering::SeqCst);
         self.kill.trigger();
     }
 
     /// The signal of the interrupt, once there has been one.
-    pub fn interrupted(&self) -> Option<i32> {
+    pub(crate) fn interrupted(&self) -> Option<Signal> {
         self.watch.interrupted()
     }
 
     /// A handle on this control's state that can be kept and cloned.
-    pub fn watch(&self) -> Watch {
+    pub(crate) fn watch(&self) -> Watch {
         self.watch.clone()
     }
 
     /// Readable once [`Control::interrupt`] has been called.
-    pub fn interrupt_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn interrupt_fd(&self) -> BorrowedFd<'_> {
         self.interrupt.read.as_fd()
     }
 
     /// Readable once [`Control::kill`] has been called.
-    pub fn kill_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn kill_fd(&self) -> BorrowedFd<'_> {
         self.kill.read.as_fd()
     }
 }

@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Control, Executor, Job, Outcome};
-use crate::event::{Capture, Exit, Stream};
+use crate::event::{Capture, Exit, Signal, Stream};
 
 /// How long a stopped job's processes get to exit after the polite signal,
 /// before SIGKILL.
@@ -31,7 +31,7 @@ pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// How long the output pipes may stay open after the shell has exited (a
 /// background process still holding them) before the group is killed.
-pub const PIPE_LINGER: Duration = Duration::from_secs(1);
+pub(crate) const PIPE_LINGER: Duration = Duration::from_secs(1);
 
 /// How long to keep reading after SIGKILL before giving up on pipes held
 /// by a process that left the group.
@@ -44,7 +44,7 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Runs jobs as local processes.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Local;
+pub(crate) struct Local;
 
 impl Executor for Local {
     fn execute(
@@ -102,7 +102,7 @@ const FDS_SPARE: u64 = 64;
 /// Raises this process's soft limit on open files, if `jobs` running at
 /// once need more than it allows (1024 is common; 400 jobs need about
 /// 3,300), up to the hard limit. Tasks inherit the raised limit.
-pub fn reserve_descriptors(jobs: usize) -> std::io::Result<()> {
+pub(crate) fn reserve_descriptors(jobs: usize) -> std::io::Result<()> {
     let need = (jobs as u64).saturating_mul(FDS_PER_JOB) + FDS_SPARE;
     // SAFETY: getrlimit and setrlimit read and write one rlimit structure.
     unsafe {
@@ -240,7 +240,10 @@ impl Ending {
     fn interrupt(&mut self, control: &Control, group: i32) {
         if !self.stopping {
             self.stopping = true;
-            signal_group(group, control.interrupted().unwrap_or(libc::SIGTERM));
+            signal_group(
+                group,
+                control.interrupted().map_or(libc::SIGTERM, Signal::number),
+            );
             self.kill_at = Some(Instant::now() + KILL_GRACE);
         }
     }
@@ -320,7 +323,7 @@ impl Running<'_> {
         let exit = match self.child.wait() {
             Ok(status) => match (status.code(), status.signal()) {
                 (Some(code), _) => Exit::Code(code),
-                (None, Some(signal)) => Exit::Signal(signal),
+                (None, Some(signal)) => Exit::Signal(Signal(signal)),
                 (None, None) => Exit::NotStarted(format!("unexpected exit status {status}")),
             },
             Err(error) => Exit::NotStarted(format!("cannot wait for /bin/sh: {error}")),
@@ -512,7 +515,7 @@ mod tests {
     #[test]
     fn killed_by_a_signal() {
         let outcome = run(&job("kill -9 $$"));
-        assert_eq!(outcome.exit, Exit::Signal(libc::SIGKILL));
+        assert_eq!(outcome.exit, Exit::Signal(Signal::KILL));
     }
 
     #[test]
@@ -542,7 +545,7 @@ mod tests {
         let start = Instant::now();
         let outcome = run(&slow);
         assert!(outcome.timed_out);
-        assert_eq!(outcome.exit, Exit::Signal(libc::SIGTERM));
+        assert_eq!(outcome.exit, Exit::Signal(Signal::TERM));
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "{:?}",
@@ -582,7 +585,7 @@ mod tests {
         let outcome = Local.execute(
             &job("trap 'echo got INT; exit 7' INT; echo ready; sleep 30 & wait"),
             &control,
-            &mut |_, _| control.interrupt(libc::SIGINT),
+            &mut |_, _| control.interrupt(Signal::INT),
         );
         assert_eq!(outcome.exit, Exit::Code(7));
         assert_eq!(outcome.stdout.text(), "ready\ngot INT\n");
@@ -594,7 +597,7 @@ mod tests {
         control.kill();
         let start = Instant::now();
         let outcome = Local.execute(&job("trap '' INT TERM; sleep 30"), &control, &mut |_, _| {});
-        assert_eq!(outcome.exit, Exit::Signal(libc::SIGKILL));
+        assert_eq!(outcome.exit, Exit::Signal(Signal::KILL));
         assert!(start.elapsed() < Duration::from_secs(2));
     }
 }

@@ -28,7 +28,7 @@ pub struct SlurmOptions {
 
 /// Runs jobs as Slurm job steps.
 #[derive(Debug)]
-pub struct Slurm {
+pub(crate) struct Slurm {
     options: SlurmOptions,
     /// Job names start with this: `taskrun-<run>`.
     prefix: String,
@@ -56,7 +56,7 @@ const WRAPPER: &str = "printf '\\036taskrun-job %s\\n' \"$SLURM_JOB_ID\" >&2; \
 
 impl Slurm {
     /// An executor for the run `run_id` (its jobs are named after it).
-    pub fn new(options: SlurmOptions, run_id: i64) -> Slurm {
+    pub(crate) fn new(options: SlurmOptions, run_id: i64) -> Slurm {
         Slurm {
             options,
             prefix: format!("taskrun-{run_id}"),
@@ -70,7 +70,7 @@ impl Slurm {
     /// # Errors
     ///
     /// What is wrong, in words for the user.
-    pub fn check(options: &SlurmOptions) -> Result<(), String> {
+    pub(crate) fn check(options: &SlurmOptions) -> Result<(), String> {
         // Slurm's clients retry a missing configuration for a minute.
         if let Some(conf) = std::env::var_os("SLURM_CONF")
             && !std::path::Path::new(&conf).is_file()

@@ -1,17 +1,18 @@
-//! Run history in SQLite: the schema, the store that reads and writes it,
-//! and the recorder that consumes a run's events.
+//! Run history in SQLite: the schema, opening the database, writing a
+//! run as it goes, and reading it back as typed rows.
 //!
 //! The recorder is one more consumer of the event stream, on its own
 //! thread; nothing here calls back into the scheduler.
 
 mod liveness;
 mod recorder;
+mod rows;
 mod schema;
 mod store;
+mod write;
 
-pub use recorder::Recorder;
-pub use schema::VERSION;
-pub use store::{
-    NewRun, RunIds, RunRow, RunStatus, Store, StoreError, StoredOutput, TaskRow, status_of,
-    unix_seconds,
-};
+pub(crate) use recorder::Recorder;
+pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
+pub(crate) use store::Store;
+pub use store::StoreError;
+pub(crate) use write::NewRun;

@@ -9,11 +9,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam::channel::{Receiver, TryRecvError};
-
-use super::store::{RunIds, Store, StoreError, TaskUpdate};
-use crate::event::{Counts, Event, Status, Summary};
-use crate::execute::signal_name;
+use super::store::{Store, StoreError};
+use super::write::{RunIds, TaskUpdate};
+use crate::error::Error;
+use crate::event::{Counts, Event, Signal, Status, Summary};
+use crate::sink::{Sink, Wait};
 
 /// How long a finished task may wait before it is written.
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
@@ -22,79 +22,40 @@ const BATCH_WINDOW: Duration = Duration::from_millis(50);
 const BATCH_ROWS: usize = 512;
 
 /// Writes one run's events to its store.
-pub struct Recorder {
+pub(crate) struct Recorder {
     store: Store,
     ids: RunIds,
     pending: Vec<TaskUpdate>,
+    /// When the batch that `pending` began must be written.
+    window_end: Option<Instant>,
     counts: Counts,
-    interrupted_by: Option<i32>,
+    interrupted_by: Option<Signal>,
     error: Option<StoreError>,
 }
 
 impl Recorder {
     /// A recorder for the run `ids` (see [`Store::begin_run`]).
-    pub fn new(store: Store, ids: RunIds) -> Recorder {
+    pub(crate) fn new(store: Store, ids: RunIds) -> Recorder {
         Recorder {
             store,
             ids,
             pending: Vec::new(),
+            window_end: None,
             counts: Counts::default(),
             interrupted_by: None,
             error: None,
         }
     }
 
-    /// Records events until the channel closes, and returns the first
-    /// error, if writing failed.
-    ///
-    /// The recorder blocks on the channel only while nothing is waiting to
-    /// be written. Once a batch has begun it parks until the batch window
-    /// closes and then takes everything that arrived, so that a run of many
-    /// short tasks does not wake it (a context switch) for every event.
-    /// Whoever closes the channel should unpark the recorder's thread, so
-    /// that the end of the run is written at once.
-    pub fn consume(mut self, events: &Receiver<Event>) -> Result<(), StoreError> {
-        'run: while let Ok(event) = events.recv() {
-            self.take(event);
-            let window_end = Instant::now() + BATCH_WINDOW;
-            loop {
-                loop {
-                    match events.try_recv() {
-                        Ok(event) => self.take(event),
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Disconnected) => break 'run,
-                    }
-                }
-                let now = Instant::now();
-                if now >= window_end || self.pending.len() >= BATCH_ROWS {
-                    break;
-                }
-                std::thread::park_timeout(window_end - now);
-            }
-            self.flush();
-        }
-        self.flush();
-        self.error.map_or(Ok(()), Err)
-    }
-
-    fn take(&mut self, event: Event) {
-        if let Event::RunFinished { summary } = event {
-            self.flush();
-            self.finish(&summary);
-        } else {
-            self.event(event);
-        }
-    }
-
     fn event(&mut self, event: Event) {
         let update = match event {
-            Event::TaskStarted { task, at } => TaskUpdate::Started { task, at },
+            Event::TaskStarted { task, at, .. } => TaskUpdate::Started { task, at },
             Event::TaskFinished { task, result } => {
                 self.counts.add(result.status);
                 self.forget_start(task);
                 let reason = match (result.status, self.interrupted_by) {
                     (Status::Canceled, Some(signal)) => {
-                        Some(format!("run interrupted by {}", signal_name(signal)))
+                        Some(format!("run interrupted by {signal}"))
                     }
                     _ => None,
                 };
@@ -125,6 +86,12 @@ impl Recorder {
             }
         };
         self.pending.push(update);
+        if self.window_end.is_none() {
+            self.window_end = Some(Instant::now() + BATCH_WINDOW);
+        }
+        if self.pending.len() >= BATCH_ROWS {
+            self.flush();
+        }
     }
 
     /// Drops a waiting `running` update of `task`: an attempt that starts
@@ -141,6 +108,7 @@ impl Recorder {
     }
 
     fn flush(&mut self) {
+        self.window_end = None;
         if self.pending.is_empty() {
             return;
         }
@@ -157,7 +125,7 @@ impl Recorder {
     /// Completes the run row. After a write error this is still tried
     /// (the failed write may have been a large output), to mark the run
     /// incomplete rather than leave it looking as if taskrun had died.
-    fn finish(&mut self, summary: &Summary) {
+    fn finish_run(&mut self, summary: &Summary) {
         let incomplete = self.error.as_ref().map(|error| {
             let cause =
                 std::error::Error::source(error).map_or(String::new(), |c| format!(": {c}"));
@@ -169,5 +137,41 @@ impl Recorder {
         if let (Err(error), None) = (result, &self.error) {
             self.error = Some(error);
         }
+    }
+}
+
+/// The recorder sleeps through its batch window while events wait (its
+/// queue is unbounded for that: a write waits at most the busy timeout),
+/// so that a run of many short tasks does not wake it for every event.
+impl Sink for Recorder {
+    fn wants_output(&self) -> bool {
+        // The results carry the output; the recorder keeps none as it comes.
+        false
+    }
+
+    fn queue(&self) -> Option<usize> {
+        None
+    }
+
+    fn receive(&mut self, event: Event) {
+        if let Event::RunFinished { summary } = event {
+            self.flush();
+            self.finish_run(&summary);
+        } else {
+            self.event(event);
+        }
+    }
+
+    fn wait(&self) -> Wait {
+        self.window_end.map_or(Wait::ForEvent, Wait::Sleep)
+    }
+
+    fn tick(&mut self) {
+        self.flush();
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+        self.flush();
+        self.error.map_or(Ok(()), |error| Err(error.into()))
     }
 }

@@ -13,7 +13,7 @@
 //! cluster, the job that ran it, and the run's executor.
 
 /// The schema version this taskrun writes.
-pub const VERSION: i64 = 6;
+pub(super) const VERSION: i64 = 6;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
 pub(super) const MIGRATIONS: [&str; 6] = [

@@ -10,7 +10,6 @@ use std::fmt::Write;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource};
 
-use crate::cli::ColorChoice;
 use crate::error::{Error, Problem, plural};
 use crate::graph::Plan;
 use crate::source::Sources;
@@ -19,18 +18,26 @@ use crate::source::Sources;
 const WIDTH: usize = 100;
 
 /// At most this many problems are printed in full; the rest are counted.
-pub const MAX_SHOWN: usize = 50;
+pub(crate) const MAX_SHOWN: usize = 50;
+
+/// When to colour output (`--color`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 /// How output looks.
 #[derive(Clone, Copy, Debug)]
-pub struct Style {
-    pub color: bool,
+pub(crate) struct Style {
+    pub(crate) color: bool,
 }
 
 impl Style {
     /// Resolves `--color` for an output stream that is (or is not) a
     /// terminal, against the environment of this process.
-    pub fn detect(choice: ColorChoice, terminal: bool) -> Style {
+    pub(crate) fn detect(choice: ColorChoice, terminal: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR");
         Style {
             color: use_color(choice, terminal, no_color.as_deref()),
@@ -60,7 +67,7 @@ fn use_color(choice: ColorChoice, terminal: bool, no_color: Option<&OsStr>) -> b
 }
 
 /// Renders an error for stderr, with every problem it holds.
-pub fn error(error: &Error, sources: &Sources, style: Style) -> String {
+pub(crate) fn error(error: &Error, sources: &Sources, style: Style) -> String {
     let handler = style.handler();
     let mut out = String::new();
     match error {
@@ -88,7 +95,7 @@ pub fn error(error: &Error, sources: &Sources, style: Style) -> String {
 }
 
 /// Renders one problem (with its source) for stderr.
-pub fn problem(problem: &Problem, sources: &Sources, style: Style) -> String {
+pub(crate) fn problem(problem: &Problem, sources: &Sources, style: Style) -> String {
     let mut out = String::new();
     render_problem(&style.handler(), &mut out, problem, sources);
     out
@@ -116,7 +123,7 @@ fn render(handler: &GraphicalReportHandler, out: &mut String, diagnostic: &dyn D
 }
 
 /// The one-line summary `taskrun check` prints.
-pub fn check_summary(name: &str, plan: &Plan) -> String {
+pub(crate) fn check_summary(name: &str, plan: &Plan) -> String {
     let chain = plan.longest_chain();
     let names: Vec<&str> = chain
         .iter()

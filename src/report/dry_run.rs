@@ -8,7 +8,7 @@ use crate::schedule::start_order;
 
 /// The tasks in the order they would start with `jobs` places, each with
 /// what it waits for.
-pub fn dry_run(plan: &Plan, jobs: usize) -> String {
+pub(crate) fn dry_run(plan: &Plan, jobs: usize) -> String {
     let mut out = format!(
         "Would start {}, at most {} at once, in this order \
          (if each took the same time and passed):\n",

@@ -6,64 +6,44 @@
 //! keys and event kinds.
 
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use crossbeam::channel::Receiver;
 use serde_json::{Value, json};
 
 use super::lines::Lines;
+use crate::error::Error;
 use crate::event::{Event, Exit, Stream, TaskResult};
-use crate::execute::signal_name;
 use crate::graph::Plan;
+use crate::sink::Sink;
 
 /// Writes a run's events as JSON lines.
-pub struct EventLog<W: Write> {
+pub(crate) struct EventLog<W: Write> {
     out: BufWriter<W>,
+    /// Where they go, for messages.
+    target: PathBuf,
+    plan: Arc<Plan>,
     run_id: i64,
     lines: Lines,
-    attempts: Vec<u32>,
-    broken: bool,
+    /// The first write error; nothing more is written after one.
+    failure: Option<std::io::Error>,
 }
 
 impl<W: Write> EventLog<W> {
-    pub fn new(out: W, run_id: i64, tasks: usize) -> EventLog<W> {
+    pub(crate) fn new(out: W, target: PathBuf, plan: Arc<Plan>, run_id: i64) -> EventLog<W> {
         EventLog {
             out: BufWriter::with_capacity(64 << 10, out),
+            target,
+            plan,
             run_id,
             lines: Lines::default(),
-            attempts: vec![0; tasks],
-            broken: false,
+            failure: None,
         }
     }
 
-    /// Writes every event until the channel closes. Returns the first
-    /// write error, if writing failed (the run goes on regardless).
-    pub fn consume(mut self, plan: &Plan, events: &Receiver<Event>) -> std::io::Result<()> {
-        let mut failure = None;
-        for event in events {
-            if self.broken {
-                continue;
-            }
-            // Written in batches, and flushed whenever no event waits, so
-            // a reader sees each one as soon as it happened.
-            let written = self.event(plan, event).and_then(|()| {
-                if events.is_empty() {
-                    self.out.flush()?;
-                }
-                Ok(())
-            });
-            if let Err(error) = written {
-                self.broken = true;
-                failure = Some(error);
-            }
-        }
-        match failure {
-            Some(error) => Err(error),
-            None => self.out.flush(),
-        }
-    }
-
-    fn event(&mut self, plan: &Plan, event: Event) -> std::io::Result<()> {
+    fn event(&mut self, event: Event) -> std::io::Result<()> {
+        let plan = Arc::clone(&self.plan);
         let name = |task: usize| plan.tasks[task].name.value.as_str();
         match event {
             Event::RunStarted { tasks, jobs, at } => self.write(&json!({
@@ -73,15 +53,12 @@ impl<W: Write> EventLog<W> {
                 "jobs": jobs,
                 "time": seconds(at),
             })),
-            Event::TaskStarted { task, at } => {
-                self.attempts[task] += 1;
-                self.write(&json!({
-                    "event": "task_started",
-                    "task": name(task),
-                    "attempt": self.attempts[task],
-                    "time": seconds(at),
-                }))
-            }
+            Event::TaskStarted { task, attempt, at } => self.write(&json!({
+                "event": "task_started",
+                "task": name(task),
+                "attempt": attempt,
+                "time": seconds(at),
+            })),
             Event::TaskOutput {
                 task,
                 stream,
@@ -102,14 +79,14 @@ impl<W: Write> EventLog<W> {
                 retries,
                 delay,
             } => {
-                self.flush_lines(plan, task)?;
+                self.flush_lines(&plan, task)?;
                 let mut value = ended("retrying", name(task), &result);
                 value["retries"] = json!(retries);
                 value["delay_ms"] = json!(delay.as_millis());
                 self.write(&value)
             }
             Event::TaskFinished { task, result } => {
-                self.flush_lines(plan, task)?;
+                self.flush_lines(&plan, task)?;
                 self.write(&ended("task_finished", name(task), &result))
             }
             Event::TaskSkipped { task, reason } => self.write(&json!({
@@ -119,7 +96,7 @@ impl<W: Write> EventLog<W> {
             })),
             Event::Interrupted { signal, running } => self.write(&json!({
                 "event": "interrupted",
-                "signal": signal_name(signal),
+                "signal": signal.to_string(),
                 "running": running,
             })),
             Event::RunFinished { summary } => {
@@ -133,7 +110,7 @@ impl<W: Write> EventLog<W> {
                     "skipped": counts.skipped,
                     "canceled": counts.canceled,
                     "duration_ms": summary.duration.as_millis(),
-                    "interrupted_by": summary.interrupted.map(signal_name),
+                    "interrupted_by": summary.interrupted.map(|signal| signal.to_string()),
                 }))
             }
         }
@@ -157,6 +134,37 @@ impl<W: Write> EventLog<W> {
     }
 }
 
+impl<W: Write + Send> Sink for EventLog<W> {
+    fn receive(&mut self, event: Event) {
+        if self.failure.is_none()
+            && let Err(error) = self.event(event)
+        {
+            self.failure = Some(error);
+        }
+    }
+
+    fn idle(&mut self) {
+        // Written in batches, and flushed whenever no event waits, so a
+        // reader sees each one as soon as it happened.
+        if self.failure.is_none()
+            && let Err(error) = self.out.flush()
+        {
+            self.failure = Some(error);
+        }
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+        let written = match self.failure.take() {
+            Some(error) => Err(error),
+            None => self.out.flush(),
+        };
+        written.map_err(|source| Error::CannotWrite {
+            path: self.target.clone(),
+            source,
+        })
+    }
+}
+
 fn line_event(task: &str, stream: Stream, line: &str) -> Value {
     json!({
         "event": if stream == Stream::Stdout { "stdout" } else { "stderr" },
@@ -169,7 +177,7 @@ fn line_event(task: &str, stream: Stream, line: &str) -> Value {
 fn ended(kind: &str, task: &str, result: &TaskResult) -> Value {
     let (exit_code, signal, reason) = match &result.exit {
         Exit::Code(code) => (Some(*code), None, None),
-        Exit::Signal(signal) => (None, Some(signal_name(*signal)), None),
+        Exit::Signal(signal) => (None, Some(signal.to_string()), None),
         Exit::NotStarted(reason) => (None, None, Some(reason.as_str())),
     };
     json!({

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::progress::format_duration;
-use crate::execute::signal_name;
-use crate::record::{RunRow, RunStatus, StoredOutput, TaskRow};
+use crate::event::{Exit, Signal, Status, format_duration};
+use crate::record::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
 
 /// `Recent runs:` and one line per run.
-pub fn history(runs: &[RunRow]) -> String {
+pub(crate) fn history(runs: &[RunRow]) -> String {
     let mut out = String::from("Recent runs:\n");
     for run in runs {
         let _ = write!(
@@ -46,7 +45,7 @@ pub fn history(runs: &[RunRow]) -> String {
 }
 
 /// A run and the status of each of its tasks.
-pub fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
+pub(crate) fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
     let mut out = format!("Run #{} ({})\n", run.id, local_time(run.started_at));
     if let Some(taskfile) = &run.taskfile {
         let _ = writeln!(out, "Task file: {taskfile}");
@@ -74,12 +73,12 @@ pub fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
         .unwrap_or(0);
     for task in tasks {
         let dots = ".".repeat(width - task.name.chars().count() + 3);
-        let detail = match (task.status.as_str(), task.duration_ms, &task.reason) {
-            ("skipped", _, Some(reason)) | (_, None, Some(reason)) => reason.clone(),
-            ("pending" | "running", _, _) => "…".to_owned(),
-            (_, ms, _) => format_duration(Duration::from_millis(
-                u64::try_from(ms.unwrap_or(0)).unwrap_or(0),
-            )),
+        let detail = match (task.state, task.duration, &task.reason) {
+            (TaskState::Ended(Status::Skipped), _, Some(reason)) | (_, None, Some(reason)) => {
+                reason.clone()
+            }
+            (TaskState::Pending | TaskState::Running, _, _) => "…".to_owned(),
+            (_, duration, _) => format_duration(duration.unwrap_or_default()),
         };
         let attempt = if task.attempt > 1 {
             format!(" [attempt {}]", task.attempt)
@@ -90,25 +89,16 @@ pub fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
             out,
             "  {} {dots} {} ({detail}){attempt}",
             task.name,
-            task.status.to_ascii_uppercase()
+            task.state.as_str().to_ascii_uppercase()
         );
     }
     // Counted from the tasks, the last attempt of each: the run row of a
     // run whose taskrun was killed holds only what was counted before.
-    let finals: Vec<&TaskRow> = tasks
-        .iter()
-        .enumerate()
-        .filter(|(index, task)| {
-            tasks
-                .get(index + 1)
-                .is_none_or(|next| next.position != task.position)
-        })
-        .map(|(_, task)| task)
-        .collect();
-    let count = |statuses: &[&str]| {
+    let finals = last_attempts(tasks);
+    let count = |states: &[&str]| {
         finals
             .iter()
-            .filter(|task| statuses.contains(&task.status.as_str()))
+            .filter(|task| states.contains(&task.state.as_str()))
             .count()
     };
     let _ = write!(
@@ -131,7 +121,7 @@ pub fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
 }
 
 /// One task with its output.
-pub fn task(run: &RunRow, task: &TaskRow) -> String {
+pub(crate) fn task(run: &RunRow, task: &TaskRow) -> String {
     let mut out = format!(
         "Task: {}\nRun: #{}\nCommand: {}\n",
         task.name, run.id, task.command
@@ -142,18 +132,14 @@ pub fn task(run: &RunRow, task: &TaskRow) -> String {
     let _ = writeln!(
         out,
         "Status: {} ({})",
-        task.status.to_ascii_uppercase(),
-        how(task)
+        task.state.as_str().to_ascii_uppercase(),
+        task.ending()
     );
     if let Some(started) = task.started_at {
         let _ = writeln!(out, "Started: {}", local_time(started));
     }
-    if let Some(ms) = task.duration_ms.filter(|_| task.status != "skipped") {
-        let _ = writeln!(
-            out,
-            "Duration: {}",
-            format_duration(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
-        );
+    if let Some(duration) = task.duration.filter(|_| !task.state.is(Status::Skipped)) {
+        let _ = writeln!(out, "Duration: {}", format_duration(duration));
     }
     if task.attempt > 1 {
         let _ = writeln!(out, "Attempt: {}", task.attempt);
@@ -180,23 +166,6 @@ pub fn task(run: &RunRow, task: &TaskRow) -> String {
     out
 }
 
-/// How the task ended, for its status line.
-fn how(task: &TaskRow) -> String {
-    match (task.exit_code, task.signal, &task.reason) {
-        (_, _, Some(reason)) if task.status != "passed" && task.status != "failed" => {
-            reason.clone()
-        }
-        (_, Some(signal), _) => format!("killed by {}", signal_name(signal_number(signal))),
-        (Some(code), _, _) => format!("exit code {code}"),
-        (None, None, Some(reason)) => reason.clone(),
-        (None, None, None) => "not finished".to_owned(),
-    }
-}
-
-fn signal_number(signal: i64) -> i32 {
-    i32::try_from(signal).unwrap_or(0)
-}
-
 /// The lines of a tail, without the partial first one.
 fn last_lines(tail: &[u8]) -> String {
     let text = String::from_utf8_lossy(tail);
@@ -213,15 +182,15 @@ fn last_lines(tail: &[u8]) -> String {
 
 fn interrupted(run: &RunRow) -> String {
     match run.signal {
-        Some(signal) => format!("interrupted by {}", signal_name(signal_number(signal))),
+        Some(signal) => format!("interrupted by {signal}"),
         None if run.finished_at.is_none() => "interrupted (taskrun was killed)".to_owned(),
         None => "interrupted".to_owned(),
     }
 }
 
 fn run_duration(run: &RunRow) -> String {
-    match (run.duration_ms, run.status) {
-        (Some(ms), _) => format_duration(Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+    match (run.duration, run.status) {
+        (Some(duration), _) => format_duration(duration),
         (None, RunStatus::Running) => "running".to_owned(),
         (None, _) => "unknown".to_owned(),
     }
@@ -243,7 +212,7 @@ fn size(bytes: i64) -> String {
 }
 
 /// `2024-01-15 14:30:22` in the local time zone (`TZ` is honoured).
-pub fn local_time(unix_seconds: i64) -> String {
+pub(crate) fn local_time(unix_seconds: i64) -> String {
     let time: libc::time_t = unix_seconds;
     // SAFETY: localtime_r fills the tm it is given and keeps no pointer.
     let tm = unsafe {
@@ -266,12 +235,12 @@ pub fn local_time(unix_seconds: i64) -> String {
 
 /// A run in JSON.
 #[derive(Serialize)]
-pub struct RunJson<'a> {
+struct RunJson<'a> {
     id: i64,
     status: &'static str,
     started_at: i64,
     finished_at: Option<i64>,
-    duration_ms: Option<i64>,
+    duration_ms: Option<u128>,
     total_tasks: i64,
     passed: i64,
     failed: i64,
@@ -293,14 +262,14 @@ impl<'a> From<&'a RunRow> for RunJson<'a> {
             status: run.status.as_str(),
             started_at: run.started_at,
             finished_at: run.finished_at,
-            duration_ms: run.duration_ms,
+            duration_ms: run.duration.map(millis),
             total_tasks: run.total_tasks,
             passed: run.passed,
             failed: run.failed,
             skipped: run.skipped,
             timeouts: run.timeouts,
             canceled: run.canceled,
-            signal: run.signal.map(|signal| signal_name(signal_number(signal))),
+            signal: run.signal.map(|signal: Signal| signal.to_string()),
             taskfile: run.taskfile.as_deref(),
             dir: run.dir.as_deref(),
             jobs: run.jobs,
@@ -312,18 +281,18 @@ impl<'a> From<&'a RunRow> for RunJson<'a> {
 
 /// A task in JSON; the output only when one task is shown.
 #[derive(Serialize)]
-pub struct TaskJson<'a> {
+struct TaskJson<'a> {
     name: &'a str,
     command: &'a str,
-    status: &'a str,
-    exit_code: Option<i64>,
+    status: &'static str,
+    exit_code: Option<i32>,
     signal: Option<String>,
     reason: Option<&'a str>,
     after: &'a [String],
-    attempt: i64,
+    attempt: u32,
     started_at: Option<i64>,
     finished_at: Option<i64>,
-    duration_ms: Option<i64>,
+    duration_ms: Option<u128>,
     stdout_bytes: i64,
     stderr_bytes: i64,
     stdout_truncated: bool,
@@ -354,15 +323,19 @@ impl<'a> TaskJson<'a> {
         TaskJson {
             name: &task.name,
             command: &task.command,
-            status: &task.status,
-            exit_code: task.exit_code,
-            signal: task.signal.map(|signal| signal_name(signal_number(signal))),
+            status: task.state.as_str(),
+            exit_code: task.exit.as_ref().and_then(Exit::code),
+            signal: task
+                .exit
+                .as_ref()
+                .and_then(Exit::signal)
+                .map(|signal| signal.to_string()),
             reason: task.reason.as_deref(),
             after: &task.deps,
             attempt: task.attempt,
             started_at: task.started_at,
             finished_at: task.finished_at,
-            duration_ms: task.duration_ms,
+            duration_ms: task.duration.map(millis),
             stdout_bytes: task.stdout.total,
             stderr_bytes: task.stderr.total,
             stdout_truncated: task.stdout.truncated,
@@ -377,13 +350,13 @@ impl<'a> TaskJson<'a> {
 }
 
 /// `history --json`: an array of runs, newest first.
-pub fn history_json(runs: &[RunRow]) -> String {
+pub(crate) fn history_json(runs: &[RunRow]) -> String {
     let runs: Vec<RunJson<'_>> = runs.iter().map(RunJson::from).collect();
     to_json(&runs)
 }
 
 /// `show RUN --json`: the run and its tasks, without output.
-pub fn run_json(run: &RunRow, tasks: &[TaskRow]) -> String {
+pub(crate) fn run_json(run: &RunRow, tasks: &[TaskRow]) -> String {
     #[derive(Serialize)]
     struct Shown<'a> {
         run: RunJson<'a>,
@@ -399,7 +372,7 @@ pub fn run_json(run: &RunRow, tasks: &[TaskRow]) -> String {
 }
 
 /// `show RUN --task NAME --json`: the task with its output.
-pub fn task_json(run: &RunRow, task: &TaskRow) -> String {
+pub(crate) fn task_json(run: &RunRow, task: &TaskRow) -> String {
     #[derive(Serialize)]
     struct Shown<'a> {
         run: i64,
@@ -410,6 +383,11 @@ pub fn task_json(run: &RunRow, task: &TaskRow) -> String {
         run: run.id,
         task: TaskJson::new(task, true),
     })
+}
+
+/// A duration in JSON: whole milliseconds, as the database has it.
+fn millis(duration: Duration) -> u128 {
+    duration.as_millis()
 }
 
 fn to_json(value: &impl Serialize) -> String {

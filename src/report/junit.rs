@@ -1,26 +1,38 @@
 //! A recorded run as JUnit XML, the report CI systems read: a testcase
 //! per task (its last attempt), failures with their stderr, skipped tasks
 //! marked skipped.
+//!
+//! It is made from the database, so that `--junit FILE` and `taskrun show
+//! RUN --junit` give the same report; [`JunitFile`] is the sink that
+//! writes it when a run is over (after the recorder, whose rows it reads).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use super::progress::format_duration;
-use crate::record::{RunRow, StoredOutput, TaskRow};
+use crate::error::Error;
+use crate::event::{Event, Status, why_ended};
+use crate::record::{RunRow, StoredOutput, TaskRow, TaskState};
+use crate::sink::Sink;
 
 /// The JUnit XML of a run.
-pub fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
-    let seconds = |ms: Option<i64>| {
-        std::time::Duration::from_millis(ms.and_then(|ms| u64::try_from(ms).ok()).unwrap_or(0))
-            .as_secs_f64()
+pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
+    let seconds = |duration: Option<Duration>| duration.unwrap_or_default().as_secs_f64();
+    let skipped_state = |state: TaskState| {
+        matches!(
+            state,
+            TaskState::Ended(Status::Skipped) | TaskState::Pending | TaskState::Running
+        )
     };
-    let count = |statuses: &[&str]| {
-        tasks
-            .iter()
-            .filter(|task| statuses.contains(&task.status.as_str()))
-            .count()
-    };
-    let failures = count(&["failed", "timeout", "canceled", "unknown"]);
-    let skipped = count(&["skipped", "pending", "running"]);
+    let failures = tasks
+        .iter()
+        .filter(|task| !task.state.is(Status::Passed) && !skipped_state(task.state))
+        .count();
+    let skipped = tasks
+        .iter()
+        .filter(|task| skipped_state(task.state))
+        .count();
     let suite = format!("taskrun run #{}", run.id);
     let class = escape(run.taskfile.as_deref().unwrap_or("taskrun"));
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -28,50 +40,42 @@ pub fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
         out,
         "<testsuites name=\"taskrun\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
         tasks.len(),
-        seconds(run.duration_ms)
+        seconds(run.duration)
     );
     let _ = writeln!(
         out,
         "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
         tasks.len(),
-        seconds(run.duration_ms)
+        seconds(run.duration)
     );
     for task in tasks {
         let _ = write!(
             out,
             "    <testcase name=\"{}\" classname=\"{class}\" time=\"{:.3}\"",
             escape(&task.name),
-            seconds(task.duration_ms)
+            seconds(task.duration)
         );
         let stdout = whole(&task.stdout);
         let stderr = whole(&task.stderr);
-        let message = match (task.exit_code, task.signal, &task.reason) {
-            (_, _, Some(reason)) => reason.clone(),
-            (_, Some(signal), _) => format!(
-                "killed by {}",
-                crate::execute::signal_name(i32::try_from(signal).unwrap_or(0))
-            ),
-            (Some(code), None, None) => format!("exit code {code}"),
-            (None, None, None) => task.status.clone(),
-        };
-        let message = match (task.status.as_str(), task.settings.timeout) {
-            ("timeout", Some(limit)) => {
-                format!("timed out after {} ({message})", format_duration(limit))
+        let message = match (&task.exit, &task.reason) {
+            (Some(exit), None) if task.state.is(Status::Timeout) => {
+                why_ended(Status::Timeout, exit, task.settings.timeout)
             }
-            ("timeout", None) => format!("timed out ({message})"),
-            _ => message,
+            (Some(exit), None) => exit.to_string(),
+            (_, Some(reason)) => reason.clone(),
+            (None, None) => task.state.to_string(),
         };
         let mut body = String::new();
-        match task.status.as_str() {
-            "passed" => {}
-            "skipped" | "pending" | "running" => {
+        match task.state {
+            TaskState::Ended(Status::Passed) => {}
+            state if skipped_state(state) => {
                 let _ = writeln!(body, "      <skipped message=\"{}\"/>", escape(&message));
             }
             status => {
                 let _ = writeln!(
                     body,
                     "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                    escape(status),
+                    escape(status.as_str()),
                     escape(&message),
                     escape(&stderr)
                 );
@@ -91,6 +95,45 @@ pub fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// `--junit FILE`: the JUnit report of the run, written when it is over.
+pub(crate) struct JunitFile {
+    path: PathBuf,
+    file: std::fs::File,
+    /// Makes the report, from the recorded run.
+    report: Box<dyn FnOnce() -> Result<String, Error> + Send>,
+}
+
+impl JunitFile {
+    /// Writes what `report` makes to `file` (opened at `path`).
+    pub(crate) fn new(
+        path: PathBuf,
+        file: std::fs::File,
+        report: Box<dyn FnOnce() -> Result<String, Error> + Send>,
+    ) -> JunitFile {
+        JunitFile { path, file, report }
+    }
+}
+
+impl Sink for JunitFile {
+    fn wants_output(&self) -> bool {
+        false
+    }
+
+    /// The report is made from the database, not from the events.
+    fn receive(&mut self, _: Event) {}
+
+    fn finish(self: Box<Self>) -> Result<(), Error> {
+        let JunitFile {
+            path,
+            mut file,
+            report,
+        } = *self;
+        let xml = report()?;
+        file.write_all(xml.as_bytes())
+            .map_err(|source| Error::CannotWrite { path, source })
+    }
 }
 
 /// A stored stream as text: its start, and for a stream cut at

@@ -14,32 +14,34 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crossbeam::channel::Receiver;
+use std::sync::Arc;
 
 use super::history::local_time;
 use super::lines::Lines;
-use super::progress::format_duration;
-use crate::event::{Event, Exit, Stream, TaskResult};
-use crate::execute::signal_name;
+use crate::error::Error;
+use crate::event::{Event, Stream, TaskResult, format_duration};
 use crate::graph::Plan;
-use crate::record::unix_seconds;
+use crate::sink::Sink;
+use crate::units::unix_seconds;
 
 /// A log file is rotated once it is larger than this.
-pub(super) const ROTATE_AT: u64 = 64 << 20;
+const ROTATE_AT: u64 = 64 << 20;
 
 /// How many rotated files are kept beside the current one.
 const KEEP: usize = 3;
 
 /// Writes the logs of one run.
-pub struct Logs {
+pub(crate) struct Logs {
     dir: PathBuf,
+    plan: Arc<Plan>,
     run_id: i64,
     run: BufWriter<File>,
     tasks: HashMap<usize, Log>,
     lines: Lines,
-    attempts: Vec<u32>,
     /// The attempt of each task whose end is logged.
     ended: Vec<u32>,
+    /// The first write error; nothing more is written after one.
+    failure: Option<std::io::Error>,
 }
 
 struct Log {
@@ -83,7 +85,7 @@ impl Log {
 
 impl Logs {
     /// Creates `dir` if needed and opens its run log.
-    pub fn create(dir: &Path, tasks: usize) -> std::io::Result<Logs> {
+    pub(crate) fn create(dir: &Path, plan: Arc<Plan>) -> std::io::Result<Logs> {
         std::fs::create_dir_all(dir.join("tasks"))?;
         let run = BufWriter::new(
             File::options()
@@ -93,51 +95,28 @@ impl Logs {
         );
         Ok(Logs {
             dir: dir.to_owned(),
+            ended: vec![0; plan.tasks.len()],
+            plan,
             run_id: 0,
             run,
             tasks: HashMap::new(),
             lines: Lines::default(),
-            attempts: vec![0; tasks],
-            ended: vec![0; tasks],
+            failure: None,
         })
     }
 
-    /// Writes every event until the channel closes; returns the first
-    /// write error, if writing failed (the run goes on regardless).
-    pub fn consume(
-        mut self,
-        run_id: i64,
-        plan: &Plan,
-        events: &Receiver<Event>,
-    ) -> std::io::Result<()> {
+    /// The run's number in the history, for the logs' headers.
+    pub(crate) fn recorded_as(mut self, run_id: i64) -> Logs {
         self.run_id = run_id;
-        let mut failure = None;
-        for event in events {
-            if failure.is_none() {
-                // The run log is written in batches, but never left behind
-                // while waiting for the next event.
-                let written = self.event(plan, event).and_then(|()| {
-                    if events.is_empty() {
-                        self.run.flush()?;
-                    }
-                    Ok(())
-                });
-                failure = written.err();
-            }
-        }
-        match failure {
-            Some(error) => Err(error),
-            None => self.run.flush(),
-        }
+        self
     }
 
-    fn event(&mut self, plan: &Plan, event: Event) -> std::io::Result<()> {
+    fn event(&mut self, event: Event) -> std::io::Result<()> {
+        let plan = Arc::clone(&self.plan);
         let name = |task: usize| plan.tasks[task].name.value.as_str();
         let last_attempt = matches!(event, Event::TaskFinished { .. });
         match event {
-            Event::TaskStarted { task, at } => {
-                self.attempts[task] += 1;
-                let attempt = self.attempts[task];
+            Event::TaskStarted { task, attempt, at } => {
                 let spec = &plan.tasks[task];
                 let run_id = self.run_id;
                 let log = self.log(task, name(task))?;
@@ -200,12 +179,9 @@ impl Logs {
                     name(task)
                 )
             }
-            Event::Interrupted { signal, .. } => writeln!(
-                self.run,
-                "{} interrupted by {}",
-                local_time(now()),
-                signal_name(signal)
-            ),
+            Event::Interrupted { signal, .. } => {
+                writeln!(self.run, "{} interrupted by {signal}", local_time(now()))
+            }
             Event::RunFinished { summary } => {
                 let counts = summary.counts;
                 writeln!(
@@ -240,6 +216,37 @@ impl Logs {
     }
 }
 
+impl Sink for Logs {
+    fn receive(&mut self, event: Event) {
+        if self.failure.is_none()
+            && let Err(error) = self.event(event)
+        {
+            self.failure = Some(error);
+        }
+    }
+
+    fn idle(&mut self) {
+        // The run log is written in batches, but never left behind while
+        // waiting for the next event.
+        if self.failure.is_none()
+            && let Err(error) = self.run.flush()
+        {
+            self.failure = Some(error);
+        }
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+        let written = match self.failure.take() {
+            Some(error) => Err(error),
+            None => self.run.flush(),
+        };
+        written.map_err(|source| Error::CannotWrite {
+            path: self.dir.clone(),
+            source,
+        })
+    }
+}
+
 fn push_line(text: &mut String, stream: Stream, line: &[u8]) {
     let prefix = if stream == Stream::Stdout {
         "out| "
@@ -253,13 +260,9 @@ fn push_line(text: &mut String, stream: Stream, line: &[u8]) {
 
 /// `exit code 0, passed in 2.3s (attempt 1)`.
 fn ending(result: &TaskResult) -> String {
-    let exit = match &result.exit {
-        Exit::Code(code) => format!("exit code {code}"),
-        Exit::Signal(signal) => format!("killed by {}", signal_name(*signal)),
-        Exit::NotStarted(reason) => reason.clone(),
-    };
     format!(
-        "{exit}, {} in {} (attempt {})",
+        "{}, {} in {} (attempt {})",
+        result.exit,
         result.status.as_str(),
         format_duration(result.duration),
         result.attempt

@@ -1,4 +1,5 @@
-//! Human-readable output: diagnostics, summaries and live progress.
+//! What a person or a program sees: diagnostics, live progress, the event
+//! log, task logs, JUnit and the views of recorded runs.
 //!
 //! Everything here reads results and events; nothing here changes them or
 //! touches a process.
@@ -6,16 +7,16 @@
 mod diagnostic;
 mod dry_run;
 mod events;
-pub mod history;
+pub(crate) mod history;
 mod junit;
 mod lines;
 mod logs;
 mod progress;
 mod terminal;
 
-pub use diagnostic::{MAX_SHOWN, Style, check_summary, error, problem};
-pub use dry_run::dry_run;
-pub use events::EventLog;
-pub use junit::junit;
-pub use logs::Logs;
-pub use progress::{Output, Progress, ProgressOptions, format_duration};
+pub(crate) use diagnostic::{ColorChoice, Style, check_summary, error, problem};
+pub(crate) use dry_run::dry_run;
+pub(crate) use events::EventLog;
+pub(crate) use junit::{JunitFile, junit};
+pub(crate) use logs::Logs;
+pub(crate) use progress::{Output, Progress, ProgressOptions};

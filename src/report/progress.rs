@@ -19,15 +19,16 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{self, Receiver};
-
 use super::lines::Lines;
-use crate::error::plural;
-use crate::event::{Capture, Counts, Event, Exit, Status, Stream, Summary, TaskId, TaskResult};
-use crate::execute::signal_name;
+use crate::error::{Error, plural};
+use crate::event::{
+    Capture, Counts, Event, Status, Stream, Summary, TaskId, TaskResult, format_duration, why_ended,
+};
 use crate::graph::Plan;
+use crate::sink::{Sink, Wait};
 
 /// The column the status word starts at (0-based), as in the spec.
 const STATUS_COLUMN: usize = 41;
@@ -45,8 +46,8 @@ const LIVE_TASKS: usize = 8;
 const REDRAW: Duration = Duration::from_millis(100);
 
 /// What is shown of the tasks' own output.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Output {
     /// Only the progress lines, with the last lines of a failed task's
     /// output under it.
     #[default]
@@ -60,24 +61,24 @@ pub enum Output {
 
 /// How progress is shown.
 #[derive(Clone, Debug, Default)]
-pub struct ProgressOptions {
+pub(crate) struct ProgressOptions {
     /// What is shown of the tasks' output.
-    pub output: Output,
+    pub(crate) output: Output,
     /// Print only the final summary.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Show the running tasks, redrawn in place (standard output is a
     /// terminal).
-    pub live: bool,
+    pub(crate) live: bool,
     /// Colour the status words.
-    pub color: bool,
+    pub(crate) color: bool,
     /// Print `Running with max N concurrent tasks...` first (`--jobs` was
     /// given).
-    pub announce_jobs: Option<usize>,
+    pub(crate) announce_jobs: Option<usize>,
     /// A line to print before anything else (`Retrying 2 failed tasks
     /// from run #41...`).
-    pub header: Option<String>,
+    pub(crate) header: Option<String>,
     /// The run's timeout, for the reason shown under a timed-out task.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 struct Live {
@@ -90,8 +91,8 @@ struct Live {
 
 /// Turns events into text on a writer (and, for the tasks' stderr in the
 /// stream and grouped modes, a second one).
-pub struct Progress<'a, W: Write, E: Write> {
-    plan: &'a Plan,
+pub(crate) struct Progress<W: Write, E: Write> {
+    plan: Arc<Plan>,
     options: ProgressOptions,
     out: W,
     err: E,
@@ -104,62 +105,33 @@ pub struct Progress<'a, W: Write, E: Write> {
     running: BTreeMap<TaskId, Live>,
     /// Lines of the live view on screen now.
     drawn: usize,
+    /// When the live view is redrawn next.
+    redraw: Instant,
     width: usize,
     broken: bool,
 }
 
-impl<'a, W: Write, E: Write> Progress<'a, W, E> {
-    pub fn new(plan: &'a Plan, options: ProgressOptions, out: W, err: E) -> Self {
+impl<W: Write, E: Write> Progress<W, E> {
+    pub(crate) fn new(plan: Arc<Plan>, options: ProgressOptions, out: W, err: E) -> Self {
         let width = super::terminal::stdout_width().unwrap_or(80);
         Progress {
+            shown: vec![0; plan.tasks.len()],
             plan,
             options,
             out,
             err,
             lines: Lines::default(),
-            shown: vec![0; plan.tasks.len()],
             ended: 0,
             running: BTreeMap::new(),
             drawn: 0,
+            redraw: Instant::now() + REDRAW,
             width,
             broken: false,
         }
     }
 
-    /// Shows every event from `events` until the channel closes, then
-    /// returns the writer.
-    pub fn consume(mut self, events: &Receiver<Event>) -> W {
-        let ticker = if self.options.live {
-            channel::tick(REDRAW)
-        } else {
-            channel::never()
-        };
-        loop {
-            channel::select! {
-                recv(events) -> event => match event {
-                    Ok(event) => self.event(event),
-                    Err(_) => break,
-                },
-                recv(ticker) -> _ => {
-                    let mut text = self.erase_live();
-                    text.push_str(&self.live_view());
-                    self.write(&text);
-                },
-            }
-            // Write in batches, but never leave anything unshown while
-            // waiting for the next event.
-            if events.is_empty() {
-                self.flush();
-            }
-        }
-        let text = self.erase_live();
-        self.write(&text);
-        self.flush();
-        self.out
-    }
-
     /// Shows one event.
-    pub fn event(&mut self, event: Event) {
+    pub(crate) fn event(&mut self, event: Event) {
         if self.options.quiet {
             if let Event::RunFinished { summary } = event {
                 let text = self.summary(&summary);
@@ -241,8 +213,7 @@ impl<'a, W: Write, E: Write> Progress<'a, W, E> {
                 self.line(&head, Status::Skipped, &reason.to_string())
             }
             Event::Interrupted { signal, running } => format!(
-                "\nReceived {}: stopping {} (press Ctrl-C again to kill them now)...\n",
-                signal_name(signal),
+                "\nReceived {signal}: stopping {} (press Ctrl-C again to kill them now)...\n",
                 plural(running, "running task")
             ),
             Event::RunFinished { summary } => self.summary(&summary),
@@ -403,10 +374,7 @@ impl<'a, W: Write, E: Write> Progress<'a, W, E> {
         }
         let blank = if self.options.quiet { "" } else { "\n" };
         match summary.interrupted {
-            Some(signal) => format!(
-                "{blank}Run interrupted by {}: {counts}\n",
-                signal_name(signal)
-            ),
+            Some(signal) => format!("{blank}Run interrupted by {signal}: {counts}\n"),
             None => format!("{blank}Run completed: {counts}\n"),
         }
     }
@@ -469,17 +437,7 @@ impl<'a, W: Write, E: Write> Progress<'a, W, E> {
 
 /// Why an attempt did not pass, in a few words.
 fn reason(result: &TaskResult, timeout: Option<Duration>) -> String {
-    let exit = match &result.exit {
-        Exit::Code(code) => format!("exit code {code}"),
-        Exit::Signal(signal) => format!("killed by {}", signal_name(*signal)),
-        Exit::NotStarted(reason) => reason.clone(),
-    };
-    match (result.status, timeout) {
-        (Status::Timeout, Some(timeout)) => {
-            format!("timed out after {} ({exit})", format_duration(timeout))
-        }
-        _ => exit,
-    }
+    why_ended(result.status, &result.exit, timeout)
 }
 
 /// The reason a task did not pass and the last lines of its output.
@@ -554,26 +512,47 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-/// `0.01s`, `2.3s`, `1m05s`.
-pub fn format_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs_f64();
-    if seconds < 0.1 {
-        format!("{seconds:.2}s")
-    } else if seconds < 60.0 {
-        format!("{seconds:.1}s")
-    } else {
-        let whole = duration.as_secs();
-        format!("{}m{:02}s", whole / 60, whole % 60)
+impl<W: Write + Send, E: Write + Send> Sink for Progress<W, E> {
+    fn receive(&mut self, event: Event) {
+        self.event(event);
+    }
+
+    fn wait(&self) -> Wait {
+        if self.options.live {
+            Wait::Until(self.redraw)
+        } else {
+            Wait::ForEvent
+        }
+    }
+
+    fn tick(&mut self) {
+        self.redraw = Instant::now() + REDRAW;
+        let mut text = self.erase_live();
+        text.push_str(&self.live_view());
+        self.write(&text);
+    }
+
+    fn idle(&mut self) {
+        // Written in batches, but never left unshown while the run waits.
+        self.flush();
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), Error> {
+        let text = self.erase_live();
+        self.write(&text);
+        self.flush();
+        // Progress that cannot be shown (standard output closed) is no
+        // reason to fail the run.
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::SystemTime;
 
     use super::*;
-    use crate::event::SkipReason;
+    use crate::event::{Exit, SkipReason};
     use crate::testing::plan;
 
     fn finished(status: Status, exit: Exit, millis: u64, stderr: &[u8]) -> Arc<TaskResult> {
@@ -591,15 +570,15 @@ mod tests {
         })
     }
 
-    fn render(plan: &Plan, options: ProgressOptions, events: Vec<Event>) -> String {
-        let mut progress = Progress::new(plan, options, Vec::new(), std::io::sink());
+    fn render(plan: Plan, options: ProgressOptions, events: Vec<Event>) -> String {
+        let mut progress = Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink());
         for event in events {
             progress.event(event);
         }
         String::from_utf8(progress.out).unwrap()
     }
 
-    fn summary(counts: Counts, interrupted: Option<i32>) -> Event {
+    fn summary(counts: Counts, interrupted: Option<crate::event::Signal>) -> Event {
         Event::RunFinished {
             summary: Summary {
                 counts,
@@ -618,7 +597,7 @@ mod tests {
         );
         let passed = |ms| finished(Status::Passed, Exit::Code(0), ms, b"");
         let text = render(
-            &plan,
+            plan,
             ProgressOptions::default(),
             vec![
                 Event::TaskFinished {
@@ -668,12 +647,17 @@ mod tests {
             ..ProgressOptions::default()
         };
         let text = render(
-            &plan,
+            plan,
             options,
             vec![
                 Event::TaskFinished {
                     task: 0,
-                    result: finished(Status::Timeout, Exit::Signal(15), 5_000, b""),
+                    result: finished(
+                        Status::Timeout,
+                        Exit::Signal(crate::event::Signal::TERM),
+                        5_000,
+                        b"",
+                    ),
                 },
                 Event::TaskSkipped {
                     task: 1,
@@ -685,7 +669,7 @@ mod tests {
                         skipped: 1,
                         ..Counts::default()
                     },
-                    Some(2),
+                    Some(crate::event::Signal::INT),
                 ),
             ],
         );
@@ -708,7 +692,7 @@ mod tests {
             ..ProgressOptions::default()
         };
         let text = render(
-            &plan,
+            plan,
             options,
             vec![
                 Event::RunStarted {
@@ -735,14 +719,20 @@ mod tests {
     #[test]
     fn failure_tail_shows_the_last_lines_of_the_end_of_long_output() {
         let plan = plan("a: x\n");
-        let mut result = (*finished(Status::Failed, Exit::Signal(11), 100, b"")).clone();
+        let mut result = (*finished(
+            Status::Failed,
+            Exit::Signal(crate::event::Signal(11)),
+            100,
+            b"",
+        ))
+        .clone();
         let mut stderr = Capture::default();
         for i in 0..100_000 {
             stderr.push(format!("line {i}\n").as_bytes(), 1024);
         }
         result.stderr = stderr;
         let text = render(
-            &plan,
+            plan,
             ProgressOptions::default(),
             vec![Event::TaskFinished {
                 task: 0,
@@ -767,10 +757,11 @@ mod tests {
             live: true,
             ..ProgressOptions::default()
         };
-        let mut progress = Progress::new(&plan, options, Vec::new(), std::io::sink());
+        let mut progress = Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink());
         progress.width = 40;
         progress.event(Event::TaskStarted {
             task: 0,
+            attempt: 1,
             at: SystemTime::now(),
         });
         progress.event(Event::TaskOutput {
@@ -816,17 +807,14 @@ mod tests {
             }
         }
         let plan = plan("a: true\n");
-        let mut progress =
-            Progress::new(&plan, ProgressOptions::default(), Closed, std::io::sink());
+        let mut progress = Progress::new(
+            Arc::new(plan),
+            ProgressOptions::default(),
+            Closed,
+            std::io::sink(),
+        );
         progress.event(summary(Counts::default(), None));
         assert!(progress.broken);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(format_duration(Duration::from_millis(12)), "0.01s");
-        assert_eq!(format_duration(Duration::from_millis(2_340)), "2.3s");
-        assert_eq!(format_duration(Duration::from_secs(65)), "1m05s");
     }
 
     #[test]

@@ -18,8 +18,7 @@ use std::time::Instant;
 use rhai::module_resolvers::{FileModuleResolver, ModuleResolversCollection, StaticModuleResolver};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Module, NativeCallContext, Position};
 
-use crate::event::Stream;
-use crate::execute::Watch;
+use crate::event::{Signal, Stream};
 
 /// Operations one evaluation may run (a loop iteration is a few): about a
 /// hundred times what generating ten thousand tasks takes, and an endless
@@ -36,11 +35,11 @@ pub(crate) const STDLIB: &[(&str, &str)] = &[
     ("taskrun/fs", include_str!("../../stdlib/fs.rhai")),
 ];
 
-/// When an evaluated task must stop: its deadline, and the run's control.
-#[derive(Clone, Debug)]
+/// When an evaluated task must stop: its deadline, and whether the run
+/// asked it to (the signal to stop with, `SIGKILL` once it is killed).
 pub(crate) struct Stop {
     pub(crate) deadline: Option<Instant>,
-    pub(crate) control: Watch,
+    pub(crate) stopped: Box<dyn Fn() -> Option<Signal>>,
 }
 
 /// What is known on this thread while an evaluated task runs on it.
@@ -83,11 +82,8 @@ fn progress(operations: u64) -> Option<Dynamic> {
     RUNNING.with(|running| {
         let running = running.borrow();
         let stop = &running.as_ref()?.stop;
-        if let Some(signal) = stop.control.interrupted() {
-            return Some(Dynamic::from(i64::from(signal)));
-        }
-        if stop.control.killed() {
-            return Some(Dynamic::from(i64::from(libc::SIGKILL)));
+        if let Some(signal) = (stop.stopped)() {
+            return Some(Dynamic::from(i64::from(signal.number())));
         }
         if stop
             .deadline
@@ -378,7 +374,7 @@ mod tests {
         let engine = new(Path::new("."));
         let stop = Stop {
             deadline: None,
-            control: Watch::default(),
+            stopped: Box::new(|| None),
         };
         let (result, stdout, stderr) =
             capture(stop, || engine.run("print(\"out\"); debug(\"err\");"));
@@ -392,7 +388,7 @@ mod tests {
         let engine = new(Path::new("."));
         let stop = Stop {
             deadline: Some(Instant::now() + std::time::Duration::from_millis(50)),
-            control: Watch::default(),
+            stopped: Box::new(|| None),
         };
         let start = Instant::now();
         let (result, _, _) = capture(stop, || engine.run("loop {}"));

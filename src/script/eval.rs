@@ -1,70 +1,49 @@
 //! Evaluated tasks: `task(name, || { ... })` runs a closure of the script
-//! in-process, on a worker thread, as a task.
+//! in-process, as a task.
 //!
 //! What the closure prints is the task's stdout (`debug` its stderr), a
 //! thrown error fails it (exit code 1, the error on stderr), and it stops
-//! at its timeout or when the run is interrupted: the engine checks a
-//! deadline and the run's control while the closure runs. A value the
-//! closure returns, other than `()`, is printed as its last line.
+//! at its deadline or when the run asks it to: the engine checks both
+//! while the closure runs. A value the closure returns, other than `()`,
+//! is printed as its last line. The executor that runs these on a
+//! worker thread is `execute`'s `Evaluated`.
 
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use rhai::{Dynamic, EvalAltResult};
 
 use super::engine::{self, Stop};
 use super::load::Script;
-use crate::event::{Capture, Exit, Stream};
-use crate::execute::{Control, Executor, Job, Outcome};
+use crate::event::{Exit, Signal};
 
 /// The exit code of an evaluated task that ran past its timeout, as
 /// `timeout(1)` reports it.
 const TIMED_OUT: i32 = 124;
 
-/// Runs evaluated tasks with the script, and hands every other job on.
-pub struct Evaluator {
-    script: Arc<Script>,
-    shell: Arc<dyn Executor>,
+/// What an evaluated task did.
+#[derive(Debug)]
+pub(crate) struct Evaluation {
+    pub(crate) exit: Exit,
+    /// It ran past its deadline and was stopped.
+    pub(crate) timed_out: bool,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
 }
 
-impl Evaluator {
-    pub fn new(script: Arc<Script>, shell: Arc<dyn Executor>) -> Evaluator {
-        Evaluator { script, shell }
-    }
-}
-
-impl Executor for Evaluator {
-    fn execute(
+impl Script {
+    /// Runs the closure of the evaluated task `name` on this thread, until
+    /// it returns, `deadline` passes, or `stopped` gives the signal it is
+    /// stopped with. `None` if the script has no closure of that name.
+    pub(crate) fn evaluate(
         &self,
-        job: &Job,
-        control: &Control,
-        output: &mut dyn FnMut(Stream, &[u8]),
-    ) -> Outcome {
-        if !job.evaluated {
-            return self.shell.execute(job, control, output);
-        }
-        let started_at = SystemTime::now();
-        let start = Instant::now();
-        let Some(closure) = self.script.closure(&job.name) else {
-            return Outcome {
-                exit: Exit::NotStarted(format!(
-                    "the script defines no closure for task `{}`",
-                    job.name
-                )),
-                timed_out: false,
-                started_at,
-                duration: start.elapsed(),
-                stdout: Capture::default(),
-                stderr: Capture::default(),
-                job_id: None,
-            };
-        };
-        let stop = Stop {
-            deadline: job.timeout.map(|timeout| start + timeout),
-            control: control.watch(),
-        };
+        name: &str,
+        deadline: Option<Instant>,
+        stopped: Box<dyn Fn() -> Option<Signal>>,
+    ) -> Option<Evaluation> {
+        let closure = self.closure(name)?;
+        let stop = Stop { deadline, stopped };
         let (result, mut stdout, mut stderr) = engine::capture(stop, || {
-            closure.call::<Dynamic>(&self.script.engine, &self.script.ast, ())
+            closure.call::<Dynamic>(&self.engine, &self.ast, ())
         });
         let (exit, timed_out) = match result {
             Ok(value) => {
@@ -76,39 +55,21 @@ impl Executor for Evaluator {
             }
             Err(error) => match *error {
                 EvalAltResult::ErrorTerminated(token, _) => match token.as_int() {
-                    Ok(signal) if signal > 0 => {
-                        (Exit::Signal(i32::try_from(signal).unwrap_or(0)), false)
-                    }
+                    Ok(signal) if signal > 0 => (Exit::Signal(Signal::from_stored(signal)), false),
                     _ => (Exit::Code(TIMED_OUT), true),
                 },
                 other => {
-                    let error = self.script.error(other);
-                    stderr.extend_from_slice(
-                        format!("{}\n", self.script.describe(&error)).as_bytes(),
-                    );
+                    let error = self.error(other);
+                    stderr.extend_from_slice(format!("{}\n", self.describe(&error)).as_bytes());
                     (Exit::Code(1), false)
                 }
             },
         };
-        let mut captures = [Capture::default(), Capture::default()];
-        for (index, (stream, bytes)) in [(Stream::Stdout, stdout), (Stream::Stderr, stderr)]
-            .into_iter()
-            .enumerate()
-        {
-            if !bytes.is_empty() {
-                captures[index].push(&bytes, job.max_output);
-                output(stream, &bytes);
-            }
-        }
-        let [stdout, stderr] = captures;
-        Outcome {
+        Some(Evaluation {
             exit,
             timed_out,
-            started_at,
-            duration: start.elapsed(),
             stdout,
             stderr,
-            job_id: None,
-        }
+        })
     }
 }

@@ -10,21 +10,21 @@
 
 use std::sync::Arc;
 
-use crossbeam::channel::Receiver;
-
 use super::load::Script;
-use super::view::{TaskView, passed, run_map};
-use crate::error::{Problem, ScriptError};
-use crate::event::{Counts, Event};
+use super::view::{TaskView, run_map};
+use crate::error::{Error, Problem, ScriptError};
+use crate::event::{Event, Status};
 use crate::graph::Plan;
 use crate::report::{self, Style};
+use crate::sink::Sink;
 use crate::source::Sources;
 
 const HOOKS: [&str; 4] = ["on_start", "on_success", "on_failure", "on_finish"];
 
 /// Calls a script's hooks for one run.
-pub struct Hooks {
+pub(crate) struct Hooks {
     script: Arc<Script>,
+    plan: Arc<Plan>,
     run_id: i64,
     defined: Vec<&'static str>,
     sources: Sources,
@@ -34,53 +34,25 @@ pub struct Hooks {
 impl Hooks {
     /// The hooks `script` defines, or `None` if it defines none. Problems
     /// are rendered with `sources` in `style`.
-    pub fn new(script: Arc<Script>, run_id: i64, sources: Sources, style: Style) -> Option<Hooks> {
+    pub(crate) fn new(
+        script: Arc<Script>,
+        plan: Arc<Plan>,
+        run_id: i64,
+        sources: Sources,
+        style: Style,
+    ) -> Option<Hooks> {
         let defined: Vec<&'static str> = HOOKS
             .into_iter()
             .filter(|hook| script.defines(hook, 1))
             .collect();
         (!defined.is_empty()).then_some(Hooks {
             script,
+            plan,
             run_id,
             defined,
             sources,
             style,
         })
-    }
-
-    /// Calls the hooks for every event until the channel closes.
-    pub fn consume(mut self, plan: &Plan, events: &Receiver<Event>) {
-        let mut attempts = vec![0u32; plan.tasks.len()];
-        let mut counts = Counts::default();
-        for event in events {
-            match event {
-                Event::TaskStarted { task, .. } => {
-                    attempts[task] += 1;
-                    let view = TaskView::started(&plan.tasks[task], attempts[task]);
-                    self.call("on_start", view.to_map());
-                }
-                Event::TaskFinished { task, result } => {
-                    counts.add(result.status);
-                    let view = TaskView::ended(&plan.tasks[task], &result);
-                    let hook = if passed(result.status) {
-                        "on_success"
-                    } else {
-                        "on_failure"
-                    };
-                    self.call(hook, view.to_map());
-                }
-                Event::RunFinished { summary } => {
-                    let run = run_map(
-                        self.run_id,
-                        &summary.counts,
-                        summary.duration.as_secs_f64(),
-                        summary.interrupted,
-                    );
-                    self.call("on_finish", run);
-                }
-                _ => {}
-            }
-        }
     }
 
     fn call(&mut self, hook: &'static str, argument: rhai::Dynamic) {
@@ -108,5 +80,45 @@ impl Hooks {
             });
             eprint!("{}", report::problem(&problem, &self.sources, self.style));
         }
+    }
+}
+
+impl Sink for Hooks {
+    fn wants_output(&self) -> bool {
+        // Hooks see tasks start and end, never output.
+        false
+    }
+
+    fn receive(&mut self, event: Event) {
+        match event {
+            Event::TaskStarted { task, attempt, .. } => {
+                let view = TaskView::started(&self.plan.tasks[task], attempt).to_map();
+                self.call("on_start", view);
+            }
+            Event::TaskFinished { task, result } => {
+                let view = TaskView::ended(&self.plan.tasks[task], &result).to_map();
+                let hook = if result.status == Status::Passed {
+                    "on_success"
+                } else {
+                    "on_failure"
+                };
+                self.call(hook, view);
+            }
+            Event::RunFinished { summary } => {
+                let run = run_map(
+                    self.run_id,
+                    &summary.counts,
+                    summary.duration.as_secs_f64(),
+                    summary.interrupted,
+                );
+                self.call("on_finish", run);
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), Error> {
+        // A hook that failed has been reported as it failed; the run stands.
+        Ok(())
     }
 }

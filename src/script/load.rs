@@ -14,7 +14,7 @@ use crate::task::TaskSet;
 
 /// A script that has run: its engine and code, for calling its functions
 /// (hooks, `should_retry`) and closures (evaluated tasks) later.
-pub struct Script {
+pub(crate) struct Script {
     pub(crate) engine: Engine,
     pub(crate) ast: AST,
     pub(crate) source: SourceId,
@@ -22,9 +22,9 @@ pub struct Script {
     /// The closure of each evaluated task, by task name.
     pub(crate) closures: Vec<(String, FnPtr)>,
     /// `executor("slurm")`, if the script chose.
-    pub executor: Option<String>,
+    pub(crate) executor: Option<String>,
     /// `partition("name")`, if the script chose.
-    pub partition: Option<String>,
+    pub(crate) partition: Option<String>,
 }
 
 impl std::fmt::Debug for Script {
@@ -37,7 +37,7 @@ impl std::fmt::Debug for Script {
 
 impl Script {
     /// Whether the script defines a function of this name and arity.
-    pub fn defines(&self, name: &str, arity: usize) -> bool {
+    pub(crate) fn defines(&self, name: &str, arity: usize) -> bool {
         self.ast
             .iter_functions()
             .any(|function| function.name == name && function.params.len() == arity)
@@ -92,7 +92,7 @@ impl Script {
 /// `set` (from the task file) already defined, relative paths starting at
 /// `dir`. Returns every task and pool once the script has run, and the
 /// script.
-pub fn load(
+pub(crate) fn load(
     source: &Source,
     id: SourceId,
     set: TaskSet,

@@ -14,8 +14,7 @@ mod load;
 mod policy;
 mod view;
 
-pub use eval::Evaluator;
-pub use hooks::Hooks;
-pub use load::{Script, load};
-pub use policy::Policy;
-pub use view::TaskView;
+pub(crate) use hooks::Hooks;
+pub(crate) use load::{Script, load};
+pub(crate) use policy::Policy;
+pub(crate) use view::TaskView;

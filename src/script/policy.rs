@@ -19,7 +19,7 @@ use crate::source::Sources;
 use crate::task::TaskSpec;
 
 /// A script's `should_retry`.
-pub struct Policy {
+pub(crate) struct Policy {
     script: Arc<Script>,
     reported: AtomicBool,
     sources: Sources,
@@ -28,7 +28,7 @@ pub struct Policy {
 
 impl Policy {
     /// The policy `script` defines, or `None` if it defines none.
-    pub fn new(script: Arc<Script>, sources: Sources, style: Style) -> Option<Policy> {
+    pub(crate) fn new(script: Arc<Script>, sources: Sources, style: Style) -> Option<Policy> {
         script.defines("should_retry", 1).then(|| Policy {
             script,
             reported: AtomicBool::new(false),
@@ -38,7 +38,7 @@ impl Policy {
     }
 
     /// What the policy says about `task`.
-    pub fn decide(&self, task: &TaskView<'_>) -> Result<bool, ScriptError> {
+    pub(crate) fn decide(&self, task: &TaskView<'_>) -> Result<bool, ScriptError> {
         let answer = self.script.call("should_retry", (task.to_map(),))?;
         answer.as_bool().map_err(|kind| ScriptError::Runtime {
             message: format!("should_retry must return true or false, not {kind}"),
@@ -48,7 +48,7 @@ impl Policy {
 
     /// What the policy says, or `true` (reporting the problem once) if it
     /// could not say.
-    pub fn decide_or_retry(&self, task: &TaskView<'_>) -> bool {
+    pub(crate) fn decide_or_retry(&self, task: &TaskView<'_>) -> bool {
         self.decide(task).unwrap_or_else(|error| {
             if !self.reported.swap(true, Ordering::SeqCst) {
                 let problem = Problem::Script(error);

@@ -4,28 +4,28 @@
 
 use rhai::{Dynamic, Map};
 
-use crate::event::{Counts, Exit, Status, TaskResult};
-use crate::execute::signal_name;
+use crate::event::{Counts, Exit, Signal, TaskResult};
+use crate::record::TaskRow;
 use crate::task::TaskSpec;
 
 /// What a hook or a policy learns about a task.
-pub struct TaskView<'a> {
-    pub name: &'a str,
-    pub command: &'a str,
+pub(crate) struct TaskView<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) command: &'a str,
     /// `running`, `passed`, `failed`, `timeout`, `skipped`, `canceled`.
-    pub status: &'a str,
-    pub exit_code: Option<i64>,
-    pub signal: Option<String>,
-    pub stdout: &'a [u8],
-    pub stderr: &'a [u8],
+    pub(crate) status: &'a str,
+    pub(crate) exit_code: Option<i64>,
+    pub(crate) signal: Option<Signal>,
+    pub(crate) stdout: &'a [u8],
+    pub(crate) stderr: &'a [u8],
     /// Seconds.
-    pub duration: f64,
-    pub attempt: i64,
+    pub(crate) duration: f64,
+    pub(crate) attempt: i64,
 }
 
 impl<'a> TaskView<'a> {
     /// A task that has not ended.
-    pub fn started(spec: &'a TaskSpec, attempt: u32) -> TaskView<'a> {
+    pub(crate) fn started(spec: &'a TaskSpec, attempt: u32) -> TaskView<'a> {
         TaskView {
             name: &spec.name.value,
             command: &spec.command.value,
@@ -40,18 +40,13 @@ impl<'a> TaskView<'a> {
     }
 
     /// A task (or one attempt of it) that has ended.
-    pub fn ended(spec: &'a TaskSpec, result: &'a TaskResult) -> TaskView<'a> {
-        let (exit_code, signal) = match result.exit {
-            Exit::Code(code) => (Some(i64::from(code)), None),
-            Exit::Signal(signal) => (None, Some(signal_name(signal))),
-            Exit::NotStarted(_) => (None, None),
-        };
+    pub(crate) fn ended(spec: &'a TaskSpec, result: &'a TaskResult) -> TaskView<'a> {
         TaskView {
             name: &spec.name.value,
             command: &spec.command.value,
             status: result.status.as_str(),
-            exit_code,
-            signal,
+            exit_code: result.exit.code().map(i64::from),
+            signal: result.exit.signal(),
             stdout: result.stdout.last_bytes(),
             stderr: result.stderr.last_bytes(),
             duration: result.duration.as_secs_f64(),
@@ -59,8 +54,24 @@ impl<'a> TaskView<'a> {
         }
     }
 
+    /// A task (its last attempt) as the history has it, for `taskrun
+    /// retry`: what the policy sees is what it saw within the run.
+    pub(crate) fn from_row(row: &'a TaskRow) -> TaskView<'a> {
+        TaskView {
+            name: &row.name,
+            command: &row.command,
+            status: row.state.as_str(),
+            exit_code: row.exit.as_ref().and_then(Exit::code).map(i64::from),
+            signal: row.exit.as_ref().and_then(Exit::signal),
+            stdout: row.stdout.last_bytes(),
+            stderr: row.stderr.last_bytes(),
+            duration: row.duration.unwrap_or_default().as_secs_f64(),
+            attempt: i64::from(row.attempt),
+        }
+    }
+
     /// The view as a Rhai object map.
-    pub fn to_map(&self) -> Dynamic {
+    pub(crate) fn to_map(&self) -> Dynamic {
         let mut map = Map::new();
         let text = |bytes: &[u8]| Dynamic::from(String::from_utf8_lossy(bytes).into_owned());
         map.insert("name".into(), self.name.into());
@@ -72,7 +83,8 @@ impl<'a> TaskView<'a> {
         );
         map.insert(
             "signal".into(),
-            self.signal.clone().map_or(Dynamic::UNIT, Dynamic::from),
+            self.signal
+                .map_or(Dynamic::UNIT, |signal| Dynamic::from(signal.to_string())),
         );
         map.insert("stdout".into(), text(self.stdout));
         map.insert("stderr".into(), text(self.stderr));
@@ -87,7 +99,7 @@ pub(super) fn run_map(
     run_id: i64,
     counts: &Counts,
     seconds: f64,
-    interrupted: Option<i32>,
+    interrupted: Option<Signal>,
 ) -> Dynamic {
     let count = |n: usize| Dynamic::from(i64::try_from(n).unwrap_or(i64::MAX));
     let mut map = Map::new();
@@ -101,14 +113,8 @@ pub(super) fn run_map(
     map.insert("duration".into(), Dynamic::from_float(seconds));
     map.insert(
         "interrupted_by".into(),
-        interrupted.map_or(Dynamic::UNIT, |signal| Dynamic::from(signal_name(signal))),
+        interrupted.map_or(Dynamic::UNIT, |signal| Dynamic::from(signal.to_string())),
     );
     map.insert("all_passed".into(), Dynamic::from(counts.all_passed()));
     map.into()
-}
-
-/// Whether a status is a success, for choosing between `on_success` and
-/// `on_failure`.
-pub(super) fn passed(status: Status) -> bool {
-    status == Status::Passed
 }

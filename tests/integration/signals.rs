@@ -118,9 +118,9 @@ fn tasks_that_ignore_the_signal_are_killed_after_the_grace_period() {
     let output = Output::of(child);
     let waited = start.elapsed();
     assert_eq!(output.status, 130);
-    assert!(waited >= taskrun::execute::KILL_GRACE, "{waited:?}");
+    assert!(waited >= taskrun::KILL_GRACE, "{waited:?}");
     assert!(
-        waited < taskrun::execute::KILL_GRACE + Duration::from_secs(3),
+        waited < taskrun::KILL_GRACE + Duration::from_secs(3),
         "{waited:?}"
     );
     assert_eq!(

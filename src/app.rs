@@ -1,0 +1,63 @@
+//! `taskrun`'s entry point: the command line's arguments to a subcommand,
+//! and its result to an exit status and a diagnostic.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+
+use clap::Parser;
+
+use crate::cli::{Arguments, Command};
+use crate::commands;
+use crate::error::Error;
+use crate::exit_code;
+use crate::report::{self, Style};
+use crate::source::Sources;
+
+/// Runs taskrun with the given command-line arguments (the first one is the
+/// program name) and returns the exit status.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let arguments = match Arguments::try_parse_from(args) {
+        Ok(arguments) => arguments,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                exit_code::INVALID_INPUT
+            } else {
+                exit_code::SUCCESS
+            };
+        }
+    };
+    let color = arguments.color.into();
+    let style = Style::detect(color, std::io::stderr().is_terminal());
+    let mut sources = Sources::new();
+    let result = match &arguments.command {
+        Command::Run(args) => commands::run(args, color, &mut sources),
+        Command::Retry(args) => commands::retry(args, color, &mut sources),
+        Command::History { limit, json, db } => commands::history(&db.path, *limit, *json),
+        Command::Show {
+            run,
+            task,
+            json,
+            junit,
+            db,
+        } => commands::show(&db.path, *run, task.as_deref(), *json, *junit),
+        Command::Check { source } => commands::check(source, &mut sources),
+        Command::Graph { source, format } => commands::graph(source, *format, &mut sources),
+    };
+    match result {
+        Ok(code) => code,
+        // Like other Unix filters, stop quietly when the reader has gone
+        // (`taskrun graph … | head`).
+        Err(Error::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            exit_code::SUCCESS
+        }
+        Err(error) => {
+            eprint!("{}", report::error(&error, &sources, style));
+            error.exit_code()
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! What each subcommand does: it wires the stages together for one job.
+//!
+//! `run` and `retry` differ only in where their plan comes from (the task
+//! file, or the rows of a recorded run); both hand it to
+//! [`run::execute_plan`], which opens the history database before any
+//! task starts and runs the plan with the progress display, the recorder
+//! and the other reports as its sinks.
+
+mod check;
+mod retry;
+mod run;
+mod show;
+
+pub(crate) use check::{check, graph};
+pub(crate) use retry::retry;
+pub(crate) use run::run;
+pub(crate) use show::{history, show};
+
+use std::io::{IsTerminal, Write};
+
+use crate::error::Error;
+use crate::report::{ColorChoice, Style};
+
+/// How diagnostics on standard error look.
+fn stderr_style(color: ColorChoice) -> Style {
+    Style::detect(color, std::io::stderr().is_terminal())
+}
+
+/// Writes `text` to standard output at once.
+fn print_out(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

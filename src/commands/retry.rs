@@ -1,0 +1,443 @@
+//! `taskrun retry RUN`: the tasks of a recorded run that did not pass,
+//! run again from the commands, dependencies and settings stored with it.
+//!
+//! Planning a retry is pure, over the run's typed rows: [`choose`] says
+//! which tasks run again (and why each other one does not), [`plan_of`]
+//! makes their plan, with the dependencies that passed satisfied. What a
+//! policy sees of a task is [`TaskView::from_row`], the same view it gets
+//! within a run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::cli::{ExecutorKind, RetryArgs};
+use crate::error::{Error, plural};
+use crate::event::Status;
+use crate::exit_code;
+use crate::graph::Plan;
+use crate::load::{self, LoadOptions, ScriptChoice};
+use crate::record::{NewRun, RunRow, Store, TaskRow, last_attempts};
+use crate::report::ColorChoice;
+use crate::script::{Policy, Script, TaskView};
+use crate::source::{Source, Sources, Span, Spanned};
+use crate::task::{Kind, PoolSpec, Settings, TaskSet, TaskSpec};
+
+use super::run::{execute_plan, jobs};
+use super::show::find_run;
+use super::stderr_style;
+
+/// `taskrun retry RUN`.
+pub(crate) fn retry(
+    args: &RetryArgs,
+    color: ColorChoice,
+    sources: &mut Sources,
+) -> Result<u8, Error> {
+    let db = &args.exec.db.path;
+    let store = Store::create(db)?;
+    let original = find_run(&store, db, args.run)?;
+    let tasks = store.tasks_with_output(&original)?;
+    drop(store);
+    let last = last_attempts(&tasks);
+    if last.iter().all(|task| task.state.is(Status::Passed)) {
+        println!(
+            "Nothing to retry: every task of run #{} passed.",
+            original.id
+        );
+        return Ok(exit_code::SUCCESS);
+    }
+    let dir = PathBuf::from(original.dir.clone().unwrap_or_else(|| ".".to_owned()));
+    if !dir.is_dir() {
+        return Err(Error::RetryDirGone {
+            run: original.id,
+            dir,
+        });
+    }
+
+    // The run's own script gives the closures of evaluated tasks and,
+    // unless --policy names another, the retry policy.
+    let needs_script = last
+        .iter()
+        .any(|task| task.kind == Kind::Rhai && !task.state.is(Status::Passed))
+        || (args.policy.is_none() && original.script.is_some());
+    let run_script = if needs_script {
+        run_script(&original, sources)?
+    } else {
+        None
+    };
+    let policy_script = match &args.policy {
+        Some(path) => Some(policy_script(original.id, path, sources)?),
+        None => run_script.clone(),
+    };
+    let policy =
+        policy_script.and_then(|script| Policy::new(script, sources.clone(), stderr_style(color)));
+    let mut decide = |task: &TaskRow| {
+        policy
+            .as_ref()
+            .is_none_or(|policy| policy.decide_or_retry(&TaskView::from_row(task)))
+    };
+    let choice = choose(&last, &mut decide);
+    if !choice.declined.is_empty() {
+        let listed: Vec<String> = choice
+            .declined
+            .iter()
+            .map(|(name, why)| format!("{name} ({why})"))
+            .collect();
+        println!("Not retried: {}", listed.join(", "));
+    }
+    if choice.retried.is_empty() {
+        println!("Nothing to retry in run #{}.", original.id);
+        return Ok(exit_code::SUCCESS);
+    }
+
+    let plan = plan_of(&choice.retried, &original, db, sources)?;
+    let header = format!(
+        "Retrying {} from run #{}...",
+        plural(plan.tasks.len(), "failed task"),
+        original.id
+    );
+    let run = NewRun {
+        taskfile: original.taskfile.clone().unwrap_or_default(),
+        script: original.script.clone(),
+        dir,
+        jobs: jobs(&args.exec),
+        retry_of: Some(original.id),
+        started_at: SystemTime::now(),
+        executor: ExecutorKind::Local.as_str(),
+    };
+    execute_plan(
+        plan,
+        run_script.as_ref(),
+        sources,
+        &args.exec,
+        color,
+        &run,
+        Some(header),
+    )
+}
+
+/// Which tasks of a run are retried, and why each other one that did not
+/// pass is not.
+#[derive(Debug)]
+pub(super) struct Choice<'a> {
+    /// In declaration order.
+    pub(super) retried: Vec<&'a TaskRow>,
+    /// Name and reason, in declaration order.
+    pub(super) declined: Vec<(&'a str, String)>,
+}
+
+/// Chooses among `tasks` (the last attempt of each task of a run, in
+/// declaration order) the ones to run again.
+///
+/// Every task that did not pass is a candidate. A task that failed or
+/// timed out is put to `decide` (the retry policy); one that did not fail
+/// by itself (skipped, canceled, never recorded) is not: whether it runs
+/// again depends on what held it up. Then, whatever the order of the
+/// file, a task runs again only if each of its dependencies either passed
+/// or runs again too.
+pub(super) fn choose<'a>(
+    tasks: &[&'a TaskRow],
+    decide: &mut dyn FnMut(&TaskRow) -> bool,
+) -> Choice<'a> {
+    let index: HashMap<&str, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| (task.name.as_str(), i))
+        .collect();
+    let passed = |i: usize| tasks[i].state.is(Status::Passed);
+    // `None`: runs again; `Some(why)`: does not. Passed tasks are settled.
+    let mut verdict: Vec<Option<String>> = tasks
+        .iter()
+        .map(|task| {
+            let failure = task.state.status().is_some_and(Status::is_failure);
+            (failure && !decide(task)).then(|| "declined by should_retry".to_owned())
+        })
+        .collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..tasks.len() {
+            if passed(i) || verdict[i].is_some() {
+                continue;
+            }
+            let blocker = tasks[i].deps.iter().find(|dep| {
+                index
+                    .get(dep.as_str())
+                    .is_some_and(|&d| !passed(d) && verdict[d].is_some())
+            });
+            if let Some(dep) = blocker {
+                verdict[i] = Some(format!("waits for {dep}"));
+                changed = true;
+            }
+        }
+    }
+    let mut choice = Choice {
+        retried: Vec::new(),
+        declined: Vec::new(),
+    };
+    for (i, why) in verdict.into_iter().enumerate() {
+        match why {
+            _ if passed(i) => {}
+            None => choice.retried.push(tasks[i]),
+            Some(why) => choice.declined.push((tasks[i].name.as_str(), why)),
+        }
+    }
+    choice
+}
+
+/// The plan of the tasks to retry, from their rows: dependencies outside
+/// the retried set passed, and are satisfied. The tasks come from the
+/// database, not a file: their spans point into an empty source named
+/// after the run.
+pub(super) fn plan_of(
+    retried: &[&TaskRow],
+    original: &RunRow,
+    db: &Path,
+    sources: &mut Sources,
+) -> Result<Plan, Error> {
+    let origin = sources.add(Source::from_bytes(
+        format!("run #{} in {}", original.id, db.display()),
+        b"",
+    ));
+    let span = Span::new(origin, 0, 0);
+    let names: Vec<&str> = retried.iter().map(|task| task.name.as_str()).collect();
+    let among_retried = |deps: &[String]| -> Vec<Spanned<String>> {
+        deps.iter()
+            .filter(|dep| names.contains(&dep.as_str()))
+            .map(|dep| Spanned::new(dep.clone(), span))
+            .collect()
+    };
+    let set = TaskSet {
+        origin,
+        tasks: retried
+            .iter()
+            .map(|task| TaskSpec {
+                name: Spanned::new(task.name.clone(), span),
+                command: Spanned::new(task.command.clone(), span),
+                after: among_retried(&task.deps),
+                after_done: among_retried(&task.soft_deps),
+                settings: Settings {
+                    pool: task
+                        .settings
+                        .pool
+                        .as_ref()
+                        .map(|pool| Spanned::new(pool.value.clone(), span)),
+                    ..task.settings.clone()
+                },
+                kind: task.kind,
+            })
+            .collect(),
+        pools: original
+            .pools
+            .iter()
+            .map(|(name, limit)| PoolSpec {
+                name: Spanned::new(name.clone(), span),
+                limit: *limit,
+            })
+            .collect(),
+    };
+    Plan::build(set).map_err(|errors| Error::Invalid {
+        path: db.to_owned(),
+        problems: errors.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// The script of a recorded run, loaded again (with its task file, which
+/// it may build on).
+fn run_script(run: &RunRow, sources: &mut Sources) -> Result<Option<Arc<Script>>, Error> {
+    let Some(script) = &run.script else {
+        return Ok(None);
+    };
+    let script = PathBuf::from(script);
+    let taskfile = run.taskfile.clone().map(PathBuf::from);
+    let options = match taskfile {
+        Some(taskfile) if taskfile != script => LoadOptions {
+            file: taskfile,
+            script: ScriptChoice::Given(script.clone()),
+        },
+        _ => LoadOptions {
+            file: script.clone(),
+            script: ScriptChoice::Without,
+        },
+    };
+    let loaded = load::load(&options, sources).map_err(|error| Error::RetryScript {
+        run: run.id,
+        why: format!("its script `{}` does not load: {error}", script.display()),
+        help: "restore the script (and task file) as they were, or fix them".to_owned(),
+    })?;
+    Ok(loaded.script)
+}
+
+/// A policy script named with --policy, loaded on its own.
+fn policy_script(run: i64, path: &Path, sources: &mut Sources) -> Result<Arc<Script>, Error> {
+    let script = load::load_script(path, sources)?;
+    if !script.defines("should_retry", 1) {
+        return Err(Error::RetryScript {
+            run,
+            why: format!("`{}` defines no `fn should_retry(task)`", path.display()),
+            help: "a policy script defines `fn should_retry(task) { ... }` returning true or false"
+                .to_owned(),
+        });
+    }
+    Ok(script)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Exit;
+    use crate::record::{StoredOutput, TaskState};
+
+    /// A row of `name` in `state`, waiting for `deps`.
+    fn row(position: i64, name: &str, state: TaskState, deps: &[&str]) -> TaskRow {
+        TaskRow {
+            name: name.to_owned(),
+            command: format!("run {name}"),
+            state,
+            exit: state.status().and_then(|status| match status {
+                Status::Passed => Some(Exit::Code(0)),
+                Status::Failed => Some(Exit::Code(1)),
+                _ => None,
+            }),
+            reason: None,
+            started_at: None,
+            finished_at: None,
+            duration: None,
+            deps: deps.iter().map(|dep| (*dep).to_owned()).collect(),
+            soft_deps: Vec::new(),
+            position,
+            attempt: 1,
+            stdout: StoredOutput::default(),
+            stderr: StoredOutput::default(),
+            settings: Settings::default(),
+            kind: Kind::Shell,
+            job_id: None,
+        }
+    }
+
+    const PASSED: TaskState = TaskState::Ended(Status::Passed);
+    const FAILED: TaskState = TaskState::Ended(Status::Failed);
+    const SKIPPED: TaskState = TaskState::Ended(Status::Skipped);
+
+    fn names(choice: &Choice<'_>) -> (Vec<String>, Vec<String>) {
+        (
+            choice
+                .retried
+                .iter()
+                .map(|task| task.name.clone())
+                .collect(),
+            choice
+                .declined
+                .iter()
+                .map(|(name, why)| format!("{name}: {why}"))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn without_a_policy_everything_that_did_not_pass_runs_again() {
+        let rows = [
+            row(0, "a", PASSED, &[]),
+            row(1, "b", FAILED, &["a"]),
+            row(2, "c", SKIPPED, &["b"]),
+        ];
+        let tasks: Vec<&TaskRow> = rows.iter().collect();
+        let choice = choose(&tasks, &mut |_| true);
+        assert_eq!(names(&choice), (vec!["b".into(), "c".into()], vec![]));
+    }
+
+    #[test]
+    fn the_policy_decides_failures_only_and_skips_follow_what_held_them_up() {
+        let rows = [
+            row(0, "net", FAILED, &[]),
+            row(1, "deploy", SKIPPED, &["net"]),
+            row(2, "lint", FAILED, &[]),
+            row(3, "docs", SKIPPED, &["lint"]),
+        ];
+        let tasks: Vec<&TaskRow> = rows.iter().collect();
+        let mut asked = Vec::new();
+        let choice = choose(&tasks, &mut |task| {
+            asked.push(task.name.clone());
+            task.name == "net"
+        });
+        assert_eq!(asked, ["net", "lint"], "skipped tasks are not asked");
+        assert_eq!(
+            names(&choice),
+            (
+                vec!["net".into(), "deploy".into()],
+                vec![
+                    "lint: declined by should_retry".into(),
+                    "docs: waits for lint".into()
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn the_order_of_the_file_does_not_matter() {
+        // `deploy` is declared before the task it waits for, and that
+        // task before the one it waits for.
+        let rows = [
+            row(0, "deploy", SKIPPED, &["build"]),
+            row(1, "build", SKIPPED, &["fetch"]),
+            row(2, "fetch", FAILED, &[]),
+        ];
+        let tasks: Vec<&TaskRow> = rows.iter().collect();
+        let choice = choose(&tasks, &mut |_| false);
+        assert_eq!(
+            names(&choice),
+            (
+                vec![],
+                vec![
+                    "deploy: waits for build".into(),
+                    "build: waits for fetch".into(),
+                    "fetch: declined by should_retry".into()
+                ]
+            )
+        );
+        let choice = choose(&tasks, &mut |_| true);
+        assert_eq!(names(&choice).0, ["deploy", "build", "fetch"]);
+    }
+
+    #[test]
+    fn a_retry_plan_keeps_only_the_dependencies_that_run_again() {
+        let rows = [
+            row(0, "a", PASSED, &[]),
+            row(1, "b", FAILED, &["a"]),
+            row(2, "c", SKIPPED, &["a", "b"]),
+        ];
+        let tasks: Vec<&TaskRow> = rows.iter().collect();
+        let choice = choose(&tasks, &mut |_| true);
+        let run = RunRow {
+            id: 7,
+            started_at: 0,
+            finished_at: None,
+            total_tasks: 3,
+            passed: 1,
+            failed: 1,
+            skipped: 1,
+            status: crate::record::RunStatus::Completed,
+            taskfile: None,
+            dir: None,
+            duration: None,
+            timeouts: 0,
+            canceled: 0,
+            retry_of: None,
+            signal: None,
+            jobs: None,
+            note: None,
+            script: None,
+            pools: Vec::new(),
+        };
+        let mut sources = Sources::new();
+        let plan = plan_of(&choice.retried, &run, Path::new("t.db"), &mut sources).unwrap();
+        let names: Vec<&str> = plan
+            .tasks
+            .iter()
+            .map(|task| task.name.value.as_str())
+            .collect();
+        assert_eq!(names, ["b", "c"]);
+        assert_eq!(plan.deps, [vec![], vec![0]], "`a` passed: satisfied");
+    }
+}

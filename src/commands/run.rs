@@ -1,0 +1,297 @@
+//! `taskrun run FILE`, and the run of a plan that `run` and `retry`
+//! share: the history opened first, the reports' files opened before
+//! anything is recorded, the sinks, and the exit status the run earns.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::cli::{ExecArgs, ExecutorKind, RunArgs};
+use crate::error::{Error, did_you_mean};
+use crate::event::Summary;
+use crate::execute::{Slurm, SlurmOptions};
+use crate::exit_code;
+use crate::graph::Plan;
+use crate::load::{self, LoadOptions};
+use crate::record::{NewRun, Recorder, Store};
+use crate::report::{
+    self, ColorChoice, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Style,
+};
+use crate::runner::Runner;
+use crate::script::Script;
+use crate::signal;
+use crate::sink::{Sink, SinkProblem};
+use crate::source::Sources;
+
+use super::show::junit_report;
+use super::{print_out, stderr_style};
+
+/// The name the recorder has among the sinks.
+const RECORDER: &str = "record";
+
+/// `taskrun run FILE`.
+pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> Result<u8, Error> {
+    let loaded = load::load(&LoadOptions::from(&args.source), sources)?;
+    let mut plan = loaded.plan;
+    if !args.tasks.is_empty() {
+        plan = select(plan, &args.tasks)?;
+    }
+    if args.dry_run {
+        print_out(&report::dry_run(&plan, jobs(&args.exec)))?;
+        return Ok(exit_code::SUCCESS);
+    }
+    let file = &args.source.file;
+    let run = NewRun {
+        taskfile: absolute(file).display().to_string(),
+        script: loaded
+            .script_path
+            .as_deref()
+            .map(|script| absolute(script).display().to_string()),
+        dir: absolute(&loaded.dir),
+        jobs: jobs(&args.exec),
+        retry_of: None,
+        started_at: SystemTime::now(),
+        executor: ExecutorKind::Local.as_str(),
+    };
+    execute_plan(
+        plan,
+        loaded.script.as_ref(),
+        sources,
+        &args.exec,
+        color,
+        &run,
+        None,
+    )
+}
+
+/// `path` made absolute, as the history keeps paths (as given, if that
+/// cannot be done).
+pub(super) fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// How many tasks run at once: `--jobs`, or the number of CPUs.
+pub(super) fn jobs(exec: &ExecArgs) -> usize {
+    exec.jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// Narrows the plan to the named tasks and their dependencies.
+fn select(plan: Plan, names: &[String]) -> Result<Plan, Error> {
+    let defined: Vec<String> = plan
+        .tasks
+        .iter()
+        .map(|task| task.name.value.clone())
+        .collect();
+    plan.select(names).map_err(|name| {
+        let help = match did_you_mean(&name, defined.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if defined.len() <= 10 => format!("the tasks are {}", defined.join(", ")),
+            None => "`taskrun graph FILE` lists every task".to_owned(),
+        };
+        Error::UnknownTask { name, help }
+    })
+}
+
+/// The runner for the run: where its tasks go is the command line's
+/// choice, else the script's (`executor("slurm")`), else this machine.
+fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Runner {
+    let runner = Runner::new()
+        .jobs(jobs(exec))
+        .max_output(usize::try_from(exec.max_output).unwrap_or(usize::MAX))
+        .retry_delay(exec.retry_delay)
+        .timeout(exec.timeout);
+    let chosen =
+        exec.executor.or_else(
+            || match script.and_then(|script| script.executor.as_deref()) {
+                Some("slurm") => Some(ExecutorKind::Slurm),
+                _ => None,
+            },
+        );
+    match chosen {
+        Some(ExecutorKind::Slurm) => runner.slurm(SlurmOptions {
+            partition: exec
+                .partition
+                .clone()
+                .or_else(|| script.and_then(|script| script.partition.clone())),
+            args: exec.slurm_args.clone(),
+        }),
+        Some(ExecutorKind::Local) | None => runner,
+    }
+}
+
+/// The files a run writes besides the database, opened before it starts
+/// so that a path that cannot be written stops it before anything runs.
+struct Outputs {
+    events: Option<Box<dyn Write + Send>>,
+    junit: Option<std::fs::File>,
+    logs: Option<Logs>,
+}
+
+impl Outputs {
+    fn open(exec: &ExecArgs, plan: &Arc<Plan>) -> Result<Outputs, Error> {
+        let events: Option<Box<dyn Write + Send>> = match &exec.events {
+            Some(path) if path.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
+            Some(path) => Some(Box::new(
+                std::fs::File::create(path).map_err(cannot_write(path))?,
+            )),
+            None => None,
+        };
+        let junit = match &exec.junit {
+            Some(path) => Some(std::fs::File::create(path).map_err(cannot_write(path))?),
+            None => None,
+        };
+        let logs = match &exec.log_dir {
+            Some(dir) => Some(Logs::create(dir, Arc::clone(plan)).map_err(cannot_write(dir))?),
+            None => None,
+        };
+        Ok(Outputs {
+            events,
+            junit,
+            logs,
+        })
+    }
+}
+
+fn cannot_write(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::CannotWrite { path, source }
+}
+
+/// Runs `plan`, recording it as `run`, and returns the exit status it
+/// earns. Nothing starts unless the run could be recorded first.
+pub(super) fn execute_plan(
+    plan: Plan,
+    script: Option<&Arc<Script>>,
+    sources: &Sources,
+    exec: &ExecArgs,
+    color: ColorChoice,
+    run: &NewRun,
+    header: Option<String>,
+) -> Result<u8, Error> {
+    let plan = Arc::new(plan);
+    let runner = runner_for(exec, script);
+    let run = &NewRun {
+        executor: if runner.slurm_options().is_some() {
+            ExecutorKind::Slurm.as_str()
+        } else {
+            ExecutorKind::Local.as_str()
+        },
+        ..run.clone()
+    };
+    // Slurm is asked whether it can take jobs before anything is recorded.
+    if let Some(options) = runner.slurm_options() {
+        Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
+    }
+    let db = &exec.db.path;
+    let mut store = Store::create(db)?;
+    // Runs whose taskrun was killed are closed now; if that fails (the
+    // database is busy), they are still shown as interrupted when read.
+    let _ = store.sweep_dead_runs();
+    // Outputs that can fail are opened before the run is recorded.
+    let outputs = Outputs::open(exec, &plan)?;
+    let ids = store.begin_run(run, &plan)?;
+    let run_id = ids.run;
+
+    // With the events on standard output, progress goes to standard error.
+    let progress_on_stderr = exec
+        .events
+        .as_ref()
+        .is_some_and(|path| path.as_os_str() == "-");
+    let terminal = if progress_on_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let output = Output::from(exec.output);
+    let progress = ProgressOptions {
+        output,
+        quiet: exec.quiet,
+        live: terminal && !exec.quiet && !progress_on_stderr,
+        color: Style::detect(color, terminal).color,
+        announce_jobs: exec.jobs,
+        header,
+        timeout: Some(exec.timeout).filter(|timeout| !timeout.is_zero()),
+    };
+    let live_output = progress.live
+        || output == Output::Stream
+        || outputs.events.is_some()
+        || outputs.logs.is_some();
+
+    // The order is the order they finish in: the progress display says
+    // how the run ended before anything else, and the JUnit report reads
+    // what the recorder wrote.
+    let mut sinks: Vec<(&'static str, Box<dyn Sink>)> = Vec::new();
+    sinks.push(("report", display(&plan, progress, progress_on_stderr)));
+    sinks.push((RECORDER, Box::new(Recorder::new(store, ids))));
+    if let (Some(path), Some(file)) = (&exec.junit, outputs.junit) {
+        let db = db.clone();
+        let report = Box::new(move || junit_report(&db, run_id));
+        sinks.push((
+            "junit",
+            Box::new(JunitFile::new(path.clone(), file, report)),
+        ));
+    }
+    if let Some(out) = outputs.events {
+        let target = match &exec.events {
+            Some(path) if path.as_os_str() != "-" => path.clone(),
+            _ => PathBuf::from("standard output"),
+        };
+        let log = EventLog::new(out, target, Arc::clone(&plan), run_id);
+        sinks.push(("events", Box::new(log)));
+    }
+    if let Some(logs) = outputs.logs {
+        sinks.push(("logs", Box::new(logs.recorded_as(run_id))));
+    }
+
+    let (listener, signals) = signal::Listener::start().map_err(Error::Start)?;
+    let runner = runner
+        .output_events(live_output)
+        .interrupted_by(signals)
+        .recorded_as(run_id, stderr_style(color));
+    let outcome = runner.execute(&plan, script, sources, &run.dir, sinks, &mut |_| {});
+    drop(listener);
+    let (summary, problems) = outcome?;
+    let style = stderr_style(color);
+    for SinkProblem { error, .. } in &problems {
+        eprint!("{}", report::error(error, sources, style));
+    }
+    if !problems.iter().any(|problem| problem.sink == RECORDER) {
+        let saved = format!("Results saved to: {} (run #{run_id})\n", db.display());
+        let _ = if progress_on_stderr {
+            std::io::stderr().write_all(saved.as_bytes())
+        } else {
+            std::io::stdout().write_all(saved.as_bytes())
+        };
+    }
+    let code = exit_status(&summary);
+    Ok(if problems.is_empty() {
+        code
+    } else {
+        code.max(exit_code::FAILURE)
+    })
+}
+
+/// The progress display, on standard output, or on standard error when
+/// the events go to standard output.
+fn display(plan: &Arc<Plan>, options: ProgressOptions, on_stderr: bool) -> Box<dyn Sink> {
+    let plan = Arc::clone(plan);
+    if on_stderr {
+        // Not locked for the run: hooks and policies write to stderr too.
+        let out = std::io::BufWriter::new(std::io::stderr());
+        Box::new(Progress::new(plan, options, out, std::io::stderr()))
+    } else {
+        let out = std::io::BufWriter::new(std::io::stdout());
+        Box::new(Progress::new(plan, options, out, std::io::stderr()))
+    }
+}
+
+/// The exit status a run earns by its tasks.
+fn exit_status(summary: &Summary) -> u8 {
+    match summary.interrupted {
+        Some(signal) => exit_code::interrupted(signal),
+        None if summary.counts.all_passed() => exit_code::SUCCESS,
+        None => exit_code::FAILURE,
+    }
+}

@@ -1,0 +1,117 @@
+//! `taskrun history` and `taskrun show`: recorded runs, read back.
+
+use std::path::Path;
+
+use crate::cli::RunRef;
+use crate::error::{Error, did_you_mean};
+use crate::exit_code;
+use crate::record::{RunRow, Store, last_attempts};
+use crate::report::{self, history};
+
+use super::print_out;
+
+/// `taskrun history`.
+pub(crate) fn history(db: &Path, limit: usize, json: bool) -> Result<u8, Error> {
+    if !db.exists() {
+        if json {
+            print_out("[]\n")?;
+        } else {
+            print_out(&format!(
+                "No runs recorded yet: `{}` does not exist.\n",
+                db.display()
+            ))?;
+        }
+        return Ok(exit_code::SUCCESS);
+    }
+    let store = Store::open(db)?;
+    let runs = store.runs(limit)?;
+    let text = if json {
+        history::history_json(&runs)
+    } else if runs.is_empty() {
+        format!("No runs recorded yet in `{}`.\n", db.display())
+    } else {
+        history::history(&runs)
+    };
+    print_out(&text)?;
+    Ok(exit_code::SUCCESS)
+}
+
+/// `taskrun show [RUN] [--task NAME]`.
+pub(crate) fn show(
+    db: &Path,
+    run: Option<RunRef>,
+    task: Option<&str>,
+    json: bool,
+    junit: bool,
+) -> Result<u8, Error> {
+    let store = Store::open(db)?;
+    let run = find_run(&store, db, run.unwrap_or(RunRef::Latest))?;
+    let text = match task {
+        None if junit => junit_report(db, run.id)?,
+        None => {
+            let tasks = store.tasks(&run)?;
+            if json {
+                history::run_json(&run, &tasks)
+            } else {
+                history::run(&run, &tasks)
+            }
+        }
+        Some(name) => {
+            let Some(task) = store.task(&run, name)? else {
+                let names: Vec<String> = store
+                    .tasks(&run)?
+                    .into_iter()
+                    .map(|task| task.name)
+                    .collect();
+                let help = match did_you_mean(name, names.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("its tasks are {}", names.join(", ")),
+                };
+                return Err(Error::UnknownRunTask {
+                    run: run.id,
+                    name: name.to_owned(),
+                    help,
+                });
+            };
+            if json {
+                history::task_json(&run, &task)
+            } else {
+                history::task(&run, &task)
+            }
+        }
+    };
+    print_out(&text)?;
+    Ok(exit_code::SUCCESS)
+}
+
+/// The run `run` names in the database at `db`.
+pub(super) fn find_run(store: &Store, db: &Path, run: RunRef) -> Result<RunRow, Error> {
+    let latest = store.latest_run()?;
+    let id = match (run, latest) {
+        (_, None) => {
+            return Err(Error::NoRuns {
+                path: db.to_owned(),
+            });
+        }
+        (RunRef::Latest, Some(latest)) => latest,
+        (RunRef::Id(id), Some(_)) => id,
+    };
+    store.run(id)?.ok_or_else(|| Error::UnknownRun {
+        id,
+        path: db.to_owned(),
+        help: format!(
+            "the latest run is #{}; `taskrun history` lists them",
+            latest.unwrap_or(0)
+        ),
+    })
+}
+
+/// The JUnit XML report of a recorded run.
+pub(super) fn junit_report(db: &Path, run_id: i64) -> Result<String, Error> {
+    let store = Store::open(db)?;
+    let run = find_run(&store, db, RunRef::Id(run_id))?;
+    Ok(report::junit(
+        &run,
+        &last_attempts(&store.tasks_with_output(&run)?),
+    ))
+}

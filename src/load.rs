@@ -1,0 +1,184 @@
+//! Loading: a task file (and the script beside it), or a script alone,
+//! read, parsed and validated into a [`Plan`].
+//!
+//! Every problem found is returned at once, in file order, as one
+//! [`Error::Invalid`]. Loading runs nothing but the script's top level,
+//! and knows nothing of the command line: [`LoadOptions`] is what the
+//! command line (or the library) asks for.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Problem};
+use crate::graph::Plan;
+use crate::script::{self, Script};
+use crate::source::{Source, SourceId, Sources};
+use crate::task::TaskSet;
+use crate::taskfile;
+
+/// What to load.
+#[derive(Clone, Debug)]
+pub(crate) struct LoadOptions {
+    /// The task file, or a `.rhai` script that defines every task itself.
+    pub(crate) file: PathBuf,
+    /// Which script takes part, for a task file.
+    pub(crate) script: ScriptChoice,
+}
+
+/// The script that builds on a task file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ScriptChoice {
+    /// The `Taskfile.rhai` beside the task file, if there is one.
+    Beside,
+    /// This one.
+    Given(PathBuf),
+    /// None.
+    Without,
+}
+
+impl LoadOptions {
+    /// The task file at `file`, with the script beside it.
+    pub(crate) fn file(file: impl Into<PathBuf>) -> LoadOptions {
+        LoadOptions {
+            file: file.into(),
+            script: ScriptChoice::Beside,
+        }
+    }
+}
+
+/// A validated plan, and the script that helped make it, if any.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) plan: Plan,
+    pub(crate) script: Option<Arc<Script>>,
+    /// The script's path, as found or given.
+    pub(crate) script_path: Option<PathBuf>,
+    /// The task file's directory, where its tasks run.
+    pub(crate) dir: PathBuf,
+}
+
+/// Reads, parses and validates what `options` names.
+pub(crate) fn load(options: &LoadOptions, sources: &mut Sources) -> Result<Loaded, Error> {
+    let path = &options.file;
+    let dir = dir_of(path);
+    let source = Source::read(path).map_err(|source| Error::ReadTaskfile {
+        path: path.clone(),
+        source,
+    })?;
+    let id = sources.add(source);
+    let script_path = match &options.script {
+        _ if is_script(path) => None,
+        ScriptChoice::Without => None,
+        ScriptChoice::Given(given) => Some(given.clone()),
+        ScriptChoice::Beside => {
+            // Beside a bare `tasks.txt` it is `Taskfile.rhai`, not `./…`,
+            // as messages show it.
+            let beside = if path.parent() == Some(Path::new("")) {
+                PathBuf::from("Taskfile.rhai")
+            } else {
+                dir.join("Taskfile.rhai")
+            };
+            Some(beside).filter(|found| found.is_file())
+        }
+    };
+    load_source(sources, id, &dir, script_path.as_deref())
+}
+
+/// Whether `path` names a Rhai script (`.rhai`), which is a task source on
+/// its own.
+pub(crate) fn is_script(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("rhai"))
+}
+
+/// The directory of a task file, where its tasks run: `.` for a bare name.
+pub(crate) fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Parses and validates the source `id` (a task file, or a script if its
+/// name ends in `.rhai`), with the script at `script_path` for a task file;
+/// tasks run in `dir`.
+pub(crate) fn load_source(
+    sources: &mut Sources,
+    id: SourceId,
+    dir: &Path,
+    script_path: Option<&Path>,
+) -> Result<Loaded, Error> {
+    let path = sources.get(id).path.clone();
+    let invalid = |problems: Vec<Problem>| Error::Invalid {
+        path: path.clone(),
+        problems,
+    };
+    let (set, script, script_path) = if is_script(&path) {
+        let (set, script) = script::load(sources.get(id), id, TaskSet::default(), dir)
+            .map_err(|error| invalid(vec![error.into()]))?;
+        (set, Some(script), Some(path.clone()))
+    } else {
+        let parsed = taskfile::parse(sources.get(id), id);
+        let set = TaskSet {
+            origin: id,
+            tasks: parsed.tasks,
+            pools: parsed.pools,
+        };
+        if !parsed.errors.is_empty() {
+            let mut problems: Vec<Problem> = parsed.errors.into_iter().map(Problem::from).collect();
+            // Broken lines would make a script's view of the tasks wrong,
+            // and the graph's report of them noisy.
+            if !set.tasks.is_empty()
+                && let Err(errors) = Plan::build(set)
+            {
+                problems.extend(errors.into_iter().map(Problem::from));
+            }
+            return Err(invalid(sorted(problems)));
+        }
+        match script_path {
+            Some(script_path) => {
+                let script_id = read_script(script_path, sources)?;
+                let (set, script) = script::load(sources.get(script_id), script_id, set, dir)
+                    .map_err(|error| invalid(vec![error.into()]))?;
+                (set, Some(script), Some(script_path.to_owned()))
+            }
+            None => (set, None, None),
+        }
+    };
+    match Plan::build(set) {
+        Ok(plan) => Ok(Loaded {
+            plan,
+            script,
+            script_path,
+            dir: dir.to_owned(),
+        }),
+        Err(errors) => Err(invalid(sorted(
+            errors.into_iter().map(Problem::from).collect(),
+        ))),
+    }
+}
+
+/// A script on its own, for what it defines (a retry policy), not for
+/// tasks: relative paths in it start at its directory.
+pub(crate) fn load_script(path: &Path, sources: &mut Sources) -> Result<Arc<Script>, Error> {
+    let id = read_script(path, sources)?;
+    script::load(sources.get(id), id, TaskSet::default(), &dir_of(path))
+        .map(|(_, script)| script)
+        .map_err(|error| Error::Invalid {
+            path: path.to_owned(),
+            problems: vec![error.into()],
+        })
+}
+
+fn read_script(path: &Path, sources: &mut Sources) -> Result<SourceId, Error> {
+    let source = Source::read(path).map_err(|source| Error::ReadScript {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(sources.add(source))
+}
+
+fn sorted(mut problems: Vec<Problem>) -> Vec<Problem> {
+    problems.sort_by_key(Problem::offset);
+    problems
+}

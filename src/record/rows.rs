@@ -1,0 +1,540 @@
+//! Reading the history back: runs and tasks as typed rows.
+//!
+//! This is the store's edge. Every column is decoded here, once: status
+//! names into [`RunStatus`] and [`TaskState`], exit codes and signal
+//! numbers into an [`Exit`], milliseconds into [`Duration`]s, lists into
+//! vectors. No other module parses what the database holds.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{OptionalExtension, params};
+
+use super::liveness::ProcessId;
+use super::store::{Store, StoreError};
+use crate::event::{Exit, Signal, Status};
+use crate::source::{SourceId, Span, Spanned};
+use crate::task::{Kind, Settings};
+
+/// How a recorded run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunStatus {
+    Running,
+    Completed,
+    Interrupted,
+    /// The run ended but not all of its results could be written.
+    Incomplete,
+}
+
+impl RunStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// One row of `runs`, as read.
+#[derive(Clone, Debug)]
+pub(crate) struct RunRow {
+    pub id: i64,
+    /// Unix seconds.
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub total_tasks: i64,
+    pub passed: i64,
+    /// Failed tasks, timeouts included (the specification's column).
+    pub failed: i64,
+    pub skipped: i64,
+    /// `interrupted` also for a run still marked `running` whose taskrun
+    /// process is gone.
+    pub status: RunStatus,
+    pub taskfile: Option<String>,
+    pub dir: Option<String>,
+    pub duration: Option<Duration>,
+    pub timeouts: i64,
+    pub canceled: i64,
+    pub retry_of: Option<i64>,
+    /// The signal that interrupted the run.
+    pub signal: Option<Signal>,
+    pub jobs: Option<i64>,
+    /// Why the results of an incomplete run are not all there.
+    pub note: Option<String>,
+    /// The run's script, if one took part.
+    pub script: Option<String>,
+    /// The run's pools: name and limit.
+    pub pools: Vec<(String, usize)>,
+}
+
+/// Where a recorded task is: not started, running, ended, or not known
+/// (a run whose results were not all written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    Pending,
+    Running,
+    Ended(Status),
+    Unknown,
+}
+
+impl TaskState {
+    /// The name stored and shown: a status's, or `pending`, `running`,
+    /// `unknown`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Ended(status) => status.as_str(),
+            TaskState::Unknown => "unknown",
+        }
+    }
+
+    /// The status of a task that has ended.
+    pub(crate) fn status(self) -> Option<Status> {
+        match self {
+            TaskState::Ended(status) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Whether the task ended with this status.
+    pub(crate) fn is(self, status: Status) -> bool {
+        self == TaskState::Ended(status)
+    }
+
+    fn parse(name: &str) -> TaskState {
+        match name {
+            "pending" => TaskState::Pending,
+            "running" => TaskState::Running,
+            other => Status::parse(other).map_or(TaskState::Unknown, TaskState::Ended),
+        }
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One output stream of a task, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StoredOutput {
+    /// The kept bytes: the first `--max-output` bytes.
+    pub bytes: Vec<u8>,
+    /// The size of the whole stream.
+    pub total: i64,
+    pub truncated: bool,
+    /// The last bytes of a truncated stream.
+    pub tail: Vec<u8>,
+}
+
+impl StoredOutput {
+    /// The last bytes of the stream, as [`Capture::last_bytes`] has them:
+    /// the tail if it was truncated, else everything.
+    ///
+    /// [`Capture::last_bytes`]: crate::event::Capture::last_bytes
+    pub(crate) fn last_bytes(&self) -> &[u8] {
+        if self.truncated {
+            &self.tail
+        } else {
+            &self.bytes
+        }
+    }
+}
+
+/// One row of `tasks`, as read: one attempt of one task.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskRow {
+    pub name: String,
+    pub command: String,
+    pub state: TaskState,
+    /// How its process ended, once it has: the exit code or signal, or
+    /// why it could not start.
+    pub exit: Option<Exit>,
+    /// The reason stored with the row: why it was skipped or canceled, or
+    /// why it could not start.
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub duration: Option<Duration>,
+    pub deps: Vec<String>,
+    /// The tasks it waited for to end, whatever their result.
+    pub soft_deps: Vec<String>,
+    /// Its place in the task file: the same for every attempt.
+    pub position: i64,
+    pub attempt: u32,
+    pub stdout: StoredOutput,
+    pub stderr: StoredOutput,
+    /// The task's own settings, as it ran.
+    pub settings: Settings,
+    pub kind: Kind,
+    /// The cluster job that ran it, when a cluster did.
+    pub job_id: Option<String>,
+}
+
+impl TaskRow {
+    /// How it ended, in the words every report uses: the reason of a row
+    /// that has one and did not pass or fail on its own, else its exit.
+    pub(crate) fn ending(&self) -> String {
+        match (&self.exit, &self.reason) {
+            (_, Some(reason))
+                if !matches!(
+                    self.state,
+                    TaskState::Ended(Status::Passed | Status::Failed)
+                ) =>
+            {
+                reason.clone()
+            }
+            (Some(exit), _) => exit.to_string(),
+            (None, Some(reason)) => reason.clone(),
+            (None, None) => "not finished".to_owned(),
+        }
+    }
+}
+
+/// The last attempt of each task: a task retried within its run has a row
+/// per attempt, in order.
+pub(crate) fn last_attempts(tasks: &[TaskRow]) -> Vec<&TaskRow> {
+    let mut last: Vec<&TaskRow> = Vec::new();
+    for task in tasks {
+        match last.last_mut() {
+            Some(previous) if previous.position == task.position => *previous = task,
+            _ => last.push(task),
+        }
+    }
+    last
+}
+
+impl Store {
+    /// The newest runs first.
+    pub(crate) fn runs(&self, limit: usize) -> Result<Vec<RunRow>, StoreError> {
+        let sql = format!("{RUN_COLUMNS} ORDER BY id DESC LIMIT ?1");
+        let mut statement = self
+            .connection
+            .prepare(&sql)
+            .map_err(|source| self.read_error(source))?;
+        let rows = statement
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], run_row)
+            .map_err(|source| self.read_error(source))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|source| self.read_error(source))
+    }
+
+    /// The run with this id.
+    pub(crate) fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
+        let sql = format!("{RUN_COLUMNS} WHERE id = ?1");
+        self.connection
+            .query_row(&sql, [id], run_row)
+            .optional()
+            .map_err(|source| self.read_error(source))
+    }
+
+    /// The id of the newest run, if there is one.
+    pub(crate) fn latest_run(&self) -> Result<Option<i64>, StoreError> {
+        self.connection
+            .query_row("SELECT MAX(id) FROM runs", [], |row| row.get(0))
+            .map_err(|source| self.read_error(source))
+    }
+
+    /// The tasks of a run in declaration order, each attempt a row,
+    /// without their output. The unfinished tasks of an interrupted run
+    /// read as canceled (running when taskrun died) or skipped (never
+    /// started).
+    pub(crate) fn tasks(&self, run: &RunRow) -> Result<Vec<TaskRow>, StoreError> {
+        self.task_rows(run, false)
+    }
+
+    /// A run's tasks as [`Store::tasks`] has them, with their output.
+    pub(crate) fn tasks_with_output(&self, run: &RunRow) -> Result<Vec<TaskRow>, StoreError> {
+        self.task_rows(run, true)
+    }
+
+    fn task_rows(&self, run: &RunRow, output: bool) -> Result<Vec<TaskRow>, StoreError> {
+        let sql = format!("{TASK_COLUMNS} WHERE run_id = ?1 ORDER BY position, attempt");
+        let mut statement = self
+            .connection
+            .prepare(&sql)
+            .map_err(|source| self.read_error(source))?;
+        let rows = statement
+            .query_map([run.id], |row| task_row(row, output))
+            .map_err(|source| self.read_error(source))?;
+        let mut tasks: Vec<TaskRow> = rows
+            .collect::<Result<_, _>>()
+            .map_err(|source| self.read_error(source))?;
+        for task in &mut tasks {
+            settle_unfinished(run.status, task);
+        }
+        Ok(tasks)
+    }
+
+    /// One task of a run, with its output (the last attempt, if several).
+    pub(crate) fn task(&self, run: &RunRow, name: &str) -> Result<Option<TaskRow>, StoreError> {
+        let sql =
+            format!("{TASK_COLUMNS} WHERE run_id = ?1 AND name = ?2 ORDER BY attempt DESC LIMIT 1");
+        let task = self
+            .connection
+            .query_row(&sql, params![run.id, name], |row| task_row(row, true))
+            .optional()
+            .map_err(|source| self.read_error(source))?;
+        Ok(task.map(|mut task| {
+            settle_unfinished(run.status, &mut task);
+            task
+        }))
+    }
+}
+
+const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, passed, failed,
+    skipped, status, taskfile, dir, duration_ms, timeouts, canceled, retry_of, signal, jobs,
+    host, pid, pid_started, note, script, pools FROM runs";
+
+const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
+    started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
+    stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail, timeout_ms,
+    dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id FROM tasks";
+
+fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    let stored: String = row.get(7)?;
+    let status = match stored.as_str() {
+        "running" => {
+            let process = ProcessId {
+                host: row.get::<_, Option<String>>(16)?.unwrap_or_default(),
+                pid: row.get::<_, Option<i64>>(17)?.unwrap_or(0),
+                started: row.get::<_, Option<i64>>(18)?.unwrap_or(0),
+            };
+            if process.alive() {
+                RunStatus::Running
+            } else {
+                RunStatus::Interrupted
+            }
+        }
+        "interrupted" => RunStatus::Interrupted,
+        "incomplete" => RunStatus::Incomplete,
+        _ => RunStatus::Completed,
+    };
+    Ok(RunRow {
+        id: row.get(0)?,
+        started_at: row.get(1)?,
+        finished_at: row.get(2)?,
+        total_tasks: row.get(3)?,
+        passed: row.get(4)?,
+        failed: row.get(5)?,
+        skipped: row.get(6)?,
+        status,
+        taskfile: row.get(8)?,
+        dir: row.get(9)?,
+        duration: row.get::<_, Option<i64>>(10)?.map(from_millis),
+        timeouts: row.get(11)?,
+        canceled: row.get(12)?,
+        retry_of: row.get(13)?,
+        signal: row.get::<_, Option<i64>>(14)?.map(Signal::from_stored),
+        jobs: row.get(15)?,
+        note: row.get(19)?,
+        script: row.get(20)?,
+        pools: row
+            .get::<_, String>(21)?
+            .split(',')
+            .filter_map(|pool| pool.split_once('='))
+            .filter_map(|(name, limit)| Some((name.to_owned(), limit.parse().ok()?)))
+            .collect(),
+    })
+}
+
+fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<TaskRow> {
+    let output = |bytes: usize,
+                  truncated: usize,
+                  kept: usize,
+                  tail: usize|
+     -> rusqlite::Result<StoredOutput> {
+        Ok(StoredOutput {
+            bytes: if with_output {
+                bytes_of(row.get_ref(kept)?)
+            } else {
+                Vec::new()
+            },
+            total: row.get(bytes)?,
+            truncated: row.get::<_, i64>(truncated)? != 0,
+            tail: if with_output {
+                bytes_of(row.get_ref(tail)?)
+            } else {
+                Vec::new()
+            },
+        })
+    };
+    let state = TaskState::parse(&row.get::<_, String>(3)?);
+    let reason: Option<String> = row.get(6)?;
+    let exit = match (row.get::<_, Option<i64>>(4)?, row.get::<_, Option<i64>>(5)?) {
+        (Some(code), _) => Some(Exit::Code(i32::try_from(code).unwrap_or(i32::MAX))),
+        (None, Some(signal)) => Some(Exit::Signal(Signal::from_stored(signal))),
+        // A task that failed without an exit never started; the reason
+        // says why.
+        (None, None) if state.is(Status::Failed) => reason.clone().map(Exit::NotStarted),
+        (None, None) => None,
+    };
+    Ok(TaskRow {
+        name: row.get(1)?,
+        command: row.get(2)?,
+        state,
+        exit,
+        reason,
+        started_at: row.get(7)?,
+        finished_at: row.get(8)?,
+        duration: row.get::<_, Option<i64>>(9)?.map(from_millis),
+        deps: names(&row.get::<_, String>(10)?),
+        position: row.get(11)?,
+        attempt: u32::try_from(row.get::<_, i64>(12)?).unwrap_or(1),
+        stdout: output(13, 15, 17, 19)?,
+        stderr: output(14, 16, 18, 20)?,
+        settings: Settings {
+            timeout: row.get::<_, Option<i64>>(21)?.map(from_millis),
+            dir: row.get::<_, Option<String>>(22)?.map(PathBuf::from),
+            env: row
+                .get::<_, String>(23)?
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+            retries: Some(u32::try_from(row.get::<_, i64>(24)?).unwrap_or(0))
+                .filter(|&retries| retries > 0),
+            pool: row
+                .get::<_, Option<String>>(27)?
+                .map(|pool| Spanned::new(pool, Span::new(SourceId::default(), 0, 0))),
+            cpus: row.get(28)?,
+            mem: row
+                .get::<_, Option<i64>>(29)?
+                .and_then(|mem| u64::try_from(mem).ok()),
+        },
+        job_id: row.get(30)?,
+        soft_deps: names(&row.get::<_, String>(26)?),
+        kind: if row.get::<_, String>(25)? == "rhai" {
+            Kind::Rhai
+        } else {
+            Kind::Shell
+        },
+    })
+}
+
+/// A comma-separated list of task names.
+fn names(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A stored number of milliseconds (negative ones, which taskrun never
+/// writes, as zero).
+fn from_millis(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// A column holding output: TEXT for UTF-8, a BLOB for anything else.
+fn bytes_of(value: ValueRef<'_>) -> Vec<u8> {
+    match value {
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// What an unfinished task row of a run that is over means: running when
+/// taskrun died (canceled), never started (skipped), or not written
+/// (unknown).
+fn settle_unfinished(run: RunStatus, task: &mut TaskRow) {
+    let unfinished = matches!(task.state, TaskState::Running | TaskState::Pending);
+    let (state, reason) = match (run, task.state) {
+        (RunStatus::Running | RunStatus::Completed, _) => return,
+        (_, _) if !unfinished => return,
+        (RunStatus::Incomplete, _) => (TaskState::Unknown, "not recorded"),
+        (RunStatus::Interrupted, TaskState::Running) => {
+            (TaskState::Ended(Status::Canceled), "taskrun was killed")
+        }
+        (RunStatus::Interrupted, _) => (TaskState::Ended(Status::Skipped), "run interrupted"),
+    };
+    task.state = state;
+    task.reason = Some(reason.to_owned());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(state: TaskState) -> TaskRow {
+        TaskRow {
+            name: "t".into(),
+            command: "c".into(),
+            state,
+            exit: None,
+            reason: None,
+            started_at: None,
+            finished_at: None,
+            duration: None,
+            deps: Vec::new(),
+            soft_deps: Vec::new(),
+            position: 0,
+            attempt: 1,
+            stdout: StoredOutput::default(),
+            stderr: StoredOutput::default(),
+            settings: Settings::default(),
+            kind: Kind::Shell,
+            job_id: None,
+        }
+    }
+
+    #[test]
+    fn unfinished_tasks_read_by_how_the_run_ended() {
+        let settled = |run, state| {
+            let mut row = task(state);
+            settle_unfinished(run, &mut row);
+            (row.state.as_str(), row.reason.unwrap_or_default())
+        };
+        assert_eq!(
+            settled(RunStatus::Running, TaskState::Running),
+            ("running", String::new())
+        );
+        assert_eq!(
+            settled(RunStatus::Interrupted, TaskState::Running),
+            ("canceled", "taskrun was killed".into())
+        );
+        assert_eq!(
+            settled(RunStatus::Interrupted, TaskState::Pending),
+            ("skipped", "run interrupted".into())
+        );
+        assert_eq!(
+            settled(RunStatus::Incomplete, TaskState::Pending),
+            ("unknown", "not recorded".into())
+        );
+        assert_eq!(
+            settled(RunStatus::Interrupted, TaskState::Ended(Status::Passed)),
+            ("passed", String::new())
+        );
+    }
+
+    #[test]
+    fn states_read_back_as_written() {
+        for name in [
+            "pending", "running", "passed", "timeout", "canceled", "unknown",
+        ] {
+            assert_eq!(TaskState::parse(name).as_str(), name);
+        }
+        assert_eq!(TaskState::parse("gibberish"), TaskState::Unknown);
+    }
+
+    #[test]
+    fn endings_say_the_reason_or_the_exit() {
+        let mut failed = task(TaskState::Ended(Status::Failed));
+        failed.exit = Some(Exit::Code(3));
+        assert_eq!(failed.ending(), "exit code 3");
+        let mut skipped = task(TaskState::Ended(Status::Skipped));
+        skipped.reason = Some("dependency failed: a".into());
+        assert_eq!(skipped.ending(), "dependency failed: a");
+        let mut canceled = task(TaskState::Ended(Status::Canceled));
+        canceled.exit = Some(Exit::Signal(Signal::INT));
+        canceled.reason = Some("run interrupted by SIGINT".into());
+        assert_eq!(canceled.ending(), "run interrupted by SIGINT");
+        assert_eq!(task(TaskState::Pending).ending(), "not finished");
+    }
+}

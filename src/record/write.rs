@@ -1,0 +1,508 @@
+//! Writing the history: a run's row and a row per task when it starts,
+//! each task's changes as they happen, and the run's end.
+//!
+//! Every write runs in an IMMEDIATE transaction (see [`Store`]). A run's
+//! counts are written with the task rows they count, in the same
+//! transaction, so a reader never sees the two disagree.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::params;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+use super::liveness::ProcessId;
+use super::rows::RunStatus;
+use super::store::{Store, StoreError};
+use crate::event::{Capture, Counts, Exit, Signal, Summary, TaskResult};
+use crate::graph::Plan;
+use crate::units::unix_seconds;
+
+/// What is written when a run starts.
+#[derive(Clone, Debug)]
+pub(crate) struct NewRun {
+    /// The task file, as an absolute path (or a description for a retry).
+    pub taskfile: String,
+    /// The script that took part, as an absolute path.
+    pub script: Option<String>,
+    /// The directory the tasks run in.
+    pub dir: PathBuf,
+    pub jobs: usize,
+    pub retry_of: Option<i64>,
+    pub started_at: SystemTime,
+    /// Where the tasks run: `local` or `slurm`.
+    pub executor: &'static str,
+}
+
+/// The ids a started run was given.
+#[derive(Clone, Debug)]
+pub(crate) struct RunIds {
+    pub run: i64,
+    /// The row of each task of the plan, by task id.
+    pub tasks: Vec<i64>,
+}
+
+/// One change to a task's row, as the recorder batches them. Tasks are
+/// named by their id in the plan; [`Store::record`] finds the row of
+/// their current attempt.
+#[derive(Clone, Debug)]
+pub(super) enum TaskUpdate {
+    Started {
+        task: usize,
+        at: SystemTime,
+    },
+    Finished {
+        task: usize,
+        result: Arc<TaskResult>,
+        reason: Option<String>,
+    },
+    /// An attempt ended and the task will run again: the attempt's row gets
+    /// its result and a new row is made for the next attempt.
+    Retried {
+        task: usize,
+        result: Arc<TaskResult>,
+    },
+    Skipped {
+        task: usize,
+        reason: String,
+        at: SystemTime,
+    },
+}
+
+/// What a task is, as it is written for its first attempt and copied for
+/// each later one: one list, so that a retried attempt keeps every column.
+const TASK_COLUMNS: &str = "run_id, name, command, position, deps, timeout_ms, dir, env, \
+                            retries, kind, soft_deps, pool, cpus, mem_bytes";
+
+impl Store {
+    /// Marks the runs whose taskrun process died as interrupted, with
+    /// their unfinished tasks: running ones canceled, waiting ones skipped.
+    pub(crate) fn sweep_dead_runs(&mut self) -> Result<(), StoreError> {
+        let candidates: Vec<(i64, ProcessId)> = {
+            let mut statement = self
+                .connection
+                .prepare("SELECT id, host, pid, pid_started FROM runs WHERE status = 'running'")
+                .map_err(|source| self.read_error(source))?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        ProcessId {
+                            host: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                            pid: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                            started: row.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                        },
+                    ))
+                })
+                .map_err(|source| self.read_error(source))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(|source| self.read_error(source))?
+        };
+        let dead: Vec<i64> = candidates
+            .into_iter()
+            .filter(|(_, process)| !process.alive())
+            .map(|(id, _)| id)
+            .collect();
+        if dead.is_empty() {
+            return Ok(());
+        }
+        self.write(|transaction| {
+            for id in dead {
+                transaction.execute_batch(&format!(
+                    "UPDATE tasks SET status = 'canceled', reason = 'taskrun was killed'
+                         WHERE run_id = {id} AND status = 'running';
+                     UPDATE tasks SET status = 'skipped', reason = 'run interrupted'
+                         WHERE run_id = {id} AND status = 'pending';
+                     UPDATE runs SET status = 'interrupted',
+                         passed = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status = 'passed'),
+                         failed = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status IN ('failed', 'timeout')),
+                         skipped = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status = 'skipped'),
+                         timeouts = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status = 'timeout'),
+                         canceled = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status = 'canceled')
+                         WHERE id = {id};"
+                ))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Writes the run row and a `pending` row for every task of `plan`,
+    /// before any task starts.
+    pub(crate) fn begin_run(&mut self, run: &NewRun, plan: &Plan) -> Result<RunIds, StoreError> {
+        let process = ProcessId::current();
+        self.write(|transaction| {
+            transaction.execute(
+                "INSERT INTO runs (started_at, total_tasks, status, taskfile, dir, jobs,
+                     retry_of, host, pid, pid_started, script, pools, executor)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    unix_seconds(run.started_at),
+                    to_i64(plan.tasks.len()),
+                    run.taskfile,
+                    run.dir.to_string_lossy(),
+                    to_i64(run.jobs),
+                    run.retry_of,
+                    process.host,
+                    process.pid,
+                    process.started,
+                    run.script,
+                    plan.pools
+                        .iter()
+                        .map(|(name, limit)| format!("{name}={limit}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    run.executor,
+                ],
+            )?;
+            let run_id = transaction.last_insert_rowid();
+            let mut tasks = Vec::with_capacity(plan.tasks.len());
+            let mut insert = transaction.prepare(&format!(
+                "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
+                 VALUES ('pending', 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                     ?14)"
+            ))?;
+            for (position, task) in plan.tasks.iter().enumerate() {
+                let names = |deps: &[usize]| {
+                    deps.iter()
+                        .map(|&dep| plan.tasks[dep].name.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                let settings = &task.settings;
+                let env: Vec<String> = settings
+                    .env
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect();
+                insert.execute(params![
+                    run_id,
+                    task.name.value,
+                    task.command.value,
+                    to_i64(position),
+                    names(&plan.deps[position]),
+                    settings.timeout.map(millis),
+                    settings.dir.as_ref().map(|dir| dir.to_string_lossy()),
+                    env.join("\n"),
+                    settings.retries.unwrap_or(0),
+                    task.kind.as_str(),
+                    names(&plan.soft[position]),
+                    settings.pool.as_ref().map(|pool| pool.value.as_str()),
+                    settings.cpus,
+                    settings
+                        .mem
+                        .map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
+                ])?;
+                tasks.push(transaction.last_insert_rowid());
+            }
+            Ok(RunIds { run: run_id, tasks })
+        })
+    }
+
+    /// Writes a batch of task changes and the run's counts so far in one
+    /// transaction.
+    pub(super) fn record(
+        &mut self,
+        run: i64,
+        rows: &mut [i64],
+        updates: &[TaskUpdate],
+        counts: &Counts,
+    ) -> Result<(), StoreError> {
+        self.write(|transaction| {
+            for update in updates {
+                match update {
+                    TaskUpdate::Started { task, at } => {
+                        transaction
+                            .prepare_cached(
+                                "UPDATE tasks SET status = 'running', started_at = ?2
+                                 WHERE id = ?1",
+                            )?
+                            .execute(params![rows[*task], unix_seconds(*at)])?;
+                    }
+                    TaskUpdate::Skipped { task, reason, at } => {
+                        transaction
+                            .prepare_cached(
+                                "UPDATE tasks SET status = 'skipped', reason = ?2,
+                                     finished_at = ?3, duration_ms = 0
+                                 WHERE id = ?1",
+                            )?
+                            .execute(params![rows[*task], reason, unix_seconds(*at)])?;
+                    }
+                    TaskUpdate::Finished {
+                        task,
+                        result,
+                        reason,
+                    } => finish_task(transaction, rows[*task], result, reason.as_deref())?,
+                    TaskUpdate::Retried { task, result } => {
+                        finish_task(transaction, rows[*task], result, None)?;
+                        transaction
+                            .prepare_cached(&format!(
+                                "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
+                                 SELECT 'pending', attempt + 1, {TASK_COLUMNS}
+                                 FROM tasks WHERE id = ?1"
+                            ))?
+                            .execute([rows[*task]])?;
+                        rows[*task] = transaction.last_insert_rowid();
+                    }
+                }
+            }
+            write_counts(transaction, run, counts)
+        })
+    }
+
+    /// Completes the run row; `incomplete` says why some results could not
+    /// be written, if that happened.
+    pub(super) fn finish_run(
+        &mut self,
+        run: i64,
+        summary: &Summary,
+        incomplete: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let status = match (incomplete, summary.interrupted) {
+            (Some(_), _) => RunStatus::Incomplete,
+            (None, Some(_)) => RunStatus::Interrupted,
+            (None, None) => RunStatus::Completed,
+        };
+        self.write(|transaction| {
+            transaction.execute(
+                "UPDATE runs SET finished_at = ?2, duration_ms = ?3, status = ?4, signal = ?5,
+                     note = ?6
+                 WHERE id = ?1",
+                params![
+                    run,
+                    unix_seconds(SystemTime::now()),
+                    millis(summary.duration),
+                    status.as_str(),
+                    summary.interrupted.map(Signal::number),
+                    incomplete,
+                ],
+            )?;
+            write_counts(transaction, run, &summary.counts)
+        })
+    }
+}
+
+fn finish_task(
+    transaction: &rusqlite::Transaction<'_>,
+    row: i64,
+    result: &TaskResult,
+    reason: Option<&str>,
+) -> rusqlite::Result<()> {
+    let (exit_code, signal, reason) = match &result.exit {
+        Exit::Code(code) => (Some(i64::from(*code)), None, reason.map(str::to_owned)),
+        Exit::Signal(signal) => (
+            None,
+            Some(i64::from(signal.number())),
+            reason.map(str::to_owned),
+        ),
+        Exit::NotStarted(why) => (None, None, Some(why.clone())),
+    };
+    let finished = result.started_at + result.duration;
+    let mut statement = transaction.prepare_cached(
+        "UPDATE tasks SET status = ?2, exit_code = ?3, signal = ?4, reason = ?5,
+             started_at = ?6, finished_at = ?7, duration_ms = ?8, stdout = ?9, stderr = ?10,
+             stdout_bytes = ?11, stderr_bytes = ?12, stdout_truncated = ?13,
+             stderr_truncated = ?14, stdout_tail = ?15, stderr_tail = ?16, attempt = ?17,
+             job_id = ?18
+         WHERE id = ?1",
+    )?;
+    statement.execute(params![
+        row,
+        result.status.as_str(),
+        exit_code,
+        signal,
+        reason,
+        unix_seconds(result.started_at),
+        unix_seconds(finished),
+        millis(result.duration),
+        output_value(&result.stdout.bytes),
+        output_value(&result.stderr.bytes),
+        i64::try_from(result.stdout.total).unwrap_or(i64::MAX),
+        i64::try_from(result.stderr.total).unwrap_or(i64::MAX),
+        result.stdout.truncated(),
+        result.stderr.truncated(),
+        tail(&result.stdout),
+        tail(&result.stderr),
+        result.attempt,
+        result.job_id,
+    ])?;
+    Ok(())
+}
+
+/// Output is stored as TEXT when it is UTF-8 (so that `sqlite3` shows it
+/// as text) and as a BLOB otherwise, byte for byte.
+fn output_value(bytes: &[u8]) -> ToSqlOutput<'_> {
+    ToSqlOutput::Borrowed(if std::str::from_utf8(bytes).is_ok() {
+        ValueRef::Text(bytes)
+    } else {
+        ValueRef::Blob(bytes)
+    })
+}
+
+/// The end of a truncated stream, stored beside its start.
+fn tail(capture: &Capture) -> Option<ToSqlOutput<'_>> {
+    capture
+        .truncated()
+        .then(|| output_value(capture.last_bytes()))
+}
+
+fn write_counts(
+    transaction: &rusqlite::Transaction<'_>,
+    run: i64,
+    counts: &Counts,
+) -> rusqlite::Result<()> {
+    let count = to_i64;
+    transaction
+        .prepare_cached(
+            "UPDATE runs SET passed = ?2, failed = ?3, skipped = ?4, timeouts = ?5, canceled = ?6
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            run,
+            count(counts.passed),
+            // The specification's `failed` counts timeouts too.
+            count(counts.failed + counts.timeout),
+            count(counts.skipped),
+            count(counts.timeout),
+            count(counts.canceled),
+        ])?;
+    Ok(())
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A duration as stored: whole milliseconds.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{SkipReason, Status};
+    use crate::record::rows::TaskState;
+    use crate::testing::plan;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("t.db")).unwrap();
+        (dir, store)
+    }
+
+    fn new_run() -> NewRun {
+        NewRun {
+            taskfile: "/p/tasks.txt".to_owned(),
+            script: None,
+            dir: PathBuf::from("/p"),
+            jobs: 2,
+            retry_of: None,
+            started_at: SystemTime::now(),
+            executor: "local",
+        }
+    }
+
+    fn result(status: Status, exit: Exit, stdout: &[u8]) -> Arc<TaskResult> {
+        let mut capture = Capture::default();
+        capture.push(stdout, 4);
+        Arc::new(TaskResult {
+            status,
+            attempt: 1,
+            exit,
+            started_at: SystemTime::now(),
+            duration: Duration::from_millis(1500),
+            stdout: capture,
+            stderr: Capture::default(),
+            job_id: None,
+        })
+    }
+
+    #[test]
+    fn a_run_round_trips() {
+        let (_dir, mut store) = store();
+        let plan = plan("a: echo a\nb: echo b [after:a]\nc: true [after:b]\n");
+        let ids = store.begin_run(&new_run(), &plan).unwrap();
+        let mut rows = ids.tasks.clone();
+        let updates = [
+            TaskUpdate::Started {
+                task: 0,
+                at: SystemTime::now(),
+            },
+            TaskUpdate::Finished {
+                task: 0,
+                result: result(Status::Passed, Exit::Code(0), b"hello world\n"),
+                reason: None,
+            },
+            TaskUpdate::Finished {
+                task: 1,
+                result: result(Status::Failed, Exit::Signal(Signal::KILL), b"\xff\xfe"),
+                reason: None,
+            },
+            TaskUpdate::Skipped {
+                task: 2,
+                reason: SkipReason::DependencyFailed("b".into()).to_string(),
+                at: SystemTime::now(),
+            },
+        ];
+        let counts = Counts {
+            passed: 1,
+            failed: 1,
+            skipped: 1,
+            ..Counts::default()
+        };
+        store.record(ids.run, &mut rows, &updates, &counts).unwrap();
+        let summary = Summary {
+            counts,
+            duration: Duration::from_secs(2),
+            interrupted: None,
+        };
+        store.finish_run(ids.run, &summary, None).unwrap();
+
+        let run = store.run(ids.run).unwrap().unwrap();
+        assert_eq!((run.passed, run.failed, run.skipped), (1, 1, 1));
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_eq!(run.duration, Some(Duration::from_secs(2)));
+        assert_eq!(store.latest_run().unwrap(), Some(ids.run));
+        let tasks = store.tasks(&run).unwrap();
+        let states: Vec<&str> = tasks.iter().map(|task| task.state.as_str()).collect();
+        assert_eq!(states, ["passed", "failed", "skipped"]);
+        assert_eq!(tasks[1].deps, ["a"]);
+        assert_eq!(tasks[2].reason.as_deref(), Some("dependency failed: b"));
+        let a = store.task(&run, "a").unwrap().unwrap();
+        assert_eq!(a.stdout.bytes, b"hell");
+        assert!(a.stdout.truncated);
+        assert_eq!(a.stdout.total, 12);
+        assert_eq!(a.stdout.tail, b"o world\n");
+        assert_eq!(a.duration, Some(Duration::from_millis(1500)));
+        let b = store.task(&run, "b").unwrap().unwrap();
+        assert_eq!(b.exit, Some(Exit::Signal(Signal::KILL)));
+        assert_eq!(b.state, TaskState::Ended(Status::Failed));
+        assert_eq!(b.stdout.bytes, b"\xff\xfe", "bytes kept exactly");
+        assert!(store.task(&run, "zzz").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_retried_attempt_keeps_every_column_of_its_task() {
+        let (_dir, mut store) = store();
+        let plan = plan("a: exit 1 [retries:2] [cpus:4] [mem:1G] [timeout:5s] [env:K=v]\n");
+        let ids = store.begin_run(&new_run(), &plan).unwrap();
+        let mut rows = ids.tasks.clone();
+        let failed = result(Status::Failed, Exit::Code(1), b"");
+        let updates = [TaskUpdate::Retried {
+            task: 0,
+            result: failed,
+        }];
+        store
+            .record(ids.run, &mut rows, &updates, &Counts::default())
+            .unwrap();
+        let run = store.run(ids.run).unwrap().unwrap();
+        let tasks = store.tasks(&run).unwrap();
+        assert_eq!(tasks.len(), 2);
+        assert_eq!((tasks[0].attempt, tasks[1].attempt), (1, 2));
+        assert_eq!(tasks[1].state, TaskState::Pending);
+        assert_eq!(tasks[1].settings, tasks[0].settings);
+        assert_eq!(tasks[1].settings.cpus, Some(4));
+        assert_eq!(tasks[1].settings.mem, Some(1 << 30));
+    }
+}
