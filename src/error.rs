@@ -17,6 +17,10 @@ use crate::exit_code;
 use crate::source::{SourceId, Span};
 
 /// A problem with one line of a task file.
+#[expect(
+    missing_docs,
+    reason = "each variant's `#[error]` message says what it means, and its fields are the values the message and the diagnostic show"
+)]
 #[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error("line has no `:` between a task name and its command")]
@@ -180,6 +184,10 @@ impl ParseError {
 }
 
 /// A problem with how tasks relate to each other.
+#[expect(
+    missing_docs,
+    reason = "each variant's `#[error]` message says what it means, and its fields are the values the message and the diagnostic show"
+)]
 #[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
     #[error("no tasks defined")]
@@ -274,6 +282,10 @@ impl GraphError {
 }
 
 /// A problem with a `Taskfile.rhai` script.
+#[expect(
+    missing_docs,
+    reason = "each variant's `#[error]` message says what it means, and its fields are the values the message and the diagnostic show"
+)]
 #[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
 pub enum ScriptError {
     #[error("script syntax error: {message}")]
@@ -318,6 +330,7 @@ pub enum ScriptError {
 }
 
 impl ScriptError {
+    /// The source the error points into.
     pub fn source_id(&self) -> SourceId {
         match self {
             ScriptError::Syntax { span, .. }
@@ -329,6 +342,10 @@ impl ScriptError {
 }
 
 /// One problem found in the task sources, from either stage.
+#[expect(
+    missing_docs,
+    reason = "each variant's `#[error]` message says what it means, and its fields are the values the message and the diagnostic show"
+)]
 #[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
     #[error(transparent)]
@@ -343,6 +360,7 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// The source the problem points into.
     pub fn source_id(&self) -> SourceId {
         match self {
             Problem::Parse(error) => error.source_id(),
@@ -364,6 +382,10 @@ impl Problem {
 }
 
 /// Anything that stops a command from doing its work.
+#[expect(
+    missing_docs,
+    reason = "each variant's `#[error]` message says what it means, and its fields are the values the message and the diagnostic show"
+)]
 #[derive(Debug, Diagnostic, thiserror::Error)]
 pub enum Error {
     /// The task sources have problems; all of them are listed.

@@ -15,17 +15,26 @@ pub type TaskId = usize;
 /// Which output stream bytes came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stream {
+    /// Standard output.
     Stdout,
+    /// Standard error.
     Stderr,
 }
 
 /// What became of a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// It exited with code 0.
     Passed,
+    /// It exited with another code, was killed by a signal, or could not
+    /// start.
     Failed,
+    /// It ran past its time limit and was stopped.
     Timeout,
+    /// It never ran: a task it needs did not pass, or the run was
+    /// interrupted first.
     Skipped,
+    /// It was running when the run was interrupted, and was stopped.
     Canceled,
 }
 
@@ -71,8 +80,11 @@ impl std::fmt::Display for Status {
 pub struct Signal(pub i32);
 
 impl Signal {
+    /// Ctrl-C.
     pub const INT: Signal = Signal(libc::SIGINT);
+    /// The polite request to stop.
     pub const TERM: Signal = Signal(libc::SIGTERM);
+    /// The one that cannot be caught.
     pub const KILL: Signal = Signal(libc::SIGKILL);
 
     /// The signal's number.
@@ -206,9 +218,11 @@ pub(crate) const TAIL_BYTES: usize = 8 * 1024;
 /// when there were more than were kept, its last bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Capture {
+    /// The first bytes of the stream, up to the limit.
     pub bytes: Vec<u8>,
+    /// How many bytes the stream had in all.
     pub total: u64,
-    /// Up to [`TAIL_BYTES`] from the end of the stream, once it went past
+    /// Up to 8 KiB from the end of the stream, once it went past
     /// the limit; empty otherwise.
     pub tail: Vec<u8>,
 }
@@ -229,6 +243,7 @@ impl Capture {
         }
     }
 
+    /// Whether the stream had more bytes than were kept from its start.
     pub fn truncated(&self) -> bool {
         self.total > self.bytes.len() as u64
     }
@@ -252,14 +267,20 @@ impl Capture {
 /// A task that ran (or was asked to run) and is over.
 #[derive(Clone, Debug)]
 pub struct TaskResult {
+    /// What became of the task (of this attempt).
     pub status: Status,
     /// Which run of the task this was: 1 for the first, 2 for the first
     /// retry, and so on.
     pub attempt: u32,
+    /// How its process ended.
     pub exit: Exit,
+    /// When it started.
     pub started_at: SystemTime,
+    /// How long it ran.
     pub duration: Duration,
+    /// What it wrote to standard output.
     pub stdout: Capture,
+    /// What it wrote to standard error.
     pub stderr: Capture,
     /// The cluster job that ran this attempt, when a cluster executor did.
     pub job_id: Option<String>,
@@ -287,14 +308,20 @@ impl std::fmt::Display for SkipReason {
 /// Counts of task statuses in a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Tasks that passed.
     pub passed: usize,
+    /// Tasks that failed (timeouts are counted apart, in `timeout`).
     pub failed: usize,
+    /// Tasks that timed out.
     pub timeout: usize,
+    /// Tasks that never ran.
     pub skipped: usize,
+    /// Tasks stopped by an interrupt.
     pub canceled: usize,
 }
 
 impl Counts {
+    /// Counts one more task that ended so.
     pub fn add(&mut self, status: Status) {
         match status {
             Status::Passed => self.passed += 1,
@@ -305,10 +332,12 @@ impl Counts {
         }
     }
 
+    /// How many tasks are counted.
     pub fn total(&self) -> usize {
         self.passed + self.failed + self.timeout + self.skipped + self.canceled
     }
 
+    /// Whether every task counted passed.
     pub fn all_passed(&self) -> bool {
         self.passed == self.total()
     }
@@ -317,7 +346,9 @@ impl Counts {
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Summary {
+    /// How its tasks ended.
     pub counts: Counts,
+    /// How long it took.
     pub duration: Duration,
     /// The signal that interrupted the run, if one did.
     pub interrupted: Option<Signal>,
@@ -326,47 +357,70 @@ pub struct Summary {
 /// One thing that happened in a run.
 #[derive(Clone, Debug)]
 pub enum Event {
+    /// The run began: the first event.
     RunStarted {
+        /// How many tasks it has.
         tasks: usize,
+        /// How many may run at once.
         jobs: usize,
+        /// When it began.
         at: SystemTime,
     },
-    /// An attempt of a task started: 1 for the first, 2 for the first
-    /// retry, and so on.
+    /// An attempt of a task started.
     TaskStarted {
+        /// The task.
         task: TaskId,
+        /// 1 for the first attempt, 2 for the first retry, and so on.
         attempt: u32,
+        /// When it started.
         at: SystemTime,
     },
+    /// A task wrote to one of its streams (sent only when the runner is
+    /// asked for output events).
     TaskOutput {
+        /// The task.
         task: TaskId,
+        /// Which stream.
         stream: Stream,
+        /// What it wrote, as it came: not always whole lines.
         bytes: Arc<[u8]>,
     },
+    /// A task is over: its last attempt ended.
     TaskFinished {
+        /// The task.
         task: TaskId,
+        /// How its last attempt went.
         result: Arc<TaskResult>,
     },
-    /// An attempt failed or timed out and the task will run again after
-    /// `delay`; `result` is the attempt's, `retries` how many retries the
-    /// task has in all.
+    /// An attempt failed or timed out and the task will run again.
     TaskRetrying {
+        /// The task.
         task: TaskId,
+        /// How the attempt went.
         result: Arc<TaskResult>,
+        /// How many retries the task has in all.
         retries: u32,
+        /// How long until the next attempt.
         delay: Duration,
     },
+    /// A task will not run.
     TaskSkipped {
+        /// The task.
         task: TaskId,
+        /// Why.
         reason: SkipReason,
     },
     /// The first interrupting signal arrived: no more tasks start and the
     /// running ones were sent the signal.
     Interrupted {
+        /// The signal.
         signal: Signal,
+        /// How many tasks were running.
         running: usize,
     },
+    /// The run is over: the last event.
     RunFinished {
+        /// How it ended.
         summary: Summary,
     },
 }

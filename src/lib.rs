@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! taskrun: a declarative, Make-style parallel task runner.
 //!
 //! Data flows one way: a task file is parsed into task specs (`taskfile`,

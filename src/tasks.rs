@@ -60,7 +60,7 @@ impl std::error::Error for LoadError {
 
 impl Tasks {
     /// Tasks in the line format of `tasks.txt`, which run in the current
-    /// directory (see [`Runner::dir`]).
+    /// directory (see [`Runner::dir`](crate::Runner::dir)).
     ///
     /// ```
     /// let error = taskrun::Tasks::parse("a: true\nb: true [after:c]\n").unwrap_err();
@@ -226,7 +226,7 @@ impl Tasks {
         self.plan.tasks.iter().map(|task| task.name.value.as_str())
     }
 
-    /// The name of the task an [`Event`] is about.
+    /// The name of the task an [`Event`](crate::Event) is about.
     pub fn name(&self, task: TaskId) -> &str {
         &self.plan.tasks[task].name.value
     }

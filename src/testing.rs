@@ -2,8 +2,10 @@
 
 use crate::error::GraphError;
 use crate::graph::Plan;
+use crate::record::{Store, StoredOutput, TaskRow, TaskState};
 use crate::source::{Source, Sources};
 use crate::task::TaskSet;
+use crate::task::{Kind, Settings};
 use crate::taskfile;
 
 /// Parses `text` as `tasks.txt` (which must have no parse errors) and
@@ -24,4 +26,35 @@ pub(crate) fn build(text: &str) -> Result<Plan, Vec<GraphError>> {
 /// The plan of a valid task file.
 pub(crate) fn plan(text: &str) -> Plan {
     build(text).unwrap()
+}
+
+/// A new history database in a temporary directory (kept while the
+/// directory is).
+pub(crate) fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::create(&dir.path().join("t.db")).unwrap();
+    (dir, store)
+}
+
+/// A task row of `name` in `state`, with nothing else recorded.
+pub(crate) fn task_row(position: i64, name: &str, state: TaskState) -> TaskRow {
+    TaskRow {
+        name: name.to_owned(),
+        command: format!("run {name}"),
+        state,
+        exit: None,
+        reason: None,
+        started_at: None,
+        finished_at: None,
+        duration: None,
+        deps: Vec::new(),
+        soft_deps: Vec::new(),
+        position,
+        attempt: 1,
+        stdout: StoredOutput::default(),
+        stderr: StoredOutput::default(),
+        settings: Settings::default(),
+        kind: Kind::Shell,
+        job_id: None,
+    }
 }

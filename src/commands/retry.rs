@@ -287,32 +287,18 @@ fn policy_script(run: i64, path: &Path, sources: &mut Sources) -> Result<Arc<Scr
 mod tests {
     use super::*;
     use crate::event::Exit;
-    use crate::record::{StoredOutput, TaskState};
+    use crate::record::TaskState;
 
     /// A row of `name` in `state`, waiting for `deps`.
     fn row(position: i64, name: &str, state: TaskState, deps: &[&str]) -> TaskRow {
         TaskRow {
-            name: name.to_owned(),
-            command: format!("run {name}"),
-            state,
             exit: state.status().and_then(|status| match status {
                 Status::Passed => Some(Exit::Code(0)),
                 Status::Failed => Some(Exit::Code(1)),
                 _ => None,
             }),
-            reason: None,
-            started_at: None,
-            finished_at: None,
-            duration: None,
             deps: deps.iter().map(|dep| (*dep).to_owned()).collect(),
-            soft_deps: Vec::new(),
-            position,
-            attempt: 1,
-            stdout: StoredOutput::default(),
-            stderr: StoredOutput::default(),
-            settings: Settings::default(),
-            kind: Kind::Shell,
-            job_id: None,
+            ..crate::testing::task_row(position, name, state)
         }
     }
 

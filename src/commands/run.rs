@@ -16,7 +16,7 @@ use crate::graph::Plan;
 use crate::load::{self, LoadOptions};
 use crate::record::{NewRun, Recorder, Store};
 use crate::report::{
-    self, ColorChoice, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Style,
+    self, ColorChoice, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Style, Written,
 };
 use crate::runner::Runner;
 use crate::script::Script;
@@ -239,10 +239,10 @@ pub(super) fn execute_plan(
             _ => PathBuf::from("standard output"),
         };
         let log = EventLog::new(out, target, Arc::clone(&plan), run_id);
-        sinks.push(("events", Box::new(log)));
+        sinks.push(("events", Box::new(Written::new(log))));
     }
     if let Some(logs) = outputs.logs {
-        sinks.push(("logs", Box::new(logs.recorded_as(run_id))));
+        sinks.push(("logs", Box::new(Written::new(logs.recorded_as(run_id)))));
     }
 
     let (listener, signals) = signal::Listener::start().map_err(Error::Start)?;

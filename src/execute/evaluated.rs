@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::{Control, Executor, Job, Outcome};
-use crate::event::{Capture, Exit, Signal, Stream};
+use crate::event::{Capture, Signal, Stream};
 use crate::script::Script;
 
 /// Runs evaluated tasks with the script, and hands every other job on.
@@ -42,18 +42,8 @@ impl Executor for Evaluated {
         });
         let deadline = job.timeout.map(|timeout| start + timeout);
         let Some(evaluation) = self.script.evaluate(&job.name, deadline, stopped) else {
-            return Outcome {
-                exit: Exit::NotStarted(format!(
-                    "the script defines no closure for task `{}`",
-                    job.name
-                )),
-                timed_out: false,
-                started_at,
-                duration: start.elapsed(),
-                stdout: Capture::default(),
-                stderr: Capture::default(),
-                job_id: None,
-            };
+            let reason = format!("the script defines no closure for task `{}`", job.name);
+            return Outcome::not_started(reason, started_at, start.elapsed());
         };
         let mut captures = [Capture::default(), Capture::default()];
         for (capture, (stream, bytes)) in captures.iter_mut().zip([

@@ -78,15 +78,7 @@ impl Executor for Local {
                     job_id: None,
                 }
             }
-            Err(reason) => Outcome {
-                exit: Exit::NotStarted(reason),
-                timed_out: false,
-                started_at,
-                duration: start.elapsed(),
-                stdout: Capture::default(),
-                stderr: Capture::default(),
-                job_id: None,
-            },
+            Err(reason) => Outcome::not_started(reason, started_at, start.elapsed()),
         }
     }
 }

@@ -63,6 +63,25 @@ pub(crate) struct Outcome {
     pub(crate) job_id: Option<String>,
 }
 
+impl Outcome {
+    /// A job that could not start, and why.
+    pub(crate) fn not_started(
+        reason: String,
+        started_at: SystemTime,
+        duration: Duration,
+    ) -> Outcome {
+        Outcome {
+            exit: Exit::NotStarted(reason),
+            timed_out: false,
+            started_at,
+            duration,
+            stdout: Capture::default(),
+            stderr: Capture::default(),
+            job_id: None,
+        }
+    }
+}
+
 /// Runs jobs. Implementations must be usable from many threads at once.
 pub(crate) trait Executor: Send + Sync {
     /// Runs `job` to its end, calling `output` with each chunk of output as

@@ -463,25 +463,7 @@ mod tests {
     use super::*;
 
     fn task(state: TaskState) -> TaskRow {
-        TaskRow {
-            name: "t".into(),
-            command: "c".into(),
-            state,
-            exit: None,
-            reason: None,
-            started_at: None,
-            finished_at: None,
-            duration: None,
-            deps: Vec::new(),
-            soft_deps: Vec::new(),
-            position: 0,
-            attempt: 1,
-            stdout: StoredOutput::default(),
-            stderr: StoredOutput::default(),
-            settings: Settings::default(),
-            kind: Kind::Shell,
-            job_id: None,
-        }
+        crate::testing::task_row(0, "t", state)
     }
 
     #[test]

@@ -20,6 +20,10 @@ use super::schema::{MIGRATIONS, VERSION};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A problem with the history database.
+#[expect(
+    missing_docs,
+    reason = "each variant's `#[error]` message says what it means, and its fields are the values the message and the diagnostic show"
+)]
 #[derive(Debug, miette::Diagnostic, thiserror::Error)]
 pub enum StoreError {
     #[error("no history database at `{}`", path.display())]
@@ -337,12 +341,7 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::create(&dir.path().join("t.db")).unwrap();
-        (dir, store)
-    }
+    use crate::testing::store;
 
     #[test]
     fn reopening_keeps_the_version_and_refuses_newer() {

@@ -383,13 +383,7 @@ mod tests {
     use super::*;
     use crate::event::{SkipReason, Status};
     use crate::record::rows::TaskState;
-    use crate::testing::plan;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::create(&dir.path().join("t.db")).unwrap();
-        (dir, store)
-    }
+    use crate::testing::{plan, store};
 
     fn new_run() -> NewRun {
         NewRun {

@@ -6,17 +6,16 @@
 //! keys and event kinds.
 
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
 use super::lines::Lines;
-use crate::error::Error;
+use super::written::Report;
 use crate::event::{Event, Exit, Stream, TaskResult};
 use crate::graph::Plan;
-use crate::sink::Sink;
 
 /// Writes a run's events as JSON lines.
 pub(crate) struct EventLog<W: Write> {
@@ -26,8 +25,6 @@ pub(crate) struct EventLog<W: Write> {
     plan: Arc<Plan>,
     run_id: i64,
     lines: Lines,
-    /// The first write error; nothing more is written after one.
-    failure: Option<std::io::Error>,
 }
 
 impl<W: Write> EventLog<W> {
@@ -38,7 +35,6 @@ impl<W: Write> EventLog<W> {
             plan,
             run_id,
             lines: Lines::default(),
-            failure: None,
         }
     }
 
@@ -134,34 +130,17 @@ impl<W: Write> EventLog<W> {
     }
 }
 
-impl<W: Write + Send> Sink for EventLog<W> {
-    fn receive(&mut self, event: Event) {
-        if self.failure.is_none()
-            && let Err(error) = self.event(event)
-        {
-            self.failure = Some(error);
-        }
+impl<W: Write + Send> Report for EventLog<W> {
+    fn write(&mut self, event: Event) -> std::io::Result<()> {
+        self.event(event)
     }
 
-    fn idle(&mut self) {
-        // Written in batches, and flushed whenever no event waits, so a
-        // reader sees each one as soon as it happened.
-        if self.failure.is_none()
-            && let Err(error) = self.out.flush()
-        {
-            self.failure = Some(error);
-        }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), Error> {
-        let written = match self.failure.take() {
-            Some(error) => Err(error),
-            None => self.out.flush(),
-        };
-        written.map_err(|source| Error::CannotWrite {
-            path: self.target.clone(),
-            source,
-        })
+    fn target(&self) -> &Path {
+        &self.target
     }
 }
 

@@ -18,10 +18,9 @@ use std::sync::Arc;
 
 use super::history::local_time;
 use super::lines::Lines;
-use crate::error::Error;
+use super::written::Report;
 use crate::event::{Event, Stream, TaskResult, format_duration};
 use crate::graph::Plan;
-use crate::sink::Sink;
 use crate::units::unix_seconds;
 
 /// A log file is rotated once it is larger than this.
@@ -40,8 +39,6 @@ pub(crate) struct Logs {
     lines: Lines,
     /// The attempt of each task whose end is logged.
     ended: Vec<u32>,
-    /// The first write error; nothing more is written after one.
-    failure: Option<std::io::Error>,
 }
 
 struct Log {
@@ -101,7 +98,6 @@ impl Logs {
             run,
             tasks: HashMap::new(),
             lines: Lines::default(),
-            failure: None,
         })
     }
 
@@ -216,34 +212,17 @@ impl Logs {
     }
 }
 
-impl Sink for Logs {
-    fn receive(&mut self, event: Event) {
-        if self.failure.is_none()
-            && let Err(error) = self.event(event)
-        {
-            self.failure = Some(error);
-        }
+impl Report for Logs {
+    fn write(&mut self, event: Event) -> std::io::Result<()> {
+        self.event(event)
     }
 
-    fn idle(&mut self) {
-        // The run log is written in batches, but never left behind while
-        // waiting for the next event.
-        if self.failure.is_none()
-            && let Err(error) = self.run.flush()
-        {
-            self.failure = Some(error);
-        }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.run.flush()
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), Error> {
-        let written = match self.failure.take() {
-            Some(error) => Err(error),
-            None => self.run.flush(),
-        };
-        written.map_err(|source| Error::CannotWrite {
-            path: self.dir.clone(),
-            source,
-        })
+    fn target(&self) -> &Path {
+        &self.dir
     }
 }
 

@@ -13,6 +13,7 @@ mod lines;
 mod logs;
 mod progress;
 mod terminal;
+mod written;
 
 pub(crate) use diagnostic::{ColorChoice, Style, check_summary, error, problem};
 pub(crate) use dry_run::dry_run;
@@ -20,3 +21,4 @@ pub(crate) use events::EventLog;
 pub(crate) use junit::{JunitFile, junit};
 pub(crate) use logs::Logs;
 pub(crate) use progress::{Output, Progress, ProgressOptions};
+pub(crate) use written::Written;
