@@ -12,7 +12,7 @@
 
 use std::process::Command;
 
-use crate::harness::{binary, root};
+use crate::harness::{binary, command_for, root};
 
 /// Where the transcripts say they run.
 const SHOWN_PROJECT: &str = "/home/me/project";
@@ -249,14 +249,11 @@ fn every_console_block_in_the_book_matches_the_binary() {
         }
         let script = format!("exec 2>&1\n{}\n", block.commands.join("\n"));
         let project = project();
-        let output = Command::new("/bin/sh")
+        let output = command_for("/bin/sh")
             .arg("-c")
             .arg(&script)
             .current_dir(project.path())
             .env("PATH", &path)
-            .env("TZ", "UTC")
-            .env_remove("TASKRUN_DB")
-            .env_remove("NO_COLOR")
             .output()
             .expect("sh can be started");
         let actual = String::from_utf8_lossy(&output.stdout)

@@ -214,7 +214,7 @@ fn terminal_colour_respects_no_color() {
     }
     let test = Test::new().taskfile("a: true [afer:b]\n");
     let run = |no_color: Option<&str>| {
-        let mut command = std::process::Command::new("script");
+        let mut command = crate::harness::command_for("script");
         command
             .args(["-qec"])
             .arg(format!(
@@ -222,8 +222,7 @@ fn terminal_colour_respects_no_color() {
                 crate::harness::binary().display()
             ))
             .arg("/dev/null")
-            .current_dir(test.path())
-            .env_remove("NO_COLOR");
+            .current_dir(test.path());
         if let Some(value) = no_color {
             command.env("NO_COLOR", value);
         }

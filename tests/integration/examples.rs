@@ -133,7 +133,7 @@ fn the_library_example_runs_a_task_file() {
         .unwrap()
         .join("examples/embed");
     let run = |file: &str| {
-        std::process::Command::new(&example)
+        crate::harness::command_for(&example)
             .arg(root().join(file))
             .output()
             .expect("the example is built by `cargo test`")

@@ -56,7 +56,7 @@ fn unknown_format_is_a_usage_error() {
 fn closed_pipe_is_not_an_error() {
     let tasks: String = (0..100_000).map(|i| format!("t{i}: true\n")).collect();
     let test = Test::new().taskfile(tasks);
-    let output = std::process::Command::new("bash")
+    let output = crate::harness::command_for("bash")
         .arg("-c")
         .arg(format!(
             "{} graph tasks.txt | head -n 1; echo \"status ${{PIPESTATUS[0]}}\"",

@@ -1,7 +1,8 @@
 //! Running the binary: `Test::new().file(..).args(..).run()`.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// The project's root directory.
 pub(crate) fn root() -> PathBuf {
@@ -11,6 +12,28 @@ pub(crate) fn root() -> PathBuf {
 /// The `taskrun` binary built for these tests.
 pub(crate) fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_taskrun"))
+}
+
+/// `program` in the one environment every test runs its commands in:
+/// `TZ=UTC` (times are shown in UTC), no `TASKRUN_DB` (the database is
+/// `taskrun.db` in the working directory), no `NO_COLOR`, and an empty
+/// stdin. The rest passes through, `PATH` and the `SLURM_CONF` and
+/// `TASKRUN_REQUIRE_SLURM` that CI sets among it.
+///
+/// For a program that runs taskrun itself: a shell, `script`, `unshare`.
+pub(crate) fn command_for(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env("TZ", "UTC")
+        .env_remove("TASKRUN_DB")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    command
+}
+
+/// The `taskrun` binary in the one environment (see [`command_for`]).
+pub(crate) fn command() -> Command {
+    command_for(binary())
 }
 
 /// One run of the binary in its own temporary directory.
@@ -60,33 +83,26 @@ impl Test {
     }
 
     fn command(&self) -> Command {
-        let mut command = Command::new(binary());
-        command
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env_remove("NO_COLOR");
+        let mut command = command();
+        command.args(&self.args).current_dir(self.dir.path());
         command
     }
 
     /// Starts taskrun without waiting for it, its output on pipes.
     pub(crate) fn spawn(&self) -> std::process::Child {
         self.command()
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("taskrun can be started")
     }
 
     /// Runs taskrun with exactly `args` (not those given with `args`), in
-    /// the test directory, with `TZ=UTC` and no `TASKRUN_DB`.
+    /// the test directory.
     pub(crate) fn exec(&self, args: &[&str]) -> Output {
-        let output = Command::new(binary())
+        let output = command()
             .args(args)
             .current_dir(self.dir.path())
-            .env("TZ", "UTC")
-            .env_remove("TASKRUN_DB")
-            .env_remove("NO_COLOR")
             .output()
             .expect("taskrun can be started");
         Output {

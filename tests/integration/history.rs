@@ -445,10 +445,9 @@ fn concurrent_runs_on_one_database_record_every_row() {
             .map(|_| {
                 let dir = test.path().to_owned();
                 std::thread::spawn(move || {
-                    Command::new(crate::harness::binary())
+                    crate::harness::command()
                         .args(["run", "tasks.txt", "--quiet", "--jobs", "4"])
                         .current_dir(dir)
-                        .env_remove("TASKRUN_DB")
                         .output()
                         .unwrap()
                 })
@@ -679,7 +678,7 @@ fn db_path_comes_from_the_flag_or_the_environment() {
     let test = Test::new().taskfile("a: true\n");
     let output = taskrun(&test, &["run", "tasks.txt", "--db", "other.db", "--quiet"]);
     assert_contains(&output.stdout, "Results saved to: other.db (run #1)");
-    let output = Command::new(crate::harness::binary())
+    let output = crate::harness::command()
         .args(["history", "--json"])
         .current_dir(test.path())
         .env("TASKRUN_DB", "other.db")
@@ -750,10 +749,9 @@ fn a_full_disk_mid_run_is_reported_and_earlier_runs_survive() {
          {bin} history; {bin} show 2",
         bin = crate::harness::binary().display()
     );
-    let output = Command::new("unshare")
+    let output = crate::harness::command_for("unshare")
         .args(["-m", "sh", "-c", &script])
         .current_dir(test.path())
-        .env("TZ", "UTC")
         .output();
     let Ok(output) = output else {
         eprintln!("skipped: unshare is not installed");

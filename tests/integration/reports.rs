@@ -529,7 +529,7 @@ fn dry_run_prints_the_start_order_and_runs_nothing() {
 fn log_files_are_closed_as_tasks_end() {
     let tasks: String = (0..400).map(|i| format!("t{i}: echo {i}\n")).collect();
     let test = Test::new().taskfile(tasks);
-    let output = std::process::Command::new("bash")
+    let output = crate::harness::command_for("bash")
         .arg("-c")
         .arg(format!(
             "ulimit -n 128 && exec {} run tasks.txt --jobs 2 --log-dir logs --quiet",

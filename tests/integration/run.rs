@@ -134,7 +134,7 @@ fn two_hundred_tasks_with_64_jobs() {
 fn four_hundred_jobs_at_once_under_a_low_descriptor_limit() {
     let tasks: String = (0..400).map(|i| format!("t{i}: sleep 0.5\n")).collect();
     let test = Test::new().taskfile(tasks);
-    let output = std::process::Command::new("/bin/sh")
+    let output = crate::harness::command_for("/bin/sh")
         .arg("-c")
         .arg("ulimit -Sn 256 && exec \"$0\" run tasks.txt --jobs 400 --quiet")
         .arg(crate::harness::binary())
@@ -378,7 +378,7 @@ fn quiet_prints_only_the_summary() {
 fn closed_stdout_does_not_stop_the_run() {
     let test =
         Test::new().taskfile("a: true\nb: sleep 0.3; touch b.done\nc: touch c.done [after:b]\n");
-    let output = std::process::Command::new("bash")
+    let output = crate::harness::command_for("bash")
         .arg("-c")
         .arg(format!(
             "{} run tasks.txt --jobs 1 | head -c 1; echo \" status ${{PIPESTATUS[0]}}\"",
@@ -405,7 +405,7 @@ fn terminal_shows_running_tasks() {
         return;
     }
     let test = Test::new().taskfile("slow: echo working on it; sleep 0.6\n");
-    let output = std::process::Command::new("script")
+    let output = crate::harness::command_for("script")
         .arg("-qec")
         .arg(format!(
             "{} run tasks.txt",

@@ -59,7 +59,7 @@ fn job_ids(test: &Test) -> Vec<String> {
 /// `taskrun run tasks.txt --executor slurm` with `key` set to `value`,
 /// which must be refused with status 2; what it printed to stderr.
 fn refused(test: &Test, key: &str, value: impl AsRef<std::ffi::OsStr>) -> String {
-    let output = Command::new(crate::harness::binary())
+    let output = crate::harness::command()
         .args(["run", "tasks.txt", "--executor", "slurm"])
         .current_dir(test.path())
         .env(key, value)
