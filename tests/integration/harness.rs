@@ -3,6 +3,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The project's root directory.
 pub(crate) fn root() -> PathBuf {
@@ -139,61 +140,110 @@ pub(crate) fn masked(text: &str) -> String {
     crate::book::mask_durations(text)
 }
 
-/// The processes (zombies aside) whose command line contains `marker`,
-/// read from /proc: `kill -0` would count a zombie as alive.
-pub(crate) fn processes_with(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
-            continue;
+/// One process in /proc that is alive (a zombie is not: `kill -0` would
+/// count it): its /proc directory, `comm` and arguments.
+struct Process {
+    proc: PathBuf,
+    comm: String,
+    argv: Vec<String>,
+}
+
+impl Process {
+    fn all() -> Vec<Process> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
         };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if !cmdline.contains(marker) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
-        let state = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .chars()
-            .next();
-        if state.is_some_and(|state| state != 'Z') {
-            found.push(format!("{}: {}", path.display(), cmdline.trim()));
-        }
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let proc = entry.path();
+                let cmdline = std::fs::read(proc.join("cmdline")).ok()?;
+                let stat = std::fs::read_to_string(proc.join("stat")).ok()?;
+                let state = stat.rsplit(')').next()?.trim_start().chars().next()?;
+                if state == 'Z' {
+                    return None;
+                }
+                let comm = std::fs::read_to_string(proc.join("comm")).ok()?;
+                let argv = String::from_utf8_lossy(&cmdline)
+                    .split_terminator('\0')
+                    .map(str::to_owned)
+                    .collect();
+                Some(Process {
+                    proc,
+                    comm: comm.trim_end().to_owned(),
+                    argv,
+                })
+            })
+            .collect()
     }
-    found
+
+    fn describe(&self) -> String {
+        format!("{}: {}", self.proc.display(), self.argv.join(" "))
+    }
+}
+
+/// The live processes whose command line contains `marker`: a task's
+/// shell as well as what it started, which is right for checking that
+/// none is left.
+pub(crate) fn processes_with(marker: &str) -> Vec<String> {
+    Process::all()
+        .iter()
+        .filter(|process| process.argv.join(" ").contains(marker))
+        .map(Process::describe)
+        .collect()
 }
 
 /// Waits (up to `within`) until no process has `marker` in its command
 /// line, and returns the ones still there.
-pub(crate) fn wait_until_gone(marker: &str, within: std::time::Duration) -> Vec<String> {
-    let start = std::time::Instant::now();
+pub(crate) fn wait_until_gone(marker: &str, within: Duration) -> Vec<String> {
+    let start = Instant::now();
     loop {
         let left = processes_with(marker);
         if left.is_empty() || start.elapsed() > within {
             return left;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Waits (up to `within`) until `count` processes have `marker` in their
-/// command line.
-pub(crate) fn wait_for_processes(marker: &str, count: usize, within: std::time::Duration) {
-    let start = std::time::Instant::now();
-    while processes_with(marker).len() < count {
+/// The live processes running exactly `argv`: the program `argv[0]`
+/// itself (its `comm` and `argv[0]` name it) with those arguments. Not
+/// the shell whose command line mentions it, nor the shell's child in
+/// the moment between fork and exec: once the program runs, everything
+/// the task's shell did before starting it (a `trap`, say) is done.
+pub(crate) fn processes_running(argv: &[&str]) -> Vec<String> {
+    let Some((program, arguments)) = argv.split_first() else {
+        return Vec::new();
+    };
+    Process::all()
+        .iter()
+        .filter(|process| {
+            process.comm == *program
+                && process
+                    .argv
+                    .first()
+                    .is_some_and(|first| Path::new(first).file_name() == Some(OsStr::new(program)))
+                && process.argv[1..] == *arguments
+        })
+        .map(Process::describe)
+        .collect()
+}
+
+/// Waits (up to `within`) until at least `count` processes run exactly
+/// `argv` (see [`processes_running`]).
+#[track_caller]
+pub(crate) fn wait_for_processes(argv: &[&str], count: usize, within: Duration) {
+    let start = Instant::now();
+    while processes_running(argv).len() < count {
         assert!(
             start.elapsed() < within,
-            "expected {count} processes with `{marker}`, found {:?}",
-            processes_with(marker)
+            "expected {count} processes running `{}`, found {:?}; with `{}` in their command line: {:?}",
+            argv.join(" "),
+            processes_running(argv),
+            argv.join(" "),
+            processes_with(&argv.join(" "))
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

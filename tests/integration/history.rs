@@ -405,7 +405,7 @@ fn a_run_whose_taskrun_was_killed_shows_as_interrupted() {
         Test::new().taskfile("quick: echo fast\nslow: sleep 973.1\nlater: true [after:slow]\n");
     let test = test.args(&["run", "tasks.txt"]);
     let child = test.spawn();
-    wait_for_processes("sleep 973.1", 1, Duration::from_secs(10));
+    wait_for_processes(&["sleep", "973.1"], 1, Duration::from_secs(10));
     // Give the recorder its batch window to write `quick`.
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on our own child.

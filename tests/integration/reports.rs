@@ -191,7 +191,7 @@ fn an_interrupted_run_has_its_cancellations_in_the_events() {
     let test = Test::new().taskfile("slow: sleep 973.4\nlater: true [after:slow]\n");
     let test = test.args(&["run", "tasks.txt", "--events", "events.jsonl"]);
     let child = test.spawn();
-    wait_for_processes("sleep 973.4", 1, Duration::from_secs(10));
+    wait_for_processes(&["sleep", "973.4"], 1, Duration::from_secs(10));
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);

@@ -22,7 +22,9 @@ fn sigint_is_forwarded_and_the_run_ends_with_130() {
     );
     let test = test.args(&["run", "tasks.txt", "--jobs", "3"]);
     let child = test.spawn();
-    wait_for_processes("sleep 972.1", 4, Duration::from_secs(10));
+    // The sleeps of `plain` (one) and `background` (two), and the one of
+    // `tidy`, which its shell starts only once its trap is set.
+    wait_for_processes(&["sleep", "972.1"], 4, Duration::from_secs(10));
     send(&child, libc::SIGINT);
     let output = Output::of(child);
     assert_eq!(output.status, 130, "{}{}", output.stdout, output.stderr);
@@ -91,7 +93,7 @@ fn sigterm_ends_the_run_with_143() {
     let test = Test::new().taskfile("a: sleep 972.2\n");
     let test = test.args(&["run", "tasks.txt"]);
     let child = test.spawn();
-    wait_for_processes("sleep 972.2", 1, Duration::from_secs(10));
+    wait_for_processes(&["sleep", "972.2"], 1, Duration::from_secs(10));
     send(&child, libc::SIGTERM);
     let output = Output::of(child);
     assert_eq!(output.status, 143);
@@ -112,7 +114,8 @@ fn tasks_that_ignore_the_signal_are_killed_after_the_grace_period() {
     let test = Test::new().taskfile("stubborn: trap '' INT TERM; sleep 972.3\n");
     let test = test.args(&["run", "tasks.txt"]);
     let child = test.spawn();
-    wait_for_processes("sleep 972.3", 1, Duration::from_secs(10));
+    // The sleep itself, not its shell: once it runs, the trap is set.
+    wait_for_processes(&["sleep", "972.3"], 1, Duration::from_secs(10));
     let start = Instant::now();
     send(&child, libc::SIGINT);
     let output = Output::of(child);
@@ -134,7 +137,8 @@ fn a_second_sigint_kills_at_once() {
     let test = Test::new().taskfile("stubborn: trap '' INT TERM; sleep 972.4\n");
     let test = test.args(&["run", "tasks.txt"]);
     let child = test.spawn();
-    wait_for_processes("sleep 972.4", 1, Duration::from_secs(10));
+    // The sleep itself, not its shell: once it runs, the trap is set.
+    wait_for_processes(&["sleep", "972.4"], 1, Duration::from_secs(10));
     let start = Instant::now();
     send(&child, libc::SIGINT);
     std::thread::sleep(Duration::from_millis(200));

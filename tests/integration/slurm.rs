@@ -173,7 +173,7 @@ fn ctrl_c_cancels_every_job_of_the_run() {
     let test = test.args(&["run", "tasks.txt", "--executor", "slurm", "--jobs", "2"]);
     let child = test.spawn();
     // Both steps run on this machine, the node of the test cluster.
-    wait_for_processes("sleep 968.3", 2, Duration::from_secs(30));
+    wait_for_processes(&["sleep", "968.3"], 2, Duration::from_secs(30));
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
