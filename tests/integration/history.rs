@@ -410,7 +410,7 @@ fn a_run_whose_taskrun_was_killed_shows_as_interrupted() {
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGKILL) };
-    drop(Output::of(child));
+    drop(test.wait(child));
     // The task's process group is not taskrun's: clean it up here.
     let _ = Command::new("pkill").args(["-f", "sleep 973.1"]).status();
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Output, Test, assert_contains, masked, wait_for_processes};
+use crate::harness::{Test, assert_contains, masked, wait_for_processes};
 
 /// Every line of an events file, parsed; each must be a JSON object with
 /// an `event` key.
@@ -179,7 +179,7 @@ fn events_are_flushed_as_they_happen() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::fs::write(test.path().join("go"), "").unwrap();
-    let output = Output::of(child);
+    let output = test.wait(child);
     assert!(seen, "the `ready` line was not written while the task ran");
     assert_eq!(output.status, 0, "{}", output.stderr);
     let written = std::fs::read_to_string(&file).unwrap();
@@ -195,7 +195,7 @@ fn an_interrupted_run_has_its_cancellations_in_the_events() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let output = Output::of(child);
+    let output = test.wait(child);
     assert_eq!(output.status, 130, "{}", output.stderr);
     let written = std::fs::read_to_string(test.path().join("events.jsonl")).unwrap();
     let events = events_of(&written);
@@ -592,7 +592,7 @@ fn an_interrupted_retry_wait_shows_the_attempt_once() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let output = Output::of(child);
+    let output = test.wait(child);
     assert_eq!(output.status, 130, "{}{}", output.stdout, output.stderr);
     assert_eq!(
         output.stdout.matches("flaky | once").count(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Output, Test, assert_contains, wait_for_processes};
+use crate::harness::{Test, assert_contains, wait_for_processes};
 
 /// Whether a Slurm controller answers; skips (or, in CI, fails) if not.
 fn cluster() -> bool {
@@ -177,7 +177,7 @@ fn ctrl_c_cancels_every_job_of_the_run() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let output = Output::of(child);
+    let output = test.wait(child);
     assert_eq!(output.status, 130, "{}{}", output.stdout, output.stderr);
     assert_contains(&output.stdout, "2 canceled");
     let ids = job_ids(&test);
