@@ -19,7 +19,7 @@
 //! Every command a test runs goes through [`command`] or [`command_for`],
 //! so that all of them see one environment.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -63,6 +63,7 @@ pub(crate) fn command() -> Command {
 pub(crate) struct Test {
     dir: Arc<tempfile::TempDir>,
     args: Vec<String>,
+    env: Vec<(OsString, OsString)>,
     status: Option<i32>,
     stdout: Vec<Expect>,
     stderr: Vec<Expect>,
@@ -104,6 +105,7 @@ impl Test {
         Test {
             dir,
             args: Vec::new(),
+            env: Vec::new(),
             status: None,
             stdout: Vec::new(),
             stderr: Vec::new(),
@@ -128,6 +130,14 @@ impl Test {
 
     pub(crate) fn args(mut self, args: &[&str]) -> Test {
         self.args.extend(args.iter().map(|arg| (*arg).to_owned()));
+        self
+    }
+
+    /// Sets one more environment variable for this run, over the one
+    /// environment of [`command_for`].
+    pub(crate) fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Test {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -199,6 +209,9 @@ impl Test {
     fn command(&self) -> Command {
         let mut command = command();
         command.args(&self.args).current_dir(self.dir.path());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
         command
     }
 
