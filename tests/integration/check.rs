@@ -1,54 +1,45 @@
 //! `taskrun check`: valid files, every kind of bad input, and how
 //! diagnostics are rendered.
 
-use crate::harness::{Test, assert_contains};
+use crate::harness::Test;
 
-fn check(contents: impl AsRef<[u8]>) -> crate::harness::Output {
-    Test::new()
-        .taskfile(contents)
-        .args(&["check", "tasks.txt"])
-        .run()
+/// `taskrun check tasks.txt` with `contents` in `tasks.txt`.
+fn check(contents: impl AsRef<[u8]>) -> Test {
+    Test::new().taskfile(contents).args(&["check", "tasks.txt"])
 }
 
 #[test]
 fn valid_file_prints_a_summary() {
-    let output = check("a: echo a\nb: echo b [after:a]\nc: echo c [after:a,b]\n");
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_eq!(
-        output.stdout,
-        "tasks.txt: 3 tasks, 3 dependency edges, longest chain 3 tasks (a → b → c)\n"
-    );
-    assert_eq!(output.stderr, "");
+    check("a: echo a\nb: echo b [after:a]\nc: echo c [after:a,b]\n")
+        .status(0)
+        .stdout("tasks.txt: 3 tasks, 3 dependency edges, longest chain 3 tasks (a → b → c)\n")
+        .stderr("")
+        .run();
 }
 
 #[test]
 fn crlf_bom_tabs_and_indented_comments() {
-    let output = check(
-        b"\xEF\xBB\xBF# header\r\n\t# indented\r\n\r\na\t:\techo a\r\nb :echo b [after:a]\r\n",
-    );
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert!(
-        output
-            .stdout
-            .starts_with("tasks.txt: 2 tasks, 1 dependency edge,"),
-        "{}",
-        output.stdout
-    );
+    check(b"\xEF\xBB\xBF# header\r\n\t# indented\r\n\r\na\t:\techo a\r\nb :echo b [after:a]\r\n")
+        .status(0)
+        .stdout_starts_with("tasks.txt: 2 tasks, 1 dependency edge,")
+        .run();
 }
 
 #[test]
 fn commands_with_colons_and_brackets() {
-    let output = check(
+    check(
         "a: [ -f x ] && echo yes\nb: echo \"[a]\" http://x:80/ [after:a]\nc: echo [after:x] stays text\n",
-    );
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_contains(&output.stdout, "3 tasks, 1 dependency edge");
+    )
+    .status(0)
+    .stdout_contains("3 tasks, 1 dependency edge")
+    .run();
 }
 
 #[test]
 fn very_long_line_is_accepted() {
-    let output = check(format!("long: echo {}\n", "x".repeat(50_000)));
-    assert_eq!(output.status, 0, "{}", output.stderr);
+    check(format!("long: echo {}\n", "x".repeat(50_000)))
+        .status(0)
+        .run();
 }
 
 #[test]
@@ -57,75 +48,63 @@ fn hundred_thousand_long_chain() {
     for i in 1..100_000 {
         text.push_str(&format!("t{i}: true [after:t{}]\n", i - 1));
     }
-    let output = check(&text);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert!(
-        output
-            .stdout
-            .ends_with("longest chain 100000 tasks (t0 → t1 → … → t99998 → t99999)\n"),
-        "{}",
-        output.stdout
-    );
+    check(&text)
+        .status(0)
+        .stdout_ends_with("longest chain 100000 tasks (t0 → t1 → … → t99998 → t99999)\n")
+        .run();
     let closed = text.replacen("t0: true\n", "t0: true [after:t99999]\n", 1);
-    let output = check(closed);
-    assert_eq!(output.status, 2);
-    assert!(
-        output
-            .stderr
-            .contains("dependency cycle: t0 → t99999 → t99998"),
-        "{}",
-        &output.stderr[..500]
-    );
+    check(closed)
+        .status(2)
+        .stderr_contains("dependency cycle: t0 → t99999 → t99998")
+        .run();
 }
 
 #[test]
 fn empty_and_comment_only_files_have_no_tasks() {
     for contents in ["", "# only a comment\n\n   # and another\n"] {
-        let output = check(contents);
-        assert_eq!(output.status, 2);
-        assert_contains(&output.stderr, "graph::no_tasks");
-        assert_contains(&output.stderr, "× no tasks defined");
-        assert!(
-            output.stderr.ends_with("error: 1 problem in tasks.txt\n"),
-            "{}",
-            output.stderr
-        );
+        check(contents)
+            .status(2)
+            .stderr_contains("graph::no_tasks")
+            .stderr_contains("× no tasks defined")
+            .stderr_ends_with("error: 1 problem in tasks.txt\n")
+            .run();
     }
 }
 
 #[test]
 fn non_utf8_bytes_point_at_the_line() {
-    let output = check(b"ok: true\nbad: echo caf\xE9\n");
-    assert_eq!(output.status, 2);
+    let output = check(b"ok: true\nbad: echo caf\xE9\n").status(2).run();
     insta::assert_snapshot!(output.stderr);
 }
 
 #[test]
 fn utf16_file() {
-    let output = check(b"\xFF\xFEa\x00:\x00 \x00t\x00r\x00u\x00e\x00");
-    assert_eq!(output.status, 2);
+    let output = check(b"\xFF\xFEa\x00:\x00 \x00t\x00r\x00u\x00e\x00")
+        .status(2)
+        .run();
     insta::assert_snapshot!(output.stderr);
 }
 
 #[test]
 fn nul_byte_in_a_command() {
-    let output = check(b"a: echo a\x00b\n");
-    assert_eq!(output.status, 2);
+    let output = check(b"a: echo a\x00b\n").status(2).run();
     insta::assert_snapshot!(output.stderr);
 }
 
 #[test]
 fn dependency_list_mistakes() {
-    let output = check("a: true\nb: true [after:]\nc: true [after:a,,b]\nd: true [after:a b]\n");
-    assert_eq!(output.status, 2);
+    let output = check("a: true\nb: true [after:]\nc: true [after:a,,b]\nd: true [after:a b]\n")
+        .status(2)
+        .run();
     insta::assert_snapshot!(output.stderr);
 }
 
 #[test]
 fn self_dependency_and_three_cycle() {
     let output =
-        check("a: true [after:a]\nb: true [after:d]\nc: true [after:b]\nd: true [after:c]\n");
-    assert_eq!(output.status, 2);
+        check("a: true [after:a]\nb: true [after:d]\nc: true [after:b]\nd: true [after:c]\n")
+            .status(2)
+            .run();
     insta::assert_snapshot!(output.stderr);
 }
 
@@ -135,8 +114,10 @@ fn problems_are_listed_in_file_order_and_capped() {
     for i in 0..60 {
         text.push_str(&format!("t{i}: true [after:missing{i}]\n"));
     }
-    let output = check(&text);
-    assert_eq!(output.status, 2);
+    let output = check(&text)
+        .status(2)
+        .stderr_ends_with("… and 10 more problems not shown\n\nerror: 60 problems in tasks.txt\n")
+        .run();
     assert_eq!(
         output.stderr.matches("graph::unknown_dependency").count(),
         50
@@ -145,38 +126,38 @@ fn problems_are_listed_in_file_order_and_capped() {
     let last = output.stderr.find("missing49`").unwrap();
     assert!(first < last);
     assert!(!output.stderr.contains("missing50`"));
-    assert!(
-        output
-            .stderr
-            .ends_with("… and 10 more problems not shown\n\nerror: 60 problems in tasks.txt\n"),
-        "{}",
-        output.stderr
-    );
 }
 
 #[test]
 fn missing_file_and_directory() {
-    let output = Test::new().args(&["check", "nope.txt"]).run();
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "× cannot read task file `nope.txt`");
-    assert_contains(&output.stderr, "No such file or directory");
-    let test = Test::new().file("dir/x", "");
-    let output = test.args(&["check", "dir"]).run();
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "× cannot read task file `dir`");
-    assert_contains(&output.stderr, "it is a directory");
+    Test::new()
+        .args(&["check", "nope.txt"])
+        .status(2)
+        .stderr_contains("× cannot read task file `nope.txt`")
+        .stderr_contains("No such file or directory")
+        .run();
+    Test::new()
+        .file("dir/x", "")
+        .args(&["check", "dir"])
+        .status(2)
+        .stderr_contains("× cannot read task file `dir`")
+        .stderr_contains("it is a directory")
+        .run();
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
-    let output = Test::new().args(&["check"]).run();
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "required");
-    let output = Test::new().args(&["frobnicate"]).run();
-    assert_eq!(output.status, 2);
-    let output = Test::new().args(&["--help"]).run();
-    assert_eq!(output.status, 0);
-    assert!(output.stdout.contains("check"));
+    Test::new()
+        .args(&["check"])
+        .status(2)
+        .stderr_contains("required")
+        .run();
+    Test::new().args(&["frobnicate"]).status(2).run();
+    Test::new()
+        .args(&["--help"])
+        .status(0)
+        .stdout_contains("check")
+        .run();
 }
 
 #[test]
@@ -214,7 +195,7 @@ fn terminal_colour_respects_no_color() {
     }
     let test = Test::new().taskfile("a: true [afer:b]\n");
     let run = |no_color: Option<&str>| {
-        let mut command = std::process::Command::new("script");
+        let mut command = crate::harness::command_for("script");
         command
             .args(["-qec"])
             .arg(format!(
@@ -222,21 +203,20 @@ fn terminal_colour_respects_no_color() {
                 crate::harness::binary().display()
             ))
             .arg("/dev/null")
-            .current_dir(test.path())
-            .env_remove("NO_COLOR");
+            .current_dir(test.path());
         if let Some(value) = no_color {
             command.env("NO_COLOR", value);
         }
         String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned()
     };
     let coloured = run(None);
-    assert_contains(&coloured, "unknown attribute");
+    crate::harness::assert_contains(&coloured, "unknown attribute");
     assert!(
         coloured.contains('\x1b'),
         "colour on a terminal: {coloured:?}"
     );
     let plain = run(Some("1"));
-    assert_contains(&plain, "unknown attribute");
+    crate::harness::assert_contains(&plain, "unknown attribute");
     assert!(
         !plain.contains('\x1b'),
         "NO_COLOR turns colour off: {plain:?}"

@@ -22,8 +22,10 @@ fn every_example_task_file_is_valid() {
     let examples = files("examples");
     assert!(!examples.is_empty());
     for path in examples {
-        let output = Test::new().args(&["check", path.to_str().unwrap()]).run();
-        assert_eq!(output.status, 0, "{}: {}", path.display(), output.stderr);
+        Test::new()
+            .args(&["check", path.to_str().unwrap()])
+            .status(0)
+            .run();
     }
 }
 
@@ -40,8 +42,10 @@ fn every_broken_example_fails_and_is_shown_in_the_book() {
             .to_str()
             .unwrap()
             .to_owned();
-        let output = Test::new().args(&["check", path.to_str().unwrap()]).run();
-        assert_eq!(output.status, 2, "{relative} should be invalid");
+        Test::new()
+            .args(&["check", path.to_str().unwrap()])
+            .status(2)
+            .run();
         assert!(
             book.contains(&format!("$ taskrun check {relative}")),
             "{relative} is not shown in the book"
@@ -70,14 +74,10 @@ fn every_example_runs() {
             "failure.txt" | "timeout.txt" | "reports.txt" => 1,
             _ => 0,
         };
-        let output = Test::new()
+        Test::new()
             .args(&["run", path.to_str().unwrap(), "--timeout", "3"])
+            .status(expected)
             .run();
-        assert_eq!(
-            output.status, expected,
-            "{name}: {}{}",
-            output.stdout, output.stderr
-        );
     }
 }
 
@@ -103,20 +103,16 @@ fn every_scripted_example_runs() {
             .to_owned();
         let test = Test::new();
         let script = path.to_str().unwrap();
-        let check = test.exec(&["check", script]);
-        assert_eq!(check.status, 0, "{name}: {}", check.stderr);
+        test.with_args(&["check", script]).status(0).run();
         let expected = match name.as_str() {
             // `lint` fails for good in the flaky example, `docs` in the
             // hooks example: both on purpose.
             "flaky" | "hooks" => 1,
             _ => 0,
         };
-        let output = test.exec(&["run", script, "--retry-delay", "0.01"]);
-        assert_eq!(
-            output.status, expected,
-            "{name}: {}{}",
-            output.stdout, output.stderr
-        );
+        test.with_args(&["run", script, "--retry-delay", "0.01"])
+            .status(expected)
+            .run();
         if name == "hooks" {
             let summary = std::fs::read_to_string(test.path().join("summary.md")).unwrap();
             assert!(summary.contains("- passed: 2\n- failed: 1\n"), "{summary}");
@@ -133,7 +129,7 @@ fn the_library_example_runs_a_task_file() {
         .unwrap()
         .join("examples/embed");
     let run = |file: &str| {
-        std::process::Command::new(&example)
+        crate::harness::command_for(&example)
             .arg(root().join(file))
             .output()
             .expect("the example is built by `cargo test`")

@@ -1,54 +1,52 @@
 //! `taskrun graph`: DOT and Mermaid output.
 
-use crate::harness::{Test, assert_contains};
+use crate::harness::Test;
 
 const TASKS: &str = "a: true\nb: true [after:a]\nc: true [after:a,b]\n";
 
 #[test]
 fn dot_by_default() {
-    let output = Test::new()
+    Test::new()
         .taskfile(TASKS)
         .args(&["graph", "tasks.txt"])
+        .status(0)
+        .stdout(
+            "digraph tasks {\n    rankdir=LR;\n    node [shape=box];\n    \"a\";\n    \"b\";\n    \"c\";\n    \"a\" -> \"b\";\n    \"a\" -> \"c\";\n    \"b\" -> \"c\";\n}\n",
+        )
         .run();
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_eq!(
-        output.stdout,
-        "digraph tasks {\n    rankdir=LR;\n    node [shape=box];\n    \"a\";\n    \"b\";\n    \"c\";\n    \"a\" -> \"b\";\n    \"a\" -> \"c\";\n    \"b\" -> \"c\";\n}\n"
-    );
 }
 
 #[test]
 fn mermaid() {
-    let output = Test::new()
+    Test::new()
         .taskfile(TASKS)
         .args(&["graph", "tasks.txt", "--format", "mermaid"])
+        .status(0)
+        .stdout(
+            "flowchart LR\n    t0[\"a\"]\n    t1[\"b\"]\n    t2[\"c\"]\n    t0 --> t1\n    t0 --> t2\n    t1 --> t2\n",
+        )
         .run();
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_eq!(
-        output.stdout,
-        "flowchart LR\n    t0[\"a\"]\n    t1[\"b\"]\n    t2[\"c\"]\n    t0 --> t1\n    t0 --> t2\n    t1 --> t2\n"
-    );
 }
 
 #[test]
 fn invalid_file_prints_diagnostics_not_a_graph() {
-    let output = Test::new()
+    Test::new()
         .taskfile("a: true [after:b]\n")
         .args(&["graph", "tasks.txt"])
+        .status(2)
+        .stdout("")
+        .stderr_contains("graph::unknown_dependency")
         .run();
-    assert_eq!(output.status, 2);
-    assert_eq!(output.stdout, "");
-    assert!(output.stderr.contains("graph::unknown_dependency"));
 }
 
 #[test]
 fn unknown_format_is_a_usage_error() {
-    let output = Test::new()
+    Test::new()
         .taskfile(TASKS)
         .args(&["graph", "tasks.txt", "--format", "svg"])
+        .status(2)
+        .stderr_contains("possible values: dot, mermaid")
         .run();
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "possible values: dot, mermaid");
 }
 
 /// A reader that goes away early (`| head -1`) ends taskrun quietly.
@@ -56,7 +54,7 @@ fn unknown_format_is_a_usage_error() {
 fn closed_pipe_is_not_an_error() {
     let tasks: String = (0..100_000).map(|i| format!("t{i}: true\n")).collect();
     let test = Test::new().taskfile(tasks);
-    let output = std::process::Command::new("bash")
+    let output = crate::harness::command_for("bash")
         .arg("-c")
         .arg(format!(
             "{} graph tasks.txt | head -n 1; echo \"status ${{PIPESTATUS[0]}}\"",

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{Output, Test, assert_contains, masked, wait_for_processes};
+use crate::harness::{Test, assert_contains, wait_for_processes};
 
 const FAILING: &str = "compile: echo compiling; echo 'main.c:3: error' >&2; exit 1\n\
                        link: echo linking [after:compile]\n\
@@ -26,38 +26,13 @@ fn sqlite3(db: &Path, sql: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-fn taskrun(test: &Test, args: &[&str]) -> Output {
-    test.exec(args)
-}
-
 fn with_failed_run() -> Test {
     let test = Test::new().taskfile(FAILING);
-    let output = taskrun(&test, &["run", "tasks.txt", "--jobs", "1"]);
-    assert_eq!(output.status, 1);
-    assert!(
-        output
-            .stdout
-            .ends_with("Results saved to: taskrun.db (run #1)\n"),
-        "{}",
-        output.stdout
-    );
+    test.with_args(&["run", "tasks.txt", "--jobs", "1"])
+        .status(1)
+        .stdout_ends_with("Results saved to: taskrun.db (run #1)\n")
+        .run();
     test
-}
-
-/// `  #1 | 2024-01-15 14:30:22 | …` with the date and time checked for shape.
-fn strip_time(line: &str) -> String {
-    let mut parts: Vec<&str> = line.split(" | ").collect();
-    if parts.len() > 1 {
-        let time = parts[1];
-        assert_eq!(time.len(), 19, "{line}");
-        assert!(
-            time.chars()
-                .all(|c| c.is_ascii_digit() || " -:".contains(c)),
-            "{line}"
-        );
-        parts[1] = "TIME";
-    }
-    parts.join(" | ")
 }
 
 #[test]
@@ -132,109 +107,100 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
 #[test]
 fn history_lists_runs_newest_first() {
     let test = with_failed_run();
-    taskrun(&test, &["run", "tasks.txt", "--task", "docs", "--quiet"]);
-    let output = taskrun(&test, &["history"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    let lines: Vec<String> = output.stdout.lines().map(strip_time).collect();
-    assert_eq!(lines.len(), 3, "{}", output.stdout);
-    assert_eq!(lines[0], "Recent runs:");
+    test.exec(&["run", "tasks.txt", "--task", "docs", "--quiet"]);
     // The last column is the run's duration.
-    assert!(
-        lines[1].starts_with("  #2 | TIME | 1 passed, 0 failed, 0 skipped | "),
-        "{}",
-        lines[1]
-    );
-    assert!(
-        lines[2].starts_with("  #1 | TIME | 1 passed, 1 failed, 1 skipped | "),
-        "{}",
-        lines[2]
-    );
-    assert!(lines[2].ends_with('s'), "{}", lines[2]);
-    let limited = taskrun(&test, &["history", "--limit", "1"]);
-    assert_eq!(limited.stdout.lines().count(), 2, "{}", limited.stdout);
+    test.with_args(&["history"])
+        .status(0)
+        .stdout(
+            "Recent runs:\n\
+             \x20 #2 | YYYY-MM-DD hh:mm:ss | 1 passed, 0 failed, 0 skipped | …\n\
+             \x20 #1 | YYYY-MM-DD hh:mm:ss | 1 passed, 1 failed, 1 skipped | …\n",
+        )
+        .run();
+    test.with_args(&["history", "--limit", "1"])
+        .stdout(
+            "Recent runs:\n\
+             \x20 #2 | YYYY-MM-DD hh:mm:ss | 1 passed, 0 failed, 0 skipped | …\n",
+        )
+        .run();
 }
 
 #[test]
 fn history_without_a_database_says_so() {
     let test = Test::new();
-    let output = taskrun(&test, &["history"]);
-    assert_eq!(output.status, 0);
-    assert_eq!(
-        output.stdout,
-        "No runs recorded yet: `taskrun.db` does not exist.\n"
-    );
+    test.with_args(&["history"])
+        .status(0)
+        .stdout("No runs recorded yet: `taskrun.db` does not exist.\n")
+        .run();
     assert!(
         !test.path().join("taskrun.db").exists(),
         "reading creates nothing"
     );
-    let json = taskrun(&test, &["history", "--json"]);
-    assert_eq!(json.stdout, "[]\n");
+    test.with_args(&["history", "--json"]).stdout("[]\n").run();
 }
 
 #[test]
 fn show_run_and_task_as_in_the_specification() {
     let test = with_failed_run();
-    let output = taskrun(&test, &["show", "1"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    let page = masked(&output.stdout);
-    let lines: Vec<&str> = page.lines().collect();
-    assert!(lines[0].starts_with("Run #1 (20"), "{page}");
-    assert!(
-        lines[1].starts_with("Task file: /") && lines[1].ends_with("/tasks.txt"),
-        "{page}"
-    );
-    assert!(lines[2].starts_with("Duration: "), "{page}");
-    assert_eq!(
-        lines[3..].join("\n"),
-        "\nTasks:\n  compile ... FAILED (…)\n  link ...... SKIPPED (dependency failed: compile)\n  \
-         docs ...... PASSED (…)\n\n1 passed, 1 failed, 1 skipped"
-    );
-    let task = taskrun(&test, &["show", "1", "--task", "compile"]);
-    assert_eq!(task.status, 0);
-    let shown = masked(&task.stdout);
-    assert!(
-        shown.starts_with(
-            "Task: compile\nRun: #1\nCommand: echo compiling; echo 'main.c:3: error' >&2; exit 1\n\
-             Status: FAILED (exit code 1)\nStarted: 20"
-        ),
-        "{shown}"
-    );
-    assert!(
-        shown.ends_with("\n--- stdout ---\ncompiling\n\n--- stderr ---\nmain.c:3: error\n"),
-        "{shown}"
-    );
-    let skipped = taskrun(&test, &["show", "last", "-t", "link"]);
-    assert_contains(
-        &skipped.stdout,
-        "After: compile\nStatus: SKIPPED (dependency failed: compile)\n",
-    );
+    let output = test
+        .with_args(&["show", "1"])
+        .status(0)
+        .stdout(
+            "Run #1 (YYYY-MM-DD hh:mm:ss)\n\
+             Task file: [DIR]/tasks.txt\n\
+             Duration: …\n\
+             \n\
+             Tasks:\n\
+             \x20 compile ... FAILED (…)\n\
+             \x20 link ...... SKIPPED (dependency failed: compile)\n\
+             \x20 docs ...... PASSED (…)\n\
+             \n\
+             1 passed, 1 failed, 1 skipped\n",
+        )
+        .run();
+    test.with_args(&["show", "1", "--task", "compile"])
+        .status(0)
+        .stdout(
+            "Task: compile\n\
+             Run: #1\n\
+             Command: echo compiling; echo 'main.c:3: error' >&2; exit 1\n\
+             Status: FAILED (exit code 1)\n\
+             Started: YYYY-MM-DD hh:mm:ss\n\
+             Duration: …\n\
+             \n\
+             --- stdout ---\n\
+             compiling\n\
+             \n\
+             --- stderr ---\n\
+             main.c:3: error\n",
+        )
+        .run();
+    test.with_args(&["show", "last", "-t", "link"])
+        .stdout_contains("After: compile\nStatus: SKIPPED (dependency failed: compile)\n")
+        .run();
     // `show` alone is the latest run.
-    assert_eq!(taskrun(&test, &["show"]).stdout, output.stdout);
+    assert_eq!(test.exec(&["show"]).stdout, output.stdout);
 }
 
 #[test]
 fn show_reports_truncation_and_signals() {
     let test = Test::new()
         .taskfile("big: seq 1 100000; exit 0\nsegv: kill -SEGV $$\nbinary: printf 'caf\\351\\n'\n");
-    let output = taskrun(
-        &test,
-        &["run", "tasks.txt", "--max-output", "1K", "--quiet"],
-    );
-    assert_eq!(output.status, 1);
-    let big = taskrun(&test, &["show", "1", "--task", "big"]);
-    assert_contains(
-        &big.stdout,
-        "[stdout truncated: the first 1.0 KiB of 575.1 KiB kept; its last lines follow]\n",
-    );
-    assert!(
-        big.stdout.contains("99999\n100000\n\n--- stderr ---\n"),
-        "{}",
-        big.stdout
-    );
-    let segv = taskrun(&test, &["show", "1", "--task", "segv"]);
-    assert_contains(&segv.stdout, "Status: FAILED (killed by SIGSEGV)\n");
-    let binary = taskrun(&test, &["show", "1", "--task", "binary"]);
-    assert_contains(&binary.stdout, "--- stdout ---\ncaf\u{FFFD}\n");
+    test.with_args(&["run", "tasks.txt", "--max-output", "1K", "--quiet"])
+        .status(1)
+        .run();
+    test.with_args(&["show", "1", "--task", "big"])
+        .stdout_contains(
+            "[stdout truncated: the first 1.0 KiB of 575.1 KiB kept; its last lines follow]\n",
+        )
+        .stdout_contains("99999\n100000\n\n--- stderr ---\n")
+        .run();
+    test.with_args(&["show", "1", "--task", "segv"])
+        .stdout_contains("Status: FAILED (killed by SIGSEGV)\n")
+        .run();
+    test.with_args(&["show", "1", "--task", "binary"])
+        .stdout_contains("--- stdout ---\ncaf\u{FFFD}\n")
+        .run();
     let db = test.path().join("taskrun.db");
     if let Some(kinds) = sqlite3(
         &db,
@@ -252,7 +218,7 @@ fn show_reports_truncation_and_signals() {
 #[test]
 fn json_output_is_stable() {
     let test = with_failed_run();
-    let raw = taskrun(&test, &["history", "--json"]).stdout;
+    let raw = test.exec(&["history", "--json"]).stdout;
     let history: serde_json::Value = serde_json::from_str(&raw).unwrap();
     let run = &history[0];
     assert_eq!(run["id"], 1);
@@ -294,7 +260,7 @@ fn json_output_is_stable() {
         ]
     );
     let shown: serde_json::Value =
-        serde_json::from_str(&taskrun(&test, &["show", "1", "--json"]).stdout).unwrap();
+        serde_json::from_str(&test.exec(&["show", "1", "--json"]).stdout).unwrap();
     assert_eq!(shown["run"]["id"], 1);
     let tasks = shown["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 3);
@@ -305,9 +271,12 @@ fn json_output_is_stable() {
         tasks[0].get("stdout").is_none(),
         "no output in the run view"
     );
-    let task: serde_json::Value =
-        serde_json::from_str(&taskrun(&test, &["show", "1", "--task", "compile", "--json"]).stdout)
-            .unwrap();
+    let task: serde_json::Value = serde_json::from_str(
+        &test
+            .exec(&["show", "1", "--task", "compile", "--json"])
+            .stdout,
+    )
+    .unwrap();
     assert_eq!(task["run"], 1);
     assert_eq!(task["exit_code"], 1);
     assert_eq!(task["stdout"], "compiling\n");
@@ -317,25 +286,25 @@ fn json_output_is_stable() {
 #[test]
 fn unknown_run_and_task_name_what_exists() {
     let test = with_failed_run();
-    let output = taskrun(&test, &["show", "7"]);
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "× no run #7 in `taskrun.db`");
-    assert_contains(
-        &output.stderr,
-        "help: the latest run is #1; `taskrun history` lists them",
-    );
-    let output = taskrun(&test, &["show", "1", "--task", "compil"]);
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "× run #1 has no task `compil`");
-    assert_contains(&output.stderr, "help: did you mean `compile`?");
-    let output = taskrun(&test, &["show", "1", "--task", "zzz"]);
-    assert_contains(&output.stderr, "help: its tasks are compile, link, docs");
-    let empty = Test::new();
-    let output = taskrun(&empty, &["show"]);
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "× no history database at `taskrun.db`");
-    let output = taskrun(&test, &["show", "zero"]);
-    assert_eq!(output.status, 2);
+    test.with_args(&["show", "7"])
+        .status(2)
+        .stderr_contains("× no run #7 in `taskrun.db`")
+        .stderr_contains("help: the latest run is #1; `taskrun history` lists them")
+        .run();
+    test.with_args(&["show", "1", "--task", "compil"])
+        .status(2)
+        .stderr_contains("× run #1 has no task `compil`")
+        .stderr_contains("help: did you mean `compile`?")
+        .run();
+    test.with_args(&["show", "1", "--task", "zzz"])
+        .stderr_contains("help: its tasks are compile, link, docs")
+        .run();
+    Test::new()
+        .args(&["show"])
+        .status(2)
+        .stderr_contains("× no history database at `taskrun.db`")
+        .run();
+    test.with_args(&["show", "zero"]).status(2).run();
 }
 
 #[test]
@@ -344,23 +313,18 @@ fn retry_runs_what_did_not_pass_from_the_database() {
     // The file changes: retry must use the commands stored with run #1.
     std::fs::write(test.path().join("tasks.txt"), "other: exit 3\n").unwrap();
     std::fs::write(test.path().join("fixed"), "").unwrap();
-    let output = taskrun(&test, &["retry", "1", "--jobs", "1"]);
-    assert_eq!(output.status, 1, "compile still fails: {}", output.stdout);
-    assert!(
-        masked(&output.stdout).starts_with(
+    // `compile` still fails.
+    test.with_args(&["retry", "1", "--jobs", "1"])
+        .status(1)
+        .stdout_starts_with(
             "Retrying 2 failed tasks from run #1...\nRunning with max 1 concurrent task...\n\
-             [1/2] compile: echo compiling; ech… .... FAILED (…)\n"
-        ),
-        "{}",
-        output.stdout
-    );
-    assert!(
-        output
-            .stdout
-            .ends_with("Results saved to: taskrun.db (run #2)\n")
-    );
-    let history = taskrun(&test, &["history"]);
-    assert_contains(&history.stdout, " | retry of #1\n");
+             [1/2] compile: echo compiling; ech… .... FAILED (…)\n",
+        )
+        .stdout_ends_with("Results saved to: taskrun.db (run #2)\n")
+        .run();
+    test.with_args(&["history"])
+        .stdout_contains(" | retry of #1\n")
+        .run();
 
     // Make `compile` pass by editing the stored command, as a fix would.
     if sqlite3(
@@ -371,32 +335,29 @@ fn retry_runs_what_did_not_pass_from_the_database() {
     {
         return;
     }
-    let output = taskrun(&test, &["retry", "last", "--jobs", "1"]);
-    assert_eq!(output.status, 0, "{}", output.stdout);
-    assert_contains(&output.stdout, "Retrying 2 failed tasks from run #2...");
-    assert_contains(
-        &output.stdout,
-        "Run completed: 2 passed, 0 failed, 0 skipped\n",
-    );
-    let output = taskrun(&test, &["retry", "3"]);
-    assert_eq!(output.status, 0);
-    assert_eq!(
-        output.stdout,
-        "Nothing to retry: every task of run #3 passed.\n"
-    );
+    test.with_args(&["retry", "last", "--jobs", "1"])
+        .status(0)
+        .stdout_contains("Retrying 2 failed tasks from run #2...")
+        .stdout_contains("Run completed: 2 passed, 0 failed, 0 skipped\n")
+        .run();
+    test.with_args(&["retry", "3"])
+        .status(0)
+        .stdout("Nothing to retry: every task of run #3 passed.\n")
+        .run();
 }
 
 #[test]
 fn retry_treats_passed_dependencies_as_satisfied() {
     let test = Test::new().taskfile("a: true\nb: test -f flag [after:a]\nc: true [after:b]\n");
-    let output = taskrun(&test, &["run", "tasks.txt", "--jobs", "1"]);
-    assert_eq!(output.status, 1);
+    test.with_args(&["run", "tasks.txt", "--jobs", "1"])
+        .status(1)
+        .run();
     std::fs::write(test.path().join("flag"), "").unwrap();
-    let output = taskrun(&test, &["retry", "1", "--jobs", "1", "--quiet"]);
-    assert_eq!(
-        output.stdout,
-        "Run completed: 2 passed, 0 failed, 0 skipped\nResults saved to: taskrun.db (run #2)\n"
-    );
+    test.with_args(&["retry", "1", "--jobs", "1", "--quiet"])
+        .stdout(
+            "Run completed: 2 passed, 0 failed, 0 skipped\nResults saved to: taskrun.db (run #2)\n",
+        )
+        .run();
 }
 
 #[test]
@@ -405,25 +366,27 @@ fn a_run_whose_taskrun_was_killed_shows_as_interrupted() {
         Test::new().taskfile("quick: echo fast\nslow: sleep 973.1\nlater: true [after:slow]\n");
     let test = test.args(&["run", "tasks.txt"]);
     let child = test.spawn();
-    wait_for_processes("sleep 973.1", 1, Duration::from_secs(10));
+    wait_for_processes(&["sleep", "973.1"], 1, Duration::from_secs(10));
     // Give the recorder its batch window to write `quick`.
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGKILL) };
-    drop(Output::of(child));
+    drop(test.wait(child));
     // The task's process group is not taskrun's: clean it up here.
     let _ = Command::new("pkill").args(["-f", "sleep 973.1"]).status();
 
-    let history = taskrun(&test, &["history"]);
-    assert_eq!(history.status, 0, "{}", history.stderr);
-    assert_contains(&history.stdout, "| interrupted (taskrun was killed)\n");
-    let show = taskrun(&test, &["show", "1"]);
-    assert_contains(&show.stdout, "Status: interrupted (taskrun was killed)\n");
-    assert_contains(&show.stdout, "  quick ... PASSED (");
-    assert_contains(&show.stdout, "  slow .... CANCELED (taskrun was killed)\n");
-    assert_contains(&show.stdout, "  later ... SKIPPED (run interrupted)\n");
+    test.with_args(&["history"])
+        .status(0)
+        .stdout_contains("| interrupted (taskrun was killed)\n")
+        .run();
+    test.with_args(&["show", "1"])
+        .stdout_contains("Status: interrupted (taskrun was killed)\n")
+        .stdout_contains("  quick ... PASSED (")
+        .stdout_contains("  slow .... CANCELED (taskrun was killed)\n")
+        .stdout_contains("  later ... SKIPPED (run interrupted)\n")
+        .run();
     // The next run closes the dead one in the database itself.
-    taskrun(&test, &["run", "tasks.txt", "--task", "quick", "--quiet"]);
+    test.exec(&["run", "tasks.txt", "--task", "quick", "--quiet"]);
     if let Some(status) = sqlite3(
         &test.path().join("taskrun.db"),
         "SELECT status FROM runs WHERE id = 1",
@@ -431,8 +394,9 @@ fn a_run_whose_taskrun_was_killed_shows_as_interrupted() {
         assert_eq!(status, "interrupted\n");
     }
     // And it can be retried.
-    let retry = taskrun(&test, &["retry", "1", "--timeout", "0.2"]);
-    assert_contains(&retry.stdout, "Retrying 2 failed tasks from run #1...");
+    test.with_args(&["retry", "1", "--timeout", "0.2"])
+        .stdout_contains("Retrying 2 failed tasks from run #1...")
+        .run();
 }
 
 #[test]
@@ -445,10 +409,9 @@ fn concurrent_runs_on_one_database_record_every_row() {
             .map(|_| {
                 let dir = test.path().to_owned();
                 std::thread::spawn(move || {
-                    Command::new(crate::harness::binary())
+                    crate::harness::command()
                         .args(["run", "tasks.txt", "--quiet", "--jobs", "4"])
                         .current_dir(dir)
-                        .env_remove("TASKRUN_DB")
                         .output()
                         .unwrap()
                 })
@@ -465,7 +428,7 @@ fn concurrent_runs_on_one_database_record_every_row() {
         }
     }
     let history: serde_json::Value =
-        serde_json::from_str(&taskrun(&test, &["history", "--json"]).stdout).unwrap();
+        serde_json::from_str(&test.exec(&["history", "--json"]).stdout).unwrap();
     let runs = history.as_array().unwrap();
     assert_eq!(runs.len(), 6);
     for run in runs {
@@ -494,9 +457,10 @@ fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
         &["show"],
         &["retry", "1"],
     ] {
-        let output = taskrun(&test, args);
-        assert_eq!(output.status, 2, "{args:?}");
-        assert_contains(&output.stderr, "is not a taskrun history database");
+        test.with_args(args)
+            .status(2)
+            .stderr_contains("is not a taskrun history database")
+            .run();
     }
     assert!(!test.path().join("ran").exists(), "nothing ran");
     assert_eq!(
@@ -510,11 +474,11 @@ fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
 fn a_damaged_database_is_refused_before_any_task() {
     let test = Test::new().taskfile("a: true\n");
     for _ in 0..3 {
-        taskrun(&test, &["run", "tasks.txt", "--quiet"]);
+        test.exec(&["run", "tasks.txt", "--quiet"]);
     }
     let db = test.path().join("taskrun.db");
     // Fold the WAL in, then damage page 1 after its header: the schema.
-    taskrun(&test, &["history"]);
+    test.exec(&["history"]);
     if sqlite3(&db, "PRAGMA wal_checkpoint(TRUNCATE)").is_none() {
         return;
     }
@@ -524,17 +488,16 @@ fn a_damaged_database_is_refused_before_any_task() {
     }
     std::fs::write(&db, &bytes).unwrap();
     let test = test.taskfile("a: touch ran\n");
-    let output = taskrun(&test, &["run", "tasks.txt"]);
-    assert_eq!(output.status, 2, "{}{}", output.stdout, output.stderr);
-    assert_contains(
-        &output.stderr,
-        "× the history database `taskrun.db` is damaged",
-    );
-    assert_contains(&output.stderr, ".recover");
+    test.with_args(&["run", "tasks.txt"])
+        .status(2)
+        .stderr_contains("× the history database `taskrun.db` is damaged")
+        .stderr_contains(".recover")
+        .run();
     assert!(!test.path().join("ran").exists());
-    let history = taskrun(&test, &["history"]);
-    assert_eq!(history.status, 2);
-    assert_contains(&history.stderr, "is damaged");
+    test.with_args(&["history"])
+        .status(2)
+        .stderr_contains("is damaged")
+        .run();
 }
 
 /// Holds the database's write lock for `seconds` from another process
@@ -572,14 +535,15 @@ fn a_briefly_locked_database_is_waited_for() {
         return;
     };
     let start = std::time::Instant::now();
-    let output = taskrun(&test, &["run", "tasks.txt", "--task", "docs", "--quiet"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
+    test.with_args(&["run", "tasks.txt", "--task", "docs", "--quiet"])
+        .status(0)
+        .stdout_contains("(run #2)")
+        .run();
     assert!(
         start.elapsed() >= Duration::from_millis(1500),
         "{:?}",
         start.elapsed()
     );
-    assert_contains(&output.stdout, "(run #2)");
     holder.wait().unwrap();
 }
 
@@ -589,7 +553,9 @@ fn a_database_locked_for_long_stops_the_run_with_a_clear_error() {
     let Some(mut holder) = hold_write_lock(&test.path().join("taskrun.db"), 30.0) else {
         return;
     };
-    let output = taskrun(&test, &["run", "tasks.txt"]);
+    // Checked once the holder is gone, which a failed expectation would
+    // leave holding the lock.
+    let output = test.exec(&["run", "tasks.txt"]);
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(output.status, 2, "{}", output.stdout);
@@ -602,10 +568,13 @@ fn a_database_locked_for_long_stops_the_run_with_a_clear_error() {
 
 #[test]
 fn an_empty_file_is_an_empty_database() {
-    let test = Test::new().taskfile("a: true\n").file("taskrun.db", "");
-    let output = taskrun(&test, &["run", "tasks.txt", "--quiet"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_contains(&output.stdout, "(run #1)");
+    Test::new()
+        .taskfile("a: true\n")
+        .file("taskrun.db", "")
+        .args(&["run", "tasks.txt", "--quiet"])
+        .status(0)
+        .stdout_contains("(run #1)")
+        .run();
 }
 
 #[test]
@@ -616,12 +585,12 @@ fn a_database_from_a_newer_taskrun_is_refused() {
         return;
     }
     let before = std::fs::read(&db).unwrap();
-    let output = taskrun(&test, &["run", "tasks.txt"]);
-    assert_eq!(output.status, 2);
-    assert_contains(
-        &output.stderr,
-        "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 6)",
-    );
+    test.with_args(&["run", "tasks.txt"])
+        .status(2)
+        .stderr_contains(
+            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 6)",
+        )
+        .run();
     assert!(!test.path().join("ran").exists());
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
@@ -647,29 +616,29 @@ fn a_database_with_the_first_schema_is_migrated() {
     if created.is_none() {
         return;
     }
-    let history = taskrun(&test, &["history"]);
-    assert_eq!(history.status, 0, "{}", history.stderr);
-    assert_contains(
-        &history.stdout,
-        "  #1 | 2024-01-15 14:30:22 | 1 passed, 0 failed, 0 skipped",
-    );
-    let old = taskrun(&test, &["show", "1", "--task", "old"]);
-    assert_contains(&old.stdout, "--- stdout ---\nold output\n");
+    // The time the old run started, which the masks would hide.
+    test.with_args(&["history"])
+        .unmasked()
+        .status(0)
+        .stdout_contains("  #1 | 2024-01-15 14:30:22 | 1 passed, 0 failed, 0 skipped")
+        .run();
+    test.with_args(&["show", "1", "--task", "old"])
+        .stdout_contains("--- stdout ---\nold output\n")
+        .run();
     assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "6\n");
-    let output = taskrun(&test, &["run", "tasks.txt", "--quiet"]);
-    assert_contains(&output.stdout, "(run #2)");
+    test.with_args(&["run", "tasks.txt", "--quiet"])
+        .stdout_contains("(run #2)")
+        .run();
 }
 
 #[test]
 fn a_database_that_cannot_be_created_stops_the_run_before_any_task() {
     let test = Test::new().taskfile("a: touch ran\n");
     for db in ["missing/dir/taskrun.db", "/proc/taskrun.db"] {
-        let output = taskrun(&test, &["run", "tasks.txt", "--db", db]);
-        assert_eq!(output.status, 2, "{db}: {}", output.stderr);
-        assert_contains(
-            &output.stderr,
-            &format!("cannot open the history database `{db}`"),
-        );
+        test.with_args(&["run", "tasks.txt", "--db", db])
+            .status(2)
+            .stderr_contains(&format!("cannot open the history database `{db}`"))
+            .run();
     }
     assert!(!test.path().join("ran").exists());
 }
@@ -677,15 +646,14 @@ fn a_database_that_cannot_be_created_stops_the_run_before_any_task() {
 #[test]
 fn db_path_comes_from_the_flag_or_the_environment() {
     let test = Test::new().taskfile("a: true\n");
-    let output = taskrun(&test, &["run", "tasks.txt", "--db", "other.db", "--quiet"]);
-    assert_contains(&output.stdout, "Results saved to: other.db (run #1)");
-    let output = Command::new(crate::harness::binary())
-        .args(["history", "--json"])
-        .current_dir(test.path())
+    test.with_args(&["run", "tasks.txt", "--db", "other.db", "--quiet"])
+        .stdout_contains("Results saved to: other.db (run #1)")
+        .run();
+    let output = test
+        .with_args(&["history", "--json"])
         .env("TASKRUN_DB", "other.db")
-        .output()
-        .unwrap();
-    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        .run();
+    let runs: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert!(!test.path().join("taskrun.db").exists());
 }
@@ -706,7 +674,7 @@ fn a_read_only_database_can_be_read_but_not_run_into() {
     let test = with_failed_run();
     let db = test.path().join("taskrun.db");
     // Fold the WAL into the file so that reading needs nothing else.
-    taskrun(&test, &["history"]);
+    test.exec(&["history"]);
     if sqlite3(
         &db,
         "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE",
@@ -723,16 +691,15 @@ fn a_read_only_database_can_be_read_but_not_run_into() {
     let _unlock = Unlock(&db);
     let before = std::fs::read(&db).unwrap();
     let test = test.taskfile("a: touch ran\n");
-    let output = taskrun(&test, &["run", "tasks.txt"]);
-    assert_eq!(output.status, 2, "{}", output.stdout);
-    assert_contains(
-        &output.stderr,
-        "× the history database `taskrun.db` is read-only",
-    );
+    test.with_args(&["run", "tasks.txt"])
+        .status(2)
+        .stderr_contains("× the history database `taskrun.db` is read-only")
+        .run();
     assert!(!test.path().join("ran").exists());
-    let history = taskrun(&test, &["history"]);
-    assert_eq!(history.status, 0, "{}", history.stderr);
-    assert_contains(&history.stdout, "#1 |");
+    test.with_args(&["history"])
+        .status(0)
+        .stdout_contains("#1 |")
+        .run();
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
 
@@ -750,10 +717,9 @@ fn a_full_disk_mid_run_is_reported_and_earlier_runs_survive() {
          {bin} history; {bin} show 2",
         bin = crate::harness::binary().display()
     );
-    let output = Command::new("unshare")
+    let output = crate::harness::command_for("unshare")
         .args(["-m", "sh", "-c", &script])
         .current_dir(test.path())
-        .env("TZ", "UTC")
         .output();
     let Ok(output) = output else {
         eprintln!("skipped: unshare is not installed");
@@ -782,16 +748,15 @@ fn retry_keeps_each_task_settings_and_takes_the_last_attempt() {
     let test = Test::new()
         .file("sub/.keep", "")
         .taskfile("t: test -f ok && echo \"$V\" > out [dir:sub] [env:V=kept] [retries:1]\n");
-    let output = taskrun(
-        &test,
-        &["run", "tasks.txt", "--retry-delay", "0.01", "--quiet"],
-    );
-    assert_eq!(output.status, 1);
+    test.with_args(&["run", "tasks.txt", "--retry-delay", "0.01", "--quiet"])
+        .status(1)
+        .run();
     // Two attempts failed; retry takes the task once, with its settings.
     std::fs::write(test.path().join("sub/ok"), "").unwrap();
-    let output = taskrun(&test, &["retry", "1", "--jobs", "1"]);
-    assert_eq!(output.status, 0, "{}", output.stdout);
-    assert_contains(&output.stdout, "Retrying 1 failed task from run #1...");
+    test.with_args(&["retry", "1", "--jobs", "1"])
+        .status(0)
+        .stdout_contains("Retrying 1 failed task from run #1...")
+        .run();
     assert_eq!(
         std::fs::read_to_string(test.path().join("sub/out")).unwrap(),
         "kept\n"

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Output, Test, assert_contains, masked, wait_for_processes};
+use crate::harness::{Test, assert_contains, masked, wait_for_processes};
 
 /// Every line of an events file, parsed; each must be a JSON object with
 /// an `event` key.
@@ -55,23 +55,22 @@ const FLAKY: &str = "flaky: n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); ec
 
 #[test]
 fn events_file_has_the_whole_run_as_json_lines() {
-    let test = Test::new().taskfile(FLAKY);
-    let output = test.exec(&[
-        "run",
-        "tasks.txt",
-        "--jobs",
-        "1",
-        "--retry-delay",
-        "0.01",
-        "--events",
-        "events.jsonl",
-    ]);
-    assert_eq!(output.status, 1, "{}{}", output.stdout, output.stderr);
     // The events go to the file; the progress still goes to the terminal.
-    assert_contains(
-        &output.stdout,
-        "Run completed: 1 passed, 1 failed, 1 skipped",
-    );
+    let test = Test::new()
+        .taskfile(FLAKY)
+        .args(&[
+            "run",
+            "tasks.txt",
+            "--jobs",
+            "1",
+            "--retry-delay",
+            "0.01",
+            "--events",
+            "events.jsonl",
+        ])
+        .status(1)
+        .stdout_contains("Run completed: 1 passed, 1 failed, 1 skipped");
+    test.run();
     let written = std::fs::read_to_string(test.path().join("events.jsonl")).unwrap();
     let events = events_of(&written);
 
@@ -136,9 +135,13 @@ fn events_file_has_the_whole_run_as_json_lines() {
 
 #[test]
 fn events_on_standard_output_send_the_progress_to_standard_error() {
-    let test = Test::new().taskfile("greet: echo hello; echo warning >&2\n");
-    let output = test.exec(&["run", "tasks.txt", "--events", "-"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
+    let output = Test::new()
+        .taskfile("greet: echo hello; echo warning >&2\n")
+        .args(&["run", "tasks.txt", "--events", "-"])
+        .status(0)
+        .stderr_contains("[1/1] greet: echo hello; echo warn… .... PASSED")
+        .stderr_contains("Run completed: 1 passed, 0 failed, 0 skipped\n")
+        .run();
     let events = events_of(&output.stdout);
     assert_eq!(
         story(&events, "greet"),
@@ -148,14 +151,6 @@ fn events_on_standard_output_send_the_progress_to_standard_error() {
             "stderr line=\"warning\"",
             "task_finished attempt=1 status=\"passed\" exit_code=0 stdout_bytes=6 stderr_bytes=8",
         ]
-    );
-    assert_contains(
-        &output.stderr,
-        "[1/1] greet: echo hello; echo warn… .... PASSED",
-    );
-    assert_contains(
-        &output.stderr,
-        "Run completed: 1 passed, 0 failed, 0 skipped\n",
     );
 }
 
@@ -179,7 +174,7 @@ fn events_are_flushed_as_they_happen() {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::fs::write(test.path().join("go"), "").unwrap();
-    let output = Output::of(child);
+    let output = test.wait(child);
     assert!(seen, "the `ready` line was not written while the task ran");
     assert_eq!(output.status, 0, "{}", output.stderr);
     let written = std::fs::read_to_string(&file).unwrap();
@@ -188,15 +183,16 @@ fn events_are_flushed_as_they_happen() {
 
 #[test]
 fn an_interrupted_run_has_its_cancellations_in_the_events() {
-    let test = Test::new().taskfile("slow: sleep 973.4\nlater: true [after:slow]\n");
-    let test = test.args(&["run", "tasks.txt", "--events", "events.jsonl"]);
+    let test = Test::new()
+        .taskfile("slow: sleep 973.4\nlater: true [after:slow]\n")
+        .args(&["run", "tasks.txt", "--events", "events.jsonl"])
+        .status(130);
     let child = test.spawn();
-    wait_for_processes("sleep 973.4", 1, Duration::from_secs(10));
+    wait_for_processes(&["sleep", "973.4"], 1, Duration::from_secs(10));
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let output = Output::of(child);
-    assert_eq!(output.status, 130, "{}", output.stderr);
+    test.wait(child);
     let written = std::fs::read_to_string(test.path().join("events.jsonl")).unwrap();
     let events = events_of(&written);
     let interrupted = events
@@ -227,35 +223,38 @@ fn an_interrupted_run_has_its_cancellations_in_the_events() {
 
 #[test]
 fn events_file_that_cannot_be_written_is_an_error_before_the_run() {
-    let test = Test::new().taskfile("mark: touch ran\n");
-    let output = test.exec(&["run", "tasks.txt", "--events", "missing/dir/events.jsonl"]);
-    assert_eq!(output.status, 2, "{}", output.stderr);
-    assert_contains(&output.stderr, "run::cannot_write");
-    assert_contains(&output.stderr, "missing/dir/events.jsonl");
+    let test = Test::new()
+        .taskfile("mark: touch ran\n")
+        .args(&["run", "tasks.txt", "--events", "missing/dir/events.jsonl"])
+        .status(2)
+        .stderr_contains("run::cannot_write")
+        .stderr_contains("missing/dir/events.jsonl");
+    test.run();
     assert!(!test.path().join("ran").exists());
 }
 
 #[test]
 fn stream_output_prefixes_every_line_and_keeps_the_streams_apart() {
-    let test = Test::new().taskfile(
-        "first: echo one; echo oops >&2; printf 'two'\n\
-         second: echo three [after:first]\n",
-    );
-    let output = test.exec(&["run", "tasks.txt", "--output", "stream", "--jobs", "1"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_eq!(
-        masked(&output.stdout),
-        "Running with max 1 concurrent task...\n\
-         first | one\n\
-         first | two\n\
-         [1/2] first: echo one; echo oops >… .... PASSED (…)\n\
-         second | three\n\
-         [2/2] second: echo three ............... PASSED (…)\n\
-         \n\
-         Run completed: 2 passed, 0 failed, 0 skipped\n\
-         Results saved to: taskrun.db (run #1)\n"
-    );
-    assert_eq!(output.stderr, "first | oops\n");
+    Test::new()
+        .taskfile(
+            "first: echo one; echo oops >&2; printf 'two'\n\
+             second: echo three [after:first]\n",
+        )
+        .args(&["run", "tasks.txt", "--output", "stream", "--jobs", "1"])
+        .status(0)
+        .stdout(
+            "Running with max 1 concurrent task...\n\
+             first | one\n\
+             first | two\n\
+             [1/2] first: echo one; echo oops >… .... PASSED (…)\n\
+             second | three\n\
+             [2/2] second: echo three ............... PASSED (…)\n\
+             \n\
+             Run completed: 2 passed, 0 failed, 0 skipped\n\
+             Results saved to: taskrun.db (run #1)\n",
+        )
+        .stderr("first | oops\n")
+        .run();
 }
 
 /// Two tasks writing their lines in pieces at the same time: every line
@@ -270,8 +269,10 @@ fn concurrent_lines_never_mix() {
     };
     let test = Test::new().taskfile(format!("{}{}", writer("left"), writer("right")));
     for mode in ["stream", "grouped"] {
-        let output = test.exec(&["run", "tasks.txt", "--output", mode, "--jobs", "2"]);
-        assert_eq!(output.status, 0, "{}", output.stderr);
+        let output = test
+            .with_args(&["run", "tasks.txt", "--output", mode, "--jobs", "2"])
+            .status(0)
+            .run();
         for name in ["left", "right"] {
             let lines: Vec<&str> = output
                 .stdout
@@ -298,27 +299,25 @@ fn concurrent_lines_never_mix() {
 
 #[test]
 fn grouped_output_prints_each_task_whole_when_it_ends() {
-    let test = Test::new().taskfile(
-        "slow: echo s1; sleep 0.3; echo s2\n\
-         quick: echo q1; echo q-err >&2\n",
-    );
-    let output = test.exec(&["run", "tasks.txt", "--output", "grouped", "--jobs", "2"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    let stdout = masked(&output.stdout);
     // `quick` ends first, so its block comes first, though `slow` printed
     // its first line before.
-    assert!(
-        stdout.starts_with(
+    Test::new()
+        .taskfile(
+            "slow: echo s1; sleep 0.3; echo s2\n\
+             quick: echo q1; echo q-err >&2\n",
+        )
+        .args(&["run", "tasks.txt", "--output", "grouped", "--jobs", "2"])
+        .status(0)
+        .stdout_starts_with(
             "Running with max 2 concurrent tasks...\n\
              quick | q1\n\
              [1/2] quick: echo q1; echo q-err >… .... PASSED (…)\n\
              slow | s1\n\
              slow | s2\n\
-             [2/2] slow: echo s1; sleep 0.3; ec… .... PASSED (…)\n"
-        ),
-        "{stdout}"
-    );
-    assert_eq!(output.stderr, "quick | q-err\n");
+             [2/2] slow: echo s1; sleep 0.3; ec… .... PASSED (…)\n",
+        )
+        .stderr("quick | q-err\n")
+        .run();
 }
 
 #[test]
@@ -338,8 +337,7 @@ fn log_dir_has_each_task_whole_and_the_run() {
         "1KiB",
         "-q",
     ];
-    let output = test.exec(&args);
-    assert_eq!(output.status, 1, "{}", output.stderr);
+    test.with_args(&args).status(1).run();
     let logs = test.path().join("logs");
     let loud = std::fs::read_to_string(logs.join("tasks/loud.log")).unwrap();
     let lines: Vec<&str> = loud.lines().collect();
@@ -375,7 +373,7 @@ fn log_dir_has_each_task_whole_and_the_run() {
     }
 
     // A second run appends to the same files.
-    assert_eq!(test.exec(&args).status, 1);
+    test.with_args(&args).status(1).run();
     let broken = std::fs::read_to_string(logs.join("tasks/broken.log")).unwrap();
     assert_contains(&broken, "# run #1 task broken attempt 1 started");
     assert_contains(&broken, "# run #2 task broken attempt 1 started");
@@ -385,16 +383,18 @@ fn log_dir_has_each_task_whole_and_the_run() {
 
 #[test]
 fn log_dir_records_every_attempt() {
-    let test = Test::new().taskfile(FLAKY);
-    let output = test.exec(&[
-        "run",
-        "tasks.txt",
-        "--retry-delay",
-        "0.01",
-        "--log-dir",
-        "logs",
-    ]);
-    assert_eq!(output.status, 1, "{}", output.stderr);
+    let test = Test::new()
+        .taskfile(FLAKY)
+        .args(&[
+            "run",
+            "tasks.txt",
+            "--retry-delay",
+            "0.01",
+            "--log-dir",
+            "logs",
+        ])
+        .status(1);
+    test.run();
     let flaky = masked(&std::fs::read_to_string(test.path().join("logs/tasks/flaky.log")).unwrap());
     let without_headers: Vec<&str> = flaky
         .lines()
@@ -421,12 +421,16 @@ fn junit_report_has_a_testcase_per_task() {
          slow: sleep 5 [timeout:200ms]\n\
          never: true [after:bad]\n",
     );
-    let output = test.exec(&["run", "tasks.txt", "--junit", "report.xml"]);
-    assert_eq!(output.status, 1, "{}", output.stderr);
+    test.with_args(&["run", "tasks.txt", "--junit", "report.xml"])
+        .status(1)
+        .run();
     let written = std::fs::read_to_string(test.path().join("report.xml")).unwrap();
-    let shown = test.exec(&["show", "--junit"]);
-    assert_eq!(shown.status, 0, "{}", shown.stderr);
-    assert_eq!(shown.stdout, written);
+    // The same report byte for byte, its times and paths too.
+    test.with_args(&["show", "--junit"])
+        .unmasked()
+        .status(0)
+        .stdout(&written)
+        .run();
 
     let xml = roxmltree::Document::parse(&written).unwrap();
     let root = xml.root_element();
@@ -478,8 +482,9 @@ fn junit_report_has_a_testcase_per_task() {
 #[test]
 fn junit_of_a_retried_task_reports_its_last_attempt() {
     let test = Test::new().taskfile(FLAKY);
-    let output = test.exec(&["run", "tasks.txt", "--retry-delay", "0.01"]);
-    assert_eq!(output.status, 1, "{}", output.stderr);
+    test.with_args(&["run", "tasks.txt", "--retry-delay", "0.01"])
+        .status(1)
+        .run();
     let shown = test.exec(&["show", "1", "--junit"]);
     let xml = roxmltree::Document::parse(&shown.stdout).unwrap();
     let cases: Vec<_> = xml
@@ -504,23 +509,24 @@ fn dry_run_prints_the_start_order_and_runs_nothing() {
          test: touch ran [after:build]\n\
          report: touch ran [after_done:test]\n",
     );
-    let output = test.exec(&["run", "tasks.txt", "--dry-run", "--jobs", "2"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_eq!(
-        output.stdout,
-        "Would start 5 tasks, at most 2 at once, in this order (if each took the same time and passed):\n\
-         \x20 1. migrate: touch ran  (pool db)\n\
-         \x20 2. build: touch ran\n\
-         \x20 3. seed: touch ran  (pool db)\n\
-         \x20 4. test: touch ran  (after build)\n\
-         \x20 5. report: touch ran  (after test end)\n"
-    );
+    test.with_args(&["run", "tasks.txt", "--dry-run", "--jobs", "2"])
+        .status(0)
+        .stdout(
+            "Would start 5 tasks, at most 2 at once, in this order (if each took the same time and passed):\n\
+             \x20 1. migrate: touch ran  (pool db)\n\
+             \x20 2. build: touch ran\n\
+             \x20 3. seed: touch ran  (pool db)\n\
+             \x20 4. test: touch ran  (after build)\n\
+             \x20 5. report: touch ran  (after test end)\n",
+        )
+        .run();
     assert!(!test.path().join("ran").exists());
     assert!(!test.path().join("taskrun.db").exists());
 
-    let one = test.exec(&["run", "tasks.txt", "--dry-run", "--task", "test"]);
-    assert_contains(&one.stdout, "Would start 2 tasks");
-    assert_contains(&one.stdout, "2. test: touch ran  (after build)\n");
+    test.with_args(&["run", "tasks.txt", "--dry-run", "--task", "test"])
+        .stdout_contains("Would start 2 tasks")
+        .stdout_contains("2. test: touch ran  (after build)\n")
+        .run();
 }
 
 /// Each task's log is closed when the task ends: 400 tasks log under a
@@ -529,7 +535,7 @@ fn dry_run_prints_the_start_order_and_runs_nothing() {
 fn log_files_are_closed_as_tasks_end() {
     let tasks: String = (0..400).map(|i| format!("t{i}: echo {i}\n")).collect();
     let test = Test::new().taskfile(tasks);
-    let output = std::process::Command::new("bash")
+    let output = crate::harness::command_for("bash")
         .arg("-c")
         .arg(format!(
             "ulimit -n 128 && exec {} run tasks.txt --jobs 2 --log-dir logs --quiet",
@@ -552,9 +558,11 @@ fn log_files_are_closed_as_tasks_end() {
 /// A task named `run` has its own log, apart from the run's.
 #[test]
 fn a_task_named_run_does_not_write_into_the_run_log() {
-    let test = Test::new().taskfile("run: echo from-the-task\n");
-    let output = test.exec(&["run", "tasks.txt", "--log-dir", "logs", "--quiet"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
+    let test = Test::new()
+        .taskfile("run: echo from-the-task\n")
+        .args(&["run", "tasks.txt", "--log-dir", "logs", "--quiet"])
+        .status(0);
+    test.run();
     let task = std::fs::read_to_string(test.path().join("logs/tasks/run.log")).unwrap();
     assert_contains(&task, "out| from-the-task\n");
     let run = std::fs::read_to_string(test.path().join("logs/run.log")).unwrap();
@@ -579,6 +587,7 @@ fn an_interrupted_retry_wait_shows_the_attempt_once() {
         "--log-dir",
         "logs",
     ]);
+    let test = test.status(130);
     let child = test.spawn();
     let events = test.path().join("events.jsonl");
     let start = Instant::now();
@@ -592,8 +601,7 @@ fn an_interrupted_retry_wait_shows_the_attempt_once() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let output = Output::of(child);
-    assert_eq!(output.status, 130, "{}{}", output.stdout, output.stderr);
+    let output = test.wait(child);
     assert_eq!(
         output.stdout.matches("flaky | once").count(),
         1,

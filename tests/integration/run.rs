@@ -3,43 +3,44 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Test, assert_contains, masked, processes_with, wait_until_gone};
+use crate::harness::{Test, masked, processes_with, wait_until_gone};
 
-fn run(tasks: &str, args: &[&str]) -> crate::harness::Output {
-    let mut all = vec!["run", "tasks.txt"];
-    all.extend_from_slice(args);
-    Test::new().taskfile(tasks).args(&all).run()
+/// `taskrun run tasks.txt` and `args`, with `tasks` in `tasks.txt`.
+fn run_tasks(tasks: &str, args: &[&str]) -> Test {
+    Test::new()
+        .taskfile(tasks)
+        .args(&["run", "tasks.txt"])
+        .args(args)
 }
 
 #[test]
 fn progress_lines_and_summary_are_exact() {
-    let output = run(
+    run_tasks(
         "fetch: echo fetched\nlint: echo lint [after:fetch]\nbuild: echo building a long command line here [after:lint]\n",
         &["--jobs", "1"],
-    );
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_eq!(
-        masked(&output.stdout),
+    )
+    .status(0)
+    .stdout(
         "Running with max 1 concurrent task...\n\
          [1/3] fetch: echo fetched .............. PASSED (…)\n\
          [2/3] lint: echo lint .................. PASSED (…)\n\
          [3/3] build: echo building a long… ..... PASSED (…)\n\
          \n\
          Run completed: 3 passed, 0 failed, 0 skipped\n\
-         Results saved to: taskrun.db (run #1)\n"
-    );
-    assert_eq!(output.stderr, "");
+         Results saved to: taskrun.db (run #1)\n",
+    )
+    .stderr("")
+    .run();
 }
 
 #[test]
 fn failure_skips_dependents_transitively_and_other_branches_run_on() {
-    let output = run(
+    run_tasks(
         "a: echo broken >&2; exit 4\nb: true [after:a]\nc: true [after:b]\nd: true\ne: true [after:d]\n",
         &["--jobs", "1"],
-    );
-    assert_eq!(output.status, 1);
-    assert_eq!(
-        masked(&output.stdout),
+    )
+    .status(1)
+    .stdout(
         "Running with max 1 concurrent task...\n\
          [1/5] a: echo broken >&2; exit 4 ....... FAILED (…)\n      \
          exit code 4; last lines of stderr:\n      \
@@ -50,8 +51,9 @@ fn failure_skips_dependents_transitively_and_other_branches_run_on() {
          [5/5] e: true .......................... PASSED (…)\n\
          \n\
          Run completed: 2 passed, 1 failed, 2 skipped\n\
-         Results saved to: taskrun.db (run #1)\n"
-    );
+         Results saved to: taskrun.db (run #1)\n",
+    )
+    .run();
 }
 
 #[test]
@@ -59,9 +61,8 @@ fn a_task_starts_only_after_its_dependencies_passed() {
     let test = Test::new().taskfile(
         "second: test -f first.done && echo ok > second.done [after:first]\nfirst: sleep 0.2; touch first.done\n",
     );
-    let test = test.args(&["run", "tasks.txt", "--jobs", "4"]);
-    let output = test.run();
-    assert_eq!(output.status, 0, "{}", output.stdout);
+    let test = test.args(&["run", "tasks.txt", "--jobs", "4"]).status(0);
+    test.run();
     assert!(test.path().join("second.done").exists());
 }
 
@@ -73,10 +74,11 @@ fn concurrency_limit_is_observed() {
         .map(|i| format!("t{i}: echo + >> log; sleep 0.2; echo - >> log\n"))
         .collect();
     for jobs in [1, 3] {
-        let test = Test::new().taskfile(&tasks);
-        let test = test.args(&["run", "tasks.txt", "--jobs", &jobs.to_string()]);
-        let output = test.run();
-        assert_eq!(output.status, 0, "{}", output.stdout);
+        let test = Test::new()
+            .taskfile(&tasks)
+            .args(&["run", "tasks.txt", "--jobs", &jobs.to_string()])
+            .status(0);
+        test.run();
         let log = std::fs::read_to_string(test.path().join("log")).unwrap();
         let (mut now, mut most) = (0i32, 0i32);
         for line in log.lines() {
@@ -96,14 +98,13 @@ fn default_jobs_is_the_number_of_cpus() {
     let tasks: String = (0..cpus * 2 + 2)
         .map(|i| format!("t{i}: echo + >> log; sleep 0.3; echo - >> log\n"))
         .collect();
-    let test = Test::new().taskfile(&tasks);
-    let test = test.args(&["run", "tasks.txt"]);
-    let output = test.run();
-    assert_eq!(output.status, 0);
-    assert!(
-        !output.stdout.contains("Running with max"),
-        "announced only with --jobs"
-    );
+    let test = Test::new()
+        .taskfile(&tasks)
+        .args(&["run", "tasks.txt"])
+        .status(0)
+        // The limit is announced only with --jobs.
+        .stdout_lacks("Running with max");
+    test.run();
     let log = std::fs::read_to_string(test.path().join("log")).unwrap();
     let (mut now, mut most) = (0usize, 0usize);
     for line in log.lines() {
@@ -120,12 +121,13 @@ fn default_jobs_is_the_number_of_cpus() {
 #[test]
 fn two_hundred_tasks_with_64_jobs() {
     let tasks: String = (0..200).map(|i| format!("t{i}: echo {i}\n")).collect();
-    let output = run(&tasks, &["--jobs", "64"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert!(output.stdout.contains("[200/200]"));
-    assert!(output.stdout.ends_with(
-        "Run completed: 200 passed, 0 failed, 0 skipped\nResults saved to: taskrun.db (run #1)\n"
-    ));
+    run_tasks(&tasks, &["--jobs", "64"])
+        .status(0)
+        .stdout_contains("[200/200]")
+        .stdout_ends_with(
+            "Run completed: 200 passed, 0 failed, 0 skipped\nResults saved to: taskrun.db (run #1)\n",
+        )
+        .run();
 }
 
 /// 400 tasks at once need about 3,300 open files; started with a soft
@@ -134,7 +136,7 @@ fn two_hundred_tasks_with_64_jobs() {
 fn four_hundred_jobs_at_once_under_a_low_descriptor_limit() {
     let tasks: String = (0..400).map(|i| format!("t{i}: sleep 0.5\n")).collect();
     let test = Test::new().taskfile(tasks);
-    let output = std::process::Command::new("/bin/sh")
+    let output = crate::harness::command_for("/bin/sh")
         .arg("-c")
         .arg("ulimit -Sn 256 && exec \"$0\" run tasks.txt --jobs 400 --quiet")
         .arg(crate::harness::binary())
@@ -149,11 +151,13 @@ fn four_hundred_jobs_at_once_under_a_low_descriptor_limit() {
 
 #[test]
 fn task_selects_the_task_and_its_dependencies() {
-    let output = run(
+    let output = run_tasks(
         "a: true\nb: true [after:a]\nc: true\nd: true [after:b]\ne: true [after:d]\n",
         &["--task", "d", "--jobs", "1"],
-    );
-    assert_eq!(output.status, 0);
+    )
+    .status(0)
+    .stdout_contains("[3/3]")
+    .run();
     let names: Vec<&str> = output
         .stdout
         .lines()
@@ -161,25 +165,24 @@ fn task_selects_the_task_and_its_dependencies() {
         .map(|line| line.split(' ').nth(1).unwrap())
         .collect();
     assert_eq!(names, ["a:", "b:", "d:"]);
-    assert!(output.stdout.contains("[3/3]"));
 }
 
 #[test]
 fn unknown_task_is_a_usage_error() {
-    let output = run("build: true\ntest: true\n", &["--task", "tets"]);
-    assert_eq!(output.status, 2);
-    assert_eq!(output.stdout, "");
-    assert_contains(&output.stderr, "× no task named `tets`");
-    assert_contains(&output.stderr, "help: did you mean `test`?");
+    run_tasks("build: true\ntest: true\n", &["--task", "tets"])
+        .status(2)
+        .stdout("")
+        .stderr_contains("× no task named `tets`")
+        .stderr_contains("help: did you mean `test`?")
+        .run();
 }
 
 #[test]
 fn invalid_file_runs_nothing() {
-    let test = Test::new().taskfile("a: touch ran\nb: true [after:nope]\n");
-    let test = test.args(&["run", "tasks.txt"]);
-    let output = test.run();
-    assert_eq!(output.status, 2);
-    assert!(output.stderr.contains("graph::unknown_dependency"));
+    let test = run_tasks("a: touch ran\nb: true [after:nope]\n", &[])
+        .status(2)
+        .stderr_contains("graph::unknown_dependency");
+    test.run();
     assert!(!test.path().join("ran").exists());
 }
 
@@ -193,14 +196,11 @@ fn bad_arguments_are_usage_errors() {
         &["--timeout", "soon"],
         &["--max-output", "lots"],
     ] {
-        let output = run("a: true\n", args);
-        assert_eq!(output.status, 2, "{args:?}: {}", output.stderr);
-        assert!(
-            output.stderr.starts_with("error: "),
-            "{args:?}: {}",
-            output.stderr
-        );
-        assert_eq!(output.stdout, "");
+        run_tasks("a: true\n", args)
+            .status(2)
+            .stderr_starts_with("error: ")
+            .stdout("")
+            .run();
     }
 }
 
@@ -210,9 +210,8 @@ fn tasks_run_in_the_task_file_directory_with_empty_stdin() {
         "sub/tasks.txt",
         "where: pwd > here.txt\nread: cat > read.txt; echo $? >> read.txt\n",
     );
-    let test = test.args(&["run", "sub/tasks.txt"]);
-    let output = test.run();
-    assert_eq!(output.status, 0, "{}", output.stdout);
+    let test = test.args(&["run", "sub/tasks.txt"]).status(0);
+    test.run();
     let here = std::fs::read_to_string(test.path().join("sub/here.txt")).unwrap();
     assert_eq!(
         std::fs::canonicalize(here.trim()).unwrap(),
@@ -227,79 +226,64 @@ fn tasks_run_in_the_task_file_directory_with_empty_stdin() {
 #[test]
 fn exit_codes_signals_and_unstartable_commands() {
     let huge = format!("huge: echo {}\n", "x".repeat(200_000));
-    let output = run(
+    run_tasks(
         &format!(
             "missing: no-such-command-xyz\nsegv: kill -SEGV $$\nnine: kill -9 $$\n{huge}fine: true\n"
         ),
         &["--jobs", "1"],
-    );
-    assert_eq!(output.status, 1);
-    let stdout = &output.stdout;
-    assert_contains(stdout, "exit code 127; last lines of stderr:");
-    assert_contains(stdout, "no-such-command-xyz: not found");
-    assert_contains(stdout, "killed by SIGSEGV, no output");
-    assert_contains(stdout, "killed by SIGKILL, no output");
-    assert_contains(
-        stdout,
+    )
+    .status(1)
+    .stdout_contains("exit code 127; last lines of stderr:")
+    .stdout_contains("no-such-command-xyz: not found")
+    .stdout_contains("killed by SIGSEGV, no output")
+    .stdout_contains("killed by SIGKILL, no output")
+    .stdout_contains(
         "cannot start /bin/sh: the command is 200005 bytes, more than the system accepts",
-    );
-    assert_contains(stdout, "Run completed: 1 passed, 4 failed, 0 skipped");
+    )
+    .stdout_contains("Run completed: 1 passed, 4 failed, 0 skipped")
+    .run();
 }
 
 #[test]
 fn big_output_on_both_streams_does_not_deadlock_and_is_capped() {
     // 50 MB to each stream, then a last line to each, then failure.
-    let output = run(
+    run_tasks(
         "flood: head -c 50000000 /dev/zero | tr '\\0' o; head -c 50000000 /dev/zero | tr '\\0' e >&2; echo; echo >&2; echo last-err >&2; exit 1\n",
         &["--max-output", "64K", "--timeout", "120"],
-    );
-    assert_eq!(output.status, 1);
-    assert!(
-        output
-            .stdout
-            .contains("exit code 1; last lines of stderr:\n      │ last-err\n"),
-        "{}",
-        &output.stdout[..output.stdout.len().min(2000)]
-    );
+    )
+    .status(1)
+    .stdout_contains("exit code 1; last lines of stderr:\n      │ last-err\n")
+    .run();
 }
 
 #[test]
 fn non_utf8_output_is_shown_lossily() {
-    let output = run("bin: printf 'caf\\351\\000x\\n' >&2; exit 1\n", &[]);
-    assert_eq!(output.status, 1);
-    assert!(
-        output.stdout.contains("│ caf\u{FFFD}\u{0020}x\n"),
-        "{:?}",
-        output.stdout
-    );
+    run_tasks("bin: printf 'caf\\351\\000x\\n' >&2; exit 1\n", &[])
+        .status(1)
+        .stdout_contains("│ caf\u{FFFD}\u{0020}x\n")
+        .run();
 }
 
 #[test]
 fn timeout_kills_the_task_and_its_grandchildren() {
     let start = Instant::now();
-    let output = run(
+    run_tasks(
         "slow: sleep 971.1 & sleep 971.1\nafter_slow: true [after:slow]\n",
         &["--timeout", "0.5"],
-    );
-    assert_eq!(output.status, 1);
+    )
+    .status(1)
+    .stdout_contains(
+        "[1/2] slow: sleep 971.1 & sleep 97… .... TIMEOUT (…)\n      timed out after … (killed by SIGTERM), no output\n",
+    )
+    .stdout_contains("[2/2] after_slow ....................... SKIPPED (dependency failed: slow)")
+    .stdout_ends_with(
+        "Run completed: 0 passed, 0 failed, 1 skipped, 1 timeout\nResults saved to: taskrun.db (run #1)\n",
+    )
+    .run();
     assert!(
         start.elapsed() < Duration::from_secs(5),
         "{:?}",
         start.elapsed()
-    );
-    let stdout = masked(&output.stdout);
-    assert_contains(
-        &stdout,
-        "[1/2] slow: sleep 971.1 & sleep 97… .... TIMEOUT (…)\n      timed out after … (killed by SIGTERM), no output\n",
-    );
-    assert!(
-        stdout
-            .contains("[2/2] after_slow ....................... SKIPPED (dependency failed: slow)"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.ends_with("Run completed: 0 passed, 0 failed, 1 skipped, 1 timeout\nResults saved to: taskrun.db (run #1)\n"),
-        "{stdout}"
     );
     assert_eq!(
         wait_until_gone("971.1", Duration::from_secs(3)),
@@ -310,14 +294,15 @@ fn timeout_kills_the_task_and_its_grandchildren() {
 #[test]
 fn timeout_kills_what_ignores_sigterm_and_what_is_stopped() {
     let start = Instant::now();
-    let output = run(
+    let output = run_tasks(
         // `member` leaves behind a process that ignores SIGTERM and
         // outlives the shell, holding the pipe.
         "stubborn: trap '' TERM; sleep 971.2\nstopped: kill -STOP $$\n\
          member: (trap '' TERM; sleep 971.2) & sleep 30\n",
         &["--timeout", "0.3", "--jobs", "3"],
-    );
-    assert_eq!(output.status, 1);
+    )
+    .status(1)
+    .run();
     assert_eq!(
         output.stdout.matches("TIMEOUT").count(),
         3,
@@ -338,11 +323,12 @@ fn timeout_kills_what_ignores_sigterm_and_what_is_stopped() {
 #[test]
 fn background_process_holding_the_pipe_does_not_hang_the_run() {
     let start = Instant::now();
-    let output = run(
+    run_tasks(
         "bg: sleep 971.3 & echo started\nnext: echo next [after:bg]\n",
         &[],
-    );
-    assert_eq!(output.status, 0, "{}", output.stdout);
+    )
+    .status(0)
+    .run();
     assert!(
         start.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -356,21 +342,25 @@ fn background_process_holding_the_pipe_does_not_hang_the_run() {
 
 #[test]
 fn timeout_zero_means_no_limit_and_units_are_accepted() {
-    let output = run("a: sleep 0.3\n", &["--timeout", "0"]);
-    assert_eq!(output.status, 0);
-    let output = run("a: sleep 0.3\n", &["--timeout", "100ms"]);
-    assert_eq!(output.status, 1);
-    assert_contains(&output.stdout, "timed out after 0.1s");
+    run_tasks("a: sleep 0.3\n", &["--timeout", "0"])
+        .status(0)
+        .run();
+    // The limit as it was given, which the masks would hide.
+    run_tasks("a: sleep 0.3\n", &["--timeout", "100ms"])
+        .unmasked()
+        .status(1)
+        .stdout_contains("timed out after 0.1s")
+        .run();
 }
 
 #[test]
 fn quiet_prints_only_the_summary() {
-    let output = run("a: true\nb: false\n", &["--quiet", "--jobs", "2"]);
-    assert_eq!(output.status, 1);
-    assert_eq!(
-        output.stdout,
-        "Run completed: 1 passed, 1 failed, 0 skipped\nResults saved to: taskrun.db (run #1)\n"
-    );
+    run_tasks("a: true\nb: false\n", &["--quiet", "--jobs", "2"])
+        .status(1)
+        .stdout(
+            "Run completed: 1 passed, 1 failed, 0 skipped\nResults saved to: taskrun.db (run #1)\n",
+        )
+        .run();
 }
 
 /// `taskrun run … | head -1` must not panic, and the run must complete.
@@ -378,7 +368,7 @@ fn quiet_prints_only_the_summary() {
 fn closed_stdout_does_not_stop_the_run() {
     let test =
         Test::new().taskfile("a: true\nb: sleep 0.3; touch b.done\nc: touch c.done [after:b]\n");
-    let output = std::process::Command::new("bash")
+    let output = crate::harness::command_for("bash")
         .arg("-c")
         .arg(format!(
             "{} run tasks.txt --jobs 1 | head -c 1; echo \" status ${{PIPESTATUS[0]}}\"",
@@ -405,7 +395,7 @@ fn terminal_shows_running_tasks() {
         return;
     }
     let test = Test::new().taskfile("slow: echo working on it; sleep 0.6\n");
-    let output = std::process::Command::new("script")
+    let output = crate::harness::command_for("script")
         .arg("-qec")
         .arg(format!(
             "{} run tasks.txt",
@@ -427,24 +417,22 @@ fn terminal_shows_running_tasks() {
 
 #[test]
 fn no_process_is_left_behind_after_a_normal_run() {
-    let output = run("a: (sleep 0.2; echo late) & echo early\n", &[]);
-    assert_eq!(output.status, 0);
+    run_tasks("a: (sleep 0.2; echo late) & echo early\n", &[])
+        .status(0)
+        .run();
     assert!(processes_with("sleep 0.2; echo late").is_empty());
 }
 
 #[test]
 fn per_task_timeout_overrides_the_run_timeout() {
-    let output = run(
+    run_tasks(
         "quick: sleep 5 [timeout:0.3]\nslow: sleep 0.5 [timeout:0]\n",
         &["--timeout", "0.2", "--jobs", "2"],
-    );
-    assert_eq!(output.status, 1);
-    let stdout = masked(&output.stdout);
-    assert_contains(
-        &stdout,
-        "quick: sleep 5 ................... TIMEOUT (…)\n      timed out after …",
-    );
-    assert_contains(&stdout, "slow: sleep 0.5 .................. PASSED");
+    )
+    .status(1)
+    .stdout_contains("quick: sleep 5 ................... TIMEOUT (…)\n      timed out after …")
+    .stdout_contains("slow: sleep 0.5 .................. PASSED")
+    .run();
 }
 
 #[test]
@@ -452,19 +440,19 @@ fn per_task_directory_and_environment() {
     let test = Test::new()
         .file("web/.keep", "")
         .taskfile("build: pwd > where; echo \"$MODE $EXTRA\" > env [dir:web] [env:MODE=production] [env:EXTRA=a b]\n");
-    let test = test.args(&["run", "tasks.txt"]);
-    let output = test.run();
-    assert_eq!(output.status, 0, "{}", output.stdout);
+    let test = test.args(&["run", "tasks.txt"]).status(0);
+    test.run();
     let where_ = std::fs::read_to_string(test.path().join("web/where")).unwrap();
     assert!(where_.trim_end().ends_with("/web"), "{where_}");
     assert_eq!(
         std::fs::read_to_string(test.path().join("web/env")).unwrap(),
         "production a b\n"
     );
-    let missing = run("a: true [dir:nowhere]\n", &[]);
-    assert_eq!(missing.status, 1);
-    assert_contains(&missing.stdout, "cannot start /bin/sh in `");
-    assert_contains(&missing.stdout, "/nowhere`");
+    run_tasks("a: true [dir:nowhere]\n", &[])
+        .status(1)
+        .stdout_contains("cannot start /bin/sh in `")
+        .stdout_contains("/nowhere`")
+        .run();
 }
 
 #[test]
@@ -474,16 +462,15 @@ fn retries_rerun_a_failing_task_and_record_every_attempt() {
          [ $n -ge 3 ] || { echo \"down $n\" >&2; exit 7; } [retries:3]\n\
          then: echo after [after:flaky]\n",
     );
-    let test = test.args(&["run", "tasks.txt", "--retry-delay", "0.05", "--jobs", "1"]);
-    let output = test.run();
-    assert_eq!(output.status, 0, "{}", output.stdout);
-    let stdout = masked(&output.stdout);
-    assert_contains(
-        &stdout,
-        "      flaky: n=$(cat count 2>/dev/… .... RETRY 1/3 (exit code 7; again in …)\n",
-    );
-    assert_contains(&stdout, "RETRY 2/3 (exit code 7; again in …)\n[1/2] flaky:");
-    assert_contains(&stdout, "Run completed: 2 passed, 0 failed, 0 skipped\n");
+    let test = test
+        .args(&["run", "tasks.txt", "--retry-delay", "0.05", "--jobs", "1"])
+        .status(0)
+        .stdout_contains(
+            "      flaky: n=$(cat count 2>/dev/… .... RETRY 1/3 (exit code 7; again in …)\n",
+        )
+        .stdout_contains("RETRY 2/3 (exit code 7; again in …)\n[1/2] flaky:")
+        .stdout_contains("Run completed: 2 passed, 0 failed, 0 skipped\n");
+    test.run();
     if let Ok(rows) = std::process::Command::new("sqlite3")
         .arg(test.path().join("taskrun.db"))
         .arg("SELECT name, attempt, status, coalesce(exit_code, '') FROM tasks ORDER BY id")
@@ -499,11 +486,14 @@ fn retries_rerun_a_failing_task_and_record_every_attempt() {
 #[test]
 fn a_task_that_keeps_failing_fails_after_its_last_retry() {
     let start = Instant::now();
-    let output = run(
+    let output = run_tasks(
         "broken: exit 3 [retries:2]\nafter_it: true [after:broken]\n",
         &["--retry-delay", "0.1", "--jobs", "1"],
-    );
-    assert_eq!(output.status, 1);
+    )
+    .status(1)
+    .stdout_contains("[1/2] broken: exit 3 ................... FAILED (…)\n")
+    .stdout_contains("after_it ......................... SKIPPED (dependency failed: broken)")
+    .run();
     // Waits of 0.05-0.1 s, then 0.1-0.2 s.
     assert!(
         start.elapsed() >= Duration::from_millis(150),
@@ -512,31 +502,18 @@ fn a_task_that_keeps_failing_fails_after_its_last_retry() {
     );
     let stdout = masked(&output.stdout);
     assert_eq!(stdout.matches("RETRY").count(), 2, "{stdout}");
-    assert_contains(
-        &stdout,
-        "[1/2] broken: exit 3 ................... FAILED (…)\n",
-    );
-    assert_contains(
-        &stdout,
-        "after_it ......................... SKIPPED (dependency failed: broken)",
-    );
 }
 
 #[test]
 fn timeouts_are_retried_too() {
-    let output = run(
+    run_tasks(
         "slow: sleep 5 [timeout:0.2] [retries:1]\n",
         &["--retry-delay", "0.01"],
-    );
-    assert_eq!(output.status, 1);
-    assert_contains(
-        &masked(&output.stdout),
-        "RETRY 1/1 (timed out after … (killed by SIGTERM); again in …)",
-    );
-    assert_contains(
-        &output.stdout,
-        "Run completed: 0 passed, 0 failed, 0 skipped, 1 timeout",
-    );
+    )
+    .status(1)
+    .stdout_contains("RETRY 1/1 (timed out after … (killed by SIGTERM); again in …)")
+    .stdout_contains("Run completed: 0 passed, 0 failed, 0 skipped, 1 timeout")
+    .run();
 }
 
 /// Each `db` task appends `+` when it starts and `-` when it ends; never
@@ -555,8 +532,9 @@ fn a_pool_holds_its_tasks_to_its_limit() {
         ));
     }
     let test = Test::new().taskfile(tasks);
-    let output = test.exec(&["run", "tasks.txt", "--jobs", "4"]);
-    assert_eq!(output.status, 0, "{}", output.stdout);
+    test.with_args(&["run", "tasks.txt", "--jobs", "4"])
+        .status(0)
+        .run();
     let most = |log: &str| {
         let (mut now, mut most) = (0, 0);
         for line in std::fs::read_to_string(test.path().join(log))
@@ -574,28 +552,26 @@ fn a_pool_holds_its_tasks_to_its_limit() {
 
 #[test]
 fn a_soft_dependency_waits_for_the_end_whatever_the_result() {
-    let output = run(
+    run_tasks(
         "broken: exit 1\nfeature: true [after:broken]\n\
          cleanup: echo cleaning [after_done:broken,feature]\nreport: true [after:cleanup]\n",
         &["--jobs", "1"],
-    );
-    assert_eq!(output.status, 1);
-    let stdout = masked(&output.stdout);
-    assert_contains(
-        &stdout,
-        "[2/4] feature .......................... SKIPPED (dependency failed: broken)",
-    );
-    assert_contains(&stdout, "[3/4] cleanup: echo cleaning ........... PASSED");
-    assert_contains(&stdout, "[4/4] report: true ..................... PASSED");
+    )
+    .status(1)
+    .stdout_contains("[2/4] feature .......................... SKIPPED (dependency failed: broken)")
+    .stdout_contains("[3/4] cleanup: echo cleaning ........... PASSED")
+    .stdout_contains("[4/4] report: true ..................... PASSED")
+    .run();
 }
 
 #[test]
 fn unknown_and_duplicate_pools_are_errors() {
-    let output = run("pool db 1\npool db 2\na: true [pool:dbs]\n", &[]);
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "× pool `db` is declared more than once");
-    assert_contains(&output.stderr, "× task `a` names an undeclared pool `dbs`");
-    assert_contains(&output.stderr, "help: did you mean `db`?");
+    run_tasks("pool db 1\npool db 2\na: true [pool:dbs]\n", &[])
+        .status(2)
+        .stderr_contains("× pool `db` is declared more than once")
+        .stderr_contains("× task `a` names an undeclared pool `dbs`")
+        .stderr_contains("help: did you mean `db`?")
+        .run();
 }
 
 /// A task that closes its stdout is not over: taskrun waits for the
@@ -606,12 +582,14 @@ fn a_task_that_closes_its_stdout_early_runs_to_its_end() {
         "early: echo before; exec 1>&-; sleep 0.3; echo still-here >&2; touch done\n\
          next: true [after:early]\n",
     );
-    let output = test.exec(&["run", "tasks.txt", "--jobs", "1"]);
-    assert_eq!(output.status, 0, "{}{}", output.stdout, output.stderr);
+    test.with_args(&["run", "tasks.txt", "--jobs", "1"])
+        .status(0)
+        .run();
     assert!(test.path().join("done").exists());
-    let shown = test.exec(&["show", "--task", "early"]);
-    assert_contains(&shown.stdout, "--- stdout ---\nbefore\n");
-    assert_contains(&shown.stdout, "--- stderr ---\nstill-here\n");
+    test.with_args(&["show", "--task", "early"])
+        .stdout_contains("--- stdout ---\nbefore\n")
+        .stdout_contains("--- stderr ---\nstill-here\n")
+        .run();
 }
 
 /// The largest resident size of a process so far, in KiB, from /proc.
@@ -627,7 +605,9 @@ fn peak_memory_kib(pid: u32) -> Option<u64> {
 fn a_gigabyte_of_output_is_capped_in_bounded_memory() {
     let test = Test::new()
         .taskfile("flood: head -c 1000000000 /dev/zero | tr '\\0' x; echo; echo the-end\n");
-    let test = test.args(&["run", "tasks.txt", "--timeout", "300"]);
+    let test = test
+        .args(&["run", "tasks.txt", "--timeout", "300"])
+        .status(0);
     let mut child = test.spawn();
     let mut peak = 0;
     while child.try_wait().unwrap().is_none() {
@@ -636,8 +616,7 @@ fn a_gigabyte_of_output_is_capped_in_bounded_memory() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let output = crate::harness::Output::of(child);
-    assert_eq!(output.status, 0, "{}", output.stderr);
+    test.wait(child);
     assert!(peak > 0, "the memory of taskrun could not be read");
     assert!(peak < 64 * 1024, "taskrun grew to {peak} KiB");
     let shown = test.exec(&["show", "--task", "flood", "--json"]);

@@ -3,12 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Test, assert_contains, masked};
-
-fn run(test: Test, args: &[&str]) -> (Test, crate::harness::Output) {
-    let output = test.exec(args);
-    (test, output)
-}
+use crate::harness::Test;
 
 #[test]
 fn the_script_beside_the_task_file_is_loaded() {
@@ -19,18 +14,16 @@ fn the_script_beside_the_task_file_is_loaded() {
             "for i in 0..3 { task(`test_${i}`, `echo test ${i}`).after(\"build\"); }\n\
              task(\"report\", \"echo report\").after([\"test_0\", \"test_1\", \"test_2\"]);\n",
         );
-    let (test, output) = run(test, &["check", "tasks.txt"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_eq!(
-        output.stdout,
-        "tasks.txt + Taskfile.rhai: 6 tasks, 7 dependency edges, longest chain 4 tasks \
-         (fetch → build → test_0 → report)\n"
-    );
-    let (_, output) = run(test, &["check", "tasks.txt", "--no-script"]);
-    assert_eq!(
-        output.stdout,
-        "tasks.txt: 2 tasks, 1 dependency edge, longest chain 2 tasks (fetch → build)\n"
-    );
+    test.with_args(&["check", "tasks.txt"])
+        .status(0)
+        .stdout(
+            "tasks.txt + Taskfile.rhai: 6 tasks, 7 dependency edges, longest chain 4 tasks \
+             (fetch → build → test_0 → report)\n",
+        )
+        .run();
+    test.with_args(&["check", "tasks.txt", "--no-script"])
+        .stdout("tasks.txt: 2 tasks, 1 dependency edge, longest chain 2 tasks (fetch → build)\n")
+        .run();
 }
 
 #[test]
@@ -42,14 +35,17 @@ fn script_named_with_script_and_script_alone() {
             "alone.rhai",
             "task(\"x\", \"echo x\");\ntask(\"y\", \"echo y\").after(\"x\");\n",
         );
-    let (test, output) = run(test, &["graph", "tasks.txt", "--script", "other.rhai"]);
-    assert_contains(&output.stdout, "\"a\" -> \"b\";");
-    let (test, output) = run(test, &["run", "alone.rhai", "--jobs", "1"]);
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    assert_contains(&output.stdout, "[2/2] y: echo y");
-    let (_, output) = run(test, &["check", "tasks.txt", "--script", "missing.rhai"]);
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "× cannot read script `missing.rhai`");
+    test.with_args(&["graph", "tasks.txt", "--script", "other.rhai"])
+        .stdout_contains("\"a\" -> \"b\";")
+        .run();
+    test.with_args(&["run", "alone.rhai", "--jobs", "1"])
+        .status(0)
+        .stdout_contains("[2/2] y: echo y")
+        .run();
+    test.with_args(&["check", "tasks.txt", "--script", "missing.rhai"])
+        .status(2)
+        .stderr_contains("× cannot read script `missing.rhai`")
+        .run();
 }
 
 #[test]
@@ -73,13 +69,11 @@ fn the_api_sets_everything_a_task_line_can() {
             if get_task("missing") != () { throw "get_task found a missing task"; }
             "#,
         );
-    let (test, output) = run(test, &["run", "tasks.txt", "--jobs", "1"]);
-    assert_eq!(output.status, 0, "{}{}", output.stdout, output.stderr);
-    assert!(
-        !output.stdout.contains("old:"),
-        "removed: {}",
-        output.stdout
-    );
+    test.with_args(&["run", "tasks.txt", "--jobs", "1"])
+        .status(0)
+        // Removed by the script.
+        .stdout_lacks("old:")
+        .run();
     let read = |path: &str| std::fs::read_to_string(test.path().join(path)).unwrap();
     assert_eq!(read("web/env.out"), "prod\n");
     assert_eq!(
@@ -96,8 +90,7 @@ fn errors_about_scripted_tasks_point_into_the_script() {
         "Taskfile.rhai",
         "task(\"b\", \"true\").after(\"nope\");\ntask(\"a\", \"echo again\");\n",
     );
-    let (_, output) = run(test, &["check", "tasks.txt"]);
-    assert_eq!(output.status, 2);
+    let output = test.with_args(&["check", "tasks.txt"]).status(2).run();
     insta::assert_snapshot!(output.stderr);
 }
 
@@ -110,14 +103,13 @@ fn script_syntax_and_runtime_errors() {
             "let x = 1;\ntask(\"a\", \"x\").timeout(\"soon\");\n",
         )
         .file("name.rhai", "task(\"a-b\", \"x\");\n");
-    let (test, output) = run(test, &["check", "syntax.rhai"]);
-    assert_eq!(output.status, 2);
+    let output = test.with_args(&["check", "syntax.rhai"]).status(2).run();
     insta::assert_snapshot!("syntax", output.stderr);
-    let (test, output) = run(test, &["check", "runtime.rhai"]);
-    assert_eq!(output.status, 2);
+    let output = test.with_args(&["check", "runtime.rhai"]).status(2).run();
     insta::assert_snapshot!("runtime", output.stderr);
-    let (_, output) = run(test, &["check", "name.rhai"]);
-    assert_contains(&output.stderr, "invalid task name `a-b`");
+    test.with_args(&["check", "name.rhai"])
+        .stderr_contains("invalid task name `a-b`")
+        .run();
 }
 
 #[test]
@@ -127,24 +119,21 @@ fn runaway_scripts_are_stopped_by_limits() {
         .file("deep.rhai", "fn down(n) { down(n + 1) }\ndown(0);\n")
         .file("huge.rhai", "let s = \"x\";\nloop { s += s; }\n");
     let start = Instant::now();
-    let (test, output) = run(test, &["check", "loop.rhai"]);
-    assert_eq!(output.status, 2);
-    assert_contains(
-        &output.stderr,
-        "× script stopped: it ran more than 20000000 operations",
-    );
+    test.with_args(&["check", "loop.rhai"])
+        .status(2)
+        .stderr_contains("× script stopped: it ran more than 20000000 operations")
+        .run();
     assert!(
         start.elapsed() < Duration::from_secs(60),
         "{:?}",
         start.elapsed()
     );
-    let (test, output) = run(test, &["check", "deep.rhai"]);
-    assert_contains(
-        &output.stderr,
-        "× script stopped: calls nested more than 128 deep",
-    );
-    let (_, output) = run(test, &["check", "huge.rhai"]);
-    assert_contains(&output.stderr, "too large");
+    test.with_args(&["check", "deep.rhai"])
+        .stderr_contains("× script stopped: calls nested more than 128 deep")
+        .run();
+    test.with_args(&["check", "huge.rhai"])
+        .stderr_contains("too large")
+        .run();
 }
 
 #[test]
@@ -160,23 +149,21 @@ fn evaluated_tasks_run_in_process() {
         task("forever", || { loop { } }).timeout(0.3);
         "#,
     );
-    let (test, output) = run(test, &["run", "Taskfile.rhai", "--jobs", "2"]);
-    assert_eq!(output.status, 1);
-    let stdout = masked(&output.stdout);
-    assert_contains(&stdout, "compute: (Rhai closure, line… .... PASSED");
-    assert_contains(
-        &stdout,
-        "      exit code 1; last lines of stderr:\n      │ line 6: script error: the mirror is down\n",
-    );
-    assert_contains(&stdout, "forever: (Rhai closure, line… .... TIMEOUT (…)");
-    assert_contains(
-        &stdout,
-        "Run completed: 3 passed, 1 failed, 0 skipped, 1 timeout",
-    );
-    let (test, greet) = run(test, &["show", "last", "--task", "greet"]);
-    assert_contains(&greet.stdout, "--- stdout ---\nhello from rhai\n");
-    let (_, value) = run(test, &["show", "last", "--task", "value"]);
-    assert_contains(&value.stdout, "--- stdout ---\n42\n");
+    test.with_args(&["run", "Taskfile.rhai", "--jobs", "2"])
+        .status(1)
+        .stdout_contains("compute: (Rhai closure, line… .... PASSED")
+        .stdout_contains(
+            "      exit code 1; last lines of stderr:\n      │ line 6: script error: the mirror is down\n",
+        )
+        .stdout_contains("forever: (Rhai closure, line… .... TIMEOUT (…)")
+        .stdout_contains("Run completed: 3 passed, 1 failed, 0 skipped, 1 timeout")
+        .run();
+    test.with_args(&["show", "last", "--task", "greet"])
+        .stdout_contains("--- stdout ---\nhello from rhai\n")
+        .run();
+    test.with_args(&["show", "last", "--task", "value"])
+        .stdout_contains("--- stdout ---\n42\n")
+        .run();
 }
 
 #[test]
@@ -198,25 +185,19 @@ fn hooks_see_every_task_and_a_failing_hook_is_reported_once() {
         }
         "#,
     );
-    let (test, output) = run(test, &["run", "Taskfile.rhai", "--jobs", "1"]);
-    assert_eq!(
-        output.status, 1,
-        "the hook error does not change the status"
-    );
-    assert_contains(
-        &output.stdout,
-        "Run completed: 1 passed, 1 failed, 1 skipped",
-    );
+    let output = test
+        .with_args(&["run", "Taskfile.rhai", "--jobs", "1"])
+        // The hook error does not change the status.
+        .status(1)
+        .stdout_contains("Run completed: 1 passed, 1 failed, 1 skipped")
+        .stderr_contains("help: the run goes on; `on_failure` is not called again in this run")
+        .run();
     assert_eq!(
         output
             .stderr
             .matches("hook `on_failure` failed: on_failure breaks")
             .count(),
         1
-    );
-    assert_contains(
-        &output.stderr,
-        "help: the run goes on; `on_failure` is not called again in this run",
     );
     let log = std::fs::read_to_string(test.path().join("hooks.log")).unwrap();
     assert_eq!(log, "start ok\nok ok\nstart bad\nfail bad 3\n");
@@ -237,18 +218,17 @@ fn should_retry_decides_within_a_run() {
         }
         "#,
     );
-    let (_, output) = run(
-        test,
-        &[
+    let output = test
+        .with_args(&[
             "run",
             "Taskfile.rhai",
             "--jobs",
             "1",
             "--retry-delay",
             "0.01",
-        ],
-    );
-    assert_eq!(output.status, 1);
+        ])
+        .status(1)
+        .run();
     // Two retries of the network failure (attempts 1 and 2), none of the
     // real one.
     assert_eq!(
@@ -275,35 +255,31 @@ fn retry_uses_the_policy_and_explains_what_it_declines() {
         .taskfile("net: echo 'Could not resolve host' >&2; exit 6\nreal: exit 2\nafter_real: true [after:real]\n")
         .file("policy.rhai", "fn should_retry(task) { task.exit_code == 6 }\n")
         .file("broken.rhai", "fn should_retry(task) { throw \"policy bug\"; }\n");
-    let (test, output) = run(test, &["run", "tasks.txt", "--quiet"]);
-    assert_eq!(output.status, 1);
-    let (test, output) = run(
-        test,
-        &["retry", "1", "--policy", "policy.rhai", "--jobs", "1"],
-    );
-    assert_eq!(output.status, 1, "net still fails: {}", output.stdout);
-    assert!(
-        output.stdout.starts_with(
+    test.with_args(&["run", "tasks.txt", "--quiet"])
+        .status(1)
+        .run();
+    // `net` still fails.
+    test.with_args(&["retry", "1", "--policy", "policy.rhai", "--jobs", "1"])
+        .status(1)
+        .stdout_starts_with(
             "Not retried: real (declined by should_retry), after_real (waits for real)\n\
-             Retrying 1 failed task from run #1...\n"
-        ),
-        "{}",
-        output.stdout
-    );
-    let (test, output) = run(test, &["retry", "1", "--policy", "broken.rhai", "--quiet"]);
-    assert_contains(&output.stderr, "policy bug");
+             Retrying 1 failed task from run #1...\n",
+        )
+        .run();
+    let output = test
+        .with_args(&["retry", "1", "--policy", "broken.rhai", "--quiet"])
+        .stderr_contains("policy bug")
+        .stderr_contains("should_retry failed; tasks are retried as if it were not defined")
+        .run();
     assert_eq!(
         output.stderr.matches("× script error: policy bug").count(),
         1,
         "{}",
         output.stderr
     );
-    assert_contains(
-        &output.stderr,
-        "should_retry failed; tasks are retried as if it were not defined",
-    );
-    let (_, output) = run(test, &["retry", "1", "--policy", "tasks.txt"]);
-    assert_eq!(output.status, 2);
+    test.with_args(&["retry", "1", "--policy", "tasks.txt"])
+        .status(2)
+        .run();
 }
 
 #[test]
@@ -312,15 +288,18 @@ fn retry_of_an_evaluated_task_loads_the_script_again() {
         "Taskfile.rhai",
         "task(\"check\", || { if !file_exists(\"ready\") { throw \"not ready\"; } print(\"ready\"); });\n",
     );
-    let (test, output) = run(test, &["run", "Taskfile.rhai", "--quiet"]);
-    assert_eq!(output.status, 1);
+    test.with_args(&["run", "Taskfile.rhai", "--quiet"])
+        .status(1)
+        .run();
     std::fs::write(test.path().join("ready"), "").unwrap();
-    let (test, output) = run(test, &["retry", "last", "--quiet"]);
-    assert_eq!(output.status, 0, "{}{}", output.stdout, output.stderr);
+    test.with_args(&["retry", "last", "--quiet"])
+        .status(0)
+        .run();
     std::fs::remove_file(test.path().join("Taskfile.rhai")).unwrap();
-    let (_, output) = run(test, &["retry", "1"]);
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "cannot retry run #1: its script");
+    test.with_args(&["retry", "1"])
+        .status(2)
+        .stderr_contains("cannot retry run #1: its script")
+        .run();
 }
 
 #[test]
@@ -329,13 +308,14 @@ fn a_cycle_among_scripted_tasks_points_into_the_script() {
         "Taskfile.rhai",
         "task(\"a\", \"true\").after(\"c\");\ntask(\"b\", \"true\").after(\"a\");\ntask(\"c\", \"true\").after(\"b\");\n",
     );
-    let output = test.exec(&["check", "Taskfile.rhai"]);
-    assert_eq!(output.status, 2);
-    assert_contains(&output.stderr, "× dependency cycle: a → c → b → a");
-    assert_contains(&output.stderr, "╭─[Taskfile.rhai:1:26]");
-    assert_contains(&output.stderr, "`a` waits for `c`");
-    assert_contains(&output.stderr, "`c` waits for `b`");
-    assert_contains(&output.stderr, "`b` waits for `a`");
+    test.with_args(&["check", "Taskfile.rhai"])
+        .status(2)
+        .stderr_contains("× dependency cycle: a → c → b → a")
+        .stderr_contains("╭─[Taskfile.rhai:1:26]")
+        .stderr_contains("`a` waits for `c`")
+        .stderr_contains("`c` waits for `b`")
+        .stderr_contains("`b` waits for `a`")
+        .run();
 }
 
 #[test]
@@ -351,21 +331,21 @@ fn scripts_declare_pools_and_soft_dependencies() {
         task("cleanup", "echo cleaned > cleanup.out").after_done(["broken", "fetch_2"]);
         "#,
     );
-    let output = test.exec(&["run", "Taskfile.rhai", "--jobs", "4"]);
-    assert_eq!(output.status, 1);
+    test.with_args(&["run", "Taskfile.rhai", "--jobs", "4"])
+        .status(1)
+        .run();
     let log = std::fs::read_to_string(test.path().join("net.log")).unwrap();
     assert_eq!(log, "+\n-\n+\n-\n+\n-\n", "one `net` task at a time");
     assert_eq!(
         std::fs::read_to_string(test.path().join("cleanup.out")).unwrap(),
         "cleaned\n"
     );
-    let graph = test.exec(&["graph", "Taskfile.rhai"]);
-    assert_contains(&graph.stdout, "\"broken\" -> \"cleanup\" [style=dashed];");
+    test.with_args(&["graph", "Taskfile.rhai"])
+        .stdout_contains("\"broken\" -> \"cleanup\" [style=dashed];")
+        .run();
     // retry runs the failed task again with the same pools.
-    let retry = test.exec(&["retry", "last", "--quiet"]);
-    assert_eq!(retry.status, 1, "{}{}", retry.stdout, retry.stderr);
-    assert_contains(
-        &retry.stdout,
-        "Run completed: 0 passed, 1 failed, 0 skipped",
-    );
+    test.with_args(&["retry", "last", "--quiet"])
+        .status(1)
+        .stdout_contains("Run completed: 0 passed, 1 failed, 0 skipped")
+        .run();
 }

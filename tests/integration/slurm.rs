@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Output, Test, assert_contains, wait_for_processes};
+use crate::harness::{Test, assert_contains, wait_for_processes};
 
 /// Whether a Slurm controller answers; skips (or, in CI, fails) if not.
 fn cluster() -> bool {
@@ -59,15 +59,11 @@ fn job_ids(test: &Test) -> Vec<String> {
 /// `taskrun run tasks.txt --executor slurm` with `key` set to `value`,
 /// which must be refused with status 2; what it printed to stderr.
 fn refused(test: &Test, key: &str, value: impl AsRef<std::ffi::OsStr>) -> String {
-    let output = Command::new(crate::harness::binary())
-        .args(["run", "tasks.txt", "--executor", "slurm"])
-        .current_dir(test.path())
+    test.with_args(&["run", "tasks.txt", "--executor", "slurm"])
         .env(key, value)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    stderr
+        .status(2)
+        .run()
+        .stderr
 }
 
 #[test]
@@ -83,16 +79,15 @@ fn tasks_run_as_job_steps_with_their_exit_codes_and_output() {
              cleanup: echo cleaning [after_done:fails] [cpus:1] [mem:64M]\n",
         )
         .file("sub/keep", "");
-    let output = test.exec(&["run", "tasks.txt", "--executor", "slurm", "--jobs", "2"]);
-    assert_eq!(output.status, 1, "{}{}", output.stdout, output.stderr);
-    assert_contains(
-        &output.stdout,
-        "Run completed: 2 passed, 1 failed, 1 skipped",
-    );
-    let hello = test.exec(&["show", "--task", "hello"]).stdout;
-    assert_contains(&hello, "--- stdout ---\nout 42 in sub\n");
-    assert_contains(&hello, "--- stderr ---\nwarning\n");
-    assert_contains(&hello, "Slurm job: ");
+    test.with_args(&["run", "tasks.txt", "--executor", "slurm", "--jobs", "2"])
+        .status(1)
+        .stdout_contains("Run completed: 2 passed, 1 failed, 1 skipped")
+        .run();
+    test.with_args(&["show", "--task", "hello"])
+        .stdout_contains("--- stdout ---\nout 42 in sub\n")
+        .stdout_contains("--- stderr ---\nwarning\n")
+        .stdout_contains("Slurm job: ")
+        .run();
     // The task's own exit status, and its stderr without Slurm's lines.
     let fails: Value =
         serde_json::from_str(&test.exec(&["show", "--task", "fails", "--json"]).stdout).unwrap();
@@ -103,9 +98,10 @@ fn tasks_run_as_job_steps_with_their_exit_codes_and_output() {
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert_eq!(still_queued(&ids), "");
     // `retry` runs what did not pass on the cluster again.
-    let retried = test.exec(&["retry", "1", "--executor", "slurm"]);
-    assert_eq!(retried.status, 1, "{}{}", retried.stdout, retried.stderr);
-    assert_contains(&retried.stdout, "Retrying 2 failed tasks from run #1...");
+    test.with_args(&["retry", "1", "--executor", "slurm"])
+        .status(1)
+        .stdout_contains("Retrying 2 failed tasks from run #1...")
+        .run();
     let again: Value = serde_json::from_str(
         &test
             .exec(&["show", "2", "--task", "fails", "--json"])
@@ -122,10 +118,11 @@ fn a_job_slurm_cannot_run_fails_with_slurms_reason() {
         return;
     }
     let test = Test::new().taskfile("huge: touch ran [mem:100000G]\n");
-    let output = test.exec(&["run", "tasks.txt", "--executor", "slurm"]);
-    assert_eq!(output.status, 1, "{}{}", output.stdout, output.stderr);
-    assert_contains(&output.stdout, "huge: touch ran");
-    assert_contains(&output.stdout, "Slurm did not run the job: error: ");
+    test.with_args(&["run", "tasks.txt", "--executor", "slurm"])
+        .status(1)
+        .stdout_contains("huge: touch ran")
+        .stdout_contains("Slurm did not run the job: error: ")
+        .run();
     assert!(!test.path().join("ran").exists());
     let task: Value =
         serde_json::from_str(&test.exec(&["show", "--task", "huge", "--json"]).stdout).unwrap();
@@ -146,15 +143,16 @@ fn timeouts_are_enforced_to_the_second_and_cancel_the_job() {
     }
     let test = Test::new().taskfile("slow: sleep 600 [timeout:1s]\nnext: true [after:slow]\n");
     let start = Instant::now();
-    let output = test.exec(&["run", "tasks.txt", "--executor", "slurm"]);
+    test.with_args(&["run", "tasks.txt", "--executor", "slurm"])
+        .status(1)
+        .stdout_contains("TIMEOUT")
+        .stdout_lacks("slurmstepd")
+        .run();
     assert!(
         start.elapsed() < Duration::from_secs(20),
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(output.status, 1, "{}{}", output.stdout, output.stderr);
-    assert_contains(&output.stdout, "TIMEOUT");
-    assert!(!output.stdout.contains("slurmstepd"), "{}", output.stdout);
     let ids = job_ids(&test);
     assert_eq!(ids.len(), 1);
     let gone = Instant::now();
@@ -170,16 +168,17 @@ fn ctrl_c_cancels_every_job_of_the_run() {
         return;
     }
     let test = Test::new().taskfile("a: sleep 968.3\nb: sleep 968.3\nc: true [after:a]\n");
-    let test = test.args(&["run", "tasks.txt", "--executor", "slurm", "--jobs", "2"]);
+    let test = test
+        .args(&["run", "tasks.txt", "--executor", "slurm", "--jobs", "2"])
+        .status(130)
+        .stdout_contains("2 canceled");
     let child = test.spawn();
     // Both steps run on this machine, the node of the test cluster.
-    wait_for_processes("sleep 968.3", 2, Duration::from_secs(30));
+    wait_for_processes(&["sleep", "968.3"], 2, Duration::from_secs(30));
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let output = Output::of(child);
-    assert_eq!(output.status, 130, "{}{}", output.stdout, output.stderr);
-    assert_contains(&output.stdout, "2 canceled");
+    test.wait(child);
     let ids = job_ids(&test);
     assert_eq!(ids.len(), 2, "{ids:?}");
     let gone = Instant::now();
@@ -199,17 +198,18 @@ fn an_unknown_partition_stops_the_run_before_any_task() {
         return;
     }
     let test = Test::new().taskfile("a: touch ran\n");
-    let output = test.exec(&[
+    test.with_args(&[
         "run",
         "tasks.txt",
         "--executor",
         "slurm",
         "--partition",
         "nope",
-    ]);
-    assert_eq!(output.status, 2, "{}", output.stderr);
-    assert_contains(&output.stderr, "run::slurm_unavailable");
-    assert_contains(&output.stderr, "Slurm has no partition `nope`");
+    ])
+    .status(2)
+    .stderr_contains("run::slurm_unavailable")
+    .stderr_contains("Slurm has no partition `nope`")
+    .run();
     assert!(!test.path().join("ran").exists());
     assert!(!test.path().join("taskrun.db").exists());
 }
@@ -235,16 +235,18 @@ fn the_script_can_choose_slurm_and_the_command_line_wins() {
         "Taskfile.rhai",
         "executor(\"slurm\");\npartition(\"debug\");\ntask(\"where\", \"echo job=$SLURM_JOB_ID\");\n",
     );
-    let on_slurm = test.exec(&["run", "Taskfile.rhai"]);
-    assert_eq!(on_slurm.status, 0, "{}{}", on_slurm.stdout, on_slurm.stderr);
-    let shown = test.exec(&["show", "--task", "where"]).stdout;
-    assert_contains(&shown, "Slurm job: ");
-    assert!(!shown.contains("job=\n"), "{shown}");
-    let local = test.exec(&["run", "Taskfile.rhai", "--executor", "local"]);
-    assert_eq!(local.status, 0, "{}", local.stderr);
-    let shown = test.exec(&["show", "--task", "where"]).stdout;
-    assert_contains(&shown, "job=\n");
-    assert!(!shown.contains("Slurm job"), "{shown}");
+    test.with_args(&["run", "Taskfile.rhai"]).status(0).run();
+    test.with_args(&["show", "--task", "where"])
+        .stdout_contains("Slurm job: ")
+        .stdout_lacks("job=\n")
+        .run();
+    test.with_args(&["run", "Taskfile.rhai", "--executor", "local"])
+        .status(0)
+        .run();
+    test.with_args(&["show", "--task", "where"])
+        .stdout_contains("job=\n")
+        .stdout_lacks("Slurm job")
+        .run();
     if let Ok(rows) = Command::new("sqlite3")
         .arg(test.path().join("taskrun.db"))
         .arg("SELECT executor FROM runs ORDER BY id")
