@@ -132,22 +132,22 @@ pub(crate) struct RunArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ExecArgs {
     /// Run at most N tasks at once [default: the number of CPUs].
-    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs, allow_negative_numbers = true)]
     pub(crate) jobs: Option<usize>,
 
     /// Stop a task that runs longer than this: seconds (fractions allowed)
     /// or a duration such as `500ms`, `90s`, `5m`; `0` for no limit.
-    #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "60")]
+    #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "60", allow_negative_numbers = true)]
     pub(crate) timeout: Duration,
 
     /// The wait before the first retry of a task with `[retries:N]`; it
     /// doubles for each further retry (up to a minute), with jitter.
-    #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "1s")]
+    #[arg(long, value_name = "S", value_parser = parse_duration, default_value = "1s", allow_negative_numbers = true)]
     pub(crate) retry_delay: Duration,
 
     /// Keep at most this many bytes of each task's stdout and stderr (the
     /// rest is counted): a number of bytes or e.g. `64K`, `1M`.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "1M")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "1M", allow_negative_numbers = true)]
     pub(crate) max_output: u64,
 
     /// Print only the final summary.
@@ -196,14 +196,23 @@ pub(crate) struct ExecArgs {
 /// The history database.
 #[derive(Debug, Args)]
 pub(crate) struct DbArg {
-    /// The history database.
+    /// The history database [default: `$TASKRUN_DB` if set and not
+    /// empty, else `taskrun.db`].
     #[arg(
         long = "db",
         value_name = "PATH",
-        env = "TASKRUN_DB",
-        default_value = "taskrun.db"
+        default_value_os_t = default_db(),
+        hide_default_value = true
     )]
     pub(crate) path: PathBuf,
+}
+
+/// `$TASKRUN_DB`, unless it is unset or empty (an empty path names no
+/// file: it means unset, as `NO_COLOR=` does), else `taskrun.db`.
+fn default_db() -> PathBuf {
+    std::env::var_os("TASKRUN_DB")
+        .filter(|value| !value.is_empty())
+        .map_or_else(|| PathBuf::from("taskrun.db"), PathBuf::from)
 }
 
 #[derive(Debug, Args)]

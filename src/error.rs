@@ -441,6 +441,20 @@ pub enum Error {
     )]
     RetryDirGone { run: i64, dir: PathBuf },
 
+    #[error("run #{run} is still running (taskrun process {pid} on {host})")]
+    #[diagnostic(
+        code(history::still_running),
+        help("wait for it to end, or stop it (`kill {pid}` on {host}), then retry it")
+    )]
+    RetryRunning { run: i64, pid: i64, host: String },
+
+    #[error("`{}` is the history database (or one of its files)", path.display())]
+    #[diagnostic(
+        code(run::report_is_database),
+        help("writing {what} there would destroy the recorded runs; choose another path")
+    )]
+    ReportIsDatabase { path: PathBuf, what: String },
+
     #[error("cannot retry run #{run}: {why}")]
     #[diagnostic(code(history::retry_script), help("{help}"))]
     RetryScript { run: i64, why: String, help: String },
@@ -516,6 +530,8 @@ impl Error {
             | Error::UnknownRunTask { .. }
             | Error::RetryDirGone { .. }
             | Error::RetryScript { .. }
+            | Error::RetryRunning { .. }
+            | Error::ReportIsDatabase { .. }
             | Error::CannotWrite { .. }
             | Error::InvalidTask { .. }
             | Error::SlurmUnavailable { .. } => exit_code::INVALID_INPUT,

@@ -229,12 +229,30 @@ pub struct Capture {
 
 impl Capture {
     /// Adds a chunk of the stream, keeping at most `limit` bytes from its
-    /// start (and the tail beyond that).
+    /// start (and the tail beyond that). Where the limit falls inside a
+    /// UTF-8 character of output that is UTF-8 up to there, the start is
+    /// cut before that character, so that text stays text.
     pub fn push(&mut self, chunk: &[u8], limit: usize) {
-        let room = limit.saturating_sub(self.bytes.len()).min(chunk.len());
+        let cut_before = self.truncated();
+        let room = if cut_before {
+            0
+        } else {
+            limit.saturating_sub(self.bytes.len()).min(chunk.len())
+        };
         self.bytes.extend_from_slice(&chunk[..room]);
         self.total += chunk.len() as u64;
-        let rest = &chunk[room..];
+        let mut rest = &chunk[room..];
+        let mut moved;
+        if !cut_before
+            && !rest.is_empty()
+            && let Err(error) = std::str::from_utf8(&self.bytes)
+            && error.error_len().is_none()
+        {
+            // Cut inside a character: its first bytes go with the rest.
+            moved = self.bytes.split_off(error.valid_up_to());
+            moved.extend_from_slice(rest);
+            rest = &moved;
+        }
         if !rest.is_empty() {
             self.tail.extend_from_slice(rest);
             if self.tail.len() > 2 * TAIL_BYTES {
@@ -323,13 +341,25 @@ pub struct Counts {
 impl Counts {
     /// Counts one more task that ended so.
     pub fn add(&mut self, status: Status) {
-        match status {
-            Status::Passed => self.passed += 1,
-            Status::Failed => self.failed += 1,
-            Status::Timeout => self.timeout += 1,
-            Status::Skipped => self.skipped += 1,
-            Status::Canceled => self.canceled += 1,
-        }
+        self.add_many(status, 1);
+    }
+
+    /// Counts `count` more tasks that ended so.
+    pub(crate) fn add_many(&mut self, status: Status, count: usize) {
+        let counter = match status {
+            Status::Passed => &mut self.passed,
+            Status::Failed => &mut self.failed,
+            Status::Timeout => &mut self.timeout,
+            Status::Skipped => &mut self.skipped,
+            Status::Canceled => &mut self.canceled,
+        };
+        *counter += count;
+    }
+
+    /// The tasks that failed, timeouts included: the one "failed" number
+    /// the history, the event log, JUnit and JSON give.
+    pub fn failures(&self) -> usize {
+        self.failed + self.timeout
     }
 
     /// How many tasks are counted.
@@ -340,6 +370,27 @@ impl Counts {
     /// Whether every task counted passed.
     pub fn all_passed(&self) -> bool {
         self.passed == self.total()
+    }
+}
+
+/// The counts as every report words them, after the specification:
+/// `5 passed, 1 failed, 0 skipped`. A timeout is a failure, and is named:
+/// `1 passed, 1 timeout, 1 skipped` when every failure is a timeout,
+/// `1 passed, 3 failed (1 timeout), 0 skipped` when some are; canceled
+/// tasks are added at the end when there are any (`, 2 canceled`).
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} passed, ", self.passed)?;
+        match (self.failed, self.timeout) {
+            (failed, 0) => write!(f, "{failed} failed")?,
+            (0, timeout) => write!(f, "{timeout} timeout")?,
+            (_, timeout) => write!(f, "{} failed ({timeout} timeout)", self.failures())?,
+        }
+        write!(f, ", {} skipped", self.skipped)?;
+        if self.canceled > 0 {
+            write!(f, ", {} canceled", self.canceled)?;
+        }
+        Ok(())
     }
 }
 
@@ -430,6 +481,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cut_inside_a_character_keeps_text_text() {
+        // See: issue 13, item 16.
+        let mut capture = Capture::default();
+        capture.push("aé€".as_bytes(), 4);
+        assert_eq!(capture.bytes, "aé".as_bytes(), "€ would be split at 4");
+        assert_eq!(capture.total, 6);
+        assert_eq!(capture.last_bytes(), "€".as_bytes());
+        capture.push(b"z", 4);
+        assert_eq!(
+            capture.bytes,
+            "aé".as_bytes(),
+            "nothing more joins the start"
+        );
+        assert_eq!(capture.last_bytes(), "€z".as_bytes());
+        // Across chunks, and output that is not UTF-8 is cut where it is.
+        let mut capture = Capture::default();
+        capture.push(b"ab", 3);
+        capture.push("é".as_bytes(), 3);
+        assert_eq!(capture.bytes, b"ab");
+        let mut binary = Capture::default();
+        binary.push(b"\xff\xfe\xe2\x82", 3);
+        assert_eq!(binary.bytes, b"\xff\xfe\xe2");
+    }
+
+    #[test]
     fn signals_and_exits_in_words() {
         assert_eq!(Signal::KILL.to_string(), "SIGKILL");
         assert_eq!(Signal(15).to_string(), "SIGTERM");
@@ -458,6 +534,30 @@ mod tests {
             assert_eq!(Status::parse(status.as_str()), Some(status));
         }
         assert_eq!(Status::parse("pending"), None);
+    }
+
+    #[test]
+    fn counts_in_words() {
+        let counts = |passed, failed, timeout, skipped, canceled| Counts {
+            passed,
+            failed,
+            timeout,
+            skipped,
+            canceled,
+        };
+        assert_eq!(
+            counts(5, 1, 0, 0, 0).to_string(),
+            "5 passed, 1 failed, 0 skipped"
+        );
+        assert_eq!(
+            counts(1, 0, 1, 1, 0).to_string(),
+            "1 passed, 1 timeout, 1 skipped"
+        );
+        assert_eq!(
+            counts(1, 2, 1, 0, 3).to_string(),
+            "1 passed, 3 failed (1 timeout), 0 skipped, 3 canceled"
+        );
+        assert_eq!(counts(1, 2, 1, 0, 3).failures(), 3);
     }
 
     #[test]

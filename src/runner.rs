@@ -227,8 +227,13 @@ impl Runner {
         mut sinks: Vec<(&'static str, Box<dyn Sink>)>,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<(Summary, Vec<SinkProblem>), Error> {
+        // No more run at once than the open-file limit leaves descriptors
+        // for, so that no task fails for taskrun's lack of them (the run's
+        // first event says how many run at once). A limit that cannot be
+        // read is no reason not to run.
+        let jobs = execute::reserve_descriptors(self.jobs).unwrap_or(self.jobs);
         let options = RunOptions {
-            jobs: self.jobs,
+            jobs,
             timeout: self.timeout,
             max_output: self.max_output,
             dir: dir.to_owned(),
@@ -250,9 +255,7 @@ impl Runner {
         }) {
             sinks.push(("hooks", Box::new(hooks)));
         }
-        // Failing to raise the limit is no reason not to run: with fewer
-        // descriptors, only jobs beyond the limit fail, each with the reason.
-        let _ = execute::reserve_descriptors(self.jobs);
+
         let shell: Arc<dyn Executor> = match &self.slurm {
             Some(options) => Arc::new(Slurm::new(options.clone(), self.run_id)),
             None => Arc::new(execute::Local),

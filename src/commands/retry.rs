@@ -18,7 +18,7 @@ use crate::event::Status;
 use crate::exit_code;
 use crate::graph::Plan;
 use crate::load::{self, LoadOptions, ScriptChoice};
-use crate::record::{NewRun, RunRow, Store, TaskRow, last_attempts};
+use crate::record::{NewRun, RunRow, RunStatus, Store, TaskRow, last_attempts};
 use crate::report::ColorChoice;
 use crate::script::{Policy, Script, TaskView};
 use crate::source::{Source, Sources, Span, Spanned};
@@ -35,10 +35,20 @@ pub(crate) fn retry(
     sources: &mut Sources,
 ) -> Result<u8, Error> {
     let db = &args.exec.db.path;
-    let store = Store::create(db)?;
+    // Reading first: a missing database is an error, never created here.
+    let store = Store::open(db)?;
     let original = find_run(&store, db, args.run)?;
     let tasks = store.tasks_with_output(&original)?;
     drop(store);
+    if original.status == RunStatus::Running {
+        // Its taskrun is alive: retrying would start its running tasks a
+        // second time beside the first.
+        return Err(Error::RetryRunning {
+            run: original.id,
+            pid: original.pid.unwrap_or(0),
+            host: original.host.clone().unwrap_or_default(),
+        });
+    }
     let last = last_attempts(&tasks);
     if last.iter().all(|task| task.state.is(Status::Passed)) {
         println!(
@@ -56,19 +66,20 @@ pub(crate) fn retry(
     }
 
     // The run's own script gives the closures of evaluated tasks and,
-    // unless --policy names another, the retry policy.
-    let needs_script = last
+    // unless --policy names another, the retry policy. Shell tasks need
+    // nothing but their stored commands.
+    let closures = last
         .iter()
-        .any(|task| task.kind == Kind::Rhai && !task.state.is(Status::Passed))
-        || (args.policy.is_none() && original.script.is_some());
+        .any(|task| task.kind == Kind::Rhai && !task.state.is(Status::Passed));
+    let needs_script = closures || (args.policy.is_none() && original.script.is_some());
     let run_script = if needs_script {
-        run_script(&original, sources)?
+        run_script(&original, closures, sources)?
     } else {
         None
     };
     let policy_script = match &args.policy {
         Some(path) => Some(policy_script(original.id, path, sources)?),
-        None => run_script.clone(),
+        None => run_script.as_ref().map(|loaded| Arc::clone(&loaded.script)),
     };
     let policy =
         policy_script.and_then(|script| Policy::new(script, sources.clone(), stderr_style(color)));
@@ -91,7 +102,21 @@ pub(crate) fn retry(
         return Ok(exit_code::SUCCESS);
     }
 
-    let plan = plan_of(&choice.retried, &original, db, sources)?;
+    // An evaluated task runs its closure as the script has it now, and is
+    // recorded so.
+    let commands: HashMap<&str, &str> = run_script
+        .as_ref()
+        .map(|loaded| {
+            loaded
+                .plan
+                .tasks
+                .iter()
+                .filter(|task| task.kind == Kind::Rhai)
+                .map(|task| (task.name.value.as_str(), task.command.value.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let plan = plan_of(&choice.retried, &commands, &original, db, sources)?;
     let header = format!(
         "Retrying {} from run #{}...",
         plural(plan.tasks.len(), "failed task"),
@@ -108,7 +133,7 @@ pub(crate) fn retry(
     };
     execute_plan(
         plan,
-        run_script.as_ref(),
+        run_script.as_ref().map(|loaded| &loaded.script),
         sources,
         &args.exec,
         color,
@@ -187,11 +212,13 @@ pub(super) fn choose<'a>(
 }
 
 /// The plan of the tasks to retry, from their rows: dependencies outside
-/// the retried set passed, and are satisfied. The tasks come from the
-/// database, not a file: their spans point into an empty source named
-/// after the run.
+/// the retried set passed, and are satisfied. The command of an evaluated
+/// task is its closure's description in `commands`, where it is there
+/// (the script as it is now). The tasks come from the database, not a
+/// file: their spans point into an empty source named after the run.
 pub(super) fn plan_of(
     retried: &[&TaskRow],
+    commands: &HashMap<&str, &str>,
     original: &RunRow,
     db: &Path,
     sources: &mut Sources,
@@ -214,7 +241,13 @@ pub(super) fn plan_of(
             .iter()
             .map(|task| TaskSpec {
                 name: Spanned::new(task.name.clone(), span),
-                command: Spanned::new(task.command.clone(), span),
+                command: Spanned::new(
+                    match (task.kind, commands.get(task.name.as_str())) {
+                        (Kind::Rhai, Some(now)) => (*now).to_owned(),
+                        _ => task.command.clone(),
+                    },
+                    span,
+                ),
                 after: among_retried(&task.deps),
                 after_done: among_retried(&task.soft_deps),
                 settings: Settings {
@@ -243,16 +276,30 @@ pub(super) fn plan_of(
     })
 }
 
-/// The script of a recorded run, loaded again (with its task file, which
-/// it may build on).
-fn run_script(run: &RunRow, sources: &mut Sources) -> Result<Option<Arc<Script>>, Error> {
+/// The script of a recorded run, loaded again, with the tasks it makes
+/// now.
+struct RunScript {
+    script: Arc<Script>,
+    plan: Plan,
+}
+
+/// The script of a recorded run, loaded again: with its task file, which
+/// it may build on, or alone once the task file is gone. When it does not
+/// load, that is an error if `needed` (evaluated tasks are retried, and
+/// their closures are in it); otherwise the retry goes on without its
+/// policy, and says so.
+fn run_script(
+    run: &RunRow,
+    needed: bool,
+    sources: &mut Sources,
+) -> Result<Option<RunScript>, Error> {
     let Some(script) = &run.script else {
         return Ok(None);
     };
     let script = PathBuf::from(script);
     let taskfile = run.taskfile.clone().map(PathBuf::from);
     let options = match taskfile {
-        Some(taskfile) if taskfile != script => LoadOptions {
+        Some(taskfile) if taskfile != script && taskfile.exists() => LoadOptions {
             file: taskfile,
             script: ScriptChoice::Given(script.clone()),
         },
@@ -261,12 +308,27 @@ fn run_script(run: &RunRow, sources: &mut Sources) -> Result<Option<Arc<Script>>
             script: ScriptChoice::Without,
         },
     };
-    let loaded = load::load(&options, sources).map_err(|error| Error::RetryScript {
-        run: run.id,
-        why: format!("its script `{}` does not load: {error}", script.display()),
-        help: "restore the script (and task file) as they were, or fix them".to_owned(),
-    })?;
-    Ok(loaded.script)
+    match load::load(&options, sources) {
+        Ok(loaded) => Ok(loaded.script.map(|loaded_script| RunScript {
+            script: loaded_script,
+            plan: loaded.plan,
+        })),
+        Err(error) if needed => Err(Error::RetryScript {
+            run: run.id,
+            why: format!("its script `{}` does not load: {error}", script.display()),
+            help: "the evaluated tasks to retry are closures of that script: restore it (and \
+                   the task file) as they were, or fix them"
+                .to_owned(),
+        }),
+        Err(error) => {
+            eprintln!(
+                "warning: the run's script `{}` does not load ({error}); retrying without \
+                 its should_retry policy (--policy FILE names one)",
+                script.display()
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// A policy script named with --policy, loaded on its own.
@@ -400,24 +462,29 @@ mod tests {
             started_at: 0,
             finished_at: None,
             total_tasks: 3,
-            passed: 1,
-            failed: 1,
-            skipped: 1,
-            status: crate::record::RunStatus::Completed,
+            counts: crate::event::Counts::default(),
+            status: RunStatus::Completed,
             taskfile: None,
             dir: None,
             duration: None,
-            timeouts: 0,
-            canceled: 0,
             retry_of: None,
             signal: None,
             jobs: None,
             note: None,
             script: None,
             pools: Vec::new(),
+            host: None,
+            pid: None,
         };
         let mut sources = Sources::new();
-        let plan = plan_of(&choice.retried, &run, Path::new("t.db"), &mut sources).unwrap();
+        let plan = plan_of(
+            &choice.retried,
+            &HashMap::new(),
+            &run,
+            Path::new("t.db"),
+            &mut sources,
+        )
+        .unwrap();
         let names: Vec<&str> = plan
             .tasks
             .iter()

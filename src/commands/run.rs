@@ -154,6 +154,91 @@ impl Outputs {
     }
 }
 
+/// Refuses a report path that is the history database or one of its
+/// files (`-wal`, `-shm`): opening it for writing would truncate it.
+fn refuse_database(exec: &ExecArgs, plan: &Plan, db: &Path) -> Result<(), Error> {
+    let mut reports: Vec<(PathBuf, &str)> = Vec::new();
+    if let Some(path) = exec.events.as_ref().filter(|path| path.as_os_str() != "-") {
+        reports.push((path.clone(), "the events"));
+    }
+    if let Some(path) = &exec.junit {
+        reports.push((path.clone(), "the JUnit report"));
+    }
+    if let Some(dir) = &exec.log_dir {
+        reports.push((dir.join("run.log"), "the run's log"));
+        for task in &plan.tasks {
+            let log = dir.join("tasks").join(format!("{}.log", task.name.value));
+            reports.push((log, "a task's log"));
+        }
+    }
+    let mut places = Places::default();
+    let mut files = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        files.push(places.of(Path::new(&name)));
+    }
+    for (path, what) in reports {
+        let place = places.of(&path);
+        if files.iter().any(|file| file.is(&place)) {
+            return Err(Error::ReportIsDatabase {
+                path,
+                what: what.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where a file is: its device and inode, if it exists, and its name in
+/// its directory (the directory's real path), if that exists.
+#[derive(Debug, PartialEq, Eq)]
+struct Place {
+    inode: Option<(u64, u64)>,
+    name: Option<PathBuf>,
+}
+
+impl Place {
+    /// Whether two places are one file: the same inode where both exist,
+    /// else the same name in the same directory.
+    fn is(&self, other: &Place) -> bool {
+        match (self.inode, other.inode) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.name.is_some() && self.name == other.name,
+        }
+    }
+}
+
+/// Finds places, resolving each directory once (a run may log thousands
+/// of tasks into one).
+#[derive(Default)]
+struct Places {
+    dirs: std::collections::HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl Places {
+    fn of(&mut self, path: &Path) -> Place {
+        use std::os::unix::fs::MetadataExt;
+        let dir = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let real = self
+            .dirs
+            .entry(dir.to_owned())
+            .or_insert_with(|| std::fs::canonicalize(dir).ok());
+        Place {
+            inode: std::fs::metadata(path)
+                .ok()
+                .map(|meta| (meta.dev(), meta.ino())),
+            name: real
+                .as_ref()
+                .zip(path.file_name())
+                .map(|(real, name)| real.join(name)),
+        }
+    }
+}
+
 fn cannot_write(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.to_owned();
     move |source| Error::CannotWrite { path, source }
@@ -189,7 +274,9 @@ pub(super) fn execute_plan(
     // Runs whose taskrun was killed are closed now; if that fails (the
     // database is busy), they are still shown as interrupted when read.
     let _ = store.sweep_dead_runs();
-    // Outputs that can fail are opened before the run is recorded.
+    // Outputs that can fail are opened before the run is recorded, and
+    // none of them may be the database it is recorded in.
+    refuse_database(exec, &plan, db)?;
     let outputs = Outputs::open(exec, &plan)?;
     let ids = store.begin_run(run, &plan)?;
     let run_id = ids.run;
@@ -211,6 +298,7 @@ pub(super) fn execute_plan(
         live: terminal && !exec.quiet && !progress_on_stderr,
         color: Style::detect(color, terminal).color,
         announce_jobs: exec.jobs,
+        jobs: jobs(exec),
         header,
         timeout: Some(exec.timeout).filter(|timeout| !timeout.is_zero()),
     };

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::cli::RunRef;
 use crate::error::{Error, did_you_mean};
 use crate::exit_code;
-use crate::record::{RunRow, Store, last_attempts};
+use crate::record::{RunRow, Store, TaskRow, last_attempts};
 use crate::report::{self, history};
 
 use super::print_out;
@@ -14,7 +14,7 @@ use super::print_out;
 pub(crate) fn history(db: &Path, limit: usize, json: bool) -> Result<u8, Error> {
     if !db.exists() {
         if json {
-            print_out("[]\n")?;
+            print_out(&history::history_json(&[]))?;
         } else {
             print_out(&format!(
                 "No runs recorded yet: `{}` does not exist.\n",
@@ -58,12 +58,12 @@ pub(crate) fn show(
         }
         Some(name) => {
             let Some(task) = store.task(&run, name)? else {
-                let names: Vec<String> = store
-                    .tasks(&run)?
+                let tasks = store.tasks(&run)?;
+                let names: Vec<&str> = last_attempts(&tasks)
                     .into_iter()
-                    .map(|task| task.name)
+                    .map(|task| task.name.as_str())
                     .collect();
-                let help = match did_you_mean(name, names.iter().map(String::as_str)) {
+                let help = match did_you_mean(name, names.iter().copied()) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => format!("its tasks are {}", names.join(", ")),
                 };
@@ -74,7 +74,14 @@ pub(crate) fn show(
                 });
             };
             if json {
-                history::task_json(&run, &task)
+                // Its earlier attempts, without their output, then this one.
+                let rows = store.tasks(&run)?;
+                let mut attempts: Vec<&TaskRow> = rows
+                    .iter()
+                    .filter(|row| row.position == task.position && row.attempt < task.attempt)
+                    .collect();
+                attempts.push(&task);
+                history::task_json(&run, &attempts)
             } else {
                 history::task(&run, &task)
             }

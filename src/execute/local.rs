@@ -93,24 +93,27 @@ const FDS_SPARE: u64 = 64;
 
 /// Raises this process's soft limit on open files, if `jobs` running at
 /// once need more than it allows (1024 is common; 400 jobs need about
-/// 3,300), up to the hard limit. Tasks inherit the raised limit.
-pub(crate) fn reserve_descriptors(jobs: usize) -> std::io::Result<()> {
+/// 3,300), up to the hard limit, and returns how many jobs can run at once
+/// within it: `jobs`, or fewer where the hard limit is lower than they
+/// need. Tasks inherit the raised limit.
+pub(crate) fn reserve_descriptors(jobs: usize) -> std::io::Result<usize> {
     let need = (jobs as u64).saturating_mul(FDS_PER_JOB) + FDS_SPARE;
     // SAFETY: getrlimit and setrlimit read and write one rlimit structure.
-    unsafe {
+    let limit = unsafe {
         let mut limit: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        if limit.rlim_cur >= need {
-            return Ok(());
+        if limit.rlim_cur < need {
+            limit.rlim_cur = need.min(limit.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
         }
-        limit.rlim_cur = need.min(limit.rlim_max);
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+        limit.rlim_cur
+    };
+    let room = limit.saturating_sub(FDS_SPARE) / FDS_PER_JOB;
+    Ok(jobs.min(usize::try_from(room).unwrap_or(usize::MAX)).max(1))
 }
 
 /// Starts the job's shell; on failure, a reason for the user.

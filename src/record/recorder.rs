@@ -49,7 +49,7 @@ impl Recorder {
 
     fn event(&mut self, event: Event) {
         let update = match event {
-            Event::TaskStarted { task, at, .. } => TaskUpdate::Started { task, at },
+            Event::TaskStarted { task, attempt, at } => TaskUpdate::Started { task, attempt, at },
             Event::TaskFinished { task, result } => {
                 self.counts.add(result.status);
                 self.forget_start(task);
@@ -67,7 +67,11 @@ impl Recorder {
             }
             Event::TaskRetrying { task, result, .. } => {
                 self.forget_start(task);
-                TaskUpdate::Retried { task, result }
+                TaskUpdate::Finished {
+                    task,
+                    result,
+                    reason: None,
+                }
             }
             Event::TaskSkipped { task, reason } => {
                 self.counts.add(Status::Skipped);
@@ -94,15 +98,14 @@ impl Recorder {
         }
     }
 
-    /// Drops a waiting `running` update of `task`: an attempt that starts
-    /// and ends within one batch needs only its result written (which
-    /// includes when it started).
+    /// Drops a waiting `running` update of `task`'s first attempt: an
+    /// attempt that starts and ends within one batch needs only its result
+    /// written (which includes when it started). A later attempt's start
+    /// makes its row, and stays.
     fn forget_start(&mut self, task: usize) {
-        if let Some(index) = self
-            .pending
-            .iter()
-            .rposition(|update| matches!(update, TaskUpdate::Started { task: t, .. } if *t == task))
-        {
+        if let Some(index) = self.pending.iter().rposition(|update| {
+            matches!(update, TaskUpdate::Started { task: t, attempt: 1, .. } if *t == task)
+        }) {
             self.pending.remove(index);
         }
     }

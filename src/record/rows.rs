@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::liveness::ProcessId;
 use super::store::{Store, StoreError};
-use crate::event::{Exit, Signal, Status};
+use crate::event::{Counts, Exit, Signal, Status};
 use crate::source::{SourceId, Span, Spanned};
 use crate::task::{Kind, Settings};
 
@@ -46,18 +46,16 @@ pub(crate) struct RunRow {
     pub started_at: i64,
     pub finished_at: Option<i64>,
     pub total_tasks: i64,
-    pub passed: i64,
-    /// Failed tasks, timeouts included (the specification's column).
-    pub failed: i64,
-    pub skipped: i64,
+    /// How its tasks ended (their last attempts), counted from their rows
+    /// as a reader sees them: so the counts always agree with the rows,
+    /// even for a run whose taskrun was killed before it could count.
+    pub counts: Counts,
     /// `interrupted` also for a run still marked `running` whose taskrun
     /// process is gone.
     pub status: RunStatus,
     pub taskfile: Option<String>,
     pub dir: Option<String>,
     pub duration: Option<Duration>,
-    pub timeouts: i64,
-    pub canceled: i64,
     pub retry_of: Option<i64>,
     /// The signal that interrupted the run.
     pub signal: Option<Signal>,
@@ -68,6 +66,9 @@ pub(crate) struct RunRow {
     pub script: Option<String>,
     /// The run's pools: name and limit.
     pub pools: Vec<(String, usize)>,
+    /// The host and process id of the taskrun that ran it.
+    pub host: Option<String>,
+    pub pid: Option<i64>,
 }
 
 /// Where a recorded task is: not started, running, ended, or not known
@@ -221,17 +222,46 @@ impl Store {
         let rows = statement
             .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], run_row)
             .map_err(|source| self.read_error(source))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|source| self.read_error(source))
+        let runs: Vec<RunRow> = rows
+            .collect::<Result<_, _>>()
+            .map_err(|source| self.read_error(source))?;
+        runs.into_iter().map(|run| self.counted(run)).collect()
     }
 
     /// The run with this id.
     pub(crate) fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
         let sql = format!("{RUN_COLUMNS} WHERE id = ?1");
-        self.connection
+        let run = self
+            .connection
             .query_row(&sql, [id], run_row)
             .optional()
-            .map_err(|source| self.read_error(source))
+            .map_err(|source| self.read_error(source))?;
+        run.map(|run| self.counted(run)).transpose()
+    }
+
+    /// `run` with its counts, from the last attempt of each of its tasks.
+    fn counted(&self, mut run: RunRow) -> Result<RunRow, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT status, COUNT(*) FROM task_results WHERE run_id = ?1 GROUP BY status",
+            )
+            .map_err(|source| self.read_error(source))?;
+        let rows = statement
+            .query_map([run.id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(|source| self.read_error(source))?;
+        for row in rows {
+            let (state, count) = row.map_err(|source| self.read_error(source))?;
+            let state = settled(run.status, TaskState::parse(&state))
+                .map_or_else(|| TaskState::parse(&state), |(state, _)| state);
+            if let TaskState::Ended(status) = state {
+                run.counts
+                    .add_many(status, usize::try_from(count).unwrap_or(0));
+            }
+        }
+        Ok(run)
     }
 
     /// The id of the newest run, if there is one.
@@ -321,15 +351,11 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         started_at: row.get(1)?,
         finished_at: row.get(2)?,
         total_tasks: row.get(3)?,
-        passed: row.get(4)?,
-        failed: row.get(5)?,
-        skipped: row.get(6)?,
+        counts: Counts::default(),
         status,
         taskfile: row.get(8)?,
         dir: row.get(9)?,
         duration: row.get::<_, Option<i64>>(10)?.map(from_millis),
-        timeouts: row.get(11)?,
-        canceled: row.get(12)?,
         retry_of: row.get(13)?,
         signal: row.get::<_, Option<i64>>(14)?.map(Signal::from_stored),
         jobs: row.get(15)?,
@@ -341,6 +367,8 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
             .filter_map(|pool| pool.split_once('='))
             .filter_map(|(name, limit)| Some((name.to_owned(), limit.parse().ok()?)))
             .collect(),
+        host: row.get(16)?,
+        pid: row.get(17)?,
     })
 }
 
@@ -440,22 +468,28 @@ fn bytes_of(value: ValueRef<'_>) -> Vec<u8> {
     }
 }
 
-/// What an unfinished task row of a run that is over means: running when
-/// taskrun died (canceled), never started (skipped), or not written
-/// (unknown).
-fn settle_unfinished(run: RunStatus, task: &mut TaskRow) {
-    let unfinished = matches!(task.state, TaskState::Running | TaskState::Pending);
-    let (state, reason) = match (run, task.state) {
-        (RunStatus::Running | RunStatus::Completed, _) => return,
-        (_, _) if !unfinished => return,
-        (RunStatus::Incomplete, _) => (TaskState::Unknown, "not recorded"),
+/// What an unfinished task of a run that is over means, and why: running
+/// when taskrun died (canceled), never started (skipped), or not written
+/// (unknown). `None` when the state stands as it is.
+fn settled(run: RunStatus, state: TaskState) -> Option<(TaskState, &'static str)> {
+    let unfinished = matches!(state, TaskState::Running | TaskState::Pending);
+    match (run, state) {
+        (RunStatus::Running | RunStatus::Completed, _) => None,
+        (_, _) if !unfinished => None,
+        (RunStatus::Incomplete, _) => Some((TaskState::Unknown, "not recorded")),
         (RunStatus::Interrupted, TaskState::Running) => {
-            (TaskState::Ended(Status::Canceled), "taskrun was killed")
+            Some((TaskState::Ended(Status::Canceled), "taskrun was killed"))
         }
-        (RunStatus::Interrupted, _) => (TaskState::Ended(Status::Skipped), "run interrupted"),
-    };
-    task.state = state;
-    task.reason = Some(reason.to_owned());
+        (RunStatus::Interrupted, _) => Some((TaskState::Ended(Status::Skipped), "run interrupted")),
+    }
+}
+
+/// Reads an unfinished task row of a run that is over as [`settled`] says.
+fn settle_unfinished(run: RunStatus, task: &mut TaskRow) {
+    if let Some((state, reason)) = settled(run, task.state) {
+        task.state = state;
+        task.reason = Some(reason.to_owned());
+    }
 }
 
 #[cfg(test)]

@@ -10,13 +10,14 @@
 //! taskrun's own columns after them, and the indexes; version 3 each
 //! task's own settings; version 4 the run's script and each task's kind;
 //! version 5 soft dependencies and pools; version 6 what a task asks of a
-//! cluster, the job that ran it, and the run's executor.
+//! cluster, the job that ran it, and the run's executor; version 7 the
+//! `task_results` view: the last attempt of each task of each run.
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 6;
+pub(super) const VERSION: i64 = 7;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 6] = [
+pub(super) const MIGRATIONS: [&str; 7] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -86,4 +87,10 @@ pub(super) const MIGRATIONS: [&str; 6] = [
     ALTER TABLE tasks ADD COLUMN mem_bytes INTEGER;
     ALTER TABLE tasks ADD COLUMN job_id TEXT;
     ALTER TABLE runs ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';",
+    // 7: what became of each task of a run: its last attempt (a task
+    // retried within its run has a row per attempt).
+    "CREATE VIEW task_results AS
+        SELECT * FROM tasks AS t
+        WHERE t.attempt = (SELECT MAX(u.attempt) FROM tasks AS u
+                           WHERE u.run_id = t.run_id AND u.position = t.position);",
 ];

@@ -48,20 +48,19 @@ pub(crate) struct RunIds {
 /// their current attempt.
 #[derive(Clone, Debug)]
 pub(super) enum TaskUpdate {
+    /// An attempt started: the first one in the task's `pending` row, each
+    /// later one in a row of its own, made now. So every attempt has one
+    /// row, and only an attempt that started has one.
     Started {
         task: usize,
+        attempt: u32,
         at: SystemTime,
     },
+    /// An attempt ended (the task's last, or one that is retried).
     Finished {
         task: usize,
         result: Arc<TaskResult>,
         reason: Option<String>,
-    },
-    /// An attempt ended and the task will run again: the attempt's row gets
-    /// its result and a new row is made for the next attempt.
-    Retried {
-        task: usize,
-        result: Arc<TaskResult>,
     },
     Skipped {
         task: usize,
@@ -115,11 +114,11 @@ impl Store {
                      UPDATE tasks SET status = 'skipped', reason = 'run interrupted'
                          WHERE run_id = {id} AND status = 'pending';
                      UPDATE runs SET status = 'interrupted',
-                         passed = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status = 'passed'),
-                         failed = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status IN ('failed', 'timeout')),
-                         skipped = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status = 'skipped'),
-                         timeouts = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status = 'timeout'),
-                         canceled = (SELECT COUNT(*) FROM tasks WHERE run_id = {id} AND status = 'canceled')
+                         passed = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'passed'),
+                         failed = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status IN ('failed', 'timeout')),
+                         skipped = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'skipped'),
+                         timeouts = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'timeout'),
+                         canceled = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'canceled')
                          WHERE id = {id};"
                 ))?;
             }
@@ -211,13 +210,27 @@ impl Store {
         self.write(|transaction| {
             for update in updates {
                 match update {
-                    TaskUpdate::Started { task, at } => {
+                    TaskUpdate::Started {
+                        task,
+                        attempt: 1,
+                        at,
+                    } => {
                         transaction
                             .prepare_cached(
                                 "UPDATE tasks SET status = 'running', started_at = ?2
                                  WHERE id = ?1",
                             )?
                             .execute(params![rows[*task], unix_seconds(*at)])?;
+                    }
+                    TaskUpdate::Started { task, attempt, at } => {
+                        transaction
+                            .prepare_cached(&format!(
+                                "INSERT INTO tasks (status, attempt, started_at, {TASK_COLUMNS})
+                                 SELECT 'running', ?2, ?3, {TASK_COLUMNS}
+                                 FROM tasks WHERE id = ?1"
+                            ))?
+                            .execute(params![rows[*task], attempt, unix_seconds(*at)])?;
+                        rows[*task] = transaction.last_insert_rowid();
                     }
                     TaskUpdate::Skipped { task, reason, at } => {
                         transaction
@@ -233,17 +246,6 @@ impl Store {
                         result,
                         reason,
                     } => finish_task(transaction, rows[*task], result, reason.as_deref())?,
-                    TaskUpdate::Retried { task, result } => {
-                        finish_task(transaction, rows[*task], result, None)?;
-                        transaction
-                            .prepare_cached(&format!(
-                                "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
-                                 SELECT 'pending', attempt + 1, {TASK_COLUMNS}
-                                 FROM tasks WHERE id = ?1"
-                            ))?
-                            .execute([rows[*task]])?;
-                        rows[*task] = transaction.last_insert_rowid();
-                    }
                 }
             }
             write_counts(transaction, run, counts)
@@ -421,6 +423,7 @@ mod tests {
         let updates = [
             TaskUpdate::Started {
                 task: 0,
+                attempt: 1,
                 at: SystemTime::now(),
             },
             TaskUpdate::Finished {
@@ -454,7 +457,7 @@ mod tests {
         store.finish_run(ids.run, &summary, None).unwrap();
 
         let run = store.run(ids.run).unwrap().unwrap();
-        assert_eq!((run.passed, run.failed, run.skipped), (1, 1, 1));
+        assert_eq!(run.counts, counts);
         assert_eq!(run.status, RunStatus::Completed);
         assert_eq!(run.duration, Some(Duration::from_secs(2)));
         assert_eq!(store.latest_run().unwrap(), Some(ids.run));
@@ -477,16 +480,22 @@ mod tests {
     }
 
     #[test]
-    fn a_retried_attempt_keeps_every_column_of_its_task() {
+    fn each_attempt_has_one_row_with_every_column_of_its_task() {
         let (_dir, mut store) = store();
         let plan = plan("a: exit 1 [retries:2] [cpus:4] [mem:1G] [timeout:5s] [env:K=v]\n");
         let ids = store.begin_run(&new_run(), &plan).unwrap();
         let mut rows = ids.tasks.clone();
-        let failed = result(Status::Failed, Exit::Code(1), b"");
-        let updates = [TaskUpdate::Retried {
+        let started = |attempt| TaskUpdate::Started {
             task: 0,
-            result: failed,
-        }];
+            attempt,
+            at: SystemTime::now(),
+        };
+        let failed = TaskUpdate::Finished {
+            task: 0,
+            result: result(Status::Failed, Exit::Code(1), b""),
+            reason: None,
+        };
+        let updates = [started(1), failed.clone(), started(2)];
         store
             .record(ids.run, &mut rows, &updates, &Counts::default())
             .unwrap();
@@ -494,9 +503,16 @@ mod tests {
         let tasks = store.tasks(&run).unwrap();
         assert_eq!(tasks.len(), 2);
         assert_eq!((tasks[0].attempt, tasks[1].attempt), (1, 2));
-        assert_eq!(tasks[1].state, TaskState::Pending);
+        assert_eq!(tasks[1].state, TaskState::Running);
         assert_eq!(tasks[1].settings, tasks[0].settings);
         assert_eq!(tasks[1].settings.cpus, Some(4));
         assert_eq!(tasks[1].settings.mem, Some(1 << 30));
+        // The last attempt's result, written again (as when a run is
+        // interrupted while a task waits for its retry), is still one row.
+        let again = [failed.clone(), failed];
+        store
+            .record(ids.run, &mut rows, &again, &Counts::default())
+            .unwrap();
+        assert_eq!(store.tasks(&run).unwrap().len(), 2);
     }
 }

@@ -44,6 +44,7 @@ impl<W: Write> EventLog<W> {
         match event {
             Event::RunStarted { tasks, jobs, at } => self.write(&json!({
                 "event": "run_started",
+                "schema_version": super::history::JSON_SCHEMA,
                 "run": self.run_id,
                 "tasks": tasks,
                 "jobs": jobs,
@@ -101,7 +102,7 @@ impl<W: Write> EventLog<W> {
                     "event": "run_finished",
                     "run": self.run_id,
                     "passed": counts.passed,
-                    "failed": counts.failed + counts.timeout,
+                    "failed": counts.failures(),
                     "timeouts": counts.timeout,
                     "skipped": counts.skipped,
                     "canceled": counts.canceled,

@@ -18,12 +18,10 @@ pub(crate) fn history(runs: &[RunRow]) -> String {
     for run in runs {
         let _ = write!(
             out,
-            "  #{} | {} | {} passed, {} failed, {} skipped | {}",
+            "  #{} | {} | {} | {}",
             run.id,
             local_time(run.started_at),
-            run.passed,
-            run.failed,
-            run.skipped,
+            run.counts,
             run_duration(run)
         );
         let mut notes = Vec::new();
@@ -92,28 +90,14 @@ pub(crate) fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
             task.state.as_str().to_ascii_uppercase()
         );
     }
-    // Counted from the tasks, the last attempt of each: the run row of a
-    // run whose taskrun was killed holds only what was counted before.
+    // The run's counts are counted from these rows; tasks that have not
+    // ended (or whose end was not recorded) are named after them.
+    let _ = write!(out, "\n{}", run.counts);
     let finals = last_attempts(tasks);
-    let count = |states: &[&str]| {
-        finals
-            .iter()
-            .filter(|task| states.contains(&task.state.as_str()))
-            .count()
-    };
-    let _ = write!(
-        out,
-        "\n{} passed, {} failed, {} skipped",
-        count(&["passed"]),
-        count(&["failed", "timeout"]),
-        count(&["skipped"])
-    );
-    if count(&["timeout"]) > 0 {
-        let _ = write!(out, " ({} of the failed timed out)", count(&["timeout"]));
-    }
-    for status in ["canceled", "unknown", "pending", "running"] {
-        if count(&[status]) > 0 {
-            let _ = write!(out, ", {} {status}", count(&[status]));
+    for state in [TaskState::Unknown, TaskState::Pending, TaskState::Running] {
+        let count = finals.iter().filter(|task| task.state == state).count();
+        if count > 0 {
+            let _ = write!(out, ", {count} {state}");
         }
     }
     out.push('\n');
@@ -242,11 +226,11 @@ struct RunJson<'a> {
     finished_at: Option<i64>,
     duration_ms: Option<u128>,
     total_tasks: i64,
-    passed: i64,
-    failed: i64,
-    skipped: i64,
-    timeouts: i64,
-    canceled: i64,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    timeouts: usize,
+    canceled: usize,
     signal: Option<String>,
     taskfile: Option<&'a str>,
     dir: Option<&'a str>,
@@ -264,11 +248,11 @@ impl<'a> From<&'a RunRow> for RunJson<'a> {
             finished_at: run.finished_at,
             duration_ms: run.duration.map(millis),
             total_tasks: run.total_tasks,
-            passed: run.passed,
-            failed: run.failed,
-            skipped: run.skipped,
-            timeouts: run.timeouts,
-            canceled: run.canceled,
+            passed: run.counts.passed,
+            failed: run.counts.failures(),
+            skipped: run.counts.skipped,
+            timeouts: run.counts.timeout,
+            canceled: run.counts.canceled,
             signal: run.signal.map(|signal: Signal| signal.to_string()),
             taskfile: run.taskfile.as_deref(),
             dir: run.dir.as_deref(),
@@ -289,6 +273,7 @@ struct TaskJson<'a> {
     signal: Option<String>,
     reason: Option<&'a str>,
     after: &'a [String],
+    after_done: &'a [String],
     attempt: u32,
     started_at: Option<i64>,
     finished_at: Option<i64>,
@@ -309,10 +294,50 @@ struct TaskJson<'a> {
     /// The cluster job that ran the task.
     #[serde(skip_serializing_if = "Option::is_none")]
     job_id: Option<&'a str>,
+    /// Every attempt, this one last.
+    attempts: Vec<AttemptJson<'a>>,
+}
+
+/// One attempt of a task in JSON.
+#[derive(Serialize)]
+struct AttemptJson<'a> {
+    attempt: u32,
+    status: &'static str,
+    exit_code: Option<i32>,
+    signal: Option<String>,
+    reason: Option<&'a str>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    duration_ms: Option<u128>,
+}
+
+impl<'a> From<&'a TaskRow> for AttemptJson<'a> {
+    fn from(task: &'a TaskRow) -> Self {
+        AttemptJson {
+            attempt: task.attempt,
+            status: task.state.as_str(),
+            exit_code: task.exit.as_ref().and_then(Exit::code),
+            signal: signal_of(task),
+            reason: task.reason.as_deref(),
+            started_at: task.started_at,
+            finished_at: task.finished_at,
+            duration_ms: task.duration.map(millis),
+        }
+    }
+}
+
+fn signal_of(task: &TaskRow) -> Option<String> {
+    task.exit
+        .as_ref()
+        .and_then(Exit::signal)
+        .map(|signal| signal.to_string())
 }
 
 impl<'a> TaskJson<'a> {
-    fn new(task: &'a TaskRow, with_output: bool) -> Self {
+    /// The last of `attempts` (a task's rows, in order), with its output
+    /// if `with_output`.
+    fn new(attempts: &[&'a TaskRow], with_output: bool) -> Self {
+        let task = attempts[attempts.len() - 1];
         let text = |output: &StoredOutput| {
             with_output.then(|| String::from_utf8_lossy(&output.bytes).into_owned())
         };
@@ -325,13 +350,10 @@ impl<'a> TaskJson<'a> {
             command: &task.command,
             status: task.state.as_str(),
             exit_code: task.exit.as_ref().and_then(Exit::code),
-            signal: task
-                .exit
-                .as_ref()
-                .and_then(Exit::signal)
-                .map(|signal| signal.to_string()),
+            signal: signal_of(task),
             reason: task.reason.as_deref(),
             after: &task.deps,
+            after_done: &task.soft_deps,
             attempt: task.attempt,
             started_at: task.started_at,
             finished_at: task.finished_at,
@@ -345,43 +367,68 @@ impl<'a> TaskJson<'a> {
             stdout_tail: tail(&task.stdout),
             stderr_tail: tail(&task.stderr),
             job_id: task.job_id.as_deref(),
+            attempts: attempts.iter().map(|&attempt| attempt.into()).collect(),
         }
     }
 }
 
-/// `history --json`: an array of runs, newest first.
+/// The version of the JSON documents' shape (`schema_version`, the first
+/// key of each): keys are only ever added; a key removed or changed in
+/// meaning makes a new version.
+pub(crate) const JSON_SCHEMA: u32 = 1;
+
+/// `history --json`: the runs, newest first.
 pub(crate) fn history_json(runs: &[RunRow]) -> String {
-    let runs: Vec<RunJson<'_>> = runs.iter().map(RunJson::from).collect();
-    to_json(&runs)
+    #[derive(Serialize)]
+    struct History<'a> {
+        schema_version: u32,
+        runs: Vec<RunJson<'a>>,
+    }
+    to_json(&History {
+        schema_version: JSON_SCHEMA,
+        runs: runs.iter().map(RunJson::from).collect(),
+    })
 }
 
-/// `show RUN --json`: the run and its tasks, without output.
+/// `show RUN --json`: the run and its tasks (each with all its attempts),
+/// without output.
 pub(crate) fn run_json(run: &RunRow, tasks: &[TaskRow]) -> String {
     #[derive(Serialize)]
     struct Shown<'a> {
+        schema_version: u32,
         run: RunJson<'a>,
         tasks: Vec<TaskJson<'a>>,
     }
+    let mut grouped: Vec<Vec<&TaskRow>> = Vec::new();
+    for task in tasks {
+        match grouped.last_mut() {
+            Some(attempts) if attempts[0].position == task.position => attempts.push(task),
+            _ => grouped.push(vec![task]),
+        }
+    }
     to_json(&Shown {
+        schema_version: JSON_SCHEMA,
         run: run.into(),
-        tasks: tasks
+        tasks: grouped
             .iter()
-            .map(|task| TaskJson::new(task, false))
+            .map(|attempts| TaskJson::new(attempts, false))
             .collect(),
     })
 }
 
-/// `show RUN --task NAME --json`: the task with its output.
-pub(crate) fn task_json(run: &RunRow, task: &TaskRow) -> String {
+/// `show RUN --task NAME --json`: the task (`attempts`, its rows in order)
+/// with the output of its last attempt.
+pub(crate) fn task_json(run: &RunRow, attempts: &[&TaskRow]) -> String {
     #[derive(Serialize)]
     struct Shown<'a> {
-        run: i64,
-        #[serde(flatten)]
+        schema_version: u32,
+        run: RunJson<'a>,
         task: TaskJson<'a>,
     }
     to_json(&Shown {
-        run: run.id,
-        task: TaskJson::new(task, true),
+        schema_version: JSON_SCHEMA,
+        run: run.into(),
+        task: TaskJson::new(attempts, true),
     })
 }
 

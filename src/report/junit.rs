@@ -155,11 +155,17 @@ fn whole(output: &StoredOutput) -> String {
     text
 }
 
-/// Text for XML: markup characters as entities, and characters XML 1.0
+/// Text for XML: terminal escape sequences (colours, cursor moves) left
+/// out whole, markup characters as entities, and characters XML 1.0
 /// cannot hold (control characters but tab, newline and return) left out.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            skip_escape(&mut chars);
+            continue;
+        }
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -175,6 +181,29 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// Skips the rest of a terminal escape sequence whose ESC was just read:
+/// a CSI (`ESC [` parameters, then a final byte in `@`..`~`), an OSC
+/// (`ESC ]` text up to BEL or `ESC \\`), or a two-character one.
+fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    match chars.next() {
+        Some('[') => {
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+        Some(']') => {
+            while let Some(c) = chars.next() {
+                if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,7 +212,13 @@ mod tests {
     fn escaping() {
         assert_eq!(
             escape("a<b & \"c\"\u{1b}[31m\n"),
-            "a&lt;b &amp; &quot;c&quot;[31m\n"
+            "a&lt;b &amp; &quot;c&quot;\n"
+        );
+        assert_eq!(
+            escape(
+                "\u{1b}[1;31mFAILED\u{1b}[0m \u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{1b}\\ \u{1b}7ok"
+            ),
+            "FAILED link ok"
         );
         assert_eq!(
             escape("a\u{FFFE}b\u{FFFF}c\u{FFFD}\u{7f}"),

@@ -38,7 +38,7 @@ impl Lines {
             rest = &rest[end + 1..];
         }
         buffer.extend_from_slice(rest);
-        while buffer.len() >= MAX_LINE {
+        while buffer.len() > MAX_LINE {
             let piece: Vec<u8> = buffer.drain(..cut_at(buffer)).collect();
             line(&piece);
         }
@@ -57,19 +57,26 @@ impl Lines {
     }
 }
 
-/// Where to cut a long line: at [`MAX_LINE`], moved back to the start of a
-/// UTF-8 character it would split (bytes that are not UTF-8 are cut where
-/// they are).
+/// Where to cut a line longer than [`MAX_LINE`]: at [`MAX_LINE`], or
+/// before the UTF-8 character that would be split there (bytes that are
+/// not UTF-8 are cut where they are).
 fn cut_at(buffer: &[u8]) -> usize {
     let is_continuation = |byte: u8| byte & 0b1100_0000 == 0b1000_0000;
-    let mut cut = MAX_LINE;
-    while cut > MAX_LINE - 3 && is_continuation(buffer[cut]) {
-        cut -= 1;
+    // The start of the last character that begins before the limit.
+    let mut start = MAX_LINE - 1;
+    while start > MAX_LINE - 4 && is_continuation(buffer[start]) {
+        start -= 1;
     }
-    if is_continuation(buffer[cut]) {
-        MAX_LINE
+    let len = match buffer[start] {
+        byte if byte >= 0b1111_0000 => 4,
+        byte if byte >= 0b1110_0000 => 3,
+        byte if byte >= 0b1100_0000 => 2,
+        _ => 1,
+    };
+    if start > 0 && start + len > MAX_LINE {
+        start
     } else {
-        cut
+        MAX_LINE
     }
 }
 
@@ -117,6 +124,31 @@ mod tests {
             seen.push(format!("0 {stream:?} {}", String::from_utf8_lossy(l)));
         });
         assert_eq!(seen, ["0 one", "1 other", "0 two", "0 Stderr err"]);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_whole() {
+        // See: issue 13, item 13 (this panicked with an index out of bounds).
+        let mut lines = Lines::default();
+        let mut seen = Vec::new();
+        lines.push(0, Stream::Stdout, &vec![b'x'; MAX_LINE], |l| {
+            seen.push(l.len());
+        });
+        assert!(seen.is_empty(), "not cut, not ended yet");
+        lines.push(0, Stream::Stdout, b"\n", |l| seen.push(l.len()));
+        assert_eq!(seen, [MAX_LINE]);
+        // A character that ends exactly at the limit is kept whole; one
+        // split by it goes to the next piece.
+        for (text, first) in [("é", MAX_LINE), ("€", MAX_LINE - 2)] {
+            let mut line = "x".repeat(MAX_LINE - 2).into_bytes();
+            line.extend_from_slice(text.as_bytes());
+            line.extend_from_slice(b"yz");
+            let mut pieces = Vec::new();
+            lines.push(1, Stream::Stdout, &line, |l| pieces.push(l.to_vec()));
+            lines.finish(1, |_, l| pieces.push(l.to_vec()));
+            assert_eq!(pieces[0].len(), first, "{text}");
+            assert!(pieces.iter().all(|p| String::from_utf8(p.clone()).is_ok()));
+        }
     }
 
     #[test]

@@ -178,20 +178,13 @@ impl Logs {
             Event::Interrupted { signal, .. } => {
                 writeln!(self.run, "{} interrupted by {signal}", local_time(now()))
             }
-            Event::RunFinished { summary } => {
-                let counts = summary.counts;
-                writeln!(
-                    self.run,
-                    "{} run finished in {}: {} passed, {} failed, {} skipped, {} timeout, {} canceled",
-                    local_time(now()),
-                    format_duration(summary.duration),
-                    counts.passed,
-                    counts.failed,
-                    counts.skipped,
-                    counts.timeout,
-                    counts.canceled
-                )
-            }
+            Event::RunFinished { summary } => writeln!(
+                self.run,
+                "{} run finished in {}: {}",
+                local_time(now()),
+                format_duration(summary.duration),
+                summary.counts
+            ),
             Event::RunStarted { at, .. } => writeln!(
                 self.run,
                 "{} run #{} started",

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use super::lines::Lines;
 use crate::error::{Error, plural};
 use crate::event::{
-    Capture, Counts, Event, Status, Stream, Summary, TaskId, TaskResult, format_duration, why_ended,
+    Capture, Event, Status, Stream, Summary, TaskId, TaskResult, format_duration, why_ended,
 };
 use crate::graph::Plan;
 use crate::sink::{Sink, Wait};
@@ -74,6 +74,9 @@ pub(crate) struct ProgressOptions {
     /// Print `Running with max N concurrent tasks...` first (`--jobs` was
     /// given).
     pub(crate) announce_jobs: Option<usize>,
+    /// How many tasks were asked to run at once: when the run can run
+    /// fewer (the open-file limit), it says so.
+    pub(crate) jobs: usize,
     /// A line to print before anything else (`Retrying 2 failed tasks
     /// from run #41...`).
     pub(crate) header: Option<String>,
@@ -140,12 +143,20 @@ impl<W: Write, E: Write> Progress<W, E> {
             return;
         }
         let text = match event {
-            Event::RunStarted { .. } => {
+            Event::RunStarted { jobs, .. } => {
                 let mut text = String::new();
                 if let Some(header) = &self.options.header {
                     let _ = writeln!(text, "{header}");
                 }
-                if let Some(jobs) = self.options.announce_jobs {
+                if jobs < self.options.jobs {
+                    let _ = writeln!(
+                        text,
+                        "Running at most {} at once: the open-file limit (ulimit -n) allows \
+                         no more than that of the {} asked for...",
+                        plural(jobs, "task"),
+                        self.options.jobs
+                    );
+                } else if let Some(jobs) = self.options.announce_jobs {
                     let _ = writeln!(
                         text,
                         "Running with max {}...",
@@ -358,20 +369,7 @@ impl<W: Write, E: Write> Progress<W, E> {
     }
 
     fn summary(&self, summary: &Summary) -> String {
-        let Counts {
-            passed,
-            failed,
-            timeout,
-            skipped,
-            canceled,
-        } = summary.counts;
-        let mut counts = format!("{passed} passed, {failed} failed, {skipped} skipped");
-        if timeout > 0 {
-            let _ = write!(counts, ", {timeout} timeout");
-        }
-        if canceled > 0 {
-            let _ = write!(counts, ", {canceled} canceled");
-        }
+        let counts = summary.counts;
         let blank = if self.options.quiet { "" } else { "\n" };
         match summary.interrupted {
             Some(signal) => format!("{blank}Run interrupted by {signal}: {counts}\n"),
@@ -552,7 +550,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::event::{Exit, SkipReason};
+    use crate::event::{Counts, Exit, SkipReason};
     use crate::testing::plan;
 
     fn finished(status: Status, exit: Exit, millis: u64, stderr: &[u8]) -> Arc<TaskResult> {
@@ -679,7 +677,7 @@ mod tests {
              timed out after 5.0s (killed by SIGTERM), no output\n\
              [2/2] link ............................. SKIPPED (dependency failed: compile)\n\
              \n\
-             Run interrupted by SIGINT: 0 passed, 0 failed, 1 skipped, 1 timeout\n"
+             Run interrupted by SIGINT: 0 passed, 1 timeout, 1 skipped\n"
         );
     }
 

@@ -74,7 +74,7 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
     ] {
         assert_contains(&tasks, extra);
     }
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "6\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "7\n");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
     let indexes = sqlite3(
         &db,
@@ -136,7 +136,9 @@ fn history_without_a_database_says_so() {
         !test.path().join("taskrun.db").exists(),
         "reading creates nothing"
     );
-    test.with_args(&["history", "--json"]).stdout("[]\n").run();
+    test.with_args(&["history", "--json"])
+        .stdout("{\n  \"schema_version\": 1,\n  \"runs\": []\n}\n")
+        .run();
 }
 
 #[test]
@@ -220,7 +222,8 @@ fn json_output_is_stable() {
     let test = with_failed_run();
     let raw = test.exec(&["history", "--json"]).stdout;
     let history: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    let run = &history[0];
+    assert_eq!(history["schema_version"], 1);
+    let run = &history["runs"][0];
     assert_eq!(run["id"], 1);
     assert_eq!(run["status"], "completed");
     assert_eq!(
@@ -240,6 +243,8 @@ fn json_output_is_stable() {
     assert_eq!(
         keys,
         [
+            "schema_version",
+            "runs",
             "id",
             "status",
             "started_at",
@@ -261,23 +266,28 @@ fn json_output_is_stable() {
     );
     let shown: serde_json::Value =
         serde_json::from_str(&test.exec(&["show", "1", "--json"]).stdout).unwrap();
+    assert_eq!(shown["schema_version"], 1);
     assert_eq!(shown["run"]["id"], 1);
     let tasks = shown["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 3);
     assert_eq!(tasks[1]["name"], "link");
     assert_eq!(tasks[1]["status"], "skipped");
     assert_eq!(tasks[1]["after"], serde_json::json!(["compile"]));
+    assert_eq!(tasks[1]["after_done"], serde_json::json!([]));
+    assert_eq!(tasks[0]["attempts"].as_array().unwrap().len(), 1);
     assert!(
         tasks[0].get("stdout").is_none(),
         "no output in the run view"
     );
-    let task: serde_json::Value = serde_json::from_str(
+    let shown: serde_json::Value = serde_json::from_str(
         &test
             .exec(&["show", "1", "--task", "compile", "--json"])
             .stdout,
     )
     .unwrap();
-    assert_eq!(task["run"], 1);
+    assert_eq!(shown["schema_version"], 1);
+    assert_eq!(shown["run"]["id"], 1, "the run, as `show --json` has it");
+    let task = &shown["task"];
     assert_eq!(task["exit_code"], 1);
     assert_eq!(task["stdout"], "compiling\n");
     assert_eq!(task["stderr"], "main.c:3: error\n");
@@ -429,7 +439,7 @@ fn concurrent_runs_on_one_database_record_every_row() {
     }
     let history: serde_json::Value =
         serde_json::from_str(&test.exec(&["history", "--json"]).stdout).unwrap();
-    let runs = history.as_array().unwrap();
+    let runs = history["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 6);
     for run in runs {
         assert_eq!(run["passed"], 100, "{run}");
@@ -588,7 +598,7 @@ fn a_database_from_a_newer_taskrun_is_refused() {
     test.with_args(&["run", "tasks.txt"])
         .status(2)
         .stderr_contains(
-            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 6)",
+            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 7)",
         )
         .run();
     assert!(!test.path().join("ran").exists());
@@ -625,7 +635,7 @@ fn a_database_with_the_first_schema_is_migrated() {
     test.with_args(&["show", "1", "--task", "old"])
         .stdout_contains("--- stdout ---\nold output\n")
         .run();
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "6\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "7\n");
     test.with_args(&["run", "tasks.txt", "--quiet"])
         .stdout_contains("(run #2)")
         .run();
@@ -653,8 +663,8 @@ fn db_path_comes_from_the_flag_or_the_environment() {
         .with_args(&["history", "--json"])
         .env("TASKRUN_DB", "other.db")
         .run();
-    let runs: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
-    assert_eq!(runs.as_array().unwrap().len(), 1);
+    let history: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(history["runs"].as_array().unwrap().len(), 1);
     assert!(!test.path().join("taskrun.db").exists());
 }
 

@@ -156,7 +156,7 @@ fn evaluated_tasks_run_in_process() {
             "      exit code 1; last lines of stderr:\n      │ line 6: script error: the mirror is down\n",
         )
         .stdout_contains("forever: (Rhai closure, line… .... TIMEOUT (…)")
-        .stdout_contains("Run completed: 3 passed, 1 failed, 0 skipped, 1 timeout")
+        .stdout_contains("Run completed: 3 passed, 2 failed (1 timeout), 0 skipped")
         .run();
     test.with_args(&["show", "last", "--task", "greet"])
         .stdout_contains("--- stdout ---\nhello from rhai\n")

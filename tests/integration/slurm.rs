@@ -43,6 +43,12 @@ fn tasks(test: &Test) -> Vec<Value> {
     run["tasks"].as_array().unwrap().clone()
 }
 
+/// The task that `show … --task NAME --json` (`args`) shows.
+fn shown_task(test: &Test, args: &[&str]) -> Value {
+    let shown: Value = serde_json::from_str(&test.exec(args).stdout).unwrap();
+    shown["task"].clone()
+}
+
 /// The Slurm job ids of the latest run's tasks, as `show` has them.
 fn job_ids(test: &Test) -> Vec<String> {
     tasks(test)
@@ -50,8 +56,8 @@ fn job_ids(test: &Test) -> Vec<String> {
         .filter_map(|task| {
             let name = task["name"].as_str()?;
             let shown = test.exec(&["show", "--task", name, "--json"]);
-            let task: Value = serde_json::from_str(&shown.stdout).ok()?;
-            task["job_id"].as_str().map(str::to_owned)
+            let shown: Value = serde_json::from_str(&shown.stdout).ok()?;
+            shown["task"]["job_id"].as_str().map(str::to_owned)
         })
         .collect()
 }
@@ -89,8 +95,7 @@ fn tasks_run_as_job_steps_with_their_exit_codes_and_output() {
         .stdout_contains("Slurm job: ")
         .run();
     // The task's own exit status, and its stderr without Slurm's lines.
-    let fails: Value =
-        serde_json::from_str(&test.exec(&["show", "--task", "fails", "--json"]).stdout).unwrap();
+    let fails = shown_task(&test, &["show", "--task", "fails", "--json"]);
     assert_eq!(fails["exit_code"], 3, "{fails}");
     assert_eq!(fails["stderr"], "why\n", "{fails}");
     assert_eq!(fails["stdout"], "about to fail\n", "{fails}");
@@ -102,12 +107,7 @@ fn tasks_run_as_job_steps_with_their_exit_codes_and_output() {
         .status(1)
         .stdout_contains("Retrying 2 failed tasks from run #1...")
         .run();
-    let again: Value = serde_json::from_str(
-        &test
-            .exec(&["show", "2", "--task", "fails", "--json"])
-            .stdout,
-    )
-    .unwrap();
+    let again = shown_task(&test, &["show", "2", "--task", "fails", "--json"]);
     assert_eq!(again["exit_code"], 3, "{again}");
     assert!(again["job_id"].is_string(), "{again}");
 }
@@ -124,8 +124,7 @@ fn a_job_slurm_cannot_run_fails_with_slurms_reason() {
         .stdout_contains("Slurm did not run the job: error: ")
         .run();
     assert!(!test.path().join("ran").exists());
-    let task: Value =
-        serde_json::from_str(&test.exec(&["show", "--task", "huge", "--json"]).stdout).unwrap();
+    let task = shown_task(&test, &["show", "--task", "huge", "--json"]);
     assert_eq!(task["status"], "failed");
     assert!(task["exit_code"].is_null(), "{task}");
     assert!(
