@@ -282,6 +282,10 @@ impl GraphError {
 }
 
 /// A problem with a `Taskfile.rhai` script.
+///
+/// The span is where the error happened: in the script, or in a module it
+/// imported. For an error inside a module, `called` is where the script
+/// called into it.
 #[expect(
     missing_docs,
     reason = "each variant's `#[error]` message says what it means, and its fields are the values the message and the diagnostic show"
@@ -297,6 +301,7 @@ pub enum ScriptError {
         message: String,
         #[label("here")]
         span: Span,
+        called: Option<Box<CallSite>>,
     },
 
     #[error("script error: {message}")]
@@ -305,6 +310,7 @@ pub enum ScriptError {
         message: String,
         #[label("while running this")]
         span: Span,
+        called: Option<Box<CallSite>>,
     },
 
     #[error("hook `{hook}` failed: {message}")]
@@ -317,6 +323,7 @@ pub enum ScriptError {
         message: String,
         #[label("here")]
         span: Span,
+        called: Option<Box<CallSite>>,
     },
 
     #[error("script stopped: {message}")]
@@ -326,19 +333,55 @@ pub enum ScriptError {
         #[label("stopped here")]
         span: Span,
         help: String,
+        called: Option<Box<CallSite>>,
     },
 }
 
 impl ScriptError {
     /// The source the error points into.
     pub fn source_id(&self) -> SourceId {
+        self.span().source
+    }
+
+    /// Where the error happened.
+    pub fn span(&self) -> Span {
         match self {
             ScriptError::Syntax { span, .. }
             | ScriptError::Runtime { span, .. }
             | ScriptError::Limit { span, .. }
-            | ScriptError::Hook { span, .. } => span.source,
+            | ScriptError::Hook { span, .. } => *span,
         }
     }
+
+    /// For an error inside an imported module, where the script called
+    /// into the module (or imported it).
+    pub fn called(&self) -> Option<&CallSite> {
+        match self {
+            ScriptError::Syntax { called, .. }
+            | ScriptError::Runtime { called, .. }
+            | ScriptError::Limit { called, .. }
+            | ScriptError::Hook { called, .. } => called.as_deref(),
+        }
+    }
+}
+
+/// Where a script called a function of a module (or imported the module)
+/// whose code raised an error: shown after the error, in the script.
+///
+/// It is a separate diagnostic rather than a second label because it
+/// points into another source than the error does.
+#[derive(Clone, Debug, Diagnostic, PartialEq, Eq, thiserror::Error)]
+#[error("{what}")]
+#[diagnostic(severity(Advice))]
+pub struct CallSite {
+    /// What the script did there: "`boom` of module `helpers` was called
+    /// here".
+    pub what: String,
+    /// The call (or the `import`) in the script.
+    #[label("{label}")]
+    pub span: Span,
+    /// The label at the span: "called here" or "imported here".
+    pub label: String,
 }
 
 /// One problem found in the task sources, from either stage.
@@ -366,6 +409,15 @@ impl Problem {
             Problem::Parse(error) => error.source_id(),
             Problem::Graph(error) => error.source_id(),
             Problem::Script(error) => error.source_id(),
+        }
+    }
+
+    /// Where a script called into the module the problem is in, if it is
+    /// in one (see [`ScriptError::called`]).
+    pub fn called(&self) -> Option<&CallSite> {
+        match self {
+            Problem::Script(error) => error.called(),
+            Problem::Parse(_) | Problem::Graph(_) => None,
         }
     }
 

@@ -43,7 +43,7 @@ mod units;
 mod visualize;
 
 pub use crate::app::run;
-pub use crate::error::{Error, GraphError, ParseError, Problem, ScriptError};
+pub use crate::error::{CallSite, Error, GraphError, ParseError, Problem, ScriptError};
 pub use crate::event::{
     Capture, Counts, Event, Exit, Signal, SkipReason, Status, Stream, Summary, TaskId, TaskResult,
 };

@@ -114,7 +114,7 @@ pub(crate) fn load_source(
         problems,
     };
     let (set, script, script_path) = if is_script(&path) {
-        let (set, script) = script::load(sources.get(id), id, TaskSet::default(), dir)
+        let (set, script) = script::load(sources, id, TaskSet::default(), dir)
             .map_err(|error| invalid(vec![error.into()]))?;
         (set, Some(script), Some(path.clone()))
     } else {
@@ -138,7 +138,7 @@ pub(crate) fn load_source(
         match script_path {
             Some(script_path) => {
                 let script_id = read_script(script_path, sources)?;
-                let (set, script) = script::load(sources.get(script_id), script_id, set, dir)
+                let (set, script) = script::load(sources, script_id, set, dir)
                     .map_err(|error| invalid(vec![error.into()]))?;
                 (set, Some(script), Some(script_path.to_owned()))
             }
@@ -162,7 +162,7 @@ pub(crate) fn load_source(
 /// tasks: relative paths in it start at its directory.
 pub(crate) fn load_script(path: &Path, sources: &mut Sources) -> Result<Arc<Script>, Error> {
     let id = read_script(path, sources)?;
-    script::load(sources.get(id), id, TaskSet::default(), &dir_of(path))
+    script::load(sources, id, TaskSet::default(), &dir_of(path))
         .map(|(_, script)| script)
         .map_err(|error| Error::Invalid {
             path: path.to_owned(),

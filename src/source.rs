@@ -171,6 +171,14 @@ impl Sources {
         id
     }
 
+    /// The id of a source added with this path and text, if there is one.
+    pub(crate) fn find(&self, path: &Path, text: &str) -> Option<SourceId> {
+        self.sources
+            .iter()
+            .position(|source| source.path == path && &*source.text == text)
+            .map(SourceId)
+    }
+
     pub(crate) fn get(&self, id: SourceId) -> &Source {
         // Ids are only made by `add`, so an out-of-range id is a bug in
         // taskrun, not something input can cause.

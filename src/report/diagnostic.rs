@@ -7,12 +7,13 @@
 
 use std::ffi::OsStr;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource};
 
 use crate::error::{Error, Problem, plural};
 use crate::graph::Plan;
-use crate::source::Sources;
+use crate::source::{SourceId, Sources};
 
 /// Diagnostics are wrapped to this many columns.
 const WIDTH: usize = 100;
@@ -53,6 +54,7 @@ impl Style {
         GraphicalReportHandler::new_themed(theme)
             .with_width(WIDTH)
             .with_links(false)
+            .with_show_related_as_nested(true)
     }
 }
 
@@ -107,10 +109,96 @@ fn render_problem(
     problem: &Problem,
     sources: &Sources,
 ) {
-    let source = sources.get(problem.source_id());
-    let named = NamedSource::new(source.name(), source.text.clone());
-    let report = miette::Report::new(problem.clone()).with_source_code(named);
-    render(handler, out, report.as_ref());
+    // miette shows one source per diagnostic: where a script called into
+    // a module the problem is in, that call is a related diagnostic with
+    // the script's text.
+    let related = problem
+        .called()
+        .map(|call| WithSource {
+            diagnostic: call,
+            source: named(sources, call.span.source),
+            related: Vec::new(),
+        })
+        .into_iter()
+        .collect();
+    let report = WithSource {
+        diagnostic: problem,
+        source: named(sources, problem.source_id()),
+        related,
+    };
+    render(handler, out, &report);
+}
+
+fn named(sources: &Sources, id: SourceId) -> NamedSource<Arc<str>> {
+    let source = sources.get(id);
+    NamedSource::new(source.name(), source.text.clone())
+}
+
+/// A diagnostic with the text it points into, and related diagnostics
+/// with theirs.
+struct WithSource<'a> {
+    diagnostic: &'a dyn Diagnostic,
+    source: NamedSource<Arc<str>>,
+    related: Vec<WithSource<'a>>,
+}
+
+impl std::fmt::Debug for WithSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.diagnostic, f)
+    }
+}
+
+impl std::fmt::Display for WithSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.diagnostic, f)
+    }
+}
+
+impl std::error::Error for WithSource<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.diagnostic.source()
+    }
+}
+
+impl Diagnostic for WithSource<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.diagnostic.code()
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.diagnostic.severity()
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.diagnostic.help()
+    }
+
+    fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.diagnostic.url()
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.diagnostic.labels()
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related
+                .iter()
+                .map(|related| related as &dyn Diagnostic),
+        ))
+    }
+
+    fn diagnostic_source(&self) -> Option<&dyn Diagnostic> {
+        self.diagnostic.diagnostic_source()
+    }
 }
 
 fn render(handler: &GraphicalReportHandler, out: &mut String, diagnostic: &dyn Diagnostic) {

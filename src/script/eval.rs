@@ -59,8 +59,7 @@ impl Script {
                     _ => (Exit::Code(TIMED_OUT), true),
                 },
                 other => {
-                    let error = self.error(other);
-                    stderr.extend_from_slice(format!("{}\n", self.describe(&error)).as_bytes());
+                    stderr.extend_from_slice(format!("{}\n", self.describe(other)).as_bytes());
                     (Exit::Code(1), false)
                 }
             },

@@ -61,12 +61,9 @@ impl Hooks {
         }
         if let Err(error) = self.script.call(hook, (argument,)) {
             self.defined.retain(|defined| *defined != hook);
-            let span = match &error {
-                ScriptError::Syntax { span, .. }
-                | ScriptError::Runtime { span, .. }
-                | ScriptError::Limit { span, .. }
-                | ScriptError::Hook { span, .. } => *span,
-            };
+            let error = self.script.error(*error, &mut self.sources);
+            let span = error.span();
+            let called = error.called().cloned().map(Box::new);
             let message = match error {
                 ScriptError::Runtime { message, .. }
                 | ScriptError::Limit { message, .. }
@@ -77,6 +74,7 @@ impl Hooks {
                 hook: hook.to_owned(),
                 message,
                 span,
+                called,
             });
             eprint!("{}", report::problem(&problem, &self.sources, self.style));
         }

@@ -6,8 +6,8 @@
 //! something other than true or false, is reported once; the default then
 //! applies (retry).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::load::Script;
 use super::view::TaskView;
@@ -22,7 +22,8 @@ use crate::task::TaskSpec;
 pub(crate) struct Policy {
     script: Arc<Script>,
     reported: AtomicBool,
-    sources: Sources,
+    /// The run's sources, and those of modules that errors pointed into.
+    sources: Mutex<Sources>,
     style: Style,
 }
 
@@ -32,17 +33,25 @@ impl Policy {
         script.defines("should_retry", 1).then(|| Policy {
             script,
             reported: AtomicBool::new(false),
-            sources,
+            sources: Mutex::new(sources),
             style,
         })
     }
 
+    fn sources(&self) -> std::sync::MutexGuard<'_, Sources> {
+        self.sources.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// What the policy says about `task`.
     pub(crate) fn decide(&self, task: &TaskView<'_>) -> Result<bool, ScriptError> {
-        let answer = self.script.call("should_retry", (task.to_map(),))?;
+        let answer = self
+            .script
+            .call("should_retry", (task.to_map(),))
+            .map_err(|error| self.script.error(*error, &mut self.sources()))?;
         answer.as_bool().map_err(|kind| ScriptError::Runtime {
             message: format!("should_retry must return true or false, not {kind}"),
             span: crate::source::Span::new(self.script.source, 0, 0),
+            called: None,
         })
     }
 
@@ -52,7 +61,7 @@ impl Policy {
         self.decide(task).unwrap_or_else(|error| {
             if !self.reported.swap(true, Ordering::SeqCst) {
                 let problem = Problem::Script(error);
-                eprint!("{}", report::problem(&problem, &self.sources, self.style));
+                eprint!("{}", report::problem(&problem, &self.sources(), self.style));
                 eprintln!("should_retry failed; tasks are retried as if it were not defined");
             }
             true

@@ -113,6 +113,96 @@ fn script_syntax_and_runtime_errors() {
 }
 
 #[test]
+fn an_error_inside_a_module_points_into_it_and_at_the_call() {
+    let test = Test::new()
+        .file(
+            "lib/helpers.rhai",
+            "// Helpers for the tasks.\nfn check(name) {\n    if name == \"\" {\n        throw \"a name is needed\";\n    }\n    name\n}\n",
+        )
+        .file(
+            "lib/Taskfile.rhai",
+            "// Builds the tasks.\nimport \"helpers\" as h;\nlet name = h::check(\"\");\ntask(name, \"true\");\n",
+        )
+        .file(
+            "shards.rhai",
+            "import \"taskrun/matrix\" as matrix;\nlet groups = matrix::shard([\"a\", \"b\"], 0);\n",
+        );
+    let (test, output) = run(test, &["check", "lib/Taskfile.rhai"]);
+    assert_eq!(output.status, 2);
+    assert_eq!(
+        output.stderr,
+        "script::runtime
+
+  × script error: a name is needed (in `check`)
+   ╭─[lib/helpers.rhai:4:9]
+ 3 │     if name == \"\" {
+ 4 │         throw \"a name is needed\";
+   ·         ──┬──
+   ·           ╰── while running this
+ 5 │     }
+   ╰────
+  ╰─▶   ☞ in module `helpers`, called from here
+         ╭─[lib/Taskfile.rhai:3:15]
+       2 │ import \"helpers\" as h;
+       3 │ let name = h::check(\"\");
+         ·               ──┬──
+         ·                 ╰── `check` is called here
+       4 │ task(name, \"true\");
+         ╰────
+
+error: 1 problem in lib/Taskfile.rhai
+"
+    );
+    let (_, output) = run(test, &["check", "shards.rhai"]);
+    assert_eq!(output.status, 2);
+    assert_eq!(
+        output.stderr,
+        "script::runtime
+
+  × script error: shard: count must be at least 1 (in `shard`)
+    ╭─[taskrun/matrix:35:9]
+ 34 │     if count < 1 {
+ 35 │         throw \"shard: count must be at least 1\";
+    ·         ──┬──
+    ·           ╰── while running this
+ 36 │     }
+    ╰────
+  ╰─▶   ☞ in module `taskrun/matrix`, called from here
+         ╭─[shards.rhai:2:22]
+       1 │ import \"taskrun/matrix\" as matrix;
+       2 │ let groups = matrix::shard([\"a\", \"b\"], 0);
+         ·                      ──┬──
+         ·                        ╰── `shard` is called here
+         ╰────
+
+error: 1 problem in shards.rhai
+"
+    );
+}
+
+#[test]
+fn a_policy_failing_inside_the_stdlib_points_into_it_during_a_run() {
+    let test = Test::new().file(
+        "Taskfile.rhai",
+        "task(\"flaky\", \"exit 3\").retries(1);\n\
+         fn should_retry(task) {\n    import \"taskrun/retry\" as retry;\n    retry::exit_code_in(task, 3)\n}\n",
+    );
+    let (_, output) = run(test, &["run", "Taskfile.rhai", "--quiet"]);
+    assert_eq!(output.status, 1);
+    assert_contains(
+        &output.stderr,
+        "× script error: Function not found: contains (i64, i64) (in `exit_code_in`)\n\
+         \x20   ╭─[taskrun/retry:15:35]\n",
+    );
+    assert_contains(
+        &output.stderr,
+        "  ╰─▶   ☞ in module `taskrun/retry`, called from here\n\
+         \x20        ╭─[Taskfile.rhai:4:12]\n",
+    );
+    assert_contains(&output.stderr, "╰── `exit_code_in` is called here\n");
+}
+
+#[test]
 fn runaway_scripts_are_stopped_by_limits() {
     let test = Test::new()
         .file("loop.rhai", "let x = 0;\nloop { x += 1; }\n")
