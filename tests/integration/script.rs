@@ -127,11 +127,10 @@ fn an_error_inside_a_module_points_into_it_and_at_the_call() {
             "shards.rhai",
             "import \"taskrun/matrix\" as matrix;\nlet groups = matrix::shard([\"a\", \"b\"], 0);\n",
         );
-    let (test, output) = run(test, &["check", "lib/Taskfile.rhai"]);
-    assert_eq!(output.status, 2);
-    assert_eq!(
-        output.stderr,
-        "script::runtime
+    test.with_args(&["check", "lib/Taskfile.rhai"])
+        .status(2)
+        .stderr(
+            "script::runtime
 
   × script error: a name is needed (in `check`)
    ╭─[lib/helpers.rhai:4:9]
@@ -151,13 +150,13 @@ fn an_error_inside_a_module_points_into_it_and_at_the_call() {
          ╰────
 
 error: 1 problem in lib/Taskfile.rhai
-"
-    );
-    let (_, output) = run(test, &["check", "shards.rhai"]);
-    assert_eq!(output.status, 2);
-    assert_eq!(
-        output.stderr,
-        "script::runtime
+",
+        )
+        .run();
+    test.with_args(&["check", "shards.rhai"])
+        .status(2)
+        .stderr(
+            "script::runtime
 
   × script error: shard: count must be at least 1 (in `shard`)
     ╭─[taskrun/matrix:35:9]
@@ -176,8 +175,9 @@ error: 1 problem in lib/Taskfile.rhai
          ╰────
 
 error: 1 problem in shards.rhai
-"
-    );
+",
+        )
+        .run();
 }
 
 #[test]
@@ -187,19 +187,18 @@ fn a_policy_failing_inside_the_stdlib_points_into_it_during_a_run() {
         "task(\"flaky\", \"exit 3\").retries(1);\n\
          fn should_retry(task) {\n    import \"taskrun/retry\" as retry;\n    retry::exit_code_in(task, 3)\n}\n",
     );
-    let (_, output) = run(test, &["run", "Taskfile.rhai", "--quiet"]);
-    assert_eq!(output.status, 1);
-    assert_contains(
-        &output.stderr,
-        "× script error: Function not found: contains (i64, i64) (in `exit_code_in`)\n\
-         \x20   ╭─[taskrun/retry:15:35]\n",
-    );
-    assert_contains(
-        &output.stderr,
-        "  ╰─▶   ☞ in module `taskrun/retry`, called from here\n\
-         \x20        ╭─[Taskfile.rhai:4:12]\n",
-    );
-    assert_contains(&output.stderr, "╰── `exit_code_in` is called here\n");
+    test.with_args(&["run", "Taskfile.rhai", "--quiet"])
+        .status(1)
+        .stderr_contains(
+            "× script error: Function not found: contains (i64, i64) (in `exit_code_in`)\n\
+             \x20   ╭─[taskrun/retry:15:35]\n",
+        )
+        .stderr_contains(
+            "  ╰─▶   ☞ in module `taskrun/retry`, called from here\n\
+             \x20        ╭─[Taskfile.rhai:4:12]\n",
+        )
+        .stderr_contains("╰── `exit_code_in` is called here\n")
+        .run();
 }
 
 #[test]
