@@ -32,16 +32,17 @@ def rewrite(path):
     def block(match):
         lines = match.group(1).splitlines()
         commands = [line[2:] for line in lines if line.startswith("$ ")]
-        if len(commands) == 1:
-            return "```console\n$ " + commands[0] + "\n" + run(commands) + "```"
-        # One shell prints the outputs of all commands together; to place
-        # each under its command, run every prefix of the block in a fresh
-        # directory and take what the last command added.
-        pieces = [run(commands[: i + 1]) for i in range(len(commands))]
-        shown, previous = [], ""
-        for command, upto in zip(commands, pieces):
-            shown.append("$ " + command + "\n" + upto[len(previous):])
-            previous = upto
+        # The block runs once, in one shell, as the test runs it; a marker
+        # line before each command splits the output among the commands.
+        # (Running each prefix of the block again would show outputs of
+        # different runs side by side: times that do not fit together.)
+        marker = "\x1etaskrun-transcript-marker"
+        marked = []
+        for command in commands:
+            # `$?` is kept across the marker, for `$ echo $?`.
+            marked += [f"__status=$?; printf '%s\\n' '{marker}'; (exit $__status)", command]
+        pieces = run(marked).split(marker + "\n")[1:]
+        shown = ["$ " + command + "\n" + piece for command, piece in zip(commands, pieces)]
         return "```console\n" + "".join(shown) + "```"
     new = re.sub(r"```console\n(.*?)```", block, text, flags=re.S)
     if new != text:

@@ -792,6 +792,38 @@ mod tests {
     }
 
     #[test]
+    fn a_pool_starts_its_tasks_in_the_order_they_became_ready() {
+        // See: issue 13, item 14.
+        let plan = plan("pool db 1\nhold: x [pool:db]\nlate: x [pool:db]\nearly: x [pool:db]\nfree: x\n");
+        let mut admission = Admission::new(&plan);
+        let mut start = Vec::new();
+        admission.ready(0);
+        admission.ready(2);
+        admission.admit(&plan, 4, &mut start);
+        assert_eq!(start, [0], "`early` waits for the pool");
+        // `late` (declared before `early`) becomes ready later, and so does
+        // `free`, which needs no pool.
+        admission.ready(1);
+        admission.ready(3);
+        start.clear();
+        admission.admit(&plan, 4, &mut start);
+        assert_eq!(start, [3]);
+        admission.ended(&plan, 0);
+        start.clear();
+        admission.admit(&plan, 4, &mut start);
+        assert_eq!(start, [2], "the one waiting longest goes first");
+        admission.ended(&plan, 2);
+        start.clear();
+        admission.admit(&plan, 1, &mut start);
+        assert_eq!(start, [1]);
+        // No place, nothing starts.
+        admission.ready(0);
+        start.clear();
+        admission.admit(&plan, 0, &mut start);
+        assert!(start.is_empty());
+    }
+
+    #[test]
     fn start_order_follows_dependencies_jobs_and_pools() {
         let plan = plan("pool db 1\na: x [pool:db]\nb: x [pool:db]\nc: x\nd: x [after:c]\n");
         let names = |order: Vec<TaskId>| -> Vec<String> {
