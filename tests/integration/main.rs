@@ -15,6 +15,7 @@
 
 mod book;
 mod check;
+mod correctness;
 mod examples;
 mod graph;
 mod harness;
