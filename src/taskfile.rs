@@ -266,12 +266,7 @@ impl Parser {
     }
 
     /// Reads a line's attribute groups (right to left in `groups`).
-    fn attributes(
-        &mut self,
-        base: usize,
-        body: &str,
-        groups: &[Group],
-    ) -> Attributes {
+    fn attributes(&mut self, base: usize, body: &str, groups: &[Group]) -> Attributes {
         let mut after: Vec<Spanned<String>> = Vec::new();
         let mut after_done: Vec<Spanned<String>> = Vec::new();
         let mut settings = Settings::default();

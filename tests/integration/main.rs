@@ -15,6 +15,7 @@
 
 mod book;
 mod check;
+mod daily;
 mod examples;
 mod graph;
 mod harness;
