@@ -34,6 +34,16 @@ where
     let color = arguments.color.into();
     let style = Style::detect(color, std::io::stderr().is_terminal());
     let mut sources = Sources::new();
+    if let Some(dir) = &arguments.directory
+        && let Err(source) = std::env::set_current_dir(dir)
+    {
+        let error = Error::ChangeDir {
+            dir: dir.clone(),
+            source,
+        };
+        eprint!("{}", report::error(&error, &sources, style));
+        return error.exit_code();
+    }
     let result = match &arguments.command {
         Command::Run(args) => commands::run(args, color, &mut sources),
         Command::Retry(args) => commands::retry(args, color, &mut sources),
@@ -45,8 +55,15 @@ where
             junit,
             db,
         } => commands::show(&db.path, *run, task.as_deref(), *json, *junit),
-        Command::Check { source } => commands::check(source, &mut sources),
+        Command::Check { source, json } => commands::check(source, *json, &mut sources),
+        Command::List {
+            source,
+            json,
+            names,
+        } => commands::list(source, *json, *names, &mut sources),
         Command::Graph { source, format } => commands::graph(source, *format, &mut sources),
+        Command::Completions { shell } => commands::completions(*shell),
+        Command::Man => commands::man(),
     };
     match result {
         Ok(code) => code,

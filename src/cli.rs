@@ -4,13 +4,15 @@
 //! Parsing arguments never touches files or runs anything; `app` turns
 //! the parsed [`Arguments`] into work.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::load::{LoadOptions, ScriptChoice};
+use crate::error::Error;
+use crate::load::{self, LoadOptions, ScriptChoice};
 use crate::report::{self, Output};
+use crate::task::is_valid_name;
 use crate::units::{parse_duration, parse_size};
 
 /// Where a run's tasks run.
@@ -40,6 +42,11 @@ pub(crate) struct Arguments {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub(crate) color: ColorChoice,
 
+    /// Run as if taskrun had been started in DIR (as `make -C`): paths on
+    /// the command line, the task file and the database are found there.
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub(crate) directory: Option<PathBuf>,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -52,6 +59,21 @@ pub(crate) enum Command {
     Check {
         #[command(flatten)]
         source: SourceArgs,
+        /// Print the plan as JSON instead: tasks, dependencies, pools and
+        /// the order they would start in.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tasks of a task file, with what each is for and waits for.
+    List {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Print the plan as JSON, as `check --json` does.
+        #[arg(long)]
+        json: bool,
+        /// Print only the tasks' names, one a line (for shell completion).
+        #[arg(long, conflicts_with = "json")]
+        names: bool,
     },
     /// List recent runs, newest first.
     History {
@@ -83,6 +105,15 @@ pub(crate) enum Command {
     },
     /// Re-run the tasks of a recorded run that did not pass.
     Retry(RetryArgs),
+    /// Print a completion script for a shell, e.g. `taskrun completions
+    /// bash > ~/.local/share/bash-completion/completions/taskrun`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print taskrun's manual page (roff), e.g. `taskrun man > taskrun.1`.
+    Man,
     /// Print the dependency graph of a task file for Graphviz or Mermaid.
     Graph {
         #[command(flatten)]
@@ -96,9 +127,12 @@ pub(crate) enum Command {
 /// Where tasks come from: a task file, and the script beside it.
 #[derive(Debug, Args)]
 pub(crate) struct SourceArgs {
-    /// The task file, e.g. `tasks.txt` (tasks run in its directory), or a
-    /// `.rhai` script that defines every task itself.
-    pub(crate) file: PathBuf,
+    /// The task file, e.g. `tasks.txt` (tasks run in its directory), a
+    /// `.rhai` script that defines every task itself, or `-` to read the
+    /// task file from standard input (its tasks run in the current
+    /// directory) [default: the first of `tasks.txt`, `Taskfile.rhai` in
+    /// the current directory].
+    pub(crate) file: Option<PathBuf>,
 
     /// Load this Rhai script after the task file, instead of the
     /// `Taskfile.rhai` beside it.
@@ -115,13 +149,30 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
 
-    /// Run only this task and the tasks it depends on (repeatable).
+    /// Run only these tasks and the tasks they depend on, as `--task` does.
+    /// A first argument that is a task name and not a file is a task (the
+    /// task file is then the default one).
+    #[arg(value_name = "TASK")]
+    pub(crate) names: Vec<String>,
+
+    /// Run only the tasks this names and the tasks they depend on: a name,
+    /// or a glob such as `test_*` (repeatable).
     #[arg(long = "task", short = 't', value_name = "NAME")]
     pub(crate) tasks: Vec<String>,
+
+    /// Leave out the tasks this names (a name or a glob; repeatable), and
+    /// those that only they needed; a task that waits for one runs without
+    /// it.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) exclude: Vec<String>,
 
     /// Print the order tasks would start in, and run nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// With --dry-run: print the plan as JSON, as `check --json` does.
+    #[arg(long, requires = "dry_run")]
+    pub(crate) json: bool,
 
     #[command(flatten)]
     pub(crate) exec: ExecArgs,
@@ -153,6 +204,16 @@ pub(crate) struct ExecArgs {
     /// Print only the final summary.
     #[arg(long, short = 'q')]
     pub(crate) quiet: bool,
+
+    /// Stop starting tasks after the first failure (a timeout is one):
+    /// the running ones finish, cleanup tasks (`[after_done:…]`) still
+    /// run, the others are skipped. The default keeps going.
+    #[arg(long, conflicts_with = "max_fail")]
+    pub(crate) fail_fast: bool,
+
+    /// Stop starting tasks after N failures, as --fail-fast does after one.
+    #[arg(long, value_name = "N", value_parser = parse_jobs, allow_negative_numbers = true)]
+    pub(crate) max_fail: Option<usize>,
 
     /// Where tasks run: `local` (processes on this machine) or `slurm`
     /// (one `srun` job step per task on a Slurm cluster).
@@ -298,16 +359,37 @@ impl From<OutputArg> for Output {
     }
 }
 
-impl From<&SourceArgs> for LoadOptions {
-    fn from(args: &SourceArgs) -> LoadOptions {
-        LoadOptions {
-            file: args.file.clone(),
-            script: match (&args.script, args.no_script) {
+impl SourceArgs {
+    /// What to load: the task file named, else the default one of the
+    /// current directory. For `run`, `tasks` is where a first argument
+    /// goes that is a valid task name and not an existing file (`taskrun
+    /// run lint`); a directory is never a task file.
+    pub(crate) fn load_options(
+        &self,
+        tasks: Option<&mut Vec<String>>,
+    ) -> Result<LoadOptions, Error> {
+        let here = Path::new(".");
+        let file = match (&self.file, tasks) {
+            (None, _) => load::default_file(here)?,
+            (Some(file), _) if file.as_os_str() == load::STDIN || file.is_file() => file.clone(),
+            (Some(file), Some(tasks)) if file.to_str().is_some_and(is_valid_name) => {
+                tasks.insert(0, file.to_string_lossy().into_owned());
+                load::default_file(here)?
+            }
+            (Some(file), _) if file.is_dir() => {
+                return Err(Error::TaskFileIsDirectory { path: file.clone() });
+            }
+            // Reading it says what is wrong with it.
+            (Some(file), _) => file.clone(),
+        };
+        Ok(LoadOptions {
+            file,
+            script: match (&self.script, self.no_script) {
                 (_, true) => ScriptChoice::Without,
                 (Some(script), false) => ScriptChoice::Given(script.clone()),
                 (None, false) => ScriptChoice::Beside,
             },
-        }
+        })
     }
 }
 

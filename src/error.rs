@@ -458,9 +458,37 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("no task file in `{}`", dir.display())]
+    #[diagnostic(
+        code(taskfile::none),
+        help(
+            "create `tasks.txt` (one `name: command` line per task) or `Taskfile.rhai`, or name the file: `taskrun run FILE`"
+        )
+    )]
+    NoTaskFile { dir: PathBuf },
+
+    #[error("`{}` is a directory, not a task file", path.display())]
+    #[diagnostic(
+        code(taskfile::directory),
+        help("name the task file in it, or run there with `-C {}`", path.display())
+    )]
+    TaskFileIsDirectory { path: PathBuf },
+
+    #[error("cannot change to the directory `{}`", dir.display())]
+    #[diagnostic(code(taskrun::directory), help("check the path given to -C"))]
+    ChangeDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("no task named `{name}`")]
     #[diagnostic(code(run::unknown_task), help("{help}"))]
     UnknownTask { name: String, help: String },
+
+    #[error("no task is left to run")]
+    #[diagnostic(code(run::nothing_selected), help("{help}"))]
+    NothingSelected { help: String },
 
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -574,8 +602,12 @@ impl Error {
         match self {
             Error::Invalid { .. }
             | Error::ReadTaskfile { .. }
+            | Error::NoTaskFile { .. }
+            | Error::TaskFileIsDirectory { .. }
+            | Error::ChangeDir { .. }
             | Error::ReadScript { .. }
             | Error::UnknownTask { .. }
+            | Error::NothingSelected { .. }
             | Error::Store(_)
             | Error::NoRuns { .. }
             | Error::UnknownRun { .. }

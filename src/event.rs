@@ -312,6 +312,9 @@ pub enum SkipReason {
     DependencyFailed(String),
     /// The run was interrupted before the task could start.
     Interrupted,
+    /// The run stopped starting tasks after this many failures
+    /// (`--fail-fast` is 1, `--max-fail N`).
+    Halted(usize),
 }
 
 impl std::fmt::Display for SkipReason {
@@ -319,6 +322,8 @@ impl std::fmt::Display for SkipReason {
         match self {
             SkipReason::DependencyFailed(name) => write!(f, "dependency failed: {name}"),
             SkipReason::Interrupted => f.write_str("run interrupted"),
+            SkipReason::Halted(1) => f.write_str("not started: --fail-fast"),
+            SkipReason::Halted(failures) => write!(f, "not started: --max-fail {failures}"),
         }
     }
 }
@@ -403,6 +408,9 @@ pub struct Summary {
     pub duration: Duration,
     /// The signal that interrupted the run, if one did.
     pub interrupted: Option<Signal>,
+    /// The failures after which the run stopped starting tasks
+    /// (`--fail-fast`, `--max-fail N`), if it did.
+    pub halted: Option<usize>,
 }
 
 /// One thing that happened in a run.
@@ -467,6 +475,14 @@ pub enum Event {
         /// The signal.
         signal: Signal,
         /// How many tasks were running.
+        running: usize,
+    },
+    /// Enough tasks failed (`--fail-fast`, `--max-fail N`): no more tasks
+    /// start, but cleanup tasks (`[after_done:…]`); the running ones finish.
+    Halted {
+        /// How many tasks failed.
+        failures: usize,
+        /// How many tasks are still running.
         running: usize,
     },
     /// The run is over: the last event.

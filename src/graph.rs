@@ -148,24 +148,36 @@ impl Plan {
         self.deps[id].iter().chain(&self.soft[id]).copied()
     }
 
-    /// The tasks named in `names` and every task they depend on, directly
-    /// or not, in declaration order. A name that is not a task is returned
-    /// as the error.
-    pub(crate) fn select(self, names: &[String]) -> Result<Plan, String> {
+    /// The ids of the tasks `pattern` names: the task of that name, or,
+    /// for a glob (`test_*`, `shard_[12]`), every task whose name it
+    /// matches, in declaration order.
+    pub(crate) fn matching(&self, pattern: &str) -> Vec<usize> {
+        let glob = pattern
+            .contains(['*', '?', '['])
+            .then(|| glob::Pattern::new(pattern).ok())
+            .flatten();
+        (0..self.tasks.len())
+            .filter(|&id| {
+                let name = &self.tasks[id].name.value;
+                match &glob {
+                    Some(glob) => glob.matches(name),
+                    None => name == pattern,
+                }
+            })
+            .collect()
+    }
+
+    /// The tasks `roots` and every task they depend on, directly or not,
+    /// in declaration order, leaving out the `excluded` ones (and what
+    /// only they needed): a task that waits for an excluded one runs
+    /// without waiting for it.
+    pub(crate) fn select(self, roots: &[usize], excluded: &[bool]) -> Plan {
         let mut keep = vec![false; self.tasks.len()];
-        let mut stack = Vec::new();
-        for name in names {
-            let id = self
-                .tasks
-                .iter()
-                .position(|task| task.name.value == *name)
-                .ok_or_else(|| name.clone())?;
-            stack.push(id);
-        }
+        let mut stack: Vec<usize> = roots.to_vec();
         // Hard dependencies only: a soft one orders two tasks when both
         // run, but does not make one run for the other.
         while let Some(id) = stack.pop() {
-            if !keep[id] {
+            if !keep[id] && !excluded[id] {
                 keep[id] = true;
                 stack.extend(&self.deps[id]);
             }
@@ -174,6 +186,12 @@ impl Plan {
         for (next, id) in (0..keep.len()).filter(|&id| keep[id]).enumerate() {
             new_id[id] = next;
         }
+        let kept = |deps: &[usize]| -> Vec<usize> {
+            deps.iter()
+                .filter(|&&dep| keep[dep])
+                .map(|&dep| new_id[dep])
+                .collect()
+        };
         let mut tasks = Vec::new();
         let mut deps = Vec::new();
         let mut soft = Vec::new();
@@ -181,14 +199,8 @@ impl Plan {
         for (id, task) in self.tasks.into_iter().enumerate() {
             if keep[id] {
                 tasks.push(task);
-                deps.push(self.deps[id].iter().map(|&dep| new_id[dep]).collect());
-                soft.push(
-                    self.soft[id]
-                        .iter()
-                        .filter(|&&dep| keep[dep])
-                        .map(|&dep| new_id[dep])
-                        .collect(),
-                );
+                deps.push(kept(&self.deps[id]));
+                soft.push(kept(&self.soft[id]));
                 pool_of.push(self.pool_of[id]);
             }
         }
@@ -198,14 +210,14 @@ impl Plan {
             .filter(|&&id| keep[id])
             .map(|&id| new_id[id])
             .collect();
-        Ok(Plan {
+        Plan {
             tasks,
             deps,
             soft,
             order,
             pools: self.pools,
             pool_of,
-        })
+        }
     }
 
     /// The number of dependency edges, hard and soft.
@@ -492,26 +504,49 @@ mod tests {
         assert_eq!(names(&plan, &plan.longest_chain()), ["a", "b", "d"]);
     }
 
+    /// Selects the tasks named (exactly) in `roots`, leaving out those in
+    /// `excluded`.
+    fn select(plan: Plan, roots: &[&str], excluded: &[&str]) -> Plan {
+        let ids = |names: &[&str]| -> Vec<usize> {
+            names.iter().flat_map(|name| plan.matching(name)).collect()
+        };
+        let (roots, out) = (ids(roots), ids(excluded));
+        let excluded: Vec<bool> = (0..plan.tasks.len()).map(|id| out.contains(&id)).collect();
+        plan.select(&roots, &excluded)
+    }
+
     #[test]
     fn select_keeps_the_transitive_dependencies_in_file_order() {
         // `b` is declared before `a`, which it depends on.
         let text = "b: x [after:a]\na: x\nc: x\nd: x [after:b,c]\ne: x [after:a]\n";
-        let plan = build(text).unwrap().select(&["d".to_owned()]).unwrap();
+        let plan = select(build(text).unwrap(), &["d"], &[]);
         assert_eq!(
             names(&plan, &(0..plan.tasks.len()).collect::<Vec<_>>()),
             ["b", "a", "c", "d"]
         );
         assert_eq!(plan.deps, vec![vec![1], vec![], vec![], vec![0, 2]]);
         assert_eq!(names(&plan, &plan.order), ["a", "c", "b", "d"]);
-        let both = build(text)
-            .unwrap()
-            .select(&["b".to_owned(), "e".to_owned()])
-            .unwrap();
+        let both = select(build(text).unwrap(), &["b", "e"], &[]);
         assert_eq!(both.tasks.len(), 3);
-        assert_eq!(
-            build(text).unwrap().select(&["zz".to_owned()]).unwrap_err(),
-            "zz"
-        );
+    }
+
+    #[test]
+    fn globs_match_names_and_excluded_tasks_leave_what_only_they_needed() {
+        let text = "fetch: x\nlint: x [after:fetch]\ntest_a: x [after:build]\n\
+                    test_b: x [after:build]\nbuild: x [after:fetch,gen]\ngen: x\n";
+        let plan = build(text).unwrap();
+        assert_eq!(names(&plan, &plan.matching("test_*")), ["test_a", "test_b"]);
+        assert_eq!(names(&plan, &plan.matching("test_[b]")), ["test_b"]);
+        assert!(plan.matching("test").is_empty(), "a name is not a prefix");
+        // Leaving out `gen`: `build` runs without it.
+        let plan = select(plan, &["test_*"], &["gen"]);
+        let all: Vec<usize> = (0..plan.tasks.len()).collect();
+        assert_eq!(names(&plan, &all), ["fetch", "test_a", "test_b", "build"]);
+        assert_eq!(plan.deps[3], [0], "`build` waits for `fetch` only");
+        // Leaving out `build` leaves out `fetch`, which only it needed here.
+        let plan = select(build(text).unwrap(), &["test_*"], &["build"]);
+        let all: Vec<usize> = (0..plan.tasks.len()).collect();
+        assert_eq!(names(&plan, &all), ["test_a", "test_b"]);
     }
 
     #[test]
@@ -534,7 +569,7 @@ mod tests {
     #[test]
     fn select_follows_hard_dependencies_only() {
         let plan = build("a: x\nb: x\nc: x [after:a] [after_done:b]\n").unwrap();
-        let selected = plan.select(&["c".to_owned()]).unwrap();
+        let selected = select(plan, &["c"], &[]);
         assert_eq!(names(&selected, &[0, 1]), ["a", "c"]);
         assert_eq!(selected.soft, vec![Vec::<usize>::new(), vec![]]);
     }

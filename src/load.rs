@@ -16,10 +16,19 @@ use crate::source::{Source, SourceId, Sources};
 use crate::task::TaskSet;
 use crate::taskfile;
 
+/// The task files taskrun looks for in a directory when none is named, in
+/// order: the first that exists is the task source. (`Taskfile.rhai` beside
+/// a task file is that file's script, not a source of its own.)
+pub(crate) const DEFAULT_FILES: [&str; 2] = ["tasks.txt", "Taskfile.rhai"];
+
+/// The name that stands for standard input.
+pub(crate) const STDIN: &str = "-";
+
 /// What to load.
 #[derive(Clone, Debug)]
 pub(crate) struct LoadOptions {
-    /// The task file, or a `.rhai` script that defines every task itself.
+    /// The task file, or a `.rhai` script that defines every task itself;
+    /// `-` reads a task file from standard input.
     pub(crate) file: PathBuf,
     /// Which script takes part, for a task file.
     pub(crate) script: ScriptChoice,
@@ -57,9 +66,24 @@ pub(crate) struct Loaded {
     pub(crate) dir: PathBuf,
 }
 
+/// The task file to use in `dir` when none is named: the first of
+/// [`DEFAULT_FILES`] there, as a path relative to `dir`.
+pub(crate) fn default_file(dir: &Path) -> Result<PathBuf, Error> {
+    DEFAULT_FILES
+        .iter()
+        .map(PathBuf::from)
+        .find(|name| dir.join(name).is_file())
+        .ok_or_else(|| Error::NoTaskFile {
+            dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()),
+        })
+}
+
 /// Reads, parses and validates what `options` names.
 pub(crate) fn load(options: &LoadOptions, sources: &mut Sources) -> Result<Loaded, Error> {
     let path = &options.file;
+    if path.as_os_str() == STDIN {
+        return load_stdin(options, sources);
+    }
     let dir = dir_of(path);
     let source = Source::read(path).map_err(|source| Error::ReadTaskfile {
         path: path.clone(),
@@ -82,6 +106,24 @@ pub(crate) fn load(options: &LoadOptions, sources: &mut Sources) -> Result<Loade
         }
     };
     load_source(sources, id, &dir, script_path.as_deref())
+}
+
+/// A task file read from standard input; its tasks run in the current
+/// directory, and only a script named with `--script` takes part.
+fn load_stdin(options: &LoadOptions, sources: &mut Sources) -> Result<Loaded, Error> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map_err(|source| {
+        Error::ReadTaskfile {
+            path: PathBuf::from(STDIN),
+            source,
+        }
+    })?;
+    let id = sources.add(Source::from_bytes("<stdin>", &bytes));
+    let script = match &options.script {
+        ScriptChoice::Given(script) => Some(script.as_path()),
+        ScriptChoice::Beside | ScriptChoice::Without => None,
+    };
+    load_source(sources, id, Path::new("."), script)
 }
 
 /// Whether `path` names a Rhai script (`.rhai`), which is a task source on

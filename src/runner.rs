@@ -63,6 +63,7 @@ pub struct Runner {
     max_output: usize,
     dir: Option<PathBuf>,
     retry_delay: Duration,
+    max_failures: Option<usize>,
     output_events: bool,
     interrupts: Option<Receiver<Signal>>,
     run_id: i64,
@@ -89,6 +90,7 @@ impl Runner {
             max_output: 1 << 20,
             dir: None,
             retry_delay: Duration::from_secs(1),
+            max_failures: None,
             output_events: true,
             interrupts: None,
             run_id: 0,
@@ -132,6 +134,15 @@ impl Runner {
     #[must_use]
     pub fn retry_delay(mut self, delay: Duration) -> Runner {
         self.retry_delay = delay;
+        self
+    }
+
+    /// Stops starting tasks once `failures` of them have failed or timed
+    /// out (1 is `--fail-fast`); the running ones finish, and cleanup tasks
+    /// (`[after_done:…]`) still run. The others are skipped.
+    #[must_use]
+    pub fn max_failures(mut self, failures: usize) -> Runner {
+        self.max_failures = Some(failures.max(1));
         self
     }
 
@@ -239,6 +250,7 @@ impl Runner {
             dir: dir.to_owned(),
             live_output: self.output_events,
             retry_delay: self.retry_delay,
+            max_failures: self.max_failures,
             policy: script.and_then(|script| {
                 let policy = Policy::new(Arc::clone(script), sources.clone(), self.style)?;
                 Some(Arc::new(policy) as Arc<dyn RetryPolicy>)

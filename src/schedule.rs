@@ -47,6 +47,9 @@ pub(crate) struct RunOptions {
     pub(crate) retry_delay: Duration,
     /// Decides, within a task's retries, whether an attempt is retried.
     pub(crate) policy: Option<Arc<dyn RetryPolicy>>,
+    /// Stop starting tasks once this many have failed (`--fail-fast` is
+    /// 1); `None` keeps going.
+    pub(crate) max_failures: Option<usize>,
 }
 
 /// Decides whether a failed attempt of a task with retries is retried (a
@@ -112,6 +115,9 @@ struct Run<'a> {
     running: usize,
     counts: Counts,
     interrupted: Option<Signal>,
+    /// Once enough tasks failed: how many.
+    halted: Option<usize>,
+    max_failures: Option<usize>,
     retry_delay: Duration,
     jitter: Jitter,
 }
@@ -147,7 +153,11 @@ impl<'a> Scheduler<'a> {
             .map_err(std::io::Error::other)?;
         let control = Arc::new(Control::new()?);
         let (sender, messages) = channel::unbounded::<Message>();
-        let mut run = Run::new(self.plan, self.options.retry_delay);
+        let mut run = Run::new(
+            self.plan,
+            self.options.retry_delay,
+            self.options.max_failures,
+        );
         let mut signals = signals.clone();
 
         emit(Event::RunStarted {
@@ -157,6 +167,9 @@ impl<'a> Scheduler<'a> {
         });
         let mut starting = Vec::new();
         loop {
+            if run.halted.is_some() {
+                run.skip_halted(emit);
+            }
             if run.interrupted.is_none() {
                 run.admission
                     .admit(self.plan, jobs - run.running, &mut starting);
@@ -205,10 +218,15 @@ impl<'a> Scheduler<'a> {
                 },
             }
         }
-        if run.interrupted.is_some() {
+        let left = match (run.interrupted, run.halted) {
+            (Some(_), _) => Some(SkipReason::Interrupted),
+            (None, Some(failures)) => Some(SkipReason::Halted(failures)),
+            (None, None) => None,
+        };
+        if let Some(reason) = left {
             for task in 0..self.plan.tasks.len() {
                 if run.state[task] != State::Done {
-                    run.skip(task, SkipReason::Interrupted, emit);
+                    run.skip(task, reason.clone(), emit);
                 }
             }
         }
@@ -216,6 +234,7 @@ impl<'a> Scheduler<'a> {
             counts: run.counts,
             duration: start.elapsed(),
             interrupted: run.interrupted,
+            halted: run.halted,
         };
         emit(Event::RunFinished { summary });
         Ok(summary)
@@ -264,7 +283,7 @@ impl<'a> Scheduler<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(plan: &'a Plan, retry_delay: Duration) -> Self {
+    fn new(plan: &'a Plan, retry_delay: Duration, max_failures: Option<usize>) -> Self {
         let count = plan.tasks.len();
         let mut dependents = vec![Vec::new(); count];
         let mut soft_dependents = vec![Vec::new(); count];
@@ -298,6 +317,8 @@ impl<'a> Run<'a> {
             running: 0,
             counts: Counts::default(),
             interrupted: None,
+            halted: None,
+            max_failures,
             retry_delay,
             jitter: Jitter::seeded(),
         }
@@ -317,8 +338,31 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// On interrupt, a task waiting for its retry keeps the result of its
-    /// last attempt.
+    /// Once the run has halted, a ready task that is not cleanup (it has no
+    /// `[after_done:…]`) is skipped instead of started, with the tasks that
+    /// need it; cleanup tasks start as their dependencies end.
+    fn skip_halted(&mut self, emit: &mut dyn FnMut(Event)) {
+        let Some(failures) = self.halted else {
+            return;
+        };
+        let reason = SkipReason::Halted(failures);
+        for task in self.admission.take_ready() {
+            if self.plan.soft[task].is_empty() {
+                let skipped = self.downstream(task);
+                self.skip(task, reason.clone(), emit);
+                self.release_soft(task);
+                for dependent in skipped {
+                    self.skip(dependent, reason.clone(), emit);
+                    self.release_soft(dependent);
+                }
+            } else {
+                self.admission.ready(task);
+            }
+        }
+    }
+
+    /// On interrupt or halt, a task waiting for its retry keeps the result
+    /// of its last attempt.
     fn abandon_retries(&mut self, emit: &mut dyn FnMut(Event)) {
         for Reverse((_, task)) in std::mem::take(&mut self.delayed)
             .into_sorted_vec()
@@ -388,6 +432,17 @@ impl<'a> Run<'a> {
         }
         self.counts.add(status);
         emit(Event::TaskFinished { task, result });
+        if status.is_failure() && self.halted.is_none() && self.interrupted.is_none() {
+            let failures = self.counts.failures();
+            if self.max_failures.is_some_and(|most| failures >= most) {
+                self.halted = Some(failures);
+                emit(Event::Halted {
+                    failures,
+                    running: self.running,
+                });
+                self.abandon_retries(emit);
+            }
+        }
         if status == Status::Passed {
             for index in 0..self.dependents[task].len() {
                 self.release(self.dependents[task][index]);
@@ -511,6 +566,16 @@ impl Admission {
         }
     }
 
+    /// Every ready task, held ones included, taken out (in no set order).
+    pub(crate) fn take_ready(&mut self) -> Vec<TaskId> {
+        let mut tasks: Vec<TaskId> = self.ready.drain().map(|Reverse(task)| task).collect();
+        for held in &mut self.held {
+            tasks.extend(held.drain(..));
+        }
+        tasks.sort_unstable();
+        tasks
+    }
+
     /// `task` has stopped running: its pool has a place again.
     pub(crate) fn ended(&mut self, plan: &Plan, task: TaskId) {
         if let Some(pool) = plan.pool_of[task] {
@@ -611,6 +676,7 @@ mod tests {
             live_output: false,
             retry_delay: Duration::from_millis(1),
             policy: None,
+            max_failures: None,
         }
     }
 

@@ -427,6 +427,7 @@ mod tests {
                 counts: crate::event::Counts::default(),
                 duration: Duration::ZERO,
                 interrupted: Some(Signal::INT),
+                halted: None,
             },
         });
         signal.send(Signal::INT).unwrap();

@@ -29,6 +29,9 @@ pub(crate) struct TaskSpec {
     pub settings: Settings,
     /// A shell command, or a closure of the script.
     pub kind: Kind,
+    /// What the task is for, as `taskrun list` shows it: its `[desc:…]`,
+    /// or the comment line right above it.
+    pub desc: Option<String>,
 }
 
 /// What a task runs.

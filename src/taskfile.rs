@@ -49,6 +49,8 @@ enum Attribute {
     Cpus,
     /// `[mem:4G]`: memory to request on a cluster.
     Mem,
+    /// `[desc:text]`: what the task is for, for `taskrun list`.
+    Desc,
 }
 
 /// Every known attribute key. Later attributes are added here and nowhere
@@ -63,6 +65,7 @@ const ATTRIBUTES: &[(&str, Attribute)] = &[
     ("pool", Attribute::Pool),
     ("cpus", Attribute::Cpus),
     ("mem", Attribute::Mem),
+    ("desc", Attribute::Desc),
 ];
 
 /// The result of parsing one source: every task that could be read and every
@@ -80,6 +83,7 @@ pub(crate) fn parse(source: &Source, id: SourceId) -> Parsed {
     let mut parser = Parser {
         id,
         parsed: Parsed::default(),
+        comment: None,
     };
     if source.utf16 {
         parser
@@ -107,6 +111,17 @@ pub(crate) fn parse(source: &Source, id: SourceId) -> Parsed {
 struct Parser {
     id: SourceId,
     parsed: Parsed,
+    /// The text of the comment line just read, if the line before this
+    /// one was a comment: a task's description when the task has none.
+    comment: Option<String>,
+}
+
+/// What a line's attributes say.
+struct Attributes {
+    after: Vec<Spanned<String>>,
+    after_done: Vec<Spanned<String>>,
+    settings: Settings,
+    desc: Option<String>,
 }
 
 /// A trailing `[key:value]` group, as byte offsets into the line.
@@ -133,7 +148,12 @@ impl Parser {
     fn line(&mut self, start: usize, line: &str, bad_bytes: &[usize]) {
         let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
         let body = line[indent..].trim_end_matches([' ', '\t']);
-        if body.is_empty() || body.starts_with('#') {
+        let comment = std::mem::take(&mut self.comment);
+        if let Some(text) = body.strip_prefix('#') {
+            self.comment = Some(text.trim().to_owned()).filter(|text| !text.is_empty());
+            return;
+        }
+        if body.is_empty() {
             return;
         }
         let base = start + indent;
@@ -192,7 +212,12 @@ impl Parser {
             self.span(command_start, command_text.len()),
         );
 
-        let (after, after_done, settings) = self.attributes(base, body, &groups);
+        let Attributes {
+            after,
+            after_done,
+            settings,
+            desc,
+        } = self.attributes(base, body, &groups);
 
         self.parsed.tasks.push(TaskSpec {
             name,
@@ -201,6 +226,7 @@ impl Parser {
             after_done,
             settings,
             kind: Kind::Shell,
+            desc: desc.or(comment),
         });
     }
 
@@ -240,15 +266,11 @@ impl Parser {
     }
 
     /// Reads a line's attribute groups (right to left in `groups`).
-    fn attributes(
-        &mut self,
-        base: usize,
-        body: &str,
-        groups: &[Group],
-    ) -> (Vec<Spanned<String>>, Vec<Spanned<String>>, Settings) {
+    fn attributes(&mut self, base: usize, body: &str, groups: &[Group]) -> Attributes {
         let mut after: Vec<Spanned<String>> = Vec::new();
         let mut after_done: Vec<Spanned<String>> = Vec::new();
         let mut settings = Settings::default();
+        let mut desc = None;
         let mut seen: Vec<&str> = Vec::new();
         for group in groups.iter().rev() {
             let Some(&(key, attribute)) = ATTRIBUTES.iter().find(|(key, _)| *key == group.key)
@@ -312,11 +334,17 @@ impl Parser {
                         settings.env.push(pair);
                     }
                 }
+                Attribute::Desc => desc = self.value(key, &value, parse_desc),
             }
         }
         // A dependency given both ways is a hard one.
         after_done.retain(|soft| !after.iter().any(|hard| hard.value == soft.value));
-        (after, after_done, settings)
+        Attributes {
+            after,
+            after_done,
+            settings,
+            desc,
+        }
     }
 
     /// Parses an attribute's value, reporting it when it is invalid.
@@ -444,6 +472,14 @@ fn parse_mem(text: &str) -> Result<u64, String> {
         Ok(bytes) if bytes >= 1 << 20 => Ok(bytes),
         Ok(_) => Err("at least 1M of memory".to_owned()),
         Err(_) => Err("write an amount of memory, e.g. `[mem:512M]` or `[mem:4G]`".to_owned()),
+    }
+}
+
+fn parse_desc(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err("write what the task is for, e.g. `[desc:build the release binary]`".to_owned())
+    } else {
+        Ok(text.to_owned())
     }
 }
 

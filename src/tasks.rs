@@ -155,6 +155,7 @@ impl Tasks {
                 after_done: after_done.iter().map(|dep| at(dep)).collect(),
                 settings,
                 kind: Kind::Shell,
+                desc: None,
             });
         }
         let mut specs_of_pools = Vec::new();

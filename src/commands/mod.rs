@@ -7,11 +7,13 @@
 //! and the other reports as its sinks.
 
 mod check;
+mod help;
 mod retry;
 mod run;
 mod show;
 
-pub(crate) use check::{check, graph};
+pub(crate) use check::{check, graph, list};
+pub(crate) use help::{completions, man};
 pub(crate) use retry::retry;
 pub(crate) use run::run;
 pub(crate) use show::{history, show};

@@ -259,6 +259,7 @@ pub(super) fn plan_of(
                     ..task.settings.clone()
                 },
                 kind: task.kind,
+                desc: None,
             })
             .collect(),
         pools: original

@@ -13,7 +13,7 @@ use crate::event::Summary;
 use crate::execute::{Slurm, SlurmOptions};
 use crate::exit_code;
 use crate::graph::Plan;
-use crate::load::{self, LoadOptions};
+use crate::load;
 use crate::record::{NewRun, Recorder, Store};
 use crate::report::{
     self, ColorChoice, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Style, Written,
@@ -32,18 +32,27 @@ const RECORDER: &str = "record";
 
 /// `taskrun run FILE`.
 pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> Result<u8, Error> {
-    let loaded = load::load(&LoadOptions::from(&args.source), sources)?;
-    let mut plan = loaded.plan;
-    if !args.tasks.is_empty() {
-        plan = select(plan, &args.tasks)?;
-    }
+    let mut names = args.names.clone();
+    let options = args.source.load_options(Some(&mut names))?;
+    let loaded = load::load(&options, sources)?;
+    names.extend(args.tasks.iter().cloned());
+    let plan = select(loaded.plan, &names, &args.exclude)?;
     if args.dry_run {
-        print_out(&report::dry_run(&plan, jobs(&args.exec)))?;
+        let text = if args.json {
+            report::plan_json(&options.file.display().to_string(), &plan, jobs(&args.exec))
+        } else {
+            report::dry_run(&plan, jobs(&args.exec))
+        };
+        print_out(&text)?;
         return Ok(exit_code::SUCCESS);
     }
-    let file = &args.source.file;
+    let file = &options.file;
     let run = NewRun {
-        taskfile: absolute(file).display().to_string(),
+        taskfile: if file.as_os_str() == load::STDIN {
+            "(standard input)".to_owned()
+        } else {
+            absolute(file).display().to_string()
+        },
         script: loaded
             .script_path
             .as_deref()
@@ -77,21 +86,59 @@ pub(super) fn jobs(exec: &ExecArgs) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
-/// Narrows the plan to the named tasks and their dependencies.
-fn select(plan: Plan, names: &[String]) -> Result<Plan, Error> {
-    let defined: Vec<String> = plan
+/// Narrows the plan to the tasks `names` selects (names or globs; all
+/// tasks when there are none) and their dependencies, without those
+/// `exclude` selects. A name or glob that selects nothing is an error that
+/// names what is close.
+fn select(plan: Plan, names: &[String], exclude: &[String]) -> Result<Plan, Error> {
+    if names.is_empty() && exclude.is_empty() {
+        return Ok(plan);
+    }
+    let ids = |patterns: &[String]| -> Result<Vec<usize>, Error> {
+        let mut ids = Vec::new();
+        for pattern in patterns {
+            let matching = plan.matching(pattern);
+            if matching.is_empty() {
+                return Err(unknown_task(&plan, pattern));
+            }
+            ids.extend(matching);
+        }
+        Ok(ids)
+    };
+    let roots = if names.is_empty() {
+        (0..plan.tasks.len()).collect()
+    } else {
+        ids(names)?
+    };
+    let mut excluded = vec![false; plan.tasks.len()];
+    for id in ids(exclude)? {
+        excluded[id] = true;
+    }
+    let plan = plan.select(&roots, &excluded);
+    if plan.tasks.is_empty() {
+        return Err(Error::NothingSelected {
+            help: "--exclude leaves out every task selected".to_owned(),
+        });
+    }
+    Ok(plan)
+}
+
+/// `pattern` names no task of `plan`: what is close, or what there is.
+fn unknown_task(plan: &Plan, pattern: &str) -> Error {
+    let defined: Vec<&str> = plan
         .tasks
         .iter()
-        .map(|task| task.name.value.clone())
+        .map(|task| task.name.value.as_str())
         .collect();
-    plan.select(names).map_err(|name| {
-        let help = match did_you_mean(&name, defined.iter().map(String::as_str)) {
-            Some(close) => format!("did you mean `{close}`?"),
-            None if defined.len() <= 10 => format!("the tasks are {}", defined.join(", ")),
-            None => "`taskrun graph FILE` lists every task".to_owned(),
-        };
-        Error::UnknownTask { name, help }
-    })
+    let help = match did_you_mean(pattern, defined.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None if defined.len() <= 10 => format!("the tasks are {}", defined.join(", ")),
+        None => "`taskrun list` lists every task".to_owned(),
+    };
+    Error::UnknownTask {
+        name: pattern.to_owned(),
+        help,
+    }
 }
 
 /// The runner for the run: where its tasks go is the command line's
@@ -102,6 +149,11 @@ fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Runner {
         .max_output(usize::try_from(exec.max_output).unwrap_or(usize::MAX))
         .retry_delay(exec.retry_delay)
         .timeout(exec.timeout);
+    let runner = match (exec.fail_fast, exec.max_fail) {
+        (true, _) => runner.max_failures(1),
+        (false, Some(failures)) => runner.max_failures(failures),
+        (false, None) => runner,
+    };
     let chosen =
         exec.executor.or_else(
             || match script.and_then(|script| script.executor.as_deref()) {

@@ -85,7 +85,10 @@ impl Recorder {
                 self.interrupted_by = Some(signal);
                 return;
             }
-            Event::RunStarted { .. } | Event::TaskOutput { .. } | Event::RunFinished { .. } => {
+            Event::RunStarted { .. }
+            | Event::TaskOutput { .. }
+            | Event::Halted { .. }
+            | Event::RunFinished { .. } => {
                 return;
             }
         };

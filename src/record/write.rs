@@ -453,6 +453,7 @@ mod tests {
             counts,
             duration: Duration::from_secs(2),
             interrupted: None,
+            halted: None,
         };
         store.finish_run(ids.run, &summary, None).unwrap();
 

@@ -91,6 +91,11 @@ impl<W: Write> EventLog<W> {
                 "task": name(task),
                 "reason": reason.to_string(),
             })),
+            Event::Halted { failures, running } => self.write(&json!({
+                "event": "halted",
+                "failures": failures,
+                "running": running,
+            })),
             Event::Interrupted { signal, running } => self.write(&json!({
                 "event": "interrupted",
                 "signal": signal.to_string(),
@@ -108,6 +113,7 @@ impl<W: Write> EventLog<W> {
                     "canceled": counts.canceled,
                     "duration_ms": summary.duration.as_millis(),
                     "interrupted_by": summary.interrupted.map(|signal| signal.to_string()),
+                    "halted_after": summary.halted,
                 }))
             }
         }

@@ -175,6 +175,12 @@ impl Logs {
                     name(task)
                 )
             }
+            Event::Halted { failures, .. } => writeln!(
+                self.run,
+                "{} stopped starting tasks after {}",
+                local_time(now()),
+                crate::error::plural(failures, "failure")
+            ),
             Event::Interrupted { signal, .. } => {
                 writeln!(self.run, "{} interrupted by {signal}", local_time(now()))
             }

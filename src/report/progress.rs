@@ -143,28 +143,7 @@ impl<W: Write, E: Write> Progress<W, E> {
             return;
         }
         let text = match event {
-            Event::RunStarted { jobs, .. } => {
-                let mut text = String::new();
-                if let Some(header) = &self.options.header {
-                    let _ = writeln!(text, "{header}");
-                }
-                if jobs < self.options.jobs {
-                    let _ = writeln!(
-                        text,
-                        "Running at most {} at once: the open-file limit (ulimit -n) allows \
-                         no more than that of the {} asked for...",
-                        plural(jobs, "task"),
-                        self.options.jobs
-                    );
-                } else if let Some(jobs) = self.options.announce_jobs {
-                    let _ = writeln!(
-                        text,
-                        "Running with max {}...",
-                        plural(jobs, "concurrent task")
-                    );
-                }
-                text
-            }
+            Event::RunStarted { jobs, .. } => self.started(jobs),
             Event::TaskStarted { task, .. } => {
                 self.running.insert(
                     task,
@@ -223,6 +202,14 @@ impl<W: Write, E: Write> Progress<W, E> {
                 let head = format!("{} {}", self.counter(), self.plan.tasks[task].name.value);
                 self.line(&head, Status::Skipped, &reason.to_string())
             }
+            Event::Halted { failures, running } => {
+                let mut text =
+                    format!("\n{} failed: no more tasks start", plural(failures, "task"));
+                if running > 0 {
+                    let _ = write!(text, "; waiting for {}", plural(running, "running task"));
+                }
+                text + "...\n"
+            }
             Event::Interrupted { signal, running } => format!(
                 "\nReceived {signal}: stopping {} (press Ctrl-C again to kill them now)...\n",
                 plural(running, "running task")
@@ -233,6 +220,30 @@ impl<W: Write, E: Write> Progress<W, E> {
         all.push_str(&text);
         all.push_str(&self.live_view());
         self.write(&all);
+    }
+
+    /// The lines that open the run: a header, and how many run at once.
+    fn started(&self, jobs: usize) -> String {
+        let mut text = String::new();
+        if let Some(header) = &self.options.header {
+            let _ = writeln!(text, "{header}");
+        }
+        if jobs < self.options.jobs {
+            let _ = writeln!(
+                text,
+                "Running at most {} at once: the open-file limit (ulimit -n) allows \
+                 no more than that of the {} asked for...",
+                plural(jobs, "task"),
+                self.options.jobs
+            );
+        } else if let Some(jobs) = self.options.announce_jobs {
+            let _ = writeln!(
+                text,
+                "Running with max {}...",
+                plural(jobs, "concurrent task")
+            );
+        }
+        text
     }
 
     fn counter(&self) -> String {
@@ -371,9 +382,13 @@ impl<W: Write, E: Write> Progress<W, E> {
     fn summary(&self, summary: &Summary) -> String {
         let counts = summary.counts;
         let blank = if self.options.quiet { "" } else { "\n" };
-        match summary.interrupted {
-            Some(signal) => format!("{blank}Run interrupted by {signal}: {counts}\n"),
-            None => format!("{blank}Run completed: {counts}\n"),
+        match (summary.interrupted, summary.halted) {
+            (Some(signal), _) => format!("{blank}Run interrupted by {signal}: {counts}\n"),
+            (None, Some(failures)) => format!(
+                "{blank}Run stopped after {}: {counts}\n",
+                plural(failures, "failure")
+            ),
+            (None, None) => format!("{blank}Run completed: {counts}\n"),
         }
     }
 
@@ -582,6 +597,7 @@ mod tests {
                 counts,
                 duration: Duration::from_secs(1),
                 interrupted,
+                halted: None,
             },
         }
     }

@@ -355,6 +355,16 @@ fn register_settings(engine: &mut Engine) {
         },
     );
     engine.register_fn(
+        "desc",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, text: &str| {
+            let text = text.trim().to_owned();
+            handle.change(&ctx, |task, _| {
+                task.desc = Some(text).filter(|text| !text.is_empty());
+                Ok(())
+            })
+        },
+    );
+    engine.register_fn(
         "retries",
         |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, retries: INT| {
             let retries = u32::try_from(retries)
@@ -532,6 +542,7 @@ fn define(
         } else {
             Kind::Shell
         },
+        desc: None,
     }));
     guard.closures.push(closure);
     Ok(TaskHandle {

@@ -140,17 +140,19 @@ fn missing_file_and_directory() {
         .file("dir/x", "")
         .args(&["check", "dir"])
         .status(2)
-        .stderr_contains("× cannot read task file `dir`")
-        .stderr_contains("it is a directory")
+        .stderr_contains("taskfile::directory")
+        .stderr_contains("× `dir` is a directory, not a task file")
+        .stderr_contains("help: name the task file in it, or run there with `-C dir`")
         .run();
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
+    // No file and none to be found is not a usage error: see daily.rs.
     Test::new()
-        .args(&["check"])
+        .args(&["check", "--frobnicate"])
         .status(2)
-        .stderr_contains("required")
+        .stderr_contains("unexpected argument")
         .run();
     Test::new().args(&["frobnicate"]).status(2).run();
     Test::new()

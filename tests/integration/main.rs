@@ -16,6 +16,7 @@
 mod book;
 mod check;
 mod correctness;
+mod daily;
 mod examples;
 mod graph;
 mod harness;
