@@ -7,8 +7,10 @@
 //! later stage can point at the text behind a problem. Nothing here checks
 //! how tasks relate to each other; that is the graph's job.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use crate::source::{SourceId, Spanned};
 
@@ -32,6 +34,54 @@ pub(crate) struct TaskSpec {
     /// What the task is for, as `taskrun list` shows it: its `[desc:…]`,
     /// or the comment line right above it.
     pub desc: Option<String>,
+}
+
+impl TaskSpec {
+    /// What the task runs and how, as one number: see [`fingerprint`].
+    pub(crate) fn fingerprint(&self) -> i64 {
+        fingerprint(
+            &self.command.value,
+            self.settings.dir.as_deref(),
+            &self.settings.env,
+            self.kind,
+        )
+    }
+}
+
+/// A task's fingerprint: its command, its own `[dir:]` (relative to the
+/// task file, as written) and `[env:]` (in order), and its kind, as the
+/// first 8 bytes of SHA-256 over a length-prefixed encoding of them, read
+/// as a big-endian signed 64-bit number (what SQLite stores). The same
+/// task gives the same number in every taskrun and on every platform;
+/// the inherited environment does not take part (it changes with every
+/// CI run).
+pub(crate) fn fingerprint(
+    command: &str,
+    dir: Option<&Path>,
+    env: &[(String, String)],
+    kind: Kind,
+) -> i64 {
+    let mut hash = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    field(b"taskrun fingerprint 1");
+    field(command.as_bytes());
+    match dir {
+        Some(dir) => field(dir.as_os_str().as_encoded_bytes()),
+        None => field(b""),
+    }
+    field(&(env.len() as u64).to_le_bytes());
+    for (key, value) in env {
+        field(key.as_bytes());
+        field(value.as_bytes());
+    }
+    field(kind.as_str().as_bytes());
+    let digest = hash.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// What a task runs.
@@ -155,6 +205,24 @@ mod tests {
         assert!(!is_valid_name("my-task"));
         assert!(!is_valid_name("my task"));
         assert!(!is_valid_name("tâche"));
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_see_what_runs() {
+        let env = vec![("K".to_owned(), "v".to_owned())];
+        let base = fingerprint("make", None, &[], Kind::Shell);
+        // The number is part of the database: it must never change.
+        assert_eq!(base, fingerprint("make", None, &[], Kind::Shell));
+        assert_eq!(base, -2_753_033_385_827_237_529, "changed: {base}");
+        assert_ne!(base, fingerprint("make ", None, &[], Kind::Shell));
+        assert_ne!(base, fingerprint("make", Some(Path::new("web")), &[], Kind::Shell));
+        assert_ne!(base, fingerprint("make", None, &env, Kind::Shell));
+        assert_ne!(base, fingerprint("make", None, &[], Kind::Rhai));
+        // Fields cannot run into each other.
+        assert_ne!(
+            fingerprint("ab", Some(Path::new("c")), &[], Kind::Shell),
+            fingerprint("a", Some(Path::new("bc")), &[], Kind::Shell)
+        );
     }
 
     #[test]
