@@ -794,7 +794,8 @@ mod tests {
     #[test]
     fn a_pool_starts_its_tasks_in_the_order_they_became_ready() {
         // See: issue 13, item 14.
-        let plan = plan("pool db 1\nhold: x [pool:db]\nlate: x [pool:db]\nearly: x [pool:db]\nfree: x\n");
+        let plan =
+            plan("pool db 1\nhold: x [pool:db]\nlate: x [pool:db]\nearly: x [pool:db]\nfree: x\n");
         let mut admission = Admission::new(&plan);
         let mut start = Vec::new();
         admission.ready(0);
