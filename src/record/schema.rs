@@ -11,13 +11,15 @@
 //! task's own settings; version 4 the run's script and each task's kind;
 //! version 5 soft dependencies and pools; version 6 what a task asks of a
 //! cluster, the job that ran it, and the run's executor; version 7 the
-//! `task_results` view: the last attempt of each task of each run.
+//! `task_results` view: the last attempt of each task of each run;
+//! version 8 the task file as it was named, relative to where taskrun
+//! started (the JUnit report's `classname`).
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 7;
+pub(super) const VERSION: i64 = 8;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 7] = [
+pub(super) const MIGRATIONS: [&str; 8] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -93,4 +95,8 @@ pub(super) const MIGRATIONS: [&str; 7] = [
         SELECT * FROM tasks AS t
         WHERE t.attempt = (SELECT MAX(u.attempt) FROM tasks AS u
                            WHERE u.run_id = t.run_id AND u.position = t.position);",
+    // 8: the task file relative to the directory taskrun started in, so
+    // that a report names it the same on every machine and checkout (the
+    // absolute `taskfile` differs between them). NULL for earlier runs.
+    "ALTER TABLE runs ADD COLUMN taskfile_relative TEXT;",
 ];
