@@ -19,6 +19,7 @@ mod examples;
 mod graph;
 mod harness;
 mod history;
+mod junit;
 mod reports;
 mod run;
 mod script;
