@@ -1,6 +1,6 @@
 //! Durations and sizes as people write them: `90`, `1.5`, `500ms`, `30s`,
-//! `5m`, `2h`; `4096`, `64K`, `1M`, `1G`; and times as the history keeps
-//! them and as reports write them.
+//! `5m`, `2h`, `30d`, `2w`; `4096`, `64K`, `1M`, `1G`; and times as the
+//! history keeps them and as reports write them.
 //!
 //! Used by the command line and by attributes alike, so every place that
 //! takes a duration or a size accepts the same spellings.
@@ -8,7 +8,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses a duration: a non-negative decimal number with an optional unit
-/// (`ms`, `s`, `m`, `h`); a bare number is seconds.
+/// (`ms`, `s`, `m`, `h`, `d` for days, `w` for weeks); a bare number is
+/// seconds. Days and weeks are for ages (`prune --older-than 30d`); a day
+/// is 24 hours, whatever the clock did that day.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -28,9 +30,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => 0.001,
         "m" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
+        "w" => 604_800.0,
         other => {
             return Err(format!(
-                "unknown unit `{other}` in `{text}`; use ms, s, m or h, e.g. `90s` or `1.5m`"
+                "unknown unit `{other}` in `{text}`; use ms, s, m, h, d or w, e.g. `90s`, `1.5m` or `30d`"
             ));
         }
     };
@@ -125,11 +129,17 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("").is_err());
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("1.5d"), Ok(Duration::from_secs(129_600)));
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(90 * 60)));
         assert!(
-            parse_duration("5d")
+            parse_duration("5y")
                 .unwrap_err()
-                .contains("unknown unit `d`")
+                .contains("unknown unit `y` in `5y`; use ms, s, m, h, d or w")
         );
+        assert!(parse_duration("d").is_err());
         assert!(parse_duration("1e400").is_err());
         assert!(
             parse_duration("abc")
