@@ -7,11 +7,13 @@
 //! and the other reports as its sinks.
 
 mod check;
+mod prune;
 mod retry;
 mod run;
 mod show;
 
 pub(crate) use check::{check, graph};
+pub(crate) use prune::prune;
 pub(crate) use retry::retry;
 pub(crate) use run::run;
 pub(crate) use show::{history, show};

@@ -20,6 +20,7 @@ mod graph;
 mod harness;
 mod history;
 mod junit;
+mod prune;
 mod reports;
 mod run;
 mod script;
