@@ -3,16 +3,18 @@
 README.md with what the freshly built taskrun prints, the way the test
 `every_console_block_in_the_book_matches_the_binary` runs it: one shell per
 block, in a fresh directory holding an `examples` link, shown as
-/home/me/project, with TZ=UTC.
+/home/me/project, with TZ=UTC. The machine's name, which a JUnit report
+holds, is shown as build-host (the test masks it).
 
     cargo build && book/update-transcripts.py && git diff
 
 Review the diff: this is for when the output changed on purpose.
 """
-import os, pathlib, re, subprocess, tempfile
+import os, pathlib, re, socket, subprocess, tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHOWN = "/home/me/project"
+SHOWN_HOST = "build-host"
 BIN = ROOT / "target" / "debug"
 
 
@@ -24,6 +26,7 @@ def run(commands):
         script = "exec 2>&1\n" + "\n".join(commands) + "\n"
         out = subprocess.run(["/bin/sh", "-c", script], cwd=project, env=env,
                              capture_output=True, text=True).stdout
+        out = out.replace(f'hostname="{socket.gethostname()}"', f'hostname="{SHOWN_HOST}"')
         return out.replace(project, SHOWN)
 
 

@@ -47,6 +47,7 @@ where
     let result = match &arguments.command {
         Command::Run(args) => commands::run(args, color, &mut sources),
         Command::Retry(args) => commands::retry(args, color, &mut sources),
+        Command::Prune(args) => commands::prune(args),
         Command::History { limit, json, db } => commands::history(&db.path, *limit, *json),
         Command::Show {
             run,

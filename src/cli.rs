@@ -114,6 +114,8 @@ pub(crate) enum Command {
     },
     /// Print taskrun's manual page (roff), e.g. `taskrun man > taskrun.1`.
     Man,
+    /// Delete old runs, with their tasks, from the history.
+    Prune(PruneArgs),
     /// Print the dependency graph of a task file for Graphviz or Mermaid.
     Graph {
         #[command(flatten)]
@@ -289,6 +291,38 @@ pub(crate) struct RetryArgs {
 
     #[command(flatten)]
     pub(crate) exec: ExecArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    #[command(flatten)]
+    pub(crate) which: PruneWhich,
+
+    /// List the runs that would be deleted, and delete nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Then rewrite the database file so that it gives the freed space
+    /// back to the file system (SQLite's VACUUM).
+    #[arg(long)]
+    pub(crate) vacuum: bool,
+
+    #[command(flatten)]
+    pub(crate) db: DbArg,
+}
+
+/// Which runs `prune` deletes: one rule or the other, never both.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct PruneWhich {
+    /// Keep the N newest runs and delete the older ones.
+    #[arg(long, value_name = "N")]
+    pub(crate) keep: Option<usize>,
+
+    /// Delete the runs that started longer ago than AGE, e.g. `30d`,
+    /// `2w`, `12h`, `90m`.
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub(crate) older_than: Option<Duration>,
 }
 
 /// A run named on the command line.

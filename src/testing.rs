@@ -1,8 +1,9 @@
 //! Helpers shared by the unit tests.
 
 use crate::error::GraphError;
+use crate::event::Counts;
 use crate::graph::Plan;
-use crate::record::{Store, StoredOutput, TaskRow, TaskState};
+use crate::record::{RunRow, RunStatus, Store, StoredOutput, TaskRow, TaskState};
 use crate::source::{Source, Sources};
 use crate::task::TaskSet;
 use crate::task::{Kind, Settings};
@@ -56,5 +57,29 @@ pub(crate) fn task_row(position: i64, name: &str, state: TaskState) -> TaskRow {
         settings: Settings::default(),
         kind: Kind::Shell,
         job_id: None,
+    }
+}
+
+/// A completed run row with the id `id`, with nothing else recorded.
+pub(crate) fn run_row(id: i64) -> RunRow {
+    RunRow {
+        id,
+        started_at: 0,
+        finished_at: None,
+        total_tasks: 0,
+        counts: Counts::default(),
+        status: RunStatus::Completed,
+        taskfile: None,
+        taskfile_relative: None,
+        dir: None,
+        duration: None,
+        retry_of: None,
+        signal: None,
+        jobs: None,
+        note: None,
+        script: None,
+        pools: Vec::new(),
+        host: None,
+        pid: None,
     }
 }

@@ -1,6 +1,6 @@
 //! Durations and sizes as people write them: `90`, `1.5`, `500ms`, `30s`,
-//! `5m`, `2h`; `4096`, `64K`, `1M`, `1G`; and times as the history keeps
-//! them.
+//! `5m`, `2h`, `30d`, `2w`; `4096`, `64K`, `1M`, `1G`; and times as the
+//! history keeps them and as reports write them.
 //!
 //! Used by the command line and by attributes alike, so every place that
 //! takes a duration or a size accepts the same spellings.
@@ -8,7 +8,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses a duration: a non-negative decimal number with an optional unit
-/// (`ms`, `s`, `m`, `h`); a bare number is seconds.
+/// (`ms`, `s`, `m`, `h`, `d` for days, `w` for weeks); a bare number is
+/// seconds. Days and weeks are for ages (`prune --older-than 30d`); a day
+/// is 24 hours, whatever the clock did that day.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -28,9 +30,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => 0.001,
         "m" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
+        "w" => 604_800.0,
         other => {
             return Err(format!(
-                "unknown unit `{other}` in `{text}`; use ms, s, m or h, e.g. `90s` or `1.5m`"
+                "unknown unit `{other}` in `{text}`; use ms, s, m, h, d or w, e.g. `90s`, `1.5m` or `30d`"
             ));
         }
     };
@@ -74,6 +78,42 @@ pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
     })
 }
 
+/// A time as ISO 8601 in UTC, to the second (`2026-12-01T14:02:26Z`), as
+/// reports for other programs write it: unlike the local times people
+/// are shown, it means the same wherever it is read.
+pub(crate) fn utc_timestamp(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let seconds = unix_seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`): pure arithmetic, so it needs no time zone data and
+/// no call into the C library.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,17 +129,34 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("").is_err());
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("1.5d"), Ok(Duration::from_secs(129_600)));
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(90 * 60)));
         assert!(
-            parse_duration("5d")
+            parse_duration("5y")
                 .unwrap_err()
-                .contains("unknown unit `d`")
+                .contains("unknown unit `y` in `5y`; use ms, s, m, h, d or w")
         );
+        assert!(parse_duration("d").is_err());
         assert!(parse_duration("1e400").is_err());
         assert!(
             parse_duration("abc")
                 .unwrap_err()
                 .contains("`abc` is not a duration")
         );
+    }
+
+    #[test]
+    fn utc_timestamps() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(1_705_329_022), "2024-01-15T14:30:22Z");
+        // A leap day, and the last second of a leap year.
+        assert_eq!(utc_timestamp(1_709_164_800), "2024-02-29T00:00:00Z");
+        assert_eq!(utc_timestamp(1_735_689_599), "2024-12-31T23:59:59Z");
+        assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_timestamp(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

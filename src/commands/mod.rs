@@ -8,12 +8,14 @@
 
 mod check;
 mod help;
+mod prune;
 mod retry;
 mod run;
 mod show;
 
 pub(crate) use check::{check, graph, list};
 pub(crate) use help::{completions, man};
+pub(crate) use prune::prune;
 pub(crate) use retry::retry;
 pub(crate) use run::run;
 pub(crate) use show::{history, show};

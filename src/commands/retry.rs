@@ -124,6 +124,8 @@ pub(crate) fn retry(
     );
     let run = NewRun {
         taskfile: original.taskfile.clone().unwrap_or_default(),
+        // The same name as the original's, so that CI sees one suite.
+        taskfile_relative: original.taskfile_relative.clone(),
         script: original.script.clone(),
         dir,
         jobs: jobs(&args.exec),
@@ -458,25 +460,7 @@ mod tests {
         ];
         let tasks: Vec<&TaskRow> = rows.iter().collect();
         let choice = choose(&tasks, &mut |_| true);
-        let run = RunRow {
-            id: 7,
-            started_at: 0,
-            finished_at: None,
-            total_tasks: 3,
-            counts: crate::event::Counts::default(),
-            status: RunStatus::Completed,
-            taskfile: None,
-            dir: None,
-            duration: None,
-            retry_of: None,
-            signal: None,
-            jobs: None,
-            note: None,
-            script: None,
-            pools: Vec::new(),
-            host: None,
-            pid: None,
-        };
+        let run = crate::testing::run_row(7);
         let mut sources = Sources::new();
         let plan = plan_of(
             &choice.retried,

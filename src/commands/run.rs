@@ -53,6 +53,9 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
         } else {
             absolute(file).display().to_string()
         },
+        taskfile_relative: (file.as_os_str() != load::STDIN)
+            .then(|| relative_to_start(file))
+            .flatten(),
         script: loaded
             .script_path
             .as_deref()
@@ -78,6 +81,55 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
 /// cannot be done).
 pub(super) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The task file relative to the directory taskrun started in, as the
+/// JUnit report names it (`examples/reports.txt`): the same on every
+/// machine and in every checkout, where the absolute path is not. `None`
+/// if the working directory cannot be known.
+fn relative_to_start(file: &Path) -> Option<String> {
+    let start = std::env::current_dir().ok()?;
+    let lexical = relative_path(&absolute(file), &start);
+    // An absolute path through a symbolic link (the working directory is
+    // always the real one) is found again by its real path.
+    let path = if lexical.starts_with("..") && file.is_absolute() {
+        std::fs::canonicalize(file)
+            .ok()
+            .map_or(lexical.clone(), |real| relative_path(&real, &start))
+    } else {
+        lexical
+    };
+    Some(path.to_string_lossy().into_owned())
+}
+
+/// `path` relative to `base`, both absolute, worked out from their names
+/// alone: `.` left out, `name/..` taken back, and `..` for each part of
+/// `base` that `path` does not share.
+fn relative_path(path: &Path, base: &Path) -> PathBuf {
+    use std::path::Component;
+    fn normal(path: &Path) -> Vec<Component<'_>> {
+        let mut parts: Vec<Component<'_>> = Vec::new();
+        for part in path.components() {
+            match part {
+                Component::CurDir => {}
+                Component::ParentDir if matches!(parts.last(), Some(Component::Normal(_))) => {
+                    parts.pop();
+                }
+                // `/..` is `/`.
+                Component::ParentDir if matches!(parts.last(), Some(Component::RootDir)) => {}
+                other => parts.push(other),
+            }
+        }
+        parts
+    }
+    let (path, base) = (normal(path), normal(base));
+    let shared = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut relative: PathBuf = base[shared..]
+        .iter()
+        .map(|_| Component::ParentDir)
+        .collect();
+    relative.extend(&path[shared..]);
+    relative
 }
 
 /// How many tasks run at once: `--jobs`, or the number of CPUs.
@@ -433,5 +485,28 @@ fn exit_status(summary: &Summary) -> u8 {
         Some(signal) => exit_code::interrupted(signal),
         None if summary.counts.all_passed() => exit_code::SUCCESS,
         None => exit_code::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_files_are_named_relative_to_where_taskrun_started() {
+        let relative = |path: &str, base: &str| {
+            relative_path(Path::new(path), Path::new(base))
+                .display()
+                .to_string()
+        };
+        assert_eq!(
+            relative("/p/examples/reports.txt", "/p"),
+            "examples/reports.txt"
+        );
+        assert_eq!(relative("/p/./examples/../tasks.txt", "/p/"), "tasks.txt");
+        assert_eq!(relative("/p/tasks.txt", "/p/ci"), "../tasks.txt");
+        assert_eq!(relative("/q/tasks.txt", "/p/ci"), "../../q/tasks.txt");
+        assert_eq!(relative("/tasks.txt", "/"), "tasks.txt");
+        assert_eq!(relative("/../tasks.txt", "/p"), "../tasks.txt");
     }
 }

@@ -575,6 +575,14 @@ mod tests {
 
     #[test]
     fn interrupt_forwards_the_signal() {
+        // A shell cannot trap a signal that was ignored when it started,
+        // and a test run from a background job (`cargo test &`, nohup)
+        // inherits SIGINT ignored: give the job the default, as a terminal
+        // does. (taskrun itself catches SIGINT, so its tasks start with
+        // the default.)
+        // SAFETY: signal(2) sets a disposition; nothing in this test
+        // process relies on SIGINT.
+        unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
         let control = Control::new().unwrap();
         // Interrupt once the trap is in place, which the job says.
         let outcome = Local.execute(

@@ -5,12 +5,14 @@
 //! thread; nothing here calls back into the scheduler.
 
 mod liveness;
+mod prune;
 mod recorder;
 mod rows;
 mod schema;
 mod store;
 mod write;
 
+pub(crate) use prune::Deleted;
 pub(crate) use recorder::Recorder;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
 pub(crate) use store::Store;

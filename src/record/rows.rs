@@ -53,7 +53,11 @@ pub(crate) struct RunRow {
     /// `interrupted` also for a run still marked `running` whose taskrun
     /// process is gone.
     pub status: RunStatus,
+    /// The task file as an absolute path.
     pub taskfile: Option<String>,
+    /// The task file relative to the directory taskrun started in; `None`
+    /// for runs recorded before taskrun kept it.
+    pub taskfile_relative: Option<String>,
     pub dir: Option<String>,
     pub duration: Option<Duration>,
     pub retry_of: Option<i64>,
@@ -320,7 +324,7 @@ impl Store {
 
 const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, passed, failed,
     skipped, status, taskfile, dir, duration_ms, timeouts, canceled, retry_of, signal, jobs,
-    host, pid, pid_started, note, script, pools FROM runs";
+    host, pid, pid_started, note, script, pools, taskfile_relative FROM runs";
 
 const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
     started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
@@ -354,6 +358,7 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         counts: Counts::default(),
         status,
         taskfile: row.get(8)?,
+        taskfile_relative: row.get(22)?,
         dir: row.get(9)?,
         duration: row.get::<_, Option<i64>>(10)?.map(from_millis),
         retry_of: row.get(13)?,

@@ -11,13 +11,16 @@
 //! task's own settings; version 4 the run's script and each task's kind;
 //! version 5 soft dependencies and pools; version 6 what a task asks of a
 //! cluster, the job that ran it, and the run's executor; version 7 the
-//! `task_results` view: the last attempt of each task of each run.
+//! `task_results` view: the last attempt of each task of each run;
+//! version 8 the task file as it was named, relative to where taskrun
+//! started (the JUnit report's `classname`); version 9 run numbers that
+//! are never given twice (`runs.id` AUTOINCREMENT).
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 7;
+pub(super) const VERSION: i64 = 9;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 7] = [
+pub(super) const MIGRATIONS: [&str; 9] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -93,4 +96,65 @@ pub(super) const MIGRATIONS: [&str; 7] = [
         SELECT * FROM tasks AS t
         WHERE t.attempt = (SELECT MAX(u.attempt) FROM tasks AS u
                            WHERE u.run_id = t.run_id AND u.position = t.position);",
+    // 8: the task file relative to the directory taskrun started in, so
+    // that a report names it the same on every machine and checkout (the
+    // absolute `taskfile` differs between them). NULL for earlier runs.
+    "ALTER TABLE runs ADD COLUMN taskfile_relative TEXT;",
+    // 9: run numbers that are never given twice. Without AUTOINCREMENT,
+    // SQLite gives a new row the largest id + 1, so once the newest run
+    // was deleted (by `prune`, or by hand) the next run took its number,
+    // and rows left behind of the deleted run mixed into the new one.
+    // SQLite cannot add AUTOINCREMENT to a table, so `runs` is made anew
+    // with every column in the same order, and its index again; the
+    // store turns foreign keys off for this (see `Store::migrate`), as
+    // SQLite's way of changing a table asks. `tasks` is left as it is
+    // (it holds the output, and copying it could take long and need as
+    // much free disk again); its `run_id` names `runs` by name, so it
+    // refers to the new table, and so does `task_results`, which reads
+    // only `tasks`. `retry_of` stops being a foreign key: a retry keeps
+    // the number of the run it retried after that run is pruned (numbers
+    // are never given again, so it cannot come to mean another run), where
+    // the key would forbid pruning it. The sequence starts above every
+    // run number that ever was: those of task rows whose run was deleted
+    // by hand count too.
+    "CREATE TABLE runs_autoincrement (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        total_tasks INTEGER NOT NULL,
+        passed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'completed',
+        taskfile TEXT,
+        dir TEXT,
+        duration_ms INTEGER,
+        timeouts INTEGER NOT NULL DEFAULT 0,
+        canceled INTEGER NOT NULL DEFAULT 0,
+        retry_of INTEGER,
+        signal INTEGER,
+        jobs INTEGER,
+        host TEXT,
+        pid INTEGER,
+        pid_started INTEGER,
+        note TEXT,
+        script TEXT,
+        pools TEXT NOT NULL DEFAULT '',
+        executor TEXT NOT NULL DEFAULT 'local',
+        taskfile_relative TEXT
+    );
+    INSERT INTO runs_autoincrement (id, started_at, finished_at, total_tasks, passed, failed,
+        skipped, status, taskfile, dir, duration_ms, timeouts, canceled, retry_of, signal, jobs,
+        host, pid, pid_started, note, script, pools, executor, taskfile_relative)
+    SELECT id, started_at, finished_at, total_tasks, passed, failed,
+        skipped, status, taskfile, dir, duration_ms, timeouts, canceled, retry_of, signal, jobs,
+        host, pid, pid_started, note, script, pools, executor, taskfile_relative
+    FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_autoincrement RENAME TO runs;
+    CREATE INDEX runs_by_status ON runs(status);
+    DELETE FROM sqlite_sequence WHERE name = 'runs';
+    INSERT INTO sqlite_sequence (name, seq) VALUES ('runs', MAX(
+        COALESCE((SELECT MAX(id) FROM runs), 0),
+        COALESCE((SELECT MAX(run_id) FROM tasks), 0)));",
 ];

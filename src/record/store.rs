@@ -203,9 +203,23 @@ impl Store {
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(|source| self.write_error(source))?;
         if version < VERSION {
+            // Off while the schema changes, as SQLite's way of rebuilding
+            // a table asks: migration 9 drops and makes anew `runs`, which
+            // the rows of `tasks` refer to. The pragma does nothing inside
+            // a transaction, so it is set around the migrations' own.
+            self.foreign_keys(false)?;
             self.migrate()?;
         }
-        Ok(())
+        // On for every write of taskrun's (whatever SQLite was built to
+        // default to): a run cannot be deleted while task rows refer to it,
+        // so a deleted run cannot leave them behind.
+        self.foreign_keys(true)
+    }
+
+    fn foreign_keys(&self, on: bool) -> Result<(), StoreError> {
+        self.connection
+            .pragma_update(None, "foreign_keys", on)
+            .map_err(|source| self.write_error(source))
     }
 
     /// Switches a new database to WAL (which lasts: later opens find it).
@@ -284,7 +298,7 @@ impl Store {
         }
     }
 
-    fn write_error(&self, source: rusqlite::Error) -> StoreError {
+    pub(super) fn write_error(&self, source: rusqlite::Error) -> StoreError {
         write_error(&self.path, source)
     }
 
@@ -358,6 +372,101 @@ mod tests {
             Store::open(&dir.path().join("t.db")),
             Err(StoreError::Newer { found, .. }) if found == VERSION + 1
         ));
+    }
+
+    /// The columns of `table`, in order.
+    fn columns(connection: &Connection, table: &str) -> Vec<String> {
+        let mut statement = connection
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_7_database_keeps_every_row_and_column_and_numbers_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let old = Connection::open(&path).unwrap();
+        // The schema as taskrun 7 left it, with its migrations' own SQL.
+        for migration in &MIGRATIONS[..7] {
+            old.execute_batch(migration).unwrap();
+        }
+        old.execute_batch(
+            // Off, as in the `sqlite3` shell that deleted run #3.
+            "PRAGMA user_version = 7;
+             PRAGMA foreign_keys = OFF;
+             INSERT INTO runs (id, started_at, total_tasks, passed, status, taskfile, retry_of,
+                 host, pools)
+             VALUES (1, 1705329022, 1, 0, 'completed', '/p/tasks.txt', NULL, 'h', 'db=1'),
+                    (2, 1705329100, 1, 1, 'completed', '/p/tasks.txt', 1, 'h', '');
+             INSERT INTO tasks (run_id, name, command, status, position, stdout)
+             VALUES (1, 'a', 'false', 'failed', 0, 'one'),
+                    (2, 'a', 'true', 'passed', 0, 'two'),
+                    -- A run #3 deleted by hand left its row behind.
+                    (3, 'a', 'true', 'passed', 0, 'three');",
+        )
+        .unwrap();
+        let before = columns(&old, "runs");
+        drop(old);
+
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.version().unwrap(), VERSION);
+        let mut expected = before;
+        expected.push("taskfile_relative".to_owned());
+        assert_eq!(columns(&store.connection, "runs"), expected);
+        let sql: String = store
+            .connection
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'runs'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(sql.contains("AUTOINCREMENT"), "{sql}");
+        let indexes: i64 = store
+            .connection
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'runs_by_status'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 1);
+
+        let runs = store.runs(10).unwrap();
+        let shown: Vec<_> = runs
+            .iter()
+            .map(|run| (run.id, run.started_at, run.retry_of, run.pools.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (2, 1_705_329_100, Some(1), vec![]),
+                (1, 1_705_329_022, None, vec![("db".to_owned(), 1)]),
+            ]
+        );
+        assert_eq!(runs[0].taskfile.as_deref(), Some("/p/tasks.txt"));
+        assert_eq!(runs[0].taskfile_relative, None);
+        let tasks = store.tasks_with_output(&runs[1]).unwrap();
+        assert_eq!(tasks[0].stdout.bytes, b"one");
+
+        // The next run is #4: above the run whose rows were left behind.
+        let run = crate::record::NewRun {
+            taskfile: "/p/tasks.txt".to_owned(),
+            taskfile_relative: Some("tasks.txt".to_owned()),
+            script: None,
+            dir: "/p".into(),
+            jobs: 1,
+            retry_of: None,
+            started_at: std::time::SystemTime::now(),
+            executor: "local",
+        };
+        let plan = crate::testing::plan("a: true\n");
+        assert_eq!(store.begin_run(&run, &plan).unwrap().run, 4);
     }
 
     #[test]

@@ -24,6 +24,9 @@ use crate::units::unix_seconds;
 pub(crate) struct NewRun {
     /// The task file, as an absolute path (or a description for a retry).
     pub taskfile: String,
+    /// The task file relative to the directory taskrun started in (a
+    /// retry keeps its original's).
+    pub taskfile_relative: Option<String>,
     /// The script that took part, as an absolute path.
     pub script: Option<String>,
     /// The directory the tasks run in.
@@ -133,8 +136,9 @@ impl Store {
         self.write(|transaction| {
             transaction.execute(
                 "INSERT INTO runs (started_at, total_tasks, status, taskfile, dir, jobs,
-                     retry_of, host, pid, pid_started, script, pools, executor)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     retry_of, host, pid, pid_started, script, pools, executor,
+                     taskfile_relative)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     unix_seconds(run.started_at),
                     to_i64(plan.tasks.len()),
@@ -152,6 +156,7 @@ impl Store {
                         .collect::<Vec<_>>()
                         .join(","),
                     run.executor,
+                    run.taskfile_relative,
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();
@@ -390,6 +395,7 @@ mod tests {
     fn new_run() -> NewRun {
         NewRun {
             taskfile: "/p/tasks.txt".to_owned(),
+            taskfile_relative: Some("tasks.txt".to_owned()),
             script: None,
             dir: PathBuf::from("/p"),
             jobs: 2,

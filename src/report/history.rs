@@ -14,7 +14,12 @@ use crate::record::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_at
 
 /// `Recent runs:` and one line per run.
 pub(crate) fn history(runs: &[RunRow]) -> String {
-    let mut out = String::from("Recent runs:\n");
+    format!("Recent runs:\n{}", run_lines(runs))
+}
+
+/// A line per run, as `history` lists them.
+pub(crate) fn run_lines(runs: &[RunRow]) -> String {
+    let mut out = String::new();
     for run in runs {
         let _ = write!(
             out,
@@ -182,7 +187,7 @@ fn run_duration(run: &RunRow) -> String {
 
 /// `1.0 MiB`, `512 B`.
 #[expect(clippy::cast_precision_loss, reason = "sizes are shown to one decimal")]
-fn size(bytes: i64) -> String {
+pub(crate) fn size(bytes: i64) -> String {
     let bytes_f = bytes as f64;
     if bytes < 1024 {
         format!("{bytes} B")

@@ -5,6 +5,13 @@
 //! It is made from the database, so that `--junit FILE` and `taskrun show
 //! RUN --junit` give the same report; [`JunitFile`] is the sink that
 //! writes it when a run is over (after the recorder, whose rows it reads).
+//!
+//! CI systems keep track of a test from run to run by its suite, class
+//! and name, so those are the same for every run of a task file: the
+//! suite is the file's name, the class its path relative to where taskrun
+//! started. Only what Jenkins' strict schema allows is written (the
+//! project's own `tests/junit/junit.xsd` says what that is, and the tests
+//! hold every report to it).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -15,6 +22,7 @@ use crate::error::Error;
 use crate::event::{Event, Status, why_ended};
 use crate::record::{RunRow, StoredOutput, TaskRow, TaskState};
 use crate::sink::Sink;
+use crate::units::utc_timestamp;
 
 /// The JUnit XML of a run.
 pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
@@ -33,21 +41,39 @@ pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
         .iter()
         .filter(|task| skipped_state(task.state))
         .count();
-    let suite = format!("taskrun run #{}", run.id);
-    let class = escape(run.taskfile.as_deref().unwrap_or("taskrun"));
+    // Runs recorded before the relative path was kept have the absolute
+    // one, which still names the file.
+    let taskfile = run
+        .taskfile_relative
+        .as_deref()
+        .or(run.taskfile.as_deref())
+        .filter(|path| !path.is_empty());
+    let class = escape(taskfile.unwrap_or("taskrun"));
+    let suite = escape(
+        taskfile
+            .and_then(|path| std::path::Path::new(path).file_name())
+            .map_or("taskrun".into(), |name| name.to_string_lossy())
+            .as_ref(),
+    );
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // No `skipped` here: Jenkins' schema refuses it on `testsuites`.
     let _ = writeln!(
         out,
-        "<testsuites name=\"taskrun\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
+        "<testsuites name=\"taskrun\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">",
         tasks.len(),
         seconds(run.duration)
     );
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
+        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{}\"",
         tasks.len(),
-        seconds(run.duration)
+        seconds(run.duration),
+        utc_timestamp(run.started_at)
     );
+    if let Some(host) = run.host.as_deref().filter(|host| !host.is_empty()) {
+        let _ = write!(out, " hostname=\"{}\"", escape(host));
+    }
+    out.push_str(">\n");
     for task in tasks {
         let _ = write!(
             out,
@@ -71,11 +97,14 @@ pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
             state if skipped_state(state) => {
                 let _ = writeln!(body, "      <skipped message=\"{}\"/>", escape(&message));
             }
+            // The text starts with the reason too: GitLab shows the text
+            // alone when there is one, and would drop the message.
             status => {
                 let _ = writeln!(
                     body,
-                    "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                    "      <failure type=\"{}\" message=\"{}\">{}\n{}</failure>",
                     escape(status.as_str()),
+                    escape(&message),
                     escape(&message),
                     escape(&stderr)
                 );
@@ -207,6 +236,52 @@ fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Exit;
+    use crate::testing::{run_row, task_row};
+
+    #[test]
+    fn names_stay_the_same_from_run_to_run() {
+        let mut run = run_row(12);
+        run.started_at = 1_705_329_022;
+        run.host = Some("ci-7".into());
+        run.taskfile = Some("/home/me/project/ci/tasks.txt".into());
+        run.taskfile_relative = Some("ci/tasks.txt".into());
+        let task = task_row(0, "build", TaskState::Ended(Status::Passed));
+        let xml = junit(&run, &[&task]);
+        assert!(
+            xml.contains(
+                "<testsuites name=\"taskrun\" tests=\"1\" failures=\"0\" errors=\"0\" time=\"0.000\">\n  \
+                 <testsuite name=\"tasks.txt\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\" \
+                 time=\"0.000\" timestamp=\"2024-01-15T14:30:22Z\" hostname=\"ci-7\">\n    \
+                 <testcase name=\"build\" classname=\"ci/tasks.txt\" time=\"0.000\"/>\n"
+            ),
+            "{xml}"
+        );
+        // A run recorded before the relative path was kept.
+        run.taskfile_relative = None;
+        run.host = None;
+        let xml = junit(&run, &[&task]);
+        assert!(
+            xml.contains("classname=\"/home/me/project/ci/tasks.txt\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<testsuite name=\"tasks.txt\""), "{xml}");
+        assert!(!xml.contains("hostname"), "{xml}");
+    }
+
+    #[test]
+    fn a_failure_says_why_before_its_stderr() {
+        let mut failed = task_row(0, "test", TaskState::Ended(Status::Failed));
+        failed.exit = Some(Exit::Code(1));
+        failed.stderr.bytes = b"\x1b[31massertion failed\x1b[0m\n".to_vec();
+        let xml = junit(&run_row(1), &[&failed]);
+        assert!(
+            xml.contains(
+                "<failure type=\"failed\" message=\"exit code 1\">exit code 1\nassertion failed\n</failure>"
+            ),
+            "{xml}"
+        );
+    }
 
     #[test]
     fn escaping() {

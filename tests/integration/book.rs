@@ -74,10 +74,34 @@ fn console_blocks() -> Vec<Block> {
 /// Replaces what differs from run to run: measured durations such as
 /// `(0.2s)`, `(12.45s)` or `(1m05s)` become `(…)`, and date-times such as
 /// `2024-01-15 14:30:22` become `YYYY-MM-DD hh:mm:ss` (the harness's
-/// masks), and so do Slurm's job numbers and the measured numbers of the
-/// machine-readable reports.
+/// masks), and so do Slurm's job numbers, the measured numbers of the
+/// machine-readable reports, and the start time and host of a JUnit
+/// report.
 fn mask(text: &str) -> String {
-    mask_jobs(&mask_measured(&mask_times(&mask_durations(text))))
+    mask_jobs(&mask_attributes(&mask_measured(&mask_times(
+        &mask_durations(text),
+    ))))
+}
+
+/// The values of the XML attributes that differ from run to run and from
+/// machine to machine, as in `timestamp="2026-12-01T14:02:28Z"` and
+/// `hostname="ci-7"`, become `…`.
+fn mask_attributes(text: &str) -> String {
+    let mut out = text.to_owned();
+    for key in [" timestamp=\"", " hostname=\""] {
+        let mut masked = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find(key) {
+            let (before, after) = rest.split_at(at + key.len());
+            masked.push_str(before);
+            let value = after.find('"').unwrap_or(after.len());
+            masked.push('…');
+            rest = &after[value..];
+        }
+        masked.push_str(rest);
+        out = masked;
+    }
+    out
 }
 
 /// Slurm's job numbers, as in `Slurm job: 31`, become `Slurm job: …`.
@@ -121,6 +145,14 @@ fn times_are_masked() {
     assert_eq!(
         mask("#1 | 2026-11-24 08:16:47 | x (0.5s)"),
         "#1 | YYYY-MM-DD hh:mm:ss | x (…)"
+    );
+}
+
+#[test]
+fn report_times_and_hosts_are_masked() {
+    assert_eq!(
+        mask(r#"<testsuite name="a" timestamp="2026-12-01T14:02:28Z" hostname="ci-7">"#),
+        r#"<testsuite name="a" timestamp="…" hostname="…">"#
     );
 }
 

@@ -1,10 +1,12 @@
 //! Every file in `examples/` is exercised: the task files are valid, each
-//! broken one in `examples/errors/` fails as the book shows, and the Rust
-//! example (`examples/embed.rs`, built by `cargo test`) runs.
+//! broken one in `examples/errors/` fails as the book shows, every example
+//! runs with a JUnit report that CI would take, and the Rust example
+//! (`examples/embed.rs`, built by `cargo test`) runs.
 
 use std::path::PathBuf;
 
 use crate::harness::{Test, root};
+use crate::junit::assert_valid_junit;
 
 fn files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
@@ -65,7 +67,8 @@ fn readme_shows_the_example_pipeline_verbatim() {
     assert!(readme.contains("cargo run --release -- run examples/pipeline.txt\ncargo test\n"));
 }
 
-/// Every example runs, with the exit status its comments promise.
+/// Every example runs, with the exit status its comments promise, and
+/// its JUnit report is valid.
 #[test]
 fn every_example_runs() {
     for path in files("examples") {
@@ -74,10 +77,18 @@ fn every_example_runs() {
             "failure.txt" | "timeout.txt" | "reports.txt" | "release.txt" => 1,
             _ => 0,
         };
-        Test::new()
-            .args(&["run", path.to_str().unwrap(), "--timeout", "3"])
-            .status(expected)
-            .run();
+        let test = Test::new();
+        test.with_args(&[
+            "run",
+            path.to_str().unwrap(),
+            "--timeout",
+            "3",
+            "--junit",
+            "report.xml",
+        ])
+        .status(expected)
+        .run();
+        assert_valid_junit(&test.path().join("report.xml"));
     }
 }
 
@@ -110,9 +121,17 @@ fn every_scripted_example_runs() {
             "flaky" | "hooks" => 1,
             _ => 0,
         };
-        test.with_args(&["run", script, "--retry-delay", "0.01"])
-            .status(expected)
-            .run();
+        test.with_args(&[
+            "run",
+            script,
+            "--retry-delay",
+            "0.01",
+            "--junit",
+            "report.xml",
+        ])
+        .status(expected)
+        .run();
+        assert_valid_junit(&test.path().join("report.xml"));
         if name == "hooks" {
             let summary = std::fs::read_to_string(test.path().join("summary.md")).unwrap();
             assert!(summary.contains("- passed: 2\n- failed: 1\n"), "{summary}");

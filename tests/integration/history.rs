@@ -13,7 +13,7 @@ const FAILING: &str = "compile: echo compiling; echo 'main.c:3: error' >&2; exit
 
 /// The sqlite3 command-line client, as a user's own tools would read the
 /// database; `None` (with a note) where it is not installed.
-fn sqlite3(db: &Path, sql: &str) -> Option<String> {
+pub(crate) fn sqlite3(db: &Path, sql: &str) -> Option<String> {
     let Ok(output) = Command::new("sqlite3").arg(db).arg(sql).output() else {
         eprintln!("skipped: the sqlite3 client is not installed");
         return None;
@@ -74,7 +74,7 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
     ] {
         assert_contains(&tasks, extra);
     }
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "7\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "9\n");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
     let indexes = sqlite3(
         &db,
@@ -598,7 +598,7 @@ fn a_database_from_a_newer_taskrun_is_refused() {
     test.with_args(&["run", "tasks.txt"])
         .status(2)
         .stderr_contains(
-            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 7)",
+            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 9)",
         )
         .run();
     assert!(!test.path().join("ran").exists());
@@ -635,7 +635,7 @@ fn a_database_with_the_first_schema_is_migrated() {
     test.with_args(&["show", "1", "--task", "old"])
         .stdout_contains("--- stdout ---\nold output\n")
         .run();
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "7\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "9\n");
     test.with_args(&["run", "tasks.txt", "--quiet"])
         .stdout_contains("(run #2)")
         .run();

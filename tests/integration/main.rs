@@ -21,6 +21,8 @@ mod examples;
 mod graph;
 mod harness;
 mod history;
+mod junit;
+mod prune;
 mod reports;
 mod run;
 mod script;
