@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
 use crate::load::{self, LoadOptions, ScriptChoice};
+use crate::order::Order;
 use crate::report::{self, Output};
 use crate::task::is_valid_name;
 use crate::units::{parse_duration, parse_size};
@@ -207,6 +208,12 @@ pub(crate) struct ExecArgs {
     #[arg(long, short = 'q')]
     pub(crate) quiet: bool,
 
+    /// Which ready task starts first: `critical-path` (the longest chain
+    /// of work, estimated from the history of earlier runs) or `file`
+    /// (the one ready first, then the one declared first).
+    #[arg(long, value_enum, default_value_t = OrderArg::CriticalPath)]
+    pub(crate) order: OrderArg,
+
     /// Stop starting tasks after the first failure (a timeout is one):
     /// the running ones finish, cleanup tasks (`[after_done:…]`) still
     /// run, the others are skipped. The default keeps going.
@@ -366,6 +373,24 @@ impl From<ColorChoice> for report::ColorChoice {
             ColorChoice::Auto => report::ColorChoice::Auto,
             ColorChoice::Always => report::ColorChoice::Always,
             ColorChoice::Never => report::ColorChoice::Never,
+        }
+    }
+}
+
+/// `--order`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OrderArg {
+    /// The longest chain of estimated work first.
+    CriticalPath,
+    /// The task that became ready first starts first.
+    File,
+}
+
+impl From<OrderArg> for Order {
+    fn from(order: OrderArg) -> Order {
+        match order {
+            OrderArg::CriticalPath => Order::CriticalPath,
+            OrderArg::File => Order::File,
         }
     }
 }

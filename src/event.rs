@@ -433,6 +433,11 @@ pub enum Event {
         attempt: u32,
         /// When it started.
         at: SystemTime,
+        /// How long after the run's start it started (a monotonic clock).
+        since_start: Duration,
+        /// Which of the run's `jobs` lanes runs it (0 to `jobs - 1`): no
+        /// two attempts that overlap have the same.
+        slot: usize,
     },
     /// A task wrote to one of its streams (sent only when the runner is
     /// asked for output events).

@@ -26,6 +26,7 @@ mod exit_code;
 mod fuzz;
 mod graph;
 mod load;
+mod order;
 mod record;
 mod report;
 mod runner;

@@ -48,6 +48,7 @@ use crate::error::Error;
 use crate::event::{Event, Signal, Summary};
 use crate::execute::{self, Evaluated, Executor, Slurm, SlurmOptions};
 use crate::graph::Plan;
+use crate::order::{self, Estimates, Order};
 use crate::report::Style;
 use crate::schedule::{RetryPolicy, RunOptions, Scheduler};
 use crate::script::{Hooks, Policy, Script};
@@ -64,6 +65,8 @@ pub struct Runner {
     dir: Option<PathBuf>,
     retry_delay: Duration,
     max_failures: Option<usize>,
+    order: Order,
+    estimates: Option<Estimates>,
     output_events: bool,
     interrupts: Option<Receiver<Signal>>,
     run_id: i64,
@@ -91,6 +94,8 @@ impl Runner {
             dir: None,
             retry_delay: Duration::from_secs(1),
             max_failures: None,
+            order: Order::CriticalPath,
+            estimates: None,
             output_events: true,
             interrupts: None,
             run_id: 0,
@@ -143,6 +148,27 @@ impl Runner {
     #[must_use]
     pub fn max_failures(mut self, failures: usize) -> Runner {
         self.max_failures = Some(failures.max(1));
+        self
+    }
+
+    /// Starts ready tasks in the order they became ready (then the order
+    /// they are declared in) instead of the longest chain of tasks first.
+    #[must_use]
+    pub fn file_order(mut self) -> Runner {
+        self.order = Order::File;
+        self
+    }
+
+    /// For `taskrun run`: how ready tasks are ordered.
+    pub(crate) fn order(mut self, order: Order) -> Runner {
+        self.order = order;
+        self
+    }
+
+    /// For `taskrun run`: what the history says each task takes, for the
+    /// critical-path order.
+    pub(crate) fn estimates(mut self, estimates: Estimates) -> Runner {
+        self.estimates = Some(estimates);
         self
     }
 
@@ -251,6 +277,17 @@ impl Runner {
             live_output: self.output_events,
             retry_delay: self.retry_delay,
             max_failures: self.max_failures,
+            priority: {
+                let equal;
+                let estimates = match &self.estimates {
+                    Some(estimates) if estimates.durations.len() == plan.tasks.len() => estimates,
+                    _ => {
+                        equal = Estimates::equal(plan.tasks.len());
+                        &equal
+                    }
+                };
+                order::priorities(plan, estimates, self.order)
+            },
             policy: script.and_then(|script| {
                 let policy = Policy::new(Arc::clone(script), sources.clone(), self.style)?;
                 Some(Arc::new(policy) as Arc<dyn RetryPolicy>)

@@ -15,7 +15,7 @@
 //! events it emits.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -50,6 +50,9 @@ pub(crate) struct RunOptions {
     /// Stop starting tasks once this many have failed (`--fail-fast` is
     /// 1); `None` keeps going.
     pub(crate) max_failures: Option<usize>,
+    /// Each task's priority (see `order.rs`): ready tasks start highest
+    /// first. Empty: all the same (file order).
+    pub(crate) priority: Vec<u64>,
 }
 
 /// Decides whether a failed attempt of a task with retries is retried (a
@@ -105,6 +108,10 @@ struct Run<'a> {
     soft_dependents: Vec<Vec<TaskId>>,
     /// The ready tasks, and the places left in their pools.
     admission: Admission,
+    /// The lanes no task runs in now, lowest first.
+    free_slots: BinaryHeap<Reverse<usize>>,
+    /// The lane each running task runs in.
+    slot: Vec<usize>,
     /// Tasks waiting to be retried, soonest first.
     delayed: BinaryHeap<Reverse<(Instant, TaskId)>>,
     /// How many times each task has been started.
@@ -153,11 +160,7 @@ impl<'a> Scheduler<'a> {
             .map_err(std::io::Error::other)?;
         let control = Arc::new(Control::new()?);
         let (sender, messages) = channel::unbounded::<Message>();
-        let mut run = Run::new(
-            self.plan,
-            self.options.retry_delay,
-            self.options.max_failures,
-        );
+        let mut run = Run::new(self.plan, jobs, self.options);
         let mut signals = signals.clone();
 
         emit(Event::RunStarted {
@@ -177,10 +180,14 @@ impl<'a> Scheduler<'a> {
                     run.state[task] = State::Running;
                     run.attempts[task] += 1;
                     run.running += 1;
+                    let Reverse(slot) = run.free_slots.pop().unwrap_or(Reverse(0));
+                    run.slot[task] = slot;
                     emit(Event::TaskStarted {
                         task,
                         attempt: run.attempts[task],
                         at: SystemTime::now(),
+                        since_start: start.elapsed(),
+                        slot,
                     });
                     self.start(&pool, task, &control, &sender);
                 }
@@ -192,6 +199,9 @@ impl<'a> Scheduler<'a> {
                 Some(Reverse((due, _))) => channel::at(*due),
                 None => channel::never(),
             };
+            // What becomes ready from here on became ready after what is
+            // ready now.
+            run.admission.next_round();
             channel::select! {
                 recv(retry_due) -> _ => run.release_due(),
                 recv(messages) -> message => match message {
@@ -283,7 +293,7 @@ impl<'a> Scheduler<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(plan: &'a Plan, retry_delay: Duration, max_failures: Option<usize>) -> Self {
+    fn new(plan: &'a Plan, jobs: usize, options: &RunOptions) -> Self {
         let count = plan.tasks.len();
         let mut dependents = vec![Vec::new(); count];
         let mut soft_dependents = vec![Vec::new(); count];
@@ -299,7 +309,7 @@ impl<'a> Run<'a> {
             .map(|task| plan.deps[task].len() + plan.soft[task].len())
             .collect();
         let mut state = vec![State::Waiting; count];
-        let mut admission = Admission::new(plan);
+        let mut admission = Admission::new(plan, options.priority.clone());
         for task in (0..count).filter(|&task| unmet[task] == 0) {
             state[task] = State::Ready;
             admission.ready(task);
@@ -311,6 +321,8 @@ impl<'a> Run<'a> {
             dependents,
             soft_dependents,
             admission,
+            free_slots: (0..jobs).map(Reverse).collect(),
+            slot: vec![0; count],
             delayed: BinaryHeap::new(),
             attempts: vec![0; count],
             last: vec![None; count],
@@ -318,8 +330,8 @@ impl<'a> Run<'a> {
             counts: Counts::default(),
             interrupted: None,
             halted: None,
-            max_failures,
-            retry_delay,
+            max_failures: options.max_failures,
+            retry_delay: options.retry_delay,
             jitter: Jitter::seeded(),
         }
     }
@@ -397,6 +409,7 @@ impl<'a> Run<'a> {
     ) {
         self.running -= 1;
         self.admission.ended(self.plan, task);
+        self.free_slots.push(Reverse(self.slot[task]));
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
         let attempt = self.attempts[task];
@@ -506,71 +519,104 @@ impl<'a> Run<'a> {
 }
 
 /// Which ready task starts next: the scheduler's one rule, used by the
-/// run and by `run --dry-run` alike.
+/// run, by the simulator and so by `run --dry-run` alike.
 ///
-/// Ready tasks start in declaration order. A ready task whose pool is full
-/// is held, and the tasks held for a pool start, in the order they were
-/// held, as soon as it has a place: before tasks that became ready after
-/// them.
+/// Ready tasks start highest priority first (all priorities are 0 in
+/// file order, see `order.rs`), then the one that became ready first (in
+/// an earlier round: the scheduler starts a new round each time it learns
+/// something), then the one declared first. A ready task whose pool is
+/// full is held, and the tasks held for a pool start in the same order as
+/// soon as it has a place: before tasks that became ready after them.
 #[derive(Debug)]
 pub(crate) struct Admission {
-    /// Ready tasks, lowest declaration index first.
-    ready: BinaryHeap<Reverse<TaskId>>,
+    /// Each task's priority.
+    priority: Vec<u64>,
+    /// The current round.
+    round: u64,
+    /// Ready tasks, first to start first.
+    ready: BinaryHeap<Reverse<Key>>,
     /// For each pool, the ready tasks held for a place in it.
-    held: Vec<VecDeque<TaskId>>,
+    held: Vec<BinaryHeap<Reverse<Key>>>,
     /// For each pool, how many of its tasks run now.
     running: Vec<usize>,
 }
 
+/// The order of ready tasks: highest priority, earliest round, first
+/// declared.
+type Key = (Reverse<u64>, u64, TaskId);
+
 impl Admission {
-    pub(crate) fn new(plan: &Plan) -> Admission {
+    /// With each task's `priority` (in plan order).
+    pub(crate) fn new(plan: &Plan, priority: Vec<u64>) -> Admission {
         Admission {
+            priority,
+            round: 0,
             ready: BinaryHeap::new(),
-            held: vec![VecDeque::new(); plan.pools.len()],
+            held: vec![BinaryHeap::new(); plan.pools.len()],
             running: vec![0; plan.pools.len()],
         }
     }
 
+    /// Tasks that become ready from now on became ready later than those
+    /// before.
+    pub(crate) fn next_round(&mut self) {
+        self.round += 1;
+    }
+
+    fn key(&self, task: TaskId) -> Key {
+        (
+            Reverse(self.priority.get(task).copied().unwrap_or(0)),
+            self.round,
+            task,
+        )
+    }
+
     /// `task` may start.
     pub(crate) fn ready(&mut self, task: TaskId) {
-        self.ready.push(Reverse(task));
+        let key = self.key(task);
+        self.ready.push(Reverse(key));
     }
 
     /// Adds to `start` up to `places` tasks to start now, in order, and
     /// counts each against its pool.
     pub(crate) fn admit(&mut self, plan: &Plan, places: usize, start: &mut Vec<TaskId>) {
         let limit = start.len() + places;
-        for (pool, held) in self.held.iter_mut().enumerate() {
-            while start.len() < limit && self.running[pool] < plan.pools[pool].1 {
-                let Some(task) = held.pop_front() else {
-                    break;
-                };
-                self.running[pool] += 1;
-                start.push(task);
-            }
-        }
         while start.len() < limit {
-            let Some(Reverse(task)) = self.ready.pop() else {
+            // The first ready task, and the first held one of a pool that
+            // has a place: whichever comes first in the order.
+            let free_pool = (0..self.held.len())
+                .filter(|&pool| self.running[pool] < plan.pools[pool].1)
+                .filter_map(|pool| self.held[pool].peek().map(|&Reverse(key)| (key, pool)))
+                .min();
+            let ready = self.ready.peek().map(|&Reverse(key)| key);
+            let held = free_pool.filter(|(key, _)| ready.is_none_or(|ready| *key < ready));
+            let task = if let Some((key, pool)) = held {
+                self.held[pool].pop();
+                self.running[pool] += 1;
+                key.2
+            } else if let Some(Reverse(key)) = self.ready.pop() {
+                let task = key.2;
+                match plan.pool_of[task] {
+                    Some(pool) if self.running[pool] >= plan.pools[pool].1 => {
+                        self.held[pool].push(Reverse(key));
+                        continue;
+                    }
+                    Some(pool) => self.running[pool] += 1,
+                    None => {}
+                }
+                task
+            } else {
                 break;
             };
-            match plan.pool_of[task] {
-                Some(pool) if self.running[pool] >= plan.pools[pool].1 => {
-                    self.held[pool].push_back(task);
-                }
-                Some(pool) => {
-                    self.running[pool] += 1;
-                    start.push(task);
-                }
-                None => start.push(task),
-            }
+            start.push(task);
         }
     }
 
     /// Every ready task, held ones included, taken out (in no set order).
     pub(crate) fn take_ready(&mut self) -> Vec<TaskId> {
-        let mut tasks: Vec<TaskId> = self.ready.drain().map(|Reverse(task)| task).collect();
+        let mut tasks: Vec<TaskId> = self.ready.drain().map(|Reverse(key)| key.2).collect();
         for held in &mut self.held {
-            tasks.extend(held.drain(..));
+            tasks.extend(held.drain().map(|Reverse(key)| key.2));
         }
         tasks.sort_unstable();
         tasks
@@ -582,47 +628,6 @@ impl Admission {
             self.running[pool] -= 1;
         }
     }
-}
-
-/// The order tasks would start in with `jobs` places, if every task took
-/// the same time and passed: what `run --dry-run` shows. The task that
-/// started first ends first.
-pub(crate) fn start_order(plan: &Plan, jobs: usize) -> Vec<TaskId> {
-    let count = plan.tasks.len();
-    let mut unmet: Vec<usize> = (0..count)
-        .map(|task| plan.deps[task].len() + plan.soft[task].len())
-        .collect();
-    let mut dependents = vec![Vec::new(); count];
-    for task in 0..count {
-        for dep in plan.all_deps(task) {
-            dependents[dep].push(task);
-        }
-    }
-    let mut admission = Admission::new(plan);
-    for task in (0..count).filter(|&task| unmet[task] == 0) {
-        admission.ready(task);
-    }
-    let mut running = VecDeque::new();
-    let mut order = Vec::with_capacity(count);
-    let mut starting = Vec::new();
-    while order.len() < count {
-        admission.admit(plan, jobs.max(1) - running.len(), &mut starting);
-        order.extend_from_slice(&starting);
-        running.extend(starting.drain(..));
-        let Some(done) = running.pop_front() else {
-            // Nothing runs and nothing can start: only a cycle could do
-            // this, and plans have none.
-            break;
-        };
-        admission.ended(plan, done);
-        for &dependent in &dependents[done] {
-            unmet[dependent] -= 1;
-            if unmet[dependent] == 0 {
-                admission.ready(dependent);
-            }
-        }
-    }
-    order
 }
 
 /// A small pseudo-random source for retry jitter (splitmix64); it only
@@ -677,6 +682,7 @@ mod tests {
             retry_delay: Duration::from_millis(1),
             policy: None,
             max_failures: None,
+            priority: Vec::new(),
         }
     }
 
@@ -738,13 +744,30 @@ mod tests {
     }
 
     #[test]
-    fn dependencies_run_first_and_ties_start_in_file_order() {
+    fn dependencies_run_first_and_the_first_ready_starts_first() {
         let (summary, events, fake) = run("c: c [after:a,b]\nb: b [after:a]\na: a\nd: d\n", 1);
         assert!(summary.counts.all_passed());
-        // Among ready tasks the one declared first starts first: when `a`
-        // ends, `b` (line 2) goes before `d` (line 4), then `c` (line 1).
-        assert_eq!(fake.log.lock().unwrap().0, ["a", "b", "c", "d"]);
-        assert_eq!(events, ["a passed", "b passed", "c passed", "d passed"]);
+        // File order: `a` and `d` are ready at once, and `a` is declared
+        // first; when `a` ends, `d` (ready since the start) goes before
+        // `b` (ready only now), and `c` comes last.
+        assert_eq!(fake.log.lock().unwrap().0, ["a", "d", "b", "c"]);
+        assert_eq!(events, ["a passed", "d passed", "b passed", "c passed"]);
+    }
+
+    #[test]
+    fn the_critical_path_order_starts_the_longest_chain_first() {
+        use crate::order::{Estimates, Order, priorities};
+        let plan = plan("c: c [after:a,b]\nb: b [after:a]\na: a\nd: d\n");
+        let mut options = options(1);
+        options.priority = priorities(&plan, &Estimates::equal(4), Order::CriticalPath);
+        let fake = Arc::new(Fake::default());
+        let (_keep, signals) = channel::unbounded();
+        Scheduler::new(&plan, &options, fake.clone())
+            .run(&mut |_| {}, &signals)
+            .unwrap();
+        // `a` heads the chain a → b → c; then `b` (a chain of two) before
+        // `d` (one), and `c` and `d` tie on length: `d` was ready first.
+        assert_eq!(fake.log.lock().unwrap().0, ["a", "b", "d", "c"]);
     }
 
     #[test]
@@ -862,7 +885,7 @@ mod tests {
         // See: issue 13, item 14.
         let plan =
             plan("pool db 1\nhold: x [pool:db]\nlate: x [pool:db]\nearly: x [pool:db]\nfree: x\n");
-        let mut admission = Admission::new(&plan);
+        let mut admission = Admission::new(&plan, vec![0; plan.tasks.len()]);
         let mut start = Vec::new();
         admission.ready(0);
         admission.ready(2);
@@ -870,6 +893,7 @@ mod tests {
         assert_eq!(start, [0], "`early` waits for the pool");
         // `late` (declared before `early`) becomes ready later, and so does
         // `free`, which needs no pool.
+        admission.next_round();
         admission.ready(1);
         admission.ready(3);
         start.clear();
@@ -891,18 +915,21 @@ mod tests {
     }
 
     #[test]
-    fn start_order_follows_dependencies_jobs_and_pools() {
+    fn the_simulated_order_follows_dependencies_jobs_and_pools() {
+        use crate::order::{Estimates, Order, priorities, simulate};
         let plan = plan("pool db 1\na: x [pool:db]\nb: x [pool:db]\nc: x\nd: x [after:c]\n");
-        let names = |order: Vec<TaskId>| -> Vec<String> {
-            order
-                .into_iter()
-                .map(|task| plan.tasks[task].name.value.clone())
+        let equal = Estimates::equal(plan.tasks.len());
+        let order = |jobs| -> Vec<String> {
+            simulate(&plan, &equal, jobs, &priorities(&plan, &equal, Order::File))
+                .placed
+                .iter()
+                .map(|placed| plan.tasks[placed.task].name.value.clone())
                 .collect()
         };
-        // With two places: a and c start; a ends, b (db is free) starts;
-        // c ends, d starts.
-        assert_eq!(names(start_order(&plan, 2)), ["a", "c", "b", "d"]);
-        assert_eq!(names(start_order(&plan, 1)), ["a", "b", "c", "d"]);
+        // With two places: a and c start; both end, and b (held for the
+        // pool since the start) goes before d (ready only now).
+        assert_eq!(order(2), ["a", "c", "b", "d"]);
+        assert_eq!(order(1), ["a", "b", "c", "d"]);
     }
 
     #[test]

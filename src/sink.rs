@@ -355,6 +355,8 @@ mod tests {
             task,
             attempt: 1,
             at: SystemTime::now(),
+            since_start: Duration::ZERO,
+            slot: 0,
         }
     }
 

@@ -4,6 +4,7 @@
 use crate::cli::{GraphFormat, SourceArgs};
 use crate::error::Error;
 use crate::load::{self, is_script};
+use crate::order::{Estimates, Order};
 use crate::source::Sources;
 use crate::{exit_code, report, visualize};
 
@@ -15,7 +16,13 @@ pub(crate) fn check(args: &SourceArgs, json: bool, sources: &mut Sources) -> Res
     let loaded = load::load(&options, sources)?;
     let file = options.file.display().to_string();
     if json {
-        print_out(&report::plan_json(&file, &loaded.plan, default_jobs()))?;
+        print_out(&report::plan_json(
+            &file,
+            &loaded.plan,
+            default_jobs(),
+            &Estimates::equal(loaded.plan.tasks.len()),
+            Order::CriticalPath,
+        ))?;
         return Ok(exit_code::SUCCESS);
     }
     let mut name = file;
@@ -38,7 +45,13 @@ pub(crate) fn list(
     let plan = load::load(&options, sources)?.plan;
     let file = options.file.display().to_string();
     let text = if json {
-        report::plan_json(&file, &plan, default_jobs())
+        report::plan_json(
+            &file,
+            &plan,
+            default_jobs(),
+            &Estimates::equal(plan.tasks.len()),
+            Order::CriticalPath,
+        )
     } else if names {
         let mut names = String::new();
         for task in &plan.tasks {

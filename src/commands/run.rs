@@ -14,6 +14,7 @@ use crate::execute::{Slurm, SlurmOptions};
 use crate::exit_code;
 use crate::graph::Plan;
 use crate::load;
+use crate::order::{Estimates, Order};
 use crate::record::{NewRun, Recorder, Store};
 use crate::report::{
     self, ColorChoice, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Style, Written,
@@ -38,10 +39,13 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
     names.extend(args.tasks.iter().cloned());
     let plan = select(loaded.plan, &names, &args.exclude)?;
     if args.dry_run {
+        let estimates = estimates(&args.exec.db.path, &plan);
+        let (jobs, order) = (jobs(&args.exec), Order::from(args.exec.order));
         let text = if args.json {
-            report::plan_json(&options.file.display().to_string(), &plan, jobs(&args.exec))
+            let file = options.file.display().to_string();
+            report::plan_json(&file, &plan, jobs, &estimates, order)
         } else {
-            report::dry_run(&plan, jobs(&args.exec))
+            report::dry_run(&plan, &estimates, jobs, order)
         };
         print_out(&text)?;
         return Ok(exit_code::SUCCESS);
@@ -75,6 +79,20 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
         &run,
         None,
     )
+}
+
+/// What the history at `db` says `plan`'s tasks take; one unit each when
+/// there is no history (no database is created for this) or it cannot be
+/// read, which is no reason not to run.
+pub(super) fn estimates(db: &Path, plan: &Plan) -> Estimates {
+    let tasks: Vec<(&str, i64)> = plan
+        .tasks
+        .iter()
+        .map(|task| (task.name.value.as_str(), task.fingerprint()))
+        .collect();
+    Store::open(db)
+        .and_then(|store| store.durations(&tasks))
+        .map_or_else(|_| Estimates::equal(tasks.len()), |known| Estimates::new(&known))
 }
 
 /// `path` made absolute, as the history keeps paths (as given, if that
@@ -197,6 +215,7 @@ fn unknown_task(plan: &Plan, pattern: &str) -> Error {
 /// choice, else the script's (`executor("slurm")`), else this machine.
 fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Runner {
     let runner = Runner::new()
+        .order(exec.order.into())
         .jobs(jobs(exec))
         .max_output(usize::try_from(exec.max_output).unwrap_or(usize::MAX))
         .retry_delay(exec.retry_delay)
@@ -374,6 +393,7 @@ pub(super) fn execute_plan(
         Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
     }
     let db = &exec.db.path;
+    let runner = runner.estimates(estimates(db, &plan));
     let mut store = Store::create(db)?;
     // Runs whose taskrun was killed are closed now; if that fails (the
     // database is busy), they are still shown as interrupted when read.

@@ -4,6 +4,7 @@
 //! The recorder is one more consumer of the event stream, on its own
 //! thread; nothing here calls back into the scheduler.
 
+mod durations;
 mod liveness;
 mod prune;
 mod recorder;
@@ -13,6 +14,7 @@ mod store;
 mod write;
 
 pub(crate) use prune::Deleted;
+pub(crate) use durations::Known;
 pub(crate) use recorder::Recorder;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
 pub(crate) use store::Store;

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::store::{Store, StoreError};
-use super::write::{RunIds, TaskUpdate};
+use super::write::{Lane, RunIds, TaskUpdate};
 use crate::error::Error;
 use crate::event::{Counts, Event, Signal, Status, Summary};
 use crate::sink::{Sink, Wait};
@@ -26,6 +26,8 @@ pub(crate) struct Recorder {
     store: Store,
     ids: RunIds,
     pending: Vec<TaskUpdate>,
+    /// When and where each task's current attempt started.
+    lanes: Vec<Lane>,
     /// When the batch that `pending` began must be written.
     window_end: Option<Instant>,
     counts: Counts,
@@ -37,6 +39,7 @@ impl Recorder {
     /// A recorder for the run `ids` (see [`Store::begin_run`]).
     pub(crate) fn new(store: Store, ids: RunIds) -> Recorder {
         Recorder {
+            lanes: vec![Lane::default(); ids.tasks.len()],
             store,
             ids,
             pending: Vec::new(),
@@ -49,7 +52,25 @@ impl Recorder {
 
     fn event(&mut self, event: Event) {
         let update = match event {
-            Event::TaskStarted { task, attempt, at } => TaskUpdate::Started { task, attempt, at },
+            Event::TaskStarted {
+                task,
+                attempt,
+                at,
+                since_start,
+                slot,
+            } => {
+                let lane = Lane {
+                    start_us: i64::try_from(since_start.as_micros()).unwrap_or(i64::MAX),
+                    slot: i64::try_from(slot).unwrap_or(i64::MAX),
+                };
+                self.lanes[task] = lane;
+                TaskUpdate::Started {
+                    task,
+                    attempt,
+                    at,
+                    lane,
+                }
+            }
             Event::TaskFinished { task, result } => {
                 self.counts.add(result.status);
                 self.forget_start(task);
@@ -63,6 +84,7 @@ impl Recorder {
                     task,
                     result,
                     reason,
+                    lane: self.lanes[task],
                 }
             }
             Event::TaskRetrying { task, result, .. } => {
@@ -71,6 +93,7 @@ impl Recorder {
                     task,
                     result,
                     reason: None,
+                    lane: self.lanes[task],
                 }
             }
             Event::TaskSkipped { task, reason } => {

@@ -425,12 +425,7 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
         settings: Settings {
             timeout: row.get::<_, Option<i64>>(21)?.map(from_millis),
             dir: row.get::<_, Option<String>>(22)?.map(PathBuf::from),
-            env: row
-                .get::<_, String>(23)?
-                .lines()
-                .filter_map(|line| line.split_once('='))
-                .map(|(key, value)| (key.to_owned(), value.to_owned()))
-                .collect(),
+            env: decode_env(&row.get::<_, String>(23)?),
             retries: Some(u32::try_from(row.get::<_, i64>(24)?).unwrap_or(0))
                 .filter(|&retries| retries > 0),
             pool: row
@@ -443,12 +438,21 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
         },
         job_id: row.get(30)?,
         soft_deps: names(&row.get::<_, String>(26)?),
-        kind: if row.get::<_, String>(25)? == "rhai" {
-            Kind::Rhai
-        } else {
-            Kind::Shell
-        },
+        kind: decode_kind(&row.get::<_, String>(25)?),
     })
+}
+
+/// A task's own environment as stored: one `NAME=value` a line.
+pub(super) fn decode_env(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// A task's kind as stored.
+pub(super) fn decode_kind(text: &str) -> Kind {
+    if text == "rhai" { Kind::Rhai } else { Kind::Shell }
 }
 
 /// A comma-separated list of task names.

@@ -14,13 +14,16 @@
 //! `task_results` view: the last attempt of each task of each run;
 //! version 8 the task file as it was named, relative to where taskrun
 //! started (the JUnit report's `classname`); version 9 run numbers that
-//! are never given twice (`runs.id` AUTOINCREMENT).
+//! are never given twice (`runs.id` AUTOINCREMENT); version 10 each
+//! task's fingerprint (filled in for the rows already there by
+//! [`after`]), when each attempt started within its run and in which lane,
+//! and the covering index that estimates are read from.
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 9;
+pub(super) const VERSION: i64 = 10;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 9] = [
+pub(super) const MIGRATIONS: [&str; 10] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -157,4 +160,48 @@ pub(super) const MIGRATIONS: [&str; 9] = [
     INSERT INTO sqlite_sequence (name, seq) VALUES ('runs', MAX(
         COALESCE((SELECT MAX(id) FROM runs), 0),
         COALESCE((SELECT MAX(run_id) FROM tasks), 0)));",
+    // 10: what history knows of a task's durations: its fingerprint (what
+    // it runs and how, see `task::fingerprint`), when each attempt
+    // started (microseconds from the run's start, monotonic) and in which
+    // of the run's `--jobs` lanes; and an index that holds everything
+    // the estimates read, so that they never read a row's output.
+    "ALTER TABLE tasks ADD COLUMN fingerprint INTEGER;
+    ALTER TABLE tasks ADD COLUMN start_us INTEGER;
+    ALTER TABLE tasks ADD COLUMN slot INTEGER;
+    CREATE INDEX tasks_history ON tasks(name, fingerprint, status, run_id, duration_ms);",
 ];
+
+/// What a migration needs done in code, after its SQL and in its
+/// transaction: `version` is the one it brings the database to.
+pub(super) fn after(version: i64, transaction: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    if version == 10 {
+        backfill_fingerprints(transaction)?;
+    }
+    Ok(())
+}
+
+/// Gives every task row written before fingerprints existed its own.
+fn backfill_fingerprints(transaction: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, i64)> = {
+        let mut statement = transaction
+            .prepare("SELECT id, command, dir, env, kind FROM tasks WHERE fingerprint IS NULL")?;
+        let rows = statement.query_map([], |row| {
+            let dir: Option<String> = row.get(2)?;
+            let env = super::rows::decode_env(&row.get::<_, String>(3)?);
+            let kind = super::rows::decode_kind(&row.get::<_, String>(4)?);
+            let fingerprint = crate::task::fingerprint(
+                &row.get::<_, String>(1)?,
+                dir.as_deref().map(std::path::Path::new),
+                &env,
+                kind,
+            );
+            Ok((row.get(0)?, fingerprint))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut update = transaction.prepare("UPDATE tasks SET fingerprint = ?2 WHERE id = ?1")?;
+    for (id, fingerprint) in rows {
+        update.execute([id, fingerprint])?;
+    }
+    Ok(())
+}

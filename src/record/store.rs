@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::schema::{MIGRATIONS, VERSION};
+use super::schema::{self, MIGRATIONS, VERSION};
 
 /// How long a write waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -288,6 +288,7 @@ impl Store {
             };
             transaction
                 .execute_batch(migration)
+                .and_then(|()| schema::after(version + 1, &transaction))
                 .map_err(|source| write_error(&path, source))?;
             transaction
                 .pragma_update(None, "user_version", version + 1)

@@ -58,12 +58,14 @@ pub(super) enum TaskUpdate {
         task: usize,
         attempt: u32,
         at: SystemTime,
+        lane: Lane,
     },
     /// An attempt ended (the task's last, or one that is retried).
     Finished {
         task: usize,
         result: Arc<TaskResult>,
         reason: Option<String>,
+        lane: Lane,
     },
     Skipped {
         task: usize,
@@ -72,10 +74,18 @@ pub(super) enum TaskUpdate {
     },
 }
 
+/// When an attempt started within its run (microseconds, monotonic) and
+/// in which of its lanes: what a timeline draws.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Lane {
+    pub(super) start_us: i64,
+    pub(super) slot: i64,
+}
+
 /// What a task is, as it is written for its first attempt and copied for
 /// each later one: one list, so that a retried attempt keeps every column.
 const TASK_COLUMNS: &str = "run_id, name, command, position, deps, timeout_ms, dir, env, \
-                            retries, kind, soft_deps, pool, cpus, mem_bytes";
+                            retries, kind, soft_deps, pool, cpus, mem_bytes, fingerprint";
 
 impl Store {
     /// Marks the runs whose taskrun process died as interrupted, with
@@ -164,7 +174,7 @@ impl Store {
             let mut insert = transaction.prepare(&format!(
                 "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
                  VALUES ('pending', 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                     ?14)"
+                     ?14, ?15)"
             ))?;
             for (position, task) in plan.tasks.iter().enumerate() {
                 let names = |deps: &[usize]| {
@@ -196,6 +206,7 @@ impl Store {
                     settings
                         .mem
                         .map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
+                    task.fingerprint(),
                 ])?;
                 tasks.push(transaction.last_insert_rowid());
             }
@@ -219,22 +230,41 @@ impl Store {
                         task,
                         attempt: 1,
                         at,
+                        lane,
                     } => {
                         transaction
                             .prepare_cached(
-                                "UPDATE tasks SET status = 'running', started_at = ?2
+                                "UPDATE tasks SET status = 'running', started_at = ?2,
+                                     start_us = ?3, slot = ?4
                                  WHERE id = ?1",
                             )?
-                            .execute(params![rows[*task], unix_seconds(*at)])?;
+                            .execute(params![
+                                rows[*task],
+                                unix_seconds(*at),
+                                lane.start_us,
+                                lane.slot
+                            ])?;
                     }
-                    TaskUpdate::Started { task, attempt, at } => {
+                    TaskUpdate::Started {
+                        task,
+                        attempt,
+                        at,
+                        lane,
+                    } => {
                         transaction
                             .prepare_cached(&format!(
-                                "INSERT INTO tasks (status, attempt, started_at, {TASK_COLUMNS})
-                                 SELECT 'running', ?2, ?3, {TASK_COLUMNS}
+                                "INSERT INTO tasks (status, attempt, started_at, start_us, slot,
+                                     {TASK_COLUMNS})
+                                 SELECT 'running', ?2, ?3, ?4, ?5, {TASK_COLUMNS}
                                  FROM tasks WHERE id = ?1"
                             ))?
-                            .execute(params![rows[*task], attempt, unix_seconds(*at)])?;
+                            .execute(params![
+                                rows[*task],
+                                attempt,
+                                unix_seconds(*at),
+                                lane.start_us,
+                                lane.slot
+                            ])?;
                         rows[*task] = transaction.last_insert_rowid();
                     }
                     TaskUpdate::Skipped { task, reason, at } => {
@@ -250,7 +280,8 @@ impl Store {
                         task,
                         result,
                         reason,
-                    } => finish_task(transaction, rows[*task], result, reason.as_deref())?,
+                        lane,
+                    } => finish_task(transaction, rows[*task], result, reason.as_deref(), *lane)?,
                 }
             }
             write_counts(transaction, run, counts)
@@ -294,6 +325,7 @@ fn finish_task(
     row: i64,
     result: &TaskResult,
     reason: Option<&str>,
+    lane: Lane,
 ) -> rusqlite::Result<()> {
     let (exit_code, signal, reason) = match &result.exit {
         Exit::Code(code) => (Some(i64::from(*code)), None, reason.map(str::to_owned)),
@@ -310,7 +342,7 @@ fn finish_task(
              started_at = ?6, finished_at = ?7, duration_ms = ?8, stdout = ?9, stderr = ?10,
              stdout_bytes = ?11, stderr_bytes = ?12, stdout_truncated = ?13,
              stderr_truncated = ?14, stdout_tail = ?15, stderr_tail = ?16, attempt = ?17,
-             job_id = ?18
+             job_id = ?18, start_us = ?19, slot = ?20
          WHERE id = ?1",
     )?;
     statement.execute(params![
@@ -332,6 +364,8 @@ fn finish_task(
         tail(&result.stderr),
         result.attempt,
         result.job_id,
+        lane.start_us,
+        lane.slot,
     ])?;
     Ok(())
 }
@@ -431,16 +465,19 @@ mod tests {
                 task: 0,
                 attempt: 1,
                 at: SystemTime::now(),
+                lane: Lane::default(),
             },
             TaskUpdate::Finished {
                 task: 0,
                 result: result(Status::Passed, Exit::Code(0), b"hello world\n"),
                 reason: None,
+                lane: Lane::default(),
             },
             TaskUpdate::Finished {
                 task: 1,
                 result: result(Status::Failed, Exit::Signal(Signal::KILL), b"\xff\xfe"),
                 reason: None,
+                lane: Lane::default(),
             },
             TaskUpdate::Skipped {
                 task: 2,
@@ -496,11 +533,13 @@ mod tests {
             task: 0,
             attempt,
             at: SystemTime::now(),
+            lane: Lane::default(),
         };
         let failed = TaskUpdate::Finished {
             task: 0,
             result: result(Status::Failed, Exit::Code(1), b""),
             reason: None,
+            lane: Lane::default(),
         };
         let updates = [started(1), failed.clone(), started(2)];
         store

@@ -1,30 +1,48 @@
-//! `taskrun run --dry-run`: the order tasks would start in.
+//! `taskrun run --dry-run`: the order tasks would start in, when, and how
+//! long the run is expected to take.
 
 use std::fmt::Write as _;
 
 use crate::error::plural;
+use crate::event::format_duration;
 use crate::graph::Plan;
-use crate::schedule::start_order;
+use crate::order::{Bound, Estimates, Order, priorities, simulate};
 
-/// The tasks in the order they would start with `jobs` places, each with
-/// what it waits for.
-pub(crate) fn dry_run(plan: &Plan, jobs: usize) -> String {
+/// The tasks in the order they would start with `jobs` places in `order`,
+/// each with what it waits for; with estimates from history, when each
+/// would start and how long it would take, and the run's expected length
+/// beside what bounds it.
+pub(crate) fn dry_run(plan: &Plan, estimates: &Estimates, jobs: usize, order: Order) -> String {
+    let priority = priorities(plan, estimates, order);
+    let simulation = simulate(plan, estimates, jobs, &priority);
+    let how = match order {
+        Order::CriticalPath => "the longest chain of work first",
+        Order::File => "each as soon as it is ready",
+    };
+    let measure = if estimates.from_history {
+        "estimated from history"
+    } else {
+        "no history yet: each task counts the same"
+    };
     let mut out = format!(
-        "Would start {}, at most {} at once, in this order \
-         (if each took the same time and passed):\n",
+        "Would start {}, at most {} at once, {how} ({measure}):\n",
         plural(plan.tasks.len(), "task"),
         jobs
     );
     let width = plan.tasks.len().to_string().len();
-    for (step, task) in start_order(plan, jobs).into_iter().enumerate() {
+    for (step, placed) in simulation.placed.iter().enumerate() {
+        let task = placed.task;
         let spec = &plan.tasks[task];
-        let _ = write!(
-            out,
-            "  {:>width$}. {}: {}",
-            step + 1,
-            spec.name.value,
-            spec.command.value
-        );
+        let _ = write!(out, "  {:>width$}. ", step + 1);
+        if estimates.from_history {
+            let _ = write!(
+                out,
+                "at {:>6} for {:>6}  ",
+                format_duration(placed.start),
+                format_duration(estimates.durations[task])
+            );
+        }
+        let _ = write!(out, "{}: {}", spec.name.value, spec.command.value);
         let names = |deps: &[usize]| {
             let names: Vec<&str> = deps
                 .iter()
@@ -46,6 +64,23 @@ pub(crate) fn dry_run(plan: &Plan, jobs: usize) -> String {
             let _ = write!(out, "  ({})", notes.join("; "));
         }
         out.push('\n');
+    }
+    let bound = Bound::of(plan, estimates, jobs);
+    let chain: Vec<&str> = bound
+        .chain
+        .iter()
+        .map(|&task| plan.tasks[task].name.value.as_str())
+        .collect();
+    if estimates.from_history {
+        let _ = writeln!(
+            out,
+            "Estimated wall time {} (lower bound {}; critical path: {})",
+            format_duration(simulation.makespan),
+            format_duration(bound.lower()),
+            chain.join(" → ")
+        );
+    } else {
+        let _ = writeln!(out, "Longest chain: {}", chain.join(" → "));
     }
     out
 }

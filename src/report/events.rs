@@ -50,11 +50,18 @@ impl<W: Write> EventLog<W> {
                 "jobs": jobs,
                 "time": seconds(at),
             })),
-            Event::TaskStarted { task, attempt, at } => self.write(&json!({
+            Event::TaskStarted {
+                task,
+                attempt,
+                at,
+                slot,
+                ..
+            } => self.write(&json!({
                 "event": "task_started",
                 "task": name(task),
                 "attempt": attempt,
                 "time": seconds(at),
+                "slot": slot,
             })),
             Event::TaskOutput {
                 task,

@@ -112,7 +112,9 @@ impl Logs {
         let name = |task: usize| plan.tasks[task].name.value.as_str();
         let last_attempt = matches!(event, Event::TaskFinished { .. });
         match event {
-            Event::TaskStarted { task, attempt, at } => {
+            Event::TaskStarted {
+                task, attempt, at, ..
+            } => {
                 let spec = &plan.tasks[task];
                 let run_id = self.run_id;
                 let log = self.log(task, name(task))?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::history::JSON_SCHEMA;
 use crate::graph::Plan;
-use crate::schedule::start_order;
+use crate::order::{Estimates, Order, priorities, simulate};
 
 /// `taskrun list`: each task with what it is for and what it waits for.
 pub(crate) fn list(file: &str, plan: &Plan) -> String {
@@ -51,8 +51,15 @@ pub(crate) fn list(file: &str, plan: &Plan) -> String {
 }
 
 /// The plan as JSON: the same document for `list --json`, `check --json`
-/// and `run --dry-run --json`.
-pub(crate) fn plan_json(file: &str, plan: &Plan, jobs: usize) -> String {
+/// and `run --dry-run --json`; the start order is `order`'s with
+/// `estimates`.
+pub(crate) fn plan_json(
+    file: &str,
+    plan: &Plan,
+    jobs: usize,
+    estimates: &Estimates,
+    order: Order,
+) -> String {
     #[derive(Serialize)]
     struct Document<'a> {
         schema_version: u32,
@@ -123,7 +130,11 @@ pub(crate) fn plan_json(file: &str, plan: &Plan, jobs: usize) -> String {
                 limit: *limit,
             })
             .collect(),
-        start_order: start_order(plan, jobs).into_iter().map(name).collect(),
+        start_order: simulate(plan, estimates, jobs, &priorities(plan, estimates, order))
+            .placed
+            .iter()
+            .map(|placed| name(placed.task))
+            .collect(),
     };
     // Serializing plain structs of strings and numbers cannot fail.
     serde_json::to_string_pretty(&document).unwrap_or_default() + "\n"
@@ -153,7 +164,14 @@ mod tests {
     fn the_plan_in_json() {
         let plan = plan("pool db 1\na: x [pool:db] [timeout:2s]\nb: y [after:a] [env:K=v]\n");
         let value: serde_json::Value =
-            serde_json::from_str(&plan_json("tasks.txt", &plan, 2)).unwrap();
+            serde_json::from_str(&plan_json(
+                "tasks.txt",
+                &plan,
+                2,
+                &Estimates::equal(2),
+                Order::CriticalPath,
+            ))
+            .unwrap();
         assert_eq!(value["schema_version"], 1);
         assert_eq!(value["tasks"][0]["pool"], "db");
         assert_eq!(value["tasks"][0]["timeout_ms"], 2000);

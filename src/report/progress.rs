@@ -777,6 +777,8 @@ mod tests {
             task: 0,
             attempt: 1,
             at: SystemTime::now(),
+            since_start: Duration::ZERO,
+            slot: 0,
         });
         progress.event(Event::TaskOutput {
             task: 0,

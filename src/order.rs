@@ -1,0 +1,325 @@
+//! In what order tasks start: each task's estimate from history, its
+//! critical-path priority, and a simulator of the scheduler's rules.
+//!
+//! An estimate is the first of: the median of the task's latest passed
+//! attempts with the same fingerprint; the same with any fingerprint; the
+//! longest of its attempts if it only ever failed or timed out; the median
+//! of the estimates known in this plan; with no history at all, one unit
+//! each (which makes the critical-path order ninja's depth order).
+//!
+//! A task's priority is its estimate plus the largest priority among the
+//! tasks that wait for it (hard and soft dependencies alike): the length
+//! of the longest chain of work that starts with it. Ready tasks start
+//! highest priority first (`--order critical-path`), or in the order they
+//! became ready (`--order file`); ties go to the task that became ready
+//! first, then to the one declared first.
+//!
+//! Nothing here runs a task or prints: [`simulate`] plays the scheduler's
+//! rules (the same [`Admission`]) with estimated durations.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+use crate::graph::Plan;
+use crate::record::Known;
+use crate::schedule::Admission;
+
+/// How ready tasks are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// The longest chain of estimated work first.
+    #[default]
+    CriticalPath,
+    /// The task that became ready first starts first.
+    File,
+}
+
+/// What each task of a plan is expected to take, and whether that comes
+/// from history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Estimates {
+    pub(crate) durations: Vec<Duration>,
+    /// Whether any task had history (else every estimate is one unit).
+    pub(crate) from_history: bool,
+}
+
+/// The unit a plan without history is measured in.
+const UNIT: Duration = Duration::from_millis(1);
+
+impl Estimates {
+    /// The estimates of a plan's tasks, from what the history `known`s of
+    /// each (in plan order).
+    pub(crate) fn new(known: &[Known]) -> Estimates {
+        let direct: Vec<Option<Duration>> = known
+            .iter()
+            .map(|known| match *known {
+                Known::Passed(duration)
+                | Known::PassedAsOther(duration)
+                | Known::FailedAfter(duration) => Some(duration),
+                Known::Nothing => None,
+            })
+            .collect();
+        let mut found: Vec<Duration> = direct.iter().flatten().copied().collect();
+        if found.is_empty() {
+            return Estimates::equal(known.len());
+        }
+        found.sort_unstable();
+        let middle = found.len() / 2;
+        let median = if found.len().is_multiple_of(2) {
+            (found[middle - 1] + found[middle]) / 2
+        } else {
+            found[middle]
+        };
+        Estimates {
+            // A recorded 0 ms would make the task free: it still runs.
+            durations: direct
+                .into_iter()
+                .map(|duration| duration.unwrap_or(median).max(UNIT))
+                .collect(),
+            from_history: true,
+        }
+    }
+
+    /// One unit each: no history.
+    pub(crate) fn equal(tasks: usize) -> Estimates {
+        Estimates {
+            durations: vec![UNIT; tasks],
+            from_history: false,
+        }
+    }
+}
+
+/// Each task's priority for `order`: for the critical path, the estimated
+/// work on the longest chain that starts with it (its own included), in
+/// microseconds; for file order, none (all 0).
+pub(crate) fn priorities(plan: &Plan, estimates: &Estimates, order: Order) -> Vec<u64> {
+    let count = plan.tasks.len();
+    if order == Order::File {
+        return vec![0; count];
+    }
+    let mut dependents = vec![Vec::new(); count];
+    for task in 0..count {
+        for dep in plan.all_deps(task) {
+            dependents[dep].push(task);
+        }
+    }
+    let mut priority = vec![0u64; count];
+    for &task in plan.order.iter().rev() {
+        let after = dependents[task]
+            .iter()
+            .map(|&dependent| priority[dependent])
+            .max()
+            .unwrap_or(0);
+        let own = u64::try_from(estimates.durations[task].as_micros()).unwrap_or(u64::MAX);
+        priority[task] = own.saturating_add(after);
+    }
+    priority
+}
+
+/// A task's place in a simulated run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Placed {
+    pub(crate) task: usize,
+    pub(crate) start: Duration,
+    pub(crate) end: Duration,
+}
+
+/// A simulated run: when each task starts and ends, in the order they
+/// start, and when the last one ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Simulation {
+    pub(crate) placed: Vec<Placed>,
+    pub(crate) makespan: Duration,
+}
+
+/// Plays the scheduler's rules over `plan` with `jobs` places and tasks
+/// that take their `estimates` and pass: the same admission (pools
+/// included) as a run, with time taken from the estimates. Discrete
+/// events; nothing runs.
+pub(crate) fn simulate(
+    plan: &Plan,
+    estimates: &Estimates,
+    jobs: usize,
+    priority: &[u64],
+) -> Simulation {
+    let count = plan.tasks.len();
+    let mut unmet: Vec<usize> = (0..count)
+        .map(|task| plan.deps[task].len() + plan.soft[task].len())
+        .collect();
+    let mut dependents = vec![Vec::new(); count];
+    for task in 0..count {
+        for dep in plan.all_deps(task) {
+            dependents[dep].push(task);
+        }
+    }
+    let mut admission = Admission::new(plan, priority.to_vec());
+    for task in (0..count).filter(|&task| unmet[task] == 0) {
+        admission.ready(task);
+    }
+    // Running tasks by end time, then by the order they started.
+    let mut running: BinaryHeap<Reverse<(Duration, usize, usize)>> = BinaryHeap::new();
+    let mut placed = Vec::with_capacity(count);
+    let mut starting = Vec::new();
+    let mut now = Duration::ZERO;
+    let jobs = jobs.max(1);
+    loop {
+        admission.admit(plan, jobs - running.len(), &mut starting);
+        for task in starting.drain(..) {
+            let end = now + estimates.durations[task];
+            running.push(Reverse((end, placed.len(), task)));
+            placed.push(Placed {
+                task,
+                start: now,
+                end,
+            });
+        }
+        let Some(Reverse((end, _, task))) = running.pop() else {
+            break;
+        };
+        now = end;
+        admission.next_round();
+        let mut ended = vec![task];
+        // Every task that ends at the same moment frees its place at once.
+        while let Some(&Reverse((next, _, other))) = running.peek() {
+            if next != end {
+                break;
+            }
+            running.pop();
+            ended.push(other);
+        }
+        for task in ended {
+            admission.ended(plan, task);
+            for &dependent in &dependents[task] {
+                unmet[dependent] -= 1;
+                if unmet[dependent] == 0 {
+                    admission.ready(dependent);
+                }
+            }
+        }
+    }
+    Simulation {
+        placed,
+        makespan: now,
+    }
+}
+
+/// What bounds any run of `plan` with `jobs` places, by its estimates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Bound {
+    /// The longest chain of work: no run is shorter.
+    pub(crate) critical_path: Duration,
+    /// Its tasks, first to last.
+    pub(crate) chain: Vec<usize>,
+    /// All the work, spread over every place: no run is shorter either.
+    pub(crate) spread: Duration,
+}
+
+impl Bound {
+    /// The bound of `plan`.
+    pub(crate) fn of(plan: &Plan, estimates: &Estimates, jobs: usize) -> Bound {
+        let priority = priorities(plan, estimates, Order::CriticalPath);
+        let mut dependents = vec![Vec::new(); plan.tasks.len()];
+        for task in 0..plan.tasks.len() {
+            for dep in plan.all_deps(task) {
+                dependents[dep].push(task);
+            }
+        }
+        // The chain: the task with the highest priority, then each time
+        // the dependent that carries it on (the first declared, on ties).
+        let mut chain = Vec::new();
+        let mut current = (0..plan.tasks.len()).max_by_key(|&task| (priority[task], Reverse(task)));
+        while let Some(task) = current {
+            chain.push(task);
+            current = dependents[task]
+                .iter()
+                .copied()
+                .max_by_key(|&dependent| (priority[dependent], Reverse(dependent)));
+        }
+        let work: Duration = estimates.durations.iter().sum();
+        let jobs = u32::try_from(jobs.max(1)).unwrap_or(u32::MAX);
+        Bound {
+            critical_path: Duration::from_micros(priority.iter().copied().max().unwrap_or(0)),
+            chain,
+            spread: work / jobs,
+        }
+    }
+
+    /// The larger of the two: the least time any run can take.
+    pub(crate) fn lower(&self) -> Duration {
+        self.critical_path.max(self.spread)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::plan;
+
+    fn ms(durations: &[u64]) -> Estimates {
+        Estimates {
+            durations: durations.iter().map(|&ms| Duration::from_millis(ms)).collect(),
+            from_history: true,
+        }
+    }
+
+    #[test]
+    fn estimates_fall_back_to_the_median_of_the_plan_then_to_units() {
+        let known = [
+            Known::Passed(Duration::from_millis(100)),
+            Known::Nothing,
+            Known::FailedAfter(Duration::from_millis(900)),
+            Known::PassedAsOther(Duration::from_millis(300)),
+        ];
+        let estimates = Estimates::new(&known);
+        assert_eq!(
+            estimates.durations,
+            [100, 300, 900, 300].map(Duration::from_millis)
+        );
+        assert!(estimates.from_history);
+        assert_eq!(Estimates::new(&[Known::Nothing; 3]), Estimates::equal(3));
+    }
+
+    #[test]
+    fn priority_is_the_longest_chain_of_work_that_starts_with_a_task() {
+        let plan = plan("a: x\nb: x [after:a]\nc: x [after:a]\nd: x [after_done:c]\n");
+        let estimates = ms(&[1, 10, 2, 5]);
+        let priority = priorities(&plan, &estimates, Order::CriticalPath);
+        assert_eq!(priority, [11_000, 10_000, 7_000, 5_000]);
+        assert_eq!(priorities(&plan, &estimates, Order::File), [0, 0, 0, 0]);
+        let bound = Bound::of(&plan, &estimates, 2);
+        assert_eq!(bound.critical_path, Duration::from_millis(11));
+        assert_eq!(bound.chain, [0, 1]);
+        assert_eq!(bound.spread, Duration::from_millis(9));
+    }
+
+    #[test]
+    fn a_long_chain_written_last_starts_first_by_its_critical_path() {
+        // Four short tasks first, then a chain of two long ones.
+        let plan = plan("s1: x\ns2: x\ns3: x\ns4: x\nlong1: x\nlong2: x [after:long1]\n");
+        let estimates = ms(&[100, 100, 100, 100, 500, 500]);
+        let file = simulate(&plan, &estimates, 2, &priorities(&plan, &estimates, Order::File));
+        let critical = simulate(
+            &plan,
+            &estimates,
+            2,
+            &priorities(&plan, &estimates, Order::CriticalPath),
+        );
+        assert_eq!(file.makespan, Duration::from_millis(1200));
+        assert_eq!(critical.makespan, Duration::from_secs(1));
+        assert_eq!(critical.placed[0].task, 4, "long1 starts first");
+        assert_eq!(critical.makespan, Bound::of(&plan, &estimates, 2).lower());
+    }
+
+    #[test]
+    fn the_simulator_keeps_pools_and_dependencies() {
+        let plan = plan("pool db 1\na: x [pool:db]\nb: x [pool:db]\nc: x [after:a]\n");
+        let estimates = ms(&[10, 10, 10]);
+        let run = simulate(&plan, &estimates, 4, &priorities(&plan, &estimates, Order::File));
+        let start = |task: usize| run.placed.iter().find(|p| p.task == task).unwrap().start;
+        assert_eq!(start(0), Duration::ZERO);
+        assert_eq!(start(1), Duration::from_millis(10), "the pool holds b");
+        assert_eq!(start(2), Duration::from_millis(10));
+        assert_eq!(run.makespan, Duration::from_millis(20));
+    }
+}
