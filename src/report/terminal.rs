@@ -9,3 +9,9 @@ pub(crate) fn stdout_width() -> Option<usize> {
         (result == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
     }
 }
+
+/// Whether `TERM` says the terminal is dumb: it cannot move the cursor or
+/// show colour (Emacs' shell, some CI consoles).
+pub(crate) fn is_dumb() -> bool {
+    std::env::var_os("TERM").is_some_and(|term| term == "dumb")
+}
