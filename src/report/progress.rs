@@ -528,16 +528,17 @@ impl<W: Write, E: Write> Progress<W, E> {
         text
     }
 
-    /// Moves the cursor back over the live view and clears it.
+    /// Moves the cursor back over the live view, clearing it line by line.
     ///
     /// If the terminal was narrowed since the rows were drawn, it has
     /// rewrapped those wider than it now is (tmux, VTE, kitty, iTerm2 and
     /// Windows Terminal do): each takes as many lines as it wraps into at
-    /// the width measured just before this.
+    /// the width measured just before this. Lines cleared one at a time,
+    /// not all at once from the first (`ESC [ J`): tmux saves the whole
+    /// screen to its scrollback when it is cleared from the top-left corner
+    /// (`scroll-on-clear`), which is where the live rows are once they
+    /// reach the top, and that left a copy of them there at every redraw.
     fn erase_live(&mut self) -> String {
-        if self.drawn.is_empty() {
-            return String::new();
-        }
         let columns = self.columns.unwrap_or(DEFAULT_WIDTH);
         let lines: usize = self
             .drawn
@@ -545,7 +546,8 @@ impl<W: Write, E: Write> Progress<W, E> {
             .map(|row| screen_lines(row, columns))
             .sum();
         self.drawn.clear();
-        format!("\x1b[{lines}F\x1b[J")
+        // Up a line (to its start) and clear it, for each line.
+        "\x1b[F\x1b[2K".repeat(lines)
     }
 
     fn write(&mut self, text: &str) {
@@ -1025,7 +1027,7 @@ mod tests {
         progress.tick();
         let redrawn = written(&mut progress);
         assert!(
-            redrawn.starts_with("\x1b[2F\x1b[J  ▸ build (0.0"),
+            redrawn.starts_with("\x1b[F\x1b[2K\x1b[F\x1b[2K  ▸ build (0.0"),
             "both rows are erased, then drawn again: {redrawn:?}"
         );
         assert!(redrawn.contains(") compiling b.c\n"), "{redrawn:?}");
@@ -1036,7 +1038,7 @@ mod tests {
         let text = written(&mut progress);
         assert!(
             text.starts_with(
-                "\x1b[2F\x1b[J[1/2] build: make .... PASSED (0.1s)\n  1 done, 0 running, 1 waiting · "
+                "\x1b[F\x1b[2K\x1b[F\x1b[2K[1/2] build: make .... PASSED (0.1s)\n  1 done, 0 running, 1 waiting · "
             ),
             "{text:?}"
         );
@@ -1046,7 +1048,7 @@ mod tests {
         });
         let text = written(&mut progress);
         assert_eq!(
-            text, "\x1b[1F\x1b[J[2/2] test ........... SKIPPED (depen…)\n",
+            text, "\x1b[F\x1b[2K[2/2] test ........... SKIPPED (depen…)\n",
             "nothing is left to wait for, so no live rows follow"
         );
     }
@@ -1061,7 +1063,7 @@ mod tests {
         progress.event(output(1, "🚀 liftoff\n"));
         progress.tick();
         let text = written(&mut progress);
-        let rows: Vec<&str> = text.rsplit("\x1b[J").next().unwrap().lines().collect();
+        let rows: Vec<&str> = text.rsplit("\x1b[2K").next().unwrap().lines().collect();
         assert_eq!(rows.len(), 3, "{rows:?}");
         for row in &rows {
             assert!(width(row) <= 119, "{row:?} is {} columns", width(row));
@@ -1073,8 +1075,10 @@ mod tests {
         progress.options.screen = Screen::Columns(40);
         progress.tick();
         let text = written(&mut progress);
-        assert!(text.starts_with("\x1b[5F\x1b[J"), "{text:?}");
-        let rows: Vec<&str> = text["\x1b[5F\x1b[J".len()..].lines().collect();
+        let erase = "\x1b[F\x1b[2K".repeat(5);
+        assert!(text.starts_with(&erase), "{text:?}");
+        assert!(!text.starts_with(&"\x1b[F\x1b[2K".repeat(6)), "{text:?}");
+        let rows: Vec<&str> = text[erase.len()..].lines().collect();
         assert_eq!(rows.len(), 3, "{rows:?}");
         for row in &rows {
             assert!(width(row) <= 39, "{row:?} is {} columns", width(row));
@@ -1082,7 +1086,9 @@ mod tests {
         // Widened again, each row is one line.
         progress.options.screen = Screen::Columns(200);
         progress.tick();
-        assert!(written(&mut progress).starts_with("\x1b[3F\x1b[J"));
+        let text = written(&mut progress);
+        assert!(text.starts_with(&"\x1b[F\x1b[2K".repeat(3)), "{text:?}");
+        assert!(!text.starts_with(&"\x1b[F\x1b[2K".repeat(4)), "{text:?}");
     }
 
     #[test]
@@ -1096,7 +1102,7 @@ mod tests {
             progress.event(started(task));
         }
         let text = written(&mut progress);
-        let rows: Vec<&str> = text.rsplit("\x1b[J").next().unwrap().lines().collect();
+        let rows: Vec<&str> = text.rsplit("\x1b[2K").next().unwrap().lines().collect();
         assert_eq!(rows.len(), LIVE_TASKS + 2, "{rows:?}");
         assert_eq!(rows[LIVE_TASKS], "  … and 2 more running");
         assert!(
