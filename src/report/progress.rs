@@ -54,6 +54,8 @@ const MIN_SHORT_COMMAND: usize = 8;
 const TAIL_ROOM: usize = 16;
 /// The width assumed for a terminal that does not say how wide it is.
 const DEFAULT_WIDTH: usize = 80;
+/// Where the reason under a failed task goes on when it is broken to fit.
+const REASON_INDENT: &str = "        ";
 /// How many lines of output follow a failed task.
 const TAIL_LINES: usize = 10;
 /// Longer output lines are cut in the tail (in columns).
@@ -187,6 +189,7 @@ impl<W: Write, E: Write> Progress<W, E> {
     pub(crate) fn event(&mut self, event: Event) {
         if self.options.quiet {
             if let Event::RunFinished { summary } = event {
+                self.measure();
                 let text = self.summary(&summary);
                 self.write(&text);
             }
@@ -264,9 +267,13 @@ impl<W: Write, E: Write> Progress<W, E> {
                 };
                 self.line(&head, Status::Skipped, &reason.to_string())
             }
-            Event::Interrupted { signal, running } => format!(
-                "\nReceived {signal}: stopping {} (press Ctrl-C again to kill them now)...\n",
-                plural(running, "running task")
+            Event::Interrupted { signal, running } => wrap(
+                &format!(
+                    "\nReceived {signal}: stopping {} (press Ctrl-C again to kill them \
+                     now)...\n",
+                    plural(running, "running task")
+                ),
+                self.max_columns(),
             ),
             Event::RunFinished { summary } => {
                 self.finished = true;
@@ -301,7 +308,7 @@ impl<W: Write, E: Write> Progress<W, E> {
                 plural(jobs, "concurrent task")
             );
         }
-        text
+        wrap(&text, self.max_columns())
     }
 
     fn counter(&self) -> String {
@@ -361,8 +368,8 @@ impl<W: Write, E: Write> Progress<W, E> {
                 text.push_str(&why(result, timeout, self.max_columns()));
             } else {
                 // The output itself has been shown.
-                let line = format!("      {}", reason(result, timeout));
-                let _ = writeln!(text, "{}", fit(&line, self.max_columns()));
+                let line = format!("      {}\n", reason(result, timeout));
+                text.push_str(&wrap_indented(&line, self.max_columns(), REASON_INDENT));
             }
         }
         text
@@ -480,10 +487,11 @@ impl<W: Write, E: Write> Progress<W, E> {
     fn summary(&self, summary: &Summary) -> String {
         let counts = summary.counts;
         let blank = if self.options.quiet { "" } else { "\n" };
-        match summary.interrupted {
+        let text = match summary.interrupted {
             Some(signal) => format!("{blank}Run interrupted by {signal}: {counts}\n"),
             None => format!("{blank}Run completed: {counts}\n"),
-        }
+        };
+        wrap(&text, self.max_columns())
     }
 
     /// The running tasks, one row each, and a row of counts, for a
@@ -590,10 +598,11 @@ fn why(result: &TaskResult, timeout: Option<Duration>, max: Option<usize>) -> St
     let shown = &lines[lines.len().saturating_sub(TAIL_LINES)..];
     let mut out = String::new();
     if shown.is_empty() {
-        let _ = writeln!(out, "{}", fit(&format!("      {reason}, no output"), max));
+        let line = format!("      {reason}, no output\n");
+        out.push_str(&wrap_indented(&line, max, REASON_INDENT));
     } else {
-        let head = format!("      {reason}; last lines of {name}:");
-        let _ = writeln!(out, "{}", fit(&head, max));
+        let line = format!("      {reason}; last lines of {name}:\n");
+        out.push_str(&wrap_indented(&line, max, REASON_INDENT));
         let room = max.map_or(TAIL_LINE_COLUMNS, |max| {
             TAIL_LINE_COLUMNS.min(max.saturating_sub(8))
         });
@@ -686,12 +695,53 @@ fn shorten(text: &str, max: usize) -> String {
     short
 }
 
-/// `text` shortened to `max` columns on a terminal; as it is otherwise.
-fn fit(text: &str, max: Option<usize>) -> String {
-    match max {
-        Some(max) => shorten(text, max),
-        None => text.to_owned(),
+/// `text` with each line that is wider than `max` columns (on a terminal)
+/// broken into lines that are not, the later ones indented by two: a
+/// sentence is broken between words, a list of counts (`3 passed, 1
+/// failed`) between its items. Off a terminal, `text` as it is.
+fn wrap(text: &str, max: Option<usize>) -> String {
+    wrap_indented(text, max, "  ")
+}
+
+/// [`wrap`], the later lines starting with `indent`.
+fn wrap_indented(text: &str, max: Option<usize>, indent: &str) -> String {
+    let Some(max) = max else {
+        return text.to_owned();
+    };
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        if width(body) <= max {
+            out.push_str(line);
+            continue;
+        }
+        let pieces: Vec<&str> = if body.contains(", ") {
+            body.split_inclusive(", ").collect()
+        } else {
+            body.split_inclusive(' ').collect()
+        };
+        let mut current = String::new();
+        for piece in pieces {
+            if !current.trim().is_empty() && width(&current) + width(piece.trim_end()) > max {
+                out.push_str(current.trim_end());
+                out.push('\n');
+                current.clear();
+                current.push_str(indent);
+            }
+            // The space after a word that ends the line may not fit.
+            let room = max.saturating_sub(width(&current));
+            current.push_str(&shorten(piece.trim_end_matches(' '), room));
+            if piece.ends_with(' ') {
+                current.push(' ');
+            }
+        }
+        out.push_str(current.trim_end());
+        out.push_str(end);
     }
+    out
 }
 
 /// The head of a line off a terminal, as the specification lays it out:
@@ -1322,6 +1372,56 @@ mod tests {
         for line in fitted(12) {
             assert!(width(&line) < 12, "{line:?}");
         }
+    }
+
+    #[test]
+    fn sentences_and_counts_are_broken_to_fit() {
+        assert_eq!(
+            wrap("\nRun completed: 6 passed, 0 failed, 0 skipped\n", Some(39)),
+            "\nRun completed: 6 passed, 0 failed,\n  0 skipped\n"
+        );
+        assert_eq!(
+            wrap(
+                "Running at most 17 tasks at once: the open-file limit\n",
+                Some(30)
+            ),
+            "Running at most 17 tasks at\n  once: the open-file limit\n"
+        );
+        assert_eq!(wrap("short\n", Some(39)), "short\n");
+        // A word that ends a line exactly is not cut for its space.
+        assert_eq!(wrap("aaaa bbbb cccc\n", Some(9)), "aaaa bbbb\n  cccc\n");
+        assert_eq!(wrap("a b c d e f\n", None), "a b c d e f\n");
+        for line in wrap(&format!("x: {}\n", "漢字".repeat(30)), Some(20)).lines() {
+            assert!(width(line) <= 20, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn a_failure_tail_fits_the_terminal() {
+        let options = ProgressOptions {
+            screen: Screen::Columns(40),
+            ..ProgressOptions::default()
+        };
+        let text = render(
+            plan("compile: cc main.c\n"),
+            options,
+            vec![Event::TaskFinished {
+                task: 0,
+                result: finished(
+                    Status::Failed,
+                    Exit::Code(1),
+                    100,
+                    "main.c:3:14: error: expected ';' before 'return' 漢字漢字\n".as_bytes(),
+                ),
+            }],
+        );
+        assert_eq!(
+            text,
+            "[1/1] compile ........ FAILED (0.1s)\n      \
+             exit code 1; last lines of\n        \
+             stderr:\n      \
+             │ main.c:3:14: error: expected '…\n"
+        );
     }
 
     #[test]
