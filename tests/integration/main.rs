@@ -24,3 +24,4 @@ mod run;
 mod script;
 mod signals;
 mod slurm;
+mod terminal;
