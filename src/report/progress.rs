@@ -471,12 +471,12 @@ impl<W: Write, E: Write> Progress<W, E> {
         let detail = printable(detail);
         if room >= width(&detail) + 3 {
             format!("{before}{} ({detail})\n", paint(word))
-        } else if room >= 5 {
-            // `(dependency fa…)`: the word stays in its column.
-            let detail = shorten(&detail, room - 3);
-            format!("{before}{} ({detail})\n", paint(word))
         } else if width(&before) + width(word) <= max {
-            format!("{before}{}\n", paint(word))
+            // A detail too long for the line (a skip's reason, a retry's)
+            // goes under it, whole, like the reason under a failure: cut,
+            // it would no longer say which dependency failed.
+            let under = wrap_indented(&format!("      {detail}\n"), Some(max), REASON_INDENT);
+            format!("{before}{}\n{under}", paint(word))
         } else {
             // Too narrow for the layout at all: one line, whatever fits.
             let line = format!("{before}{word} ({detail})");
@@ -1098,7 +1098,7 @@ mod tests {
         });
         let text = written(&mut progress);
         assert_eq!(
-            text, "\x1b[F\x1b[2K[2/2] test ........... SKIPPED (depen…)\n",
+            text, "\x1b[F\x1b[2K[2/2] test ........... SKIPPED\n      dependency failed: build\n",
             "nothing is left to wait for, so no live rows follow"
         );
     }
@@ -1316,13 +1316,16 @@ mod tests {
     fn result_lines_fit_40_80_and_120_columns() {
         for (columns, column) in [(40, 23), (80, 41), (120, 41)] {
             let lines = fitted(columns);
-            assert_eq!(lines.len(), 6, "{lines:#?}");
+            let results: Vec<&String> = lines.iter().filter(|line| line.starts_with('[')).collect();
+            assert_eq!(results.len(), 6, "{lines:#?}");
             for line in &lines {
                 assert!(
                     width(line) < columns,
                     "{line:?} is {} columns, at {columns}",
                     width(line)
                 );
+            }
+            for line in results {
                 assert_eq!(status_column(line), column, "{line:?} at {columns}");
             }
         }
@@ -1334,7 +1337,10 @@ mod tests {
                 "[3/6] kanji .......... PASSED (0.3s)",
                 "[4/6] accents ........ PASSED (0.3s)",
                 "[5/6] a_rather_l… .... PASSED (0.3s)",
-                "[6/6] link ........... SKIPPED (depen…)",
+                // A reason too long for the line goes under it, whole.
+                "[6/6] link ........... SKIPPED",
+                "      dependency failed:",
+                "        a_rather_long_task_name_indeed",
             ]
         );
         // Where the specification's layout fits, it is kept.
@@ -1352,8 +1358,11 @@ mod tests {
             "[6/6] link ............................. SKIPPED (dependency failed: a_rather_long_task_name_indeed)"
         );
         assert_eq!(
-            fitted(80)[5],
-            "[6/6] link ............................. SKIPPED (dependency failed: a_rather…)"
+            fitted(80)[5..],
+            [
+                "[6/6] link ............................. SKIPPED",
+                "      dependency failed: a_rather_long_task_name_indeed"
+            ]
         );
     }
 
@@ -1362,7 +1371,9 @@ mod tests {
         let lines = fitted(30);
         for line in &lines {
             assert!(width(line) < 30, "{line:?}");
-            assert_eq!(status_column(line), 13, "{line:?}");
+            if line.starts_with('[') {
+                assert_eq!(status_column(line), 13, "{line:?}");
+            }
         }
         assert_eq!(lines[0], "[1/6] … .... PASSED (0.3s)");
         assert_eq!(fitted(34)[0], "[1/6] fetc… .... PASSED (0.3s)");
