@@ -748,16 +748,16 @@ fn wrap_indented(text: &str, max: Option<usize>, indent: &str) -> String {
 /// the command shortened to leave room for the status at its column, but
 /// never to fewer than [`MIN_COMMAND`] columns.
 fn plain_head(head: &Head) -> String {
-    let named = format!("{} {}", head.lead, head.name);
-    match head.command {
-        None => named,
-        Some(command) => {
-            let room = STATUS_COLUMN
-                .saturating_sub(width(&named) + 2 + 1 + MIN_DOTS + 1)
-                .max(MIN_COMMAND);
-            format!("{named}: {}", shorten(command, room))
-        }
+    let mut text = String::with_capacity(STATUS_COLUMN);
+    let _ = write!(text, "{} {}", head.lead, head.name);
+    if let Some(command) = head.command {
+        let room = STATUS_COLUMN
+            .saturating_sub(width(&text) + 2 + 1 + MIN_DOTS + 1)
+            .max(MIN_COMMAND);
+        text.push_str(": ");
+        text.push_str(&shorten(command, room));
     }
+    text
 }
 
 /// The head of a line on a terminal, to leave the status at `column`: the
