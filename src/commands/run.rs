@@ -17,7 +17,8 @@ use crate::load;
 use crate::order::{Estimates, Order};
 use crate::record::{NewRun, Recorder, Store};
 use crate::report::{
-    self, ColorChoice, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Style, Written,
+    self, ColorChoice, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Screen, Style,
+    Written,
 };
 use crate::runner::Runner;
 use crate::script::Script;
@@ -416,10 +417,18 @@ pub(super) fn execute_plan(
         std::io::stdout().is_terminal()
     };
     let output = Output::from(exec.output);
+    let screen = match (terminal, progress_on_stderr) {
+        (false, _) => Screen::Plain,
+        (true, false) => Screen::Terminal(libc::STDOUT_FILENO),
+        (true, true) => Screen::Terminal(libc::STDERR_FILENO),
+    };
     let progress = ProgressOptions {
         output,
         quiet: exec.quiet,
-        live: terminal && !exec.quiet && !progress_on_stderr,
+        screen,
+        // A dumb terminal cannot move its cursor back over the live rows;
+        // its lines are still fitted to its width.
+        live: terminal && !exec.quiet && !progress_on_stderr && !report::is_dumb(),
         color: Style::detect(color, terminal).color,
         announce_jobs: exec.jobs,
         jobs: jobs(exec),

@@ -3,9 +3,9 @@
 //! Diagnostics are rendered by miette's graphical handler with the source
 //! text attached here, at print time, so the stages that find problems only
 //! carry spans. Colour is decided once per output stream, from `--color`,
-//! whether the stream is a terminal and `NO_COLOR`.
+//! whether the stream is a terminal, `NO_COLOR`, `CLICOLOR_FORCE` and
+//! `TERM=dumb`.
 
-use std::ffi::OsStr;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -40,8 +40,14 @@ impl Style {
     /// terminal, against the environment of this process.
     pub(crate) fn detect(choice: ColorChoice, terminal: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR");
+        let force = std::env::var_os("CLICOLOR_FORCE");
+        let env = ColorEnv {
+            no_color: no_color.as_deref().is_some_and(|value| !value.is_empty()),
+            force: force.as_deref().is_some_and(|value| value != "0"),
+            dumb: super::terminal::is_dumb(),
+        };
         Style {
-            color: use_color(choice, terminal, no_color.as_deref()),
+            color: use_color(choice, terminal, env),
         }
     }
 
@@ -58,13 +64,29 @@ impl Style {
     }
 }
 
-/// Whether to colour: always or never when asked, otherwise only on a
-/// terminal and only when `NO_COLOR` is unset or empty (no-color.org).
-fn use_color(choice: ColorChoice, terminal: bool, no_color: Option<&OsStr>) -> bool {
+/// What the environment says about colour.
+#[derive(Clone, Copy, Debug, Default)]
+struct ColorEnv {
+    /// `NO_COLOR` is set and not empty (no-color.org).
+    no_color: bool,
+    /// `CLICOLOR_FORCE` is set and not `0` (bixense.com/clicolors).
+    force: bool,
+    /// `TERM=dumb`.
+    dumb: bool,
+}
+
+/// Whether to colour, in the order common tools use (cargo's `anstream`,
+/// the clicolors convention): `--color always|never` wins over the
+/// environment; then `NO_COLOR` turns colour off; then `CLICOLOR_FORCE`
+/// turns it on, even off a terminal and even with `TERM=dumb`; otherwise
+/// only a terminal that is not dumb gets colour.
+fn use_color(choice: ColorChoice, terminal: bool, env: ColorEnv) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => terminal && no_color.is_none_or(OsStr::is_empty),
+        ColorChoice::Auto if env.no_color => false,
+        ColorChoice::Auto if env.force => true,
+        ColorChoice::Auto => terminal && !env.dumb,
     }
 }
 
@@ -242,13 +264,46 @@ mod tests {
 
     #[test]
     fn colour_follows_choice_terminal_and_no_color() {
-        let set = Some(OsStr::new("1"));
-        let empty = Some(OsStr::new(""));
-        assert!(use_color(ColorChoice::Auto, true, None));
-        assert!(use_color(ColorChoice::Auto, true, empty));
-        assert!(!use_color(ColorChoice::Auto, true, set));
-        assert!(!use_color(ColorChoice::Auto, false, None));
-        assert!(use_color(ColorChoice::Always, false, set));
-        assert!(!use_color(ColorChoice::Never, true, None));
+        let none = ColorEnv::default();
+        let no_color = ColorEnv {
+            no_color: true,
+            ..none
+        };
+        assert!(use_color(ColorChoice::Auto, true, none));
+        assert!(!use_color(ColorChoice::Auto, true, no_color));
+        assert!(!use_color(ColorChoice::Auto, false, none));
+        assert!(use_color(ColorChoice::Always, false, no_color));
+        assert!(!use_color(ColorChoice::Never, true, none));
+    }
+
+    #[test]
+    fn clicolor_force_and_dumb_terminals() {
+        let force = ColorEnv {
+            force: true,
+            ..ColorEnv::default()
+        };
+        let dumb = ColorEnv {
+            dumb: true,
+            ..ColorEnv::default()
+        };
+        // A dumb terminal gets no colour unless it is forced or asked for.
+        assert!(!use_color(ColorChoice::Auto, true, dumb));
+        assert!(use_color(ColorChoice::Always, true, dumb));
+        assert!(use_color(
+            ColorChoice::Auto,
+            true,
+            ColorEnv {
+                force: true,
+                ..dumb
+            }
+        ));
+        // CLICOLOR_FORCE colours a pipe, but NO_COLOR and --color never win.
+        assert!(use_color(ColorChoice::Auto, false, force));
+        assert!(!use_color(ColorChoice::Never, true, force));
+        let both = ColorEnv {
+            no_color: true,
+            ..force
+        };
+        assert!(!use_color(ColorChoice::Auto, true, both));
     }
 }

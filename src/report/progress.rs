@@ -15,12 +15,21 @@
 //! are shown below the finished ones and redrawn in place; otherwise only
 //! plain lines are written. Writing never panics: if standard output goes
 //! away, progress stops and the run goes on.
+//!
+//! Text is measured in screen columns (`unicode-width`: a CJK character
+//! takes two, a combining mark none), not in characters. On a terminal
+//! every line is fitted to its width, read anew before each draw, so that
+//! nothing wraps: a wrapped line would make the count of live rows to
+//! erase wrong and leave stale copies on the screen. Off a terminal the
+//! layout is the specification's, whatever the width.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use unicode_width::UnicodeWidthChar;
 
 use super::lines::Lines;
 use crate::error::{Error, plural};
@@ -34,12 +43,23 @@ use crate::sink::{Sink, Wait};
 const STATUS_COLUMN: usize = 41;
 /// The fewest dots between a command and its status.
 const MIN_DOTS: usize = 4;
-/// The fewest characters of a command shown, however long the name.
+/// The fewest columns of a command shown off a terminal, however long the
+/// name.
 const MIN_COMMAND: usize = 12;
+/// On a terminal, a shortened command is dropped rather than shown in
+/// fewer columns than this (`ec…` says nothing; `cargo t…` does).
+const MIN_SHORT_COMMAND: usize = 8;
+/// On a narrow terminal, the columns kept after the status column for the
+/// word and its detail: `CANCELED (1m05s)`.
+const TAIL_ROOM: usize = 16;
+/// The width assumed for a terminal that does not say how wide it is.
+const DEFAULT_WIDTH: usize = 80;
+/// Where the reason under a failed task goes on when it is broken to fit.
+const REASON_INDENT: &str = "        ";
 /// How many lines of output follow a failed task.
 const TAIL_LINES: usize = 10;
-/// Longer output lines are cut in the tail.
-const TAIL_LINE_CHARS: usize = 300;
+/// Longer output lines are cut in the tail (in columns).
+const TAIL_LINE_COLUMNS: usize = 300;
 /// How many running tasks the live view lists.
 const LIVE_TASKS: usize = 8;
 /// How often the live view is redrawn.
@@ -59,6 +79,21 @@ pub(crate) enum Output {
     Grouped,
 }
 
+/// Where progress is shown, for the width it must fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Screen {
+    /// Not a terminal (a file, a pipe, a CI log): the specification's
+    /// layout, never measured against a width.
+    #[default]
+    Plain,
+    /// The terminal on this file descriptor, its width read before each
+    /// draw.
+    Terminal(std::os::fd::RawFd),
+    /// A terminal this many columns wide, always (tests).
+    #[cfg_attr(not(test), expect(dead_code, reason = "only tests fix the width"))]
+    Columns(usize),
+}
+
 /// How progress is shown.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ProgressOptions {
@@ -66,8 +101,10 @@ pub(crate) struct ProgressOptions {
     pub(crate) output: Output,
     /// Print only the final summary.
     pub(crate) quiet: bool,
+    /// Where the lines go: on a terminal they are fitted to its width.
+    pub(crate) screen: Screen,
     /// Show the running tasks, redrawn in place (standard output is a
-    /// terminal).
+    /// terminal that can move its cursor).
     pub(crate) live: bool,
     /// Colour the status words.
     pub(crate) color: bool,
@@ -106,17 +143,30 @@ pub(crate) struct Progress<W: Write, E: Write> {
     shown: Vec<u32>,
     ended: usize,
     running: BTreeMap<TaskId, Live>,
-    /// Lines of the live view on screen now.
-    drawn: usize,
+    /// When the run started, for the elapsed time of the live view.
+    started: Instant,
+    /// The run is over: the live view is not drawn again.
+    finished: bool,
+    /// The rows of the live view on screen now, as drawn.
+    drawn: Vec<String>,
     /// When the live view is redrawn next.
     redraw: Instant,
-    width: usize,
+    /// The terminal's width as last measured; `None` off a terminal.
+    columns: Option<usize>,
     broken: bool,
+}
+
+/// What a result line says before its dots: `[2/6] lint: npm run lint`.
+struct Head<'a> {
+    /// `[2/6]`, or spaces under a retried task.
+    lead: &'a str,
+    name: &'a str,
+    /// `None` for a skipped task, which ran nothing.
+    command: Option<&'a str>,
 }
 
 impl<W: Write, E: Write> Progress<W, E> {
     pub(crate) fn new(plan: Arc<Plan>, options: ProgressOptions, out: W, err: E) -> Self {
-        let width = super::terminal::stdout_width().unwrap_or(80);
         Progress {
             shown: vec![0; plan.tasks.len()],
             plan,
@@ -126,9 +176,11 @@ impl<W: Write, E: Write> Progress<W, E> {
             lines: Lines::default(),
             ended: 0,
             running: BTreeMap::new(),
-            drawn: 0,
+            started: Instant::now(),
+            finished: false,
+            drawn: Vec::new(),
             redraw: Instant::now() + REDRAW,
-            width,
+            columns: None,
             broken: false,
         }
     }
@@ -137,13 +189,21 @@ impl<W: Write, E: Write> Progress<W, E> {
     pub(crate) fn event(&mut self, event: Event) {
         if self.options.quiet {
             if let Event::RunFinished { summary } = event {
+                self.measure();
                 let text = self.summary(&summary);
                 self.write(&text);
             }
             return;
         }
+        // What is only kept for the live view is not worth a measure.
+        if !matches!(event, Event::TaskOutput { .. }) || self.options.output == Output::Stream {
+            self.measure();
+        }
         let text = match event {
-            Event::RunStarted { jobs, .. } => self.started(jobs),
+            Event::RunStarted { jobs, .. } => {
+                self.started = Instant::now();
+                self.opening(jobs)
+            }
             Event::TaskStarted { task, .. } => {
                 self.running.insert(
                     task,
@@ -199,22 +259,27 @@ impl<W: Write, E: Write> Progress<W, E> {
             }
             Event::TaskSkipped { task, reason } => {
                 self.ended += 1;
-                let head = format!("{} {}", self.counter(), self.plan.tasks[task].name.value);
+                let counter = self.counter();
+                let head = Head {
+                    lead: &counter,
+                    name: &self.plan.tasks[task].name.value,
+                    command: None,
+                };
                 self.line(&head, Status::Skipped, &reason.to_string())
             }
-            Event::Halted { failures, running } => {
-                let mut text =
-                    format!("\n{} failed: no more tasks start", plural(failures, "task"));
-                if running > 0 {
-                    let _ = write!(text, "; waiting for {}", plural(running, "running task"));
-                }
-                text + "...\n"
-            }
-            Event::Interrupted { signal, running } => format!(
-                "\nReceived {signal}: stopping {} (press Ctrl-C again to kill them now)...\n",
-                plural(running, "running task")
+            Event::Halted { failures, running } => self.halted(failures, running),
+            Event::Interrupted { signal, running } => wrap(
+                &format!(
+                    "\nReceived {signal}: stopping {} (press Ctrl-C again to kill them \
+                     now)...\n",
+                    plural(running, "running task")
+                ),
+                self.max_columns(),
             ),
-            Event::RunFinished { summary } => self.summary(&summary),
+            Event::RunFinished { summary } => {
+                self.finished = true;
+                self.summary(&summary)
+            }
         };
         let mut all = self.erase_live();
         all.push_str(&text);
@@ -222,8 +287,9 @@ impl<W: Write, E: Write> Progress<W, E> {
         self.write(&all);
     }
 
-    /// The lines that open the run: a header, and how many run at once.
-    fn started(&self, jobs: usize) -> String {
+    /// What the run starts with: the header, and how many tasks run at
+    /// once when that was asked or is limited.
+    fn opening(&self, jobs: usize) -> String {
         let mut text = String::new();
         if let Some(header) = &self.options.header {
             let _ = writeln!(text, "{header}");
@@ -243,22 +309,45 @@ impl<W: Write, E: Write> Progress<W, E> {
                 plural(jobs, "concurrent task")
             );
         }
-        text
+        wrap(&text, self.max_columns())
+    }
+
+    /// `1 task failed: no more tasks start; waiting for 2 running tasks...`
+    fn halted(&self, failures: usize, running: usize) -> String {
+        let mut text = format!("\n{} failed: no more tasks start", plural(failures, "task"));
+        if running > 0 {
+            let _ = write!(text, "; waiting for {}", plural(running, "running task"));
+        }
+        wrap(&(text + "...\n"), self.max_columns())
     }
 
     fn counter(&self) -> String {
         format!("[{}/{}]", self.ended, self.plan.tasks.len())
     }
 
-    /// `prefix name: command`, the command shortened to leave room for the
-    /// status.
-    fn head(&self, prefix: &str, task: TaskId) -> String {
+    /// Reads the terminal's width again (it may have been resized).
+    fn measure(&mut self) {
+        self.columns = match self.options.screen {
+            Screen::Plain => None,
+            Screen::Terminal(fd) => Some(super::terminal::width(fd).unwrap_or(DEFAULT_WIDTH)),
+            Screen::Columns(columns) => Some(columns),
+        };
+    }
+
+    /// The most columns a line may take on the terminal: one fewer than
+    /// its width, since some terminals wrap a line that fills it.
+    fn max_columns(&self) -> Option<usize> {
+        self.columns.map(|columns| columns.saturating_sub(1).max(1))
+    }
+
+    /// `lead name: command` for a task that ran.
+    fn head<'a>(&'a self, lead: &'a str, task: TaskId) -> Head<'a> {
         let spec = &self.plan.tasks[task];
-        let prefix = format!("{prefix} {}: ", spec.name.value);
-        let room = STATUS_COLUMN
-            .saturating_sub(prefix.chars().count() + 1 + MIN_DOTS + 1)
-            .max(MIN_COMMAND);
-        prefix + shorten(&spec.command.value, room).as_str()
+        Head {
+            lead,
+            name: &spec.name.value,
+            command: Some(&spec.command.value),
+        }
     }
 
     /// An attempt that failed and will be retried.
@@ -280,15 +369,17 @@ impl<W: Write, E: Write> Progress<W, E> {
 
     fn finished_line(&self, task: TaskId, result: &TaskResult) -> String {
         let spec = &self.plan.tasks[task];
-        let head = self.head(&self.counter(), task);
+        let counter = self.counter();
+        let head = self.head(&counter, task);
         let mut text = self.line(&head, result.status, &format_duration(result.duration));
         if matches!(result.status, Status::Failed | Status::Timeout) {
             let timeout = spec.settings.timeout_or(self.options.timeout);
             if self.options.output == Output::Summary {
-                text.push_str(&why(result, timeout));
+                text.push_str(&why(result, timeout, self.max_columns()));
             } else {
                 // The output itself has been shown.
-                let _ = writeln!(text, "      {}", reason(result, timeout));
+                let line = format!("      {}\n", reason(result, timeout));
+                text.push_str(&wrap_indented(&line, self.max_columns(), REASON_INDENT));
             }
         }
         text
@@ -356,7 +447,7 @@ impl<W: Write, E: Write> Progress<W, E> {
     }
 
     /// `head ....... STATUS (detail)` and a newline.
-    fn line(&self, head: &str, status: Status, detail: &str) -> String {
+    fn line(&self, head: &Head, status: Status, detail: &str) -> String {
         let colour = match status {
             Status::Passed => "32",
             Status::Failed | Status::Timeout => "31",
@@ -366,73 +457,119 @@ impl<W: Write, E: Write> Progress<W, E> {
     }
 
     /// `head ....... WORD (detail)`, the word in `colour` (an ANSI code)
-    /// when colour is on.
-    fn styled_line(&self, head: &str, word: &str, colour: &str, detail: &str) -> String {
-        let dots = STATUS_COLUMN
-            .saturating_sub(head.chars().count() + 2)
-            .max(MIN_DOTS - 1);
-        let word = if self.options.color {
-            format!("\x1b[1;{colour}m{word}\x1b[0m")
-        } else {
-            word.to_owned()
+    /// when colour is on, fitted to the terminal if there is one.
+    fn styled_line(&self, head: &Head, word: &str, colour: &str, detail: &str) -> String {
+        let paint = |word: &str| {
+            if self.options.color {
+                format!("\x1b[1;{colour}m{word}\x1b[0m")
+            } else {
+                word.to_owned()
+            }
         };
-        format!("{head} {} {word} ({detail})\n", ".".repeat(dots))
+        let Some(max) = self.max_columns() else {
+            let head = plain_head(head);
+            let dots = STATUS_COLUMN
+                .saturating_sub(width(&head) + 2)
+                .max(MIN_DOTS - 1);
+            return format!("{head} {} {} ({detail})\n", ".".repeat(dots), paint(word));
+        };
+        let column = STATUS_COLUMN.min(max.saturating_sub(TAIL_ROOM));
+        let head = fitted_head(head, column);
+        let dots = column.saturating_sub(width(&head) + 2).max(MIN_DOTS - 1);
+        let before = format!("{head} {} ", ".".repeat(dots));
+        let room = max.saturating_sub(width(&before) + width(word));
+        let detail = printable(detail);
+        if room >= width(&detail) + 3 {
+            format!("{before}{} ({detail})\n", paint(word))
+        } else if width(&before) + width(word) <= max {
+            // A detail too long for the line (a skip's reason, a retry's)
+            // goes under it, whole, like the reason under a failure: cut,
+            // it would no longer say which dependency failed.
+            let under = wrap_indented(&format!("      {detail}\n"), Some(max), REASON_INDENT);
+            format!("{before}{}\n{under}", paint(word))
+        } else {
+            // Too narrow for the layout at all: one line, whatever fits.
+            let line = format!("{before}{word} ({detail})");
+            format!("{}\n", shorten(&line, max))
+        }
     }
 
     fn summary(&self, summary: &Summary) -> String {
         let counts = summary.counts;
         let blank = if self.options.quiet { "" } else { "\n" };
-        match (summary.interrupted, summary.halted) {
+        let text = match (summary.interrupted, summary.halted) {
             (Some(signal), _) => format!("{blank}Run interrupted by {signal}: {counts}\n"),
             (None, Some(failures)) => format!(
                 "{blank}Run stopped after {}: {counts}\n",
                 plural(failures, "failure")
             ),
             (None, None) => format!("{blank}Run completed: {counts}\n"),
-        }
+        };
+        wrap(&text, self.max_columns())
     }
 
-    /// The running tasks, one line each, for a terminal.
+    /// The running tasks, one row each, and a row of counts, for a
+    /// terminal. Every row fits the width less one column, so none wraps
+    /// and the rows can be counted back when they are erased.
     fn live_view(&mut self) -> String {
-        if !self.options.live || self.running.is_empty() {
-            self.drawn = 0;
+        self.drawn.clear();
+        let total = self.plan.tasks.len();
+        if !self.options.live || self.finished || self.ended >= total {
             return String::new();
         }
-        let mut text = String::new();
-        let mut lines = 0;
+        let max = self
+            .max_columns()
+            .unwrap_or(DEFAULT_WIDTH.saturating_sub(1));
         for (&task, live) in self.running.iter().take(LIVE_TASKS) {
-            let mut line = format!(
+            let mut row = format!(
                 "  ▸ {} ({})",
                 self.plan.tasks[task].name.value,
                 format_duration(live.since.elapsed())
             );
             if !live.last_line.is_empty() {
-                let _ = write!(line, " {}", live.last_line);
+                let _ = write!(row, " {}", live.last_line);
             }
-            // A line that wrapped would break the count of lines to erase.
-            let _ = writeln!(text, "{}", shorten(&line, self.width.saturating_sub(1)));
-            lines += 1;
+            self.drawn.push(shorten(&row, max));
         }
         if self.running.len() > LIVE_TASKS {
-            let _ = writeln!(
-                text,
-                "  … and {} more running",
-                self.running.len() - LIVE_TASKS
-            );
-            lines += 1;
+            let row = format!("  … and {} more running", self.running.len() - LIVE_TASKS);
+            self.drawn.push(shorten(&row, max));
         }
-        self.drawn = lines;
+        let running = self.running.len();
+        let row = format!(
+            "  {} done, {running} running, {} waiting · {}",
+            self.ended,
+            total.saturating_sub(self.ended + running),
+            format_duration(self.started.elapsed())
+        );
+        self.drawn.push(shorten(&row, max));
+        let mut text = String::new();
+        for row in &self.drawn {
+            let _ = writeln!(text, "{row}");
+        }
         text
     }
 
-    /// Moves the cursor back over the live view and clears it.
+    /// Moves the cursor back over the live view, clearing it line by line.
+    ///
+    /// If the terminal was narrowed since the rows were drawn, it has
+    /// rewrapped those wider than it now is (tmux, VTE, kitty, iTerm2 and
+    /// Windows Terminal do): each takes as many lines as it wraps into at
+    /// the width measured just before this. Lines cleared one at a time,
+    /// not all at once from the first (`ESC [ J`): tmux saves the whole
+    /// screen to its scrollback when it is cleared from the top-left corner
+    /// (`scroll-on-clear`), which is where the live rows are once they
+    /// reach the top, and that left a copy of them there at every redraw.
     fn erase_live(&mut self) -> String {
-        let drawn = std::mem::take(&mut self.drawn);
-        if drawn == 0 {
-            String::new()
-        } else {
-            format!("\x1b[{drawn}F\x1b[J")
-        }
+        let columns = self.columns.unwrap_or(DEFAULT_WIDTH);
+        let lines: usize = self
+            .drawn
+            .iter()
+            .map(|row| screen_lines(row, columns))
+            .sum();
+        self.drawn.clear();
+        // Up a line (to its start) and clear it, for each line.
+        "\x1b[F\x1b[2K".repeat(lines)
     }
 
     fn write(&mut self, text: &str) {
@@ -453,8 +590,9 @@ fn reason(result: &TaskResult, timeout: Option<Duration>) -> String {
     why_ended(result.status, &result.exit, timeout)
 }
 
-/// The reason a task did not pass and the last lines of its output.
-fn why(result: &TaskResult, timeout: Option<Duration>) -> String {
+/// The reason a task did not pass and the last lines of its output, each
+/// line fitted to `max` columns on a terminal.
+fn why(result: &TaskResult, timeout: Option<Duration>, max: Option<usize>) -> String {
     let reason = reason(result, timeout);
     let (name, capture) = if has_text(&result.stderr) || !has_text(&result.stdout) {
         ("stderr", &result.stderr)
@@ -474,11 +612,16 @@ fn why(result: &TaskResult, timeout: Option<Duration>) -> String {
     let shown = &lines[lines.len().saturating_sub(TAIL_LINES)..];
     let mut out = String::new();
     if shown.is_empty() {
-        let _ = writeln!(out, "      {reason}, no output");
+        let line = format!("      {reason}, no output\n");
+        out.push_str(&wrap_indented(&line, max, REASON_INDENT));
     } else {
-        let _ = writeln!(out, "      {reason}; last lines of {name}:");
+        let line = format!("      {reason}; last lines of {name}:\n");
+        out.push_str(&wrap_indented(&line, max, REASON_INDENT));
+        let room = max.map_or(TAIL_LINE_COLUMNS, |max| {
+            TAIL_LINE_COLUMNS.min(max.saturating_sub(8))
+        });
         for line in shown {
-            let _ = writeln!(out, "      │ {}", shorten(line, TAIL_LINE_CHARS));
+            let _ = writeln!(out, "      │ {}", shorten(line, room));
         }
     }
     out
@@ -505,16 +648,151 @@ fn has_text(capture: &Capture) -> bool {
     capture.bytes.iter().any(|b| !b.is_ascii_whitespace())
 }
 
-/// `text` on one line, at most `max` characters, ending in `…` if cut.
+/// The columns `c` takes on a terminal: two for a wide character (CJK,
+/// most emoji), none for a combining mark or a zero-width joiner.
+/// Characters are measured one by one, as terminals do (`wcwidth`).
+fn char_width(c: char) -> usize {
+    c.width().unwrap_or(0)
+}
+
+/// The columns `text` takes on a terminal, once made printable.
+fn width(text: &str) -> usize {
+    if text.is_ascii() {
+        // Printable ASCII is one column a character: the common case, and
+        // the whole of most plain output, costs no lookups.
+        return text.len();
+    }
+    text.chars().map(char_width).sum()
+}
+
+/// How many lines `row` takes on a terminal `columns` wide that wraps it:
+/// a wide character that does not fit at the end of a line starts the
+/// next.
+fn screen_lines(row: &str, columns: usize) -> usize {
+    let columns = columns.max(2);
+    if width(row) <= columns {
+        return 1;
+    }
+    let (mut lines, mut used) = (1, 0);
+    for c in row.chars() {
+        let w = char_width(c);
+        if used + w > columns {
+            lines += 1;
+            used = 0;
+        }
+        used += w;
+    }
+    lines
+}
+
+/// `text` on one line, at most `max` columns, ending in `…` if cut.
 fn shorten(text: &str, max: usize) -> String {
     let text = printable(text);
-    if text.chars().count() <= max {
+    if width(&text) <= max {
         return text;
     }
-    let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
+    if max == 0 {
+        return String::new();
+    }
+    let mut short = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = char_width(c);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        short.push(c);
+    }
     short.truncate(short.trim_end().len());
     short.push('…');
     short
+}
+
+/// `text` with each line that is wider than `max` columns (on a terminal)
+/// broken into lines that are not, the later ones indented by two: a
+/// sentence is broken between words, a list of counts (`3 passed, 1
+/// failed`) between its items. Off a terminal, `text` as it is.
+fn wrap(text: &str, max: Option<usize>) -> String {
+    wrap_indented(text, max, "  ")
+}
+
+/// [`wrap`], the later lines starting with `indent`.
+fn wrap_indented(text: &str, max: Option<usize>, indent: &str) -> String {
+    let Some(max) = max else {
+        return text.to_owned();
+    };
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        if width(body) <= max {
+            out.push_str(line);
+            continue;
+        }
+        let pieces: Vec<&str> = if body.contains(", ") {
+            body.split_inclusive(", ").collect()
+        } else {
+            body.split_inclusive(' ').collect()
+        };
+        let mut current = String::new();
+        for piece in pieces {
+            if !current.trim().is_empty() && width(&current) + width(piece.trim_end()) > max {
+                out.push_str(current.trim_end());
+                out.push('\n');
+                current.clear();
+                current.push_str(indent);
+            }
+            // The space after a word that ends the line may not fit.
+            let room = max.saturating_sub(width(&current));
+            current.push_str(&shorten(piece.trim_end_matches(' '), room));
+            if piece.ends_with(' ') {
+                current.push(' ');
+            }
+        }
+        out.push_str(current.trim_end());
+        out.push_str(end);
+    }
+    out
+}
+
+/// The head of a line off a terminal, as the specification lays it out:
+/// the command shortened to leave room for the status at its column, but
+/// never to fewer than [`MIN_COMMAND`] columns.
+fn plain_head(head: &Head) -> String {
+    let mut text = String::with_capacity(STATUS_COLUMN);
+    let _ = write!(text, "{} {}", head.lead, head.name);
+    if let Some(command) = head.command {
+        let room = STATUS_COLUMN
+            .saturating_sub(width(&text) + 2 + 1 + MIN_DOTS + 1)
+            .max(MIN_COMMAND);
+        text.push_str(": ");
+        text.push_str(&shorten(command, room));
+    }
+    text
+}
+
+/// The head of a line on a terminal, to leave the status at `column`: the
+/// command is shortened first, down to nothing, then the name.
+fn fitted_head(head: &Head, column: usize) -> String {
+    // The head, a space, the fewest dots and a space before the status.
+    let room = column.saturating_sub(1 + MIN_DOTS + 1);
+    let lead = width(head.lead) + 1;
+    let name = printable(head.name);
+    if let Some(command) = head.command {
+        let command = printable(command);
+        let left = room.saturating_sub(lead + width(&name) + 2);
+        if width(&command) <= left || left >= MIN_SHORT_COMMAND {
+            return format!("{} {name}: {}", head.lead, shorten(&command, left));
+        }
+    }
+    format!(
+        "{} {}",
+        head.lead,
+        shorten(&name, room.saturating_sub(lead))
+    )
 }
 
 /// `text` with control characters (newlines, tabs, escapes) as spaces, so
@@ -540,6 +818,7 @@ impl<W: Write + Send, E: Write + Send> Sink for Progress<W, E> {
 
     fn tick(&mut self) {
         self.redraw = Instant::now() + REDRAW;
+        self.measure();
         let mut text = self.erase_live();
         text.push_str(&self.live_view());
         self.write(&text);
@@ -551,6 +830,7 @@ impl<W: Write + Send, E: Write + Send> Sink for Progress<W, E> {
     }
 
     fn finish(mut self: Box<Self>) -> Result<(), Error> {
+        self.measure();
         let text = self.erase_live();
         self.write(&text);
         self.flush();
@@ -764,36 +1044,159 @@ mod tests {
         assert_eq!(text.matches('│').count(), TAIL_LINES);
     }
 
-    #[test]
-    fn live_view_is_drawn_and_erased() {
-        let plan = plan("build: make\n");
-        let options = ProgressOptions {
-            live: true,
-            ..ProgressOptions::default()
-        };
-        let mut progress = Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink());
-        progress.width = 40;
-        progress.event(Event::TaskStarted {
-            task: 0,
+    fn started(task: TaskId) -> Event {
+        Event::TaskStarted {
+            task,
             attempt: 1,
             at: SystemTime::now(),
             since_start: Duration::ZERO,
             slot: 0,
-        });
-        progress.event(Event::TaskOutput {
-            task: 0,
+        }
+    }
+
+    fn output(task: TaskId, bytes: &str) -> Event {
+        Event::TaskOutput {
+            task,
             stream: Stream::Stdout,
-            bytes: Arc::from(&b"compiling a.c\ncompiling b.c\npart"[..]),
-        });
+            bytes: Arc::from(bytes.as_bytes()),
+        }
+    }
+
+    fn on_terminal(plan: Plan, columns: usize) -> Progress<Vec<u8>, std::io::Sink> {
+        let options = ProgressOptions {
+            live: true,
+            screen: Screen::Columns(columns),
+            ..ProgressOptions::default()
+        };
+        Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink())
+    }
+
+    /// What was written since the last call, and the writer emptied.
+    fn written(progress: &mut Progress<Vec<u8>, std::io::Sink>) -> String {
+        String::from_utf8(std::mem::take(&mut progress.out)).unwrap()
+    }
+
+    #[test]
+    fn live_view_is_drawn_and_erased() {
+        let plan = plan("build: make\ntest: make test [after:build]\n");
+        let mut progress = on_terminal(plan, 40);
+        progress.event(started(0));
+        progress.event(output(0, "compiling a.c\ncompiling b.c\npart"));
+        let drawn = written(&mut progress);
+        assert!(
+            drawn.starts_with("  ▸ build (0.0"),
+            "the running task is listed: {drawn:?}"
+        );
+        assert!(
+            drawn.contains(")\n  0 done, 1 running, 1 waiting · 0.0"),
+            "the counts follow: {drawn:?}"
+        );
+        progress.tick();
+        let redrawn = written(&mut progress);
+        assert!(
+            redrawn.starts_with("\x1b[F\x1b[2K\x1b[F\x1b[2K  ▸ build (0.0"),
+            "both rows are erased, then drawn again: {redrawn:?}"
+        );
+        assert!(redrawn.contains(") compiling b.c\n"), "{redrawn:?}");
         progress.event(Event::TaskFinished {
             task: 0,
             result: finished(Status::Passed, Exit::Code(0), 100, b""),
         });
-        let text = String::from_utf8(progress.out).unwrap();
-        assert_eq!(
-            text,
-            "  ▸ build (0.00s)\n\x1b[1F\x1b[J[1/1] build: make ...................... PASSED (0.1s)\n"
+        let text = written(&mut progress);
+        assert!(
+            text.starts_with(
+                "\x1b[F\x1b[2K\x1b[F\x1b[2K[1/2] build: make .... PASSED (0.1s)\n  1 done, 0 running, 1 waiting · "
+            ),
+            "{text:?}"
         );
+        progress.event(Event::TaskSkipped {
+            task: 1,
+            reason: SkipReason::DependencyFailed("build".into()),
+        });
+        let text = written(&mut progress);
+        assert_eq!(
+            text, "\x1b[F\x1b[2K[2/2] test ........... SKIPPED\n      dependency failed: build\n",
+            "nothing is left to wait for, so no live rows follow"
+        );
+    }
+
+    #[test]
+    fn live_rows_fit_the_terminal_and_are_erased_after_it_narrows() {
+        let plan = plan("cjk: echo\nrocket: echo\n");
+        let mut progress = on_terminal(plan, 120);
+        progress.event(started(0));
+        progress.event(started(1));
+        progress.event(output(0, &format!("{}\n", "漢字".repeat(40))));
+        progress.event(output(1, "🚀 liftoff\n"));
+        progress.tick();
+        let text = written(&mut progress);
+        let rows: Vec<&str> = text.rsplit("\x1b[2K").next().unwrap().lines().collect();
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        for row in &rows {
+            assert!(width(row) <= 119, "{row:?} is {} columns", width(row));
+        }
+        assert!(rows[0].ends_with('…'), "the CJK row is cut: {:?}", rows[0]);
+        assert_eq!(width(rows[0]), 119, "a wide character ends 118 or 119");
+        // Narrowed to 40 columns, the terminal rewraps the CJK row into
+        // three lines (40, 40 and 39 columns); the others stay on one.
+        progress.options.screen = Screen::Columns(40);
+        progress.tick();
+        let text = written(&mut progress);
+        let erase = "\x1b[F\x1b[2K".repeat(5);
+        assert!(text.starts_with(&erase), "{text:?}");
+        assert!(!text.starts_with(&"\x1b[F\x1b[2K".repeat(6)), "{text:?}");
+        let rows: Vec<&str> = text[erase.len()..].lines().collect();
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        for row in &rows {
+            assert!(width(row) <= 39, "{row:?} is {} columns", width(row));
+        }
+        // Widened again, each row is one line.
+        progress.options.screen = Screen::Columns(200);
+        progress.tick();
+        let text = written(&mut progress);
+        assert!(text.starts_with(&"\x1b[F\x1b[2K".repeat(3)), "{text:?}");
+        assert!(!text.starts_with(&"\x1b[F\x1b[2K".repeat(4)), "{text:?}");
+    }
+
+    #[test]
+    fn many_running_tasks_are_counted() {
+        let mut text = String::new();
+        for i in 0..12 {
+            let _ = writeln!(text, "t{i}: sleep 1");
+        }
+        let mut progress = on_terminal(plan(&text), 80);
+        for task in 0..10 {
+            progress.event(started(task));
+        }
+        let text = written(&mut progress);
+        let rows: Vec<&str> = text.rsplit("\x1b[2K").next().unwrap().lines().collect();
+        assert_eq!(rows.len(), LIVE_TASKS + 2, "{rows:?}");
+        assert_eq!(rows[LIVE_TASKS], "  … and 2 more running");
+        assert!(
+            rows[LIVE_TASKS + 1].starts_with("  0 done, 10 running, 2 waiting · "),
+            "{rows:?}"
+        );
+    }
+
+    #[test]
+    fn dumb_terminals_fit_lines_but_draw_no_live_rows() {
+        let options = ProgressOptions {
+            live: false,
+            screen: Screen::Columns(40),
+            ..ProgressOptions::default()
+        };
+        let text = render(
+            plan("build: make\nlint: make lint\n"),
+            options,
+            vec![
+                started(0),
+                Event::TaskFinished {
+                    task: 0,
+                    result: finished(Status::Passed, Exit::Code(0), 100, b""),
+                },
+            ],
+        );
+        assert_eq!(text, "[1/2] build: make .... PASSED (0.1s)\n");
     }
 
     #[test]
@@ -839,5 +1242,233 @@ mod tests {
         assert_eq!(shorten("abcdefg", 6), "abcde…");
         assert_eq!(shorten("a\nb", 6), "a b");
         assert_eq!(shorten("ab cdefg", 4), "ab…");
+        assert_eq!(shorten("abc", 0), "");
+    }
+
+    #[test]
+    fn widths_are_screen_columns() {
+        assert_eq!(width("make -j4"), 8);
+        // CJK and emoji take two columns, combining marks and joiners none.
+        assert_eq!(width("漢字"), 4);
+        assert_eq!(width("かな"), 4);
+        assert_eq!(width("🚀"), 2);
+        assert_eq!(width("cafe\u{301}"), 4);
+        assert_eq!(width("a\u{200d}b"), 2);
+        assert_eq!(width("─│…·▸"), 5);
+    }
+
+    #[test]
+    fn shortening_counts_columns() {
+        assert_eq!(shorten("漢字漢字", 8), "漢字漢字");
+        assert_eq!(shorten("漢字漢字", 7), "漢字漢…");
+        // A wide character that would end past the limit is left out.
+        assert_eq!(shorten("漢字漢字", 6), "漢字…");
+        assert_eq!(width(&shorten("漢字漢字", 6)), 5);
+        assert_eq!(shorten("🚀🚀🚀", 5), "🚀🚀…");
+        // A combining mark stays with its letter.
+        assert_eq!(shorten("cafe\u{301} latte", 6), "cafe\u{301}…");
+        assert_eq!(shorten("cafe\u{301}", 4), "cafe\u{301}");
+    }
+
+    #[test]
+    fn rows_are_counted_as_the_terminal_wraps_them() {
+        assert_eq!(screen_lines(&"x".repeat(119), 120), 1);
+        assert_eq!(screen_lines(&"x".repeat(119), 40), 3);
+        assert_eq!(screen_lines(&"x".repeat(40), 40), 1);
+        assert_eq!(screen_lines(&"x".repeat(41), 40), 2);
+        assert_eq!(screen_lines(&"漢".repeat(20), 40), 1);
+        assert_eq!(screen_lines(&"漢".repeat(20), 39), 2);
+        // Two wide characters fill four of five columns; the third starts
+        // the next line.
+        assert_eq!(screen_lines("漢漢漢", 5), 2);
+        assert_eq!(screen_lines("e\u{301}".repeat(40).as_str(), 40), 1);
+    }
+
+    /// Lines of one run, on a terminal `columns` wide.
+    fn fitted(columns: usize) -> Vec<String> {
+        let plan = plan(
+            "fetch_deps: npm install\n\
+             rocket: echo \"🚀 liftoff 🚀 and on and on\"\n\
+             kanji: echo 漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字\n\
+             accents: echo cafe\u{301} cafe\u{301} cafe\u{301} cafe\u{301} cafe\u{301}\n\
+             a_rather_long_task_name_indeed: make\n\
+             link: ld [after:fetch_deps]\n",
+        );
+        let options = ProgressOptions {
+            screen: Screen::Columns(columns),
+            ..ProgressOptions::default()
+        };
+        let passed = |task| Event::TaskFinished {
+            task,
+            result: finished(Status::Passed, Exit::Code(0), 300, b""),
+        };
+        let text = render(
+            plan,
+            options,
+            vec![
+                passed(0),
+                passed(1),
+                passed(2),
+                passed(3),
+                passed(4),
+                Event::TaskSkipped {
+                    task: 5,
+                    reason: SkipReason::DependencyFailed("a_rather_long_task_name_indeed".into()),
+                },
+            ],
+        );
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// The column the status word of `line` starts at.
+    fn status_column(line: &str) -> usize {
+        let at = [" PASSED", " SKIPPED"]
+            .iter()
+            .find_map(|word| line.find(word))
+            .unwrap();
+        width(&line[..at]) + 1
+    }
+
+    #[test]
+    fn result_lines_fit_40_80_and_120_columns() {
+        for (columns, column) in [(40, 23), (80, 41), (120, 41)] {
+            let lines = fitted(columns);
+            let results: Vec<&String> = lines.iter().filter(|line| line.starts_with('[')).collect();
+            assert_eq!(results.len(), 6, "{lines:#?}");
+            for line in &lines {
+                assert!(
+                    width(line) < columns,
+                    "{line:?} is {} columns, at {columns}",
+                    width(line)
+                );
+            }
+            for line in results {
+                assert_eq!(status_column(line), column, "{line:?} at {columns}");
+            }
+        }
+        assert_eq!(
+            fitted(40),
+            [
+                "[1/6] fetch_deps ..... PASSED (0.3s)",
+                "[2/6] rocket ......... PASSED (0.3s)",
+                "[3/6] kanji .......... PASSED (0.3s)",
+                "[4/6] accents ........ PASSED (0.3s)",
+                "[5/6] a_rather_l… .... PASSED (0.3s)",
+                // A reason too long for the line goes under it, whole.
+                "[6/6] link ........... SKIPPED",
+                "      dependency failed:",
+                "        a_rather_long_task_name_indeed",
+            ]
+        );
+        // Where the specification's layout fits, it is kept.
+        let wide = fitted(120);
+        assert_eq!(
+            wide[0],
+            "[1/6] fetch_deps: npm install .......... PASSED (0.3s)"
+        );
+        assert_eq!(
+            wide[1],
+            "[2/6] rocket: echo \"🚀 liftoff 🚀… ..... PASSED (0.3s)"
+        );
+        assert_eq!(
+            wide[5],
+            "[6/6] link ............................. SKIPPED (dependency failed: a_rather_long_task_name_indeed)"
+        );
+        assert_eq!(
+            fitted(80)[5..],
+            [
+                "[6/6] link ............................. SKIPPED",
+                "      dependency failed: a_rather_long_task_name_indeed"
+            ]
+        );
+    }
+
+    #[test]
+    fn narrow_terminals_drop_the_command_then_shorten_the_name() {
+        let lines = fitted(30);
+        for line in &lines {
+            assert!(width(line) < 30, "{line:?}");
+            if line.starts_with('[') {
+                assert_eq!(status_column(line), 13, "{line:?}");
+            }
+        }
+        assert_eq!(lines[0], "[1/6] … .... PASSED (0.3s)");
+        assert_eq!(fitted(34)[0], "[1/6] fetc… .... PASSED (0.3s)");
+        // A little wider, more of the name is kept.
+        assert_eq!(fitted(44)[4], "[5/6] a_rather_long_… .... PASSED (0.3s)");
+        // Too narrow for the layout: still one line each.
+        for line in fitted(12) {
+            assert!(width(&line) < 12, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn sentences_and_counts_are_broken_to_fit() {
+        assert_eq!(
+            wrap("\nRun completed: 6 passed, 0 failed, 0 skipped\n", Some(39)),
+            "\nRun completed: 6 passed, 0 failed,\n  0 skipped\n"
+        );
+        assert_eq!(
+            wrap(
+                "Running at most 17 tasks at once: the open-file limit\n",
+                Some(30)
+            ),
+            "Running at most 17 tasks at\n  once: the open-file limit\n"
+        );
+        assert_eq!(wrap("short\n", Some(39)), "short\n");
+        // A word that ends a line exactly is not cut for its space.
+        assert_eq!(wrap("aaaa bbbb cccc\n", Some(9)), "aaaa bbbb\n  cccc\n");
+        assert_eq!(wrap("a b c d e f\n", None), "a b c d e f\n");
+        for line in wrap(&format!("x: {}\n", "漢字".repeat(30)), Some(20)).lines() {
+            assert!(width(line) <= 20, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn a_failure_tail_fits_the_terminal() {
+        let options = ProgressOptions {
+            screen: Screen::Columns(40),
+            ..ProgressOptions::default()
+        };
+        let text = render(
+            plan("compile: cc main.c\n"),
+            options,
+            vec![Event::TaskFinished {
+                task: 0,
+                result: finished(
+                    Status::Failed,
+                    Exit::Code(1),
+                    100,
+                    "main.c:3:14: error: expected ';' before 'return' 漢字漢字\n".as_bytes(),
+                ),
+            }],
+        );
+        assert_eq!(
+            text,
+            "[1/1] compile ........ FAILED (0.1s)\n      \
+             exit code 1; last lines of\n        \
+             stderr:\n      \
+             │ main.c:3:14: error: expected '…\n"
+        );
+    }
+
+    #[test]
+    fn off_a_terminal_the_layout_ignores_widths_it_does_not_need() {
+        // Off a terminal, lines are the specification's whatever the
+        // characters: the status column is counted in screen columns.
+        let plan = plan("kanji: echo 漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字\n");
+        let text = render(
+            plan,
+            ProgressOptions::default(),
+            vec![Event::TaskFinished {
+                task: 0,
+                result: finished(Status::Passed, Exit::Code(0), 300, b""),
+            }],
+        );
+        assert_eq!(
+            text,
+            "[1/1] kanji: echo 漢字漢字漢字漢字… .... PASSED (0.3s)\n"
+        );
+        assert_eq!(status_column(&text), STATUS_COLUMN);
     }
 }

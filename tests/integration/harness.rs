@@ -38,9 +38,12 @@ pub(crate) fn binary() -> PathBuf {
 
 /// `program` in the one environment every test runs its commands in:
 /// `TZ=UTC` (times are shown in UTC), no `TASKRUN_DB` (the database is
-/// `taskrun.db` in the working directory), no `NO_COLOR`, and an empty
-/// stdin. The rest passes through, `PATH` and the `SLURM_CONF` and
-/// `TASKRUN_REQUIRE_SLURM` that CI sets among it.
+/// `taskrun.db` in the working directory), none of `NO_COLOR`,
+/// `CLICOLOR_FORCE` and `TERM` (which decide colour and whether the live
+/// view is drawn: a test that wants them sets them), and an empty stdin.
+/// The rest passes through, `PATH` and the `SLURM_CONF`,
+/// `TASKRUN_REQUIRE_SLURM` and `TASKRUN_REQUIRE_TMUX` that CI sets among
+/// it.
 ///
 /// For a program that runs taskrun itself: a shell, `script`, `unshare`.
 pub(crate) fn command_for(program: impl AsRef<OsStr>) -> Command {
@@ -49,6 +52,8 @@ pub(crate) fn command_for(program: impl AsRef<OsStr>) -> Command {
         .env("TZ", "UTC")
         .env_remove("TASKRUN_DB")
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("TERM")
         .stdin(Stdio::null());
     command
 }

@@ -28,3 +28,4 @@ mod run;
 mod script;
 mod signals;
 mod slurm;
+mod terminal;

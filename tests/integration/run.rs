@@ -409,8 +409,8 @@ fn terminal_shows_running_tasks() {
     assert!(screen.contains("▸ slow ("), "{screen:?}");
     assert!(screen.contains("working on it"), "{screen:?}");
     assert!(
-        screen.contains("\x1b[1F\x1b[J"),
-        "the view is erased: {screen:?}"
+        screen.contains("\x1b[F\x1b[2K\x1b[F\x1b[2K"),
+        "the view (the task and the counts) is erased line by line: {screen:?}"
     );
     assert!(screen.contains("PASSED"), "{screen:?}");
 }
