@@ -515,12 +515,14 @@ fn dry_run_prints_the_start_order_and_runs_nothing() {
     test.with_args(&["run", "tasks.txt", "--dry-run", "--jobs", "2"])
         .status(0)
         .stdout(
-            "Would start 5 tasks, at most 2 at once, in this order (if each took the same time and passed):\n\
-             \x20 1. migrate: touch ran  (pool db)\n\
-             \x20 2. build: touch ran\n\
-             \x20 3. seed: touch ran  (pool db)\n\
-             \x20 4. test: touch ran  (after build)\n\
-             \x20 5. report: touch ran  (after test end)\n",
+            "Would start 5 tasks, at most 2 at once, the longest chain of work first \
+             (no history yet: each task counts the same):\n\
+             \x20 1. build: touch ran\n\
+             \x20 2. migrate: touch ran  (pool db)\n\
+             \x20 3. test: touch ran  (after build)\n\
+             \x20 4. seed: touch ran  (pool db)\n\
+             \x20 5. report: touch ran  (after test end)\n\
+             Longest chain: build → test → report\n",
         )
         .run();
     assert!(!test.path().join("ran").exists());
@@ -529,6 +531,18 @@ fn dry_run_prints_the_start_order_and_runs_nothing() {
     test.with_args(&["run", "tasks.txt", "--dry-run", "--task", "test"])
         .stdout_contains("Would start 2 tasks")
         .stdout_contains("2. test: touch ran  (after build)\n")
+        .run();
+    test.with_args(&["run", "tasks.txt", "--dry-run", "--jobs", "2", "--order", "file"])
+        .stdout(
+            "Would start 5 tasks, at most 2 at once, each as soon as it is ready \
+             (no history yet: each task counts the same):\n\
+             \x20 1. migrate: touch ran  (pool db)\n\
+             \x20 2. build: touch ran\n\
+             \x20 3. seed: touch ran  (pool db)\n\
+             \x20 4. test: touch ran  (after build)\n\
+             \x20 5. report: touch ran  (after test end)\n\
+             Longest chain: build → test → report\n",
+        )
         .run();
 }
 
