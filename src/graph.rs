@@ -143,6 +143,11 @@ impl Plan {
         }
     }
 
+    /// Each task's fingerprint (see `task::fingerprint`), in plan order.
+    pub(crate) fn fingerprints(&self) -> Vec<i64> {
+        self.tasks.iter().map(TaskSpec::fingerprint).collect()
+    }
+
     /// Every dependency of task `id`, hard and soft.
     pub(crate) fn all_deps(&self, id: usize) -> impl Iterator<Item = usize> + '_ {
         self.deps[id].iter().chain(&self.soft[id]).copied()

@@ -215,7 +215,10 @@ mod tests {
         assert_eq!(base, fingerprint("make", None, &[], Kind::Shell));
         assert_eq!(base, -2_753_033_385_827_237_529, "changed: {base}");
         assert_ne!(base, fingerprint("make ", None, &[], Kind::Shell));
-        assert_ne!(base, fingerprint("make", Some(Path::new("web")), &[], Kind::Shell));
+        assert_ne!(
+            base,
+            fingerprint("make", Some(Path::new("web")), &[], Kind::Shell)
+        );
         assert_ne!(base, fingerprint("make", None, &env, Kind::Shell));
         assert_ne!(base, fingerprint("make", None, &[], Kind::Rhai));
         // Fields cannot run into each other.

@@ -40,7 +40,7 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
     names.extend(args.tasks.iter().cloned());
     let plan = select(loaded.plan, &names, &args.exclude)?;
     if args.dry_run {
-        let estimates = estimates(&args.exec.db.path, &plan);
+        let estimates = estimates(&args.exec.db.path, &plan, &plan.fingerprints());
         let (jobs, order) = (jobs(&args.exec), Order::from(args.exec.order));
         let text = if args.json {
             let file = options.file.display().to_string();
@@ -85,15 +85,19 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
 /// What the history at `db` says `plan`'s tasks take; one unit each when
 /// there is no history (no database is created for this) or it cannot be
 /// read, which is no reason not to run.
-pub(super) fn estimates(db: &Path, plan: &Plan) -> Estimates {
+pub(super) fn estimates(db: &Path, plan: &Plan, fingerprints: &[i64]) -> Estimates {
     let tasks: Vec<(&str, i64)> = plan
         .tasks
         .iter()
-        .map(|task| (task.name.value.as_str(), task.fingerprint()))
+        .zip(fingerprints)
+        .map(|(task, &fingerprint)| (task.name.value.as_str(), fingerprint))
         .collect();
     Store::open(db)
         .and_then(|store| store.durations(&tasks))
-        .map_or_else(|_| Estimates::equal(tasks.len()), |known| Estimates::new(&known))
+        .map_or_else(
+            |_| Estimates::equal(tasks.len()),
+            |known| Estimates::new(&known),
+        )
 }
 
 /// `path` made absolute, as the history keeps paths (as given, if that
@@ -394,7 +398,8 @@ pub(super) fn execute_plan(
         Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
     }
     let db = &exec.db.path;
-    let runner = runner.estimates(estimates(db, &plan));
+    let fingerprints = plan.fingerprints();
+    let runner = runner.estimates(estimates(db, &plan, &fingerprints));
     let mut store = Store::create(db)?;
     // Runs whose taskrun was killed are closed now; if that fails (the
     // database is busy), they are still shown as interrupted when read.
@@ -403,7 +408,7 @@ pub(super) fn execute_plan(
     // none of them may be the database it is recorded in.
     refuse_database(exec, &plan, db)?;
     let outputs = Outputs::open(exec, &plan)?;
-    let ids = store.begin_run(run, &plan)?;
+    let ids = store.begin_run(run, &plan, &fingerprints)?;
     let run_id = ids.run;
 
     // With the events on standard output, progress goes to standard error.

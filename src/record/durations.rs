@@ -201,7 +201,10 @@ mod tests {
         let mut other = Seen::default();
         other.add(false, b"passed", 1, 300);
         other.add(false, b"failed", 2, 9_000);
-        assert_eq!(other.known(), Known::PassedAsOther(Duration::from_millis(300)));
+        assert_eq!(
+            other.known(),
+            Known::PassedAsOther(Duration::from_millis(300))
+        );
         let mut failing = Seen::default();
         failing.add(true, b"failed", 1, 200);
         failing.add(true, b"timeout", 2, 5_000);

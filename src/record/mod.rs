@@ -13,8 +13,8 @@ mod schema;
 mod store;
 mod write;
 
-pub(crate) use prune::Deleted;
 pub(crate) use durations::Known;
+pub(crate) use prune::Deleted;
 pub(crate) use recorder::Recorder;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
 pub(crate) use store::Store;

@@ -112,7 +112,13 @@ mod tests {
             started_at: SystemTime::now(),
             executor: "local",
         };
-        store.begin_run(&run, &plan(text)).unwrap().run
+        {
+            let plan = plan(text);
+            store
+                .begin_run(&run, &plan, &plan.fingerprints())
+                .unwrap()
+                .run
+        }
     }
 
     fn count(store: &Store, sql: &str) -> i64 {

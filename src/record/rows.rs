@@ -452,7 +452,11 @@ pub(super) fn decode_env(text: &str) -> Vec<(String, String)> {
 
 /// A task's kind as stored.
 pub(super) fn decode_kind(text: &str) -> Kind {
-    if text == "rhai" { Kind::Rhai } else { Kind::Shell }
+    if text == "rhai" {
+        Kind::Rhai
+    } else {
+        Kind::Shell
+    }
 }
 
 /// A comma-separated list of task names.

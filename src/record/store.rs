@@ -467,7 +467,13 @@ mod tests {
             executor: "local",
         };
         let plan = crate::testing::plan("a: true\n");
-        assert_eq!(store.begin_run(&run, &plan).unwrap().run, 4);
+        assert_eq!(
+            store
+                .begin_run(&run, &plan, &plan.fingerprints())
+                .unwrap()
+                .run,
+            4
+        );
     }
 
     #[test]

@@ -139,9 +139,14 @@ impl Store {
         })
     }
 
-    /// Writes the run row and a `pending` row for every task of `plan`,
-    /// before any task starts.
-    pub(crate) fn begin_run(&mut self, run: &NewRun, plan: &Plan) -> Result<RunIds, StoreError> {
+    /// Writes the run row and a `pending` row for every task of `plan`
+    /// (with its fingerprint, in plan order), before any task starts.
+    pub(crate) fn begin_run(
+        &mut self,
+        run: &NewRun,
+        plan: &Plan,
+        fingerprints: &[i64],
+    ) -> Result<RunIds, StoreError> {
         let process = ProcessId::current();
         self.write(|transaction| {
             transaction.execute(
@@ -206,7 +211,7 @@ impl Store {
                     settings
                         .mem
                         .map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
-                    task.fingerprint(),
+                    fingerprints.get(position),
                 ])?;
                 tasks.push(transaction.last_insert_rowid());
             }
@@ -458,7 +463,9 @@ mod tests {
     fn a_run_round_trips() {
         let (_dir, mut store) = store();
         let plan = plan("a: echo a\nb: echo b [after:a]\nc: true [after:b]\n");
-        let ids = store.begin_run(&new_run(), &plan).unwrap();
+        let ids = store
+            .begin_run(&new_run(), &plan, &plan.fingerprints())
+            .unwrap();
         let mut rows = ids.tasks.clone();
         let updates = [
             TaskUpdate::Started {
@@ -527,7 +534,9 @@ mod tests {
     fn each_attempt_has_one_row_with_every_column_of_its_task() {
         let (_dir, mut store) = store();
         let plan = plan("a: exit 1 [retries:2] [cpus:4] [mem:1G] [timeout:5s] [env:K=v]\n");
-        let ids = store.begin_run(&new_run(), &plan).unwrap();
+        let ids = store
+            .begin_run(&new_run(), &plan, &plan.fingerprints())
+            .unwrap();
         let mut rows = ids.tasks.clone();
         let started = |attempt| TaskUpdate::Started {
             task: 0,

@@ -163,15 +163,14 @@ mod tests {
     #[test]
     fn the_plan_in_json() {
         let plan = plan("pool db 1\na: x [pool:db] [timeout:2s]\nb: y [after:a] [env:K=v]\n");
-        let value: serde_json::Value =
-            serde_json::from_str(&plan_json(
-                "tasks.txt",
-                &plan,
-                2,
-                &Estimates::equal(2),
-                Order::CriticalPath,
-            ))
-            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&plan_json(
+            "tasks.txt",
+            &plan,
+            2,
+            &Estimates::equal(2),
+            Order::CriticalPath,
+        ))
+        .unwrap();
         assert_eq!(value["schema_version"], 1);
         assert_eq!(value["tasks"][0]["pool"], "db");
         assert_eq!(value["tasks"][0]["timeout_ms"], 2000);

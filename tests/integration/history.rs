@@ -81,7 +81,10 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
         "SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name",
     )
     .unwrap();
-    assert_eq!(indexes, "runs_by_status\ntasks_by_name\ntasks_by_run\ntasks_history\n");
+    assert_eq!(
+        indexes,
+        "runs_by_status\ntasks_by_name\ntasks_by_run\ntasks_history\n"
+    );
 
     let run = sqlite3(
         &db,

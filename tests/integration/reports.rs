@@ -532,9 +532,17 @@ fn dry_run_prints_the_start_order_and_runs_nothing() {
         .stdout_contains("Would start 2 tasks")
         .stdout_contains("2. test: touch ran  (after build)\n")
         .run();
-    test.with_args(&["run", "tasks.txt", "--dry-run", "--jobs", "2", "--order", "file"])
-        .stdout(
-            "Would start 5 tasks, at most 2 at once, each as soon as it is ready \
+    test.with_args(&[
+        "run",
+        "tasks.txt",
+        "--dry-run",
+        "--jobs",
+        "2",
+        "--order",
+        "file",
+    ])
+    .stdout(
+        "Would start 5 tasks, at most 2 at once, each as soon as it is ready \
              (no history yet: each task counts the same):\n\
              \x20 1. migrate: touch ran  (pool db)\n\
              \x20 2. build: touch ran\n\
@@ -542,8 +550,8 @@ fn dry_run_prints_the_start_order_and_runs_nothing() {
              \x20 4. test: touch ran  (after build)\n\
              \x20 5. report: touch ran  (after test end)\n\
              Longest chain: build → test → report\n",
-        )
-        .run();
+    )
+    .run();
 }
 
 /// Each task's log is closed when the task ends: 400 tasks log under a
