@@ -143,28 +143,80 @@ pub(crate) fn simulate(
     jobs: usize,
     priority: &[u64],
 ) -> Simulation {
+    simulate_from(plan, estimates, jobs, priority, &Progress::default())
+}
+
+/// How far a run has come: the tasks that have ended, and those running
+/// now with how long each has run.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Progress {
+    pub(crate) ended: Vec<usize>,
+    pub(crate) running: Vec<(usize, Duration)>,
+}
+
+/// How long the rest of a run that has come `so_far` is expected to take,
+/// by the same rules as [`simulate`]: a running task takes what is left of
+/// its estimate (nothing, once it has run longer).
+pub(crate) fn time_left(
+    plan: &Plan,
+    estimates: &Estimates,
+    jobs: usize,
+    priority: &[u64],
+    so_far: &Progress,
+) -> Duration {
+    simulate_from(plan, estimates, jobs, priority, so_far).makespan
+}
+
+fn simulate_from(
+    plan: &Plan,
+    estimates: &Estimates,
+    jobs: usize,
+    priority: &[u64],
+    so_far: &Progress,
+) -> Simulation {
     let count = plan.tasks.len();
-    let mut unmet: Vec<usize> = (0..count)
-        .map(|task| plan.deps[task].len() + plan.soft[task].len())
-        .collect();
+    let mut gone = vec![false; count];
+    for &task in so_far
+        .ended
+        .iter()
+        .chain(so_far.running.iter().map(|(task, _)| task))
+    {
+        gone[task] = true;
+    }
     let mut dependents = vec![Vec::new(); count];
     for task in 0..count {
         for dep in plan.all_deps(task) {
             dependents[dep].push(task);
         }
     }
-    let mut admission = Admission::new(plan, priority.to_vec());
-    for task in (0..count).filter(|&task| unmet[task] == 0) {
-        admission.ready(task);
+    let mut unmet: Vec<usize> = (0..count).map(|task| plan.all_deps(task).count()).collect();
+    for &task in &so_far.ended {
+        for &dependent in &dependents[task] {
+            unmet[dependent] -= 1;
+        }
     }
+    let mut admission = Admission::new(plan, priority.to_vec());
     // Running tasks by end time, then by the order they started.
     let mut running: BinaryHeap<Reverse<(Duration, usize, usize)>> = BinaryHeap::new();
     let mut placed = Vec::with_capacity(count);
+    for &(task, elapsed) in &so_far.running {
+        let end = estimates.durations[task].saturating_sub(elapsed);
+        admission.occupy(plan, task);
+        running.push(Reverse((end, placed.len(), task)));
+        placed.push(Placed {
+            task,
+            start: Duration::ZERO,
+            end,
+        });
+    }
+    for task in (0..count).filter(|&task| unmet[task] == 0 && !gone[task]) {
+        admission.ready(task);
+    }
     let mut starting = Vec::new();
     let mut now = Duration::ZERO;
     let jobs = jobs.max(1);
     loop {
-        admission.admit(plan, jobs - running.len(), &mut starting);
+        admission.admit(plan, jobs.saturating_sub(running.len()), &mut starting);
         for task in starting.drain(..) {
             let end = now + estimates.durations[task];
             running.push(Reverse((end, placed.len(), task)));
@@ -192,7 +244,7 @@ pub(crate) fn simulate(
             admission.ended(plan, task);
             for &dependent in &dependents[task] {
                 unmet[dependent] -= 1;
-                if unmet[dependent] == 0 {
+                if unmet[dependent] == 0 && !gone[dependent] {
                     admission.ready(dependent);
                 }
             }
@@ -418,6 +470,29 @@ mod tests {
         }
         eprintln!("critical path within 10% of the lower bound: {near} of {cases}");
         assert!(near * 100 >= cases * 95, "{near} of {cases} within 10%");
+    }
+
+    #[test]
+    fn time_left_counts_what_runs_and_what_waits() {
+        let plan = plan("a: x\nb: x [after:a]\nc: x\n");
+        let estimates = ms(&[100, 300, 50]);
+        let priority = priorities(&plan, &estimates, Order::CriticalPath);
+        let left = |ended: Vec<usize>, running: Vec<(usize, u64)>| {
+            let so_far = Progress {
+                ended,
+                running: running
+                    .into_iter()
+                    .map(|(task, ms)| (task, Duration::from_millis(ms)))
+                    .collect(),
+            };
+            time_left(&plan, &estimates, 1, &priority, &so_far)
+        };
+        assert_eq!(left(vec![], vec![]), Duration::from_millis(450));
+        // a ran 60 of its 100 ms: 40 left, then b and c.
+        assert_eq!(left(vec![], vec![(0, 60)]), Duration::from_millis(390));
+        // a is done; b ran longer than its estimate: nothing left of it.
+        assert_eq!(left(vec![0], vec![(1, 400)]), Duration::from_millis(50));
+        assert_eq!(left(vec![0, 1, 2], vec![]), Duration::ZERO);
     }
 
     #[test]

@@ -622,6 +622,13 @@ impl Admission {
         tasks
     }
 
+    /// `task` runs already: it holds a place in its pool.
+    pub(crate) fn occupy(&mut self, plan: &Plan, task: TaskId) {
+        if let Some(pool) = plan.pool_of[task] {
+            self.running[pool] += 1;
+        }
+    }
+
     /// `task` has stopped running: its pool has a place again.
     pub(crate) fn ended(&mut self, plan: &Plan, task: TaskId) {
         if let Some(pool) = plan.pool_of[task] {

@@ -17,8 +17,8 @@ use crate::load;
 use crate::order::{Estimates, Order};
 use crate::record::{NewRun, Recorder, Store};
 use crate::report::{
-    self, ColorChoice, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Screen, Style,
-    Written,
+    self, ColorChoice, Eta, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Screen,
+    Style, Written,
 };
 use crate::runner::Runner;
 use crate::script::Script;
@@ -399,7 +399,8 @@ pub(super) fn execute_plan(
     }
     let db = &exec.db.path;
     let fingerprints = plan.fingerprints();
-    let runner = runner.estimates(estimates(db, &plan, &fingerprints));
+    let estimates = estimates(db, &plan, &fingerprints);
+    let runner = runner.estimates(estimates.clone());
     let mut store = Store::create(db)?;
     // Runs whose taskrun was killed are closed now; if that fails (the
     // database is busy), they are still shown as interrupted when read.
@@ -416,30 +417,13 @@ pub(super) fn execute_plan(
         .events
         .as_ref()
         .is_some_and(|path| path.as_os_str() == "-");
-    let terminal = if progress_on_stderr {
-        std::io::stderr().is_terminal()
-    } else {
-        std::io::stdout().is_terminal()
+    let eta = Eta {
+        priority: crate::order::priorities(&plan, &estimates, Order::from(exec.order)),
+        estimates,
+        jobs: runner.jobs_asked(),
     };
-    let output = Output::from(exec.output);
-    let screen = match (terminal, progress_on_stderr) {
-        (false, _) => Screen::Plain,
-        (true, false) => Screen::Terminal(libc::STDOUT_FILENO),
-        (true, true) => Screen::Terminal(libc::STDERR_FILENO),
-    };
-    let progress = ProgressOptions {
-        output,
-        quiet: exec.quiet,
-        screen,
-        // A dumb terminal cannot move its cursor back over the live rows;
-        // its lines are still fitted to its width.
-        live: terminal && !exec.quiet && !progress_on_stderr && !report::is_dumb(),
-        color: Style::detect(color, terminal).color,
-        announce_jobs: exec.jobs,
-        jobs: jobs(exec),
-        header,
-        timeout: Some(exec.timeout).filter(|timeout| !timeout.is_zero()),
-    };
+    let progress = progress_options(exec, color, header, progress_on_stderr, eta);
+    let output = progress.output;
     let live_output = progress.live
         || output == Output::Stream
         || outputs.events.is_some()
@@ -497,6 +481,42 @@ pub(super) fn execute_plan(
     } else {
         code.max(exit_code::FAILURE)
     })
+}
+
+/// How the progress display shows the run: `eta` is used on a terminal,
+/// when it comes from history.
+fn progress_options(
+    exec: &ExecArgs,
+    color: ColorChoice,
+    header: Option<String>,
+    on_stderr: bool,
+    eta: Eta,
+) -> ProgressOptions {
+    let terminal = if on_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let screen = match (terminal, on_stderr) {
+        (false, _) => Screen::Plain,
+        (true, false) => Screen::Terminal(libc::STDOUT_FILENO),
+        (true, true) => Screen::Terminal(libc::STDERR_FILENO),
+    };
+    // A dumb terminal cannot move its cursor back over the live rows; its
+    // lines are still fitted to its width.
+    let live = terminal && !exec.quiet && !on_stderr && !report::is_dumb();
+    ProgressOptions {
+        output: Output::from(exec.output),
+        quiet: exec.quiet,
+        screen,
+        live,
+        color: Style::detect(color, terminal).color,
+        announce_jobs: exec.jobs,
+        jobs: jobs(exec),
+        header,
+        timeout: Some(exec.timeout).filter(|timeout| !timeout.is_zero()),
+        eta: (live && eta.estimates.from_history).then(|| Arc::new(eta)),
+    }
 }
 
 /// The progress display, on standard output, or on standard error when

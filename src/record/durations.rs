@@ -4,7 +4,8 @@
 //! Everything is read from the covering index `tasks_history (name,
 //! fingerprint, status, run_id, duration_ms)`, so no row (whose output may
 //! spill onto overflow pages) is ever read. A small plan asks per name; a
-//! large one reads the index once, in order.
+//! large one reads the index's passed rows once, in order, and asks per
+//! name only for the tasks whose fingerprint never passed.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -35,10 +36,10 @@ pub(crate) enum Known {
 /// The durations (ms) seen for one name, as the index gives them.
 #[derive(Debug, Default)]
 struct Seen {
-    /// Passed attempts with the asked fingerprint: (run, ms), any order.
-    same: Vec<(i64, i64)>,
+    /// Passed attempts with the asked fingerprint.
+    same: Recent,
     /// Passed attempts with any fingerprint.
-    any: Vec<(i64, i64)>,
+    any: Recent,
     /// The longest failed or timed-out attempt.
     failed: Option<i64>,
 }
@@ -48,9 +49,9 @@ impl Seen {
         match status {
             b"passed" => {
                 if same {
-                    keep_recent(&mut self.same, (run, ms));
+                    self.same.add(run, ms);
                 }
-                keep_recent(&mut self.any, (run, ms));
+                self.any.add(run, ms);
             }
             b"failed" | b"timeout" => {
                 self.failed = Some(self.failed.map_or(ms, |longest| longest.max(ms)));
@@ -60,9 +61,9 @@ impl Seen {
     }
 
     fn known(&self) -> Known {
-        if let Some(median) = median(&self.same) {
+        if let Some(median) = median(self.same.kept()) {
             Known::Passed(median)
-        } else if let Some(median) = median(&self.any) {
+        } else if let Some(median) = median(self.any.kept()) {
             Known::PassedAsOther(median)
         } else if let Some(ms) = self.failed {
             Known::FailedAfter(millis(ms))
@@ -72,16 +73,35 @@ impl Seen {
     }
 }
 
-/// Keeps the [`RECENT`] newest of `durations` (by run), adding `one`.
-fn keep_recent(durations: &mut Vec<(i64, i64)>, one: (i64, i64)) {
-    if durations.len() < RECENT {
-        durations.push(one);
-        return;
+/// The [`RECENT`] newest durations seen (by run), without allocating:
+/// a plan of 100,000 tasks keeps one of these for each.
+#[derive(Debug, Default)]
+struct Recent {
+    /// (run, ms); the first `len` are kept.
+    kept: [(i64, i64); RECENT],
+    len: usize,
+}
+
+impl Recent {
+    fn add(&mut self, run: i64, ms: i64) {
+        if self.len < RECENT {
+            self.kept[self.len] = (run, ms);
+            self.len += 1;
+            return;
+        }
+        let (oldest, _) = self
+            .kept
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, kept)| kept.0)
+            .unwrap_or((0, &(0, 0)));
+        if self.kept[oldest].0 < run {
+            self.kept[oldest] = (run, ms);
+        }
     }
-    if let Some((oldest, _)) = durations.iter().enumerate().min_by_key(|(_, d)| d.0)
-        && durations[oldest].0 < one.0
-    {
-        durations[oldest] = one;
+
+    fn kept(&self) -> &[(i64, i64)] {
+        &self.kept[..self.len]
     }
 }
 
@@ -109,20 +129,46 @@ fn millis(ms: i64) -> Duration {
 /// Gathers the index rows of the names asked for.
 struct Collector<'a> {
     tasks: &'a [(&'a str, i64)],
-    /// The positions in `tasks` of each name.
-    index: HashMap<&'a str, Vec<usize>>,
+    /// The position in `tasks` of each name (a plan's names are unique).
+    index: HashMap<&'a [u8], usize>,
     seen: Vec<Seen>,
+    /// The name of the last row, and its position: rows come in the
+    /// index's order, a name's rows together, so most rows need no lookup.
+    last: (Vec<u8>, Option<usize>),
 }
 
 impl Collector<'_> {
+    /// The position in the plan of the task named `name` (kept from the
+    /// last row when it is the same name).
+    fn position(&mut self, name: &[u8]) -> Option<usize> {
+        if name != self.last.0.as_slice() {
+            self.last = (name.to_vec(), self.index.get(name).copied());
+        }
+        self.last.1
+    }
+
+    /// A passed row: name, fingerprint, duration; `order` grows with each
+    /// row, and a name and fingerprint's rows come in run order.
+    fn take_passed(&mut self, row: &rusqlite::Row<'_>, order: i64) -> rusqlite::Result<()> {
+        let name = row.get_ref(0)?.as_bytes().unwrap_or_default();
+        let Some(position) = self.position(name) else {
+            return Ok(());
+        };
+        let fingerprint: Option<i64> = row.get(1)?;
+        if let (true, Some(ms)) = (
+            fingerprint == Some(self.tasks[position].1),
+            row.get::<_, Option<i64>>(2)?,
+        ) {
+            self.seen[position].same.add(order, ms);
+        }
+        Ok(())
+    }
+
     /// One row of `tasks_history`: name, fingerprint, status, run and
     /// duration.
     fn take(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
         let name = row.get_ref(0)?.as_bytes().unwrap_or_default();
-        let Some(positions) = std::str::from_utf8(name)
-            .ok()
-            .and_then(|name| self.index.get(name))
-        else {
+        let Some(position) = self.position(name) else {
             return Ok(());
         };
         let fingerprint: Option<i64> = row.get(1)?;
@@ -131,10 +177,8 @@ impl Collector<'_> {
         let Some(ms) = row.get::<_, Option<i64>>(4)? else {
             return Ok(());
         };
-        for &position in positions {
-            let same = fingerprint == Some(self.tasks[position].1);
-            self.seen[position].add(same, status, run, ms);
-        }
+        let same = fingerprint == Some(self.tasks[position].1);
+        self.seen[position].add(same, status, run, ms);
         Ok(())
     }
 }
@@ -143,40 +187,60 @@ impl Store {
     /// What the history knows of each of `tasks` (name and fingerprint),
     /// in the same order.
     pub(crate) fn durations(&self, tasks: &[(&str, i64)]) -> Result<Vec<Known>, StoreError> {
-        let mut index: HashMap<&str, Vec<usize>> = HashMap::with_capacity(tasks.len());
-        for (position, (name, _)) in tasks.iter().enumerate() {
-            index.entry(name).or_default().push(position);
-        }
-        let names: Vec<&str> = index.keys().copied().collect();
+        let index: HashMap<&[u8], usize> = tasks
+            .iter()
+            .enumerate()
+            .map(|(position, (name, _))| (name.as_bytes(), position))
+            .collect();
+        let mut names: Vec<&str> = tasks.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names.dedup();
         let mut collector = Collector {
             tasks,
             index,
             seen: (0..tasks.len()).map(|_| Seen::default()).collect(),
+            last: (Vec::new(), None),
         };
         let fail = |source| self.read_error(source);
-        if names.len() <= ASK_PER_NAME_UP_TO {
-            let mut statement = self
-                .connection
-                .prepare_cached(
-                    "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
-                     INDEXED BY tasks_history WHERE name = ?1",
-                )
-                .map_err(fail)?;
-            for name in names {
-                let mut rows = statement.query([name]).map_err(fail)?;
-                while let Some(row) = rows.next().map_err(fail)? {
-                    collector.take(row).map_err(fail)?;
-                }
-            }
-        } else {
+        let mut ask: Vec<&str> = names;
+        if ask.len() > ASK_PER_NAME_UP_TO {
+            // One pass over the index's passed rows: within a name and
+            // fingerprint they come in run order, so the last ones are the
+            // latest, and three columns are all it takes. (Gathering them
+            // in SQL, with group_concat ordered by run, was slower.)
             let mut statement = self
                 .connection
                 .prepare(
-                    "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
-                     INDEXED BY tasks_history",
+                    "SELECT name, fingerprint, duration_ms FROM tasks
+                     INDEXED BY tasks_history WHERE status = 'passed'",
                 )
                 .map_err(fail)?;
             let mut rows = statement.query([]).map_err(fail)?;
+            let mut order = 0;
+            while let Some(row) = rows.next().map_err(fail)? {
+                order += 1;
+                collector.take_passed(row, order).map_err(fail)?;
+            }
+            // What that pass cannot tell (a task whose fingerprint never
+            // passed: rules 2 and 3) is asked per name.
+            ask = tasks
+                .iter()
+                .zip(&collector.seen)
+                .filter(|(_, seen)| seen.same.len == 0)
+                .map(|((name, _), _)| *name)
+                .collect();
+            ask.sort_unstable();
+            ask.dedup();
+        }
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
+                 INDEXED BY tasks_history WHERE name = ?1",
+            )
+            .map_err(fail)?;
+        for name in ask {
+            let mut rows = statement.query([name]).map_err(fail)?;
             while let Some(row) = rows.next().map_err(fail)? {
                 collector.take(row).map_err(fail)?;
             }
@@ -188,6 +252,90 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::store;
+
+    /// Task rows of `runs` runs: `name` with fingerprint `fingerprint`
+    /// took `ms` and ended `status` in each.
+    fn history(store: &Store, rows: &[(&str, i64, &str, i64)], runs: i64) {
+        for run in 1..=runs {
+            store
+                .connection
+                .execute(
+                    "INSERT INTO runs (id, started_at, total_tasks) VALUES (?1, 0, 0)",
+                    [run],
+                )
+                .unwrap();
+            for (position, (name, fingerprint, status, ms)) in rows.iter().enumerate() {
+                store
+                    .connection
+                    .execute(
+                        "INSERT INTO tasks (run_id, name, command, status, duration_ms, position,
+                             fingerprint)
+                         VALUES (?1, ?2, 'x', ?3, ?4, ?5, ?6)",
+                        rusqlite::params![
+                            run,
+                            name,
+                            status,
+                            ms + run,
+                            i64::try_from(position).unwrap(),
+                            fingerprint
+                        ],
+                    )
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn estimates_read_only_the_covering_index() {
+        let (_dir, store) = store();
+        for sql in [
+            "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
+             INDEXED BY tasks_history WHERE name = 'a'",
+            "SELECT name, fingerprint, duration_ms FROM tasks
+             INDEXED BY tasks_history WHERE status = 'passed'",
+        ] {
+            let plan: String = store
+                .connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |row| row.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(plan.contains("COVERING INDEX tasks_history"), "{plan}");
+        }
+    }
+
+    #[test]
+    fn a_large_plan_reads_the_same_as_a_small_one() {
+        let (_dir, store) = store();
+        history(
+            &store,
+            &[
+                ("same", 7, "passed", 100),
+                ("changed", 1, "passed", 300),
+                ("failing", 3, "failed", 50),
+            ],
+            12,
+        );
+        let asked = [("same", 7), ("changed", 2), ("failing", 3), ("new", 9)];
+        let expected = [
+            // Runs 3 to 12 (the ten latest) took 103 to 112 ms.
+            Known::Passed(Duration::from_millis(107)),
+            Known::PassedAsOther(Duration::from_millis(307)),
+            Known::FailedAfter(Duration::from_millis(62)),
+            Known::Nothing,
+        ];
+        assert_eq!(store.durations(&asked).unwrap(), expected);
+        // Past ASK_PER_NAME_UP_TO names, the other way round.
+        let names: Vec<String> = (0..=ASK_PER_NAME_UP_TO)
+            .map(|i| format!("pad{i}"))
+            .collect();
+        let mut many: Vec<(&str, i64)> = asked.to_vec();
+        many.extend(names.iter().map(|name| (name.as_str(), 0)));
+        assert_eq!(store.durations(&many).unwrap()[..4], expected);
+    }
 
     #[test]
     fn the_median_of_the_latest_passed_attempts() {

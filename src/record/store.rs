@@ -388,6 +388,50 @@ mod tests {
     }
 
     #[test]
+    fn rows_from_before_fingerprints_get_theirs_when_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let old = Connection::open(&path).unwrap();
+        for migration in &MIGRATIONS[..9] {
+            old.execute_batch(migration).unwrap();
+        }
+        old.execute_batch(
+            "PRAGMA user_version = 9;
+             INSERT INTO runs (id, started_at, total_tasks) VALUES (1, 0, 2);
+             INSERT INTO tasks (run_id, name, command, status, position, dir, env, kind)
+             VALUES (1, 'a', 'make', 'passed', 0, NULL, '', 'shell'),
+                    (1, 'b', 'make web', 'passed', 1, 'web', 'K=v\nL=w', 'rhai');",
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(&path).unwrap();
+        let stored: Vec<i64> = store
+            .connection
+            .prepare("SELECT fingerprint FROM tasks ORDER BY position")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let env = vec![
+            ("K".to_owned(), "v".to_owned()),
+            ("L".to_owned(), "w".to_owned()),
+        ];
+        assert_eq!(
+            stored,
+            [
+                crate::task::fingerprint("make", None, &[], crate::task::Kind::Shell),
+                crate::task::fingerprint(
+                    "make web",
+                    Some(Path::new("web")),
+                    &env,
+                    crate::task::Kind::Rhai
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn a_version_7_database_keeps_every_row_and_column_and_numbers_go_on() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");

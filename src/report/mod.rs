@@ -22,6 +22,6 @@ pub(crate) use events::EventLog;
 pub(crate) use junit::{JunitFile, junit};
 pub(crate) use logs::Logs;
 pub(crate) use plan::{list, plan_json};
-pub(crate) use progress::{Output, Progress, ProgressOptions, Screen};
+pub(crate) use progress::{Eta, Output, Progress, ProgressOptions, Screen};
 pub(crate) use terminal::is_dumb;
 pub(crate) use written::Written;

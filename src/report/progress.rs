@@ -37,6 +37,7 @@ use crate::event::{
     Capture, Event, Status, Stream, Summary, TaskId, TaskResult, format_duration, why_ended,
 };
 use crate::graph::Plan;
+use crate::order::Estimates;
 use crate::sink::{Sink, Wait};
 
 /// The column the status word starts at (0-based), as in the spec.
@@ -119,7 +120,21 @@ pub(crate) struct ProgressOptions {
     pub(crate) header: Option<String>,
     /// The run's timeout, for the reason shown under a timed-out task.
     pub(crate) timeout: Option<Duration>,
+    /// What the history says the tasks take, for the time left the live
+    /// view shows; `None` without history.
+    pub(crate) eta: Option<Arc<Eta>>,
 }
+
+/// What the live view needs to say how much longer the run will take.
+#[derive(Debug)]
+pub(crate) struct Eta {
+    pub(crate) estimates: Estimates,
+    pub(crate) priority: Vec<u64>,
+    pub(crate) jobs: usize,
+}
+
+/// How often the time left is worked out again while nothing ends.
+const ETA_EVERY: Duration = Duration::from_secs(1);
 
 struct Live {
     since: Instant,
@@ -142,6 +157,11 @@ pub(crate) struct Progress<W: Write, E: Write> {
     /// the attempt already shown.
     shown: Vec<u32>,
     ended: usize,
+    /// The tasks that have ended, for the time left.
+    ended_tasks: Vec<TaskId>,
+    /// The time left as last worked out, and when; `None` to work it out
+    /// again.
+    left: Option<(Duration, Instant)>,
     running: BTreeMap<TaskId, Live>,
     /// When the run started, for the elapsed time of the live view.
     started: Instant,
@@ -175,6 +195,8 @@ impl<W: Write, E: Write> Progress<W, E> {
             err,
             lines: Lines::default(),
             ended: 0,
+            ended_tasks: Vec::new(),
+            left: None,
             running: BTreeMap::new(),
             started: Instant::now(),
             finished: false,
@@ -240,8 +262,7 @@ impl<W: Write, E: Write> Progress<W, E> {
                 out
             }
             Event::TaskFinished { task, result } => {
-                self.running.remove(&task);
-                self.ended += 1;
+                self.ended(task);
                 let mut text = self.output_of(task, &result);
                 text.push_str(&self.finished_line(task, &result));
                 text
@@ -258,7 +279,7 @@ impl<W: Write, E: Write> Progress<W, E> {
                 text
             }
             Event::TaskSkipped { task, reason } => {
-                self.ended += 1;
+                self.ended(task);
                 let counter = self.counter();
                 let head = Head {
                     lead: &counter,
@@ -310,6 +331,40 @@ impl<W: Write, E: Write> Progress<W, E> {
             );
         }
         wrap(&text, self.max_columns())
+    }
+
+    /// `task` is over.
+    fn ended(&mut self, task: TaskId) {
+        self.running.remove(&task);
+        self.ended += 1;
+        self.ended_tasks.push(task);
+        self.left = None;
+    }
+
+    /// How long the run is expected to go on, from the history: worked out
+    /// again (by the simulator) when a task ends, or a second after the
+    /// last time, and counted down in between.
+    fn time_left(&mut self) -> Option<Duration> {
+        let eta = self.options.eta.as_ref()?;
+        let now = Instant::now();
+        let fresh = self
+            .left
+            .filter(|(_, at)| now.duration_since(*at) < ETA_EVERY);
+        if let Some((left, at)) = fresh {
+            return Some(left.saturating_sub(now.duration_since(at)));
+        }
+        let so_far = crate::order::Progress {
+            ended: self.ended_tasks.clone(),
+            running: self
+                .running
+                .iter()
+                .map(|(&task, live)| (task, now.duration_since(live.since)))
+                .collect(),
+        };
+        let left =
+            crate::order::time_left(&self.plan, &eta.estimates, eta.jobs, &eta.priority, &so_far);
+        self.left = Some((left, now));
+        Some(left)
     }
 
     /// `1 task failed: no more tasks start; waiting for 2 running tasks...`
@@ -536,12 +591,15 @@ impl<W: Write, E: Write> Progress<W, E> {
             self.drawn.push(shorten(&row, max));
         }
         let running = self.running.len();
-        let row = format!(
+        let mut row = format!(
             "  {} done, {running} running, {} waiting · {}",
             self.ended,
             total.saturating_sub(self.ended + running),
             format_duration(self.started.elapsed())
         );
+        if let Some(left) = self.time_left() {
+            let _ = write!(row, " · about {} left", format_duration(left));
+        }
         self.drawn.push(shorten(&row, max));
         let mut text = String::new();
         for row in &self.drawn {
@@ -1069,6 +1127,39 @@ mod tests {
             ..ProgressOptions::default()
         };
         Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink())
+    }
+
+    #[test]
+    fn the_live_view_says_how_long_is_left_when_history_knows() {
+        use crate::order::{Order, priorities};
+        let plan = plan("build: make\ntest: make test [after:build]\n");
+        let estimates = Estimates {
+            durations: vec![Duration::from_secs(20), Duration::from_secs(30)],
+            from_history: true,
+        };
+        let eta = Eta {
+            priority: priorities(&plan, &estimates, Order::CriticalPath),
+            estimates,
+            jobs: 2,
+        };
+        let options = ProgressOptions {
+            live: true,
+            screen: Screen::Columns(80),
+            eta: Some(Arc::new(eta)),
+            ..ProgressOptions::default()
+        };
+        let mut progress = Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink());
+        progress.event(started(0));
+        let drawn = written(&mut progress);
+        // Build's 20 s (it has just started) and test's 30 s.
+        assert!(drawn.contains(" · about 50.0s left\n"), "{drawn:?}");
+        progress.event(Event::TaskFinished {
+            task: 0,
+            result: finished(Status::Passed, Exit::Code(0), 100, b""),
+        });
+        progress.event(started(1));
+        let drawn = written(&mut progress);
+        assert!(drawn.contains(" · about 30.0s left\n"), "{drawn:?}");
     }
 
     /// What was written since the last call, and the writer emptied.

@@ -22,6 +22,7 @@ mod graph;
 mod harness;
 mod history;
 mod junit;
+mod order;
 mod prune;
 mod reports;
 mod run;
