@@ -116,8 +116,9 @@ struct Run<'a> {
     delayed: BinaryHeap<Reverse<(Instant, TaskId)>>,
     /// How many times each task has been started.
     attempts: Vec<u32>,
-    /// The last attempt of each delayed task, which stands if the run is
-    /// interrupted before the retry.
+    /// The last attempt of each task waiting for its retry (delayed, or
+    /// due and ready), which stands if the run stops before the retry
+    /// starts.
     last: Vec<Option<Arc<TaskResult>>>,
     running: usize,
     counts: Counts,
@@ -178,6 +179,7 @@ impl<'a> Scheduler<'a> {
                     .admit(self.plan, jobs - run.running, &mut starting);
                 for task in starting.drain(..) {
                     run.state[task] = State::Running;
+                    run.last[task] = None;
                     run.attempts[task] += 1;
                     run.running += 1;
                     let Reverse(slot) = run.free_slots.pop().unwrap_or(Reverse(0));
@@ -236,7 +238,7 @@ impl<'a> Scheduler<'a> {
         if let Some(reason) = left {
             for task in 0..self.plan.tasks.len() {
                 if run.state[task] != State::Done {
-                    run.skip(task, reason.clone(), emit);
+                    run.end_unstarted(task, reason.clone(), emit);
                 }
             }
         }
@@ -344,7 +346,6 @@ impl<'a> Run<'a> {
                 break;
             }
             self.delayed.pop();
-            self.last[task] = None;
             self.state[task] = State::Ready;
             self.admission.ready(task);
         }
@@ -359,7 +360,11 @@ impl<'a> Run<'a> {
         };
         let reason = SkipReason::Halted(failures);
         for task in self.admission.take_ready() {
-            if self.plan.soft[task].is_empty() {
+            if self.last[task].is_some() {
+                // A retry that was due but had not started: its last
+                // attempt stands.
+                self.end_unstarted(task, reason.clone(), emit);
+            } else if self.plan.soft[task].is_empty() {
                 let skipped = self.downstream(task);
                 self.skip(task, reason.clone(), emit);
                 self.release_soft(task);
@@ -381,12 +386,30 @@ impl<'a> Run<'a> {
             .into_iter()
             .rev()
         {
-            if let Some(result) = self.last[task].take() {
-                self.state[task] = State::Done;
-                self.counts.add(result.status);
-                emit(Event::TaskFinished { task, result });
-            }
+            self.keep_last_attempt(task, emit);
         }
+    }
+
+    /// Ends a task that will not start now the run stops: a task waiting
+    /// for its retry keeps the result of its last attempt, any other is
+    /// skipped for `reason`.
+    fn end_unstarted(&mut self, task: TaskId, reason: SkipReason, emit: &mut dyn FnMut(Event)) {
+        if !self.keep_last_attempt(task, emit) {
+            self.skip(task, reason, emit);
+        }
+    }
+
+    /// Ends `task` with the result of its last attempt if it was waiting
+    /// for a retry, as a failure its dependents see; says whether it was.
+    fn keep_last_attempt(&mut self, task: TaskId, emit: &mut dyn FnMut(Event)) -> bool {
+        let Some(result) = self.last[task].take() else {
+            return false;
+        };
+        self.state[task] = State::Done;
+        self.counts.add(result.status);
+        emit(Event::TaskFinished { task, result });
+        self.after_failure(task, emit);
+        true
     }
 
     /// How long to wait before the retry that follows attempt `attempt`:
@@ -428,6 +451,7 @@ impl<'a> Run<'a> {
         let retries = spec.settings.retries.unwrap_or(0);
         let retry = matches!(status, Status::Failed | Status::Timeout)
             && self.interrupted.is_none()
+            && self.halted.is_none()
             && attempt <= retries
             && policy.is_none_or(|policy| policy.should_retry(spec, &result));
         if retry {
@@ -461,18 +485,29 @@ impl<'a> Run<'a> {
                 self.release(self.dependents[task][index]);
             }
             self.release_soft(task);
-        } else if self.interrupted.is_none() {
-            let reason = SkipReason::DependencyFailed(self.plan.tasks[task].name.value.clone());
-            let skipped = self.downstream(task);
-            for &dependent in &skipped {
-                self.skip(dependent, reason.clone(), emit);
-            }
-            // A failed or skipped task has ended all the same for those
-            // that only wait for it to end.
-            self.release_soft(task);
-            for dependent in skipped {
-                self.release_soft(dependent);
-            }
+        } else {
+            self.after_failure(task, emit);
+        }
+    }
+
+    /// `task` ended without passing: the tasks that need it are skipped,
+    /// and those that only wait for it to end may go on. Once the run is
+    /// interrupted nothing more starts, and what is left is skipped at
+    /// the end.
+    fn after_failure(&mut self, task: TaskId, emit: &mut dyn FnMut(Event)) {
+        if self.interrupted.is_some() {
+            return;
+        }
+        let reason = SkipReason::DependencyFailed(self.plan.tasks[task].name.value.clone());
+        let skipped = self.downstream(task);
+        for &dependent in &skipped {
+            self.skip(dependent, reason.clone(), emit);
+        }
+        // A failed or skipped task has ended all the same for those that
+        // only wait for it to end.
+        self.release_soft(task);
+        for dependent in skipped {
+            self.release_soft(dependent);
         }
     }
 
