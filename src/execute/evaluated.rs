@@ -40,7 +40,8 @@ impl Executor for Evaluated {
                 .interrupted()
                 .or_else(|| watch.killed().then_some(Signal::KILL))
         });
-        let deadline = job.timeout.map(|timeout| start + timeout);
+        // A limit too far off to represent is no limit.
+        let deadline = job.timeout.and_then(|timeout| start.checked_add(timeout));
         let Some(evaluation) = self.script.evaluate(&job.name, deadline, stopped) else {
             let reason = format!("the script defines no closure for task `{}`", job.name);
             return Outcome::not_started(reason, started_at, start.elapsed());

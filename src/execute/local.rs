@@ -106,8 +106,10 @@ const FDS_SPARE: u64 = 64;
 /// Raises this process's soft limit on open files, if `jobs` running at
 /// once need more than it allows (1024 is common; 400 jobs need about
 /// 3,300), up to the hard limit, and returns how many jobs can run at once
-/// within it: `jobs`, or fewer where the hard limit is lower than they
-/// need. Tasks inherit the raised limit.
+/// within it: `jobs`, or fewer where the limit cannot be raised as far as
+/// they need (the hard limit, or a system's own ceiling below it: macOS
+/// refuses more than `OPEN_MAX` whatever the hard limit says). Tasks
+/// inherit the raised limit.
 pub(crate) fn reserve_descriptors(jobs: usize) -> std::io::Result<usize> {
     let need = (jobs as u64).saturating_mul(FDS_PER_JOB) + FDS_SPARE;
     // SAFETY: getrlimit and setrlimit read and write one rlimit structure.
@@ -117,9 +119,13 @@ pub(crate) fn reserve_descriptors(jobs: usize) -> std::io::Result<usize> {
             return Err(std::io::Error::last_os_error());
         }
         if limit.rlim_cur < need {
-            limit.rlim_cur = need.min(limit.rlim_max);
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) != 0 {
-                return Err(std::io::Error::last_os_error());
+            let raised = libc::rlimit {
+                rlim_cur: need.min(limit.rlim_max),
+                rlim_max: limit.rlim_max,
+            };
+            // Refused, the limit stays as it is, and caps the jobs.
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) == 0 {
+                limit.rlim_cur = raised.rlim_cur;
             }
         }
         limit.rlim_cur
@@ -281,7 +287,12 @@ impl Running<'_> {
     fn drive(&mut self, start: Instant) -> (Exit, bool) {
         let group = i32::try_from(self.child.id()).unwrap_or(i32::MAX);
         let pidfd = pidfd_open(group);
-        let deadline = self.job.timeout.filter(|t| !t.is_zero()).map(|t| start + t);
+        // A limit too far off to represent is no limit.
+        let deadline = self
+            .job
+            .timeout
+            .filter(|t| !t.is_zero())
+            .and_then(|t| start.checked_add(t));
         let mut end = Ending::default();
         loop {
             if end.shell_exited && self.pipes.iter().all(Option::is_none) {
