@@ -16,7 +16,10 @@
 //! is full, the fan-out also watches the signal channel and, as soon as a
 //! signal waits there, returns to the scheduler, which takes it. Once the
 //! run is interrupted nothing waits for a sink until the run is over;
-//! then a further signal abandons the sinks that have not finished.
+//! then a further signal abandons the sinks that have not finished. A
+//! run that ended without one needs two while its sinks finish: the
+//! first only says that the next one abandons them, so that a single
+//! Ctrl-C after the last task cannot cost the run its record.
 //!
 //! Sinks never call back into the scheduler.
 
@@ -223,16 +226,22 @@ impl Fanout {
             }
             if let Some(signal) = abandoned {
                 let feed = &mut self.feeds[index];
-                // Still there: it was not finished in time.
-                if feed.done.try_recv().is_err() {
-                    problems.push(SinkProblem {
+                match feed.done.try_recv() {
+                    Ok(Ok(())) => {}
+                    // It had stopped already, for a reason of its own.
+                    Ok(Err(error)) => problems.push(SinkProblem {
+                        sink: feed.name,
+                        error,
+                    }),
+                    // Still there: it was not finished in time.
+                    Err(_) => problems.push(SinkProblem {
                         sink: feed.name,
                         error: Error::SinkFailed {
                             sink: feed.name.to_owned(),
                             why: format!("taskrun stopped waiting for it after {signal}"),
                             help: "what it had written before stands".to_owned(),
                         },
-                    });
+                    }),
                 }
             }
         }
@@ -240,14 +249,19 @@ impl Fanout {
     }
 
     /// Finishes the sink `index`, adding its problem if it had one; the
-    /// signal that came meanwhile, if one did.
+    /// signal that abandons the sinks, if one came meanwhile.
     fn finish_one(&mut self, index: usize, problems: &mut Vec<SinkProblem>) -> Option<Signal> {
         let feed = &mut self.feeds[index];
-        while let (Some(event), Some(sender)) = (feed.backlog.pop_front(), &feed.sender) {
+        while let (Some(event), Some(sender)) = (feed.backlog.front(), &feed.sender) {
             channel::select! {
-                send(sender, event) -> sent => if sent.is_err() { break },
+                send(sender, event.clone()) -> sent => {
+                    feed.backlog.pop_front();
+                    if sent.is_err() { break }
+                },
                 recv(self.signals) -> signal => match signal {
-                    Ok(signal) => return Some(signal),
+                    Ok(signal) if self.interrupted => return Some(signal),
+                    // The first of an uninterrupted run: the next abandons.
+                    Ok(_) => self.interrupted = true,
                     Err(_) => self.signals = channel::never(),
                 },
             }
@@ -265,7 +279,8 @@ impl Fanout {
                     return None;
                 },
                 recv(self.signals) -> signal => match signal {
-                    Ok(signal) => return Some(signal),
+                    Ok(signal) if self.interrupted => return Some(signal),
+                    Ok(_) => self.interrupted = true,
                     Err(_) => self.signals = channel::never(),
                 },
             }
@@ -444,6 +459,76 @@ mod tests {
             "{}",
             problems[0].error
         );
+    }
+
+    #[test]
+    fn one_signal_after_an_uninterrupted_run_does_not_abandon_its_sinks() {
+        let (signal, signals) = channel::unbounded();
+        let (open, gate) = channel::bounded::<()>(0);
+        let seen: Vec<_> = (0..2).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        let slow: Box<dyn Sink> = Box::new(Keeper {
+            seen: Arc::clone(&seen[0]),
+            gate: Some(gate),
+            fail: false,
+        });
+        let recorder: Box<dyn Sink> = Box::new(Keeper {
+            seen: Arc::clone(&seen[1]),
+            gate: None,
+            fail: false,
+        });
+        let mut fanout =
+            Fanout::start(vec![("slow", slow), ("recorder", recorder)], &signals).unwrap();
+        // The slow sink holds the first event until the gate opens: the
+        // fan-out waits for it while finishing, and a signal comes.
+        fanout.send(&started(0));
+        signal.send(Signal::INT).unwrap();
+        let opener = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            open.send(()).unwrap();
+        });
+        assert!(fanout.finish().is_empty(), "one signal abandoned a sink");
+        opener.join().unwrap();
+        for seen in &seen {
+            assert_eq!(*seen.lock().unwrap(), ["start 0", "finish"]);
+        }
+    }
+
+    #[test]
+    fn a_second_signal_while_finishing_abandons_what_is_left_and_keeps_earlier_errors() {
+        let (signal, signals) = channel::unbounded();
+        let (_open, gate) = channel::bounded::<()>(0);
+        let stuck: Box<dyn Sink> = Box::new(Keeper {
+            seen: Arc::new(Mutex::new(Vec::new())),
+            gate: Some(gate),
+            fail: false,
+        });
+        let broken: Box<dyn Sink> = Box::new(Keeper {
+            seen: Arc::new(Mutex::new(Vec::new())),
+            gate: None,
+            fail: true,
+        });
+        let mut fanout =
+            Fanout::start(vec![("stuck", stuck), ("broken", broken)], &signals).unwrap();
+        fanout.send(&started(0));
+        signal.send(Signal::INT).unwrap();
+        signal.send(Signal::INT).unwrap();
+        // The broken sink has panicked on its event before the second
+        // signal abandons the stuck one.
+        let start = Instant::now();
+        while fanout.feeds[1].done.is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(20), "never panicked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let problems = fanout.finish();
+        let found: Vec<(&str, String)> = problems
+            .iter()
+            .map(|problem| (problem.sink, problem.error.to_string()))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, "stuck");
+        assert!(found[0].1.contains("stopped waiting for it after SIGINT"));
+        assert_eq!(found[1].0, "broken");
+        assert!(found[1].1.contains("it panicked"), "{found:?}");
     }
 
     #[test]
