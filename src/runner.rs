@@ -159,12 +159,6 @@ impl Runner {
         self
     }
 
-    /// How many tasks it runs at once, as asked (the open-file limit may
-    /// allow fewer).
-    pub(crate) fn jobs_asked(&self) -> usize {
-        self.jobs
-    }
-
     /// For `taskrun run`: how ready tasks are ordered.
     pub(crate) fn order(mut self, order: Order) -> Runner {
         self.order = order;

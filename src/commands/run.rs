@@ -420,7 +420,6 @@ pub(super) fn execute_plan(
     let eta = Eta {
         priority: crate::order::priorities(&plan, &estimates, Order::from(exec.order)),
         estimates,
-        jobs: runner.jobs_asked(),
     };
     let progress = progress_options(exec, color, header, progress_on_stderr, eta);
     let output = progress.output;

@@ -130,11 +130,35 @@ pub(crate) struct ProgressOptions {
 pub(crate) struct Eta {
     pub(crate) estimates: Estimates,
     pub(crate) priority: Vec<u64>,
-    pub(crate) jobs: usize,
 }
 
 /// How often the time left is worked out again while nothing ends.
 const ETA_EVERY: Duration = Duration::from_secs(1);
+
+/// Working out the time left again when a task ends waits this many times
+/// as long as the last working out took: a plan large enough for the
+/// simulator to take a while is simulated a few times a second, not once
+/// for every task of a run of many short ones.
+const ETA_WAIT_FACTOR: u32 = 20;
+
+/// The time left, as last worked out.
+#[derive(Clone, Copy)]
+struct Left {
+    remaining: Duration,
+    /// When it was worked out, and how long that took.
+    at: Instant,
+    cost: Duration,
+    /// A task has ended since.
+    stale: bool,
+}
+
+impl Left {
+    /// Whether it stands at `now`, to be counted down.
+    fn stands(&self, now: Instant) -> bool {
+        let since = now.duration_since(self.at);
+        since < ETA_EVERY && (!self.stale || since < self.cost * ETA_WAIT_FACTOR)
+    }
+}
 
 struct Live {
     since: Instant,
@@ -159,9 +183,11 @@ pub(crate) struct Progress<W: Write, E: Write> {
     ended: usize,
     /// The tasks that have ended, for the time left.
     ended_tasks: Vec<TaskId>,
-    /// The time left as last worked out, and when; `None` to work it out
-    /// again.
-    left: Option<(Duration, Instant)>,
+    /// The time left as last worked out.
+    left: Option<Left>,
+    /// How many tasks run at once: as asked, until the run says (the
+    /// open-file limit may allow fewer).
+    jobs: usize,
     running: BTreeMap<TaskId, Live>,
     /// When the run started, for the elapsed time of the live view.
     started: Instant,
@@ -189,6 +215,7 @@ impl<W: Write, E: Write> Progress<W, E> {
     pub(crate) fn new(plan: Arc<Plan>, options: ProgressOptions, out: W, err: E) -> Self {
         Progress {
             shown: vec![0; plan.tasks.len()],
+            jobs: options.jobs.max(1),
             plan,
             options,
             out,
@@ -224,6 +251,7 @@ impl<W: Write, E: Write> Progress<W, E> {
         let text = match event {
             Event::RunStarted { jobs, .. } => {
                 self.started = Instant::now();
+                self.jobs = jobs;
                 self.opening(jobs)
             }
             Event::TaskStarted { task, .. } => {
@@ -338,20 +366,19 @@ impl<W: Write, E: Write> Progress<W, E> {
         self.running.remove(&task);
         self.ended += 1;
         self.ended_tasks.push(task);
-        self.left = None;
+        if let Some(left) = &mut self.left {
+            left.stale = true;
+        }
     }
 
     /// How long the run is expected to go on, from the history: worked out
-    /// again (by the simulator) when a task ends, or a second after the
-    /// last time, and counted down in between.
+    /// again (by the simulator) when a task ends (see [`ETA_WAIT_FACTOR`]),
+    /// or a second after the last time, and counted down in between.
     fn time_left(&mut self) -> Option<Duration> {
         let eta = self.options.eta.as_ref()?;
         let now = Instant::now();
-        let fresh = self
-            .left
-            .filter(|(_, at)| now.duration_since(*at) < ETA_EVERY);
-        if let Some((left, at)) = fresh {
-            return Some(left.saturating_sub(now.duration_since(at)));
+        if let Some(last) = self.left.filter(|last| last.stands(now)) {
+            return Some(last.remaining.saturating_sub(now.duration_since(last.at)));
         }
         let so_far = crate::order::Progress {
             ended: self.ended_tasks.clone(),
@@ -361,9 +388,19 @@ impl<W: Write, E: Write> Progress<W, E> {
                 .map(|(&task, live)| (task, now.duration_since(live.since)))
                 .collect(),
         };
-        let left =
-            crate::order::time_left(&self.plan, &eta.estimates, eta.jobs, &eta.priority, &so_far);
-        self.left = Some((left, now));
+        let left = crate::order::time_left(
+            &self.plan,
+            &eta.estimates,
+            self.jobs,
+            &eta.priority,
+            &so_far,
+        );
+        self.left = Some(Left {
+            remaining: left,
+            at: now,
+            cost: now.elapsed(),
+            stale: false,
+        });
         Some(left)
     }
 
@@ -1140,7 +1177,6 @@ mod tests {
         let eta = Eta {
             priority: priorities(&plan, &estimates, Order::CriticalPath),
             estimates,
-            jobs: 2,
         };
         let options = ProgressOptions {
             live: true,
@@ -1157,9 +1193,66 @@ mod tests {
             task: 0,
             result: finished(Status::Passed, Exit::Code(0), 100, b""),
         });
+        // However long the simulation took on this machine, the next draw
+        // works it out again (see the test below for the wait).
+        if let Some(left) = &mut progress.left {
+            left.cost = Duration::ZERO;
+        }
         progress.event(started(1));
         let drawn = written(&mut progress);
         assert!(drawn.contains(" · about 30.0s left\n"), "{drawn:?}");
+    }
+
+    #[test]
+    fn the_time_left_counts_the_jobs_the_run_has_not_those_asked() {
+        use crate::order::{Order, priorities};
+        let plan = plan("a: sleep 20\nb: sleep 30\n");
+        let estimates = Estimates {
+            durations: vec![Duration::from_secs(20), Duration::from_secs(30)],
+            from_history: true,
+        };
+        let eta = Eta {
+            priority: priorities(&plan, &estimates, Order::CriticalPath),
+            estimates,
+        };
+        let options = ProgressOptions {
+            live: true,
+            screen: Screen::Columns(120),
+            jobs: 2,
+            eta: Some(Arc::new(eta)),
+            ..ProgressOptions::default()
+        };
+        let mut progress = Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink());
+        // The open-file limit allows one job of the two asked for.
+        progress.event(Event::RunStarted {
+            tasks: 2,
+            jobs: 1,
+            at: std::time::SystemTime::now(),
+        });
+        progress.event(started(1));
+        let drawn = written(&mut progress);
+        assert!(drawn.contains(" · about 50.0s left\n"), "{drawn:?}");
+    }
+
+    #[test]
+    fn the_time_left_is_worked_out_again_no_sooner_than_its_cost_allows() {
+        let at = Instant::now();
+        let left = |cost, stale| Left {
+            remaining: Duration::from_secs(60),
+            at,
+            cost: Duration::from_millis(cost),
+            stale,
+        };
+        let after = |millis| at + Duration::from_millis(millis);
+        // Nothing ended: it stands for a second.
+        assert!(left(10, false).stands(after(900)));
+        assert!(!left(10, false).stands(after(1000)));
+        // A task ended: again once 20 times its cost has passed.
+        assert!(left(10, true).stands(after(150)));
+        assert!(!left(10, true).stands(after(200)));
+        assert!(!left(0, true).stands(after(0)));
+        // Never later than a second, however costly.
+        assert!(!left(100, true).stands(after(1000)));
     }
 
     /// What was written since the last call, and the writer emptied.
