@@ -3,9 +3,13 @@
 //!
 //! Everything is read from the covering index `tasks_history (name,
 //! fingerprint, status, run_id, duration_ms)`, so no row (whose output may
-//! spill onto overflow pages) is ever read. A small plan asks per name; a
-//! large one reads the index's passed rows once, in order, and asks per
-//! name only for the tasks whose fingerprint never passed.
+//! spill onto overflow pages) is ever read. Each task's latest passed
+//! attempts are found one of two ways, whichever reads less: a seek per
+//! task to its ten latest (the cost grows with the plan, not with the
+//! history), or, for a plan that has most of a short history to itself,
+//! one pass over the index's passed rows. Either way, only the tasks whose
+//! fingerprint never passed are then asked for the rest of their name's
+//! history (rules 2 and 3).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,9 +20,29 @@ use super::store::{Store, StoreError};
 /// of.
 pub(crate) const RECENT: usize = 10;
 
-/// Plans with more names than this read the whole index once instead of
-/// asking per name.
-const ASK_PER_NAME_UP_TO: usize = 256;
+/// Plans of up to this many tasks always seek.
+const SEEK_UP_TO: usize = 256;
+
+/// A seek costs about as much as reading this many rows in a pass over the
+/// index (`bench/estimates.sh`, both ways over 1,000,000 rows: 100,000
+/// seeks took 5.1 µs each, the pass 0.39 µs a row): a larger plan seeks
+/// while the history has more than this many rows for each of its tasks.
+const ROWS_PER_SEEK: usize = 13;
+
+/// The latest passed attempts of a name and fingerprint, newest first: run
+/// and duration.
+const LATEST_PASSED: &str = "SELECT run_id, duration_ms FROM tasks INDEXED BY tasks_history
+     WHERE name = ?1 AND fingerprint = ?2 AND status = 'passed'
+     ORDER BY run_id DESC LIMIT ?3";
+
+/// Every passed attempt: name, fingerprint and duration, in the index's
+/// order.
+const ALL_PASSED: &str = "SELECT name, fingerprint, duration_ms FROM tasks
+     INDEXED BY tasks_history WHERE status = 'passed'";
+
+/// Every attempt of a name, as [`Collector::take`] reads them.
+const ALL_OF_NAME: &str = "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
+     INDEXED BY tasks_history WHERE name = ?1";
 
 /// What the history knows of one task, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,16 +209,13 @@ impl Collector<'_> {
 
 impl Store {
     /// What the history knows of each of `tasks` (name and fingerprint),
-    /// in the same order.
+    /// in the same order. The names are those of a plan: each once.
     pub(crate) fn durations(&self, tasks: &[(&str, i64)]) -> Result<Vec<Known>, StoreError> {
         let index: HashMap<&[u8], usize> = tasks
             .iter()
             .enumerate()
             .map(|(position, (name, _))| (name.as_bytes(), position))
             .collect();
-        let mut names: Vec<&str> = tasks.iter().map(|(name, _)| *name).collect();
-        names.sort_unstable();
-        names.dedup();
         let mut collector = Collector {
             tasks,
             index,
@@ -202,43 +223,58 @@ impl Store {
             last: (Vec::new(), None),
         };
         let fail = |source| self.read_error(source);
-        let mut ask: Vec<&str> = names;
-        if ask.len() > ASK_PER_NAME_UP_TO {
+        // Row ids only grow, so the largest is about how many rows there
+        // are (more, after a prune), at once.
+        let rows: i64 = self
+            .connection
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM tasks", [], |row| {
+                row.get(0)
+            })
+            .map_err(fail)?;
+        let seek = tasks.len() <= SEEK_UP_TO
+            || usize::try_from(rows).unwrap_or(usize::MAX) / ROWS_PER_SEEK > tasks.len();
+        if seek {
+            // The latest passed attempts of each task as it is now, newest
+            // first, straight from the index's order.
+            let mut statement = self.connection.prepare(LATEST_PASSED).map_err(fail)?;
+            for (position, &(name, fingerprint)) in tasks.iter().enumerate() {
+                let mut rows = statement
+                    .query(rusqlite::params![
+                        name,
+                        fingerprint,
+                        i64::try_from(RECENT).unwrap_or(i64::MAX)
+                    ])
+                    .map_err(fail)?;
+                while let Some(row) = rows.next().map_err(fail)? {
+                    if let Some(ms) = row.get::<_, Option<i64>>(1).map_err(fail)? {
+                        collector.seen[position]
+                            .same
+                            .add(row.get(0).map_err(fail)?, ms);
+                    }
+                }
+            }
+        } else {
             // One pass over the index's passed rows: within a name and
             // fingerprint they come in run order, so the last ones are the
             // latest, and three columns are all it takes. (Gathering them
             // in SQL, with group_concat ordered by run, was slower.)
-            let mut statement = self
-                .connection
-                .prepare(
-                    "SELECT name, fingerprint, duration_ms FROM tasks
-                     INDEXED BY tasks_history WHERE status = 'passed'",
-                )
-                .map_err(fail)?;
+            let mut statement = self.connection.prepare(ALL_PASSED).map_err(fail)?;
             let mut rows = statement.query([]).map_err(fail)?;
             let mut order = 0;
             while let Some(row) = rows.next().map_err(fail)? {
                 order += 1;
                 collector.take_passed(row, order).map_err(fail)?;
             }
-            // What that pass cannot tell (a task whose fingerprint never
-            // passed: rules 2 and 3) is asked per name.
-            ask = tasks
-                .iter()
-                .zip(&collector.seen)
-                .filter(|(_, seen)| seen.same.len == 0)
-                .map(|((name, _), _)| *name)
-                .collect();
-            ask.sort_unstable();
-            ask.dedup();
         }
-        let mut statement = self
-            .connection
-            .prepare_cached(
-                "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
-                 INDEXED BY tasks_history WHERE name = ?1",
-            )
-            .map_err(fail)?;
+        // What that cannot tell (a task whose fingerprint never passed:
+        // rules 2 and 3) is asked per name.
+        let ask: Vec<&str> = tasks
+            .iter()
+            .zip(&collector.seen)
+            .filter(|(_, seen)| seen.same.len == 0)
+            .map(|((name, _), _)| *name)
+            .collect();
+        let mut statement = self.connection.prepare_cached(ALL_OF_NAME).map_err(fail)?;
         for name in ask {
             let mut rows = statement.query([name]).map_err(fail)?;
             while let Some(row) = rows.next().map_err(fail)? {
@@ -289,21 +325,27 @@ mod tests {
     #[test]
     fn estimates_read_only_the_covering_index() {
         let (_dir, store) = store();
-        for sql in [
-            "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
-             INDEXED BY tasks_history WHERE name = 'a'",
-            "SELECT name, fingerprint, duration_ms FROM tasks
-             INDEXED BY tasks_history WHERE status = 'passed'",
+        let a = rusqlite::types::Value::Text("a".to_owned());
+        let one = rusqlite::types::Value::Integer(1);
+        let ten = rusqlite::types::Value::Integer(10);
+        for (sql, params) in [
+            (ALL_OF_NAME, vec![a.clone()]),
+            (ALL_PASSED, vec![]),
+            (LATEST_PASSED, vec![a, one, ten]),
         ] {
             let plan: String = store
                 .connection
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .unwrap()
-                .query_map([], |row| row.get::<_, String>(3))
+                .query_map(rusqlite::params_from_iter(params), |row| {
+                    row.get::<_, String>(3)
+                })
                 .unwrap()
                 .map(Result::unwrap)
                 .collect();
             assert!(plan.contains("COVERING INDEX tasks_history"), "{plan}");
+            // The latest come in the index's order: nothing is sorted.
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         }
     }
 
@@ -328,10 +370,9 @@ mod tests {
             Known::Nothing,
         ];
         assert_eq!(store.durations(&asked).unwrap(), expected);
-        // Past ASK_PER_NAME_UP_TO names, the other way round.
-        let names: Vec<String> = (0..=ASK_PER_NAME_UP_TO)
-            .map(|i| format!("pad{i}"))
-            .collect();
+        // That was a seek per task. Past SEEK_UP_TO tasks, with a history
+        // much shorter than ROWS_PER_SEEK rows a task, one pass instead.
+        let names: Vec<String> = (0..=SEEK_UP_TO).map(|i| format!("pad{i}")).collect();
         let mut many: Vec<(&str, i64)> = asked.to_vec();
         many.extend(names.iter().map(|name| (name.as_str(), 0)));
         assert_eq!(store.durations(&many).unwrap()[..4], expected);
