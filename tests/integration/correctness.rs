@@ -974,3 +974,138 @@ fn a_sink_that_stops_draining_does_not_hide_ctrl_c() {
         .wait(child.take());
     assert_eq!(output.status, 130);
 }
+
+// See: issue 16 (`--fail-fast` with retries)
+#[test]
+fn a_halt_ends_a_task_waiting_for_its_retry_with_its_last_attempt() {
+    if !have_sqlite3() {
+        return;
+    }
+    // One job: `a` fails first, and its retry (due within 0.2 s) waits for
+    // the job `b` holds. `b` fails and halts the run: `a` keeps its failed
+    // attempt, whether its retry was due by then or not.
+    let test = Test::new().taskfile("a: exit 1 [retries:1]\nb: sleep 0.6; exit 1\n");
+    test.with_args(&[
+        "run",
+        "--fail-fast",
+        "--jobs",
+        "1",
+        "--order",
+        "file",
+        "--retry-delay",
+        "0.2",
+        "--quiet",
+    ])
+    .status(1)
+    .stdout_starts_with("Run stopped after 1 failure: 0 passed, 2 failed, 0 skipped\n")
+    .run();
+    let db = test.path().join("taskrun.db");
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT name, attempt, status, exit_code FROM tasks ORDER BY name"
+        )
+        .unwrap(),
+        "a|1|failed|1\nb|1|failed|1\n"
+    );
+}
+
+// See: issue 13, item 10
+#[test]
+fn ctrl_c_before_a_due_retry_starts_keeps_the_failed_attempt() {
+    if !have_sqlite3() {
+        return;
+    }
+    let test = Test::new().taskfile("a: exit 1 [retries:1]\nb: sleep 973.4409\n");
+    let _reap = Reap::new(&test, "973.4409");
+    let run = test
+        .with_args(&[
+            "run",
+            "tasks.txt",
+            "--jobs",
+            "1",
+            "--order",
+            "file",
+            "--retry-delay",
+            "0.2",
+        ])
+        .status(130);
+    let mut child = Spawned(Some(run.spawn()));
+    // `b` runs once `a` failed; `a`'s retry waits for the one job.
+    wait_for_processes(&["sleep", "973.4409"], 1, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(400));
+    child.signal(libc::SIGINT);
+    assert!(child.wait_within(Duration::from_secs(10)).is_some());
+    run.wait(child.take());
+    let db = test.path().join("taskrun.db");
+    assert_eq!(
+        sqlite3(
+            &db,
+            "SELECT name, attempt, status, exit_code FROM tasks ORDER BY name"
+        )
+        .unwrap(),
+        "a|1|failed|1\nb|1|canceled|\n"
+    );
+    let history = json(&test.exec(&["history", "--json"]).stdout);
+    assert_eq!(counts(&history["runs"][0]), [0, 1, 0, 1]);
+}
+
+// See: issue 16 (`--fail-fast` with retries)
+#[test]
+fn nothing_is_retried_once_the_run_has_halted() {
+    // `b` fails after `a` halted the run: it is not retried.
+    let test = Test::new().taskfile(
+        "a: touch a-failed; exit 1\n\
+         b: while [ ! -f a-failed ]; do sleep 0.01; done; sleep 0.3; exit 1 [retries:2]\n",
+    );
+    test.with_args(&["run", "--fail-fast", "--jobs", "2", "--retry-delay", "0.5"])
+        .status(1)
+        .stdout_lacks("RETRY")
+        .stdout_contains("Run stopped after 1 failure: 0 passed, 2 failed, 0 skipped\n")
+        .run();
+}
+
+// See: issue 16 (`--fail-fast` with retries)
+#[test]
+fn cleanup_runs_after_a_task_whose_retry_the_halt_abandoned() {
+    // `b` fails and waits (1 s or more) for its retry; `a` fails meanwhile
+    // and halts the run, which ends `b` with its failure: `b`'s cleanup
+    // runs.
+    let test = Test::new().taskfile(
+        "a: while [ ! -f b-failed ]; do sleep 0.01; done; sleep 0.3; exit 1\n\
+         b: touch b-failed; exit 1 [retries:1]\n\
+         cleanup: echo cleaned [after_done:b]\n",
+    );
+    test.with_args(&[
+        "run",
+        "--fail-fast",
+        "--jobs",
+        "3",
+        "--order",
+        "file",
+        "--retry-delay",
+        "2",
+    ])
+    .status(1)
+    .stdout_contains("cleanup: echo cleaned ............ PASSED")
+    .stdout_contains("Run stopped after 1 failure: 1 passed, 2 failed, 0 skipped\n")
+    .run();
+}
+
+// See: issue 13 (bad input never panics)
+#[test]
+fn a_timeout_too_long_to_represent_is_no_limit() {
+    let test = Test::new().taskfile("a: true\nb: true [timeout:5000000000000000000]\n");
+    test.with_args(&["run", "--timeout", "10000000000000000000", "--quiet"])
+        .status(0)
+        .stdout_starts_with("Run completed: 2 passed, 0 failed, 0 skipped\n")
+        .run();
+    let test = Test::new().file(
+        "Taskfile.rhai",
+        "task(\"a\", || { 1 + 1 }).timeout(5000000000000000000);\n",
+    );
+    test.with_args(&["run", "--quiet"])
+        .status(0)
+        .stdout_starts_with("Run completed: 1 passed, 0 failed, 0 skipped\n")
+        .run();
+}
