@@ -72,7 +72,10 @@ measure() {
   for ((r = 0; r < RUNS; r++)); do
     for tool in taskrun make ninja xargs; do
       case $tool in
-        taskrun) times[$tool]+="$(wall "$taskrun" run "$WORK/$name.taskrun" --jobs "$p" --timeout 0) " ;;
+        # A fresh history each time, as ninja gets a fresh log: one that
+        # grew with every measurement would be measured too.
+        taskrun) rm -f "$WORK/taskrun.db"*; \
+                 times[$tool]+="$(wall "$taskrun" run "$WORK/$name.taskrun" --jobs "$p" --timeout 0 --db "$WORK/taskrun.db") " ;;
         make) have make && times[$tool]+="$(wall make -rR -s -j "$p" -f "$WORK/$name.mk") " ;;
         ninja) have ninja && { rm -f "$WORK/.ninja_log" "$WORK/.ninja_deps"; \
                  times[$tool]+="$(wall ninja -C "$WORK" -f "$name.ninja" -j "$p") "; } ;;
@@ -106,7 +109,7 @@ for section in $SECTIONS; do
       for what in taskrun copy; do
         walls=""; rss=0
         for ((r = 0; r < RUNS; r++)); do
-          if [ "$what" = taskrun ]; then set -- "$taskrun" run "$WORK/big.taskrun" --timeout 0
+          if [ "$what" = taskrun ]; then rm -f "$WORK/taskrun.db"*; set -- "$taskrun" run "$WORK/big.taskrun" --timeout 0 --db "$WORK/taskrun.db"
           else set -- sh -c "head -c $BIG /dev/zero | tr '\\0' a > /dev/null"; fi
           start=$(date +%s%N)
           kb=$( { /usr/bin/time -f '%M' "$@" >/dev/null; } 2>&1 | tail -n 1)
