@@ -3,11 +3,25 @@
 use crate::error::GraphError;
 use crate::event::Counts;
 use crate::graph::Plan;
-use crate::record::{RunRow, RunStatus, Store, StoredOutput, TaskRow, TaskState};
+use crate::record::{NewRun, RunRow, RunStatus, Store, StoredOutput, TaskRow, TaskState};
 use crate::source::{Source, Sources};
 use crate::task::TaskSet;
 use crate::task::{Kind, Settings};
 use crate::taskfile;
+
+/// A run of `/p/tasks.txt` started now, two jobs at a time.
+pub(crate) fn new_run() -> NewRun {
+    NewRun {
+        taskfile: "/p/tasks.txt".to_owned(),
+        taskfile_relative: Some("tasks.txt".to_owned()),
+        script: None,
+        dir: std::path::PathBuf::from("/p"),
+        jobs: 2,
+        retry_of: None,
+        started_at: std::time::SystemTime::now(),
+        executor: "local",
+    }
+}
 
 /// Parses `text` as `tasks.txt` (which must have no parse errors) and
 /// builds its plan.

@@ -95,30 +95,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
 
     use super::*;
-    use crate::record::NewRun;
-    use crate::testing::{plan, store};
+    use crate::testing::{new_run, plan, store};
 
     fn record(store: &mut Store, text: &str) -> i64 {
-        let run = NewRun {
-            taskfile: "/p/tasks.txt".to_owned(),
-            taskfile_relative: Some("tasks.txt".to_owned()),
-            script: None,
-            dir: "/p".into(),
-            jobs: 1,
-            retry_of: None,
-            started_at: SystemTime::now(),
-            executor: "local",
-        };
-        {
-            let plan = plan(text);
-            store
-                .begin_run(&run, &plan, &plan.fingerprints())
-                .unwrap()
-                .run
-        }
+        let plan = plan(text);
+        store
+            .begin_run(&new_run(), &plan, &plan.fingerprints())
+            .unwrap()
+            .run
     }
 
     fn count(store: &Store, sql: &str) -> i64 {

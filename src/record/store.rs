@@ -500,20 +500,10 @@ mod tests {
         assert_eq!(tasks[0].stdout.bytes, b"one");
 
         // The next run is #4: above the run whose rows were left behind.
-        let run = crate::record::NewRun {
-            taskfile: "/p/tasks.txt".to_owned(),
-            taskfile_relative: Some("tasks.txt".to_owned()),
-            script: None,
-            dir: "/p".into(),
-            jobs: 1,
-            retry_of: None,
-            started_at: std::time::SystemTime::now(),
-            executor: "local",
-        };
         let plan = crate::testing::plan("a: true\n");
         assert_eq!(
             store
-                .begin_run(&run, &plan, &plan.fingerprints())
+                .begin_run(&crate::testing::new_run(), &plan, &plan.fingerprints())
                 .unwrap()
                 .run,
             4

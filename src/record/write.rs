@@ -429,20 +429,7 @@ mod tests {
     use super::*;
     use crate::event::{SkipReason, Status};
     use crate::record::rows::TaskState;
-    use crate::testing::{plan, store};
-
-    fn new_run() -> NewRun {
-        NewRun {
-            taskfile: "/p/tasks.txt".to_owned(),
-            taskfile_relative: Some("tasks.txt".to_owned()),
-            script: None,
-            dir: PathBuf::from("/p"),
-            jobs: 2,
-            retry_of: None,
-            started_at: SystemTime::now(),
-            executor: "local",
-        }
-    }
+    use crate::testing::{new_run, plan, store};
 
     fn result(status: Status, exit: Exit, stdout: &[u8]) -> Arc<TaskResult> {
         let mut capture = Capture::default();

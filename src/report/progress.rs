@@ -1166,10 +1166,11 @@ mod tests {
         Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink())
     }
 
-    #[test]
-    fn the_live_view_says_how_long_is_left_when_history_knows() {
+    /// A live view, 120 columns wide, of the two tasks of `text`, which
+    /// history says take 20 s and 30 s, with `jobs` asked for.
+    fn knowing_20s_and_30s(text: &str, jobs: usize) -> Progress<Vec<u8>, std::io::Sink> {
         use crate::order::{Order, priorities};
-        let plan = plan("build: make\ntest: make test [after:build]\n");
+        let plan = plan(text);
         let estimates = Estimates {
             durations: vec![Duration::from_secs(20), Duration::from_secs(30)],
             from_history: true,
@@ -1180,11 +1181,17 @@ mod tests {
         };
         let options = ProgressOptions {
             live: true,
-            screen: Screen::Columns(80),
+            screen: Screen::Columns(120),
+            jobs,
             eta: Some(Arc::new(eta)),
             ..ProgressOptions::default()
         };
-        let mut progress = Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink());
+        Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink())
+    }
+
+    #[test]
+    fn the_live_view_says_how_long_is_left_when_history_knows() {
+        let mut progress = knowing_20s_and_30s("build: make\ntest: make test [after:build]\n", 2);
         progress.event(started(0));
         let drawn = written(&mut progress);
         // Build's 20 s (it has just started) and test's 30 s.
@@ -1205,24 +1212,7 @@ mod tests {
 
     #[test]
     fn the_time_left_counts_the_jobs_the_run_has_not_those_asked() {
-        use crate::order::{Order, priorities};
-        let plan = plan("a: sleep 20\nb: sleep 30\n");
-        let estimates = Estimates {
-            durations: vec![Duration::from_secs(20), Duration::from_secs(30)],
-            from_history: true,
-        };
-        let eta = Eta {
-            priority: priorities(&plan, &estimates, Order::CriticalPath),
-            estimates,
-        };
-        let options = ProgressOptions {
-            live: true,
-            screen: Screen::Columns(120),
-            jobs: 2,
-            eta: Some(Arc::new(eta)),
-            ..ProgressOptions::default()
-        };
-        let mut progress = Progress::new(Arc::new(plan), options, Vec::new(), std::io::sink());
+        let mut progress = knowing_20s_and_30s("a: sleep 20\nb: sleep 30\n", 2);
         // The open-file limit allows one job of the two asked for.
         progress.event(Event::RunStarted {
             tasks: 2,
