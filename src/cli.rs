@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
-use crate::load::{self, LoadOptions, ScriptChoice};
+use crate::load::{self, FileFormat, LoadOptions, ScriptChoice};
 use crate::order::Order;
 use crate::report::{self, Output};
 use crate::task::is_valid_name;
@@ -133,8 +133,8 @@ pub(crate) struct SourceArgs {
     /// The task file, e.g. `tasks.txt` (tasks run in its directory), a
     /// `.rhai` script that defines every task itself, or `-` to read the
     /// task file from standard input (its tasks run in the current
-    /// directory) [default: the first of `tasks.txt`, `Taskfile.rhai` in
-    /// the current directory].
+    /// directory) [default: the first of `tasks.txt`, `tasks.toml`,
+    /// `tasks.json`, `Taskfile.rhai` in the current directory].
     pub(crate) file: Option<PathBuf>,
 
     /// Load this Rhai script after the task file, instead of the
@@ -145,6 +145,32 @@ pub(crate) struct SourceArgs {
     /// Do not load the `Taskfile.rhai` beside the task file.
     #[arg(long)]
     pub(crate) no_script: bool,
+
+    /// Read the task file in this format, whatever its name says
+    /// [default: `toml` for `.toml`, `json` for `.json`, else `lines`].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub(crate) file_format: Option<FileFormatArg>,
+}
+
+/// The formats of task files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FileFormatArg {
+    /// One task a line: `name: command [after:dep]`.
+    Lines,
+    /// `[[task]]` tables.
+    Toml,
+    /// The TOML format's structure, in JSON.
+    Json,
+}
+
+impl From<FileFormatArg> for FileFormat {
+    fn from(format: FileFormatArg) -> FileFormat {
+        match format {
+            FileFormatArg::Lines => FileFormat::Lines,
+            FileFormatArg::Toml => FileFormat::Toml,
+            FileFormatArg::Json => FileFormat::Json,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -448,6 +474,7 @@ impl SourceArgs {
                 (Some(script), false) => ScriptChoice::Given(script.clone()),
                 (None, false) => ScriptChoice::Beside,
             },
+            format: self.file_format.map(FileFormat::from),
         })
     }
 }

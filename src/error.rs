@@ -16,7 +16,8 @@ use miette::{Diagnostic, LabeledSpan};
 use crate::exit_code;
 use crate::source::{SourceId, Span};
 
-/// A problem with one line of a task file.
+/// A problem with the text of a task file: one line of the line format, or
+/// one value of a TOML or JSON file.
 #[expect(
     missing_docs,
     reason = "each variant's `#[error]` message says what it means, and its fields are the values the message and the diagnostic show"
@@ -153,6 +154,69 @@ pub enum ParseError {
         span: Span,
     },
 
+    #[error("invalid {format}: {message}")]
+    #[diagnostic(code(taskfile::syntax), help("{help}"))]
+    Syntax {
+        format: &'static str,
+        message: String,
+        #[label("here")]
+        span: Span,
+        help: &'static str,
+    },
+
+    #[error("unknown key `{key}` {place}")]
+    #[diagnostic(code(taskfile::unknown_key), help("{help}"))]
+    UnknownKey {
+        key: String,
+        place: &'static str,
+        #[label("not a known key")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("`{key}` must be {expected}, not {found}")]
+    #[diagnostic(code(taskfile::wrong_type), help("{help}"))]
+    WrongType {
+        key: String,
+        expected: &'static str,
+        found: &'static str,
+        #[label("expected {expected}")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("{place} has no `{key}`")]
+    #[diagnostic(code(taskfile::missing_key), help("{help}"))]
+    MissingKey {
+        key: &'static str,
+        place: String,
+        #[label("`{key}` expected in this table")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("`{key}` and `{other}` cannot both be given")]
+    #[diagnostic(code(taskfile::conflicting_keys), help("{help}"))]
+    ConflictingKeys {
+        key: String,
+        other: String,
+        #[label("given here")]
+        span: Span,
+        help: String,
+    },
+
+    #[error("the code of eval task `{name}` is not valid Rhai: {message}")]
+    #[diagnostic(
+        code(taskfile::eval_syntax),
+        help("an `eval` task's code is a Rhai script; see the Rhai book (rhai.rs/book) for the language")
+    )]
+    EvalSyntax {
+        name: String,
+        message: String,
+        #[label("here")]
+        span: Span,
+    },
+
     #[error("task file is encoded as UTF-16")]
     #[diagnostic(
         code(taskfile::utf16),
@@ -177,7 +241,13 @@ impl ParseError {
             | ParseError::EmptyDependency { span }
             | ParseError::InvalidDependency { span, .. }
             | ParseError::InvalidUtf8 { span }
-            | ParseError::NulByte { span } => span.source,
+            | ParseError::NulByte { span }
+            | ParseError::Syntax { span, .. }
+            | ParseError::UnknownKey { span, .. }
+            | ParseError::WrongType { span, .. }
+            | ParseError::MissingKey { span, .. }
+            | ParseError::ConflictingKeys { span, .. }
+            | ParseError::EvalSyntax { span, .. } => span.source,
             ParseError::Utf16 { source_id } => *source_id,
         }
     }

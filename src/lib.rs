@@ -35,6 +35,7 @@ mod script;
 mod signal;
 mod sink;
 mod source;
+mod structured;
 mod task;
 mod taskfile;
 mod tasks;

@@ -9,17 +9,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::{Error, Problem};
+use crate::error::{Error, ParseError, Problem};
 use crate::graph::Plan;
-use crate::script::{self, Script};
-use crate::source::{Source, SourceId, Sources};
-use crate::task::TaskSet;
+use crate::script::{self, Evaluator, Script};
+use crate::source::{Source, SourceId, Sources, Span};
+use crate::structured;
+use crate::task::{Kind, TaskSet, TaskSpec};
 use crate::taskfile;
 
 /// The task files taskrun looks for in a directory when none is named, in
 /// order: the first that exists is the task source. (`Taskfile.rhai` beside
 /// a task file is that file's script, not a source of its own.)
-pub(crate) const DEFAULT_FILES: [&str; 2] = ["tasks.txt", "Taskfile.rhai"];
+pub(crate) const DEFAULT_FILES: [&str; 4] =
+    ["tasks.txt", "tasks.toml", "tasks.json", "Taskfile.rhai"];
 
 /// The name that stands for standard input.
 pub(crate) const STDIN: &str = "-";
@@ -32,6 +34,32 @@ pub(crate) struct LoadOptions {
     pub(crate) file: PathBuf,
     /// Which script takes part, for a task file.
     pub(crate) script: ScriptChoice,
+    /// The task file's format, when not the one its name says.
+    pub(crate) format: Option<FileFormat>,
+}
+
+/// The format of a task file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileFormat {
+    /// One task a line: `name: command [after:dep]`.
+    Lines,
+    /// `[[task]]` tables.
+    Toml,
+    /// The TOML format's structure, in JSON.
+    Json,
+}
+
+impl FileFormat {
+    /// The format a file's name says: `.toml`, `.json`, and the line
+    /// format for anything else (`.rhai` is a script, not a task file).
+    pub(crate) fn of(path: &Path) -> FileFormat {
+        let extension = path.extension().and_then(|extension| extension.to_str());
+        match extension.map(str::to_ascii_lowercase).as_deref() {
+            Some("toml") => FileFormat::Toml,
+            Some("json") => FileFormat::Json,
+            _ => FileFormat::Lines,
+        }
+    }
 }
 
 /// The script that builds on a task file.
@@ -51,6 +79,7 @@ impl LoadOptions {
         LoadOptions {
             file: file.into(),
             script: ScriptChoice::Beside,
+            format: None,
         }
     }
 }
@@ -105,7 +134,8 @@ pub(crate) fn load(options: &LoadOptions, sources: &mut Sources) -> Result<Loade
             Some(beside).filter(|found| found.is_file())
         }
     };
-    load_source(sources, id, &dir, script_path.as_deref())
+    let format = options.format.unwrap_or_else(|| FileFormat::of(path));
+    load_source(sources, id, &dir, script_path.as_deref(), format)
 }
 
 /// A task file read from standard input; its tasks run in the current
@@ -123,7 +153,8 @@ fn load_stdin(options: &LoadOptions, sources: &mut Sources) -> Result<Loaded, Er
         ScriptChoice::Given(script) => Some(script.as_path()),
         ScriptChoice::Beside | ScriptChoice::Without => None,
     };
-    load_source(sources, id, Path::new("."), script)
+    let format = options.format.unwrap_or(FileFormat::Lines);
+    load_source(sources, id, Path::new("."), script, format)
 }
 
 /// Whether `path` names a Rhai script (`.rhai`), which is a task source on
@@ -141,14 +172,15 @@ pub(crate) fn dir_of(path: &Path) -> PathBuf {
     }
 }
 
-/// Parses and validates the source `id` (a task file, or a script if its
-/// name ends in `.rhai`), with the script at `script_path` for a task file;
-/// tasks run in `dir`.
+/// Parses and validates the source `id` (a task file in `format`, or a
+/// script if its name ends in `.rhai`), with the script at `script_path`
+/// for a task file; tasks run in `dir`.
 pub(crate) fn load_source(
     sources: &mut Sources,
     id: SourceId,
     dir: &Path,
     script_path: Option<&Path>,
+    format: FileFormat,
 ) -> Result<Loaded, Error> {
     let path = sources.get(id).path.clone();
     let invalid = |problems: Vec<Problem>| Error::Invalid {
@@ -160,7 +192,8 @@ pub(crate) fn load_source(
             .map_err(|error| invalid(vec![error.into()]))?;
         (set, Some(script), Some(path.clone()))
     } else {
-        let parsed = taskfile::parse(sources.get(id), id);
+        let mut parsed = parse(sources.get(id), id, format);
+        check_eval(&parsed.tasks, dir, &mut parsed.errors);
         let set = TaskSet {
             origin: id,
             tasks: parsed.tasks,
@@ -218,6 +251,39 @@ fn read_script(path: &Path, sources: &mut Sources) -> Result<SourceId, Error> {
         source,
     })?;
     Ok(sources.add(source))
+}
+
+/// Parses the task file `source` in `format`.
+pub(crate) fn parse(source: &Source, id: SourceId, format: FileFormat) -> taskfile::Parsed {
+    match format {
+        FileFormat::Lines => taskfile::parse(source, id),
+        FileFormat::Toml => structured::parse(source, id, structured::Format::Toml),
+        FileFormat::Json => structured::parse(source, id, structured::Format::Json),
+    }
+}
+
+/// Compiles the code of every `eval` task, so that a syntax error in one
+/// is found by `check`, pointing into the task file, and not when it runs.
+fn check_eval(tasks: &[TaskSpec], dir: &Path, errors: &mut Vec<ParseError>) {
+    let mut evaluator = None;
+    for task in tasks.iter().filter(|task| task.kind == Kind::Eval) {
+        let evaluator = evaluator.get_or_insert_with(|| Evaluator::new(dir));
+        let code = &task.command;
+        if let Some((message, offset, len)) = evaluator.syntax_error(&code.value) {
+            // The code is in the file as written when its span is as long
+            // as it, so a position in it is one in the file.
+            let span = if code.span.len == code.value.len() {
+                Span::new(code.span.source, code.span.offset + offset, len)
+            } else {
+                code.span
+            };
+            errors.push(ParseError::EvalSyntax {
+                name: task.name.value.clone(),
+                message,
+                span,
+            });
+        }
+    }
 }
 
 fn sorted(mut problems: Vec<Problem>) -> Vec<Problem> {

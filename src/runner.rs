@@ -309,9 +309,11 @@ impl Runner {
             Some(options) => Arc::new(Slurm::new(options.clone(), self.run_id)),
             None => Arc::new(execute::Local),
         };
-        let executor: Arc<dyn Executor> = match script {
-            Some(script) => Arc::new(Evaluated::new(Arc::clone(script), Arc::clone(&shell))),
-            None => Arc::clone(&shell),
+        let evaluates = script.is_some() || plan.tasks.iter().any(|task| task.kind == crate::task::Kind::Eval);
+        let executor: Arc<dyn Executor> = if evaluates {
+            Arc::new(Evaluated::new(script.cloned(), &options.dir, Arc::clone(&shell)))
+        } else {
+            Arc::clone(&shell)
         };
         let never = crossbeam::channel::never();
         let interrupts = self.interrupts.as_ref().unwrap_or(&never);

@@ -27,7 +27,7 @@ use crate::event::{
 };
 use crate::execute::{Control, Executor, Job, Outcome};
 use crate::graph::Plan;
-use crate::task::{Kind, TaskSpec};
+use crate::task::TaskSpec;
 
 /// How a run is carried out.
 #[derive(Clone)]
@@ -263,7 +263,7 @@ impl<'a> Scheduler<'a> {
         let job = Job {
             name: spec.name.value.clone(),
             command: spec.command.value.clone(),
-            evaluated: spec.kind == Kind::Rhai,
+            kind: spec.kind,
             dir: match &spec.settings.dir {
                 Some(dir) => self.options.dir.join(dir),
                 None => self.options.dir.clone(),

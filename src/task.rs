@@ -19,7 +19,8 @@ use crate::source::{SourceId, Spanned};
 pub(crate) struct TaskSpec {
     /// The task's unique name.
     pub name: Spanned<String>,
-    /// The shell command, passed verbatim to `/bin/sh -c`.
+    /// The shell command, passed verbatim to `/bin/sh -c` (or run by the
+    /// interpreter its `#!` line names); an evaluated task's Rhai code.
     pub command: Spanned<String>,
     /// The tasks that must pass before this one starts, in the order
     /// written, without repeats.
@@ -92,6 +93,9 @@ pub(crate) enum Kind {
     Shell,
     /// A Rhai closure, run in-process (`task(name, || { ... })`).
     Rhai,
+    /// Rhai code written as the task's command (`kind = "eval"` in a TOML
+    /// or JSON task file), run in-process.
+    Eval,
 }
 
 impl Kind {
@@ -100,6 +104,7 @@ impl Kind {
         match self {
             Kind::Shell => "shell",
             Kind::Rhai => "rhai",
+            Kind::Eval => "eval",
         }
     }
 }

@@ -373,23 +373,8 @@ impl Parser {
     }
 
     fn invalid_name(&mut self, base: usize, head: &str) {
-        let (index, bad) = head
-            .char_indices()
-            .find(|&(_, c)| !crate::task::is_name_char(c))
-            .unwrap_or((0, ' '));
-        let help = match name_suggestion(head) {
-            Some(suggestion) => format!(
-                "task names may contain only ASCII letters, digits and `_`; \
-                 try `{suggestion}`"
-            ),
-            None => "task names may contain only ASCII letters, digits and `_`".to_owned(),
-        };
-        self.error(ParseError::InvalidName {
-            name: head.to_owned(),
-            span: self.span(base + index, bad.len_utf8()),
-            bad,
-            help,
-        });
+        let error = invalid_name(head, |index, len| self.span(base + index, len));
+        self.error(error);
     }
 
     fn unknown_attribute(&mut self, base: usize, group: &Group) {
@@ -513,8 +498,31 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// The error for `name`, which is not a valid task name, pointing (with
+/// `at`, given a byte index into the name and a length) at its first
+/// character that may not be in one.
+pub(crate) fn invalid_name(name: &str, at: impl FnOnce(usize, usize) -> Span) -> ParseError {
+    let (index, bad) = name
+        .char_indices()
+        .find(|&(_, c)| !crate::task::is_name_char(c))
+        .unwrap_or((0, ' '));
+    let help = match name_suggestion(name) {
+        Some(suggestion) => format!(
+            "task names may contain only ASCII letters, digits and `_`; \
+             try `{suggestion}`"
+        ),
+        None => "task names may contain only ASCII letters, digits and `_`".to_owned(),
+    };
+    ParseError::InvalidName {
+        name: name.to_owned(),
+        span: at(index, bad.len_utf8()),
+        bad,
+        help,
+    }
+}
+
 /// What to suggest for a dependency name that is not a valid task name.
-fn dependency_help(name: &str) -> String {
+pub(crate) fn dependency_help(name: &str) -> String {
     let words: Vec<&str> = name.split_whitespace().collect();
     if words.len() > 1 && words.iter().all(|word| is_valid_name(word)) {
         return format!(

@@ -201,7 +201,7 @@ impl Tasks {
         let mut sources = Sources::new();
         let id = sources.add(source);
         let dir = PathBuf::from(".");
-        match load::load_source(&mut sources, id, &dir, None) {
+        match load::load_source(&mut sources, id, &dir, None, load::FileFormat::Lines) {
             Ok(loaded) => Ok(Tasks {
                 plan: Arc::new(loaded.plan),
                 script: loaded.script,

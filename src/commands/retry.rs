@@ -305,10 +305,12 @@ fn run_script(
         Some(taskfile) if taskfile != script && taskfile.exists() => LoadOptions {
             file: taskfile,
             script: ScriptChoice::Given(script.clone()),
+            format: None,
         },
         _ => LoadOptions {
             file: script.clone(),
             script: ScriptChoice::Without,
+            format: None,
         },
     };
     match load::load(&options, sources) {

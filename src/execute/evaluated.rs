@@ -1,24 +1,41 @@
 //! The executor of evaluated tasks: a decorator that runs the tasks that
-//! are closures of the script (`task(name, || { ... })`) in-process, on
-//! the worker's thread, and hands every other job to the executor it
-//! wraps.
+//! are closures of the script (`task(name, || { ... })`) or Rhai code
+//! (`kind = "eval"`) in-process, on the worker's thread, and hands every
+//! other job to the executor it wraps.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::{Control, Executor, Job, Outcome};
 use crate::event::{Capture, Signal, Stream};
-use crate::script::Script;
+use crate::script::{Evaluation, Evaluator, Script};
+use crate::task::Kind;
 
-/// Runs evaluated tasks with the script, and hands every other job on.
+/// Runs evaluated tasks with the script (or an engine of its own, for the
+/// code of `eval` tasks when there is none), and hands every other job on.
 pub(crate) struct Evaluated {
-    script: Arc<Script>,
+    script: Option<Arc<Script>>,
+    evaluator: Evaluator,
     shell: Arc<dyn Executor>,
 }
 
 impl Evaluated {
-    pub(crate) fn new(script: Arc<Script>, shell: Arc<dyn Executor>) -> Evaluated {
-        Evaluated { script, shell }
+    /// `dir` is where relative paths in `eval` code start, without a
+    /// script.
+    pub(crate) fn new(
+        script: Option<Arc<Script>>,
+        dir: &std::path::Path,
+        shell: Arc<dyn Executor>,
+    ) -> Evaluated {
+        let evaluator = match &script {
+            Some(script) => Evaluator::Script(Arc::clone(script)),
+            None => Evaluator::new(dir),
+        };
+        Evaluated {
+            script,
+            evaluator,
+            shell,
+        }
     }
 }
 
@@ -29,7 +46,7 @@ impl Executor for Evaluated {
         control: &Control,
         output: &mut dyn FnMut(Stream, &[u8]),
     ) -> Outcome {
-        if !job.evaluated {
+        if job.kind == Kind::Shell {
             return self.shell.execute(job, control, output);
         }
         let started_at = SystemTime::now();
@@ -42,9 +59,18 @@ impl Executor for Evaluated {
         });
         // A limit too far off to represent is no limit.
         let deadline = job.timeout.and_then(|timeout| start.checked_add(timeout));
-        let Some(evaluation) = self.script.evaluate(&job.name, deadline, stopped) else {
-            let reason = format!("the script defines no closure for task `{}`", job.name);
-            return Outcome::not_started(reason, started_at, start.elapsed());
+        let evaluation: Evaluation = if job.kind == Kind::Eval {
+            self.evaluator.evaluate(&job.command, deadline, stopped)
+        } else {
+            let closure = self
+                .script
+                .as_ref()
+                .and_then(|script| script.evaluate(&job.name, deadline, stopped));
+            let Some(evaluation) = closure else {
+                let reason = format!("the script defines no closure for task `{}`", job.name);
+                return Outcome::not_started(reason, started_at, start.elapsed());
+            };
+            evaluation
         };
         let mut captures = [Capture::default(), Capture::default()];
         for (capture, (stream, bytes)) in captures.iter_mut().zip([

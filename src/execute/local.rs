@@ -22,7 +22,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Control, Executor, Job, Outcome};
+use super::{Control, Executor, Job, Outcome, ScriptFile};
 use crate::event::{Capture, Exit, Signal, Stream};
 
 /// How long a stopped job's processes get to exit after the polite signal,
@@ -63,6 +63,21 @@ impl Executor for Local {
     ) -> Outcome {
         let started_at = SystemTime::now();
         let start = Instant::now();
+        let script = match ScriptFile::create(&job.command, &std::env::temp_dir()) {
+            Ok(script) => script,
+            Err(reason) => return Outcome::not_started(reason, started_at, start.elapsed()),
+        };
+        let shebang;
+        let job = match &script {
+            Some((_, command)) => {
+                shebang = Job {
+                    command: command.clone(),
+                    ..job.clone()
+                };
+                &shebang
+            }
+            None => job,
+        };
         match spawn(job) {
             Ok((child, stdout, stderr)) => {
                 let mut run = Running {
@@ -469,7 +484,7 @@ mod tests {
         Job {
             name: "t".to_owned(),
             command: command.to_owned(),
-            evaluated: false,
+            kind: crate::task::Kind::Shell,
             dir: PathBuf::from("/tmp"),
             env: Vec::new(),
             timeout: Some(Duration::from_secs(30)),

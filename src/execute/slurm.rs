@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Control, Executor, Job, Local, Outcome};
+use super::{Control, Executor, Job, Local, Outcome, ScriptFile, quote};
 use crate::event::{Capture, Exit, Stream};
 
 /// Where and how the jobs go.
@@ -156,10 +156,20 @@ impl Executor for Slurm {
         control: &Control,
         output: &mut dyn FnMut(Stream, &[u8]),
     ) -> Outcome {
+        // A `#!` script goes in the task's directory, which the node
+        // shares: a temporary directory may be the submitting host's own.
+        let script = match ScriptFile::create(&job.command, &job.dir) {
+            Ok(script) => script,
+            Err(reason) => {
+                return Outcome::not_started(reason, std::time::SystemTime::now(), Duration::ZERO);
+            }
+        };
+        let command = script
+            .as_ref()
+            .map_or_else(|| job.command.clone(), |(_, command)| command.clone());
         let mut step = job.clone();
         step.command = self.srun(job);
-        step.env
-            .push(("TASKRUN_COMMAND".to_owned(), job.command.clone()));
+        step.env.push(("TASKRUN_COMMAND".to_owned(), command));
         // srun's --chdir to a directory the node lacks runs the step in
         // /tmp with a warning; the wrapper refuses instead.
         step.env.push((
@@ -314,18 +324,6 @@ fn first_line(stdout: &str, stderr: &[u8]) -> String {
     text.lines().next().unwrap_or("no answer").trim().to_owned()
 }
 
-/// `text` quoted for `/bin/sh`.
-fn quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b"-_=./:,@%+".contains(&byte))
-    {
-        return text.to_owned();
-    }
-    format!("'{}'", text.replace('\'', "'\\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,7 +367,7 @@ mod tests {
         let job = Job {
             name: "build".to_owned(),
             command: "make".to_owned(),
-            evaluated: false,
+            kind: crate::task::Kind::Shell,
             dir: "/work dir".into(),
             env: Vec::new(),
             timeout: Some(Duration::from_secs(90)),

@@ -452,10 +452,10 @@ pub(super) fn decode_env(text: &str) -> Vec<(String, String)> {
 
 /// A task's kind as stored.
 pub(super) fn decode_kind(text: &str) -> Kind {
-    if text == "rhai" {
-        Kind::Rhai
-    } else {
-        Kind::Shell
+    match text {
+        "rhai" => Kind::Rhai,
+        "eval" => Kind::Eval,
+        _ => Kind::Shell,
     }
 }
 

@@ -8,13 +8,16 @@
 //! is printed as its last line. The executor that runs these on a
 //! worker thread is `execute`'s `Evaluated`.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-use rhai::{Dynamic, EvalAltResult};
+use rhai::{AST, Dynamic, Engine, EvalAltResult};
 
 use super::engine::{self, Stop};
 use super::load::Script;
 use crate::event::{Exit, Signal};
+use crate::source::SourceId;
 
 /// The exit code of an evaluated task that ran past its timeout, as
 /// `timeout(1)` reports it.
@@ -42,9 +45,22 @@ impl Script {
     ) -> Option<Evaluation> {
         let closure = self.closure(name)?;
         let stop = Stop { deadline, stopped };
-        let (result, mut stdout, mut stderr) = engine::capture(stop, || {
+        let (result, stdout, stderr) = engine::capture(stop, || {
             closure.call::<Dynamic>(&self.engine, &self.ast, ())
         });
+        Some(evaluation(result, stdout, stderr, |error| self.describe(error)))
+    }
+}
+
+/// What an evaluated task's run came to: the value it returned (printed
+/// as its last line, unless `()`) or the error it stopped with.
+fn evaluation(
+    result: Result<Dynamic, Box<EvalAltResult>>,
+    mut stdout: Vec<u8>,
+    mut stderr: Vec<u8>,
+    describe: impl FnOnce(EvalAltResult) -> String,
+) -> Evaluation {
+    {
         let (exit, timed_out) = match result {
             Ok(value) => {
                 if !value.is_unit() {
@@ -59,16 +75,92 @@ impl Script {
                     _ => (Exit::Code(TIMED_OUT), true),
                 },
                 other => {
-                    stderr.extend_from_slice(format!("{}\n", self.describe(other)).as_bytes());
+                    stderr.extend_from_slice(format!("{}\n", describe(other)).as_bytes());
                     (Exit::Code(1), false)
                 }
             },
         };
-        Some(Evaluation {
+        Evaluation {
             exit,
             timed_out,
             stdout,
             stderr,
+        }
+    }
+}
+
+/// Runs the code of `eval` tasks (`kind = "eval"` in a TOML or JSON task
+/// file) with the engine and limits of the script's evaluated tasks; with
+/// a script, the code may call the script's functions.
+pub(crate) enum Evaluator {
+    /// An engine of its own.
+    Alone(Engine),
+    /// The script's engine, and its functions.
+    Script(Arc<Script>),
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator").finish_non_exhaustive()
+    }
+}
+
+impl Evaluator {
+    /// An evaluator without a script; relative paths start at `dir`.
+    pub(crate) fn new(dir: &Path) -> Evaluator {
+        Evaluator::Alone(engine::new(dir))
+    }
+
+    fn engine(&self) -> &Engine {
+        match self {
+            Evaluator::Alone(engine) => engine,
+            Evaluator::Script(script) => &script.engine,
+        }
+    }
+
+    fn compile(&self, code: &str) -> Result<AST, rhai::ParseError> {
+        let ast = self.engine().compile(code)?;
+        Ok(match self {
+            Evaluator::Script(script) => script.ast.clone_functions_only().merge(&ast),
+            Evaluator::Alone(_) => ast,
+        })
+    }
+
+    /// Why `code` does not compile, and where in it (a byte offset and a
+    /// length), or `None` if it does.
+    pub(crate) fn syntax_error(&self, code: &str) -> Option<(String, usize, usize)> {
+        let error = self.compile(code).err()?;
+        let span = super::load::span_at(error.1, SourceId::default(), code);
+        Some((error.0.to_string(), span.offset, span.len))
+    }
+
+    /// Runs `code` on this thread, until it returns, `deadline` passes, or
+    /// `stopped` gives the signal it is stopped with.
+    pub(crate) fn evaluate(
+        &self,
+        code: &str,
+        deadline: Option<Instant>,
+        stopped: Box<dyn Fn() -> Option<Signal>>,
+    ) -> Evaluation {
+        let ast = match self.compile(code) {
+            Ok(ast) => ast,
+            Err(error) => {
+                let line = error.1.line().unwrap_or(1);
+                return Evaluation {
+                    exit: Exit::Code(1),
+                    timed_out: false,
+                    stdout: Vec::new(),
+                    stderr: format!("line {line}: {}\n", error.0).into_bytes(),
+                };
+            }
+        };
+        let engine = self.engine();
+        let stop = Stop { deadline, stopped };
+        let (result, stdout, stderr) =
+            engine::capture(stop, || engine.eval_ast::<Dynamic>(&ast));
+        evaluation(result, stdout, stderr, |error| match error.position().line() {
+            Some(line) => format!("line {line}: {}", error.unwrap_inner()),
+            None => error.to_string(),
         })
     }
 }

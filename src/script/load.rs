@@ -509,7 +509,7 @@ fn call_span_at(position: Position, id: SourceId, text: &str, import: bool) -> S
 }
 
 /// The span of the word (or the one character) at a Rhai position.
-fn span_at(position: Position, id: SourceId, text: &str) -> Span {
+pub(super) fn span_at(position: Position, id: SourceId, text: &str) -> Span {
     let (Some(line), Some(column)) = (position.line(), position.position()) else {
         // A position-less error (a module that failed to load): the start
         // of the script.

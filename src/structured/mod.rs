@@ -1,0 +1,691 @@
+//! The structured formats: `tasks.toml` and `tasks.json` → [`TaskSpec`]s.
+//!
+//! ```toml
+//! [defaults]
+//! timeout = "5m"
+//!
+//! [pools]
+//! db = 1
+//!
+//! [[task]]
+//! name = "build"
+//! command = """
+//! set -e
+//! make
+//! """
+//! ```
+//!
+//! Both formats are parsed into one [`tree`] of spanned values, which one
+//! walk reads into the same [`Parsed`] as the line format's, so every
+//! later stage (the graph, the script, the runner) is shared. Like the
+//! line format's parser, the walk reports every problem of the file in one
+//! pass and keeps each task whose name could be read, whatever else is
+//! wrong with it. [`doc`] describes the format as Rust types: the JSON
+//! Schema `taskrun schema` prints, and the writer of `taskrun convert`.
+
+pub(crate) mod doc;
+pub(crate) mod tree;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tree::{Key, Node, Value};
+
+use crate::error::{ParseError, did_you_mean};
+use crate::source::{Source, SourceId, Span, Spanned};
+use crate::task::{Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, is_env_name};
+use crate::taskfile::{Parsed, dependency_help, invalid_name};
+use crate::units::{parse_duration, parse_size};
+
+/// A structured format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Json,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Toml => "TOML",
+            Format::Json => "JSON",
+        }
+    }
+
+    fn syntax_help(self) -> &'static str {
+        match self {
+            Format::Toml => "see https://toml.io for TOML's syntax; strings are quoted, e.g. `name = \"build\"`",
+            Format::Json => "JSON allows no comments and no trailing commas, and quotes every key and string",
+        }
+    }
+}
+
+/// The keys of the file's top level.
+const TOP_KEYS: &[&str] = &["$schema", "defaults", "pools", "task"];
+
+/// The keys of a task's table.
+pub(crate) const TASK_KEYS: &[&str] = &[
+    "name",
+    "command",
+    "script",
+    "kind",
+    "eval",
+    "desc",
+    "after",
+    "after_done",
+    "timeout",
+    "retries",
+    "dir",
+    "env",
+    "pool",
+    "cpus",
+    "mem",
+];
+
+/// The keys of `[defaults]`.
+const DEFAULT_KEYS: &[&str] = &["timeout", "retries", "env", "dir"];
+
+/// Parses the TOML or JSON task file `source`, whose id is `id`.
+pub(crate) fn parse(source: &Source, id: SourceId, format: Format) -> Parsed {
+    let mut walk = Walk {
+        format,
+        parsed: Parsed::default(),
+    };
+    if source.utf16 {
+        walk.error(ParseError::Utf16 { source_id: id });
+        return walk.parsed;
+    }
+    for &offset in &source.invalid_utf8 {
+        let span = Span::new(id, offset, Source::REPLACEMENT_LEN);
+        walk.error(ParseError::InvalidUtf8 { span });
+    }
+    let root = match format {
+        Format::Toml => tree::toml(&source.text, id),
+        Format::Json => tree::json(&source.text, id).map_err(|error| vec![error]),
+    };
+    match root {
+        Ok(root) => walk.document(&root),
+        Err(errors) => {
+            for error in errors {
+                walk.error(ParseError::Syntax {
+                    format: format.name(),
+                    message: error.message,
+                    span: error.span,
+                    help: format.syntax_help(),
+                });
+            }
+        }
+    }
+    walk.parsed
+}
+
+struct Walk {
+    format: Format,
+    parsed: Parsed,
+}
+
+/// What `[defaults]` sets.
+#[derive(Default)]
+struct Defaults {
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+    env: Vec<(String, String)>,
+    dir: Option<PathBuf>,
+}
+
+/// What a task's table says, before it becomes a [`TaskSpec`].
+#[derive(Default)]
+struct Fields<'a> {
+    name: Option<Spanned<String>>,
+    /// A `name` was given, valid or not.
+    named: bool,
+    command: Option<(&'a Key, &'a Node)>,
+    kind: Option<(Kind, &'a Key)>,
+    eval: Option<(&'a Key, &'a Node)>,
+    after: Vec<Spanned<String>>,
+    after_done: Vec<Spanned<String>>,
+    settings: Settings,
+    desc: Option<String>,
+}
+
+impl Walk {
+    fn error(&mut self, error: ParseError) {
+        self.parsed.errors.push(error);
+    }
+
+    fn wrong_type(&mut self, key: &str, expected: &'static str, node: &Node, help: String) {
+        self.error(ParseError::WrongType {
+            key: key.to_owned(),
+            expected,
+            found: node.value.type_name(),
+            span: node.span,
+            help,
+        });
+    }
+
+    fn unknown_key(&mut self, key: &Key, place: &'static str, known: &[&str], help: Option<&str>) {
+        let help = match did_you_mean(&key.name, known.iter().copied()) {
+            Some(suggestion) => format!("did you mean `{suggestion}`?"),
+            None => help.map_or_else(
+                || {
+                    format!(
+                        "known keys: {}",
+                        known
+                            .iter()
+                            .map(|key| format!("`{key}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                str::to_owned,
+            ),
+        };
+        self.error(ParseError::UnknownKey {
+            key: key.name.clone(),
+            place,
+            span: key.span,
+            help,
+        });
+    }
+
+    fn invalid_value(&mut self, key: &str, value: &str, span: Span, help: impl Into<String>) {
+        self.error(ParseError::InvalidValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            span,
+            help: help.into(),
+        });
+    }
+
+    /// A table's entries, or its problem. In JSON, a key given twice is
+    /// one (TOML's parser reports it as a syntax error).
+    fn table<'a>(&mut self, key: &str, node: &'a Node, help: &str) -> Option<Vec<&'a (Key, Node)>> {
+        let Value::Table(entries) = &node.value else {
+            self.wrong_type(key, "a table", node, help.to_owned());
+            return None;
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        let mut unique = Vec::new();
+        for entry in entries {
+            if seen.contains(&entry.0.name.as_str()) {
+                self.error(ParseError::RepeatedAttribute {
+                    key: entry.0.name.clone(),
+                    span: entry.0.span,
+                });
+                continue;
+            }
+            seen.push(&entry.0.name);
+            unique.push(entry);
+        }
+        Some(unique)
+    }
+
+    /// A string value; `None` (and its problem) otherwise. A NUL byte,
+    /// which no command, variable or path can hold, is a problem too.
+    fn string<'a>(&mut self, key: &Key, node: &'a Node, example: &str) -> Option<&'a str> {
+        let Value::String { text, .. } = &node.value else {
+            self.wrong_type(
+                &key.name,
+                "a string",
+                node,
+                format!("quote it, e.g. `{example}`"),
+            );
+            return None;
+        };
+        if let Some(nul) = text.find('\0') {
+            let span = node.inner_span(nul, 1);
+            self.error(ParseError::NulByte { span });
+            return None;
+        }
+        Some(text)
+    }
+
+    /// A whole number in `range`.
+    fn integer(
+        &mut self,
+        key: &Key,
+        node: &Node,
+        range: std::ops::RangeInclusive<i64>,
+        what: &str,
+    ) -> Option<i64> {
+        let example = format!("{} = {}", key.name, range.start().max(&1));
+        match node.value {
+            Value::Integer(number) if range.contains(&number) => Some(number),
+            Value::Integer(number) => {
+                let help = format!("{what}: {} to {}", range.start(), range.end());
+                self.invalid_value(&key.name, &number.to_string(), node.span, help);
+                None
+            }
+            _ => {
+                self.wrong_type(
+                    &key.name,
+                    "a whole number",
+                    node,
+                    format!("write {what} without quotes, e.g. `{example}`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn document(&mut self, root: &Node) {
+        let Some(entries) = self.table("the file", root, "a task file is a table of tasks") else {
+            return;
+        };
+        let mut defaults = Defaults::default();
+        if let Some((_, node)) = entries.iter().find(|(key, _)| key.name == "defaults") {
+            defaults = self.defaults(node);
+        }
+        for (key, node) in &entries {
+            match key.name.as_str() {
+                "$schema" => {
+                    self.string(key, node, "\"$schema\": \"https://…/taskrun.schema.json\"");
+                }
+                "defaults" => {}
+                "pools" => self.pools(node),
+                "task" => {
+                    let Value::Array(tasks) = &node.value else {
+                        let help = match self.format {
+                            Format::Toml => "write each task as a `[[task]]` table (two brackets)",
+                            Format::Json => "write the tasks as a list: `\"task\": [{ \"name\": …}]`",
+                        };
+                        self.wrong_type("task", "an array of tables", node, help.to_owned());
+                        continue;
+                    };
+                    for task in tasks {
+                        self.task(task, &defaults);
+                    }
+                }
+                _ => self.unknown_key(key, "at the top level", TOP_KEYS, None),
+            }
+        }
+    }
+
+    fn defaults(&mut self, node: &Node) -> Defaults {
+        let mut defaults = Defaults::default();
+        let Some(entries) = self.table("defaults", node, "`defaults` holds `timeout`, `retries`, `env` and `dir`") else {
+            return defaults;
+        };
+        for (key, node) in entries {
+            match key.name.as_str() {
+                "timeout" => defaults.timeout = self.duration(key, node),
+                "retries" => defaults.retries = self.retries(key, node),
+                "env" => defaults.env = self.env(key, node),
+                "dir" => defaults.dir = self.dir(key, node),
+                other => {
+                    let help = TASK_KEYS.contains(&other).then_some(
+                        "only `timeout`, `retries`, `env` and `dir` have defaults; set the others on each task",
+                    );
+                    self.unknown_key(key, "in `defaults`", DEFAULT_KEYS, help);
+                }
+            }
+        }
+        defaults
+    }
+
+    fn pools(&mut self, node: &Node) {
+        let Some(entries) = self.table("pools", node, "`pools` maps each pool's name to its limit, e.g. `db = 1`") else {
+            return;
+        };
+        for (key, node) in entries {
+            if !crate::task::is_valid_name(&key.name) {
+                self.error(ParseError::InvalidPool {
+                    span: key.span,
+                    help: "a pool's name is made of ASCII letters, digits and `_`".to_owned(),
+                });
+                continue;
+            }
+            match node.value {
+                Value::Integer(limit) if limit >= 1 => {
+                    self.parsed.pools.push(PoolSpec {
+                        name: Spanned::new(key.name.clone(), key.span),
+                        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+                    });
+                }
+                _ => self.error(ParseError::InvalidPool {
+                    span: node.span,
+                    help: format!(
+                        "a pool's limit is a whole number, at least 1, e.g. `{} = 1`",
+                        key.name
+                    ),
+                }),
+            }
+        }
+    }
+
+    fn task(&mut self, node: &Node, defaults: &Defaults) {
+        let help = match self.format {
+            Format::Toml => "write each task as a `[[task]]` table with a `name` and a `command`",
+            Format::Json => "write each task as an object with a `name` and a `command`",
+        };
+        let Some(entries) = self.table("a task", node, help) else {
+            return;
+        };
+        let mut fields = Fields::default();
+        for (key, value) in entries {
+            self.field(key, value, &mut fields);
+        }
+        self.finish(node, fields, defaults);
+    }
+
+    /// Reads one key of a task's table into `fields`.
+    fn field<'a>(&mut self, key: &'a Key, node: &'a Node, fields: &mut Fields<'a>) {
+        let settings = &mut fields.settings;
+        match key.name.as_str() {
+            "name" => {
+                fields.named = true;
+                let Some(name) = self.string(key, node, "name = \"build\"") else {
+                    return;
+                };
+                if crate::task::is_valid_name(name) {
+                    fields.name = Some(Spanned::new(name.to_owned(), node.text_span()));
+                } else if name.is_empty() {
+                    self.invalid_value("name", name, node.span, "a task needs a name, e.g. `name = \"build\"`");
+                } else {
+                    let error = invalid_name(name, |at, len| node.inner_span(at, len));
+                    self.error(error);
+                }
+            }
+            "command" | "script" => {
+                if let Some((first, _)) = fields.command {
+                    self.error(ParseError::ConflictingKeys {
+                        key: key.name.clone(),
+                        other: first.name.clone(),
+                        span: key.span,
+                        help: "`script` is another name for `command`; keep one".to_owned(),
+                    });
+                } else if self.string(key, node, "command = \"make\"").is_some() {
+                    fields.command = Some((key, node));
+                }
+            }
+            "kind" => {
+                let Some(kind) = self.string(key, node, "kind = \"eval\"") else {
+                    return;
+                };
+                match kind {
+                    "exec" => fields.kind = Some((Kind::Shell, key)),
+                    "eval" => fields.kind = Some((Kind::Eval, key)),
+                    other => self.invalid_value(
+                        "kind",
+                        other,
+                        node.text_span(),
+                        "`exec` runs `command` in the shell, `eval` runs `eval` as Rhai code",
+                    ),
+                }
+            }
+            "eval" => {
+                if self.string(key, node, "eval = \"print(40 + 2)\"").is_some() {
+                    fields.eval = Some((key, node));
+                }
+            }
+            "desc" => {
+                if let Some(desc) = self.string(key, node, "desc = \"build the release binary\"") {
+                    if desc.trim().is_empty() {
+                        self.invalid_value("desc", desc, node.span, "write what the task is for, e.g. `desc = \"build the release binary\"`");
+                    } else {
+                        fields.desc = Some(desc.to_owned());
+                    }
+                }
+            }
+            "after" => self.names(key, node, &mut fields.after),
+            "after_done" => self.names(key, node, &mut fields.after_done),
+            "timeout" => settings.timeout = self.duration(key, node),
+            "retries" => settings.retries = self.retries(key, node),
+            "cpus" => {
+                settings.cpus = self
+                    .integer(key, node, 1..=i64::from(MAX_CPUS), "a number of CPUs")
+                    .and_then(|cpus| u32::try_from(cpus).ok());
+            }
+            "mem" => settings.mem = self.mem(key, node),
+            "dir" => settings.dir = self.dir(key, node),
+            "env" => settings.env = self.env(key, node),
+            "pool" => {
+                if let Some(pool) = self.string(key, node, "pool = \"db\"") {
+                    if crate::task::is_valid_name(pool) {
+                        settings.pool = Some(Spanned::new(pool.to_owned(), node.text_span()));
+                    } else {
+                        self.invalid_value("pool", pool, node.text_span(), "name a pool of `[pools]`, e.g. `pool = \"db\"`");
+                    }
+                }
+            }
+            _ => self.unknown_key(key, "in a task", TASK_KEYS, None),
+        }
+    }
+
+    /// Makes the task of `fields`, with `defaults` for what it leaves out.
+    fn finish(&mut self, node: &Node, fields: Fields<'_>, defaults: &Defaults) {
+        let Some(name) = fields.name else {
+            if !fields.named {
+                let help = match fields.command {
+                    Some(_) => "add the task's name, e.g. `name = \"build\"`".to_owned(),
+                    None => "a task needs a `name` and a `command`, e.g. `name = \"build\"` and `command = \"make\"`".to_owned(),
+                };
+                self.error(ParseError::MissingKey {
+                    key: "name",
+                    place: "task".to_owned(),
+                    span: header(node),
+                    help,
+                });
+            }
+            return;
+        };
+        let kind = match (fields.kind, fields.eval) {
+            (Some((Kind::Shell, kind)), Some((eval, _))) => {
+                self.error(ParseError::ConflictingKeys {
+                    key: eval.name.clone(),
+                    other: "kind = \"exec\"".to_owned(),
+                    span: kind.span,
+                    help: "an `exec` task runs its `command`; for Rhai code, write `kind = \"eval\"`".to_owned(),
+                });
+                Kind::Shell
+            }
+            (Some((kind, _)), _) => kind,
+            (None, Some(_)) => Kind::Eval,
+            (None, None) => Kind::Shell,
+        };
+        let command = if kind == Kind::Eval {
+            if let Some((key, _)) = fields.command {
+                self.error(ParseError::ConflictingKeys {
+                    key: key.name.clone(),
+                    other: "kind = \"eval\"".to_owned(),
+                    span: key.span,
+                    help: "an `eval` task runs the Rhai code of its `eval`; remove the command, or make it an `exec` task".to_owned(),
+                });
+            }
+            match fields.eval {
+                Some((_, code)) => code_of(code),
+                None => {
+                    self.error(ParseError::MissingKey {
+                        key: "eval",
+                        place: format!("eval task `{}`", name.value),
+                        span: name.span,
+                        help: "write the Rhai code to run, e.g. `eval = \"print(40 + 2)\"`".to_owned(),
+                    });
+                    Spanned::new(String::new(), name.span)
+                }
+            }
+        } else {
+            match fields.command {
+                Some((_, command)) if !code_of(command).value.trim().is_empty() => code_of(command),
+                _ => {
+                    self.error(ParseError::MissingCommand {
+                        name: name.value.clone(),
+                        span: name.span,
+                    });
+                    Spanned::new(String::new(), name.span)
+                }
+            }
+        };
+        let mut settings = fields.settings;
+        settings.timeout = settings.timeout.or(defaults.timeout);
+        settings.retries = settings.retries.or(defaults.retries);
+        if settings.dir.is_none() {
+            settings.dir.clone_from(&defaults.dir);
+        }
+        // The defaults' variables first, each unless the task sets it too.
+        let own = std::mem::take(&mut settings.env);
+        settings.env = defaults
+            .env
+            .iter()
+            .filter(|(key, _)| !own.iter().any(|(own, _)| own == key))
+            .cloned()
+            .collect();
+        settings.env.extend(own);
+        let mut after_done = fields.after_done;
+        after_done.retain(|soft| !fields.after.iter().any(|hard| hard.value == soft.value));
+        self.parsed.tasks.push(TaskSpec {
+            name,
+            command,
+            after: fields.after,
+            after_done,
+            settings,
+            kind,
+            desc: fields.desc,
+        });
+    }
+
+    /// Task names (`after`, `after_done`), without repeats.
+    fn names(&mut self, key: &Key, node: &Node, names: &mut Vec<Spanned<String>>) {
+        let Value::Array(items) = &node.value else {
+            let help = format!("list the task names, e.g. `{} = [\"build\", \"lint\"]`", key.name);
+            self.wrong_type(&key.name, "an array of task names", node, help);
+            return;
+        };
+        for item in items {
+            let Value::String { text, .. } = &item.value else {
+                self.wrong_type(&key.name, "a task name", item, "quote each task name, e.g. `\"build\"`".to_owned());
+                continue;
+            };
+            if text.is_empty() {
+                self.error(ParseError::EmptyDependency { span: item.span });
+            } else if !crate::task::is_valid_name(text) {
+                self.error(ParseError::InvalidDependency {
+                    name: text.clone(),
+                    span: item.text_span(),
+                    help: dependency_help(text).replace(
+                        &format!("`[after:{}]`", text.split_whitespace().collect::<Vec<_>>().join(",")),
+                        &format!(
+                            "`[{}]`",
+                            text.split_whitespace()
+                                .map(|name| format!("\"{name}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                });
+            } else if !names.iter().any(|name| name.value == *text) {
+                names.push(Spanned::new(text.clone(), item.text_span()));
+            }
+        }
+    }
+
+    /// A duration: text such as `"90s"`, or a number of seconds.
+    fn duration(&mut self, key: &Key, node: &Node) -> Option<Duration> {
+        let seconds = match node.value {
+            Value::String { ref text, .. } => {
+                return parse_duration(text)
+                    .map_err(|help| self.invalid_value(&key.name, text, node.text_span(), help))
+                    .ok();
+            }
+            Value::Integer(seconds) => seconds as f64,
+            Value::Float(seconds) => seconds,
+            _ => {
+                let help = format!("write a duration such as `{} = \"90s\"`, or a number of seconds", key.name);
+                self.wrong_type(&key.name, "a duration", node, help);
+                return None;
+            }
+        };
+        Duration::try_from_secs_f64(seconds)
+            .map_err(|_| {
+                let help = "a number of seconds, 0 or more (0: no limit)";
+                self.invalid_value(&key.name, &seconds.to_string(), node.span, help);
+            })
+            .ok()
+    }
+
+    fn retries(&mut self, key: &Key, node: &Node) -> Option<u32> {
+        self.integer(key, node, 0..=i64::from(MAX_RETRIES), "a number of retries")
+            .and_then(|retries| u32::try_from(retries).ok())
+    }
+
+    /// An amount of memory: text such as `"4G"`, or a number of bytes.
+    fn mem(&mut self, key: &Key, node: &Node) -> Option<u64> {
+        let (bytes, text) = match &node.value {
+            Value::String { text, .. } => match parse_size(text) {
+                Ok(bytes) => (bytes, text.clone()),
+                Err(_) => {
+                    let help = "write an amount of memory, e.g. `mem = \"512M\"` or `mem = \"4G\"`";
+                    self.invalid_value(&key.name, text, node.text_span(), help);
+                    return None;
+                }
+            },
+            Value::Integer(bytes) => (u64::try_from(*bytes).unwrap_or(0), bytes.to_string()),
+            _ => {
+                let help = "write an amount of memory, e.g. `mem = \"4G\"`, or a number of bytes".to_owned();
+                self.wrong_type(&key.name, "an amount of memory", node, help);
+                return None;
+            }
+        };
+        if bytes < 1 << 20 {
+            self.invalid_value(&key.name, &text, node.text_span(), "at least 1M of memory");
+            return None;
+        }
+        Some(bytes)
+    }
+
+    fn dir(&mut self, key: &Key, node: &Node) -> Option<PathBuf> {
+        let dir = self.string(key, node, "dir = \"web\"")?;
+        if dir.is_empty() {
+            self.invalid_value(&key.name, dir, node.span, "name a directory, relative to the task file, e.g. `dir = \"web\"`");
+            return None;
+        }
+        Some(PathBuf::from(dir))
+    }
+
+    /// Variables: a table of names to string values, in file order.
+    fn env(&mut self, key: &Key, node: &Node) -> Vec<(String, String)> {
+        let help = format!("write the variables as a table, e.g. `{} = {{ PORT = \"8080\" }}`", key.name);
+        let Some(entries) = self.table(&key.name, node, &help) else {
+            return Vec::new();
+        };
+        let mut env = Vec::new();
+        for (name, value) in entries {
+            if !is_env_name(&name.name) {
+                let help = format!(
+                    "`{}` cannot name a variable: use letters, digits and `_`, not starting with a digit",
+                    name.name
+                );
+                self.invalid_value("env", &name.name, name.span, help);
+                continue;
+            }
+            let Value::String { text, .. } = &value.value else {
+                let help = format!("quote the value, e.g. `{} = \"1\"`", name.name);
+                self.wrong_type(&name.name, "a string", value, help);
+                continue;
+            };
+            if let Some(nul) = text.find('\0') {
+                self.error(ParseError::NulByte { span: value.inner_span(nul, 1) });
+                continue;
+            }
+            env.push((name.name.clone(), text.clone()));
+        }
+        env
+    }
+}
+
+/// A command's or code's text, spanning its text when that is written
+/// literally (so that positions inside it can be found), else the whole
+/// string.
+fn code_of(node: &Node) -> Spanned<String> {
+    let text = match &node.value {
+        Value::String { text, .. } => text.clone(),
+        _ => String::new(),
+    };
+    Spanned::new(text, node.text_span())
+}
+
+/// The first line of a table's text: the `[[task]]` header in TOML, the
+/// `{` in JSON, so a problem with the whole table points at its start.
+fn header(node: &Node) -> Span {
+    Span::new(node.span.source, node.span.offset, node.span.len.min(1).max(node.span.len.min(8)))
+}
