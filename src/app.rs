@@ -64,6 +64,12 @@ where
         } => commands::list(source, *json, *names, &mut sources),
         Command::Graph { source, format } => commands::graph(source, *format, &mut sources),
         Command::Completions { shell } => commands::completions(*shell),
+        Command::Schema => commands::schema(),
+        Command::Convert {
+            file,
+            to,
+            file_format,
+        } => commands::convert(file, (*to).into(), file_format.map(Into::into), &mut sources),
         Command::Man => commands::man(),
     };
     match result {

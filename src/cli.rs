@@ -117,6 +117,20 @@ pub(crate) enum Command {
     Man,
     /// Delete old runs, with their tasks, from the history.
     Prune(PruneArgs),
+    /// Print the JSON Schema of TOML and JSON task files, for editors.
+    Schema,
+    /// Write the tasks of a task file in another format, to stdout.
+    Convert {
+        /// The task file, or a `.rhai` script whose tasks to write (a
+        /// `Taskfile.rhai` beside a task file does not take part).
+        file: PathBuf,
+        /// The format to write.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        to: FileFormatArg,
+        /// Read FILE in this format, whatever its name says.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        file_format: Option<FileFormatArg>,
+    },
     /// Print the dependency graph of a task file for Graphviz or Mermaid.
     Graph {
         #[command(flatten)]

@@ -517,6 +517,17 @@ pub enum Error {
         problems: Vec<Problem>,
     },
 
+    #[error("task `{task}` cannot be written in the {to} format: {why}")]
+    #[diagnostic(
+        code(convert::not_expressible),
+        help("convert to `toml` or `json`, which hold every task, or change the task")
+    )]
+    CannotConvert {
+        task: String,
+        to: &'static str,
+        why: String,
+    },
+
     #[error("cannot read task file `{}`", path.display())]
     #[diagnostic(
         code(taskfile::unreadable),
@@ -688,7 +699,8 @@ impl Error {
             | Error::ReportIsDatabase { .. }
             | Error::CannotWrite { .. }
             | Error::InvalidTask { .. }
-            | Error::SlurmUnavailable { .. } => exit_code::INVALID_INPUT,
+            | Error::SlurmUnavailable { .. }
+            | Error::CannotConvert { .. } => exit_code::INVALID_INPUT,
             Error::Start(_) | Error::Output(_) | Error::SinkFailed { .. } => exit_code::FAILURE,
         }
     }

@@ -7,6 +7,7 @@
 //! and the other reports as its sinks.
 
 mod check;
+mod convert;
 mod help;
 mod prune;
 mod retry;
@@ -14,6 +15,7 @@ mod run;
 mod show;
 
 pub(crate) use check::{check, graph, list};
+pub(crate) use convert::{convert, schema};
 pub(crate) use help::{completions, man};
 pub(crate) use prune::prune;
 pub(crate) use retry::retry;

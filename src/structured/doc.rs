@@ -13,10 +13,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::task::{Kind, TaskSet, TaskSpec};
-
-/// A task name: ASCII letters, digits and `_`.
-const NAME: &str = "^[A-Za-z0-9_]+$";
+use crate::task::{Kind, TaskSpec};
 
 /// A taskrun task file (`tasks.toml`, `tasks.json`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -168,6 +165,18 @@ pub(crate) fn schema() -> String {
     text
 }
 
+/// The tasks and pools of `set` in TOML or JSON.
+pub(crate) fn write(file: &TaskFile, format: super::Format) -> String {
+    match format {
+        super::Format::Toml => toml::to_string_pretty(file).unwrap_or_default(),
+        super::Format::Json => {
+            let mut text = serde_json::to_string_pretty(file).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+    }
+}
+
 /// `duration` as text that reads back as the same duration.
 pub(crate) fn duration_text(duration: Duration) -> String {
     let nanos = duration.as_nanos();
@@ -215,18 +224,17 @@ impl TaskDoc {
 }
 
 impl TaskFile {
-    /// Every task and pool of `set`, without spans: two sets that give the
-    /// same value hold the same tasks.
-    pub(crate) fn of(set: &TaskSet) -> TaskFile {
+    /// `tasks` and `pools` without spans: two sets of tasks that give the
+    /// same value are the same tasks.
+    pub(crate) fn of(tasks: &[TaskSpec], pools: &[(String, usize)]) -> TaskFile {
         TaskFile {
             schema: None,
             defaults: None,
-            pools: set
-                .pools
+            pools: pools
                 .iter()
-                .map(|pool| (pool.name.value.clone(), Limit(pool.limit as u64)))
+                .map(|(name, limit)| (name.clone(), Limit(*limit as u64)))
                 .collect(),
-            task: set.tasks.iter().map(TaskDoc::of).collect(),
+            task: tasks.iter().map(TaskDoc::of).collect(),
         }
     }
 }
