@@ -522,7 +522,7 @@ pub(crate) fn invalid_name(name: &str, at: impl FnOnce(usize, usize) -> Span) ->
 }
 
 /// What to suggest for a dependency name that is not a valid task name.
-pub(crate) fn dependency_help(name: &str) -> String {
+fn dependency_help(name: &str) -> String {
     let words: Vec<&str> = name.split_whitespace().collect();
     if words.len() > 1 && words.iter().all(|word| is_valid_name(word)) {
         return format!(

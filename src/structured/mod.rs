@@ -34,7 +34,7 @@ use tree::{Key, Node, Value};
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
 use crate::task::{Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, is_env_name};
-use crate::taskfile::{Parsed, dependency_help, invalid_name};
+use crate::taskfile::{Parsed, invalid_name};
 use crate::units::{parse_duration, parse_size};
 
 /// A structured format.
@@ -89,6 +89,7 @@ const DEFAULT_KEYS: &[&str] = &["timeout", "retries", "env", "dir"];
 pub(crate) fn parse(source: &Source, id: SourceId, format: Format) -> Parsed {
     let mut walk = Walk {
         format,
+        text: std::sync::Arc::clone(&source.text),
         parsed: Parsed::default(),
     };
     if source.utf16 {
@@ -121,6 +122,7 @@ pub(crate) fn parse(source: &Source, id: SourceId, format: Format) -> Parsed {
 
 struct Walk {
     format: Format,
+    text: std::sync::Arc<str>,
     parsed: Parsed,
 }
 
@@ -140,6 +142,8 @@ struct Fields<'a> {
     /// A `name` was given, valid or not.
     named: bool,
     command: Option<(&'a Key, &'a Node)>,
+    /// A `command`, `script` or `eval` was given, valid or not.
+    commanded: bool,
     kind: Option<(Kind, &'a Key)>,
     eval: Option<(&'a Key, &'a Node)>,
     after: Vec<Spanned<String>>,
@@ -387,6 +391,7 @@ impl Walk {
                 }
             }
             "command" | "script" => {
+                fields.commanded = true;
                 if let Some((first, _)) = fields.command {
                     self.error(ParseError::ConflictingKeys {
                         key: key.name.clone(),
@@ -414,6 +419,7 @@ impl Walk {
                 }
             }
             "eval" => {
+                fields.commanded = true;
                 if self.string(key, node, "eval = \"print(40 + 2)\"").is_some() {
                     fields.eval = Some((key, node));
                 }
@@ -463,7 +469,7 @@ impl Walk {
                 self.error(ParseError::MissingKey {
                     key: "name",
                     place: "task".to_owned(),
-                    span: header(node),
+                    span: header(node, &self.text),
                     help,
                 });
             }
@@ -494,6 +500,7 @@ impl Walk {
             }
             match fields.eval {
                 Some((_, code)) => code_of(code),
+                None if fields.commanded => Spanned::new(String::new(), name.span),
                 None => {
                     self.error(ParseError::MissingKey {
                         key: "eval",
@@ -507,6 +514,7 @@ impl Walk {
         } else {
             match fields.command {
                 Some((_, command)) if !code_of(command).value.trim().is_empty() => code_of(command),
+                None if fields.commanded => Spanned::new(String::new(), name.span),
                 _ => {
                     self.error(ParseError::MissingCommand {
                         name: name.value.clone(),
@@ -562,16 +570,7 @@ impl Walk {
                 self.error(ParseError::InvalidDependency {
                     name: text.clone(),
                     span: item.text_span(),
-                    help: dependency_help(text).replace(
-                        &format!("`[after:{}]`", text.split_whitespace().collect::<Vec<_>>().join(",")),
-                        &format!(
-                            "`[{}]`",
-                            text.split_whitespace()
-                                .map(|name| format!("\"{name}\""))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    ),
+                    help: dependency_help(text),
                 });
             } else if !names.iter().any(|name| name.value == *text) {
                 names.push(Spanned::new(text.clone(), item.text_span()));
@@ -673,6 +672,21 @@ impl Walk {
     }
 }
 
+/// What to suggest for a dependency that is not a valid task name.
+fn dependency_help(name: &str) -> String {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    if words.len() > 1 && words.iter().all(|word| crate::task::is_valid_name(word)) {
+        let quoted: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
+        return format!("separate task names: `[{}]`", quoted.join(", "));
+    }
+    match crate::task::name_suggestion(name) {
+        Some(suggestion) => format!(
+            "task names may contain only ASCII letters, digits and `_`; try `\"{suggestion}\"`"
+        ),
+        None => "task names may contain only ASCII letters, digits and `_`".to_owned(),
+    }
+}
+
 /// A command's or code's text, spanning its text when that is written
 /// literally (so that positions inside it can be found), else the whole
 /// string.
@@ -684,8 +698,519 @@ fn code_of(node: &Node) -> Spanned<String> {
     Spanned::new(text, node.text_span())
 }
 
-/// The first line of a table's text: the `[[task]]` header in TOML, the
-/// `{` in JSON, so a problem with the whole table points at its start.
-fn header(node: &Node) -> Span {
-    Span::new(node.span.source, node.span.offset, node.span.len.min(1).max(node.span.len.min(8)))
+/// The start of a table: its first line (the `[[task]]` header in TOML,
+/// the `{` in JSON), so that a problem with the whole table points at one
+/// line.
+fn header(node: &Node, text: &str) -> Span {
+    let table = text.get(node.span.offset..node.span.end()).unwrap_or_default();
+    let len = if table.starts_with('{') {
+        1
+    } else {
+        table.find(['\r', '\n']).unwrap_or(table.len())
+    };
+    Span::new(node.span.source, node.span.offset, len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::structured::doc::TaskDoc;
+
+    fn parse_as(format: Format, text: &str) -> Parsed {
+        let source = Source::from_bytes("tasks", text.as_bytes());
+        parse(&source, SourceId::default(), format)
+    }
+
+    /// The one problem of `text`, which must match `pattern` and point at
+    /// `expected` (the text under its span) at byte `offset`.
+    macro_rules! problem {
+        ($format:expr, $text:expr, $pattern:pat, $expected:expr, $offset:expr) => {{
+            let text: &str = $text;
+            let parsed = parse_as($format, text);
+            assert_eq!(parsed.errors.len(), 1, "errors for {text:?}: {:#?}", parsed.errors);
+            let error = parsed.errors[0].clone();
+            assert!(matches!(error, $pattern), "unexpected error {error:?}");
+            let labels: Vec<_> = miette::Diagnostic::labels(&error).unwrap().collect();
+            let (at, len) = (labels[0].offset(), labels[0].len());
+            assert_eq!(&text[at..at + len], $expected, "span of {error:?} in {text:?}");
+            assert_eq!(at, $offset, "offset of {error:?} in {text:?}");
+            (parsed, error)
+        }};
+    }
+
+    fn toml_task(body: &str) -> String {
+        format!("[[task]]\n{body}\n")
+    }
+
+    fn one(format: Format, text: &str) -> TaskSpec {
+        let parsed = parse_as(format, text);
+        assert!(parsed.errors.is_empty(), "{:#?}", parsed.errors);
+        assert_eq!(parsed.tasks.len(), 1);
+        parsed.tasks.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn every_attribute_of_the_line_format() {
+        let text = r#"
+[pools]
+db = 2
+
+[[task]]
+name = "t"
+desc = "what it does"
+command = "make"
+after = ["a", "b", "a"]
+after_done = ["c", "b"]
+timeout = "1.5m"
+retries = 3
+dir = "web"
+env = { A = "1", B = "x y" }
+pool = "db"
+cpus = 4
+mem = "4G"
+"#;
+        let parsed = parse_as(Format::Toml, text);
+        assert!(parsed.errors.is_empty(), "{:#?}", parsed.errors);
+        assert_eq!(parsed.pools[0].name.value, "db");
+        assert_eq!(parsed.pools[0].limit, 2);
+        let lines = crate::taskfile::parse(
+            &Source::from_bytes(
+                "t",
+                b"pool db 2\nt: make [after:a,b] [after_done:c,b] [timeout:90s] [retries:3] [dir:web] [env:A=1] [env:B=x y] [pool:db] [cpus:4] [mem:4G] [desc:what it does]",
+            ),
+            SourceId::default(),
+        );
+        assert!(lines.errors.is_empty());
+        assert_eq!(TaskDoc::of(&parsed.tasks[0]), TaskDoc::of(&lines.tasks[0]));
+        let spec = &parsed.tasks[0];
+        assert_eq!(&text[spec.name.span.offset..spec.name.span.end()], "t");
+        assert_eq!(&text[spec.after[1].span.offset..spec.after[1].span.end()], "b");
+        assert_eq!(&text[spec.command.span.offset..spec.command.span.end()], "make");
+    }
+
+    #[test]
+    fn json_reads_as_toml_does() {
+        let json = one(
+            Format::Json,
+            r#"{"task": [{"name": "t", "command": "make", "timeout": 90, "env": {"A": "1"}, "mem": 1073741824}]}"#,
+        );
+        let toml = one(
+            Format::Toml,
+            &toml_task("name = 't'\ncommand = 'make'\ntimeout = '90s'\nenv.A = '1'\nmem = '1G'"),
+        );
+        assert_eq!(TaskDoc::of(&json), TaskDoc::of(&toml));
+    }
+
+    #[test]
+    fn multi_line_commands_and_script() {
+        let spec = one(
+            Format::Toml,
+            &toml_task("name = 't'\nscript = \"\"\"\nset -e\nfor x in a b; do echo $x; done\n\"\"\""),
+        );
+        assert_eq!(spec.command.value, "set -e\nfor x in a b; do echo $x; done\n");
+        assert_eq!(spec.kind, Kind::Shell);
+    }
+
+    #[test]
+    fn defaults_apply_unless_a_task_sets_its_own() {
+        let text = r#"
+[defaults]
+timeout = "5m"
+retries = 2
+dir = "web"
+env = { A = "1", B = "2" }
+
+[[task]]
+name = "plain"
+command = "true"
+
+[[task]]
+name = "own"
+command = "true"
+timeout = 0
+retries = 0
+dir = "api"
+env = { B = "mine", C = "3" }
+"#;
+        let parsed = parse_as(Format::Toml, text);
+        assert!(parsed.errors.is_empty(), "{:#?}", parsed.errors);
+        let [plain, own] = &parsed.tasks[..] else { panic!() };
+        assert_eq!(plain.settings.timeout, Some(Duration::from_secs(300)));
+        assert_eq!(plain.settings.retries, Some(2));
+        assert_eq!(plain.settings.dir, Some(PathBuf::from("web")));
+        let env = |spec: &TaskSpec| -> Vec<String> {
+            spec.settings.env.iter().map(|(key, value)| format!("{key}={value}")).collect()
+        };
+        assert_eq!(env(plain), ["A=1", "B=2"]);
+        assert_eq!(own.settings.timeout, Some(Duration::ZERO));
+        assert_eq!(own.settings.retries, Some(0));
+        assert_eq!(own.settings.dir, Some(PathBuf::from("api")));
+        assert_eq!(env(own), ["A=1", "B=mine", "C=3"]);
+    }
+
+    #[test]
+    fn eval_tasks() {
+        let spec = one(Format::Toml, &toml_task("name = 'e'\neval = 'print(1)'"));
+        assert_eq!(spec.kind, Kind::Eval);
+        assert_eq!(spec.command.value, "print(1)");
+        let spec = one(Format::Toml, &toml_task("name = 'e'\nkind = 'eval'\neval = 'print(1)'"));
+        assert_eq!(spec.kind, Kind::Eval);
+        let spec = one(Format::Toml, &toml_task("name = 'e'\nkind = 'exec'\ncommand = 'true'"));
+        assert_eq!(spec.kind, Kind::Shell);
+    }
+
+    #[test]
+    fn syntax_errors() {
+        let (_, error) = problem!(
+            Format::Toml,
+            "[[task]]\nname = \"a\nx = 1\n",
+            ParseError::Syntax { format: "TOML", .. },
+            "",
+            18
+        );
+        assert!(error.to_string().starts_with("invalid TOML: "), "{error}");
+        problem!(
+            Format::Json,
+            "{\"task\": [{\"name\": \"a\",}]}",
+            ParseError::Syntax { format: "JSON", .. },
+            ",",
+            22
+        );
+        problem!(Format::Json, "{} // note", ParseError::Syntax { .. }, "// note", 3);
+        // A key given twice is TOML's syntax error, and JSON's own problem.
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\nname = 'b'"),
+            ParseError::Syntax { .. },
+            "name",
+            20
+        );
+        problem!(
+            Format::Json,
+            r#"{"task": [{"name": "a", "command": "x", "name": "b"}]}"#,
+            ParseError::RepeatedAttribute { .. },
+            "name",
+            41
+        );
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_known_one() {
+        let (parsed, error) = problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\naftr = ['b']"),
+            ParseError::UnknownKey { place: "in a task", .. },
+            "aftr",
+            34
+        );
+        let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
+        assert_eq!(help, "did you mean `after`?");
+        assert_eq!(parsed.tasks.len(), 1, "the task is still defined");
+        let (_, error) = problem!(
+            Format::Toml,
+            "[[tasks]]\nname = 'a'\n",
+            ParseError::UnknownKey { place: "at the top level", .. },
+            "tasks",
+            2
+        );
+        let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
+        assert_eq!(help, "did you mean `task`?");
+        let (_, error) = problem!(
+            Format::Toml,
+            "[defaults]\npool = 'db'\n",
+            ParseError::UnknownKey { place: "in `defaults`", .. },
+            "pool",
+            11
+        );
+        assert!(error.to_string().contains("`pool`"));
+        let (_, error) = problem!(
+            Format::Json,
+            r#"{"task": [{"name": "a", "command": "x", "zzz": 1}]}"#,
+            ParseError::UnknownKey { .. },
+            "zzz",
+            41
+        );
+        let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
+        assert!(help.starts_with("known keys: `name`, `command`"), "{help}");
+    }
+
+    #[test]
+    fn wrong_types_say_what_was_expected() {
+        let (_, error) = problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 3"),
+            ParseError::WrongType { expected: "a string", found: "an integer", .. },
+            "3",
+            30
+        );
+        assert_eq!(error.to_string(), "`command` must be a string, not an integer");
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nretries = '3'"),
+            ParseError::WrongType { expected: "a whole number", .. },
+            "'3'",
+            44
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nafter = 'b'"),
+            ParseError::WrongType { expected: "an array of task names", .. },
+            "'b'",
+            42
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nenv = { A = 1 }"),
+            ParseError::WrongType { expected: "a string", .. },
+            "1",
+            46
+        );
+        let (_, error) = problem!(
+            Format::Toml,
+            "[task]\nname = 'a'\n",
+            ParseError::WrongType { expected: "an array of tables", .. },
+            "[task]",
+            0
+        );
+        let ParseError::WrongType { help, .. } = error else { unreachable!() };
+        assert!(help.contains("`[[task]]`"), "{help}");
+        problem!(
+            Format::Json,
+            r#"{"task": [{"name": "a", "command": null}]}"#,
+            ParseError::WrongType { found: "null", .. },
+            "null",
+            35
+        );
+        problem!(Format::Json, "[1]", ParseError::WrongType { .. }, "[1]", 0);
+    }
+
+    #[test]
+    fn missing_keys() {
+        let (_, error) = problem!(
+            Format::Toml,
+            "[[task]]\ncommand = 'x'\n",
+            ParseError::MissingKey { key: "name", .. },
+            "[[task]]",
+            0
+        );
+        assert_eq!(error.to_string(), "task has no `name`");
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'e'\nkind = 'eval'"),
+            ParseError::MissingKey { key: "eval", .. },
+            "e",
+            17
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'"),
+            ParseError::MissingCommand { .. },
+            "a",
+            17
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = '  '"),
+            ParseError::MissingCommand { .. },
+            "a",
+            17
+        );
+    }
+
+    #[test]
+    fn conflicting_keys() {
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nscript = 'y'"),
+            ParseError::ConflictingKeys { .. },
+            "script",
+            34
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\neval = 'y'"),
+            ParseError::ConflictingKeys { .. },
+            "command",
+            20
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\nkind = 'exec'\neval = 'y'"),
+            ParseError::ConflictingKeys { .. },
+            "kind",
+            20
+        );
+    }
+
+    #[test]
+    fn invalid_values_point_into_the_string() {
+        let (parsed, error) = problem!(
+            Format::Toml,
+            &toml_task("name = 'my-task'\ncommand = 'x'"),
+            ParseError::InvalidName { bad: '-', .. },
+            "-",
+            19
+        );
+        assert!(parsed.tasks.is_empty());
+        assert!(error.to_string().contains("my-task"));
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\ntimeout = 'soon'"),
+            ParseError::InvalidValue { .. },
+            "soon",
+            45
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\ntimeout = -1"),
+            ParseError::InvalidValue { .. },
+            "-1",
+            44
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nretries = 500"),
+            ParseError::InvalidValue { .. },
+            "500",
+            44
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nkind = 'shell'"),
+            ParseError::InvalidValue { .. },
+            "shell",
+            42
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nenv = { 1X = 'y' }"),
+            ParseError::InvalidValue { .. },
+            "1X",
+            42
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nmem = '1K'"),
+            ParseError::InvalidValue { .. },
+            "1K",
+            41
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\ncpus = 0"),
+            ParseError::InvalidValue { .. },
+            "0",
+            41
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\npool = 'a b'"),
+            ParseError::InvalidValue { .. },
+            "a b",
+            42
+        );
+    }
+
+    #[test]
+    fn pools() {
+        problem!(Format::Toml, "[pools]\ndb = 0\n", ParseError::InvalidPool { .. }, "0", 13);
+        problem!(Format::Toml, "[pools]\n\"d-b\" = 1\n", ParseError::InvalidPool { .. }, "\"d-b\"", 8);
+        problem!(
+            Format::Json,
+            r#"{"pools": {"db": "1"}}"#,
+            ParseError::InvalidPool { .. },
+            "\"1\"",
+            17
+        );
+    }
+
+    #[test]
+    fn dependencies() {
+        let (_, error) = problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nafter = ['b c']"),
+            ParseError::InvalidDependency { .. },
+            "b c",
+            44
+        );
+        let ParseError::InvalidDependency { help, .. } = error else { unreachable!() };
+        assert_eq!(help, "separate task names: `[\"b\", \"c\"]`");
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nafter = ['']"),
+            ParseError::EmptyDependency { .. },
+            "''",
+            43
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\nafter = [1]"),
+            ParseError::WrongType { expected: "a task name", .. },
+            "1",
+            43
+        );
+    }
+
+    #[test]
+    fn bytes_no_task_file_may_hold() {
+        problem!(
+            Format::Json,
+            r#"{"task": [{"name": "a", "command": "x\u0000"}]}"#,
+            ParseError::NulByte { .. },
+            r#""x\u0000""#,
+            35
+        );
+        let source = Source::from_bytes("t", b"[[task]]\nname = 'a'\ncommand = 'caf\xE9'\n");
+        let parsed = parse(&source, SourceId::default(), Format::Toml);
+        assert!(matches!(parsed.errors[0], ParseError::InvalidUtf8 { .. }), "{:?}", parsed.errors);
+        let source = Source::from_bytes("t", b"\xFF\xFE[\x00");
+        let parsed = parse(&source, SourceId::default(), Format::Json);
+        assert!(matches!(parsed.errors[..], [ParseError::Utf16 { .. }]));
+    }
+
+    #[test]
+    fn every_problem_of_the_file_in_one_pass() {
+        let text = r#"
+[defaults]
+timeout = "later"
+
+[pools]
+db = 0
+
+[[task]]
+nme = "a"
+
+[[task]]
+name = "b-c"
+command = "x"
+
+[[task]]
+name = "d"
+command = 1
+after = [""]
+
+[[task]]
+name = "ok"
+command = "true"
+"#;
+        let parsed = parse_as(Format::Toml, text);
+        assert_eq!(parsed.errors.len(), 7, "{:#?}", parsed.errors);
+        let names: Vec<_> = parsed.tasks.iter().map(|task| task.name.value.as_str()).collect();
+        assert_eq!(names, ["d", "ok"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_spans_stay_in_bounds(text in "\\PC{0,200}") {
+            for format in [Format::Toml, Format::Json] {
+                let parsed = parse_as(format, &text);
+                for error in &parsed.errors {
+                    for label in miette::Diagnostic::labels(error).into_iter().flatten() {
+                        proptest::prop_assert!(label.offset() + label.len() <= text.len());
+                        proptest::prop_assert!(text.is_char_boundary(label.offset()));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -26,7 +26,7 @@ pub(crate) enum Value {
     String { text: String, literal_at: Option<usize> },
     Integer(i64),
     Float(f64),
-    Bool(bool),
+    Bool,
     /// JSON's `null`.
     Null,
     /// A value taskrun never reads (a TOML date, an integer too large for
@@ -51,7 +51,7 @@ impl Value {
             Value::String { .. } => "a string",
             Value::Integer(_) => "an integer",
             Value::Float(_) => "a number",
-            Value::Bool(_) => "a boolean",
+            Value::Bool => "a boolean",
             Value::Null => "null",
             Value::Other(name) => name,
             Value::Array(_) => "an array",
@@ -172,7 +172,7 @@ fn toml_node(text: &str, id: SourceId, node: &toml::Spanned<DeValue<'_>>) -> Nod
             .as_str()
             .parse()
             .map_or(Value::Other("a number"), Value::Float),
-        DeValue::Boolean(bool) => Value::Bool(*bool),
+        DeValue::Boolean(_) => Value::Bool,
         DeValue::Datetime(_) => Value::Other("a date"),
         DeValue::Array(array) => {
             Value::Array(array.iter().map(|item| toml_node(text, id, item)).collect())
@@ -236,7 +236,7 @@ fn json_node(text: &str, id: SourceId, node: &jsonc_parser::ast::Value<'_>) -> N
             },
             Value::Integer,
         ),
-        Json::BooleanLit(bool) => Value::Bool(bool.value),
+        Json::BooleanLit(_) => Value::Bool,
         Json::NullKeyword(_) => Value::Null,
         Json::Array(array) => Value::Array(
             array
