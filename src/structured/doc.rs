@@ -238,3 +238,179 @@ impl TaskFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Source, SourceId};
+
+    fn validator() -> (boon::Schemas, boon::SchemaIndex) {
+        let schema: serde_json::Value = serde_json::from_str(&schema()).unwrap();
+        assert_eq!(
+            schema["$schema"],
+            "https://json-schema.org/draft/2020-12/schema"
+        );
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.add_resource("tasks.schema.json", schema).unwrap();
+        let index = compiler.compile("tasks.schema.json", &mut schemas).unwrap();
+        (schemas, index)
+    }
+
+    fn parses(text: &str, format: super::super::Format) -> Result<(), String> {
+        let source = Source::from_bytes("tasks", text.as_bytes());
+        let parsed = super::super::parse(&source, SourceId::default(), format);
+        match parsed.errors.first() {
+            None => Ok(()),
+            Some(error) => Err(error.to_string()),
+        }
+    }
+
+    /// The schema and the parser accept and reject the same files.
+    #[test]
+    fn schema_and_parser_agree() {
+        let (schemas, index) = validator();
+        let task = |fields: &str| {
+            let comma = if fields.is_empty() { "" } else { ", " };
+            format!(r#"{{"task": [{{"name": "t"{comma}{fields}}}]}}"#)
+        };
+        let accepted = [
+            "{}".to_owned(),
+            r#"{"task": []}"#.to_owned(),
+            r#"{"$schema": "./tasks.schema.json", "task": [{"name": "t", "command": "make"}]}"#
+                .to_owned(),
+            task(r#""script": "make""#),
+            task(r#""eval": "print(1)""#),
+            task(r#""kind": "eval", "eval": "print(1)""#),
+            task(r#""kind": "exec", "command": "make""#),
+            task(
+                r#""command": "make", "desc": "d", "after": ["a"], "after_done": [], "timeout": "1.5m",
+                   "retries": 3, "dir": "web", "env": {"A": "1", "_B2": ""}, "pool": "db",
+                   "cpus": 4, "mem": "4G""#,
+            ),
+            task(r#""command": "x", "timeout": 90"#),
+            task(r#""command": "x", "timeout": 0.5"#),
+            task(r#""command": "x", "timeout": "500ms""#),
+            task(r#""command": "x", "retries": 3.0"#),
+            task(r#""command": "x", "mem": 1048576"#),
+            task(r#""command": "x", "mem": "512MiB""#),
+            r#"{"pools": {"db": 1, "net_2": 8}}"#.to_owned(),
+            r#"{"defaults": {"timeout": "5m", "retries": 1, "env": {"A": "x"}, "dir": "d"}}"#
+                .to_owned(),
+        ];
+        let rejected = [
+            "[]".to_owned(),
+            r#"{"tasks": []}"#.to_owned(),
+            r#"{"task": {}}"#.to_owned(),
+            r#"{"task": [1]}"#.to_owned(),
+            r#"{"$schema": 1}"#.to_owned(),
+            r#"{"task": [{"command": "x"}]}"#.to_owned(),
+            task(r#""command": 1"#),
+            task(r#""command": """#),
+            task(r#""command": "  ""#),
+            task(""),
+            task(r#""command": "x", "script": "y""#),
+            task(r#""command": "x", "eval": "y""#),
+            task(r#""kind": "exec", "eval": "y""#),
+            task(r#""kind": "eval""#),
+            task(r#""kind": "eval", "command": "x""#),
+            task(r#""kind": "shell", "command": "x""#),
+            task(r#""command": "x", "comand": "y""#),
+            r#"{"task": [{"name": "my-task", "command": "x"}]}"#.to_owned(),
+            r#"{"task": [{"name": "", "command": "x"}]}"#.to_owned(),
+            task(r#""command": "x", "after": "a""#),
+            task(r#""command": "x", "after": ["a b"]"#),
+            task(r#""command": "x", "after": [""]"#),
+            task(r#""command": "x", "after_done": [1]"#),
+            task(r#""command": "x", "timeout": "soon""#),
+            task(r#""command": "x", "timeout": "5 parsecs""#),
+            task(r#""command": "x", "timeout": -1"#),
+            task(r#""command": "x", "timeout": true"#),
+            task(r#""command": "x", "retries": 101"#),
+            task(r#""command": "x", "retries": -1"#),
+            task(r#""command": "x", "retries": "3""#),
+            task(r#""command": "x", "retries": 1.5"#),
+            task(r#""command": "x", "cpus": 0"#),
+            task(r#""command": "x", "cpus": 5000"#),
+            task(r#""command": "x", "mem": 1024"#),
+            task(r#""command": "x", "mem": "lots""#),
+            task(r#""command": "x", "dir": """#),
+            task(r#""command": "x", "env": {"1X": "y"}"#),
+            task(r#""command": "x", "env": {"A": 1}"#),
+            task(r#""command": "x", "env": ["A=1"]"#),
+            task(r#""command": "x", "pool": "a b""#),
+            task(r#""command": "x", "desc": """#),
+            r#"{"pools": {"db": 0}}"#.to_owned(),
+            r#"{"pools": {"d-b": 1}}"#.to_owned(),
+            r#"{"pools": {"db": "1"}}"#.to_owned(),
+            r#"{"defaults": {"pool": "db"}}"#.to_owned(),
+            r#"{"defaults": {"timeout": "soon"}}"#.to_owned(),
+            r#"{"defaults": []}"#.to_owned(),
+        ];
+        for (cases, accept) in [(&accepted[..], true), (&rejected[..], false)] {
+            for case in cases {
+                let value: serde_json::Value = serde_json::from_str(case).unwrap();
+                let schema = schemas.validate(&value, index).map_err(|error| error.to_string());
+                let parser = parses(case, super::super::Format::Json);
+                assert_eq!(schema.is_ok(), accept, "the schema for {case}: {schema:?}");
+                assert_eq!(parser.is_ok(), accept, "the parser for {case}: {parser:?}");
+            }
+        }
+    }
+
+    /// Every TOML and JSON example follows the schema.
+    #[test]
+    fn every_example_follows_the_schema() {
+        let (schemas, index) = validator();
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut checked = Vec::new();
+        for entry in std::fs::read_dir(&examples).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let value: serde_json::Value = match path.extension().and_then(|e| e.to_str()) {
+                Some("json") => serde_json::from_str(&text).unwrap(),
+                Some("toml") => serde_json::to_value(toml::from_str::<toml::Value>(&text).unwrap())
+                    .unwrap(),
+                _ => continue,
+            };
+            if let Err(error) = schemas.validate(&value, index) {
+                panic!("{} does not follow the schema: {error}", path.display());
+            }
+            checked.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+        checked.sort();
+        assert!(checked.len() >= 4, "{checked:?}");
+    }
+
+    /// What `convert` writes reads back as the same tasks, in both formats.
+    #[test]
+    fn written_files_read_back_as_the_same_tasks() {
+        let text = "pool db 2\na: make [timeout:1.5m] [env:A=1] [desc:the a]\nb: make b [after:a] [after_done:c] [pool:db] [retries:2] [cpus:2] [mem:4G] [dir:web]\nc: true [timeout:250ms]\n";
+        let lines = crate::taskfile::parse(&Source::from_bytes("t", text.as_bytes()), SourceId::default());
+        assert!(lines.errors.is_empty());
+        let pools: Vec<(String, usize)> =
+            lines.pools.iter().map(|pool| (pool.name.value.clone(), pool.limit)).collect();
+        let file = TaskFile::of(&lines.tasks, &pools);
+        for format in [super::super::Format::Toml, super::super::Format::Json] {
+            let written = write(&file, format);
+            let source = Source::from_bytes("t", written.as_bytes());
+            let read = super::super::parse(&source, SourceId::default(), format);
+            assert!(read.errors.is_empty(), "{written}\n{:?}", read.errors);
+            let read_pools: Vec<(String, usize)> =
+                read.pools.iter().map(|pool| (pool.name.value.clone(), pool.limit)).collect();
+            assert_eq!(TaskFile::of(&read.tasks, &read_pools), file, "{written}");
+        }
+        let written = crate::taskfile::write(&lines.tasks, &pools).unwrap();
+        let again = crate::taskfile::parse(&Source::from_bytes("t", written.as_bytes()), SourceId::default());
+        assert_eq!(TaskFile::of(&again.tasks, &pools), file, "{written}");
+    }
+
+    #[test]
+    fn durations_are_written_as_they_read() {
+        for text in ["90s", "1.5m", "250ms", "0", "2h", "0.0001"] {
+            let duration = crate::units::parse_duration(text).unwrap();
+            let written = duration_text(duration);
+            assert_eq!(crate::units::parse_duration(&written).unwrap(), duration, "{text} → {written}");
+        }
+    }
+}

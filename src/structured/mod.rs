@@ -253,7 +253,16 @@ impl Walk {
         what: &str,
     ) -> Option<i64> {
         let example = format!("{} = {}", key.name, range.start().max(&1));
-        match node.value {
+        // A number without a fraction is a whole number, as JSON Schema
+        // has it (`3.0` is an integer there).
+        #[expect(clippy::cast_possible_truncation, reason = "checked to be whole and in range")]
+        let value = match node.value {
+            Value::Float(number) if number.fract() == 0.0 && number.abs() < 1e15 => {
+                Value::Integer(number as i64)
+            }
+            ref other => other.clone(),
+        };
+        match value {
             Value::Integer(number) if range.contains(&number) => Some(number),
             Value::Integer(number) => {
                 let help = format!("{what}: {} to {}", range.start(), range.end());
