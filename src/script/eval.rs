@@ -158,9 +158,20 @@ impl Evaluator {
         let stop = Stop { deadline, stopped };
         let (result, stdout, stderr) =
             engine::capture(stop, || engine.eval_ast::<Dynamic>(&ast));
-        evaluation(result, stdout, stderr, |error| match error.position().line() {
-            Some(line) => format!("line {line}: {}", error.unwrap_inner()),
-            None => error.to_string(),
+        evaluation(result, stdout, stderr, |mut error| {
+            let line = error.position().line();
+            let message = match &error {
+                // `throw "it broke"`: the value thrown, as it is.
+                EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
+                _ => {
+                    error.set_position(rhai::Position::NONE);
+                    error.to_string()
+                }
+            };
+            match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            }
         })
     }
 }

@@ -29,4 +29,5 @@ mod run;
 mod script;
 mod signals;
 mod slurm;
+mod structured;
 mod terminal;
