@@ -82,6 +82,20 @@ pub(crate) const TASK_KEYS: &[&str] = &[
     "mem",
 ];
 
+/// Keys other tools use, and taskrun's for the same thing.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("depends", "after"),
+    ("depends_on", "after"),
+    ("deps", "after"),
+    ("needs", "after"),
+    ("requires", "after"),
+    ("cmd", "command"),
+    ("run", "command"),
+    ("cwd", "dir"),
+    ("description", "desc"),
+    ("environment", "env"),
+];
+
 /// The keys of `[defaults]`.
 const DEFAULT_KEYS: &[&str] = &["timeout", "retries", "env", "dir"];
 
@@ -168,7 +182,12 @@ impl Walk {
     }
 
     fn unknown_key(&mut self, key: &Key, place: &'static str, known: &[&str], help: Option<&str>) {
-        let help = match did_you_mean(&key.name, known.iter().copied()) {
+        // What other tools call what taskrun has.
+        let synonym = SYNONYMS
+            .iter()
+            .find(|(other, ours)| *other == key.name && known.contains(ours))
+            .map(|(_, ours)| *ours);
+        let help = match synonym.or_else(|| did_you_mean(&key.name, known.iter().copied())) {
             Some(suggestion) => format!("did you mean `{suggestion}`?"),
             None => help.map_or_else(
                 || {
@@ -941,6 +960,15 @@ env = { B = "mine", C = "3" }
         );
         let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
         assert!(help.starts_with("known keys: `name`, `command`"), "{help}");
+        let (_, error) = problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\ndepends_on = ['b']"),
+            ParseError::UnknownKey { .. },
+            "depends_on",
+            34
+        );
+        let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
+        assert_eq!(help, "did you mean `after`?");
     }
 
     #[test]

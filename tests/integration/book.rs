@@ -236,8 +236,8 @@ fn every_console_block_in_the_book_matches_the_binary() {
 }
 
 /// Every diagnostic code in the source is explained in the book: those of
-/// the task file as sections of "The task file", every other one at least
-/// by name.
+/// the task file as sections of "The task file" (or of "TOML and JSON task
+/// files"), every other one at least by name.
 #[test]
 fn every_diagnostic_code_is_documented() {
     let mut codes: Vec<String> = Vec::new();
@@ -253,7 +253,11 @@ fn every_diagnostic_code_is_documented() {
         );
     }
     assert!(codes.len() >= 35, "found the codes: {codes:?}");
-    let task_file = std::fs::read_to_string(root().join("book/src/task-file.md")).unwrap();
+    // The task file's diagnostics, and those of its TOML and JSON forms.
+    let task_file = std::fs::read_to_string(root().join("book/src/task-file.md")).unwrap()
+        + std::fs::read_to_string(root().join("book/src/structured.md"))
+            .unwrap()
+            .as_str();
     let mut book = String::new();
     for entry in std::fs::read_dir(root().join("book/src")).unwrap() {
         book.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
