@@ -69,7 +69,12 @@ where
             file,
             to,
             file_format,
-        } => commands::convert(file, (*to).into(), file_format.map(Into::into), &mut sources),
+        } => commands::convert(
+            file,
+            (*to).into(),
+            file_format.map(Into::into),
+            &mut sources,
+        ),
         Command::Man => commands::man(),
     };
     match result {

@@ -208,7 +208,9 @@ pub enum ParseError {
     #[error("the code of eval task `{name}` is not valid Rhai: {message}")]
     #[diagnostic(
         code(taskfile::eval_syntax),
-        help("an `eval` task's code is a Rhai script; see the Rhai book (rhai.rs/book) for the language")
+        help(
+            "an `eval` task's code is a Rhai script; see the Rhai book (rhai.rs/book) for the language"
+        )
     )]
     EvalSyntax {
         name: String,

@@ -97,7 +97,13 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     let text = source.text.clone();
     let id = sources.add(source);
     let start = Instant::now();
-    let loaded = crate::load::load_source(&mut sources, id, std::path::Path::new("."), None, crate::load::FileFormat::Lines);
+    let loaded = crate::load::load_source(
+        &mut sources,
+        id,
+        std::path::Path::new("."),
+        None,
+        crate::load::FileFormat::Lines,
+    );
     if let Err(error) = &loaded {
         let Error::Invalid { problems, .. } = error else {
             return Err(TestCaseError::fail(format!("unexpected error {error:?}")));
@@ -148,7 +154,13 @@ fn valid_input_loads() {
         b"\xEF\xBB\xBFpool db 1\r\na: echo [x] [pool:db]\r\nb: true [after:a] [timeout:5s]\r\n";
     let mut sources = Sources::new();
     let id = sources.add(Source::from_bytes("tasks.txt", bytes));
-    let loaded =
-        crate::load::load_source(&mut sources, id, std::path::Path::new("."), None, crate::load::FileFormat::Lines).unwrap();
+    let loaded = crate::load::load_source(
+        &mut sources,
+        id,
+        std::path::Path::new("."),
+        None,
+        crate::load::FileFormat::Lines,
+    )
+    .unwrap();
     assert_eq!(loaded.plan.tasks.len(), 2);
 }

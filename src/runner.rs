@@ -309,9 +309,17 @@ impl Runner {
             Some(options) => Arc::new(Slurm::new(options.clone(), self.run_id)),
             None => Arc::new(execute::Local),
         };
-        let evaluates = script.is_some() || plan.tasks.iter().any(|task| task.kind == crate::task::Kind::Eval);
+        let evaluates = script.is_some()
+            || plan
+                .tasks
+                .iter()
+                .any(|task| task.kind == crate::task::Kind::Eval);
         let executor: Arc<dyn Executor> = if evaluates {
-            Arc::new(Evaluated::new(script.cloned(), &options.dir, Arc::clone(&shell)))
+            Arc::new(Evaluated::new(
+                script.cloned(),
+                &options.dir,
+                Arc::clone(&shell),
+            ))
         } else {
             Arc::clone(&shell)
         };

@@ -540,20 +540,22 @@ fn dependency_help(name: &str) -> String {
 
 /// `tasks` and `pools` in the line format, one line each; or the first
 /// task it cannot hold, and why.
-pub(crate) fn write(tasks: &[TaskSpec], pools: &[(String, usize)]) -> Result<String, (String, String)> {
-    let mut text = String::new();
-    for (name, limit) in pools {
-        text.push_str(&format!("pool {name} {limit}\n"));
-    }
+pub(crate) fn write(
+    tasks: &[TaskSpec],
+    pools: &[(String, usize)],
+) -> Result<String, (String, String)> {
+    let mut lines: Vec<String> = pools
+        .iter()
+        .map(|(name, limit)| format!("pool {name} {limit}"))
+        .collect();
     if !pools.is_empty() {
-        text.push('\n');
+        lines.push(String::new());
     }
     for task in tasks {
-        let line = line_of(task)?;
-        text.push_str(&line);
-        text.push('\n');
+        lines.push(line_of(task)?);
     }
-    Ok(text)
+    lines.push(String::new());
+    Ok(lines.join("\n"))
 }
 
 /// One task as a line, checked by reading it back.
@@ -561,49 +563,68 @@ fn line_of(task: &TaskSpec) -> Result<String, (String, String)> {
     let name = &task.name.value;
     let refuse = |why: String| Err((name.clone(), why));
     match task.kind {
-        Kind::Eval => return refuse("it is an `eval` task, which only TOML and JSON task files hold".to_owned()),
-        Kind::Rhai => return refuse("it is a closure of a script, which no task file holds".to_owned()),
+        Kind::Eval => {
+            return refuse(
+                "it is an `eval` task, which only TOML and JSON task files hold".to_owned(),
+            );
+        }
+        Kind::Rhai => {
+            return refuse("it is a closure of a script, which no task file holds".to_owned());
+        }
         Kind::Shell => {}
     }
     let lines = task.command.value.trim_end().lines().count();
     if lines > 1 {
-        return refuse(format!("its command has {lines} lines, and the line format holds one line a task"));
+        return refuse(format!(
+            "its command has {lines} lines, and the line format holds one line a task"
+        ));
     }
     let settings = &task.settings;
-    let mut line = format!("{name}: {}", task.command.value.trim());
     let list = |names: &[Spanned<String>]| {
-        names.iter().map(|name| name.value.as_str()).collect::<Vec<_>>().join(",")
+        names
+            .iter()
+            .map(|name| name.value.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     };
+    let mut parts = vec![format!("{name}: {}", task.command.value.trim())];
     if !task.after.is_empty() {
-        line.push_str(&format!(" [after:{}]", list(&task.after)));
+        parts.push(format!("[after:{}]", list(&task.after)));
     }
     if !task.after_done.is_empty() {
-        line.push_str(&format!(" [after_done:{}]", list(&task.after_done)));
+        parts.push(format!("[after_done:{}]", list(&task.after_done)));
     }
     if let Some(timeout) = settings.timeout {
-        line.push_str(&format!(" [timeout:{}]", crate::structured::doc::duration_text(timeout)));
+        parts.push(format!(
+            "[timeout:{}]",
+            crate::structured::doc::duration_text(timeout)
+        ));
     }
     if let Some(retries) = settings.retries {
-        line.push_str(&format!(" [retries:{retries}]"));
+        parts.push(format!("[retries:{retries}]"));
     }
     if let Some(dir) = &settings.dir {
-        line.push_str(&format!(" [dir:{}]", dir.display()));
+        parts.push(format!("[dir:{}]", dir.display()));
     }
-    for (key, value) in &settings.env {
-        line.push_str(&format!(" [env:{key}={value}]"));
-    }
+    parts.extend(
+        settings
+            .env
+            .iter()
+            .map(|(key, value)| format!("[env:{key}={value}]")),
+    );
     if let Some(pool) = &settings.pool {
-        line.push_str(&format!(" [pool:{}]", pool.value));
+        parts.push(format!("[pool:{}]", pool.value));
     }
     if let Some(cpus) = settings.cpus {
-        line.push_str(&format!(" [cpus:{cpus}]"));
+        parts.push(format!("[cpus:{cpus}]"));
     }
     if let Some(mem) = settings.mem {
-        line.push_str(&format!(" [mem:{mem}]"));
+        parts.push(format!("[mem:{mem}]"));
     }
     if let Some(desc) = &task.desc {
-        line.push_str(&format!(" [desc:{desc}]"));
+        parts.push(format!("[desc:{desc}]"));
     }
+    let line = parts.join(" ");
     let source = Source::from_bytes("", line.as_bytes());
     let parsed = parse(&source, SourceId::default());
     let same = parsed.errors.is_empty()

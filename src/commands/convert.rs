@@ -48,7 +48,11 @@ pub(crate) fn convert(
             {
                 return Err(Error::CannotConvert {
                     task: task.name.value.clone(),
-                    to: if to == FileFormat::Toml { "toml" } else { "json" },
+                    to: if to == FileFormat::Toml {
+                        "toml"
+                    } else {
+                        "json"
+                    },
                     why: "it is a closure of the script, which no task file holds".to_owned(),
                 });
             }

@@ -133,7 +133,10 @@ impl ScriptFile {
     /// rest of the line. The interpreter is run, not the file, so the file
     /// needs no exec bit (and cannot be busy as a text file while another
     /// thread forks). `None` for any other command.
-    pub(crate) fn create(command: &str, dir: &Path) -> Result<Option<(ScriptFile, String)>, String> {
+    pub(crate) fn create(
+        command: &str,
+        dir: &Path,
+    ) -> Result<Option<(ScriptFile, String)>, String> {
         let Some(line) = command.strip_prefix("#!") else {
             return Ok(None);
         };

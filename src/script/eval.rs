@@ -48,7 +48,9 @@ impl Script {
         let (result, stdout, stderr) = engine::capture(stop, || {
             closure.call::<Dynamic>(&self.engine, &self.ast, ())
         });
-        Some(evaluation(result, stdout, stderr, |error| self.describe(error)))
+        Some(evaluation(result, stdout, stderr, |error| {
+            self.describe(error)
+        }))
     }
 }
 
@@ -94,7 +96,7 @@ fn evaluation(
 /// a script, the code may call the script's functions.
 pub(crate) enum Evaluator {
     /// An engine of its own.
-    Alone(Engine),
+    Alone(Box<Engine>),
     /// The script's engine, and its functions.
     Script(Arc<Script>),
 }
@@ -108,7 +110,7 @@ impl std::fmt::Debug for Evaluator {
 impl Evaluator {
     /// An evaluator without a script; relative paths start at `dir`.
     pub(crate) fn new(dir: &Path) -> Evaluator {
-        Evaluator::Alone(engine::new(dir))
+        Evaluator::Alone(Box::new(engine::new(dir)))
     }
 
     fn engine(&self) -> &Engine {
@@ -156,17 +158,15 @@ impl Evaluator {
         };
         let engine = self.engine();
         let stop = Stop { deadline, stopped };
-        let (result, stdout, stderr) =
-            engine::capture(stop, || engine.eval_ast::<Dynamic>(&ast));
+        let (result, stdout, stderr) = engine::capture(stop, || engine.eval_ast::<Dynamic>(&ast));
         evaluation(result, stdout, stderr, |mut error| {
             let line = error.position().line();
-            let message = match &error {
-                // `throw "it broke"`: the value thrown, as it is.
-                EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
-                _ => {
-                    error.set_position(rhai::Position::NONE);
-                    error.to_string()
-                }
+            // `throw "it broke"`: the value thrown, as it is.
+            let message = if let EvalAltResult::ErrorRuntime(value, _) = &error {
+                value.to_string()
+            } else {
+                error.set_position(rhai::Position::NONE);
+                error.to_string()
             };
             match line {
                 Some(line) => format!("line {line}: {message}"),

@@ -180,9 +180,9 @@ pub(crate) fn write(file: &TaskFile, format: super::Format) -> String {
 /// `duration` as text that reads back as the same duration.
 pub(crate) fn duration_text(duration: Duration) -> String {
     let nanos = duration.as_nanos();
-    if nanos % 1_000_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000_000) {
         format!("{}s", duration.as_secs())
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         format!("{}ms", duration.as_millis())
     } else {
         format!("{}s", duration.as_secs_f64())
@@ -209,7 +209,9 @@ impl TaskDoc {
             desc: spec.desc.clone(),
             after: names(&spec.after),
             after_done: names(&spec.after_done),
-            timeout: settings.timeout.map(|timeout| DurationDoc::Text(duration_text(timeout))),
+            timeout: settings
+                .timeout
+                .map(|timeout| DurationDoc::Text(duration_text(timeout))),
             retries: settings.retries,
             dir: settings
                 .dir
@@ -350,7 +352,9 @@ mod tests {
         for (cases, accept) in [(&accepted[..], true), (&rejected[..], false)] {
             for case in cases {
                 let value: serde_json::Value = serde_json::from_str(case).unwrap();
-                let schema = schemas.validate(&value, index).map_err(|error| error.to_string());
+                let schema = schemas
+                    .validate(&value, index)
+                    .map_err(|error| error.to_string());
                 let parser = parses(case, super::super::Format::Json);
                 assert_eq!(schema.is_ok(), accept, "the schema for {case}: {schema:?}");
                 assert_eq!(parser.is_ok(), accept, "the parser for {case}: {parser:?}");
@@ -369,8 +373,9 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             let value: serde_json::Value = match path.extension().and_then(|e| e.to_str()) {
                 Some("json") => serde_json::from_str(&text).unwrap(),
-                Some("toml") => serde_json::to_value(toml::from_str::<toml::Value>(&text).unwrap())
-                    .unwrap(),
+                Some("toml") => {
+                    serde_json::to_value(toml::from_str::<toml::Value>(&text).unwrap()).unwrap()
+                }
                 _ => continue,
             };
             if let Err(error) = schemas.validate(&value, index) {
@@ -386,22 +391,34 @@ mod tests {
     #[test]
     fn written_files_read_back_as_the_same_tasks() {
         let text = "pool db 2\na: make [timeout:1.5m] [env:A=1] [desc:the a]\nb: make b [after:a] [after_done:c] [pool:db] [retries:2] [cpus:2] [mem:4G] [dir:web]\nc: true [timeout:250ms]\n";
-        let lines = crate::taskfile::parse(&Source::from_bytes("t", text.as_bytes()), SourceId::default());
+        let lines = crate::taskfile::parse(
+            &Source::from_bytes("t", text.as_bytes()),
+            SourceId::default(),
+        );
         assert!(lines.errors.is_empty());
-        let pools: Vec<(String, usize)> =
-            lines.pools.iter().map(|pool| (pool.name.value.clone(), pool.limit)).collect();
+        let pools: Vec<(String, usize)> = lines
+            .pools
+            .iter()
+            .map(|pool| (pool.name.value.clone(), pool.limit))
+            .collect();
         let file = TaskFile::of(&lines.tasks, &pools);
         for format in [super::super::Format::Toml, super::super::Format::Json] {
             let written = write(&file, format);
             let source = Source::from_bytes("t", written.as_bytes());
             let read = super::super::parse(&source, SourceId::default(), format);
             assert!(read.errors.is_empty(), "{written}\n{:?}", read.errors);
-            let read_pools: Vec<(String, usize)> =
-                read.pools.iter().map(|pool| (pool.name.value.clone(), pool.limit)).collect();
+            let read_pools: Vec<(String, usize)> = read
+                .pools
+                .iter()
+                .map(|pool| (pool.name.value.clone(), pool.limit))
+                .collect();
             assert_eq!(TaskFile::of(&read.tasks, &read_pools), file, "{written}");
         }
         let written = crate::taskfile::write(&lines.tasks, &pools).unwrap();
-        let again = crate::taskfile::parse(&Source::from_bytes("t", written.as_bytes()), SourceId::default());
+        let again = crate::taskfile::parse(
+            &Source::from_bytes("t", written.as_bytes()),
+            SourceId::default(),
+        );
         assert_eq!(TaskFile::of(&again.tasks, &pools), file, "{written}");
     }
 
@@ -410,7 +427,11 @@ mod tests {
         for text in ["90s", "1.5m", "250ms", "0", "2h", "0.0001"] {
             let duration = crate::units::parse_duration(text).unwrap();
             let written = duration_text(duration);
-            assert_eq!(crate::units::parse_duration(&written).unwrap(), duration, "{text} → {written}");
+            assert_eq!(
+                crate::units::parse_duration(&written).unwrap(),
+                duration,
+                "{text} → {written}"
+            );
         }
     }
 }

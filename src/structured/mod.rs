@@ -54,8 +54,12 @@ impl Format {
 
     fn syntax_help(self) -> &'static str {
         match self {
-            Format::Toml => "see https://toml.io for TOML's syntax; strings are quoted, e.g. `name = \"build\"`",
-            Format::Json => "JSON allows no comments and no trailing commas, and quotes every key and string",
+            Format::Toml => {
+                "see https://toml.io for TOML's syntax; strings are quoted, e.g. `name = \"build\"`"
+            }
+            Format::Json => {
+                "JSON allows no comments and no trailing commas, and quotes every key and string"
+            }
         }
     }
 }
@@ -274,7 +278,10 @@ impl Walk {
         let example = format!("{} = {}", key.name, range.start().max(&1));
         // A number without a fraction is a whole number, as JSON Schema
         // has it (`3.0` is an integer there).
-        #[expect(clippy::cast_possible_truncation, reason = "checked to be whole and in range")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "checked to be whole and in range"
+        )]
         let value = match node.value {
             Value::Float(number) if number.fract() == 0.0 && number.abs() < 1e15 => {
                 Value::Integer(number as i64)
@@ -319,7 +326,9 @@ impl Walk {
                     let Value::Array(tasks) = &node.value else {
                         let help = match self.format {
                             Format::Toml => "write each task as a `[[task]]` table (two brackets)",
-                            Format::Json => "write the tasks as a list: `\"task\": [{ \"name\": …}]`",
+                            Format::Json => {
+                                "write the tasks as a list: `\"task\": [{ \"name\": …}]`"
+                            }
                         };
                         self.wrong_type("task", "an array of tables", node, help.to_owned());
                         continue;
@@ -335,7 +344,11 @@ impl Walk {
 
     fn defaults(&mut self, node: &Node) -> Defaults {
         let mut defaults = Defaults::default();
-        let Some(entries) = self.table("defaults", node, "`defaults` holds `timeout`, `retries`, `env` and `dir`") else {
+        let Some(entries) = self.table(
+            "defaults",
+            node,
+            "`defaults` holds `timeout`, `retries`, `env` and `dir`",
+        ) else {
             return defaults;
         };
         for (key, node) in entries {
@@ -356,7 +369,11 @@ impl Walk {
     }
 
     fn pools(&mut self, node: &Node) {
-        let Some(entries) = self.table("pools", node, "`pools` maps each pool's name to its limit, e.g. `db = 1`") else {
+        let Some(entries) = self.table(
+            "pools",
+            node,
+            "`pools` maps each pool's name to its limit, e.g. `db = 1`",
+        ) else {
             return;
         };
         for (key, node) in entries {
@@ -412,7 +429,12 @@ impl Walk {
                 if crate::task::is_valid_name(name) {
                     fields.name = Some(Spanned::new(name.to_owned(), node.text_span()));
                 } else if name.is_empty() {
-                    self.invalid_value("name", name, node.span, "a task needs a name, e.g. `name = \"build\"`");
+                    self.invalid_value(
+                        "name",
+                        name,
+                        node.span,
+                        "a task needs a name, e.g. `name = \"build\"`",
+                    );
                 } else {
                     let error = invalid_name(name, |at, len| node.inner_span(at, len));
                     self.error(error);
@@ -478,7 +500,12 @@ impl Walk {
                     if crate::task::is_valid_name(pool) {
                         settings.pool = Some(Spanned::new(pool.to_owned(), node.text_span()));
                     } else {
-                        self.invalid_value("pool", pool, node.text_span(), "name a pool of `[pools]`, e.g. `pool = \"db\"`");
+                        self.invalid_value(
+                            "pool",
+                            pool,
+                            node.text_span(),
+                            "name a pool of `[pools]`, e.g. `pool = \"db\"`",
+                        );
                     }
                 }
             }
@@ -509,7 +536,9 @@ impl Walk {
                     key: eval.name.clone(),
                     other: "kind = \"exec\"".to_owned(),
                     span: kind.span,
-                    help: "an `exec` task runs its `command`; for Rhai code, write `kind = \"eval\"`".to_owned(),
+                    help:
+                        "an `exec` task runs its `command`; for Rhai code, write `kind = \"eval\"`"
+                            .to_owned(),
                 });
                 Kind::Shell
             }
@@ -534,7 +563,8 @@ impl Walk {
                         key: "eval",
                         place: format!("eval task `{}`", name.value),
                         span: name.span,
-                        help: "write the Rhai code to run, e.g. `eval = \"print(40 + 2)\"`".to_owned(),
+                        help: "write the Rhai code to run, e.g. `eval = \"print(40 + 2)\"`"
+                            .to_owned(),
                     });
                     Spanned::new(String::new(), name.span)
                 }
@@ -583,13 +613,21 @@ impl Walk {
     /// Task names (`after`, `after_done`), without repeats.
     fn names(&mut self, key: &Key, node: &Node, names: &mut Vec<Spanned<String>>) {
         let Value::Array(items) = &node.value else {
-            let help = format!("list the task names, e.g. `{} = [\"build\", \"lint\"]`", key.name);
+            let help = format!(
+                "list the task names, e.g. `{} = [\"build\", \"lint\"]`",
+                key.name
+            );
             self.wrong_type(&key.name, "an array of task names", node, help);
             return;
         };
         for item in items {
             let Value::String { text, .. } = &item.value else {
-                self.wrong_type(&key.name, "a task name", item, "quote each task name, e.g. `\"build\"`".to_owned());
+                self.wrong_type(
+                    &key.name,
+                    "a task name",
+                    item,
+                    "quote each task name, e.g. `\"build\"`".to_owned(),
+                );
                 continue;
             };
             if text.is_empty() {
@@ -614,10 +652,17 @@ impl Walk {
                     .map_err(|help| self.invalid_value(&key.name, text, node.text_span(), help))
                     .ok();
             }
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "seconds beyond 2^52 are no timeout anyone means"
+            )]
             Value::Integer(seconds) => seconds as f64,
             Value::Float(seconds) => seconds,
             _ => {
-                let help = format!("write a duration such as `{} = \"90s\"`, or a number of seconds", key.name);
+                let help = format!(
+                    "write a duration such as `{} = \"90s\"`, or a number of seconds",
+                    key.name
+                );
                 self.wrong_type(&key.name, "a duration", node, help);
                 return None;
             }
@@ -638,17 +683,18 @@ impl Walk {
     /// An amount of memory: text such as `"4G"`, or a number of bytes.
     fn mem(&mut self, key: &Key, node: &Node) -> Option<u64> {
         let (bytes, text) = match &node.value {
-            Value::String { text, .. } => match parse_size(text) {
-                Ok(bytes) => (bytes, text.clone()),
-                Err(_) => {
+            Value::String { text, .. } => {
+                let Ok(bytes) = parse_size(text) else {
                     let help = "write an amount of memory, e.g. `mem = \"512M\"` or `mem = \"4G\"`";
                     self.invalid_value(&key.name, text, node.text_span(), help);
                     return None;
-                }
-            },
+                };
+                (bytes, text.clone())
+            }
             Value::Integer(bytes) => (u64::try_from(*bytes).unwrap_or(0), bytes.to_string()),
             _ => {
-                let help = "write an amount of memory, e.g. `mem = \"4G\"`, or a number of bytes".to_owned();
+                let help = "write an amount of memory, e.g. `mem = \"4G\"`, or a number of bytes"
+                    .to_owned();
                 self.wrong_type(&key.name, "an amount of memory", node, help);
                 return None;
             }
@@ -663,7 +709,12 @@ impl Walk {
     fn dir(&mut self, key: &Key, node: &Node) -> Option<PathBuf> {
         let dir = self.string(key, node, "dir = \"web\"")?;
         if dir.is_empty() {
-            self.invalid_value(&key.name, dir, node.span, "name a directory, relative to the task file, e.g. `dir = \"web\"`");
+            self.invalid_value(
+                &key.name,
+                dir,
+                node.span,
+                "name a directory, relative to the task file, e.g. `dir = \"web\"`",
+            );
             return None;
         }
         Some(PathBuf::from(dir))
@@ -671,7 +722,10 @@ impl Walk {
 
     /// Variables: a table of names to string values, in file order.
     fn env(&mut self, key: &Key, node: &Node) -> Vec<(String, String)> {
-        let help = format!("write the variables as a table, e.g. `{} = {{ PORT = \"8080\" }}`", key.name);
+        let help = format!(
+            "write the variables as a table, e.g. `{} = {{ PORT = \"8080\" }}`",
+            key.name
+        );
         let Some(entries) = self.table(&key.name, node, &help) else {
             return Vec::new();
         };
@@ -691,7 +745,9 @@ impl Walk {
                 continue;
             };
             if let Some(nul) = text.find('\0') {
-                self.error(ParseError::NulByte { span: value.inner_span(nul, 1) });
+                self.error(ParseError::NulByte {
+                    span: value.inner_span(nul, 1),
+                });
                 continue;
             }
             env.push((name.name.clone(), text.clone()));
@@ -730,7 +786,9 @@ fn code_of(node: &Node) -> Spanned<String> {
 /// the `{` in JSON), so that a problem with the whole table points at one
 /// line.
 fn header(node: &Node, text: &str) -> Span {
-    let table = text.get(node.span.offset..node.span.end()).unwrap_or_default();
+    let table = text
+        .get(node.span.offset..node.span.end())
+        .unwrap_or_default();
     let len = if table.starts_with('{') {
         1
     } else {
@@ -755,12 +813,21 @@ mod tests {
         ($format:expr, $text:expr, $pattern:pat, $expected:expr, $offset:expr) => {{
             let text: &str = $text;
             let parsed = parse_as($format, text);
-            assert_eq!(parsed.errors.len(), 1, "errors for {text:?}: {:#?}", parsed.errors);
+            assert_eq!(
+                parsed.errors.len(),
+                1,
+                "errors for {text:?}: {:#?}",
+                parsed.errors
+            );
             let error = parsed.errors[0].clone();
             assert!(matches!(error, $pattern), "unexpected error {error:?}");
             let labels: Vec<_> = miette::Diagnostic::labels(&error).unwrap().collect();
             let (at, len) = (labels[0].offset(), labels[0].len());
-            assert_eq!(&text[at..at + len], $expected, "span of {error:?} in {text:?}");
+            assert_eq!(
+                &text[at..at + len],
+                $expected,
+                "span of {error:?} in {text:?}"
+            );
             assert_eq!(at, $offset, "offset of {error:?} in {text:?}");
             (parsed, error)
         }};
@@ -812,8 +879,14 @@ mem = "4G"
         assert_eq!(TaskDoc::of(&parsed.tasks[0]), TaskDoc::of(&lines.tasks[0]));
         let spec = &parsed.tasks[0];
         assert_eq!(&text[spec.name.span.offset..spec.name.span.end()], "t");
-        assert_eq!(&text[spec.after[1].span.offset..spec.after[1].span.end()], "b");
-        assert_eq!(&text[spec.command.span.offset..spec.command.span.end()], "make");
+        assert_eq!(
+            &text[spec.after[1].span.offset..spec.after[1].span.end()],
+            "b"
+        );
+        assert_eq!(
+            &text[spec.command.span.offset..spec.command.span.end()],
+            "make"
+        );
     }
 
     #[test]
@@ -833,9 +906,14 @@ mem = "4G"
     fn multi_line_commands_and_script() {
         let spec = one(
             Format::Toml,
-            &toml_task("name = 't'\nscript = \"\"\"\nset -e\nfor x in a b; do echo $x; done\n\"\"\""),
+            &toml_task(
+                "name = 't'\nscript = \"\"\"\nset -e\nfor x in a b; do echo $x; done\n\"\"\"",
+            ),
         );
-        assert_eq!(spec.command.value, "set -e\nfor x in a b; do echo $x; done\n");
+        assert_eq!(
+            spec.command.value,
+            "set -e\nfor x in a b; do echo $x; done\n"
+        );
         assert_eq!(spec.kind, Kind::Shell);
     }
 
@@ -862,12 +940,18 @@ env = { B = "mine", C = "3" }
 "#;
         let parsed = parse_as(Format::Toml, text);
         assert!(parsed.errors.is_empty(), "{:#?}", parsed.errors);
-        let [plain, own] = &parsed.tasks[..] else { panic!() };
+        let [plain, own] = &parsed.tasks[..] else {
+            panic!()
+        };
         assert_eq!(plain.settings.timeout, Some(Duration::from_secs(300)));
         assert_eq!(plain.settings.retries, Some(2));
         assert_eq!(plain.settings.dir, Some(PathBuf::from("web")));
         let env = |spec: &TaskSpec| -> Vec<String> {
-            spec.settings.env.iter().map(|(key, value)| format!("{key}={value}")).collect()
+            spec.settings
+                .env
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect()
         };
         assert_eq!(env(plain), ["A=1", "B=2"]);
         assert_eq!(own.settings.timeout, Some(Duration::ZERO));
@@ -881,9 +965,15 @@ env = { B = "mine", C = "3" }
         let spec = one(Format::Toml, &toml_task("name = 'e'\neval = 'print(1)'"));
         assert_eq!(spec.kind, Kind::Eval);
         assert_eq!(spec.command.value, "print(1)");
-        let spec = one(Format::Toml, &toml_task("name = 'e'\nkind = 'eval'\neval = 'print(1)'"));
+        let spec = one(
+            Format::Toml,
+            &toml_task("name = 'e'\nkind = 'eval'\neval = 'print(1)'"),
+        );
         assert_eq!(spec.kind, Kind::Eval);
-        let spec = one(Format::Toml, &toml_task("name = 'e'\nkind = 'exec'\ncommand = 'true'"));
+        let spec = one(
+            Format::Toml,
+            &toml_task("name = 'e'\nkind = 'exec'\ncommand = 'true'"),
+        );
         assert_eq!(spec.kind, Kind::Shell);
     }
 
@@ -904,7 +994,13 @@ env = { B = "mine", C = "3" }
             ",",
             22
         );
-        problem!(Format::Json, "{} // note", ParseError::Syntax { .. }, "// note", 3);
+        problem!(
+            Format::Json,
+            "{} // note",
+            ParseError::Syntax { .. },
+            "// note",
+            3
+        );
         // A key given twice is TOML's syntax error, and JSON's own problem.
         problem!(
             Format::Toml,
@@ -927,26 +1023,39 @@ env = { B = "mine", C = "3" }
         let (parsed, error) = problem!(
             Format::Toml,
             &toml_task("name = 'a'\ncommand = 'x'\naftr = ['b']"),
-            ParseError::UnknownKey { place: "in a task", .. },
+            ParseError::UnknownKey {
+                place: "in a task",
+                ..
+            },
             "aftr",
             34
         );
-        let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
+        let ParseError::UnknownKey { help, .. } = error else {
+            unreachable!()
+        };
         assert_eq!(help, "did you mean `after`?");
         assert_eq!(parsed.tasks.len(), 1, "the task is still defined");
         let (_, error) = problem!(
             Format::Toml,
             "[[tasks]]\nname = 'a'\n",
-            ParseError::UnknownKey { place: "at the top level", .. },
+            ParseError::UnknownKey {
+                place: "at the top level",
+                ..
+            },
             "tasks",
             2
         );
-        let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
+        let ParseError::UnknownKey { help, .. } = error else {
+            unreachable!()
+        };
         assert_eq!(help, "did you mean `task`?");
         let (_, error) = problem!(
             Format::Toml,
             "[defaults]\npool = 'db'\n",
-            ParseError::UnknownKey { place: "in `defaults`", .. },
+            ParseError::UnknownKey {
+                place: "in `defaults`",
+                ..
+            },
             "pool",
             11
         );
@@ -958,7 +1067,9 @@ env = { B = "mine", C = "3" }
             "zzz",
             41
         );
-        let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
+        let ParseError::UnknownKey { help, .. } = error else {
+            unreachable!()
+        };
         assert!(help.starts_with("known keys: `name`, `command`"), "{help}");
         let (_, error) = problem!(
             Format::Toml,
@@ -967,7 +1078,9 @@ env = { B = "mine", C = "3" }
             "depends_on",
             34
         );
-        let ParseError::UnknownKey { help, .. } = error else { unreachable!() };
+        let ParseError::UnknownKey { help, .. } = error else {
+            unreachable!()
+        };
         assert_eq!(help, "did you mean `after`?");
     }
 
@@ -976,40 +1089,61 @@ env = { B = "mine", C = "3" }
         let (_, error) = problem!(
             Format::Toml,
             &toml_task("name = 'a'\ncommand = 3"),
-            ParseError::WrongType { expected: "a string", found: "an integer", .. },
+            ParseError::WrongType {
+                expected: "a string",
+                found: "an integer",
+                ..
+            },
             "3",
             30
         );
-        assert_eq!(error.to_string(), "`command` must be a string, not an integer");
+        assert_eq!(
+            error.to_string(),
+            "`command` must be a string, not an integer"
+        );
         problem!(
             Format::Toml,
             &toml_task("name = 'a'\ncommand = 'x'\nretries = '3'"),
-            ParseError::WrongType { expected: "a whole number", .. },
+            ParseError::WrongType {
+                expected: "a whole number",
+                ..
+            },
             "'3'",
             44
         );
         problem!(
             Format::Toml,
             &toml_task("name = 'a'\ncommand = 'x'\nafter = 'b'"),
-            ParseError::WrongType { expected: "an array of task names", .. },
+            ParseError::WrongType {
+                expected: "an array of task names",
+                ..
+            },
             "'b'",
             42
         );
         problem!(
             Format::Toml,
             &toml_task("name = 'a'\ncommand = 'x'\nenv = { A = 1 }"),
-            ParseError::WrongType { expected: "a string", .. },
+            ParseError::WrongType {
+                expected: "a string",
+                ..
+            },
             "1",
             46
         );
         let (_, error) = problem!(
             Format::Toml,
             "[task]\nname = 'a'\n",
-            ParseError::WrongType { expected: "an array of tables", .. },
+            ParseError::WrongType {
+                expected: "an array of tables",
+                ..
+            },
             "[task]",
             0
         );
-        let ParseError::WrongType { help, .. } = error else { unreachable!() };
+        let ParseError::WrongType { help, .. } = error else {
+            unreachable!()
+        };
         assert!(help.contains("`[[task]]`"), "{help}");
         problem!(
             Format::Json,
@@ -1150,8 +1284,20 @@ env = { B = "mine", C = "3" }
 
     #[test]
     fn pools() {
-        problem!(Format::Toml, "[pools]\ndb = 0\n", ParseError::InvalidPool { .. }, "0", 13);
-        problem!(Format::Toml, "[pools]\n\"d-b\" = 1\n", ParseError::InvalidPool { .. }, "\"d-b\"", 8);
+        problem!(
+            Format::Toml,
+            "[pools]\ndb = 0\n",
+            ParseError::InvalidPool { .. },
+            "0",
+            13
+        );
+        problem!(
+            Format::Toml,
+            "[pools]\n\"d-b\" = 1\n",
+            ParseError::InvalidPool { .. },
+            "\"d-b\"",
+            8
+        );
         problem!(
             Format::Json,
             r#"{"pools": {"db": "1"}}"#,
@@ -1170,7 +1316,9 @@ env = { B = "mine", C = "3" }
             "b c",
             44
         );
-        let ParseError::InvalidDependency { help, .. } = error else { unreachable!() };
+        let ParseError::InvalidDependency { help, .. } = error else {
+            unreachable!()
+        };
         assert_eq!(help, "separate task names: `[\"b\", \"c\"]`");
         problem!(
             Format::Toml,
@@ -1182,7 +1330,10 @@ env = { B = "mine", C = "3" }
         problem!(
             Format::Toml,
             &toml_task("name = 'a'\ncommand = 'x'\nafter = [1]"),
-            ParseError::WrongType { expected: "a task name", .. },
+            ParseError::WrongType {
+                expected: "a task name",
+                ..
+            },
             "1",
             43
         );
@@ -1199,7 +1350,11 @@ env = { B = "mine", C = "3" }
         );
         let source = Source::from_bytes("t", b"[[task]]\nname = 'a'\ncommand = 'caf\xE9'\n");
         let parsed = parse(&source, SourceId::default(), Format::Toml);
-        assert!(matches!(parsed.errors[0], ParseError::InvalidUtf8 { .. }), "{:?}", parsed.errors);
+        assert!(
+            matches!(parsed.errors[0], ParseError::InvalidUtf8 { .. }),
+            "{:?}",
+            parsed.errors
+        );
         let source = Source::from_bytes("t", b"\xFF\xFE[\x00");
         let parsed = parse(&source, SourceId::default(), Format::Json);
         assert!(matches!(parsed.errors[..], [ParseError::Utf16 { .. }]));
@@ -1232,7 +1387,11 @@ command = "true"
 "#;
         let parsed = parse_as(Format::Toml, text);
         assert_eq!(parsed.errors.len(), 7, "{:#?}", parsed.errors);
-        let names: Vec<_> = parsed.tasks.iter().map(|task| task.name.value.as_str()).collect();
+        let names: Vec<_> = parsed
+            .tasks
+            .iter()
+            .map(|task| task.name.value.as_str())
+            .collect();
         assert_eq!(names, ["d", "ok"]);
     }
 

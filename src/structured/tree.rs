@@ -23,7 +23,10 @@ pub(crate) struct Node {
 pub(crate) enum Value {
     /// A string, and where its text starts in the file when it is written
     /// there literally (no escapes), for spans inside it.
-    String { text: String, literal_at: Option<usize> },
+    String {
+        text: String,
+        literal_at: Option<usize>,
+    },
     Integer(i64),
     Float(f64),
     Bool,
@@ -200,14 +203,15 @@ pub(crate) fn json(text: &str, id: SourceId) -> Result<Node, SyntaxError> {
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
-    let parsed = jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &strict)
-        .map_err(|error| {
-            let range = error.range();
-            SyntaxError {
-                message: error.kind().to_string(),
-                span: Span::new(id, range.start, range.end - range.start),
-            }
-        })?;
+    let parsed =
+        jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &strict)
+            .map_err(|error| {
+                let range = error.range();
+                SyntaxError {
+                    message: error.kind().to_string(),
+                    span: Span::new(id, range.start, range.end - range.start),
+                }
+            })?;
     match parsed.value {
         Some(value) => Ok(json_node(text, id, &value)),
         None => Err(SyntaxError {
@@ -319,7 +323,9 @@ mod tests {
             panic!()
         };
         assert_eq!(text_at(text, top[0].0.span), "name");
-        assert!(matches!(&top[0].1.value, Value::String { text, literal_at: None } if text == "ab"));
+        assert!(
+            matches!(&top[0].1.value, Value::String { text, literal_at: None } if text == "ab")
+        );
         assert_eq!(text_at(text, top[0].1.text_span()), r#""a\u0062""#);
     }
 
@@ -336,14 +342,24 @@ mod tests {
 
     #[test]
     fn numbers() {
-        let root = json(r#"[1, -2, 1.5, 1e400, 99999999999999999999]"#, SourceId::default()).unwrap();
+        let root = json(
+            "[1, -2, 1.5, 1e400, 99999999999999999999]",
+            SourceId::default(),
+        )
+        .unwrap();
         let Value::Array(items) = root.value else {
             panic!()
         };
         let names: Vec<_> = items.iter().map(|item| item.value.type_name()).collect();
         assert_eq!(
             names,
-            ["an integer", "an integer", "a number", "a number", "a number"]
+            [
+                "an integer",
+                "an integer",
+                "a number",
+                "a number",
+                "a number"
+            ]
         );
     }
 }

@@ -20,7 +20,7 @@ fn rows(test: &Test, sql: &str) -> Vec<Vec<String>> {
                         rusqlite::types::Value::Null => "NULL".to_owned(),
                         rusqlite::types::Value::Integer(number) => number.to_string(),
                         rusqlite::types::Value::Real(number) => number.to_string(),
-                        rusqlite::types::Value::Text(text) => text,
+                        rusqlite::types::Value::Text(string) => string,
                         rusqlite::types::Value::Blob(bytes) => {
                             String::from_utf8_lossy(&bytes).into_owned()
                         }
@@ -106,9 +106,16 @@ fn multi_line_shebang_and_eval_tasks_run_and_are_recorded() {
     let test = Test::new().file("tasks.toml", MIXED);
     test.with_args(&["run", "--quiet"]).status(1).run();
     let stdout = |name: &str| {
-        rows(&test, &format!("SELECT stdout FROM tasks WHERE name = '{name}'"))[0][0].clone()
+        rows(
+            &test,
+            &format!("SELECT stdout FROM tasks WHERE name = '{name}'"),
+        )[0][0]
+            .clone()
     };
-    assert_eq!(stdout("shell"), "hello world 1\nhello world 2\na here-document\n");
+    assert_eq!(
+        stdout("shell"),
+        "hello world 1\nhello world 2\na here-document\n"
+    );
     assert_eq!(stdout("bash"), "bash: two ok\n");
     assert_eq!(stdout("python"), "python: world\n");
     assert_eq!(stdout("answer"), "answer: 42\n");
@@ -120,11 +127,14 @@ fn multi_line_shebang_and_eval_tasks_run_and_are_recorded() {
     assert_eq!(thrower[0][1], "1");
     assert_eq!(thrower[0][2], "line 2: it broke\n");
     assert_eq!(thrower[0][3], "eval");
-    assert_eq!(thrower[0][4], "\nlet a = 1;\nthrow \"it broke\";\n".trim_start());
+    assert_eq!(
+        thrower[0][4],
+        "\nlet a = 1;\nthrow \"it broke\";\n".trim_start()
+    );
     // The script files of `#!` commands are gone once their tasks end.
     let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
-        .filter_map(|entry| entry.ok())
+        .filter_map(Result::ok)
         .filter(|entry| {
             entry
                 .file_name()
@@ -185,8 +195,11 @@ command = "echo done"
     test.with_args(&["run", "--quiet"]).status(1).run();
     std::fs::write(test.path().join("flag"), "").unwrap();
     // The task file changes; retry runs what the run recorded.
-    std::fs::write(test.path().join("tasks.toml"), "[[task]]\nname = 'x'\ncommand = 'false'\n")
-        .unwrap();
+    std::fs::write(
+        test.path().join("tasks.toml"),
+        "[[task]]\nname = 'x'\ncommand = 'false'\n",
+    )
+    .unwrap();
     test.with_args(&["retry", "1", "--quiet"])
         .env("READY", "1")
         .status(0)
@@ -329,7 +342,11 @@ fn convert_round_trips_and_refuses_what_a_format_cannot_hold() {
     let plans: Vec<Value> = ["p.toml", "p.txt", "p.json"]
         .iter()
         .map(|file| {
-            let out = test.with_args(&["check", "--json", file]).status(0).run().stdout;
+            let out = test
+                .with_args(&["check", "--json", file])
+                .status(0)
+                .run()
+                .stdout;
             let mut plan: Value = serde_json::from_str(&out).unwrap();
             plan.as_object_mut().unwrap().remove("file");
             plan
@@ -342,7 +359,9 @@ fn convert_round_trips_and_refuses_what_a_format_cannot_hold() {
     let test = Test::new().file("tasks.toml", MIXED);
     test.with_args(&["convert", "tasks.toml", "--to", "lines"])
         .status(2)
-        .stderr_contains("task `shell` cannot be written in the lines format: its command has 5 lines")
+        .stderr_contains(
+            "task `shell` cannot be written in the lines format: its command has 5 lines",
+        )
         .run();
     let test = Test::new().file("tasks.toml", "[[task]]\nname = 'e'\neval = 'print(1)'\n");
     test.with_args(&["convert", "tasks.toml", "--to", "lines"])
