@@ -115,17 +115,15 @@ pub enum ParseError {
         span: Span,
     },
 
-    #[error("empty task name in `[after:…]`")]
-    #[diagnostic(
-        code(taskfile::empty_dependency),
-        help("remove the extra comma, or put the missing task name there")
-    )]
+    #[error("empty task name among the dependencies")]
+    #[diagnostic(code(taskfile::empty_dependency), help("{help}"))]
     EmptyDependency {
         #[label("a task name is missing here")]
         span: Span,
+        help: &'static str,
     },
 
-    #[error("invalid task name `{name}` in `[after:…]`")]
+    #[error("invalid task name `{name}` among the dependencies")]
     #[diagnostic(code(taskfile::invalid_dependency), help("{help}"))]
     InvalidDependency {
         name: String,
@@ -240,7 +238,7 @@ impl ParseError {
             | ParseError::RepeatedAttribute { span, .. }
             | ParseError::InvalidPool { span, .. }
             | ParseError::EmptyAfter { span }
-            | ParseError::EmptyDependency { span }
+            | ParseError::EmptyDependency { span, .. }
             | ParseError::InvalidDependency { span, .. }
             | ParseError::InvalidUtf8 { span }
             | ParseError::NulByte { span }

@@ -421,7 +421,10 @@ impl Parser {
                 } else {
                     self.span(base + item_start - 1, 1)
                 };
-                self.error(ParseError::EmptyDependency { span });
+                self.error(ParseError::EmptyDependency {
+                    span,
+                    help: "remove the extra comma, or put the missing task name there",
+                });
             } else if !is_valid_name(name) {
                 self.error(ParseError::InvalidDependency {
                     name: name.to_owned(),

@@ -361,4 +361,22 @@ mod tests {
             "{missing}"
         );
     }
+
+    #[test]
+    fn toml_and_json_files_load_by_their_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("tasks.toml");
+        std::fs::write(
+            &toml,
+            "[[task]]\nname = 'a'\ncommand = 'true'\n\n[[task]]\nname = 'b'\neval = 'print(1)'\nafter = ['a']\n",
+        )
+        .unwrap();
+        let tasks = Tasks::load(&toml).unwrap();
+        assert_eq!(tasks.names().collect::<Vec<_>>(), ["a", "b"]);
+        let json = dir.path().join("tasks.json");
+        std::fs::write(&json, r#"{"task": [{"name": "a", "command": 1}]}"#).unwrap();
+        let error = Tasks::load(&json).unwrap_err().to_string();
+        assert!(error.contains("taskfile::wrong_type"), "{error}");
+        assert!(error.contains("tasks.json:1:"), "{error}");
+    }
 }

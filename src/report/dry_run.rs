@@ -42,7 +42,12 @@ pub(crate) fn dry_run(plan: &Plan, estimates: &Estimates, jobs: usize, order: Or
                 format_duration(estimates.durations[task])
             );
         }
-        let _ = write!(out, "{}: {}", spec.name.value, spec.command.value);
+        let _ = write!(
+            out,
+            "{}: {}",
+            spec.name.value,
+            super::indented(&spec.command.value, "       ")
+        );
         let names = |deps: &[usize]| {
             let names: Vec<&str> = deps
                 .iter()

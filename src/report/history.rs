@@ -113,7 +113,9 @@ pub(crate) fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
 pub(crate) fn task(run: &RunRow, task: &TaskRow) -> String {
     let mut out = format!(
         "Task: {}\nRun: #{}\nCommand: {}\n",
-        task.name, run.id, task.command
+        task.name,
+        run.id,
+        super::indented(&task.command, "         ")
     );
     if !task.deps.is_empty() {
         let _ = writeln!(out, "After: {}", task.deps.join(", "));

@@ -123,7 +123,7 @@ impl Logs {
                     run_id,
                     spec.name.value,
                     local_time(unix_seconds(at)),
-                    spec.command.value
+                    super::indented(&spec.command.value, "#          ")
                 ))?;
                 writeln!(
                     self.run,

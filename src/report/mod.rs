@@ -25,3 +25,23 @@ pub(crate) use plan::{list, plan_json};
 pub(crate) use progress::{Eta, Output, Progress, ProgressOptions, Screen};
 pub(crate) use terminal::is_dumb;
 pub(crate) use written::Written;
+
+/// A command of several lines (from a TOML or JSON task file) for a view
+/// that shows it after a label: every line after the first starts with
+/// `indent`, so that it reads as one block under the label.
+fn indented(command: &str, indent: &str) -> String {
+    command
+        .trim_end_matches('\n')
+        .split('\n')
+        .collect::<Vec<_>>()
+        .join(&format!("\n{indent}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn multi_line_commands_are_indented_under_their_label() {
+        assert_eq!(super::indented("make", "  "), "make");
+        assert_eq!(super::indented("set -e\nmake\n", "  "), "set -e\n  make");
+    }
+}

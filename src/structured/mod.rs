@@ -631,7 +631,10 @@ impl Walk {
                 continue;
             };
             if text.is_empty() {
-                self.error(ParseError::EmptyDependency { span: item.span });
+                self.error(ParseError::EmptyDependency {
+                    span: item.span,
+                    help: "remove the empty name, or put the missing task name there",
+                });
             } else if !crate::task::is_valid_name(text) {
                 self.error(ParseError::InvalidDependency {
                     name: text.clone(),

@@ -119,6 +119,17 @@ fn multi_line_shebang_and_eval_tasks_run_and_are_recorded() {
     assert_eq!(stdout("bash"), "bash: two ok\n");
     assert_eq!(stdout("python"), "python: world\n");
     assert_eq!(stdout("answer"), "answer: 42\n");
+    // A command of several lines reads as one block under its label.
+    test.with_args(&["show", "1", "--task", "shell"])
+        .status(0)
+        .stdout_starts_with(
+            "Task: shell\nRun: #1\nCommand: set -e\n         for n in 1 2; do echo \"hello $WHO $n\"; done\n         cat <<END\n",
+        )
+        .run();
+    test.with_args(&["run", "--dry-run", "--task", "shell"])
+        .status(0)
+        .stdout_contains("shell: set -e\n       for n in 1 2;")
+        .run();
     let thrower = rows(
         &test,
         "SELECT status, exit_code, stderr, kind, command FROM tasks WHERE name = 'thrower'",
@@ -305,6 +316,17 @@ fn problems_point_at_line_and_column() {
         .stderr_contains("taskfile::eval_syntax")
         .stderr_contains("[tasks.toml:8:17]")
         .stderr_contains("error: 2 problems in tasks.toml")
+        .run();
+    let test = Test::new().file(
+        "tasks.toml",
+        "[[task]]\nname = \"a\"\ncommand = \"x\"\n\n[[task]]\nname = \"a\"\ncommand = \"y\"\nafter = [\"a\"]\n",
+    );
+    test.with_args(&["check"])
+        .status(2)
+        .stderr_contains("graph::duplicate_task")
+        .stderr_contains("[tasks.toml:6:9]")
+        .stderr_contains("graph::self_dependency")
+        .stderr_contains("[tasks.toml:8:11]")
         .run();
     let test = Test::new().file(
         "tasks.json",
