@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use super::{Control, Executor, Job, Outcome};
 use crate::event::{Capture, Signal, Stream};
-use crate::script::{Evaluation, Evaluator, Script};
+use crate::script::{Evaluation, Evaluator, Place, Script};
 use crate::task::Kind;
 
 /// Runs evaluated tasks with the script (or an engine of its own, for the
@@ -59,13 +59,18 @@ impl Executor for Evaluated {
         });
         // A limit too far off to represent is no limit.
         let deadline = job.timeout.and_then(|timeout| start.checked_add(timeout));
+        // It runs in its directory, with its variables, as a process would.
+        let place = Place {
+            dir: job.dir.clone(),
+            env: job.env.clone(),
+        };
         let evaluation: Evaluation = if job.kind == Kind::Eval {
-            self.evaluator.evaluate(&job.command, deadline, stopped)
+            self.evaluator.evaluate(&job.command, place, deadline, stopped)
         } else {
             let closure = self
                 .script
                 .as_ref()
-                .and_then(|script| script.evaluate(&job.name, deadline, stopped));
+                .and_then(|script| script.evaluate(&job.name, place, deadline, stopped));
             let Some(evaluation) = closure else {
                 let reason = format!("the script defines no closure for task `{}`", job.name);
                 return Outcome::not_started(reason, started_at, start.elapsed());

@@ -13,9 +13,7 @@ mod evaluated;
 mod local;
 mod slurm;
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 pub(crate) use control::Control;
@@ -116,64 +114,100 @@ pub(crate) fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// The text of a command whose first line is `#!INTERPRETER [ARGUMENT]`,
-/// in a file of its own, which is removed when this is dropped.
+/// The text of a script command (several lines, the first `#!INTERPRETER
+/// [ARGUMENT]`) in a file of its own, which is removed when this is
+/// dropped.
 #[derive(Debug)]
 pub(crate) struct ScriptFile {
-    path: PathBuf,
+    #[allow(dead_code, reason = "held for its drop, which removes the file")]
+    file: tempfile::TempPath,
 }
 
-/// Numbers the script files of this process.
-static SCRIPT_FILES: AtomicU64 = AtomicU64::new(0);
-
 impl ScriptFile {
-    /// For a command whose first line is `#!`: the file, written in `dir`,
-    /// and the `/bin/sh -c` command that runs it as the kernel runs a
-    /// script: `INTERPRETER [ARGUMENT] FILE`, where the argument is the
-    /// rest of the line. The interpreter is run, not the file, so the file
-    /// needs no exec bit (and cannot be busy as a text file while another
-    /// thread forks). `None` for any other command.
+    /// For a command of several lines whose first line starts with `#!`:
+    /// the file, written in `dir` under a name of its own, and the
+    /// `/bin/sh -c` command that runs it as the kernel runs a script:
+    /// `INTERPRETER [ARGUMENT] FILE`, where the argument is the rest of the
+    /// line. The interpreter is run, not the file, so the file needs no
+    /// exec bit (and cannot be busy as a text file while another thread
+    /// forks). `None` for any other command: a `#!` line alone (all a line
+    /// of the line format can hold) stays what it always was, a comment to
+    /// the shell.
     pub(crate) fn create(
         command: &str,
         dir: &Path,
     ) -> Result<Option<(ScriptFile, String)>, String> {
-        let Some(line) = command.strip_prefix("#!") else {
+        let Some((line, body)) = command
+            .strip_prefix("#!")
+            .and_then(|rest| rest.split_once('\n'))
+        else {
             return Ok(None);
         };
-        let line = line.lines().next().unwrap_or_default().trim();
+        if body.trim().is_empty() {
+            return Ok(None);
+        }
+        let line = line.trim();
         let (interpreter, argument) = match line.split_once([' ', '\t']) {
             Some((interpreter, argument)) => (interpreter, Some(argument.trim())),
             None => (line, None),
         };
         if interpreter.is_empty() {
-            return Err("the command's first line is `#!` without an interpreter: name one, e.g. `#!/bin/bash`".to_owned());
+            return Err(
+                "the command's first line is `#!` without an interpreter: name one, e.g. `#!/bin/bash`"
+                    .to_owned(),
+            );
         }
-        let number = SCRIPT_FILES.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".taskrun-script-{}-{number}", std::process::id()));
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .and_then(|mut file| std::io::Write::write_all(&mut file, command.as_bytes()));
-        let file = ScriptFile { path };
-        if let Err(error) = written {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+        let cannot = |error: std::io::Error| {
+            format!(
+                "cannot write the command's script in `{}`: {error}",
+                dir.display()
+            )
+        };
+        let mut file = tempfile::Builder::new()
+            .prefix(".taskrun-script-")
+            .tempfile_in(&dir)
+            .map_err(cannot)?;
+        std::io::Write::write_all(&mut file, command.as_bytes()).map_err(cannot)?;
+        let file = file.into_temp_path();
+        let Some(path) = file.to_str() else {
             return Err(format!(
-                "cannot write the script to `{}`: {error}",
-                file.path.display()
+                "cannot run the command's script from `{}`: the path is not UTF-8",
+                file.display()
             ));
-        }
+        };
         let mut run = format!("exec {}", quote(interpreter));
         if let Some(argument) = argument.filter(|argument| !argument.is_empty()) {
             run = format!("{run} {}", quote(argument));
         }
-        let run = format!("{run} {}", quote(&file.path.to_string_lossy()));
-        Ok(Some((file, run)))
+        let run = format!("{run} {}", quote(path));
+        Ok(Some((ScriptFile { file }, run)))
     }
 }
 
-impl Drop for ScriptFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_command_of_several_lines_is_a_script() {
+        let dir = tempfile::tempdir().unwrap();
+        for command in ["#!/bin/echo hi", "#!/bin/bash\n", "echo '#!'\nls", "make"] {
+            assert!(
+                ScriptFile::create(command, dir.path()).unwrap().is_none(),
+                "{command:?}"
+            );
+        }
+        let (file, run) = ScriptFile::create("#!/usr/bin/env -S python3 -u\nprint(1)\n", dir.path())
+            .unwrap()
+            .unwrap();
+        let path = file.file.to_str().unwrap().to_owned();
+        assert_eq!(run, format!("exec /usr/bin/env '-S python3 -u' {path}"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "#!/usr/bin/env -S python3 -u\nprint(1)\n");
+        let (other, _) = ScriptFile::create("#!/bin/sh\ntrue\n", dir.path()).unwrap().unwrap();
+        assert_ne!(other.file.to_str().unwrap(), path, "each script has a file of its own");
+        drop(file);
+        assert!(!std::path::Path::new(&path).exists(), "removed when dropped");
+        assert!(ScriptFile::create("#!\ntrue\n", dir.path()).is_err());
     }
 }

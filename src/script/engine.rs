@@ -42,26 +42,68 @@ pub(crate) struct Stop {
     pub(crate) stopped: Box<dyn Fn() -> Option<Signal>>,
 }
 
+/// Where an evaluated task runs: its directory, which relative paths of
+/// the reading helpers (`file_exists`, `read_lines`, `glob`) start from,
+/// and its own variables, which `env_var` sees before the inherited ones.
+pub(crate) struct Place {
+    pub(crate) dir: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+}
+
 /// What is known on this thread while an evaluated task runs on it.
 struct Running {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     stop: Stop,
+    place: Option<Place>,
+}
+
+/// The directory of the evaluated task running on this thread, if it has
+/// one, else `base`.
+fn base_dir(base: &Path) -> PathBuf {
+    RUNNING.with(|running| {
+        running
+            .borrow()
+            .as_ref()
+            .and_then(|running| running.place.as_ref())
+            .map_or_else(|| base.to_owned(), |place| place.dir.clone())
+    })
+}
+
+/// The variable `name` of the evaluated task running on this thread, if it
+/// sets it.
+fn own_var(name: &str) -> Option<String> {
+    RUNNING.with(|running| {
+        let running = running.borrow();
+        let place = running.as_ref()?.place.as_ref()?;
+        place
+            .env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    })
 }
 
 thread_local! {
     static RUNNING: RefCell<Option<Running>> = const { RefCell::new(None) };
 }
 
-/// Runs `body` as an evaluated task: `print` and `debug` on this thread
-/// are captured, and the engine stops the script when `stop` says so.
-/// Returns the result beside what was written to stdout and stderr.
-pub(crate) fn capture<T>(stop: Stop, body: impl FnOnce() -> T) -> (T, Vec<u8>, Vec<u8>) {
+/// Runs `body` as an evaluated task, in `place` if it has one: `print`
+/// and `debug` on this thread are captured, and the engine stops the
+/// script when `stop` says so. Returns the result beside what was written
+/// to stdout and stderr.
+pub(crate) fn capture<T>(
+    stop: Stop,
+    place: Option<Place>,
+    body: impl FnOnce() -> T,
+) -> (T, Vec<u8>, Vec<u8>) {
     RUNNING.with(|running| {
         *running.borrow_mut() = Some(Running {
             stdout: Vec::new(),
             stderr: Vec::new(),
             stop,
+            place,
         });
     });
     let result = body();
@@ -158,7 +200,10 @@ pub(crate) fn new(dir: &Path) -> Engine {
 
 fn register_helpers(engine: &mut Engine, dir: &Path) {
     engine.register_fn("env_var", |name: &str| -> Dynamic {
-        std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from)
+        match own_var(name) {
+            Some(value) => Dynamic::from(value),
+            None => std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from),
+        }
     });
     // `files_matching` is the same as `glob`, for the stdlib's `fs::glob`,
     // which could not call a function of its own name.
@@ -167,7 +212,7 @@ fn register_helpers(engine: &mut Engine, dir: &Path) {
         engine.register_fn(
             name,
             move |ctx: NativeCallContext<'_>, pattern: &str| -> Result<Array, Box<EvalAltResult>> {
-                glob(&base, pattern).map_err(|why| error(why, ctx.call_position()))
+                glob(&base_dir(&base), pattern).map_err(|why| error(why, ctx.call_position()))
             },
         );
     }
@@ -175,7 +220,7 @@ fn register_helpers(engine: &mut Engine, dir: &Path) {
     engine.register_fn(
         "read_lines",
         move |ctx: NativeCallContext<'_>, path: &str| -> Result<Array, Box<EvalAltResult>> {
-            let text = std::fs::read_to_string(base.join(path)).map_err(|why| {
+            let text = std::fs::read_to_string(base_dir(&base).join(path)).map_err(|why| {
                 error(format!("cannot read `{path}`: {why}"), ctx.call_position())
             })?;
             Ok(text
@@ -185,7 +230,9 @@ fn register_helpers(engine: &mut Engine, dir: &Path) {
         },
     );
     let base = dir.to_owned();
-    engine.register_fn("file_exists", move |path: &str| base.join(path).exists());
+    engine.register_fn("file_exists", move |path: &str| {
+        base_dir(&base).join(path).exists()
+    });
     // Writing helpers work in the directory taskrun runs in: what a hook
     // writes (a summary, a report) belongs to this invocation, not to the
     // project's sources.
@@ -377,7 +424,7 @@ mod tests {
             stopped: Box::new(|| None),
         };
         let (result, stdout, stderr) =
-            capture(stop, || engine.run("print(\"out\"); debug(\"err\");"));
+            capture(stop, None, || engine.run("print(\"out\"); debug(\"err\");"));
         assert!(result.is_ok());
         assert_eq!(stdout, b"out\n");
         assert_eq!(stderr, b"\"err\"\n");
@@ -391,7 +438,7 @@ mod tests {
             stopped: Box::new(|| None),
         };
         let start = Instant::now();
-        let (result, _, _) = capture(stop, || engine.run("loop {}"));
+        let (result, _, _) = capture(stop, None, || engine.run("loop {}"));
         assert!(matches!(
             *result.unwrap_err(),
             EvalAltResult::ErrorTerminated(..)

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use rhai::{AST, Dynamic, Engine, EvalAltResult};
 
-use super::engine::{self, Stop};
+use super::engine::{self, Place, Stop};
 use super::load::Script;
 use crate::event::{Exit, Signal};
 use crate::source::SourceId;
@@ -40,12 +40,13 @@ impl Script {
     pub(crate) fn evaluate(
         &self,
         name: &str,
+        place: Place,
         deadline: Option<Instant>,
         stopped: Box<dyn Fn() -> Option<Signal>>,
     ) -> Option<Evaluation> {
         let closure = self.closure(name)?;
         let stop = Stop { deadline, stopped };
-        let (result, stdout, stderr) = engine::capture(stop, || {
+        let (result, stdout, stderr) = engine::capture(stop, Some(place), || {
             closure.call::<Dynamic>(&self.engine, &self.ast, ())
         });
         Some(evaluation(result, stdout, stderr, |error| {
@@ -141,6 +142,7 @@ impl Evaluator {
     pub(crate) fn evaluate(
         &self,
         code: &str,
+        place: Place,
         deadline: Option<Instant>,
         stopped: Box<dyn Fn() -> Option<Signal>>,
     ) -> Evaluation {
@@ -158,7 +160,8 @@ impl Evaluator {
         };
         let engine = self.engine();
         let stop = Stop { deadline, stopped };
-        let (result, stdout, stderr) = engine::capture(stop, || engine.eval_ast::<Dynamic>(&ast));
+        let (result, stdout, stderr) =
+            engine::capture(stop, Some(place), || engine.eval_ast::<Dynamic>(&ast));
         evaluation(result, stdout, stderr, |mut error| {
             let line = error.position().line();
             // `throw "it broke"`: the value thrown, as it is.

@@ -14,6 +14,7 @@ mod load;
 mod policy;
 mod view;
 
+pub(crate) use engine::Place;
 pub(crate) use eval::{Evaluation, Evaluator};
 pub(crate) use hooks::Hooks;
 pub(crate) use load::{Script, load};

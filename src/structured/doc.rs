@@ -23,10 +23,12 @@ pub(crate) struct TaskFile {
     /// The schema this file follows, for editors (JSON only; taskrun
     /// ignores it).
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub(crate) schema: Option<String>,
     /// Settings every task has unless it sets its own; `env` is merged
     /// variable by variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Defaults")]
     pub(crate) defaults: Option<Defaults>,
     /// Pools: at most LIMIT of a pool's tasks run at once.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -40,22 +42,28 @@ pub(crate) struct TaskFile {
 /// A pool's limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub(crate) struct Limit(#[schemars(range(min = 1))] pub(crate) u64);
+pub(crate) struct Limit(#[schemars(range(min = 1, max = 9_223_372_036_854_775_807_u64))] pub(crate) u64);
 
 /// What `[defaults]` may set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Defaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "DurationDoc")]
     pub(crate) timeout: Option<DurationDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 100))]
+    #[schemars(with = "u32")]
     pub(crate) retries: Option<u32>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
+    #[schemars(extend(
+        "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "additionalProperties" = {"type": "string", "not": {"pattern": "\\x00"}}
+    ))]
     pub(crate) env: IndexMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), extend("not" = {"pattern": "\\x00"}))]
+    #[schemars(with = "String")]
     pub(crate) dir: Option<String>,
 }
 
@@ -79,21 +87,30 @@ pub(crate) struct TaskDoc {
     /// first line `#!INTERPRETER` runs it with that interpreter instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"\S"))]
+    #[schemars(with = "String")]
+    #[schemars(extend("not" = {"pattern": "\\x00"}))]
     pub(crate) command: Option<String>,
     /// Another name for `command`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"\S"))]
+    #[schemars(with = "String")]
+    #[schemars(extend("not" = {"pattern": "\\x00"}))]
     pub(crate) script: Option<String>,
     /// `exec` runs `command`; `eval` runs `eval` as Rhai code, in-process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "KindDoc")]
     pub(crate) kind: Option<KindDoc>,
     /// The Rhai code of an `eval` task: it passes when it returns without
     /// throwing, and what it prints is its output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    #[schemars(extend("not" = {"pattern": "\\x00"}))]
     pub(crate) eval: Option<String>,
     /// What the task is for, as `taskrun list` shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"\S"))]
+    #[schemars(with = "String")]
+    #[schemars(extend("not" = {"pattern": "\\x00"}))]
     pub(crate) desc: Option<String>,
     /// Tasks that must pass before this one starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -105,29 +122,38 @@ pub(crate) struct TaskDoc {
     pub(crate) after_done: Vec<String>,
     /// How long the task may run (0: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "DurationDoc")]
     pub(crate) timeout: Option<DurationDoc>,
     /// How many more times a failing or timed-out task runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 100))]
+    #[schemars(with = "u32")]
     pub(crate) retries: Option<u32>,
     /// Where the task runs, relative to the task file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), extend("not" = {"pattern": "\\x00"}))]
+    #[schemars(with = "String")]
     pub(crate) dir: Option<String>,
     /// Variables added to the task's environment.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}))]
+    #[schemars(extend(
+        "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "additionalProperties" = {"type": "string", "not": {"pattern": "\\x00"}}
+    ))]
     pub(crate) env: IndexMap<String, String>,
     /// The pool whose limit the task counts against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[A-Za-z0-9_]+$"))]
+    #[schemars(with = "String")]
     pub(crate) pool: Option<String>,
     /// CPUs to request on a cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 4096))]
+    #[schemars(with = "u32")]
     pub(crate) cpus: Option<u32>,
     /// Memory to request on a cluster: e.g. `"512M"`, `"4G"`, or bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "MemDoc")]
     pub(crate) mem: Option<MemDoc>,
 }
 
@@ -145,7 +171,7 @@ pub(crate) enum KindDoc {
 #[serde(untagged)]
 pub(crate) enum DurationDoc {
     Text(#[schemars(pattern(r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ms|s|m|h|d|w)?\s*$"))] String),
-    Seconds(#[schemars(range(min = 0.0))] f64),
+    Seconds(#[schemars(range(min = 0.0, max = 1.8e19))] f64),
 }
 
 /// An amount of memory: text such as `"512M"`, `"4G"`, or a number of
@@ -153,8 +179,15 @@ pub(crate) enum DurationDoc {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum MemDoc {
-    Text(#[schemars(pattern(r"^\s*[0-9]+\s*([KkMG](i?B)?|B)?\s*$"))] String),
-    Bytes(#[schemars(range(min = 1_048_576))] u64),
+    /// At least 1M: `M` or `G` of at least 1, `K` of at least 1024, or
+    /// at least 1048576 bytes.
+    Text(
+        #[schemars(pattern(
+            r"^\s*([1-9][0-9]*\s*[MG]|(102[4-9]|10[3-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-9][0-9]{4,})\s*[Kk]|(104857[6-9]|10485[89][0-9]|1048[6-9][0-9]{2}|1049[0-9]{3}|10[5-9][0-9]{4}|1[1-9][0-9]{5}|[2-9][0-9]{6}|[1-9][0-9]{7,})\s*)(i?B)?\s*$"
+        ))]
+        String,
+    ),
+    Bytes(#[schemars(range(min = 1_048_576, max = 9_223_372_036_854_775_807_u64))] u64),
 }
 
 /// The JSON Schema of task files, as `taskrun schema` prints it.
@@ -296,6 +329,12 @@ mod tests {
             task(r#""command": "x", "retries": 3.0"#),
             task(r#""command": "x", "mem": 1048576"#),
             task(r#""command": "x", "mem": "512MiB""#),
+            task(r#""command": "x", "mem": "2048K""#),
+            task(r#""command": "x", "mem": "1048576""#),
+            task(r#""command": "x", "mem": "1048576B""#),
+            task(r#""command": "x", "mem": 1048576.0"#),
+            task(r#""command": "x", "retries": 3.0, "cpus": 2.0"#),
+            r#"{"pools": {"db": 1.0}}"#.to_owned(),
             r#"{"pools": {"db": 1, "net_2": 8}}"#.to_owned(),
             r#"{"defaults": {"timeout": "5m", "retries": 1, "env": {"A": "x"}, "dir": "d"}}"#
                 .to_owned(),
@@ -336,6 +375,24 @@ mod tests {
             task(r#""command": "x", "cpus": 5000"#),
             task(r#""command": "x", "mem": 1024"#),
             task(r#""command": "x", "mem": "lots""#),
+            task(r#""command": "x", "mem": "1K""#),
+            task(r#""command": "x", "mem": "1023K""#),
+            task(r#""command": "x", "mem": "1048575""#),
+            task(r#""command": "x", "mem": "0M""#),
+            task(r#""command": "x", "mem": "0""#),
+            task(r#""command": "x", "mem": 1048575.0"#),
+            task(r#""command": "x", "timeout": null"#),
+            task(r#""command": "x", "kind": null"#),
+            task(r#""command": null"#),
+            task(r#""command": "x", "timeout": 1e300"#),
+            task(r#""command": "x\u0000y""#),
+            task(r#""eval": "x\u0000y""#),
+            task(r#""command": "x", "dir": "a\u0000""#),
+            task(r#""command": "x", "env": {"A": "\u0000"}"#),
+            r#"{"$schema": null}"#.to_owned(),
+            r#"{"defaults": null}"#.to_owned(),
+            r#"{"defaults": {"env": {"A": "\u0000"}}}"#.to_owned(),
+            r#"{"pools": {"db": 1.5}}"#.to_owned(),
             task(r#""command": "x", "dir": """#),
             task(r#""command": "x", "env": {"1X": "y"}"#),
             task(r#""command": "x", "env": {"A": 1}"#),

@@ -276,18 +276,7 @@ impl Walk {
         what: &str,
     ) -> Option<i64> {
         let example = format!("{} = {}", key.name, range.start().max(&1));
-        // A number without a fraction is a whole number, as JSON Schema
-        // has it (`3.0` is an integer there).
-        #[expect(
-            clippy::cast_possible_truncation,
-            reason = "checked to be whole and in range"
-        )]
-        let value = match node.value {
-            Value::Float(number) if number.fract() == 0.0 && number.abs() < 1e15 => {
-                Value::Integer(number as i64)
-            }
-            ref other => other.clone(),
-        };
+        let value = whole(&node.value).map_or_else(|| node.value.clone(), Value::Integer);
         match value {
             Value::Integer(number) if range.contains(&number) => Some(number),
             Value::Integer(number) => {
@@ -384,8 +373,8 @@ impl Walk {
                 });
                 continue;
             }
-            match node.value {
-                Value::Integer(limit) if limit >= 1 => {
+            match whole(&node.value) {
+                Some(limit) if limit >= 1 => {
                     self.parsed.pools.push(PoolSpec {
                         name: Spanned::new(key.name.clone(), key.span),
                         limit: usize::try_from(limit).unwrap_or(usize::MAX),
@@ -694,10 +683,12 @@ impl Walk {
                 };
                 (bytes, text.clone())
             }
-            Value::Integer(bytes) => (u64::try_from(*bytes).unwrap_or(0), bytes.to_string()),
+            value if whole(value).is_some() => {
+                let bytes = whole(value).unwrap_or_default();
+                (u64::try_from(bytes).unwrap_or(0), bytes.to_string())
+            }
             _ => {
-                let help = "write an amount of memory, e.g. `mem = \"4G\"`, or a number of bytes"
-                    .to_owned();
+                let help = "write an amount of memory, e.g. `mem = \"4G\"`, or a number of bytes".to_owned();
                 self.wrong_type(&key.name, "an amount of memory", node, help);
                 return None;
             }
@@ -756,6 +747,22 @@ impl Walk {
             env.push((name.name.clone(), text.clone()));
         }
         env
+    }
+}
+
+/// A whole number: an integer, or a number without a fraction (which JSON
+/// Schema counts as an integer: `3.0`).
+fn whole(value: &Value) -> Option<i64> {
+    match *value {
+        Value::Integer(number) => Some(number),
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "whole, and within the range an i64 holds exactly"
+        )]
+        Value::Float(number) if number.fract() == 0.0 && number.abs() < 9e15 => {
+            Some(number as i64)
+        }
+        _ => None,
     }
 }
 

@@ -53,7 +53,7 @@ impl Value {
         match self {
             Value::String { .. } => "a string",
             Value::Integer(_) => "an integer",
-            Value::Float(_) => "a number",
+            Value::Float(_) => "a number with a fraction",
             Value::Bool => "a boolean",
             Value::Null => "null",
             Value::Other(name) => name,
@@ -213,7 +213,11 @@ pub(crate) fn json(text: &str, id: SourceId) -> Result<Node, SyntaxError> {
                 }
             })?;
     match parsed.value {
-        Some(value) => Ok(json_node(text, id, &value)),
+        Some(value) => {
+            let mut error = None;
+            let node = json_node(text, id, &value, &mut error);
+            error.map_or(Ok(node), Err)
+        }
         None => Err(SyntaxError {
             message: "the file holds no JSON value".to_owned(),
             span: Span::new(id, 0, 0),
@@ -221,16 +225,35 @@ pub(crate) fn json(text: &str, id: SourceId) -> Result<Node, SyntaxError> {
     }
 }
 
-fn json_node(text: &str, id: SourceId, node: &jsonc_parser::ast::Value<'_>) -> Node {
+/// `node` as a tree node; `error` gets the first string that holds a raw
+/// control character (a tab, a newline), which JSON does not allow and
+/// jsonc-parser lets through.
+fn json_node(
+    text: &str,
+    id: SourceId,
+    node: &jsonc_parser::ast::Value<'_>,
+    error: &mut Option<SyntaxError>,
+) -> Node {
     use jsonc_parser::ast::Value as Json;
     use jsonc_parser::common::Ranged;
 
     let range = node.range();
     let value = match node {
-        Json::StringLit(string) => Value::String {
-            literal_at: literal_at(text, range.start..range.end, &string.value),
-            text: string.value.to_string(),
-        },
+        Json::StringLit(string) => {
+            let raw = text.get(range.start..range.end).unwrap_or_default();
+            if let Some(at) = raw.find(|c: char| c < ' ')
+                && error.is_none()
+            {
+                *error = Some(SyntaxError {
+                    message: "a string holds a control character; write it as an escape, e.g. `\\n` or `\\t`".to_owned(),
+                    span: Span::new(id, range.start + at, 1),
+                });
+            }
+            Value::String {
+                literal_at: literal_at(text, range.start..range.end, &string.value),
+                text: string.value.to_string(),
+            }
+        }
         Json::NumberLit(number) => number.value.parse::<i64>().map_or_else(
             |_| {
                 number
@@ -246,7 +269,7 @@ fn json_node(text: &str, id: SourceId, node: &jsonc_parser::ast::Value<'_>) -> N
             array
                 .elements
                 .iter()
-                .map(|item| json_node(text, id, item))
+                .map(|item| json_node(text, id, item, error))
                 .collect(),
         ),
         Json::Object(object) => Value::Table(
@@ -265,7 +288,7 @@ fn json_node(text: &str, id: SourceId, node: &jsonc_parser::ast::Value<'_>) -> N
                             name: property.name.as_str().to_owned(),
                             span,
                         },
-                        json_node(text, id, &property.value),
+                        json_node(text, id, &property.value, error),
                     )
                 })
                 .collect(),
@@ -338,6 +361,9 @@ mod tests {
         assert_eq!(error.span.offset, 11, "{error:?}");
         assert!(json("{} // no comments", SourceId::default()).is_err());
         assert!(json("", SourceId::default()).is_err());
+        let error = json("{\"a\": \"x\ty\"}", SourceId::default()).unwrap_err();
+        assert_eq!(error.span.offset, 8, "{error:?}");
+        assert!(error.message.contains("control character"), "{error:?}");
     }
 
     #[test]
@@ -356,9 +382,9 @@ mod tests {
             [
                 "an integer",
                 "an integer",
-                "a number",
-                "a number",
-                "a number"
+                "a number with a fraction",
+                "a number with a fraction",
+                "a number with a fraction"
             ]
         );
     }

@@ -104,7 +104,11 @@ throw "it broke";
 #[test]
 fn multi_line_shebang_and_eval_tasks_run_and_are_recorded() {
     let test = Test::new().file("tasks.toml", MIXED);
-    test.with_args(&["run", "--quiet"]).status(1).run();
+    std::fs::create_dir(test.path().join("tmp")).unwrap();
+    test.with_args(&["run", "--quiet"])
+        .env("TMPDIR", test.path().join("tmp"))
+        .status(1)
+        .run();
     let stdout = |name: &str| {
         rows(
             &test,
@@ -143,17 +147,10 @@ fn multi_line_shebang_and_eval_tasks_run_and_are_recorded() {
         "\nlet a = 1;\nthrow \"it broke\";\n".trim_start()
     );
     // The script files of `#!` commands are gone once their tasks end.
-    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+    let left: Vec<_> = std::fs::read_dir(test.path().join("tmp"))
         .unwrap()
-        .filter_map(Result::ok)
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(&format!(".taskrun-script-{}-", std::process::id()))
-        })
         .collect();
-    assert!(left.is_empty());
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
