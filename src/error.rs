@@ -55,14 +55,12 @@ pub enum ParseError {
     },
 
     #[error("task `{name}` has no command")]
-    #[diagnostic(
-        code(taskfile::missing_command),
-        help("write the shell command to run after the `:`, e.g. `{name}: make {name}`")
-    )]
+    #[diagnostic(code(taskfile::missing_command), help("{help}"))]
     MissingCommand {
         name: String,
-        #[label("no command after this name")]
+        #[label("no command for this task")]
         span: Span,
+        help: String,
     },
 
     #[error("unknown attribute `{key}`")]
@@ -95,7 +93,7 @@ pub enum ParseError {
     #[error("`{key}` is given more than once")]
     #[diagnostic(
         code(taskfile::repeated_attribute),
-        help("a task has one `{key}`; keep the one you mean")
+        help("give `{key}` once: keep the one you mean")
     )]
     RepeatedAttribute {
         key: String,
@@ -142,7 +140,7 @@ pub enum ParseError {
         span: Span,
     },
 
-    #[error("line contains a NUL byte")]
+    #[error("the task file contains a NUL byte")]
     #[diagnostic(
         code(taskfile::nul_byte),
         help("a shell command cannot contain NUL bytes; remove it")
@@ -263,7 +261,9 @@ pub enum GraphError {
     #[error("no tasks defined")]
     #[diagnostic(
         code(graph::no_tasks),
-        help("add a line such as `build: make`; lines starting with `#` are comments")
+        help(
+            "add a task, such as the line `build: make` (a `[[task]]` table in TOML); `#` starts a comment"
+        )
     )]
     NoTasks { source_id: SourceId },
 
@@ -543,7 +543,7 @@ pub enum Error {
     #[diagnostic(
         code(taskfile::none),
         help(
-            "create `tasks.txt` (one `name: command` line per task) or `Taskfile.rhai`, or name the file: `taskrun run FILE`"
+            "create `tasks.txt` (one `name: command` line per task), `tasks.toml`, `tasks.json` or `Taskfile.rhai`, or name the file: `taskrun run FILE`"
         )
     )]
     NoTaskFile { dir: PathBuf },

@@ -285,7 +285,9 @@ fn resolve_pools(
                 let help = match did_you_mean(&wanted.value, names) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => {
-                        "declare it with a line such as `pool db 1` (name and limit)".to_owned()
+                        "declare it with a line such as `pool db 1` (name and limit), or in TOML \
+                         and JSON under `pools`"
+                            .to_owned()
                     }
                 };
                 errors.push(GraphError::UnknownPool {

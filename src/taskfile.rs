@@ -205,6 +205,10 @@ impl Parser {
             self.error(ParseError::MissingCommand {
                 name: name.value.clone(),
                 span: name.span,
+                help: format!(
+                    "write the shell command to run after the `:`, e.g. `{0}: make {0}`",
+                    name.value
+                ),
             });
         }
         let command = Spanned::new(
@@ -630,14 +634,22 @@ fn line_of(task: &TaskSpec) -> Result<String, (String, String)> {
     let line = parts.join(" ");
     let source = Source::from_bytes("", line.as_bytes());
     let parsed = parse(&source, SourceId::default());
+    // The line holds the command without the spaces and newlines around
+    // it, which change nothing the shell does.
+    let mut expected = crate::structured::doc::TaskDoc::of(task);
+    if let Some(command) = &mut expected.command {
+        *command = command.trim().to_owned();
+    }
     let same = parsed.errors.is_empty()
         && parsed.tasks.len() == 1
-        && crate::structured::doc::TaskDoc::of(&parsed.tasks[0])
-            == crate::structured::doc::TaskDoc::of(task);
+        && crate::structured::doc::TaskDoc::of(&parsed.tasks[0]) == expected;
     if same {
         Ok(line)
     } else {
-        refuse("written as a line it would read back differently: its command or a value holds text the line format reads as an attribute, or spaces it trims".to_owned())
+        refuse(format!(
+            "written as the line `{line}` it would read back differently: its command or a \
+             value holds text the line format reads as an attribute, or spaces it trims"
+        ))
     }
 }
 

@@ -62,6 +62,7 @@ pub(crate) fn convert(
                 structured::Format::Json
             };
             doc::write(&doc::TaskFile::of(&plan.tasks, &plan.pools), structured)
+                .map_err(|why| Error::Output(std::io::Error::other(why)))?
         }
     };
     print_out(&text)?;

@@ -70,9 +70,9 @@ pub(crate) fn retry(
     // nothing but their stored commands.
     // The code of `eval` tasks may call the script's functions, as in the
     // run.
-    let closures = last.iter().any(|task| {
-        matches!(task.kind, Kind::Rhai | Kind::Eval) && !task.state.is(Status::Passed)
-    });
+    let closures = last
+        .iter()
+        .any(|task| matches!(task.kind, Kind::Rhai | Kind::Eval) && !task.state.is(Status::Passed));
     let needs_script = closures || (args.policy.is_none() && original.script.is_some());
     let run_script = if needs_script {
         run_script(&original, closures, sources)?
@@ -323,10 +323,11 @@ fn run_script(
         Err(error) if needed => Err(Error::RetryScript {
             run: run.id,
             why: format!("its script `{}` does not load: {error}", script.display()),
-            help: "the evaluated tasks to retry are closures of that script, or code that may call \
+            help:
+                "the evaluated tasks to retry are closures of that script, or code that may call \
                    its functions: restore it (and \
                    the task file) as they were, or fix them"
-                .to_owned(),
+                    .to_owned(),
         }),
         Err(error) => {
             eprintln!(

@@ -65,7 +65,8 @@ impl Executor for Evaluated {
             env: job.env.clone(),
         };
         let evaluation: Evaluation = if job.kind == Kind::Eval {
-            self.evaluator.evaluate(&job.command, place, deadline, stopped)
+            self.evaluator
+                .evaluate(&job.command, place, deadline, stopped)
         } else {
             let closure = self
                 .script

@@ -198,16 +198,29 @@ mod tests {
                 "{command:?}"
             );
         }
-        let (file, run) = ScriptFile::create("#!/usr/bin/env -S python3 -u\nprint(1)\n", dir.path())
-            .unwrap()
-            .unwrap();
+        let (file, run) =
+            ScriptFile::create("#!/usr/bin/env -S python3 -u\nprint(1)\n", dir.path())
+                .unwrap()
+                .unwrap();
         let path = file.file.to_str().unwrap().to_owned();
         assert_eq!(run, format!("exec /usr/bin/env '-S python3 -u' {path}"));
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "#!/usr/bin/env -S python3 -u\nprint(1)\n");
-        let (other, _) = ScriptFile::create("#!/bin/sh\ntrue\n", dir.path()).unwrap().unwrap();
-        assert_ne!(other.file.to_str().unwrap(), path, "each script has a file of its own");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "#!/usr/bin/env -S python3 -u\nprint(1)\n"
+        );
+        let (other, _) = ScriptFile::create("#!/bin/sh\ntrue\n", dir.path())
+            .unwrap()
+            .unwrap();
+        assert_ne!(
+            other.file.to_str().unwrap(),
+            path,
+            "each script has a file of its own"
+        );
         drop(file);
-        assert!(!std::path::Path::new(&path).exists(), "removed when dropped");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "removed when dropped"
+        );
         assert!(ScriptFile::create("#!\ntrue\n", dir.path()).is_err());
     }
 }

@@ -42,7 +42,9 @@ pub(crate) struct TaskFile {
 /// A pool's limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub(crate) struct Limit(#[schemars(range(min = 1, max = 9_223_372_036_854_775_807_u64))] pub(crate) u64);
+pub(crate) struct Limit(
+    #[schemars(range(min = 1, max = 9_223_372_036_854_775_807_u64))] pub(crate) u64,
+);
 
 /// What `[defaults]` may set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -84,7 +86,8 @@ pub(crate) struct TaskDoc {
     #[schemars(pattern(r"^[A-Za-z0-9_]+$"))]
     pub(crate) name: String,
     /// The shell command: one `/bin/sh -c` script, however many lines; a
-    /// first line `#!INTERPRETER` runs it with that interpreter instead.
+    /// command of several lines whose first line is `#!INTERPRETER` runs
+    /// with that interpreter instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"\S"))]
     #[schemars(with = "String")]
@@ -198,15 +201,27 @@ pub(crate) fn schema() -> String {
     text
 }
 
-/// The tasks and pools of `set` in TOML or JSON.
-pub(crate) fn write(file: &TaskFile, format: super::Format) -> String {
+/// `file` in TOML or JSON, or why it cannot be written.
+pub(crate) fn write(file: &TaskFile, format: super::Format) -> Result<String, String> {
     match format {
-        super::Format::Toml => toml::to_string_pretty(file).unwrap_or_default(),
-        super::Format::Json => {
-            let mut text = serde_json::to_string_pretty(file).unwrap_or_default();
-            text.push('\n');
-            text
+        super::Format::Toml => toml::to_string_pretty(file).map_err(|error| error.to_string()),
+        super::Format::Json => serde_json::to_string_pretty(file)
+            .map(|text| text + "\n")
+            .map_err(|error| error.to_string()),
+    }
+}
+
+/// An amount of memory as the task files write it: in the largest unit
+/// that holds it whole.
+fn mem_doc(bytes: u64) -> MemDoc {
+    for (unit, shift) in [("G", 30), ("M", 20), ("K", 10)] {
+        if bytes.trailing_zeros() >= shift {
+            return MemDoc::Text(format!("{}{unit}", bytes >> shift));
         }
+    }
+    match i64::try_from(bytes) {
+        Ok(_) => MemDoc::Bytes(bytes),
+        Err(_) => MemDoc::Text(bytes.to_string()),
     }
 }
 
@@ -253,7 +268,7 @@ impl TaskDoc {
             env: settings.env.iter().cloned().collect(),
             pool: settings.pool.as_ref().map(|pool| pool.value.clone()),
             cpus: settings.cpus,
-            mem: settings.mem.map(MemDoc::Bytes),
+            mem: settings.mem.map(mem_doc),
         }
     }
 }
@@ -267,7 +282,12 @@ impl TaskFile {
             defaults: None,
             pools: pools
                 .iter()
-                .map(|(name, limit)| (name.clone(), Limit(*limit as u64)))
+                // A limit beyond what TOML's integers hold is no limit
+                // either way.
+                .map(|(name, limit)| {
+                    let limit = u64::try_from(*limit).unwrap_or(u64::MAX);
+                    (name.clone(), Limit(limit.min(i64::MAX as u64)))
+                })
                 .collect(),
             task: tasks.iter().map(TaskDoc::of).collect(),
         }
@@ -301,15 +321,15 @@ mod tests {
         }
     }
 
-    /// The schema and the parser accept and reject the same files.
-    #[test]
-    fn schema_and_parser_agree() {
-        let (schemas, index) = validator();
-        let task = |fields: &str| {
-            let comma = if fields.is_empty() { "" } else { ", " };
-            format!(r#"{{"task": [{{"name": "t"{comma}{fields}}}]}}"#)
-        };
-        let accepted = [
+    /// `fields` in a file of one task named `t`.
+    fn task(fields: &str) -> String {
+        let comma = if fields.is_empty() { "" } else { ", " };
+        format!(r#"{{"task": [{{"name": "t"{comma}{fields}}}]}}"#)
+    }
+
+    /// Files both the schema and the parser accept.
+    fn accepted() -> Vec<String> {
+        vec![
             "{}".to_owned(),
             r#"{"task": []}"#.to_owned(),
             r#"{"$schema": "./tasks.schema.json", "task": [{"name": "t", "command": "make"}]}"#
@@ -338,8 +358,12 @@ mod tests {
             r#"{"pools": {"db": 1, "net_2": 8}}"#.to_owned(),
             r#"{"defaults": {"timeout": "5m", "retries": 1, "env": {"A": "x"}, "dir": "d"}}"#
                 .to_owned(),
-        ];
-        let rejected = [
+        ]
+    }
+
+    /// Files both the schema and the parser reject.
+    fn rejected() -> Vec<String> {
+        vec![
             "[]".to_owned(),
             r#"{"tasks": []}"#.to_owned(),
             r#"{"task": {}}"#.to_owned(),
@@ -405,7 +429,14 @@ mod tests {
             r#"{"defaults": {"pool": "db"}}"#.to_owned(),
             r#"{"defaults": {"timeout": "soon"}}"#.to_owned(),
             r#"{"defaults": []}"#.to_owned(),
-        ];
+        ]
+    }
+
+    /// The schema and the parser accept and reject the same files.
+    #[test]
+    fn schema_and_parser_agree() {
+        let (schemas, index) = validator();
+        let (accepted, rejected) = (accepted(), rejected());
         for (cases, accept) in [(&accepted[..], true), (&rejected[..], false)] {
             for case in cases {
                 let value: serde_json::Value = serde_json::from_str(case).unwrap();
@@ -447,7 +478,7 @@ mod tests {
     /// What `convert` writes reads back as the same tasks, in both formats.
     #[test]
     fn written_files_read_back_as_the_same_tasks() {
-        let text = "pool db 2\na: make [timeout:1.5m] [env:A=1] [desc:the a]\nb: make b [after:a] [after_done:c] [pool:db] [retries:2] [cpus:2] [mem:4G] [dir:web]\nc: true [timeout:250ms]\n";
+        let text = "pool db 2\npool all 18446744073709551615\na: make [timeout:1.5m] [env:A=1] [desc:the a] [mem:1048577]\nb: make b [after:a] [after_done:c] [pool:db] [retries:2] [cpus:2] [mem:4G] [dir:web]\nc: true [timeout:250ms] [mem:18446744073709551615] [pool:all]\n";
         let lines = crate::taskfile::parse(
             &Source::from_bytes("t", text.as_bytes()),
             SourceId::default(),
@@ -460,7 +491,7 @@ mod tests {
             .collect();
         let file = TaskFile::of(&lines.tasks, &pools);
         for format in [super::super::Format::Toml, super::super::Format::Json] {
-            let written = write(&file, format);
+            let written = write(&file, format).unwrap();
             let source = Source::from_bytes("t", written.as_bytes());
             let read = super::super::parse(&source, SourceId::default(), format);
             assert!(read.errors.is_empty(), "{written}\n{:?}", read.errors);

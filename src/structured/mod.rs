@@ -125,7 +125,14 @@ pub(crate) fn parse(source: &Source, id: SourceId, format: Format) -> Parsed {
     match root {
         Ok(root) => walk.document(&root),
         Err(errors) => {
-            for error in errors {
+            // A byte that is not UTF-8 is reported once, as such.
+            let invalid = |span: Span| {
+                source.invalid_utf8.iter().any(|&offset| {
+                    offset < span.offset + span.len.max(1)
+                        && span.offset < offset + Source::REPLACEMENT_LEN
+                })
+            };
+            for error in errors.into_iter().filter(|error| !invalid(error.span)) {
                 walk.error(ParseError::Syntax {
                     format: format.name(),
                     message: error.message,
@@ -153,6 +160,26 @@ struct Defaults {
     dir: Option<PathBuf>,
 }
 
+impl Defaults {
+    /// Sets in `settings` what the task leaves to the defaults.
+    fn apply(&self, settings: &mut Settings) {
+        settings.timeout = settings.timeout.or(self.timeout);
+        settings.retries = settings.retries.or(self.retries);
+        if settings.dir.is_none() {
+            settings.dir.clone_from(&self.dir);
+        }
+        // The defaults' variables first, each unless the task sets it too.
+        let own = std::mem::take(&mut settings.env);
+        settings.env = self
+            .env
+            .iter()
+            .filter(|(key, _)| !own.iter().any(|(own, _)| own == key))
+            .cloned()
+            .collect();
+        settings.env.extend(own);
+    }
+}
+
 /// What a task's table says, before it becomes a [`TaskSpec`].
 #[derive(Default)]
 struct Fields<'a> {
@@ -171,7 +198,26 @@ struct Fields<'a> {
 }
 
 impl Walk {
-    fn error(&mut self, error: ParseError) {
+    /// Records a problem; in a JSON file, its help's examples are written
+    /// in JSON (they are written in TOML here).
+    fn error(&mut self, mut error: ParseError) {
+        if self.format == Format::Json {
+            let help = match &mut error {
+                ParseError::UnknownKey { help, .. }
+                | ParseError::WrongType { help, .. }
+                | ParseError::MissingKey { help, .. }
+                | ParseError::ConflictingKeys { help, .. }
+                | ParseError::InvalidValue { help, .. }
+                | ParseError::InvalidPool { help, .. }
+                | ParseError::InvalidDependency { help, .. }
+                | ParseError::InvalidName { help, .. }
+                | ParseError::MissingCommand { help, .. } => Some(help),
+                _ => None,
+            };
+            if let Some(help) = help {
+                *help = json_examples(help);
+            }
+        }
         self.parsed.errors.push(error);
     }
 
@@ -539,15 +585,19 @@ impl Walk {
             if let Some((key, _)) = fields.command {
                 self.error(ParseError::ConflictingKeys {
                     key: key.name.clone(),
-                    other: "kind = \"eval\"".to_owned(),
+                    other: if fields.kind.is_some() {
+                        "kind = \"eval\"".to_owned()
+                    } else {
+                        "eval".to_owned()
+                    },
                     span: key.span,
                     help: "an `eval` task runs the Rhai code of its `eval`; remove the command, or make it an `exec` task".to_owned(),
                 });
             }
             match fields.eval {
-                Some((_, code)) => code_of(code),
+                Some((_, code)) if !code_of(code).value.trim().is_empty() => code_of(code),
                 None if fields.commanded => Spanned::new(String::new(), name.span),
-                None => {
+                _ => {
                     self.error(ParseError::MissingKey {
                         key: "eval",
                         place: format!("eval task `{}`", name.value),
@@ -563,29 +613,21 @@ impl Walk {
                 Some((_, command)) if !code_of(command).value.trim().is_empty() => code_of(command),
                 None if fields.commanded => Spanned::new(String::new(), name.span),
                 _ => {
+                    let help = format!(
+                        "write the shell command to run, e.g. `command = \"make {}\"`",
+                        name.value
+                    );
                     self.error(ParseError::MissingCommand {
                         name: name.value.clone(),
                         span: name.span,
+                        help,
                     });
                     Spanned::new(String::new(), name.span)
                 }
             }
         };
         let mut settings = fields.settings;
-        settings.timeout = settings.timeout.or(defaults.timeout);
-        settings.retries = settings.retries.or(defaults.retries);
-        if settings.dir.is_none() {
-            settings.dir.clone_from(&defaults.dir);
-        }
-        // The defaults' variables first, each unless the task sets it too.
-        let own = std::mem::take(&mut settings.env);
-        settings.env = defaults
-            .env
-            .iter()
-            .filter(|(key, _)| !own.iter().any(|(own, _)| own == key))
-            .cloned()
-            .collect();
-        settings.env.extend(own);
+        defaults.apply(&mut settings);
         let mut after_done = fields.after_done;
         after_done.retain(|soft| !fields.after.iter().any(|hard| hard.value == soft.value));
         self.parsed.tasks.push(TaskSpec {
@@ -688,7 +730,8 @@ impl Walk {
                 (u64::try_from(bytes).unwrap_or(0), bytes.to_string())
             }
             _ => {
-                let help = "write an amount of memory, e.g. `mem = \"4G\"`, or a number of bytes".to_owned();
+                let help = "write an amount of memory, e.g. `mem = \"4G\"`, or a number of bytes"
+                    .to_owned();
                 self.wrong_type(&key.name, "an amount of memory", node, help);
                 return None;
             }
@@ -759,11 +802,48 @@ fn whole(value: &Value) -> Option<i64> {
             clippy::cast_possible_truncation,
             reason = "whole, and within the range an i64 holds exactly"
         )]
-        Value::Float(number) if number.fract() == 0.0 && number.abs() < 9e15 => {
-            Some(number as i64)
-        }
+        Value::Float(number) if number.fract() == 0.0 && number.abs() < 9e15 => Some(number as i64),
         _ => None,
     }
+}
+
+/// `help` with each TOML example in backticks (`` `retries = 1` ``,
+/// `` `env = { PORT = "8080" }` ``) written as JSON (`` `"retries": 1` ``).
+fn json_examples(help: &str) -> String {
+    let key = |text: &str| {
+        !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+    };
+    let assignments = |text: &str| -> String {
+        // `K = v` pairs inside an inline table.
+        text.split(", ")
+            .map(|pair| match pair.split_once(" = ") {
+                Some((name, value)) if key(name.trim_start_matches("{ ")) => {
+                    let lead = if name.starts_with("{ ") { "{ " } else { "" };
+                    format!("{lead}\"{}\": {value}", name.trim_start_matches("{ "))
+                }
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    help.split('`')
+        .enumerate()
+        .map(|(index, part)| {
+            if index % 2 == 0 {
+                return part.to_owned();
+            }
+            match part.split_once(" = ") {
+                Some((name, value)) if key(name) => {
+                    format!("\"{name}\": {}", assignments(value))
+                }
+                _ => part.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// What to suggest for a dependency that is not a valid task name.
@@ -1155,6 +1235,20 @@ env = { B = "mine", C = "3" }
             unreachable!()
         };
         assert!(help.contains("`[[task]]`"), "{help}");
+        let (_, error) = problem!(
+            Format::Json,
+            r#"{"task": [{"name": "a", "command": "x", "retries": "3"}]}"#,
+            ParseError::WrongType { .. },
+            "\"3\"",
+            51
+        );
+        let ParseError::WrongType { help, .. } = error else {
+            unreachable!()
+        };
+        assert_eq!(
+            help,
+            "write a number of retries without quotes, e.g. `\"retries\": 1`"
+        );
         problem!(
             Format::Json,
             r#"{"task": [{"name": "a", "command": null}]}"#,
@@ -1184,6 +1278,13 @@ env = { B = "mine", C = "3" }
         );
         problem!(
             Format::Toml,
+            &toml_task("name = 'e'\neval = ' '"),
+            ParseError::MissingKey { key: "eval", .. },
+            "e",
+            17
+        );
+        problem!(
+            Format::Toml,
             &toml_task("name = 'a'"),
             ParseError::MissingCommand { .. },
             "a",
@@ -1196,6 +1297,15 @@ env = { B = "mine", C = "3" }
             "a",
             17
         );
+    }
+
+    #[test]
+    fn json_helps_show_json() {
+        assert_eq!(
+            json_examples("write e.g. `env = { PORT = \"8080\", A = \"1\" }` or `[[task]]`"),
+            "write e.g. `\"env\": { \"PORT\": \"8080\", \"A\": \"1\" }` or `[[task]]`"
+        );
+        assert_eq!(json_examples("`a: b` and `x = 1`"), "`a: b` and `\"x\": 1`");
     }
 
     #[test]

@@ -154,6 +154,48 @@ fn multi_line_shebang_and_eval_tasks_run_and_are_recorded() {
 }
 
 #[test]
+fn eval_tasks_run_in_their_directory_with_their_variables() {
+    let test = Test::new().file("web/marker", "").file(
+        "tasks.toml",
+        r#"
+[defaults]
+env = { GREETING = "hi" }
+
+[[task]]
+name = "look"
+dir = "web"
+env = { WHO = "web" }
+eval = '''
+if !file_exists("marker") { throw "no marker"; }
+print(`${env_var("GREETING")} ${env_var("WHO")} ${glob("*").len()}`);
+'''
+
+[[task]]
+name = "here"
+eval = 'print(file_exists("marker"))'
+"#,
+    );
+    test.with_args(&["run", "--quiet"]).status(0).run();
+    assert_eq!(
+        rows(&test, "SELECT name, stdout FROM tasks ORDER BY position"),
+        [["look", "hi web 1\n"], ["here", "false\n"]]
+    );
+}
+
+#[test]
+fn a_shebang_line_alone_is_a_comment_as_it_always_was() {
+    let test = Test::new().taskfile("a: #!/bin/echo hi\nb: #! not-a-thing\n");
+    test.with_args(&["run", "--quiet"]).status(0).run();
+    assert_eq!(
+        rows(
+            &test,
+            "SELECT name, status, stdout FROM tasks ORDER BY position"
+        ),
+        [["a", "passed", ""], ["b", "passed", ""]]
+    );
+}
+
+#[test]
 fn an_interpreter_that_does_not_exist_fails_the_task() {
     let test = Test::new().file(
         "tasks.toml",
@@ -381,6 +423,14 @@ fn convert_round_trips_and_refuses_what_a_format_cannot_hold() {
         .stderr_contains(
             "task `shell` cannot be written in the lines format: its command has 5 lines",
         )
+        .run();
+    let test = Test::new().file(
+        "tasks.toml",
+        "[[task]]\nname = 'a'\ncommand = \"\"\"\nmake\n\"\"\"\n",
+    );
+    test.with_args(&["convert", "tasks.toml", "--to", "lines"])
+        .status(0)
+        .stdout("a: make\n")
         .run();
     let test = Test::new().file("tasks.toml", "[[task]]\nname = 'e'\neval = 'print(1)'\n");
     test.with_args(&["convert", "tasks.toml", "--to", "lines"])
