@@ -60,6 +60,22 @@ impl FileFormat {
             _ => FileFormat::Lines,
         }
     }
+
+    /// The format's name, as `--file-format` and the history write it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            FileFormat::Lines => "lines",
+            FileFormat::Toml => "toml",
+            FileFormat::Json => "json",
+        }
+    }
+
+    /// The format named `name`, as [`FileFormat::as_str`] writes it.
+    pub(crate) fn parse(name: &str) -> Option<FileFormat> {
+        [FileFormat::Lines, FileFormat::Toml, FileFormat::Json]
+            .into_iter()
+            .find(|format| format.as_str() == name)
+    }
 }
 
 /// The script that builds on a task file.
@@ -93,6 +109,8 @@ pub(crate) struct Loaded {
     pub(crate) script_path: Option<PathBuf>,
     /// The task file's directory, where its tasks run.
     pub(crate) dir: PathBuf,
+    /// The format the task file was read in; `None` for a script alone.
+    pub(crate) format: Option<FileFormat>,
 }
 
 /// The task file to use in `dir` when none is named: the first of
@@ -226,6 +244,7 @@ pub(crate) fn load_source(
             script,
             script_path,
             dir: dir.to_owned(),
+            format: (!is_script(&path)).then_some(format),
         }),
         Err(errors) => Err(invalid(sorted(
             errors.into_iter().map(Problem::from).collect(),

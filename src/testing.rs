@@ -20,6 +20,7 @@ pub(crate) fn new_run() -> NewRun {
         retry_of: None,
         started_at: std::time::SystemTime::now(),
         executor: "local",
+        file_format: Some("lines"),
     }
 }
 
@@ -92,6 +93,7 @@ pub(crate) fn run_row(id: i64) -> RunRow {
         jobs: None,
         note: None,
         script: None,
+        file_format: None,
         pools: Vec::new(),
         host: None,
         pid: None,

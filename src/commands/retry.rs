@@ -17,7 +17,7 @@ use crate::error::{Error, plural};
 use crate::event::Status;
 use crate::exit_code;
 use crate::graph::Plan;
-use crate::load::{self, LoadOptions, ScriptChoice};
+use crate::load::{self, FileFormat, LoadOptions, ScriptChoice};
 use crate::record::{NewRun, RunRow, RunStatus, Store, TaskRow, last_attempts};
 use crate::report::ColorChoice;
 use crate::script::{Policy, Script, TaskView};
@@ -65,11 +65,9 @@ pub(crate) fn retry(
         });
     }
 
-    // The run's own script gives the closures of evaluated tasks and,
-    // unless --policy names another, the retry policy. Shell tasks need
-    // nothing but their stored commands.
-    // The code of `eval` tasks may call the script's functions, as in the
-    // run.
+    // The run's own script gives the closures of evaluated tasks (and the
+    // functions `eval` code may call) and, unless --policy names another,
+    // the retry policy. Shell tasks need nothing but their stored commands.
     let closures = last
         .iter()
         .any(|task| matches!(task.kind, Kind::Rhai | Kind::Eval) && !task.state.is(Status::Passed));
@@ -134,6 +132,7 @@ pub(crate) fn retry(
         retry_of: Some(original.id),
         started_at: SystemTime::now(),
         executor: ExecutorKind::Local.as_str(),
+        file_format: format_of(&original).map(FileFormat::as_str),
     };
     execute_plan(
         plan,
@@ -293,6 +292,11 @@ struct RunScript {
 /// load, that is an error if `needed` (evaluated tasks are retried, and
 /// their closures are in it); otherwise the retry goes on without its
 /// policy, and says so.
+/// The format `run` read its task file in, if it says.
+fn format_of(run: &RunRow) -> Option<FileFormat> {
+    run.file_format.as_deref().and_then(FileFormat::parse)
+}
+
 fn run_script(
     run: &RunRow,
     needed: bool,
@@ -307,7 +311,8 @@ fn run_script(
         Some(taskfile) if taskfile != script && taskfile.exists() => LoadOptions {
             file: taskfile,
             script: ScriptChoice::Given(script.clone()),
-            format: None,
+            // As the run read it; by its name for runs that did not say.
+            format: format_of(run),
         },
         _ => LoadOptions {
             file: script.clone(),

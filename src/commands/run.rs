@@ -13,7 +13,7 @@ use crate::event::Summary;
 use crate::execute::{Slurm, SlurmOptions};
 use crate::exit_code;
 use crate::graph::Plan;
-use crate::load;
+use crate::load::{self, FileFormat};
 use crate::order::{Estimates, Order};
 use crate::record::{NewRun, Recorder, Store};
 use crate::report::{
@@ -70,6 +70,7 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
         retry_of: None,
         started_at: SystemTime::now(),
         executor: ExecutorKind::Local.as_str(),
+        file_format: loaded.format.map(FileFormat::as_str),
     };
     execute_plan(
         plan,

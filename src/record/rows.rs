@@ -68,6 +68,9 @@ pub(crate) struct RunRow {
     pub note: Option<String>,
     /// The run's script, if one took part.
     pub script: Option<String>,
+    /// The format its task file was read in (`lines`, `toml`, `json`), if
+    /// it had one and it was recorded.
+    pub file_format: Option<String>,
     /// The run's pools: name and limit.
     pub pools: Vec<(String, usize)>,
     /// The host and process id of the taskrun that ran it.
@@ -324,7 +327,7 @@ impl Store {
 
 const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, passed, failed,
     skipped, status, taskfile, dir, duration_ms, timeouts, canceled, retry_of, signal, jobs,
-    host, pid, pid_started, note, script, pools, taskfile_relative FROM runs";
+    host, pid, pid_started, note, script, pools, taskfile_relative, file_format FROM runs";
 
 const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
     started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
@@ -366,6 +369,7 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         jobs: row.get(15)?,
         note: row.get(19)?,
         script: row.get(20)?,
+        file_format: row.get(23)?,
         pools: row
             .get::<_, String>(21)?
             .split(',')

@@ -17,13 +17,14 @@
 //! are never given twice (`runs.id` AUTOINCREMENT); version 10 each
 //! task's fingerprint (filled in for the rows already there by
 //! [`after`]), when each attempt started within its run and in which lane,
-//! and the covering index that estimates are read from.
+//! and the covering index that estimates are read from; version 11 the
+//! format the task file was read in.
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 10;
+pub(super) const VERSION: i64 = 11;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 10] = [
+pub(super) const MIGRATIONS: [&str; 11] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -169,6 +170,10 @@ pub(super) const MIGRATIONS: [&str; 10] = [
     ALTER TABLE tasks ADD COLUMN start_us INTEGER;
     ALTER TABLE tasks ADD COLUMN slot INTEGER;
     CREATE INDEX tasks_history ON tasks(name, fingerprint, status, run_id, duration_ms);",
+    // 11: the format the task file was read in (`lines`, `toml`, `json`),
+    // so that `retry` reads it again the same way whatever its name says;
+    // NULL for a script alone, and for runs recorded before.
+    "ALTER TABLE runs ADD COLUMN file_format TEXT;",
 ];
 
 /// What a migration needs done in code, after its SQL and in its

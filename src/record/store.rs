@@ -462,6 +462,7 @@ mod tests {
         assert_eq!(store.version().unwrap(), VERSION);
         let mut expected = before;
         expected.push("taskfile_relative".to_owned());
+        expected.push("file_format".to_owned());
         assert_eq!(columns(&store.connection, "runs"), expected);
         let sql: String = store
             .connection

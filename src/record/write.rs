@@ -36,6 +36,9 @@ pub(crate) struct NewRun {
     pub started_at: SystemTime,
     /// Where the tasks run: `local` or `slurm`.
     pub executor: &'static str,
+    /// The format the task file was read in, unless the tasks came from a
+    /// script alone.
+    pub file_format: Option<&'static str>,
 }
 
 /// The ids a started run was given.
@@ -152,8 +155,8 @@ impl Store {
             transaction.execute(
                 "INSERT INTO runs (started_at, total_tasks, status, taskfile, dir, jobs,
                      retry_of, host, pid, pid_started, script, pools, executor,
-                     taskfile_relative)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     taskfile_relative, file_format)
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     unix_seconds(run.started_at),
                     to_i64(plan.tasks.len()),
@@ -172,6 +175,7 @@ impl Store {
                         .join(","),
                     run.executor,
                     run.taskfile_relative,
+                    run.file_format,
                 ],
             )?;
             let run_id = transaction.last_insert_rowid();

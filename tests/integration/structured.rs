@@ -269,6 +269,33 @@ command = "echo done"
 }
 
 #[test]
+fn retry_reads_the_task_file_in_the_format_the_run_did() {
+    let test = Test::new()
+        .file("pipeline.conf", "[[task]]\nname = 'base'\ncommand = 'echo base'\n")
+        .file(
+            "Taskfile.rhai",
+            "task(\"check\", || { if !file_exists(\"flag\") { throw \"no flag\"; } print(\"flag\"); }).after(\"base\");\n",
+        );
+    test.with_args(&["run", "pipeline.conf", "--file-format", "toml", "--quiet"])
+        .status(1)
+        .run();
+    assert_eq!(rows(&test, "SELECT file_format FROM runs"), [["toml"]]);
+    std::fs::write(test.path().join("flag"), "").unwrap();
+    test.with_args(&["retry", "1", "--quiet"]).status(0).run();
+    assert_eq!(
+        rows(
+            &test,
+            "SELECT name, status, stdout FROM tasks WHERE run_id = 2"
+        ),
+        [["check", "passed", "flag\n"]]
+    );
+    assert_eq!(
+        rows(&test, "SELECT file_format FROM runs WHERE id = 2"),
+        [["toml"]]
+    );
+}
+
+#[test]
 fn the_format_comes_from_the_name_or_the_flag() {
     let toml = "[[task]]\nname = 'a'\ncommand = 'echo from toml'\n";
     let test = Test::new().file("pipeline.conf", toml);
