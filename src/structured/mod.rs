@@ -118,12 +118,14 @@ pub(crate) fn parse(source: &Source, id: SourceId, format: Format) -> Parsed {
         let span = Span::new(id, offset, Source::REPLACEMENT_LEN);
         walk.error(ParseError::InvalidUtf8 { span });
     }
-    let root = match format {
-        Format::Toml => tree::toml(&source.text, id),
-        Format::Json => tree::json(&source.text, id).map_err(|error| vec![error]),
+    let read = match format {
+        Format::Toml => tree::toml(&source.text, id, |root| walk.document(root)),
+        Format::Json => {
+            tree::json(&source.text, id, |root| walk.document(root)).map_err(|error| vec![error])
+        }
     };
-    match root {
-        Ok(root) => walk.document(&root),
+    match read {
+        Ok(()) => {}
         Err(errors) => {
             // A byte that is not UTF-8 is reported once, as such.
             let invalid = |span: Span| {
@@ -186,11 +188,11 @@ struct Fields<'a> {
     name: Option<Spanned<String>>,
     /// A `name` was given, valid or not.
     named: bool,
-    command: Option<(&'a Key, &'a Node)>,
+    command: Option<(&'a Key<'a>, &'a Node<'a>)>,
     /// A `command`, `script` or `eval` was given, valid or not.
     commanded: bool,
-    kind: Option<(Kind, &'a Key)>,
-    eval: Option<(&'a Key, &'a Node)>,
+    kind: Option<(Kind, &'a Key<'a>)>,
+    eval: Option<(&'a Key<'a>, &'a Node<'a>)>,
     after: Vec<Spanned<String>>,
     after_done: Vec<Spanned<String>>,
     settings: Settings,
@@ -221,7 +223,7 @@ impl Walk {
         self.parsed.errors.push(error);
     }
 
-    fn wrong_type(&mut self, key: &str, expected: &'static str, node: &Node, help: String) {
+    fn wrong_type(&mut self, key: &str, expected: &'static str, node: &Node<'_>, help: String) {
         self.error(ParseError::WrongType {
             key: key.to_owned(),
             expected,
@@ -231,7 +233,13 @@ impl Walk {
         });
     }
 
-    fn unknown_key(&mut self, key: &Key, place: &'static str, known: &[&str], help: Option<&str>) {
+    fn unknown_key(
+        &mut self,
+        key: &Key<'_>,
+        place: &'static str,
+        known: &[&str],
+        help: Option<&str>,
+    ) {
         // What other tools call what taskrun has.
         let synonym = SYNONYMS
             .iter()
@@ -254,7 +262,7 @@ impl Walk {
             ),
         };
         self.error(ParseError::UnknownKey {
-            key: key.name.clone(),
+            key: key.name.to_string(),
             place,
             span: key.span,
             help,
@@ -272,7 +280,12 @@ impl Walk {
 
     /// A table's entries, or its problem. In JSON, a key given twice is
     /// one (TOML's parser reports it as a syntax error).
-    fn table<'a>(&mut self, key: &str, node: &'a Node, help: &str) -> Option<Vec<&'a (Key, Node)>> {
+    fn table<'a>(
+        &mut self,
+        key: &str,
+        node: &'a Node<'a>,
+        help: &str,
+    ) -> Option<Vec<&'a (Key<'a>, Node<'a>)>> {
         let Value::Table(entries) = &node.value else {
             self.wrong_type(key, "a table", node, help.to_owned());
             return None;
@@ -280,9 +293,9 @@ impl Walk {
         let mut seen: Vec<&str> = Vec::new();
         let mut unique = Vec::new();
         for entry in entries {
-            if seen.contains(&entry.0.name.as_str()) {
+            if seen.contains(&entry.0.name.as_ref()) {
                 self.error(ParseError::RepeatedAttribute {
-                    key: entry.0.name.clone(),
+                    key: entry.0.name.to_string(),
                     span: entry.0.span,
                 });
                 continue;
@@ -295,7 +308,7 @@ impl Walk {
 
     /// A string value; `None` (and its problem) otherwise. A NUL byte,
     /// which no command, variable or path can hold, is a problem too.
-    fn string<'a>(&mut self, key: &Key, node: &'a Node, example: &str) -> Option<&'a str> {
+    fn string<'a>(&mut self, key: &Key<'_>, node: &'a Node<'a>, example: &str) -> Option<&'a str> {
         let Value::String { text, .. } = &node.value else {
             self.wrong_type(
                 &key.name,
@@ -316,8 +329,8 @@ impl Walk {
     /// A whole number in `range`.
     fn integer(
         &mut self,
-        key: &Key,
-        node: &Node,
+        key: &Key<'_>,
+        node: &Node<'_>,
         range: std::ops::RangeInclusive<i64>,
         what: &str,
     ) -> Option<i64> {
@@ -342,7 +355,7 @@ impl Walk {
         }
     }
 
-    fn document(&mut self, root: &Node) {
+    fn document(&mut self, root: &Node<'_>) {
         let Some(entries) = self.table("the file", root, "a task file is a table of tasks") else {
             return;
         };
@@ -351,7 +364,7 @@ impl Walk {
             defaults = self.defaults(node);
         }
         for (key, node) in &entries {
-            match key.name.as_str() {
+            match key.name.as_ref() {
                 "$schema" => {
                     self.string(key, node, "\"$schema\": \"https://…/taskrun.schema.json\"");
                 }
@@ -377,7 +390,7 @@ impl Walk {
         }
     }
 
-    fn defaults(&mut self, node: &Node) -> Defaults {
+    fn defaults(&mut self, node: &Node<'_>) -> Defaults {
         let mut defaults = Defaults::default();
         let Some(entries) = self.table(
             "defaults",
@@ -387,7 +400,7 @@ impl Walk {
             return defaults;
         };
         for (key, node) in entries {
-            match key.name.as_str() {
+            match key.name.as_ref() {
                 "timeout" => defaults.timeout = self.duration(key, node),
                 "retries" => defaults.retries = self.retries(key, node),
                 "env" => defaults.env = self.env(key, node),
@@ -403,7 +416,7 @@ impl Walk {
         defaults
     }
 
-    fn pools(&mut self, node: &Node) {
+    fn pools(&mut self, node: &Node<'_>) {
         let Some(entries) = self.table(
             "pools",
             node,
@@ -422,7 +435,7 @@ impl Walk {
             match whole(&node.value) {
                 Some(limit) if limit >= 1 => {
                     self.parsed.pools.push(PoolSpec {
-                        name: Spanned::new(key.name.clone(), key.span),
+                        name: Spanned::new(key.name.to_string(), key.span),
                         limit: usize::try_from(limit).unwrap_or(usize::MAX),
                     });
                 }
@@ -437,7 +450,7 @@ impl Walk {
         }
     }
 
-    fn task(&mut self, node: &Node, defaults: &Defaults) {
+    fn task(&mut self, node: &Node<'_>, defaults: &Defaults) {
         let help = match self.format {
             Format::Toml => "write each task as a `[[task]]` table with a `name` and a `command`",
             Format::Json => "write each task as an object with a `name` and a `command`",
@@ -453,9 +466,9 @@ impl Walk {
     }
 
     /// Reads one key of a task's table into `fields`.
-    fn field<'a>(&mut self, key: &'a Key, node: &'a Node, fields: &mut Fields<'a>) {
+    fn field<'a>(&mut self, key: &'a Key<'a>, node: &'a Node<'a>, fields: &mut Fields<'a>) {
         let settings = &mut fields.settings;
-        match key.name.as_str() {
+        match key.name.as_ref() {
             "name" => {
                 fields.named = true;
                 let Some(name) = self.string(key, node, "name = \"build\"") else {
@@ -479,8 +492,8 @@ impl Walk {
                 fields.commanded = true;
                 if let Some((first, _)) = fields.command {
                     self.error(ParseError::ConflictingKeys {
-                        key: key.name.clone(),
-                        other: first.name.clone(),
+                        key: key.name.to_string(),
+                        other: first.name.to_string(),
                         span: key.span,
                         help: "`script` is another name for `command`; keep one".to_owned(),
                     });
@@ -549,7 +562,7 @@ impl Walk {
     }
 
     /// Makes the task of `fields`, with `defaults` for what it leaves out.
-    fn finish(&mut self, node: &Node, fields: Fields<'_>, defaults: &Defaults) {
+    fn finish(&mut self, node: &Node<'_>, fields: Fields<'_>, defaults: &Defaults) {
         let Some(name) = fields.name else {
             if !fields.named {
                 let help = match fields.command {
@@ -568,7 +581,7 @@ impl Walk {
         let kind = match (fields.kind, fields.eval) {
             (Some((Kind::Shell, kind)), Some((eval, _))) => {
                 self.error(ParseError::ConflictingKeys {
-                    key: eval.name.clone(),
+                    key: eval.name.to_string(),
                     other: "kind = \"exec\"".to_owned(),
                     span: kind.span,
                     help:
@@ -584,7 +597,7 @@ impl Walk {
         let command = if kind == Kind::Eval {
             if let Some((key, _)) = fields.command {
                 self.error(ParseError::ConflictingKeys {
-                    key: key.name.clone(),
+                    key: key.name.to_string(),
                     other: if fields.kind.is_some() {
                         "kind = \"eval\"".to_owned()
                     } else {
@@ -642,7 +655,7 @@ impl Walk {
     }
 
     /// Task names (`after`, `after_done`), without repeats.
-    fn names(&mut self, key: &Key, node: &Node, names: &mut Vec<Spanned<String>>) {
+    fn names(&mut self, key: &Key<'_>, node: &Node<'_>, names: &mut Vec<Spanned<String>>) {
         let Value::Array(items) = &node.value else {
             let help = format!(
                 "list the task names, e.g. `{} = [\"build\", \"lint\"]`",
@@ -668,18 +681,18 @@ impl Walk {
                 });
             } else if !crate::task::is_valid_name(text) {
                 self.error(ParseError::InvalidDependency {
-                    name: text.clone(),
+                    name: text.to_string(),
                     span: item.text_span(),
                     help: dependency_help(text),
                 });
             } else if !names.iter().any(|name| name.value == *text) {
-                names.push(Spanned::new(text.clone(), item.text_span()));
+                names.push(Spanned::new(text.to_string(), item.text_span()));
             }
         }
     }
 
     /// A duration: text such as `"90s"`, or a number of seconds.
-    fn duration(&mut self, key: &Key, node: &Node) -> Option<Duration> {
+    fn duration(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<Duration> {
         let seconds = match node.value {
             Value::String { ref text, .. } => {
                 return parse_duration(text)
@@ -709,13 +722,13 @@ impl Walk {
             .ok()
     }
 
-    fn retries(&mut self, key: &Key, node: &Node) -> Option<u32> {
+    fn retries(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<u32> {
         self.integer(key, node, 0..=i64::from(MAX_RETRIES), "a number of retries")
             .and_then(|retries| u32::try_from(retries).ok())
     }
 
     /// An amount of memory: text such as `"4G"`, or a number of bytes.
-    fn mem(&mut self, key: &Key, node: &Node) -> Option<u64> {
+    fn mem(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<u64> {
         let (bytes, text) = match &node.value {
             Value::String { text, .. } => {
                 let Ok(bytes) = parse_size(text) else {
@@ -723,7 +736,7 @@ impl Walk {
                     self.invalid_value(&key.name, text, node.text_span(), help);
                     return None;
                 };
-                (bytes, text.clone())
+                (bytes, text.to_string())
             }
             value if whole(value).is_some() => {
                 let bytes = whole(value).unwrap_or_default();
@@ -743,7 +756,7 @@ impl Walk {
         Some(bytes)
     }
 
-    fn dir(&mut self, key: &Key, node: &Node) -> Option<PathBuf> {
+    fn dir(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<PathBuf> {
         let dir = self.string(key, node, "dir = \"web\"")?;
         if dir.is_empty() {
             self.invalid_value(
@@ -758,7 +771,7 @@ impl Walk {
     }
 
     /// Variables: a table of names to string values, in file order.
-    fn env(&mut self, key: &Key, node: &Node) -> Vec<(String, String)> {
+    fn env(&mut self, key: &Key<'_>, node: &Node<'_>) -> Vec<(String, String)> {
         let help = format!(
             "write the variables as a table, e.g. `{} = {{ PORT = \"8080\" }}`",
             key.name
@@ -787,7 +800,7 @@ impl Walk {
                 });
                 continue;
             }
-            env.push((name.name.clone(), text.clone()));
+            env.push((name.name.to_string(), text.to_string()));
         }
         env
     }
@@ -864,9 +877,9 @@ fn dependency_help(name: &str) -> String {
 /// A command's or code's text, spanning its text when that is written
 /// literally (so that positions inside it can be found), else the whole
 /// string.
-fn code_of(node: &Node) -> Spanned<String> {
+fn code_of(node: &Node<'_>) -> Spanned<String> {
     let text = match &node.value {
-        Value::String { text, .. } => text.clone(),
+        Value::String { text, .. } => text.to_string(),
         _ => String::new(),
     };
     Spanned::new(text, node.text_span())
@@ -875,7 +888,7 @@ fn code_of(node: &Node) -> Spanned<String> {
 /// The start of a table: its first line (the `[[task]]` header in TOML,
 /// the `{` in JSON), so that a problem with the whole table points at one
 /// line.
-fn header(node: &Node, text: &str) -> Span {
+fn header(node: &Node<'_>, text: &str) -> Span {
     let table = text
         .get(node.span.offset..node.span.end())
         .unwrap_or_default();

@@ -6,25 +6,27 @@
 //! written out literally between its quotes, so that a problem inside it
 //! (one bad character of a name) can be pointed at exactly.
 
+use std::borrow::Cow;
+
 use toml::de::{DeTable, DeValue};
 
 use crate::source::{SourceId, Span};
 
 /// A value and the text it was read from.
 #[derive(Clone, Debug)]
-pub(crate) struct Node {
-    pub(crate) value: Value,
+pub(crate) struct Node<'t> {
+    pub(crate) value: Value<'t>,
     /// The whole value as written: a string with its quotes.
     pub(crate) span: Span,
 }
 
 /// A value of either format.
 #[derive(Clone, Debug)]
-pub(crate) enum Value {
+pub(crate) enum Value<'t> {
     /// A string, and where its text starts in the file when it is written
     /// there literally (no escapes), for spans inside it.
     String {
-        text: String,
+        text: Cow<'t, str>,
         literal_at: Option<usize>,
     },
     Integer(i64),
@@ -35,19 +37,19 @@ pub(crate) enum Value {
     /// A value taskrun never reads (a TOML date, an integer too large for
     /// 64 bits), by its type's name.
     Other(&'static str),
-    Array(Vec<Node>),
+    Array(Vec<Node<'t>>),
     /// Keys in file order, each with its span.
-    Table(Vec<(Key, Node)>),
+    Table(Vec<(Key<'t>, Node<'t>)>),
 }
 
 /// A table's key.
 #[derive(Clone, Debug)]
-pub(crate) struct Key {
-    pub(crate) name: String,
+pub(crate) struct Key<'t> {
+    pub(crate) name: Cow<'t, str>,
     pub(crate) span: Span,
 }
 
-impl Value {
+impl Value<'_> {
     /// What the value is, for "expected …, found …".
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
@@ -63,7 +65,7 @@ impl Value {
     }
 }
 
-impl Node {
+impl Node<'_> {
     /// The span of `len` bytes at byte `at` of the string's text, when the
     /// text is written literally; otherwise the whole string.
     pub(crate) fn inner_span(&self, at: usize, len: usize) -> Span {
@@ -121,9 +123,13 @@ fn literal_at(text: &str, range: std::ops::Range<usize>, value: &str) -> Option<
     None
 }
 
-/// Parses TOML text. Syntax errors come back all at once, as far as the
-/// parser can recover.
-pub(crate) fn toml(text: &str, id: SourceId) -> Result<Node, Vec<SyntaxError>> {
+/// Parses TOML text and hands its tree to `read`. Syntax errors come back
+/// all at once, as far as the parser can recover.
+pub(crate) fn toml<R>(
+    text: &str,
+    id: SourceId,
+    read: impl FnOnce(&Node<'_>) -> R,
+) -> Result<R, Vec<SyntaxError>> {
     let (table, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         return Err(errors
@@ -138,13 +144,14 @@ pub(crate) fn toml(text: &str, id: SourceId) -> Result<Node, Vec<SyntaxError>> {
             .collect());
     }
     let span = table.span();
-    Ok(Node {
+    let root = Node {
         value: toml_table(text, id, table.get_ref()),
         span: Span::new(id, span.start, span.len()),
-    })
+    };
+    Ok(read(&root))
 }
 
-fn toml_table(text: &str, id: SourceId, table: &DeTable<'_>) -> Value {
+fn toml_table<'t>(text: &str, id: SourceId, table: &'t DeTable<'_>) -> Value<'t> {
     Value::Table(
         table
             .iter()
@@ -152,7 +159,7 @@ fn toml_table(text: &str, id: SourceId, table: &DeTable<'_>) -> Value {
                 let span = key.span();
                 (
                     Key {
-                        name: key.get_ref().to_string(),
+                        name: Cow::Borrowed(key.get_ref().as_ref()),
                         span: Span::new(id, span.start, span.len()),
                     },
                     toml_node(text, id, value),
@@ -162,12 +169,12 @@ fn toml_table(text: &str, id: SourceId, table: &DeTable<'_>) -> Value {
     )
 }
 
-fn toml_node(text: &str, id: SourceId, node: &toml::Spanned<DeValue<'_>>) -> Node {
+fn toml_node<'t>(text: &str, id: SourceId, node: &'t toml::Spanned<DeValue<'_>>) -> Node<'t> {
     let range = node.span();
     let value = match node.get_ref() {
         DeValue::String(string) => Value::String {
             literal_at: literal_at(text, range.clone(), string),
-            text: string.to_string(),
+            text: Cow::Borrowed(string.as_ref()),
         },
         DeValue::Integer(integer) => i64::from_str_radix(integer.as_str(), integer.radix())
             .map_or(Value::Other("an integer too large"), Value::Integer),
@@ -188,9 +195,13 @@ fn toml_node(text: &str, id: SourceId, node: &toml::Spanned<DeValue<'_>>) -> Nod
     }
 }
 
-/// Parses JSON text (RFC 8259: no comments, no trailing commas). The
-/// parser stops at the first syntax error.
-pub(crate) fn json(text: &str, id: SourceId) -> Result<Node, SyntaxError> {
+/// Parses JSON text (RFC 8259: no comments, no trailing commas) and hands
+/// its tree to `read`. The parser stops at the first syntax error.
+pub(crate) fn json<R>(
+    text: &str,
+    id: SourceId,
+    read: impl FnOnce(&Node<'_>) -> R,
+) -> Result<R, SyntaxError> {
     let strict = jsonc_parser::ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -212,28 +223,29 @@ pub(crate) fn json(text: &str, id: SourceId) -> Result<Node, SyntaxError> {
                     span: Span::new(id, range.start, range.end - range.start),
                 }
             })?;
-    match parsed.value {
-        Some(value) => {
-            let mut error = None;
-            let node = json_node(text, id, &value, &mut error);
-            error.map_or(Ok(node), Err)
-        }
-        None => Err(SyntaxError {
+    let Some(value) = parsed.value else {
+        return Err(SyntaxError {
             message: "the file holds no JSON value".to_owned(),
             span: Span::new(id, 0, 0),
-        }),
+        });
+    };
+    let mut error = None;
+    let root = json_node(text, id, &value, &mut error);
+    match error {
+        Some(error) => Err(error),
+        None => Ok(read(&root)),
     }
 }
 
 /// `node` as a tree node; `error` gets the first string that holds a raw
 /// control character (a tab, a newline), which JSON does not allow and
 /// jsonc-parser lets through.
-fn json_node(
+fn json_node<'t>(
     text: &str,
     id: SourceId,
-    node: &jsonc_parser::ast::Value<'_>,
+    node: &'t jsonc_parser::ast::Value<'_>,
     error: &mut Option<SyntaxError>,
-) -> Node {
+) -> Node<'t> {
     use jsonc_parser::ast::Value as Json;
     use jsonc_parser::common::Ranged;
 
@@ -251,7 +263,7 @@ fn json_node(
             }
             Value::String {
                 literal_at: literal_at(text, range.start..range.end, &string.value),
-                text: string.value.to_string(),
+                text: Cow::Borrowed(string.value.as_ref()),
             }
         }
         Json::NumberLit(number) => number.value.parse::<i64>().map_or_else(
@@ -285,7 +297,7 @@ fn json_node(
                     };
                     (
                         Key {
-                            name: property.name.as_str().to_owned(),
+                            name: Cow::Borrowed(property.name.as_str()),
                             span,
                         },
                         json_node(text, id, &property.value, error),
@@ -311,7 +323,10 @@ mod tests {
     #[test]
     fn toml_spans_point_at_the_text() {
         let text = "[[task]]\nname = \"build\"\ncommand = \"\"\"\nmake\nmake install\n\"\"\"\nenv = { A = 'x' }\n";
-        let root = toml(text, SourceId::default()).unwrap();
+        toml(text, SourceId::default(), |root| spans(text, root)).unwrap();
+    }
+
+    fn spans(text: &str, root: &Node<'_>) {
         let Value::Table(top) = &root.value else {
             panic!()
         };
@@ -322,7 +337,7 @@ mod tests {
         let Value::Table(task) = &tasks[0].value else {
             panic!()
         };
-        let keys: Vec<_> = task.iter().map(|(key, _)| key.name.as_str()).collect();
+        let keys: Vec<_> = task.iter().map(|(key, _)| key.name.as_ref()).collect();
         assert_eq!(keys, ["name", "command", "env"]);
         assert_eq!(text_at(text, task[0].0.span), "name");
         assert_eq!(text_at(text, task[0].1.span), "\"build\"");
@@ -341,42 +356,49 @@ mod tests {
     #[test]
     fn escaped_strings_are_pointed_at_whole() {
         let text = r#"{"name": "a\u0062"}"#;
-        let root = json(text, SourceId::default()).unwrap();
-        let Value::Table(top) = &root.value else {
-            panic!()
-        };
-        assert_eq!(text_at(text, top[0].0.span), "name");
-        assert!(
-            matches!(&top[0].1.value, Value::String { text, literal_at: None } if text == "ab")
-        );
-        assert_eq!(text_at(text, top[0].1.text_span()), r#""a\u0062""#);
+        json(text, SourceId::default(), |root| {
+            let Value::Table(top) = &root.value else {
+                panic!()
+            };
+            assert_eq!(text_at(text, top[0].0.span), "name");
+            assert!(
+                matches!(&top[0].1.value, Value::String { text, literal_at: None } if text == "ab")
+            );
+            assert_eq!(text_at(text, top[0].1.text_span()), r#""a\u0062""#);
+        })
+        .unwrap();
     }
 
     #[test]
     fn syntax_errors_carry_their_position() {
-        let errors = toml("[[task]]\nname = \n", SourceId::default()).unwrap_err();
+        let errors = toml("[[task]]\nname = \n", SourceId::default(), |_| ()).unwrap_err();
         assert!(!errors.is_empty());
         assert!(errors[0].span.offset >= 9, "{errors:?}");
-        let error = json("{\"task\": [1,]}", SourceId::default()).unwrap_err();
+        let error = json("{\"task\": [1,]}", SourceId::default(), |_| ()).unwrap_err();
         assert_eq!(error.span.offset, 11, "{error:?}");
-        assert!(json("{} // no comments", SourceId::default()).is_err());
-        assert!(json("", SourceId::default()).is_err());
-        let error = json("{\"a\": \"x\ty\"}", SourceId::default()).unwrap_err();
+        assert!(json("{} // no comments", SourceId::default(), |_| ()).is_err());
+        assert!(json("", SourceId::default(), |_| ()).is_err());
+        let error = json("{\"a\": \"x\ty\"}", SourceId::default(), |_| ()).unwrap_err();
         assert_eq!(error.span.offset, 8, "{error:?}");
         assert!(error.message.contains("control character"), "{error:?}");
     }
 
     #[test]
     fn numbers() {
-        let root = json(
+        let names = json(
             "[1, -2, 1.5, 1e400, 99999999999999999999]",
             SourceId::default(),
+            |root| {
+                let Value::Array(items) = &root.value else {
+                    panic!()
+                };
+                items
+                    .iter()
+                    .map(|item| item.value.type_name())
+                    .collect::<Vec<_>>()
+            },
         )
         .unwrap();
-        let Value::Array(items) = root.value else {
-            panic!()
-        };
-        let names: Vec<_> = items.iter().map(|item| item.value.type_name()).collect();
         assert_eq!(
             names,
             [
