@@ -143,7 +143,7 @@ pub enum ParseError {
     #[error("the task file contains a NUL byte")]
     #[diagnostic(
         code(taskfile::nul_byte),
-        help("a shell command cannot contain NUL bytes; remove it")
+        help("no command, path or variable can hold a NUL byte; remove it")
     )]
     NulByte {
         #[label("NUL byte")]
@@ -261,9 +261,7 @@ pub enum GraphError {
     #[error("no tasks defined")]
     #[diagnostic(
         code(graph::no_tasks),
-        help(
-            "add a task, such as the line `build: make` (a `[[task]]` table in TOML); `#` starts a comment"
-        )
+        help("add a task, such as the line `build: make` (in TOML, a `[[task]]` table)")
     )]
     NoTasks { source_id: SourceId },
 

@@ -51,7 +51,12 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let shift = match unit.trim().trim_end_matches("iB").trim_end_matches('B') {
+    let unit = unit.trim();
+    let unit = unit
+        .strip_suffix("iB")
+        .or_else(|| unit.strip_suffix('B'))
+        .unwrap_or(unit);
+    let shift = match unit {
         "" => 0,
         "K" | "k" => 10,
         "M" => 20,
@@ -169,5 +174,8 @@ mod tests {
         assert!(parse_size("-1").is_err());
         assert!(parse_size("1T").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
+        assert_eq!(parse_size("1GB"), Ok(1 << 30));
+        assert!(parse_size("1GBB").is_err(), "one unit suffix");
+        assert!(parse_size("1GiBiB").is_err(), "one unit suffix");
     }
 }

@@ -287,16 +287,16 @@ struct RunScript {
     plan: Plan,
 }
 
-/// The script of a recorded run, loaded again: with its task file, which
-/// it may build on, or alone once the task file is gone. When it does not
-/// load, that is an error if `needed` (evaluated tasks are retried, and
-/// their closures are in it); otherwise the retry goes on without its
-/// policy, and says so.
 /// The format `run` read its task file in, if it says.
 fn format_of(run: &RunRow) -> Option<FileFormat> {
     run.file_format.as_deref().and_then(FileFormat::parse)
 }
 
+/// The script of a recorded run, loaded again: with its task file, which
+/// it may build on, or alone once the task file is gone. When it does not
+/// load, that is an error if `needed` (evaluated tasks are retried, and
+/// their closures are in it); otherwise the retry goes on without its
+/// policy, and says so.
 fn run_script(
     run: &RunRow,
     needed: bool,

@@ -23,6 +23,7 @@ pub(crate) struct TaskFile {
     /// The schema this file follows, for editors (JSON only; taskrun
     /// ignores it).
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("not" = {"pattern": "\\x00"}))]
     #[schemars(with = "String")]
     pub(crate) schema: Option<String>,
     /// Settings every task has unless it sets its own; `env` is merged
@@ -107,7 +108,7 @@ pub(crate) struct TaskDoc {
     /// throwing, and what it prints is its output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String")]
-    #[schemars(extend("not" = {"pattern": "\\x00"}))]
+    #[schemars(pattern(r"\S"), extend("not" = {"pattern": "\\x00"}))]
     pub(crate) eval: Option<String>,
     /// What the task is for, as `taskrun list` shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,7 +187,7 @@ pub(crate) enum MemDoc {
     /// at least 1048576 bytes.
     Text(
         #[schemars(pattern(
-            r"^\s*([1-9][0-9]*\s*[MG]|(102[4-9]|10[3-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-9][0-9]{4,})\s*[Kk]|(104857[6-9]|10485[89][0-9]|1048[6-9][0-9]{2}|1049[0-9]{3}|10[5-9][0-9]{4}|1[1-9][0-9]{5}|[2-9][0-9]{6}|[1-9][0-9]{7,})\s*)(i?B)?\s*$"
+            r"^\s*0*([1-9][0-9]*\s*[MG]|(102[4-9]|10[3-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-9][0-9]{4,})\s*[Kk]|(104857[6-9]|10485[89][0-9]|1048[6-9][0-9]{2}|1049[0-9]{3}|10[5-9][0-9]{4}|1[1-9][0-9]{5}|[2-9][0-9]{6}|[1-9][0-9]{7,})\s*)(i?B)?\s*$"
         ))]
         String,
     ),
@@ -352,6 +353,9 @@ mod tests {
             task(r#""command": "x", "mem": "2048K""#),
             task(r#""command": "x", "mem": "1048576""#),
             task(r#""command": "x", "mem": "1048576B""#),
+            task(r#""command": "x", "mem": "01G""#),
+            task(r#""command": "x", "mem": 1e16"#),
+            r#"{"pools": {"db": 1e16}}"#.to_owned(),
             task(r#""command": "x", "mem": 1048576.0"#),
             task(r#""command": "x", "retries": 3.0, "cpus": 2.0"#),
             r#"{"pools": {"db": 1.0}}"#.to_owned(),
@@ -404,6 +408,11 @@ mod tests {
             task(r#""command": "x", "mem": "1048575""#),
             task(r#""command": "x", "mem": "0M""#),
             task(r#""command": "x", "mem": "0""#),
+            task(r#""command": "x", "mem": "1GBB""#),
+            task(r#""command": "x", "mem": "1GiBiB""#),
+            task(r#""eval": """#),
+            task(r#""eval": "  ""#),
+            r#"{"$schema": "a\u0000"}"#.to_owned(),
             task(r#""command": "x", "mem": 1048575.0"#),
             task(r#""command": "x", "timeout": null"#),
             task(r#""command": "x", "kind": null"#),

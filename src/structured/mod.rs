@@ -200,26 +200,7 @@ struct Fields<'a> {
 }
 
 impl Walk {
-    /// Records a problem; in a JSON file, its help's examples are written
-    /// in JSON (they are written in TOML here).
-    fn error(&mut self, mut error: ParseError) {
-        if self.format == Format::Json {
-            let help = match &mut error {
-                ParseError::UnknownKey { help, .. }
-                | ParseError::WrongType { help, .. }
-                | ParseError::MissingKey { help, .. }
-                | ParseError::ConflictingKeys { help, .. }
-                | ParseError::InvalidValue { help, .. }
-                | ParseError::InvalidPool { help, .. }
-                | ParseError::InvalidDependency { help, .. }
-                | ParseError::InvalidName { help, .. }
-                | ParseError::MissingCommand { help, .. } => Some(help),
-                _ => None,
-            };
-            if let Some(help) = help {
-                *help = json_examples(help);
-            }
-        }
+    fn error(&mut self, error: ParseError) {
         self.parsed.errors.push(error);
     }
 
@@ -231,6 +212,23 @@ impl Walk {
             span: node.span,
             help,
         });
+    }
+
+    /// `key = value` as this file writes it, in backticks: TOML's
+    /// `` `retries = 1` ``, JSON's `` `"retries": 1` ``.
+    fn ex(&self, key: &str, value: &str) -> String {
+        match self.format {
+            Format::Toml => format!("`{key} = {value}`"),
+            Format::Json => format!("`\"{key}\": {value}`"),
+        }
+    }
+
+    /// A table of one `name = value` entry, as this file writes it.
+    fn table_ex(&self, name: &str, value: &str) -> String {
+        match self.format {
+            Format::Toml => format!("{{ {name} = {value} }}"),
+            Format::Json => format!("{{ \"{name}\": {value} }}"),
+        }
     }
 
     fn unknown_key(
@@ -310,12 +308,8 @@ impl Walk {
     /// which no command, variable or path can hold, is a problem too.
     fn string<'a>(&mut self, key: &Key<'_>, node: &'a Node<'a>, example: &str) -> Option<&'a str> {
         let Value::String { text, .. } = &node.value else {
-            self.wrong_type(
-                &key.name,
-                "a string",
-                node,
-                format!("quote it, e.g. `{example}`"),
-            );
+            let help = format!("quote it, e.g. {}", self.ex(&key.name, example));
+            self.wrong_type(&key.name, "a string", node, help);
             return None;
         };
         if let Some(nul) = text.find('\0') {
@@ -334,7 +328,7 @@ impl Walk {
         range: std::ops::RangeInclusive<i64>,
         what: &str,
     ) -> Option<i64> {
-        let example = format!("{} = {}", key.name, range.start().max(&1));
+        let example = self.ex(&key.name, &range.start().max(&1).to_string());
         let value = whole(&node.value).map_or_else(|| node.value.clone(), Value::Integer);
         match value {
             Value::Integer(number) if range.contains(&number) => Some(number),
@@ -348,7 +342,7 @@ impl Walk {
                     &key.name,
                     "a whole number",
                     node,
-                    format!("write {what} without quotes, e.g. `{example}`"),
+                    format!("write {what} without quotes, e.g. {example}"),
                 );
                 None
             }
@@ -366,7 +360,7 @@ impl Walk {
         for (key, node) in &entries {
             match key.name.as_ref() {
                 "$schema" => {
-                    self.string(key, node, "\"$schema\": \"https://…/taskrun.schema.json\"");
+                    self.string(key, node, "\"./tasks.schema.json\"");
                 }
                 "defaults" => {}
                 "pools" => self.pools(node),
@@ -417,11 +411,11 @@ impl Walk {
     }
 
     fn pools(&mut self, node: &Node<'_>) {
-        let Some(entries) = self.table(
-            "pools",
-            node,
-            "`pools` maps each pool's name to its limit, e.g. `db = 1`",
-        ) else {
+        let help = format!(
+            "`pools` maps each pool's name to its limit, e.g. {}",
+            self.ex("db", "1")
+        );
+        let Some(entries) = self.table("pools", node, &help) else {
             return;
         };
         for (key, node) in entries {
@@ -439,13 +433,16 @@ impl Walk {
                         limit: usize::try_from(limit).unwrap_or(usize::MAX),
                     });
                 }
-                _ => self.error(ParseError::InvalidPool {
-                    span: node.span,
-                    help: format!(
-                        "a pool's limit is a whole number, at least 1, e.g. `{} = 1`",
-                        key.name
-                    ),
-                }),
+                _ => {
+                    let help = format!(
+                        "a pool's limit is a whole number, at least 1, e.g. {}",
+                        self.ex(&key.name, "1")
+                    );
+                    self.error(ParseError::InvalidPool {
+                        span: node.span,
+                        help,
+                    });
+                }
             }
         }
     }
@@ -471,18 +468,15 @@ impl Walk {
         match key.name.as_ref() {
             "name" => {
                 fields.named = true;
-                let Some(name) = self.string(key, node, "name = \"build\"") else {
+                let Some(name) = self.string(key, node, "\"build\"") else {
                     return;
                 };
                 if crate::task::is_valid_name(name) {
                     fields.name = Some(Spanned::new(name.to_owned(), node.text_span()));
                 } else if name.is_empty() {
-                    self.invalid_value(
-                        "name",
-                        name,
-                        node.span,
-                        "a task needs a name, e.g. `name = \"build\"`",
-                    );
+                    let help =
+                        format!("a task needs a name, e.g. {}", self.ex("name", "\"build\""));
+                    self.invalid_value("name", name, node.span, help);
                 } else {
                     let error = invalid_name(name, |at, len| node.inner_span(at, len));
                     self.error(error);
@@ -497,12 +491,12 @@ impl Walk {
                         span: key.span,
                         help: "`script` is another name for `command`; keep one".to_owned(),
                     });
-                } else if self.string(key, node, "command = \"make\"").is_some() {
+                } else if self.string(key, node, "\"make\"").is_some() {
                     fields.command = Some((key, node));
                 }
             }
             "kind" => {
-                let Some(kind) = self.string(key, node, "kind = \"eval\"") else {
+                let Some(kind) = self.string(key, node, "\"eval\"") else {
                     return;
                 };
                 match kind {
@@ -518,14 +512,18 @@ impl Walk {
             }
             "eval" => {
                 fields.commanded = true;
-                if self.string(key, node, "eval = \"print(40 + 2)\"").is_some() {
+                if self.string(key, node, "\"print(40 + 2)\"").is_some() {
                     fields.eval = Some((key, node));
                 }
             }
             "desc" => {
-                if let Some(desc) = self.string(key, node, "desc = \"build the release binary\"") {
+                if let Some(desc) = self.string(key, node, "\"build the release binary\"") {
                     if desc.trim().is_empty() {
-                        self.invalid_value("desc", desc, node.span, "write what the task is for, e.g. `desc = \"build the release binary\"`");
+                        let help = format!(
+                            "write what the task is for, e.g. {}",
+                            self.ex("desc", "\"build the release binary\"")
+                        );
+                        self.invalid_value("desc", desc, node.span, help);
                     } else {
                         fields.desc = Some(desc.to_owned());
                     }
@@ -544,16 +542,13 @@ impl Walk {
             "dir" => settings.dir = self.dir(key, node),
             "env" => settings.env = self.env(key, node),
             "pool" => {
-                if let Some(pool) = self.string(key, node, "pool = \"db\"") {
+                if let Some(pool) = self.string(key, node, "\"db\"") {
                     if crate::task::is_valid_name(pool) {
                         settings.pool = Some(Spanned::new(pool.to_owned(), node.text_span()));
                     } else {
-                        self.invalid_value(
-                            "pool",
-                            pool,
-                            node.text_span(),
-                            "name a pool of `[pools]`, e.g. `pool = \"db\"`",
-                        );
+                        let help =
+                            format!("name a pool of `pools`, e.g. {}", self.ex("pool", "\"db\""));
+                        self.invalid_value("pool", pool, node.text_span(), help);
                     }
                 }
             }
@@ -562,12 +557,16 @@ impl Walk {
     }
 
     /// Makes the task of `fields`, with `defaults` for what it leaves out.
-    fn finish(&mut self, node: &Node<'_>, fields: Fields<'_>, defaults: &Defaults) {
-        let Some(name) = fields.name else {
+    fn finish(&mut self, node: &Node<'_>, mut fields: Fields<'_>, defaults: &Defaults) {
+        let Some(name) = fields.name.take() else {
             if !fields.named {
+                let name = self.ex("name", "\"build\"");
                 let help = match fields.command {
-                    Some(_) => "add the task's name, e.g. `name = \"build\"`".to_owned(),
-                    None => "a task needs a `name` and a `command`, e.g. `name = \"build\"` and `command = \"make\"`".to_owned(),
+                    Some(_) => format!("add the task's name, e.g. {name}"),
+                    None => format!(
+                        "a task needs a `name` and a `command`, e.g. {name} and {}",
+                        self.ex("command", "\"make\"")
+                    ),
                 };
                 self.error(ParseError::MissingKey {
                     key: "name",
@@ -580,13 +579,16 @@ impl Walk {
         };
         let kind = match (fields.kind, fields.eval) {
             (Some((Kind::Shell, kind)), Some((eval, _))) => {
+                let other = self.ex("kind", "\"exec\"");
+                let help = format!(
+                    "an `exec` task runs its `command`; for Rhai code, write {}",
+                    self.ex("kind", "\"eval\"")
+                );
                 self.error(ParseError::ConflictingKeys {
                     key: eval.name.to_string(),
-                    other: "kind = \"exec\"".to_owned(),
+                    other: other.trim_matches('`').to_owned(),
                     span: kind.span,
-                    help:
-                        "an `exec` task runs its `command`; for Rhai code, write `kind = \"eval\"`"
-                            .to_owned(),
+                    help,
                 });
                 Kind::Shell
             }
@@ -595,49 +597,9 @@ impl Walk {
             (None, None) => Kind::Shell,
         };
         let command = if kind == Kind::Eval {
-            if let Some((key, _)) = fields.command {
-                self.error(ParseError::ConflictingKeys {
-                    key: key.name.to_string(),
-                    other: if fields.kind.is_some() {
-                        "kind = \"eval\"".to_owned()
-                    } else {
-                        "eval".to_owned()
-                    },
-                    span: key.span,
-                    help: "an `eval` task runs the Rhai code of its `eval`; remove the command, or make it an `exec` task".to_owned(),
-                });
-            }
-            match fields.eval {
-                Some((_, code)) if !code_of(code).value.trim().is_empty() => code_of(code),
-                None if fields.commanded => Spanned::new(String::new(), name.span),
-                _ => {
-                    self.error(ParseError::MissingKey {
-                        key: "eval",
-                        place: format!("eval task `{}`", name.value),
-                        span: name.span,
-                        help: "write the Rhai code to run, e.g. `eval = \"print(40 + 2)\"`"
-                            .to_owned(),
-                    });
-                    Spanned::new(String::new(), name.span)
-                }
-            }
+            self.eval_code(&name, &fields)
         } else {
-            match fields.command {
-                Some((_, command)) if !code_of(command).value.trim().is_empty() => code_of(command),
-                None if fields.commanded => Spanned::new(String::new(), name.span),
-                _ => {
-                    let help = format!(
-                        "write the shell command to run, e.g. `command = \"make {}\"`",
-                        name.value
-                    );
-                    self.error(ParseError::MissingCommand {
-                        name: name.value.clone(),
-                        span: name.span,
-                        help,
-                    });
-                    Spanned::new(String::new(), name.span)
-                }
-            }
+            self.shell_command(&name, &fields)
         };
         let mut settings = fields.settings;
         defaults.apply(&mut settings);
@@ -654,12 +616,71 @@ impl Walk {
         });
     }
 
+    /// The code of the `eval` task `name`, or its problem.
+    fn eval_code(&mut self, name: &Spanned<String>, fields: &Fields<'_>) -> Spanned<String> {
+        if let Some((key, _)) = fields.command {
+            let other = if fields.kind.is_some() {
+                self.ex("kind", "\"eval\"").trim_matches('`').to_owned()
+            } else {
+                "eval".to_owned()
+            };
+            self.error(ParseError::ConflictingKeys {
+                key: key.name.to_string(),
+                other,
+                span: key.span,
+                help: "an `eval` task runs the Rhai code of its `eval`; remove the command, or make it an `exec` task".to_owned(),
+            });
+        }
+        let help = format!(
+            "write the Rhai code to run, e.g. {}",
+            self.ex("eval", "\"print(40 + 2)\"")
+        );
+        match fields.eval {
+            Some((_, code)) if !code_of(code).value.trim().is_empty() => code_of(code),
+            Some((_, code)) => {
+                let empty = code_of(code).value;
+                self.invalid_value("eval", &empty, code.span, help);
+                Spanned::new(String::new(), name.span)
+            }
+            None if fields.commanded => Spanned::new(String::new(), name.span),
+            None => {
+                self.error(ParseError::MissingKey {
+                    key: "eval",
+                    place: format!("eval task `{}`", name.value),
+                    span: name.span,
+                    help,
+                });
+                Spanned::new(String::new(), name.span)
+            }
+        }
+    }
+
+    /// The command of the `exec` task `name`, or its problem.
+    fn shell_command(&mut self, name: &Spanned<String>, fields: &Fields<'_>) -> Spanned<String> {
+        match fields.command {
+            Some((_, command)) if !code_of(command).value.trim().is_empty() => code_of(command),
+            None if fields.commanded => Spanned::new(String::new(), name.span),
+            _ => {
+                let help = format!(
+                    "write the shell command to run, e.g. {}",
+                    self.ex("command", &format!("\"make {}\"", name.value))
+                );
+                self.error(ParseError::MissingCommand {
+                    name: name.value.clone(),
+                    span: name.span,
+                    help,
+                });
+                Spanned::new(String::new(), name.span)
+            }
+        }
+    }
+
     /// Task names (`after`, `after_done`), without repeats.
     fn names(&mut self, key: &Key<'_>, node: &Node<'_>, names: &mut Vec<Spanned<String>>) {
         let Value::Array(items) = &node.value else {
             let help = format!(
-                "list the task names, e.g. `{} = [\"build\", \"lint\"]`",
-                key.name
+                "list the task names, e.g. {}",
+                self.ex(&key.name, "[\"build\", \"lint\"]")
             );
             self.wrong_type(&key.name, "an array of task names", node, help);
             return;
@@ -707,8 +728,8 @@ impl Walk {
             Value::Float(seconds) => seconds,
             _ => {
                 let help = format!(
-                    "write a duration such as `{} = \"90s\"`, or a number of seconds",
-                    key.name
+                    "write a duration such as {}, or a number of seconds",
+                    self.ex(&key.name, "\"90s\"")
                 );
                 self.wrong_type(&key.name, "a duration", node, help);
                 return None;
@@ -732,7 +753,11 @@ impl Walk {
         let (bytes, text) = match &node.value {
             Value::String { text, .. } => {
                 let Ok(bytes) = parse_size(text) else {
-                    let help = "write an amount of memory, e.g. `mem = \"512M\"` or `mem = \"4G\"`";
+                    let help = format!(
+                        "write an amount of memory, e.g. {} or {}",
+                        self.ex("mem", "\"512M\""),
+                        self.ex("mem", "\"4G\"")
+                    );
                     self.invalid_value(&key.name, text, node.text_span(), help);
                     return None;
                 };
@@ -743,8 +768,10 @@ impl Walk {
                 (u64::try_from(bytes).unwrap_or(0), bytes.to_string())
             }
             _ => {
-                let help = "write an amount of memory, e.g. `mem = \"4G\"`, or a number of bytes"
-                    .to_owned();
+                let help = format!(
+                    "write an amount of memory, e.g. {}, or a number of bytes",
+                    self.ex("mem", "\"4G\"")
+                );
                 self.wrong_type(&key.name, "an amount of memory", node, help);
                 return None;
             }
@@ -757,14 +784,13 @@ impl Walk {
     }
 
     fn dir(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<PathBuf> {
-        let dir = self.string(key, node, "dir = \"web\"")?;
+        let dir = self.string(key, node, "\"web\"")?;
         if dir.is_empty() {
-            self.invalid_value(
-                &key.name,
-                dir,
-                node.span,
-                "name a directory, relative to the task file, e.g. `dir = \"web\"`",
+            let help = format!(
+                "name a directory, relative to the task file, e.g. {}",
+                self.ex("dir", "\"web\"")
             );
+            self.invalid_value(&key.name, dir, node.span, help);
             return None;
         }
         Some(PathBuf::from(dir))
@@ -773,8 +799,8 @@ impl Walk {
     /// Variables: a table of names to string values, in file order.
     fn env(&mut self, key: &Key<'_>, node: &Node<'_>) -> Vec<(String, String)> {
         let help = format!(
-            "write the variables as a table, e.g. `{} = {{ PORT = \"8080\" }}`",
-            key.name
+            "write the variables as a table, e.g. {}",
+            self.ex(&key.name, &self.table_ex("PORT", "\"8080\""))
         );
         let Some(entries) = self.table(&key.name, node, &help) else {
             return Vec::new();
@@ -790,7 +816,7 @@ impl Walk {
                 continue;
             }
             let Value::String { text, .. } = &value.value else {
-                let help = format!("quote the value, e.g. `{} = \"1\"`", name.name);
+                let help = format!("quote the value, e.g. {}", self.ex(&name.name, "\"1\""));
                 self.wrong_type(&name.name, "a string", value, help);
                 continue;
             };
@@ -815,48 +841,11 @@ fn whole(value: &Value) -> Option<i64> {
             clippy::cast_possible_truncation,
             reason = "whole, and within the range an i64 holds exactly"
         )]
-        Value::Float(number) if number.fract() == 0.0 && number.abs() < 9e15 => Some(number as i64),
+        Value::Float(number) if number.fract() == 0.0 && number.abs() < 9.2e18 => {
+            Some(number as i64)
+        }
         _ => None,
     }
-}
-
-/// `help` with each TOML example in backticks (`` `retries = 1` ``,
-/// `` `env = { PORT = "8080" }` ``) written as JSON (`` `"retries": 1` ``).
-fn json_examples(help: &str) -> String {
-    let key = |text: &str| {
-        !text.is_empty()
-            && text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-    };
-    let assignments = |text: &str| -> String {
-        // `K = v` pairs inside an inline table.
-        text.split(", ")
-            .map(|pair| match pair.split_once(" = ") {
-                Some((name, value)) if key(name.trim_start_matches("{ ")) => {
-                    let lead = if name.starts_with("{ ") { "{ " } else { "" };
-                    format!("{lead}\"{}\": {value}", name.trim_start_matches("{ "))
-                }
-                _ => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    help.split('`')
-        .enumerate()
-        .map(|(index, part)| {
-            if index % 2 == 0 {
-                return part.to_owned();
-            }
-            match part.split_once(" = ") {
-                Some((name, value)) if key(name) => {
-                    format!("\"{name}\": {}", assignments(value))
-                }
-                _ => part.to_owned(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("`")
 }
 
 /// What to suggest for a dependency that is not a valid task name.
@@ -1292,9 +1281,9 @@ env = { B = "mine", C = "3" }
         problem!(
             Format::Toml,
             &toml_task("name = 'e'\neval = ' '"),
-            ParseError::MissingKey { key: "eval", .. },
-            "e",
-            17
+            ParseError::InvalidValue { .. },
+            "' '",
+            27
         );
         problem!(
             Format::Toml,
@@ -1310,15 +1299,6 @@ env = { B = "mine", C = "3" }
             "a",
             17
         );
-    }
-
-    #[test]
-    fn json_helps_show_json() {
-        assert_eq!(
-            json_examples("write e.g. `env = { PORT = \"8080\", A = \"1\" }` or `[[task]]`"),
-            "write e.g. `\"env\": { \"PORT\": \"8080\", \"A\": \"1\" }` or `[[task]]`"
-        );
-        assert_eq!(json_examples("`a: b` and `x = 1`"), "`a: b` and `\"x\": 1`");
     }
 
     #[test]

@@ -55,7 +55,9 @@ impl Value<'_> {
         match self {
             Value::String { .. } => "a string",
             Value::Integer(_) => "an integer",
-            Value::Float(_) => "a number with a fraction",
+            Value::Float(number) if !number.is_finite() => "a number that is not finite",
+            Value::Float(number) if number.fract() != 0.0 => "a number with a fraction",
+            Value::Float(_) => "a number too large",
             Value::Bool => "a boolean",
             Value::Null => "null",
             Value::Other(name) => name,
@@ -237,6 +239,15 @@ pub(crate) fn json<R>(
     }
 }
 
+/// The syntax error of a raw control character in a JSON string at `at`.
+fn control_character(id: SourceId, at: usize) -> SyntaxError {
+    SyntaxError {
+        message: "a string holds a control character; write it as an escape, e.g. `\\n` or `\\t`"
+            .to_owned(),
+        span: Span::new(id, at, 1),
+    }
+}
+
 /// `node` as a tree node; `error` gets the first string that holds a raw
 /// control character (a tab, a newline), which JSON does not allow and
 /// jsonc-parser lets through.
@@ -256,25 +267,24 @@ fn json_node<'t>(
             if let Some(at) = raw.find(|c: char| c < ' ')
                 && error.is_none()
             {
-                *error = Some(SyntaxError {
-                    message: "a string holds a control character; write it as an escape, e.g. `\\n` or `\\t`".to_owned(),
-                    span: Span::new(id, range.start + at, 1),
-                });
+                *error = Some(control_character(id, range.start + at));
             }
             Value::String {
                 literal_at: literal_at(text, range.start..range.end, &string.value),
                 text: Cow::Borrowed(string.value.as_ref()),
             }
         }
-        Json::NumberLit(number) => number.value.parse::<i64>().map_or_else(
-            |_| {
-                number
-                    .value
-                    .parse::<f64>()
-                    .map_or(Value::Other("a number"), Value::Float)
-            },
-            Value::Integer,
-        ),
+        Json::NumberLit(number) => match number.value.parse::<i64>() {
+            Ok(integer) => Value::Integer(integer),
+            // As TOML says of it.
+            Err(_) if !number.value.contains(['.', 'e', 'E']) => {
+                Value::Other("an integer too large")
+            }
+            Err(_) => number
+                .value
+                .parse::<f64>()
+                .map_or(Value::Other("a number"), Value::Float),
+        },
         Json::BooleanLit(_) => Value::Bool,
         Json::NullKeyword(_) => Value::Null,
         Json::Array(array) => Value::Array(
@@ -290,6 +300,12 @@ fn json_node<'t>(
                 .iter()
                 .map(|property| {
                     let name = property.name.range();
+                    let raw = text.get(name.start..name.end).unwrap_or_default();
+                    if let Some(at) = raw.find(|c: char| c < ' ')
+                        && error.is_none()
+                    {
+                        *error = Some(control_character(id, name.start + at));
+                    }
                     let span = match literal_at(text, name.start..name.end, property.name.as_str())
                     {
                         Some(start) => Span::new(id, start, property.name.as_str().len()),
@@ -381,6 +397,8 @@ mod tests {
         let error = json("{\"a\": \"x\ty\"}", SourceId::default(), |_| ()).unwrap_err();
         assert_eq!(error.span.offset, 8, "{error:?}");
         assert!(error.message.contains("control character"), "{error:?}");
+        let error = json("{\"ta\nsk\": []}", SourceId::default(), |_| ()).unwrap_err();
+        assert_eq!(error.span.offset, 4, "{error:?}");
     }
 
     #[test]
@@ -405,8 +423,8 @@ mod tests {
                 "an integer",
                 "an integer",
                 "a number with a fraction",
-                "a number with a fraction",
-                "a number with a fraction"
+                "a number that is not finite",
+                "an integer too large"
             ]
         );
     }
