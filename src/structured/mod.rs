@@ -1302,6 +1302,46 @@ env = { B = "mine", C = "3" }
     }
 
     #[test]
+    fn helps_show_the_files_own_syntax_and_leave_what_it_says_alone() {
+        let (_, error) = problem!(
+            Format::Json,
+            r#"{"task": [{"name": "a", "command": "b", "env": {"X = 1": "v"}}]}"#,
+            ParseError::InvalidValue { .. },
+            "X = 1",
+            49
+        );
+        let ParseError::InvalidValue { help, .. } = error else {
+            unreachable!()
+        };
+        assert!(help.starts_with("`X = 1` cannot name a variable"), "{help}");
+        let (_, error) = problem!(
+            Format::Json,
+            r#"{"task": [{"name": "a", "command": "b", "env": []}]}"#,
+            ParseError::WrongType { .. },
+            "[]",
+            47
+        );
+        let ParseError::WrongType { help, .. } = error else {
+            unreachable!()
+        };
+        assert_eq!(
+            help,
+            "write the variables as a table, e.g. `\"env\": { \"PORT\": \"8080\" }`"
+        );
+        let (_, error) = problem!(
+            Format::Json,
+            r#"{"task": [{"name": "a", "kind": "exec", "eval": "x"}]}"#,
+            ParseError::ConflictingKeys { .. },
+            "kind",
+            25
+        );
+        assert_eq!(
+            error.to_string(),
+            "`eval` and `\"kind\": \"exec\"` cannot both be given"
+        );
+    }
+
+    #[test]
     fn conflicting_keys() {
         problem!(
             Format::Toml,
