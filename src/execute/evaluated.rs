@@ -51,6 +51,14 @@ impl Executor for Evaluated {
         }
         let started_at = SystemTime::now();
         let start = Instant::now();
+        // As a shell would not start there.
+        if !job.dir.is_dir() {
+            let reason = format!(
+                "cannot evaluate in `{}`: it is not a directory",
+                job.dir.display()
+            );
+            return Outcome::not_started(reason, started_at, start.elapsed());
+        }
         let watch = control.watch();
         let stopped = Box::new(move || {
             watch

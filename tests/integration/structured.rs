@@ -183,6 +183,18 @@ eval = 'print(file_exists("marker"))'
 }
 
 #[test]
+fn an_eval_task_whose_directory_is_missing_does_not_start() {
+    let test = Test::new().file(
+        "tasks.toml",
+        "[[task]]\nname = 'e'\ndir = 'nowhere'\neval = 'print(1)'\n",
+    );
+    test.with_args(&["run", "--quiet"]).status(1).run();
+    let row = rows(&test, "SELECT status, reason FROM tasks");
+    assert_eq!(row[0][0], "failed");
+    assert!(row[0][1].contains("nowhere"), "{row:?}");
+}
+
+#[test]
 fn a_shebang_line_alone_is_a_comment_as_it_always_was() {
     let test = Test::new().taskfile("a: #!/bin/echo hi\nb: #! not-a-thing\n");
     test.with_args(&["run", "--quiet"]).status(0).run();
