@@ -439,3 +439,32 @@ fn scripts_declare_pools_and_soft_dependencies() {
         .stdout_contains("Run completed: 0 passed, 1 failed, 0 skipped")
         .run();
 }
+
+/// A closure task reads as a process of it would: from its `.dir()`, with
+/// its `.env()`; the script's top level and its hooks read as before.
+#[test]
+fn closures_read_in_their_directory_with_their_variables() {
+    let test = Test::new().file("sub/marker", "").file(
+        "Taskfile.rhai",
+        r#"
+let at_top = file_exists("marker");
+task("look", || {
+    print(`${file_exists("marker")} ${env_var("FOO")} ${at_top}`);
+}).dir("sub").env("FOO", "x");
+fn on_finish(run) { write_file("hook.txt", `${file_exists("marker")} ${env_var("FOO")}`); }
+"#,
+    );
+    test.with_args(&["run", "Taskfile.rhai", "--quiet"])
+        .status(0)
+        .run();
+    let shown = test
+        .with_args(&["show", "1", "--task", "look"])
+        .status(0)
+        .run()
+        .stdout;
+    assert!(shown.contains("--- stdout ---\ntrue x false\n"), "{shown}");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("hook.txt")).unwrap(),
+        "false "
+    );
+}
