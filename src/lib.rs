@@ -1,8 +1,9 @@
 #![warn(missing_docs)]
 //! taskrun: a declarative, Make-style parallel task runner.
 //!
-//! Data flows one way: a task file is parsed into task specs (`taskfile`,
-//! or `script` for `Taskfile.rhai`), loaded and validated into a plan
+//! Data flows one way: a task file is parsed into task specs (`taskfile`
+//! for the line format, `structured` for TOML and JSON, `script` for
+//! `Taskfile.rhai`), loaded and validated into a plan
 //! (`load`, `graph`), run by the scheduler (`schedule`) through an
 //! executor (`execute`), and observed through the [`Event`]s it emits by
 //! the sinks (`sink`): the progress display and the other reports
