@@ -631,15 +631,19 @@ impl Walk {
                 help: "an `eval` task runs the Rhai code of its `eval`; remove the command, or make it an `exec` task".to_owned(),
             });
         }
+        let code = fields.eval.map(|(_, node)| (node, code_of(node)));
+        if let Some((_, code)) = &code
+            && !code.value.trim().is_empty()
+        {
+            return code.clone();
+        }
         let help = format!(
             "write the Rhai code to run, e.g. {}",
             self.ex("eval", "\"print(40 + 2)\"")
         );
-        match fields.eval {
-            Some((_, code)) if !code_of(code).value.trim().is_empty() => code_of(code),
-            Some((_, code)) => {
-                let empty = code_of(code).value;
-                self.invalid_value("eval", &empty, code.span, help);
+        match code {
+            Some((node, empty)) => {
+                self.invalid_value("eval", &empty.value, node.span, help);
                 Spanned::new(String::new(), name.span)
             }
             None if fields.commanded => Spanned::new(String::new(), name.span),
@@ -657,8 +661,9 @@ impl Walk {
 
     /// The command of the `exec` task `name`, or its problem.
     fn shell_command(&mut self, name: &Spanned<String>, fields: &Fields<'_>) -> Spanned<String> {
-        match fields.command {
-            Some((_, command)) if !code_of(command).value.trim().is_empty() => code_of(command),
+        let command = fields.command.map(|(_, node)| code_of(node));
+        match command {
+            Some(command) if !command.value.trim().is_empty() => command,
             None if fields.commanded => Spanned::new(String::new(), name.span),
             _ => {
                 let help = format!(
