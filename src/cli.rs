@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::Error;
+use crate::execute::SlurmMode;
 use crate::load::{self, FileFormat, LoadOptions, ScriptChoice};
 use crate::order::Order;
 use crate::report::{self, Output};
@@ -279,6 +280,27 @@ pub(crate) struct ExecArgs {
     #[arg(long = "slurm-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) slurm_args: Vec<String>,
 
+    /// How tasks go to Slurm (with `--executor slurm`): `jobs` (each task
+    /// a job of its own) or `steps` (one allocation for the run, sized
+    /// from --jobs and the largest task; each task a job step inside it).
+    /// With `steps`, --slurm-arg goes to the allocation.
+    /// [default: the script's `executor("slurm", #{ mode })`, else jobs]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub(crate) slurm_mode: Option<SlurmModeArg>,
+
+    /// With --slurm-mode steps: how long to wait for Slurm to grant the
+    /// allocation before giving up (nothing runs then), e.g. `30s`, `10m`.
+    /// [default: as long as Slurm takes]
+    #[arg(long, value_name = "S", value_parser = parse_duration)]
+    pub(crate) slurm_wait: Option<Duration>,
+
+    /// With --slurm-mode steps: the allocation's time limit, kept this far
+    /// ahead while the run is alive, so that an allocation left by a killed
+    /// taskrun ends within it, e.g. `30m`, `2h`. [default: the longest the
+    /// run can take by its tasks' timeouts, else an hour]
+    #[arg(long, value_name = "S", value_parser = parse_duration)]
+    pub(crate) slurm_time: Option<Duration>,
+
     /// What to show of the tasks' output: `summary` (the last lines of a
     /// failed task), `stream` (every line live, prefixed with the task's
     /// name), `grouped` (each task's output whole when it ends).
@@ -413,6 +435,24 @@ impl From<ColorChoice> for report::ColorChoice {
             ColorChoice::Auto => report::ColorChoice::Auto,
             ColorChoice::Always => report::ColorChoice::Always,
             ColorChoice::Never => report::ColorChoice::Never,
+        }
+    }
+}
+
+/// `--slurm-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SlurmModeArg {
+    /// Each task is a Slurm job of its own.
+    Jobs,
+    /// One allocation for the run; each task is a job step inside it.
+    Steps,
+}
+
+impl From<SlurmModeArg> for SlurmMode {
+    fn from(mode: SlurmModeArg) -> SlurmMode {
+        match mode {
+            SlurmModeArg::Jobs => SlurmMode::Jobs,
+            SlurmModeArg::Steps => SlurmMode::Steps,
         }
     }
 }

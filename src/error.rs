@@ -642,6 +642,34 @@ pub enum Error {
     )]
     SlurmUnavailable { why: String },
 
+    #[error("Slurm did not grant the run's allocation: {why}")]
+    #[diagnostic(
+        code(run::slurm_allocation),
+        help(
+            "ask for what the partition can hold (--jobs, the tasks' [cpus:] and [mem:], --slurm-time), check the --slurm-arg options, or run with --slurm-mode jobs"
+        )
+    )]
+    SlurmAllocation { why: String },
+
+    #[error(
+        "Slurm did not grant allocation {id} within {waited}; it was cancelled and nothing ran"
+    )]
+    #[diagnostic(
+        code(run::slurm_wait),
+        help(
+            "`squeue` and `sprio` say why the cluster is busy; wait longer with --slurm-wait, ask for less with --jobs, or run with --slurm-mode jobs"
+        )
+    )]
+    SlurmWait { id: String, waited: String },
+
+    #[error("{flag} {why}")]
+    #[diagnostic(code(run::slurm_option), help("{help}"))]
+    SlurmOption {
+        flag: &'static str,
+        why: &'static str,
+        help: &'static str,
+    },
+
     #[error("`{name}` cannot be made: {why}")]
     #[diagnostic(
         code(api::invalid_task),
@@ -698,6 +726,9 @@ impl Error {
             | Error::CannotWrite { .. }
             | Error::InvalidTask { .. }
             | Error::SlurmUnavailable { .. }
+            | Error::SlurmAllocation { .. }
+            | Error::SlurmWait { .. }
+            | Error::SlurmOption { .. }
             | Error::CannotConvert { .. } => exit_code::INVALID_INPUT,
             Error::Start(_) | Error::Output(_) | Error::SinkFailed { .. } => exit_code::FAILURE,
         }

@@ -300,8 +300,21 @@ pub struct TaskResult {
     pub stdout: Capture,
     /// What it wrote to standard error.
     pub stderr: Capture,
-    /// The cluster job that ran this attempt, when a cluster executor did.
-    pub job_id: Option<String>,
+    /// Where on a Slurm cluster this attempt ran, when it did.
+    pub slurm: Option<SlurmPlace>,
+}
+
+/// Where on a Slurm cluster an attempt ran: its job, its step in that job,
+/// and the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlurmPlace {
+    /// The Slurm job (`SLURM_JOB_ID`): the task's own with `--slurm-mode
+    /// jobs`, the run's allocation with `--slurm-mode steps`.
+    pub job_id: String,
+    /// The job step within it (`SLURM_STEP_ID`).
+    pub step_id: Option<u32>,
+    /// The node it ran on (`SLURMD_NODENAME`).
+    pub node: Option<String>,
 }
 
 /// Why a task did not run.

@@ -48,9 +48,10 @@ mod visualize;
 pub use crate::app::run;
 pub use crate::error::{CallSite, Error, GraphError, ParseError, Problem, ScriptError};
 pub use crate::event::{
-    Capture, Counts, Event, Exit, Signal, SkipReason, Status, Stream, Summary, TaskId, TaskResult,
+    Capture, Counts, Event, Exit, Signal, SkipReason, SlurmPlace, Status, Stream, Summary, TaskId,
+    TaskResult,
 };
-pub use crate::execute::{KILL_GRACE, SlurmOptions};
+pub use crate::execute::{KILL_GRACE, SlurmMode, SlurmOptions};
 pub use crate::record::StoreError;
 pub use crate::runner::{Canceller, Runner};
 pub use crate::tasks::{LoadError, Task, Tasks};

@@ -46,7 +46,9 @@ use crossbeam::channel::{Receiver, Sender};
 
 use crate::error::Error;
 use crate::event::{Event, Signal, Summary};
-use crate::execute::{self, Evaluated, Executor, Slurm, SlurmOptions};
+use crate::execute::{
+    self, Allocation, Evaluated, Executor, Notify, Refusal, Request, Slurm, SlurmMode, SlurmOptions,
+};
 use crate::graph::Plan;
 use crate::order::{self, Estimates, Order};
 use crate::report::Style;
@@ -72,6 +74,8 @@ pub struct Runner {
     run_id: i64,
     style: Style,
     slurm: Option<SlurmOptions>,
+    /// The run's Slurm allocation, with [`SlurmMode::Steps`], once granted.
+    allocation: Option<Arc<Allocation>>,
 }
 
 impl Default for Runner {
@@ -101,6 +105,7 @@ impl Runner {
             run_id: 0,
             style: Style { color: false },
             slurm: None,
+            allocation: None,
         }
     }
 
@@ -180,9 +185,12 @@ impl Runner {
         self
     }
 
-    /// Runs the tasks on a Slurm cluster, each as one `srun` job step,
-    /// instead of on this machine. [`Runner::run`] checks that the cluster
-    /// answers before it starts anything.
+    /// Runs the tasks on a Slurm cluster instead of on this machine: each
+    /// as a job of its own, or, with [`SlurmMode::Steps`], as a step of
+    /// the one allocation the run holds. [`Runner::run`] checks that the
+    /// cluster answers before it starts anything, and asks for the
+    /// allocation (waiting for it, at most [`SlurmOptions::wait`]); the
+    /// allocation is released when the run ends, however it ends.
     #[must_use]
     pub fn slurm(mut self, options: SlurmOptions) -> Runner {
         self.slurm = Some(options);
@@ -207,7 +215,9 @@ impl Runner {
     /// # Errors
     ///
     /// [`Error::SlurmUnavailable`] when the run is for Slurm and the
-    /// cluster does not answer (nothing has run then); [`Error::Start`]
+    /// cluster does not answer, [`Error::SlurmAllocation`] and
+    /// [`Error::SlurmWait`] when the allocation was refused or not granted
+    /// in time (nothing has run then); [`Error::Start`]
     /// when the system could not start the run's threads;
     /// [`Error::SinkFailed`] when the script's hooks stopped unexpectedly.
     pub fn run(&self, tasks: &Tasks, mut on_event: impl FnMut(&Event)) -> Result<Summary, Error> {
@@ -216,6 +226,12 @@ impl Runner {
         if let Some(options) = &runner.slurm {
             Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
         }
+        let quiet: Notify = Arc::new(|_| {});
+        let runner = runner.allocated(
+            &tasks.plan,
+            &format!("taskrun-hold-{}", std::process::id()),
+            &quiet,
+        )?;
         let (summary, problems) = runner.execute(
             &tasks.plan,
             tasks.script.as_ref(),
@@ -239,15 +255,112 @@ impl Runner {
         {
             runner.slurm = Some(SlurmOptions {
                 partition: script.partition.clone(),
-                args: Vec::new(),
+                mode: script.slurm_mode.unwrap_or_default(),
+                ..SlurmOptions::default()
             });
         }
         runner
     }
 
+    /// How many tasks the run runs at once, at most.
+    pub(crate) fn jobs_at_once(&self) -> usize {
+        self.jobs
+    }
+
     /// Whether the run goes to a Slurm cluster, and with which options.
     pub(crate) fn slurm_options(&self) -> Option<&SlurmOptions> {
         self.slurm.as_ref()
+    }
+
+    /// This runner, holding the Slurm allocation its run of `plan` goes to
+    /// with [`SlurmMode::Steps`] (named `name`, so that a later run can
+    /// find it if this process dies), and with no more `jobs` than it
+    /// holds; itself otherwise. Waits until Slurm grants it.
+    pub(crate) fn allocated(
+        mut self,
+        plan: &Plan,
+        name: &str,
+        notify: &Notify,
+    ) -> Result<Runner, Error> {
+        let Some(options) = self
+            .slurm
+            .as_ref()
+            .filter(|options| options.mode == SlurmMode::Steps && self.allocation.is_none())
+        else {
+            return Ok(self);
+        };
+        let settings = plan.tasks.iter().map(|task| &task.settings);
+        let request = Request {
+            name: name.to_owned(),
+            slots: self.jobs,
+            cpus: settings.clone().filter_map(|s| s.cpus).max().unwrap_or(1),
+            mem: settings.filter_map(|s| s.mem).max(),
+            window: options
+                .time
+                .unwrap_or_else(|| self.longest_run(plan).unwrap_or(NO_LONGEST_RUN)),
+        };
+        let never = crossbeam::channel::never();
+        let cancel = self.interrupts.as_ref().unwrap_or(&never);
+        let allocation = Allocation::request(options, &request, notify, cancel).map_err(
+            |refusal| match refusal {
+                Refusal::Refused(why) => Error::SlurmAllocation { why },
+                Refusal::Canceled => Error::SlurmAllocation {
+                    why: "the run was canceled while it waited".to_owned(),
+                },
+                Refusal::NotInTime { id, waited } => Error::SlurmWait {
+                    id: id.unwrap_or_else(|| "(no id yet)".to_owned()),
+                    waited: crate::event::format_duration(waited),
+                },
+            },
+        )?;
+        self.jobs = self.jobs.min(allocation.slots);
+        self.allocation = Some(Arc::new(allocation));
+        Ok(self)
+    }
+
+    /// The longest the run of `plan` can take, if every task has a time
+    /// limit: every attempt of every task running to its limit, with the
+    /// longest retry delays between, and greedy list scheduling's bound
+    /// (Graham, 1969: the work spread over `jobs`, plus the longest chain),
+    /// with each pool's work spread over its own limit on top, and a
+    /// minute to spare. `None` when a task may run for ever.
+    fn longest_run(&self, plan: &Plan) -> Option<Duration> {
+        let mut work = Vec::with_capacity(plan.tasks.len());
+        for task in &plan.tasks {
+            let limit = task.settings.timeout.or(self.timeout)?;
+            let retries = task.settings.retries.unwrap_or(0);
+            let delay = self
+                .retry_delay
+                .saturating_mul(1 << retries.min(16))
+                .min(crate::schedule::MAX_RETRY_DELAY);
+            work.push(
+                limit
+                    .saturating_mul(retries + 1)
+                    .saturating_add(delay.saturating_mul(retries)),
+            );
+        }
+        let total: Duration = work.iter().sum();
+        let chain = order::priorities(
+            plan,
+            &Estimates {
+                durations: work.clone(),
+                from_history: true,
+            },
+            Order::CriticalPath,
+        )
+        .into_iter()
+        .max()
+        .map_or(Duration::ZERO, Duration::from_micros);
+        let mut pooled = Duration::ZERO;
+        for (pool, (_, limit)) in plan.pools.iter().enumerate() {
+            let of_pool: Duration = (0..plan.tasks.len())
+                .filter(|&task| plan.pool_of[task] == Some(pool))
+                .map(|task| work[task])
+                .sum();
+            pooled += of_pool / u32::try_from((*limit).max(1)).unwrap_or(u32::MAX);
+        }
+        let jobs = u32::try_from(self.jobs.max(1)).unwrap_or(u32::MAX);
+        Some(total / jobs + chain + pooled + Duration::from_secs(60))
     }
 
     /// Runs `plan` in `dir`; with `script`, through its evaluator, retry
@@ -306,7 +419,11 @@ impl Runner {
         }
 
         let shell: Arc<dyn Executor> = match &self.slurm {
-            Some(options) => Arc::new(Slurm::new(options.clone(), self.run_id)),
+            Some(options) => Arc::new(Slurm::new(
+                options.clone(),
+                self.run_id,
+                self.allocation.clone(),
+            )),
             None => Arc::new(execute::Local),
         };
         let evaluates = script.is_some()
@@ -343,6 +460,9 @@ impl Runner {
         if summary.interrupted.is_some() {
             shell.interrupted();
         }
+        if let Some(allocation) = &self.allocation {
+            allocation.release();
+        }
         Ok((summary, problems))
     }
 
@@ -359,6 +479,9 @@ impl Runner {
         self
     }
 }
+
+/// The window of a Slurm allocation for a run that may last for ever.
+const NO_LONGEST_RUN: Duration = Duration::from_secs(3600);
 
 /// Stops a [`Runner`]'s run: no more tasks start, the running ones are
 /// sent SIGTERM (and SIGKILL two seconds later), and the run ends with

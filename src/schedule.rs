@@ -84,7 +84,9 @@ enum Message {
     },
     Finished {
         task: TaskId,
-        outcome: Outcome,
+        /// Boxed: an outcome is much larger than an output chunk, the
+        /// message sent most.
+        outcome: Box<Outcome>,
     },
 }
 
@@ -211,7 +213,7 @@ impl<'a> Scheduler<'a> {
                         emit(Event::TaskOutput { task, stream, bytes });
                     }
                     Ok(Message::Finished { task, outcome }) => {
-                        run.finish(task, outcome, self.options.policy.as_deref(), emit);
+                        run.finish(task, *outcome, self.options.policy.as_deref(), emit);
                     }
                     // The scheduler holds a sender, so the channel stays
                     // open while it runs.
@@ -289,7 +291,10 @@ impl<'a> Scheduler<'a> {
                 }
             };
             let outcome = executor.execute(&job, &control, &mut output);
-            let _ = sender.send(Message::Finished { task, outcome });
+            let _ = sender.send(Message::Finished {
+                task,
+                outcome: Box::new(outcome),
+            });
         });
     }
 }
@@ -444,7 +449,7 @@ impl<'a> Run<'a> {
             duration: outcome.duration,
             stdout: outcome.stdout,
             stderr: outcome.stderr,
-            job_id: outcome.job_id,
+            slurm: outcome.slurm,
         };
         let result = Arc::new(result);
         let spec = &self.plan.tasks[task];
@@ -753,7 +758,7 @@ mod tests {
                 duration: Duration::ZERO,
                 stdout: Capture::default(),
                 stderr: Capture::default(),
-                job_id: None,
+                slurm: None,
             }
         }
     }
@@ -983,7 +988,7 @@ mod tests {
             duration: Duration::ZERO,
             stdout: Capture::default(),
             stderr: Capture::default(),
-            job_id: None,
+            slurm: None,
         };
         assert_eq!(
             status(&outcome(Exit::Code(0), false), false),

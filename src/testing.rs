@@ -71,7 +71,7 @@ pub(crate) fn task_row(position: i64, name: &str, state: TaskState) -> TaskRow {
         stderr: StoredOutput::default(),
         settings: Settings::default(),
         kind: Kind::Shell,
-        job_id: None,
+        slurm: None,
     }
 }
 

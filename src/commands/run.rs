@@ -10,11 +10,12 @@ use std::time::SystemTime;
 use crate::cli::{ExecArgs, ExecutorKind, RunArgs};
 use crate::error::{Error, did_you_mean};
 use crate::event::Summary;
-use crate::execute::{Slurm, SlurmOptions};
+use crate::execute::{self, Notice, Notify, Slurm, SlurmMode, SlurmOptions};
 use crate::exit_code;
 use crate::graph::Plan;
 use crate::load::{self, FileFormat};
 use crate::order::{Estimates, Order};
+use crate::record::ProcessId;
 use crate::record::{NewRun, Recorder, Store};
 use crate::report::{
     self, ColorChoice, Eta, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Screen,
@@ -219,7 +220,8 @@ fn unknown_task(plan: &Plan, pattern: &str) -> Error {
 
 /// The runner for the run: where its tasks go is the command line's
 /// choice, else the script's (`executor("slurm")`), else this machine.
-fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Runner {
+/// The options of a Slurm mode the run does not use are refused.
+fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Result<Runner, Error> {
     let runner = Runner::new()
         .order(exec.order.into())
         .jobs(jobs(exec))
@@ -238,16 +240,134 @@ fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Runner {
                 _ => None,
             },
         );
-    match chosen {
-        Some(ExecutorKind::Slurm) => runner.slurm(SlurmOptions {
+    let slurm = match chosen {
+        Some(ExecutorKind::Slurm) => SlurmOptions {
             partition: exec
                 .partition
                 .clone()
                 .or_else(|| script.and_then(|script| script.partition.clone())),
             args: exec.slurm_args.clone(),
-        }),
-        Some(ExecutorKind::Local) | None => runner,
+            mode: exec.slurm_mode.map_or_else(
+                || {
+                    script
+                        .and_then(|script| script.slurm_mode)
+                        .unwrap_or_default()
+                },
+                Into::into,
+            ),
+            wait: exec.slurm_wait.filter(|wait| !wait.is_zero()),
+            time: exec.slurm_time.filter(|time| !time.is_zero()),
+        },
+        Some(ExecutorKind::Local) | None => {
+            if let Some(flag) = [
+                (exec.slurm_mode.is_some(), "--slurm-mode"),
+                (exec.slurm_wait.is_some(), "--slurm-wait"),
+                (exec.slurm_time.is_some(), "--slurm-time"),
+            ]
+            .into_iter()
+            .find_map(|(given, flag)| given.then_some(flag))
+            {
+                return Err(Error::SlurmOption {
+                    flag,
+                    why: "is for runs on Slurm",
+                    help: "add --executor slurm, or leave it out",
+                });
+            }
+            return Ok(runner);
+        }
+    };
+    if slurm.mode == SlurmMode::Jobs
+        && let Some(flag) = [
+            (exec.slurm_wait.is_some(), "--slurm-wait"),
+            (exec.slurm_time.is_some(), "--slurm-time"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    {
+        return Err(Error::SlurmOption {
+            flag,
+            why: "is for the allocation of --slurm-mode steps",
+            help: "add --slurm-mode steps, or leave it out: with --slurm-mode jobs, each task \
+                   waits in Slurm's queue as a job of its own",
+        });
     }
+    Ok(runner.slurm(slurm))
+}
+
+/// Slurm allocations of runs on `db` are named `PREFIX<host>-<pid>-<start>`
+/// after the taskrun process that holds them.
+fn holder_prefix(db: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let dir = db
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let place = std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| dir.to_owned())
+        .join(db.file_name().unwrap_or_default());
+    let digest = Sha256::digest(place.as_os_str().as_encoded_bytes());
+    let mut name = "taskrun-hold-".to_owned();
+    for byte in &digest[..6] {
+        let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{byte:02x}"));
+    }
+    name.push('-');
+    name
+}
+
+/// Cancels the allocations named `prefix…` whose taskrun process is gone
+/// (killed before it could release them), saying so once each.
+fn release_stale_allocations(prefix: &str) {
+    for (id, name) in execute::held(prefix) {
+        let mut parts = name[prefix.len()..].rsplitn(3, '-');
+        let (Some(started), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Ok(started), Ok(pid)) = (started.parse(), pid.parse()) else {
+            continue;
+        };
+        let holder = ProcessId {
+            host: host.to_owned(),
+            pid,
+            started,
+        };
+        if !holder.alive() {
+            execute::cancel_job(&id);
+            eprintln!(
+                "taskrun: released Slurm allocation {id}, left by taskrun process {pid} on {host}, \
+                 which is no longer running"
+            );
+        }
+    }
+}
+
+/// Shows what the Slurm allocation says while the run waits for it and
+/// holds it: on the progress display's stream, a wait as a line that the
+/// next one replaces on a terminal; warnings on standard error.
+fn slurm_notices(on_stderr: bool) -> Notify {
+    Arc::new(move |notice| {
+        let terminal = if on_stderr {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        };
+        let (text, end) = match notice {
+            Notice::Waiting(text) => (text, if terminal { "" } else { "\n" }),
+            Notice::Granted(text) => (text, "\n"),
+            Notice::Warning(text) => {
+                eprintln!("taskrun: warning: {text}");
+                return;
+            }
+        };
+        let clear = if terminal { "\r\x1b[2K" } else { "" };
+        let line = format!("{clear}{text}{end}");
+        let _ = if on_stderr {
+            std::io::stderr().write_all(line.as_bytes())
+        } else {
+            let mut out = std::io::stdout();
+            out.write_all(line.as_bytes()).and_then(|()| out.flush())
+        };
+    })
 }
 
 /// The files a run writes besides the database, opened before it starts
@@ -385,20 +505,20 @@ pub(super) fn execute_plan(
     header: Option<String>,
 ) -> Result<u8, Error> {
     let plan = Arc::new(plan);
-    let runner = runner_for(exec, script);
-    let run = &NewRun {
-        executor: if runner.slurm_options().is_some() {
-            ExecutorKind::Slurm.as_str()
-        } else {
-            ExecutorKind::Local.as_str()
-        },
-        ..run.clone()
-    };
-    // Slurm is asked whether it can take jobs before anything is recorded.
+    let runner = runner_for(exec, script)?;
+    let db = &exec.db.path;
+    // Slurm is asked whether it can take jobs before anything is recorded,
+    // and an allocation a killed taskrun left on this database is given
+    // back.
+    let holder = holder_prefix(db);
     if let Some(options) = runner.slurm_options() {
         Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
+        release_stale_allocations(&holder);
     }
-    let db = &exec.db.path;
+    let progress_on_stderr = exec
+        .events
+        .as_ref()
+        .is_some_and(|path| path.as_os_str() == "-");
     let fingerprints = plan.fingerprints();
     let estimates = estimates(db, &plan, &fingerprints);
     let runner = runner.estimates(estimates.clone());
@@ -410,19 +530,36 @@ pub(super) fn execute_plan(
     // none of them may be the database it is recorded in.
     refuse_database(exec, &plan, db)?;
     let outputs = Outputs::open(exec, &plan)?;
+    // With --slurm-mode steps, the run waits here for its allocation;
+    // nothing is recorded unless it is granted.
+    let me = ProcessId::current();
+    let name = format!("{holder}{}-{}-{}", me.host, me.pid, me.started);
+    let runner = runner.allocated(&plan, &name, &slurm_notices(progress_on_stderr))?;
+    let run = &NewRun {
+        executor: if runner.slurm_options().is_some() {
+            ExecutorKind::Slurm.as_str()
+        } else {
+            ExecutorKind::Local.as_str()
+        },
+        jobs: runner.jobs_at_once(),
+        ..run.clone()
+    };
     let ids = store.begin_run(run, &plan, &fingerprints)?;
     let run_id = ids.run;
 
     // With the events on standard output, progress goes to standard error.
-    let progress_on_stderr = exec
-        .events
-        .as_ref()
-        .is_some_and(|path| path.as_os_str() == "-");
     let eta = Eta {
         priority: crate::order::priorities(&plan, &estimates, Order::from(exec.order)),
         estimates,
     };
-    let progress = progress_options(exec, color, header, progress_on_stderr, eta);
+    let progress = progress_options(
+        exec,
+        runner.jobs_at_once(),
+        color,
+        header,
+        progress_on_stderr,
+        eta,
+    );
     let output = progress.output;
     let live_output = progress.live
         || output == Output::Stream
@@ -487,6 +624,7 @@ pub(super) fn execute_plan(
 /// when it comes from history.
 fn progress_options(
     exec: &ExecArgs,
+    jobs: usize,
     color: ColorChoice,
     header: Option<String>,
     on_stderr: bool,
@@ -511,8 +649,8 @@ fn progress_options(
         screen,
         live,
         color: Style::detect(color, terminal).color,
-        announce_jobs: exec.jobs,
-        jobs: jobs(exec),
+        announce_jobs: exec.jobs.map(|_| jobs),
+        jobs,
         header,
         timeout: Some(exec.timeout).filter(|timeout| !timeout.is_zero()),
         eta: (live && eta.estimates.from_history).then(|| Arc::new(eta)),

@@ -104,7 +104,7 @@ impl Executor for Evaluated {
             duration: start.elapsed(),
             stdout,
             stderr,
-            job_id: None,
+            slurm: None,
         }
     }
 }

@@ -102,7 +102,7 @@ impl Executor for Local {
                     duration: start.elapsed(),
                     stdout,
                     stderr,
-                    job_id: None,
+                    slurm: None,
                 }
             }
             Err(reason) => Outcome::not_started(reason, started_at, start.elapsed()),

@@ -20,10 +20,10 @@ pub(crate) use control::Control;
 pub(crate) use evaluated::Evaluated;
 pub use local::KILL_GRACE;
 pub(crate) use local::{Local, reserve_descriptors};
-pub(crate) use slurm::Slurm;
-pub use slurm::SlurmOptions;
+pub(crate) use slurm::{Allocation, Notice, Notify, Refusal, Request, Slurm, cancel_job, held};
+pub use slurm::{SlurmMode, SlurmOptions};
 
-use crate::event::{Capture, Exit, Stream};
+use crate::event::{Capture, Exit, SlurmPlace, Stream};
 use crate::task::Kind;
 
 /// Everything an executor needs to run one task.
@@ -61,8 +61,8 @@ pub(crate) struct Outcome {
     pub(crate) duration: Duration,
     pub(crate) stdout: Capture,
     pub(crate) stderr: Capture,
-    /// The cluster job that ran it, when a cluster executor did.
-    pub(crate) job_id: Option<String>,
+    /// Where on a cluster it ran, when a cluster executor ran it.
+    pub(crate) slurm: Option<SlurmPlace>,
 }
 
 impl Outcome {
@@ -79,7 +79,7 @@ impl Outcome {
             duration,
             stdout: Capture::default(),
             stderr: Capture::default(),
-            job_id: None,
+            slurm: None,
         }
     }
 }

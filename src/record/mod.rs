@@ -14,6 +14,7 @@ mod store;
 mod write;
 
 pub(crate) use durations::Known;
+pub(crate) use liveness::ProcessId;
 pub(crate) use prune::Deleted;
 pub(crate) use recorder::Recorder;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};

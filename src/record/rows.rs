@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::liveness::ProcessId;
 use super::store::{Store, StoreError};
-use crate::event::{Counts, Exit, Signal, Status};
+use crate::event::{Counts, Exit, Signal, SlurmPlace, Status};
 use crate::source::{SourceId, Span, Spanned};
 use crate::task::{Kind, Settings};
 
@@ -181,8 +181,8 @@ pub(crate) struct TaskRow {
     /// The task's own settings, as it ran.
     pub settings: Settings,
     pub kind: Kind,
-    /// The cluster job that ran it, when a cluster did.
-    pub job_id: Option<String>,
+    /// Where on a Slurm cluster it ran, when it did.
+    pub slurm: Option<SlurmPlace>,
 }
 
 impl TaskRow {
@@ -332,7 +332,7 @@ const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, pass
 const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
     started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
     stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail, timeout_ms,
-    dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id FROM tasks";
+    dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id, step_id, node FROM tasks";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let stored: String = row.get(7)?;
@@ -440,7 +440,16 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
                 .get::<_, Option<i64>>(29)?
                 .and_then(|mem| u64::try_from(mem).ok()),
         },
-        job_id: row.get(30)?,
+        slurm: row
+            .get::<_, Option<String>>(30)?
+            .map(|job_id| -> rusqlite::Result<SlurmPlace> {
+                Ok(SlurmPlace {
+                    job_id,
+                    step_id: row.get(31)?,
+                    node: row.get(32)?,
+                })
+            })
+            .transpose()?,
         soft_deps: names(&row.get::<_, String>(26)?),
         kind: decode_kind(&row.get::<_, String>(25)?),
     })

@@ -18,13 +18,14 @@
 //! task's fingerprint (filled in for the rows already there by
 //! [`after`]), when each attempt started within its run and in which lane,
 //! and the covering index that estimates are read from; version 11 the
-//! format the task file was read in.
+//! format the task file was read in; version 12 the Slurm step and node
+//! of each attempt.
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 11;
+pub(super) const VERSION: i64 = 12;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 11] = [
+pub(super) const MIGRATIONS: [&str; 12] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -174,6 +175,11 @@ pub(super) const MIGRATIONS: [&str; 11] = [
     // so that `retry` reads it again the same way whatever its name says;
     // NULL for a script alone, and for runs recorded before.
     "ALTER TABLE runs ADD COLUMN file_format TEXT;",
+    // 12: where on a Slurm cluster each attempt ran, besides its job: the
+    // job step (one allocation holds every task of a run with
+    // `--slurm-mode steps`) and the node.
+    "ALTER TABLE tasks ADD COLUMN step_id INTEGER;
+    ALTER TABLE tasks ADD COLUMN node TEXT;",
 ];
 
 /// What a migration needs done in code, after its SQL and in its

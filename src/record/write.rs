@@ -351,7 +351,7 @@ fn finish_task(
              started_at = ?6, finished_at = ?7, duration_ms = ?8, stdout = ?9, stderr = ?10,
              stdout_bytes = ?11, stderr_bytes = ?12, stdout_truncated = ?13,
              stderr_truncated = ?14, stdout_tail = ?15, stderr_tail = ?16, attempt = ?17,
-             job_id = ?18, start_us = ?19, slot = ?20
+             job_id = ?18, start_us = ?19, slot = ?20, step_id = ?21, node = ?22
          WHERE id = ?1",
     )?;
     statement.execute(params![
@@ -372,9 +372,14 @@ fn finish_task(
         tail(&result.stdout),
         tail(&result.stderr),
         result.attempt,
-        result.job_id,
+        result.slurm.as_ref().map(|place| &place.job_id),
         lane.start_us,
         lane.slot,
+        result.slurm.as_ref().and_then(|place| place.step_id),
+        result
+            .slurm
+            .as_ref()
+            .and_then(|place| place.node.as_deref()),
     ])?;
     Ok(())
 }
@@ -446,7 +451,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             stdout: capture,
             stderr: Capture::default(),
-            job_id: None,
+            slurm: None,
         })
     }
 

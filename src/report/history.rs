@@ -135,8 +135,15 @@ pub(crate) fn task(run: &RunRow, task: &TaskRow) -> String {
     if task.attempt > 1 {
         let _ = writeln!(out, "Attempt: {}", task.attempt);
     }
-    if let Some(job) = &task.job_id {
-        let _ = writeln!(out, "Slurm job: {job}");
+    if let Some(place) = &task.slurm {
+        let _ = write!(out, "Slurm job: {}", place.job_id);
+        if let Some(step) = place.step_id {
+            let _ = write!(out, ", step {step}");
+        }
+        if let Some(node) = &place.node {
+            let _ = write!(out, ", on {node}");
+        }
+        out.push('\n');
     }
     for (name, output) in [("stdout", &task.stdout), ("stderr", &task.stderr)] {
         let _ = write!(out, "\n--- {name} ---\n");
@@ -298,9 +305,13 @@ struct TaskJson<'a> {
     stdout_tail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stderr_tail: Option<String>,
-    /// The cluster job that ran the task.
+    /// The Slurm job that ran the task, its step in that job, and the node.
     #[serde(skip_serializing_if = "Option::is_none")]
     job_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
     /// Every attempt, this one last.
     attempts: Vec<AttemptJson<'a>>,
 }
@@ -373,7 +384,9 @@ impl<'a> TaskJson<'a> {
             stderr: text(&task.stderr),
             stdout_tail: tail(&task.stdout),
             stderr_tail: tail(&task.stderr),
-            job_id: task.job_id.as_deref(),
+            job_id: task.slurm.as_ref().map(|place| place.job_id.as_str()),
+            step_id: task.slurm.as_ref().and_then(|place| place.step_id),
+            node: task.slurm.as_ref().and_then(|place| place.node.as_deref()),
             attempts: attempts.iter().map(|&attempt| attempt.into()).collect(),
         }
     }

@@ -954,7 +954,7 @@ mod tests {
             duration: Duration::from_millis(millis),
             stdout: Capture::default(),
             stderr: capture,
-            job_id: None,
+            slurm: None,
         })
     }
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, INT, NativeCallContext, Position};
 
+use crate::execute::SlurmMode;
 use crate::source::{Source, SourceId, Span, Spanned, offset};
 use crate::task::{Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, TaskSpec, is_env_name, is_valid_name};
 use crate::units::parse_duration;
@@ -39,6 +40,9 @@ pub(crate) struct Registry {
     pub(crate) executor: Option<String>,
     /// The Slurm partition, if the script says: `partition("gpu")`.
     pub(crate) partition: Option<String>,
+    /// How tasks go to Slurm, if the script says:
+    /// `executor("slurm", #{ mode: "steps" })`.
+    pub(crate) slurm_mode: Option<SlurmMode>,
     sealed: bool,
     source: SourceId,
     text: Arc<str>,
@@ -61,6 +65,7 @@ impl Registry {
             pools,
             executor: None,
             partition: None,
+            slurm_mode: None,
             sealed: false,
             source: id,
             text: Arc::clone(&source.text),
@@ -152,6 +157,76 @@ impl TaskHandle {
     }
 }
 
+/// `executor(kind)` and `executor("slurm", #{ mode: … })`.
+fn register_executor(engine: &mut Engine, registry: &Shared) {
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "executor",
+        move |ctx: NativeCallContext<'_>, kind: &str| -> Fallible<()> {
+            choose_executor(&shared, ctx.call_position(), kind, None)
+        },
+    );
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "executor",
+        move |ctx: NativeCallContext<'_>, kind: &str, options: rhai::Map| -> Fallible<()> {
+            let position = ctx.call_position();
+            if kind != "slurm" {
+                return Err(error(
+                    format!("the executor `{kind}` takes no options; they are for \"slurm\""),
+                    position,
+                ));
+            }
+            let mut mode = None;
+            for (key, value) in options {
+                match key.as_str() {
+                    "mode" => {
+                        let name = value.into_string().unwrap_or_default();
+                        mode = Some(SlurmMode::parse(&name).ok_or_else(|| {
+                            error(
+                                format!("unknown Slurm mode `{name}`; use \"jobs\" or \"steps\""),
+                                position,
+                            )
+                        })?);
+                    }
+                    other => {
+                        return Err(error(
+                            format!("unknown Slurm option `{other}`; the option is `mode`"),
+                            position,
+                        ));
+                    }
+                }
+            }
+            choose_executor(&shared, position, kind, mode)
+        },
+    );
+}
+
+/// What `executor(…)` chose, while the script loads.
+fn choose_executor(
+    shared: &Shared,
+    position: Position,
+    kind: &str,
+    mode: Option<SlurmMode>,
+) -> Fallible<()> {
+    if !matches!(kind, "local" | "slurm") {
+        return Err(error(
+            format!("unknown executor `{kind}`; use \"local\" or \"slurm\""),
+            position,
+        ));
+    }
+    let mut registry = lock(shared);
+    if registry.sealed {
+        return Err(error(
+            "the executor is chosen while the script loads",
+            position,
+        ));
+    }
+    registry.executor = Some(kind.to_owned());
+    registry.slurm_mode = mode;
+    Ok(())
+}
+
 /// Registers the task API on `engine`, working on `registry`.
 pub(crate) fn register(engine: &mut Engine, registry: &Shared) {
     engine.register_type_with_name::<TaskHandle>("Task");
@@ -191,28 +266,7 @@ fn register_definitions(engine: &mut Engine, registry: &Shared) {
             Ok(())
         },
     );
-    let shared = Arc::clone(registry);
-    engine.register_fn(
-        "executor",
-        move |ctx: NativeCallContext<'_>, kind: &str| -> Fallible<()> {
-            let position = ctx.call_position();
-            if !matches!(kind, "local" | "slurm") {
-                return Err(error(
-                    format!("unknown executor `{kind}`; use \"local\" or \"slurm\""),
-                    position,
-                ));
-            }
-            let mut registry = lock(&shared);
-            if registry.sealed {
-                return Err(error(
-                    "the executor is chosen while the script loads",
-                    position,
-                ));
-            }
-            registry.executor = Some(kind.to_owned());
-            Ok(())
-        },
-    );
+    register_executor(engine, registry);
     let shared = Arc::clone(registry);
     engine.register_fn(
         "partition",

@@ -30,6 +30,8 @@ pub(crate) struct Script {
     pub(crate) executor: Option<String>,
     /// `partition("name")`, if the script chose.
     pub(crate) partition: Option<String>,
+    /// `executor("slurm", #{ mode: "steps" })`, if the script chose.
+    pub(crate) slurm_mode: Option<crate::execute::SlurmMode>,
 }
 
 impl std::fmt::Debug for Script {
@@ -166,6 +168,7 @@ pub(crate) fn load(
     let pools = std::mem::take(&mut registry.pools);
     let executor = registry.executor.take();
     let partition = registry.partition.take();
+    let slurm_mode = registry.slurm_mode.take();
     drop(registry);
     let set = TaskSet {
         origin,
@@ -182,6 +185,7 @@ pub(crate) fn load(
         closures,
         executor,
         partition,
+        slurm_mode,
     };
     Ok((set, Arc::new(script)))
 }

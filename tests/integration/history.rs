@@ -71,10 +71,13 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
         "attempt|INTEGER",
         "stdout_truncated|INTEGER",
         "signal|INTEGER",
+        "job_id|TEXT",
+        "step_id|INTEGER",
+        "node|TEXT",
     ] {
         assert_contains(&tasks, extra);
     }
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "11\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "12\n");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
     let indexes = sqlite3(
         &db,
@@ -601,7 +604,7 @@ fn a_database_from_a_newer_taskrun_is_refused() {
     test.with_args(&["run", "tasks.txt"])
         .status(2)
         .stderr_contains(
-            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 11)",
+            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 12)",
         )
         .run();
     assert!(!test.path().join("ran").exists());
@@ -638,7 +641,7 @@ fn a_database_with_the_first_schema_is_migrated() {
     test.with_args(&["show", "1", "--task", "old"])
         .stdout_contains("--- stdout ---\nold output\n")
         .run();
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "11\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "12\n");
     test.with_args(&["run", "tasks.txt", "--quiet"])
         .stdout_contains("(run #2)")
         .run();

@@ -270,7 +270,7 @@ fn the_library_runs_on_slurm() {
                 ends.push((
                     tasks.name(*task).to_owned(),
                     format!("{:?}", result.exit),
-                    result.job_id.is_some(),
+                    result.slurm.is_some(),
                     result.stdout.text().into_owned(),
                 ));
             }

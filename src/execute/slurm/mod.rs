@@ -1,36 +1,88 @@
-//! The Slurm executor: each job is one `srun` job step on a cluster.
+//! The Slurm executor: each task is one `srun` job step on a cluster,
+//! either in a job of its own (`--slurm-mode jobs`) or in the one
+//! allocation the run holds (`--slurm-mode steps`, see [`allocation`]).
 //!
 //! It runs through the local executor: the local process is `srun`, so
 //! capture, timeouts, signals and the process group are the same code.
 //! `srun` runs a small wrapper on the node that writes two marker lines
-//! to stderr, the job's id first and the command's exit status last; the
-//! markers and `srun`'s own `srun: …` lines are taken out of the task's
-//! output. A job whose exit marker never came did not run to its end:
-//! Slurm could not schedule or launch it, and the task fails with Slurm's
-//! reason instead of a made-up exit status.
+//! to stderr, where it runs (job, step, node) first and the command's exit
+//! status last; the markers and `srun`'s own `srun: …` lines are taken out
+//! of the task's output. A step whose exit marker never came did not run
+//! to its end: Slurm could not schedule or launch it, and the task fails
+//! with Slurm's reason instead of a made-up exit status.
+
+mod allocation;
 
 use std::collections::BTreeSet;
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Control, Executor, Job, Local, Outcome, ScriptFile, quote};
-use crate::event::{Capture, Exit, Stream};
+pub(crate) use allocation::{Allocation, Notice, Notify, Refusal, Request, cancel_job, held};
 
-/// Where and how the jobs go.
+use super::{Control, Executor, Job, Local, Outcome, ScriptFile, quote};
+use crate::event::{Capture, Exit, SlurmPlace, Stream};
+
+/// Where and how the tasks go.
 #[derive(Clone, Debug, Default)]
 pub struct SlurmOptions {
     /// `--partition`, if not the cluster's default.
     pub partition: Option<String>,
-    /// Extra arguments for every `srun`, passed through.
+    /// Extra arguments passed through as they are: to every `srun` with
+    /// [`SlurmMode::Jobs`], to the allocation (`salloc`) with
+    /// [`SlurmMode::Steps`].
     pub args: Vec<String>,
+    /// A job per task, or one allocation for the run.
+    pub mode: SlurmMode,
+    /// With [`SlurmMode::Steps`]: how long to wait for the allocation to
+    /// be granted (`None`: as long as Slurm takes).
+    pub wait: Option<Duration>,
+    /// With [`SlurmMode::Steps`]: how long the allocation may outlive a
+    /// taskrun that stops extending it (its time limit, which the run
+    /// keeps this far ahead of it while it goes on). `None`: derived from
+    /// the tasks' timeouts.
+    pub time: Option<Duration>,
+}
+
+/// How tasks go to Slurm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SlurmMode {
+    /// Each task is a job of its own, `srun` outside any allocation:
+    /// Slurm schedules every task, and each pays for it.
+    #[default]
+    Jobs,
+    /// The run holds one allocation, sized from `--jobs` and its largest
+    /// task, and each task is a job step inside it (`srun --jobid`): only
+    /// a step's launch is paid per task.
+    Steps,
+}
+
+impl SlurmMode {
+    /// The mode's name on the command line and in scripts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlurmMode::Jobs => "jobs",
+            SlurmMode::Steps => "steps",
+        }
+    }
+
+    /// The mode named `name`, if any.
+    pub fn parse(name: &str) -> Option<SlurmMode> {
+        match name {
+            "jobs" => Some(SlurmMode::Jobs),
+            "steps" => Some(SlurmMode::Steps),
+            _ => None,
+        }
+    }
 }
 
 /// Runs jobs as Slurm job steps.
 #[derive(Debug)]
 pub(crate) struct Slurm {
     options: SlurmOptions,
-    /// Job names start with this: `taskrun-<run>`.
+    /// The run's allocation, with [`SlurmMode::Steps`].
+    allocation: Option<Arc<Allocation>>,
+    /// Job (and step) names start with this: `taskrun-<run>`.
     prefix: String,
     /// The jobs started so far, to cancel when the run is interrupted: the
     /// ids that came back, and the names of jobs whose id never did (an
@@ -47,18 +99,24 @@ struct Started {
 
 const MARK: &str = "\u{1e}taskrun-";
 
-/// Runs on the node: says the job id, runs the command (from the
+/// Runs on the node: says where it runs, runs the command (from the
 /// environment, so that no quoting can go wrong), says its status.
-const WRAPPER: &str = "printf '\\036taskrun-job %s\\n' \"$SLURM_JOB_ID\" >&2; \
+const WRAPPER: &str = "printf '\\036taskrun-job %s %s %s\\n' \"$SLURM_JOB_ID\" \"$SLURM_STEP_ID\" \"$SLURMD_NODENAME\" >&2; \
     cd \"$TASKRUN_DIR\" 2>/dev/null || { printf '\\036taskrun-nodir\\n' >&2; exit 1; }; \
     /bin/sh -c \"$TASKRUN_COMMAND\"; s=$?; \
     printf '\\036taskrun-exit %s\\n' \"$s\" >&2; exit \"$s\"";
 
 impl Slurm {
-    /// An executor for the run `run_id` (its jobs are named after it).
-    pub(crate) fn new(options: SlurmOptions, run_id: i64) -> Slurm {
+    /// An executor for the run `run_id` (its jobs are named after it),
+    /// running in `allocation` with [`SlurmMode::Steps`].
+    pub(crate) fn new(
+        options: SlurmOptions,
+        run_id: i64,
+        allocation: Option<Arc<Allocation>>,
+    ) -> Slurm {
         Slurm {
             options,
+            allocation,
             prefix: format!("taskrun-{run_id}"),
             jobs: Mutex::new(Started::default()),
         }
@@ -125,21 +183,34 @@ impl Slurm {
             format!("--chdir={}", job.dir.display()),
             "--export=ALL".to_owned(),
         ];
-        if let Some(partition) = &self.options.partition {
-            args.push(format!("--partition={partition}"));
-        }
-        if let Some(cpus) = job.cpus {
-            args.push(format!("--cpus-per-task={cpus}"));
-        }
-        if let Some(mem) = job.mem {
-            args.push(format!("--mem={}M", mem.div_ceil(1 << 20)));
+        // A step takes what it asks for out of the allocation, and no more
+        // (`--exact`), so that the others fit beside it.
+        if let Some(allocation) = &self.allocation {
+            args.push(format!("--jobid={}", allocation.id));
+            args.push("--exact".to_owned());
+            args.push(format!("--cpus-per-task={}", job.cpus.unwrap_or(1)));
+            match (job.mem, allocation.mem_per_cpu) {
+                (Some(mem), _) => args.push(format!("--mem={}M", mem.div_ceil(1 << 20))),
+                (None, Some(mem)) => args.push(format!("--mem-per-cpu={mem}M")),
+                (None, None) => {}
+            }
+        } else {
+            if let Some(partition) = &self.options.partition {
+                args.push(format!("--partition={partition}"));
+            }
+            if let Some(cpus) = job.cpus {
+                args.push(format!("--cpus-per-task={cpus}"));
+            }
+            if let Some(mem) = job.mem {
+                args.push(format!("--mem={}M", mem.div_ceil(1 << 20)));
+            }
+            args.extend(self.options.args.iter().cloned());
         }
         if let Some(timeout) = job.timeout {
             // Slurm counts whole minutes; taskrun enforces the limit to the
             // second, and this is only a backstop.
             args.push(format!("--time={}", minutes(timeout) + 1));
         }
-        args.extend(self.options.args.iter().cloned());
         args.extend(["/bin/sh".to_owned(), "-c".to_owned(), WRAPPER.to_owned()]);
         args.iter()
             .enumerate()
@@ -195,13 +266,24 @@ impl Executor for Slurm {
             output(Stream::Stderr, &pending);
         }
         let (markers, srun_lines) = clean_capture(&mut outcome.stderr);
-        outcome.job_id = markers
+        outcome.slurm = markers
             .iter()
             .find_map(|line| line.strip_prefix("job "))
-            .map(str::to_owned);
-        if let (Some(id), Ok(mut jobs)) = (&outcome.job_id, self.jobs.lock()) {
+            .and_then(place);
+        if let (Some(place), Ok(mut jobs)) = (&outcome.slurm, self.jobs.lock()) {
             jobs.unnamed.remove(&name);
-            jobs.ids.insert(id.clone());
+            if self.allocation.is_none() {
+                jobs.ids.insert(place.job_id.clone());
+            }
+        }
+        // srun ends its step when it is stopped; a step whose srun had to
+        // be killed is cancelled here, and the allocation stays.
+        if let (Some(allocation), Some(step)) = (
+            &self.allocation,
+            outcome.slurm.as_ref().and_then(|place| place.step_id),
+        ) && (outcome.timed_out || control.interrupted().is_some())
+        {
+            let _ = run_quietly("scancel", &[format!("{}.{step}", allocation.id)]);
         }
         let no_dir = markers.iter().any(|line| line == "nodir");
         let status = markers
@@ -227,6 +309,11 @@ impl Executor for Slurm {
     }
 
     fn interrupted(&self) {
+        if let Some(allocation) = &self.allocation {
+            // Every step of the run is in it.
+            allocation.release();
+            return;
+        }
         let Ok(jobs) = self.jobs.lock() else {
             return;
         };
@@ -310,6 +397,30 @@ fn clean_capture(capture: &mut Capture) -> (Vec<String>, Vec<String>) {
     (markers, srun)
 }
 
+/// Where the wrapper said it runs: `JOB STEP NODE`.
+fn place(marker: &str) -> Option<SlurmPlace> {
+    let mut words = marker.split_whitespace();
+    Some(SlurmPlace {
+        job_id: words.next()?.to_owned(),
+        step_id: words.next().and_then(|step| step.parse().ok()),
+        node: words.next().map(str::to_owned),
+    })
+}
+
+/// Runs a Slurm command for its effect: what it said on error.
+fn run_quietly(program: &str, args: &[String]) -> Result<(), String> {
+    let output = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run `{program}`: {error}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(first_line("", &output.stderr))
+    }
+}
+
 fn minutes(limit: Duration) -> u64 {
     limit.as_secs().div_ceil(60).max(1)
 }
@@ -360,7 +471,9 @@ mod tests {
             options: SlurmOptions {
                 partition: Some("debug".to_owned()),
                 args: vec!["--account=x y".to_owned()],
+                ..SlurmOptions::default()
             },
+            allocation: None,
             prefix: "taskrun-7".to_owned(),
             jobs: Mutex::new(Started::default()),
         };
