@@ -29,5 +29,6 @@ mod run;
 mod script;
 mod signals;
 mod slurm;
+mod slurm_steps;
 mod structured;
 mod terminal;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::harness::{Test, assert_contains, wait_for_processes};
 
 /// Whether a Slurm controller answers; skips (or, in CI, fails) if not.
-fn cluster() -> bool {
+pub(crate) fn cluster() -> bool {
     let up = Command::new("scontrol")
         .arg("ping")
         .output()
@@ -28,7 +28,7 @@ fn cluster() -> bool {
 }
 
 /// The jobs of `ids` that Slurm still has queued or running.
-fn still_queued(ids: &[String]) -> String {
+pub(crate) fn still_queued(ids: &[String]) -> String {
     let output = Command::new("squeue")
         .args(["--noheader", "--format=%i", "--jobs", &ids.join(",")])
         .output()
@@ -37,20 +37,20 @@ fn still_queued(ids: &[String]) -> String {
 }
 
 /// `show --json` of the latest run: each task's name, status and job id.
-fn tasks(test: &Test) -> Vec<Value> {
+pub(crate) fn tasks(test: &Test) -> Vec<Value> {
     let shown = test.exec(&["show", "--json"]);
     let run: Value = serde_json::from_str(&shown.stdout).unwrap();
     run["tasks"].as_array().unwrap().clone()
 }
 
 /// The task that `show … --task NAME --json` (`args`) shows.
-fn shown_task(test: &Test, args: &[&str]) -> Value {
+pub(crate) fn shown_task(test: &Test, args: &[&str]) -> Value {
     let shown: Value = serde_json::from_str(&test.exec(args).stdout).unwrap();
     shown["task"].clone()
 }
 
 /// The Slurm job ids of the latest run's tasks, as `show` has them.
-fn job_ids(test: &Test) -> Vec<String> {
+pub(crate) fn job_ids(test: &Test) -> Vec<String> {
     tasks(test)
         .iter()
         .filter_map(|task| {
