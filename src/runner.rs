@@ -536,6 +536,33 @@ mod tests {
         (summary, seen)
     }
 
+    /// The time limit of a Slurm allocation: the longest the run can take
+    /// by its tasks' timeouts (work over jobs, plus the longest chain).
+    #[test]
+    fn the_longest_run_follows_the_timeouts() {
+        let tasks = Tasks::parse(
+            "a: true\nb: true [after:a]\nc: true [timeout:120s]\nd: true [retries:1]\n",
+        )
+        .unwrap();
+        let runner = Runner::new()
+            .jobs(2)
+            .timeout(Duration::from_secs(60))
+            .retry_delay(Duration::from_secs(1));
+        // Work: a 60 + b 60 + c 120 + d (2 × 60 + a 2 s delay) 122 = 362 s,
+        // over 2 jobs 181 s; the longest chain, d alone, 122 s (a then b,
+        // and c: 120 s); and a minute to spare.
+        assert_eq!(
+            runner.longest_run(&tasks.plan),
+            Some(Duration::from_secs(181 + 122 + 60))
+        );
+        let unlimited = Runner::new().jobs(2);
+        assert_eq!(
+            unlimited.longest_run(&tasks.plan),
+            None,
+            "a task without a limit"
+        );
+    }
+
     /// Two runs at once in one process: each sees its own events only.
     #[test]
     fn two_runs_at_once_never_see_each_other() {

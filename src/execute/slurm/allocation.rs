@@ -173,6 +173,19 @@ impl Allocation {
         })
     }
 
+    /// An allocation that was never asked for, to build steps for.
+    #[cfg(test)]
+    pub(crate) fn granted_for_tests(id: &str, mem_per_cpu: Option<u64>) -> Allocation {
+        Allocation {
+            id: id.to_owned(),
+            slots: 1,
+            mem_per_cpu,
+            // Nothing to give back.
+            released: Mutex::new(true),
+            keeper: Mutex::new(None),
+        }
+    }
+
     /// Gives the allocation back, ending every step still in it. Only the
     /// first call does anything.
     pub(crate) fn release(&self) {

@@ -502,5 +502,66 @@ mod tests {
         ] {
             assert!(line.contains(part), "{part} in {line}");
         }
+        assert!(!line.contains("--jobid"), "{line}");
+    }
+
+    #[test]
+    fn a_step_goes_to_the_allocation_with_what_it_asks_for() {
+        let slurm = Slurm {
+            options: SlurmOptions {
+                partition: Some("debug".to_owned()),
+                args: vec!["--account=lab".to_owned()],
+                mode: SlurmMode::Steps,
+                ..SlurmOptions::default()
+            },
+            allocation: Some(Arc::new(Allocation::granted_for_tests("77", Some(512)))),
+            prefix: "taskrun-7".to_owned(),
+            jobs: Mutex::new(Started::default()),
+        };
+        let mut job = Job {
+            name: "build".to_owned(),
+            command: "make".to_owned(),
+            kind: crate::task::Kind::Shell,
+            dir: "/work".into(),
+            env: Vec::new(),
+            timeout: Some(Duration::from_secs(30)),
+            max_output: 1024,
+            cpus: None,
+            mem: None,
+        };
+        let line = slurm.srun(&job);
+        for part in [
+            "--jobid=77",
+            "--exact",
+            "--ntasks=1",
+            "--cpus-per-task=1",
+            "--mem-per-cpu=512M",
+            "--time=2",
+            "--job-name=taskrun-7-build",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+        // The partition and the --slurm-arg options went to the allocation.
+        assert!(!line.contains("--partition"), "{line}");
+        assert!(!line.contains("--account"), "{line}");
+        job.cpus = Some(3);
+        job.mem = Some(1 << 30);
+        let line = slurm.srun(&job);
+        assert!(line.contains("--cpus-per-task=3 --mem=1024M"), "{line}");
+        assert!(!line.contains("--mem-per-cpu"), "{line}");
+    }
+
+    #[test]
+    fn the_wrapper_says_job_step_and_node() {
+        assert_eq!(
+            place("42 7 node3"),
+            Some(SlurmPlace {
+                job_id: "42".to_owned(),
+                step_id: Some(7),
+                node: Some("node3".to_owned()),
+            })
+        );
+        assert_eq!(place("42").map(|place| place.step_id), Some(None));
+        assert_eq!(place(""), None);
     }
 }
