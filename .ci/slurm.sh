@@ -4,6 +4,7 @@
 #
 #   .ci/slurm.sh install   # Debian's slurmctld, slurmd, slurm-client, munge
 #   .ci/slurm.sh start     # munged + slurmctld + slurmd; prints SLURM_CONF
+#                          # (SLURM_CPUS=8: the node advertises 8 CPUs)
 #   .ci/slurm.sh stop      # cancels jobs, stops the three daemons
 #   .ci/slurm.sh status
 #
@@ -50,6 +51,12 @@ _stop() { # pidfile comm
 _conf() {
     local d=$SLURM_DIR hw
     hw=$(slurmd -C | head -1 | sed -e 's/^NodeName=[^ ]* //')
+    if [ -n "${SLURM_CPUS:-}" ]; then
+        # Advertise SLURM_CPUS CPUs, however many the machine has
+        # (config_overrides below lets slurmd accept it): for benchmarks
+        # of many tasks at once on a small machine.
+        hw="CPUs=$SLURM_CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$SLURM_CPUS ThreadsPerCore=1 $(tr ' ' '\n' <<<"$hw" | grep '^RealMemory=')"
+    fi
     cat > "$d/slurm.conf" <<CONF
 ClusterName=taskruntest
 SlurmctldHost=localhost(127.0.0.1)

@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# N no-op tasks through Slurm versus locally, and plain `srun` on the same
-# work (what taskrun adds to Slurm's own cost), median [min-max] wall
-# seconds of RUNS, round-robin. Needs a cluster: `eval "$(.ci/slurm.sh
-# start)"` (as root) starts a single-node one on this machine.
+# N no-op tasks on Slurm at -j JOBS: taskrun's two modes (`--slurm-mode
+# jobs`, a job per task; `--slurm-mode steps`, one allocation and a job
+# step per task) beside `xargs -P JOBS srun true` (Slurm's own cost of a
+# job per task) and taskrun on this machine, median [min-max] wall seconds
+# of RUNS, interleaved round-robin. Needs a cluster whose partition
+# advertises at least JOBS CPUs; the single-node one of .ci/slurm.sh can
+# advertise more than the machine has:
 #
-#   bench/slurm.sh            # N=200, JOBS="8 32", RUNS=3
+#   SLURM_CPUS=8 .ci/slurm.sh start   # as root; prints SLURM_CONF
+#   bench/slurm.sh                    # SIZES="200 2000", JOBS=8, RUNS=3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-N=${N:-200}
-JOBS=${JOBS:-"8 32"}
+SIZES=${SIZES:-"200 2000"}
+JOBS=${JOBS:-8}
 RUNS=${RUNS:-3}
 WORK=${BENCH_WORK:-/tmp/taskrun-bench-slurm}
 mkdir -p "$WORK"
 scontrol ping | grep -q "is UP" || { echo "no Slurm controller answers (SLURM_CONF?)" >&2; exit 1; }
+cpus=$(sinfo --noheader --format=%C | head -1 | cut -d/ -f4)
+if [ "${cpus:-0}" -lt "$JOBS" ]; then
+  echo "the partition has $cpus CPUs, fewer than JOBS=$JOBS: restart the cluster with SLURM_CPUS=$JOBS" >&2
+  exit 1
+fi
 
 cargo build --release --quiet
 taskrun=$PWD/target/release/taskrun
-: >"$WORK/noop.txt"
-for ((i = 0; i < N; i++)); do echo "t$i: true" >>"$WORK/noop.txt"; done
 
 wall() {
   local start end
@@ -27,29 +34,36 @@ wall() {
   end=$(date +%s%N)
   awk -v ns=$((end - start)) 'BEGIN { printf "%.4f", ns / 1e9 }'
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; printf "%.3f [%.3f-%.3f]", m, v[1], v[NR] }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; printf "%.2f [%.2f-%.2f]", m, v[1], v[NR] }'; }
 
 declare -A times
-rows=()
-for jobs in $JOBS; do
-  rows+=("taskrun local -j $jobs" "taskrun slurm -j $jobs" "xargs -P $jobs srun true")
+rows=("taskrun local" "taskrun --slurm-mode steps" "taskrun --slurm-mode jobs" "xargs -P $JOBS srun true")
+for n in $SIZES; do
+  : >"$WORK/noop-$n.txt"
+  for ((i = 0; i < n; i++)); do echo "t$i: true" >>"$WORK/noop-$n.txt"; done
 done
 for ((r = 0; r < RUNS; r++)); do
-  for jobs in $JOBS; do
+  for n in $SIZES; do
+    file=$WORK/noop-$n.txt
     rm -f "$WORK/db"*
-    times["taskrun local -j $jobs"]+="$(wall "$taskrun" run "$WORK/noop.txt" --jobs "$jobs" --db "$WORK/db") "
+    times["$n taskrun local"]+="$(wall "$taskrun" run "$file" --jobs "$JOBS" --db "$WORK/db") "
     rm -f "$WORK/db"*
-    times["taskrun slurm -j $jobs"]+="$(wall "$taskrun" run "$WORK/noop.txt" --jobs "$jobs" --db "$WORK/db" --executor slurm) "
-    times["xargs -P $jobs srun true"]+="$(wall sh -c "seq $N | xargs -P $jobs -I{} srun --quiet true") "
+    times["$n taskrun --slurm-mode steps"]+="$(wall "$taskrun" run "$file" --jobs "$JOBS" --db "$WORK/db" --executor slurm --slurm-mode steps) "
+    rm -f "$WORK/db"*
+    times["$n taskrun --slurm-mode jobs"]+="$(wall "$taskrun" run "$file" --jobs "$JOBS" --db "$WORK/db" --executor slurm --slurm-mode jobs) "
+    times["$n xargs -P $JOBS srun true"]+="$(wall sh -c "seq $n | xargs -P $JOBS -I{} srun --quiet true") "
   done
 done
-one=$( { for ((i = 0; i < 20; i++)); do wall srun --quiet true; echo; done; } | grep . | median)
 
-echo "### $N no-op tasks"
+echo "### No-op tasks at -j $JOBS on a partition of $cpus CPUs, wall seconds, median [min-max] of $RUNS"
 echo
-echo "| what | wall s, median [min-max] of $RUNS |"
-echo "|---|---|"
+printf '| what |'
+for n in $SIZES; do printf ' %s tasks |' "$n"; done
+printf '\n|---|'
+for n in $SIZES; do printf -- '---|'; done
+echo
 for row in "${rows[@]}"; do
-  echo "| $row | $(tr ' ' '\n' <<<"${times[$row]}" | grep . | median) |"
+  printf '| %s |' "$row"
+  for n in $SIZES; do printf ' %s |' "$(tr ' ' '\n' <<<"${times["$n $row"]}" | grep . | median)"; done
+  echo
 done
-echo "| one \`srun true\` (20 runs) | $one |"

@@ -314,6 +314,18 @@ fn holder_prefix(db: &Path) -> String {
     name
 }
 
+/// `runner`, holding its Slurm allocation if it runs in one, named
+/// `holder…` after this process, its notices shown on the progress
+/// display's stream.
+fn allocated(runner: Runner, plan: &Plan, holder: &str, on_stderr: bool) -> Result<Runner, Error> {
+    let me = ProcessId::current();
+    let name = format!("{holder}{}-{}-{}", me.host, me.pid, me.started);
+    let notices = SlurmNotices::new(on_stderr);
+    runner
+        .allocated(plan, &name, &notices.notify())
+        .inspect_err(|_| notices.end_line())
+}
+
 /// Cancels the allocations named `prefix…` whose taskrun process is gone
 /// (killed before it could release them), saying so once each.
 fn release_stale_allocations(prefix: &str) {
@@ -344,30 +356,66 @@ fn release_stale_allocations(prefix: &str) {
 /// Shows what the Slurm allocation says while the run waits for it and
 /// holds it: on the progress display's stream, a wait as a line that the
 /// next one replaces on a terminal; warnings on standard error.
-fn slurm_notices(on_stderr: bool) -> Notify {
-    Arc::new(move |notice| {
-        let terminal = if on_stderr {
-            std::io::stderr().is_terminal()
-        } else {
-            std::io::stdout().is_terminal()
-        };
-        let (text, end) = match notice {
-            Notice::Waiting(text) => (text, if terminal { "" } else { "\n" }),
-            Notice::Granted(text) => (text, "\n"),
+struct SlurmNotices {
+    on_stderr: bool,
+    terminal: bool,
+    /// A line that the next one replaces is showing.
+    transient: std::sync::atomic::AtomicBool,
+}
+
+impl SlurmNotices {
+    fn new(on_stderr: bool) -> Arc<SlurmNotices> {
+        Arc::new(SlurmNotices {
+            on_stderr,
+            terminal: if on_stderr {
+                std::io::stderr().is_terminal()
+            } else {
+                std::io::stdout().is_terminal()
+            },
+            transient: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Where the allocation's notices go.
+    fn notify(self: &Arc<Self>) -> Notify {
+        let notices = Arc::clone(self);
+        Arc::new(move |notice| notices.show(notice))
+    }
+
+    fn show(&self, notice: Notice) {
+        use std::sync::atomic::Ordering;
+        let (text, transient) = match notice {
+            Notice::Waiting(text) => (text, self.terminal),
+            Notice::Granted(text) => (text, false),
             Notice::Warning(text) => {
                 eprintln!("taskrun: warning: {text}");
                 return;
             }
         };
-        let clear = if terminal { "\r\x1b[2K" } else { "" };
-        let line = format!("{clear}{text}{end}");
-        let _ = if on_stderr {
-            std::io::stderr().write_all(line.as_bytes())
+        let clear = if self.terminal { "\r\x1b[2K" } else { "" };
+        let end = if transient { "" } else { "\n" };
+        self.transient.store(transient, Ordering::Relaxed);
+        self.write(&format!("{clear}{text}{end}"));
+    }
+
+    /// Ends a line that was to be replaced, before an error is shown.
+    fn end_line(&self) {
+        if self
+            .transient
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.write("\n");
+        }
+    }
+
+    fn write(&self, text: &str) {
+        let _ = if self.on_stderr {
+            std::io::stderr().write_all(text.as_bytes())
         } else {
             let mut out = std::io::stdout();
-            out.write_all(line.as_bytes()).and_then(|()| out.flush())
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
         };
-    })
+    }
 }
 
 /// The files a run writes besides the database, opened before it starts
@@ -532,9 +580,7 @@ pub(super) fn execute_plan(
     let outputs = Outputs::open(exec, &plan)?;
     // With --slurm-mode steps, the run waits here for its allocation;
     // nothing is recorded unless it is granted.
-    let me = ProcessId::current();
-    let name = format!("{holder}{}-{}-{}", me.host, me.pid, me.started);
-    let runner = runner.allocated(&plan, &name, &slurm_notices(progress_on_stderr))?;
+    let runner = allocated(runner, &plan, &holder, progress_on_stderr)?;
     let run = &NewRun {
         executor: if runner.slurm_options().is_some() {
             ExecutorKind::Slurm.as_str()

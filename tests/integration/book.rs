@@ -104,12 +104,18 @@ fn mask_attributes(text: &str) -> String {
     out
 }
 
-/// Slurm's job numbers, as in `Slurm job: 31`, become `Slurm job: …`.
+/// Slurm's job numbers, as in `Slurm job: 31, step 0, on node7`, become
+/// `Slurm job: …`; an allocation's line (`Slurm allocation 31: …`, how
+/// much the cluster gave) becomes `Slurm allocation …`.
 fn mask_jobs(text: &str) -> String {
     text.lines()
-        .map(|line| match line.strip_prefix("Slurm job: ") {
-            Some(_) => "Slurm job: …".to_owned(),
-            None => line.to_owned(),
+        .map(|line| {
+            for start in ["Slurm job: ", "Slurm allocation "] {
+                if line.starts_with(start) {
+                    return format!("{start}…");
+                }
+            }
+            line.to_owned()
         })
         .collect::<Vec<_>>()
         .join("\n")
