@@ -662,6 +662,12 @@ pub enum Error {
     )]
     SlurmWait { id: String, waited: String },
 
+    #[error(
+        "interrupted ({signal}) while waiting for the Slurm allocation: the request was cancelled and nothing ran"
+    )]
+    #[diagnostic(code(run::slurm_canceled))]
+    SlurmCanceled { signal: crate::event::Signal },
+
     #[error("{flag} {why}")]
     #[diagnostic(code(run::slurm_option), help("{help}"))]
     SlurmOption {
@@ -731,6 +737,7 @@ impl Error {
             | Error::SlurmOption { .. }
             | Error::CannotConvert { .. } => exit_code::INVALID_INPUT,
             Error::Start(_) | Error::Output(_) | Error::SinkFailed { .. } => exit_code::FAILURE,
+            Error::SlurmCanceled { signal } => exit_code::interrupted(*signal),
         }
     }
 }

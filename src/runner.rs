@@ -47,7 +47,8 @@ use crossbeam::channel::{Receiver, Sender};
 use crate::error::Error;
 use crate::event::{Event, Signal, Summary};
 use crate::execute::{
-    self, Allocation, Evaluated, Executor, Notify, Refusal, Request, Slurm, SlurmMode, SlurmOptions,
+    self, Allocation, Evaluated, Executor, Notify, Refusal, Request, Slurm, SlurmMode,
+    SlurmOptions, Window,
 };
 use crate::graph::Plan;
 use crate::order::{self, Estimates, Order};
@@ -222,6 +223,10 @@ impl Runner {
     /// [`Error::SinkFailed`] when the script's hooks stopped unexpectedly.
     pub fn run(&self, tasks: &Tasks, mut on_event: impl FnMut(&Event)) -> Result<Summary, Error> {
         let dir = self.dir.clone().unwrap_or_else(|| tasks.dir.clone());
+        // A cancel from before this run is not for it.
+        if let Some(interrupts) = &self.interrupts {
+            while interrupts.try_recv().is_ok() {}
+        }
         let runner = self.for_script(tasks.script.as_ref());
         if let Some(options) = &runner.slurm {
             Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
@@ -295,18 +300,20 @@ impl Runner {
             slots: self.jobs,
             cpus: settings.clone().filter_map(|s| s.cpus).max().unwrap_or(1),
             mem: settings.filter_map(|s| s.mem).max(),
-            window: options
-                .time
-                .unwrap_or_else(|| self.longest_run(plan).unwrap_or(NO_LONGEST_RUN)),
+            window: options.time.map_or_else(
+                || {
+                    self.longest_run(plan)
+                        .unwrap_or(Window::Given(NO_LONGEST_RUN))
+                },
+                Window::Given,
+            ),
         };
         let never = crossbeam::channel::never();
         let cancel = self.interrupts.as_ref().unwrap_or(&never);
         let allocation = Allocation::request(options, &request, notify, cancel).map_err(
             |refusal| match refusal {
                 Refusal::Refused(why) => Error::SlurmAllocation { why },
-                Refusal::Canceled => Error::SlurmAllocation {
-                    why: "the run was canceled while it waited".to_owned(),
-                },
+                Refusal::Canceled(signal) => Error::SlurmCanceled { signal },
                 Refusal::NotInTime { id, waited } => Error::SlurmWait {
                     id: id.unwrap_or_else(|| "(no id yet)".to_owned()),
                     waited: crate::event::format_duration(waited),
@@ -319,12 +326,13 @@ impl Runner {
     }
 
     /// The longest the run of `plan` can take, if every task has a time
-    /// limit: every attempt of every task running to its limit, with the
-    /// longest retry delays between, and greedy list scheduling's bound
-    /// (Graham, 1969: the work spread over `jobs`, plus the longest chain),
-    /// with each pool's work spread over its own limit on top, and a
-    /// minute to spare. `None` when a task may run for ever.
-    fn longest_run(&self, plan: &Plan) -> Option<Duration> {
+    /// limit, as the time limit of a Slurm allocation: every attempt of
+    /// every task running to its limit, with the longest retry delays
+    /// between. By greedy list scheduling's bound (Graham, 1969), a run
+    /// takes at most its work spread over the slots plus its longest
+    /// chain; each pool's work spread over its own limit is added to the
+    /// chain. `None` when a task may run for ever.
+    fn longest_run(&self, plan: &Plan) -> Option<Window> {
         let mut work = Vec::with_capacity(plan.tasks.len());
         for task in &plan.tasks {
             let limit = task.settings.timeout.or(self.timeout)?;
@@ -335,12 +343,14 @@ impl Runner {
                 .min(crate::schedule::MAX_RETRY_DELAY);
             work.push(
                 limit
-                    .saturating_mul(retries + 1)
+                    .saturating_mul(retries.saturating_add(1))
                     .saturating_add(delay.saturating_mul(retries)),
             );
         }
-        let total: Duration = work.iter().sum();
-        let chain = order::priorities(
+        let total = work
+            .iter()
+            .fold(Duration::ZERO, |total, work| total.saturating_add(*work));
+        let mut chain = order::priorities(
             plan,
             &Estimates {
                 durations: work.clone(),
@@ -351,16 +361,16 @@ impl Runner {
         .into_iter()
         .max()
         .map_or(Duration::ZERO, Duration::from_micros);
-        let mut pooled = Duration::ZERO;
         for (pool, (_, limit)) in plan.pools.iter().enumerate() {
-            let of_pool: Duration = (0..plan.tasks.len())
+            let of_pool = (0..plan.tasks.len())
                 .filter(|&task| plan.pool_of[task] == Some(pool))
-                .map(|task| work[task])
-                .sum();
-            pooled += of_pool / u32::try_from((*limit).max(1)).unwrap_or(u32::MAX);
+                .fold(Duration::ZERO, |total, task| {
+                    total.saturating_add(work[task])
+                });
+            chain =
+                chain.saturating_add(of_pool / u32::try_from((*limit).max(1)).unwrap_or(u32::MAX));
         }
-        let jobs = u32::try_from(self.jobs.max(1)).unwrap_or(u32::MAX);
-        Some(total / jobs + chain + pooled + Duration::from_secs(60))
+        Some(Window::Bound { work: total, chain })
     }
 
     /// Runs `plan` in `dir`; with `script`, through its evaluator, retry
@@ -442,8 +452,6 @@ impl Runner {
         };
         let never = crossbeam::channel::never();
         let interrupts = self.interrupts.as_ref().unwrap_or(&never);
-        // A cancel from before this run is not for it.
-        while interrupts.try_recv().is_ok() {}
         let mut fanout = Fanout::start(sinks, interrupts).map_err(Error::Start)?;
         let scheduler = Scheduler::new(plan, &options, executor);
         let summary = scheduler.run(
@@ -548,12 +556,14 @@ mod tests {
             .jobs(2)
             .timeout(Duration::from_secs(60))
             .retry_delay(Duration::from_secs(1));
-        // Work: a 60 + b 60 + c 120 + d (2 × 60 + a 2 s delay) 122 = 362 s,
-        // over 2 jobs 181 s; the longest chain, d alone, 122 s (a then b,
-        // and c: 120 s); and a minute to spare.
+        // Work: a 60 + b 60 + c 120 + d (2 × 60 + a 2 s delay) 122 = 362 s;
+        // the longest chain, d alone, 122 s (a then b, and c: 120 s).
         assert_eq!(
             runner.longest_run(&tasks.plan),
-            Some(Duration::from_secs(181 + 122 + 60))
+            Some(Window::Bound {
+                work: Duration::from_secs(362),
+                chain: Duration::from_secs(122)
+            })
         );
         let unlimited = Runner::new().jobs(2);
         assert_eq!(

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use crate::cli::{ExecArgs, ExecutorKind, RunArgs};
 use crate::error::{Error, did_you_mean};
-use crate::event::Summary;
+use crate::event::{Signal, Summary};
 use crate::execute::{self, Notice, Notify, Slurm, SlurmMode, SlurmOptions};
 use crate::exit_code;
 use crate::graph::Plan;
@@ -314,16 +314,35 @@ fn holder_prefix(db: &Path) -> String {
     name
 }
 
+/// The signal listener and what it catches.
+type Caught = (signal::Listener, crossbeam::channel::Receiver<Signal>);
+
 /// `runner`, holding its Slurm allocation if it runs in one, named
 /// `holder…` after this process, its notices shown on the progress
-/// display's stream.
-fn allocated(runner: Runner, plan: &Plan, holder: &str, on_stderr: bool) -> Result<Runner, Error> {
+/// display's stream. Signals are caught from before the request then (and
+/// returned), so that an interrupt cancels the request, and one that
+/// comes once it is granted interrupts the run, which gives it back.
+fn allocated(
+    runner: Runner,
+    plan: &Plan,
+    holder: &str,
+    on_stderr: bool,
+) -> Result<(Runner, Option<Caught>), Error> {
+    let steps = runner
+        .slurm_options()
+        .is_some_and(|options| options.mode == SlurmMode::Steps);
+    if !steps {
+        return Ok((runner, None));
+    }
+    let (listener, signals) = signal::Listener::start().map_err(Error::Start)?;
     let me = ProcessId::current();
     let name = format!("{holder}{}-{}-{}", me.host, me.pid, me.started);
     let notices = SlurmNotices::new(on_stderr);
-    runner
+    let runner = runner
+        .interrupted_by(signals.clone())
         .allocated(plan, &name, &notices.notify())
-        .inspect_err(|_| notices.end_line())
+        .inspect_err(|_| notices.end_line())?;
+    Ok((runner, Some((listener, signals))))
 }
 
 /// Cancels the allocations named `prefix…` whose taskrun process is gone
@@ -580,7 +599,7 @@ pub(super) fn execute_plan(
     let outputs = Outputs::open(exec, &plan)?;
     // With --slurm-mode steps, the run waits here for its allocation;
     // nothing is recorded unless it is granted.
-    let runner = allocated(runner, &plan, &holder, progress_on_stderr)?;
+    let (runner, early) = allocated(runner, &plan, &holder, progress_on_stderr)?;
     let run = &NewRun {
         executor: if runner.slurm_options().is_some() {
             ExecutorKind::Slurm.as_str()
@@ -638,7 +657,10 @@ pub(super) fn execute_plan(
         sinks.push(("logs", Box::new(Written::new(logs.recorded_as(run_id)))));
     }
 
-    let (listener, signals) = signal::Listener::start().map_err(Error::Start)?;
+    let (listener, signals) = match early {
+        Some(caught) => caught,
+        None => signal::Listener::start().map_err(Error::Start)?,
+    };
     let runner = runner
         .output_events(live_output)
         .interrupted_by(signals)

@@ -20,7 +20,9 @@ pub(crate) use control::Control;
 pub(crate) use evaluated::Evaluated;
 pub use local::KILL_GRACE;
 pub(crate) use local::{Local, reserve_descriptors};
-pub(crate) use slurm::{Allocation, Notice, Notify, Refusal, Request, Slurm, cancel_job, held};
+pub(crate) use slurm::{
+    Allocation, Notice, Notify, Refusal, Request, Slurm, Window, cancel_job, held,
+};
 pub use slurm::{SlurmMode, SlurmOptions};
 
 use crate::event::{Capture, Exit, SlurmPlace, Stream};

@@ -327,6 +327,13 @@ struct AttemptJson<'a> {
     started_at: Option<i64>,
     finished_at: Option<i64>,
     duration_ms: Option<u128>,
+    /// Where on a Slurm cluster this attempt ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
 }
 
 impl<'a> From<&'a TaskRow> for AttemptJson<'a> {
@@ -340,6 +347,9 @@ impl<'a> From<&'a TaskRow> for AttemptJson<'a> {
             started_at: task.started_at,
             finished_at: task.finished_at,
             duration_ms: task.duration.map(millis),
+            job_id: task.slurm.as_ref().map(|place| place.job_id.as_str()),
+            step_id: task.slurm.as_ref().and_then(|place| place.step_id),
+            node: task.slurm.as_ref().and_then(|place| place.node.as_deref()),
         }
     }
 }

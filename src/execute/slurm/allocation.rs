@@ -34,8 +34,20 @@ pub(crate) struct Request {
     /// The memory of the largest task, in bytes, if any asks.
     pub(crate) mem: Option<u64>,
     /// How long the allocation may outlive a taskrun that stops extending
-    /// it: `--slurm-time`, or derived from the tasks' timeouts.
-    pub(crate) window: Duration,
+    /// it.
+    pub(crate) window: Window,
+}
+
+/// How long an allocation may outlive a taskrun that stops extending it:
+/// its first time limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Window {
+    /// `--slurm-time`, or an hour for a run that may last for ever.
+    Given(Duration),
+    /// The longest the run can take by its tasks' timeouts: `work` spread
+    /// over the slots the allocation holds, then `chain` (see
+    /// `Runner::longest_run`), and a minute to spare.
+    Bound { work: Duration, chain: Duration },
 }
 
 /// What the allocation has to say while it is asked for and held.
@@ -62,8 +74,8 @@ pub(crate) enum Refusal {
         id: Option<String>,
         waited: Duration,
     },
-    /// The run was canceled while it waited.
-    Canceled,
+    /// The run was interrupted (by this signal) while it waited.
+    Canceled(crate::event::Signal),
 }
 
 /// A granted allocation; released when dropped.
@@ -76,6 +88,7 @@ pub(crate) struct Allocation {
     /// Memory per CPU it was asked for, in MiB, when a task asks for
     /// memory: a step that does not ask gets as much per CPU.
     pub(crate) mem_per_cpu: Option<u64>,
+    notify: Notify,
     released: Mutex<bool>,
     keeper: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
@@ -143,7 +156,7 @@ impl Allocation {
             command.arg(format!("--partition={partition}"));
         }
         command.args(&options.args);
-        let granted = wait_for_grant(command, options.wait, notify, cancel)?;
+        let granted = wait_for_grant(command, &request.name, options.wait, notify, cancel)?;
         let mut said = format!(
             "Slurm allocation {granted}: {} on partition `{}`",
             crate::error::plural(fit.slots, "task slot"),
@@ -168,6 +181,7 @@ impl Allocation {
             id: granted,
             slots: fit.slots,
             mem_per_cpu: fit.mem_per_cpu,
+            notify: Arc::clone(notify),
             released: Mutex::new(false),
             keeper: Mutex::new(keeper),
         })
@@ -180,6 +194,7 @@ impl Allocation {
             id: id.to_owned(),
             slots: 1,
             mem_per_cpu,
+            notify: Arc::new(|_| {}),
             // Nothing to give back.
             released: Mutex::new(true),
             keeper: Mutex::new(None),
@@ -197,8 +212,13 @@ impl Allocation {
             return;
         };
         if !*released {
-            cancel_job(&self.id);
             *released = true;
+            if let Err(why) = run_quietly("scancel", std::slice::from_ref(&self.id)) {
+                (self.notify)(Notice::Warning(format!(
+                    "could not release Slurm allocation {} ({why}): `scancel {}` does",
+                    self.id, self.id
+                )));
+            }
         }
     }
 }
@@ -209,11 +229,12 @@ impl Drop for Allocation {
     }
 }
 
-/// Runs `salloc` (`command`) and follows what it says until the
-/// allocation is granted: its id. Gives up (and cancels the request) when
-/// `wait` is over or `cancel` says so.
+/// Runs `salloc` (`command`, asking for an allocation named `name`) and
+/// follows what it says until the allocation is granted: its id. Gives up
+/// (and cancels the request) when `wait` is over or `cancel` says so.
 fn wait_for_grant(
     mut command: Command,
+    name: &str,
     wait: Option<Duration>,
     notify: &Notify,
     cancel: &Receiver<crate::event::Signal>,
@@ -226,43 +247,49 @@ fn wait_for_grant(
         .spawn()
         .map_err(|error| Refusal::Refused(format!("cannot run `salloc`: {error}")))?;
     let (sender, lines) = channel::unbounded();
-    if let Some(stderr) = child.stderr.take() {
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if sender.send(line).is_err() {
-                    break;
+    let reader = child.stderr.take().map(|stderr| {
+        std::thread::Builder::new()
+            .name("salloc".to_owned())
+            .spawn(move || {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            })
+    });
+    if !matches!(reader, Some(Ok(_))) {
+        give_up(&mut child, name);
+        return Err(Refusal::Refused(
+            "cannot start a thread to follow salloc".to_owned(),
+        ));
     }
     let started = Instant::now();
-    let deadline = wait.map(|wait| started + wait);
+    // No deadline is one too far off to reach.
+    let deadline = wait
+        .filter(|wait| !wait.is_zero())
+        .and_then(|wait| started.checked_add(wait));
+    let never = channel::never();
+    let mut cancel = cancel;
     let mut pending: Option<String> = None;
     let mut errors = Vec::new();
-    // salloc cancels a request it is stopped waiting for; scancel makes
-    // sure.
-    let give_up = |pending: &Option<String>, child: &mut std::process::Child| {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // SAFETY: kill(2) only sends a signal to our own child.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        let _ = child.wait();
-        if let Some(id) = pending {
-            cancel_job(id);
-        }
-    };
     loop {
         let left = deadline.map_or(Duration::MAX, |deadline| {
             deadline.saturating_duration_since(Instant::now())
         });
         let line = channel::select! {
             recv(lines) -> line => line.map_err(|_| RecvTimeoutError::Disconnected),
-            recv(cancel) -> _ => {
-                give_up(&pending, &mut child);
-                return Err(Refusal::Canceled);
+            recv(cancel) -> signal => {
+                if let Ok(signal) = signal {
+                    give_up(&mut child, name);
+                    return Err(Refusal::Canceled(signal));
+                }
+                // Nobody can cancel any more.
+                cancel = &never;
+                continue;
             }
             default(left) => Err(RecvTimeoutError::Timeout),
         };
@@ -276,7 +303,8 @@ fn wait_for_grant(
                     )));
                     pending = Some(id);
                 } else if let Some(id) = text.strip_prefix("Granted job allocation ") {
-                    // With --no-shell, salloc ends once it is granted.
+                    // With --no-shell, salloc ends once it is granted (and
+                    // its nodes are ready).
                     let _ = child.wait();
                     return Ok(id.trim().to_owned());
                 } else if let Some(error) = text.strip_prefix("error: ") {
@@ -284,17 +312,21 @@ fn wait_for_grant(
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
-                give_up(&pending, &mut child);
+                give_up(&mut child, name);
                 return Err(Refusal::NotInTime {
                     id: pending,
                     waited: started.elapsed(),
                 });
             }
             Err(RecvTimeoutError::Disconnected) => {
-                let _ = child.wait();
-                if let Some(id) = &pending {
-                    cancel_job(id);
+                // salloc ended without saying it was granted: it may have
+                // been told to be quiet (`--slurm-arg=--quiet`).
+                if child.wait().is_ok_and(|status| status.success())
+                    && let Some((id, _)) = held(name).into_iter().find(|(_, held)| held == name)
+                {
+                    return Ok(id);
                 }
+                give_up(&mut child, name);
                 return Err(Refusal::Refused(if errors.is_empty() {
                     "salloc ended without an allocation".to_owned()
                 } else {
@@ -305,9 +337,30 @@ fn wait_for_grant(
     }
 }
 
-/// Keeps the allocation's time limit `window` ahead of now until told to
-/// stop; says once if Slurm refuses (only operators may extend a job's
-/// time on many clusters), and stops trying.
+/// Stops `salloc` (it cancels a request it is stopped waiting for) and
+/// cancels whatever was granted under `name` in the meantime: an
+/// allocation granted at once has no id to cancel it by yet.
+fn give_up(child: &mut std::process::Child, name: &str) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) only sends a signal to our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let stopped = Instant::now();
+    while matches!(child.try_wait(), Ok(None)) {
+        if stopped.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = run_quietly("scancel", &[format!("--name={name}")]);
+}
+
+/// Keeps the allocation's time limit ahead of the run until told to stop:
+/// once less than half of `window` is left before the limit, moves it to
+/// `window` from now. Says once if Slurm refuses (many clusters let only
+/// their operators extend a job's time), and stops trying.
 fn keep(id: &str, window: Duration, notify: &Notify, stop: &Receiver<()>) {
     let granted = Instant::now();
     let interval = (window / 10).clamp(Duration::from_secs(10), Duration::from_secs(300));
@@ -317,12 +370,14 @@ fn keep(id: &str, window: Duration, notify: &Notify, stop: &Receiver<()>) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => return,
         }
-        // A minute more: Slurm counts from its own start time, a little
-        // before `granted`.
-        let wanted = minutes(granted.elapsed() + window) + 1;
-        if wanted <= limit {
+        let elapsed = granted.elapsed();
+        let left = Duration::from_secs(limit.saturating_mul(60)).saturating_sub(elapsed);
+        if left > window / 2 {
             continue;
         }
+        // A minute more: Slurm counts from its own start time, a little
+        // before `granted`.
+        let wanted = minutes(elapsed.saturating_add(window)) + 1;
         match run_quietly(
             "scontrol",
             &[
@@ -352,9 +407,11 @@ pub(crate) fn cancel_job(id: &str) {
 /// This user's jobs that are queued or running and whose name starts with
 /// `prefix`: their ids and names.
 pub(crate) fn held(prefix: &str) -> Vec<(String, String)> {
+    // SAFETY: getuid(2) cannot fail.
+    let me = unsafe { libc::getuid() };
     let Ok(output) = Command::new("squeue")
         .args([
-            "--me",
+            &format!("--user={me}"),
             "--noheader",
             "--states=PENDING,RUNNING,SUSPENDED,CONFIGURING",
             "--format=%i|%j",
@@ -397,14 +454,21 @@ fn parse_partition(listing: &str, wanted: Option<&str>) -> Result<Partition, Str
         };
         let default = partition.ends_with('*');
         let partition = partition.trim_end_matches('*');
-        if !wanted.map_or(default, |wanted| wanted == partition) {
+        if !wanted.map_or(default, |wanted| {
+            wanted.split(',').any(|one| one == partition)
+        }) {
             continue;
         }
         let entry = found.get_or_insert_with(|| Partition {
-            name: partition.to_owned(),
+            name: wanted.unwrap_or(partition).to_owned(),
             nodes: Vec::new(),
             max_time: parse_time(limit),
         });
+        // Of several partitions, the shortest limit.
+        entry.max_time = match (entry.max_time, parse_time(limit)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         // Down, drained, draining or failed nodes take no new job.
         let state = state.trim_end_matches(['*', '~', '#', '!', '%', '$', '@', '^', '-']);
         if ["down", "drain", "drng", "fail", "failg", "inval", "maint"].contains(&state) {
@@ -484,20 +548,37 @@ fn fit(request: &Request, partition: &Partition) -> Fit {
         }
         why
     });
-    let mem_per_cpu = request.mem.map(|mem| {
-        let most = partition
+    // Memory per CPU is always asked for, so that on a cluster that
+    // counts memory a step that does not ask gets its share, not all of
+    // the node's: as much as the largest task needs, else as much as a
+    // CPU of the smallest node has.
+    let per_cpu = |node: &Node| node.mem_mib / u64::from(node.cpus.max(1));
+    let most = partition
+        .nodes
+        .iter()
+        .map(per_cpu)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mem_per_cpu = Some(match request.mem {
+        Some(mem) => (mem.div_ceil(1 << 20))
+            .div_ceil(u64::from(cpus))
+            .clamp(1, most),
+        None => partition
             .nodes
             .iter()
-            .map(|node| node.mem_mib / u64::from(node.cpus.max(1)))
-            .max()
-            .unwrap_or(1);
-        (mem.div_ceil(1 << 20))
-            .div_ceil(u64::from(cpus))
-            .clamp(1, most.max(1))
+            .map(per_cpu)
+            .min()
+            .unwrap_or(1)
+            .max(1),
     });
-    let window = partition
-        .max_time
-        .map_or(request.window, |max| request.window.min(max));
+    let window = match request.window {
+        Window::Given(window) => window,
+        Window::Bound { work, chain } => (work / u32::try_from(slots).unwrap_or(u32::MAX))
+            .saturating_add(chain)
+            .saturating_add(Duration::from_secs(60)),
+    };
+    let window = partition.max_time.map_or(window, |max| window.min(max));
     Fit {
         slots,
         cpus,
@@ -517,7 +598,7 @@ mod tests {
             slots,
             cpus,
             mem,
-            window: Duration::from_secs(3600),
+            window: Window::Given(Duration::from_secs(3600)),
         }
     }
 

@@ -18,7 +18,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub(crate) use allocation::{Allocation, Notice, Notify, Refusal, Request, cancel_job, held};
+pub(crate) use allocation::{
+    Allocation, Notice, Notify, Refusal, Request, Window, cancel_job, held,
+};
 
 use super::{Control, Executor, Job, Local, Outcome, ScriptFile, quote};
 use crate::event::{Capture, Exit, SlurmPlace, Stream};
@@ -183,6 +185,11 @@ impl Slurm {
             format!("--chdir={}", job.dir.display()),
             "--export=ALL".to_owned(),
         ];
+        if let Some(timeout) = job.timeout {
+            // Slurm counts whole minutes; taskrun enforces the limit to the
+            // second, and this is only a backstop.
+            args.push(format!("--time={}", minutes(timeout) + 1));
+        }
         // A step takes what it asks for out of the allocation, and no more
         // (`--exact`), so that the others fit beside it.
         if let Some(allocation) = &self.allocation {
@@ -204,12 +211,8 @@ impl Slurm {
             if let Some(mem) = job.mem {
                 args.push(format!("--mem={}M", mem.div_ceil(1 << 20)));
             }
+            // Last, so that they win over taskrun's own.
             args.extend(self.options.args.iter().cloned());
-        }
-        if let Some(timeout) = job.timeout {
-            // Slurm counts whole minutes; taskrun enforces the limit to the
-            // second, and this is only a backstop.
-            args.push(format!("--time={}", minutes(timeout) + 1));
         }
         args.extend(["/bin/sh".to_owned(), "-c".to_owned(), WRAPPER.to_owned()]);
         args.iter()
@@ -397,13 +400,19 @@ fn clean_capture(capture: &mut Capture) -> (Vec<String>, Vec<String>) {
     (markers, srun)
 }
 
-/// Where the wrapper said it runs: `JOB STEP NODE`.
+/// Where the wrapper said it runs: `JOB STEP NODE`, one space between
+/// each, any of them possibly empty.
 fn place(marker: &str) -> Option<SlurmPlace> {
-    let mut words = marker.split_whitespace();
+    let mut words = marker.splitn(3, ' ');
+    let job_id = words.next().filter(|job| !job.is_empty())?.to_owned();
     Some(SlurmPlace {
-        job_id: words.next()?.to_owned(),
+        job_id,
         step_id: words.next().and_then(|step| step.parse().ok()),
-        node: words.next().map(str::to_owned),
+        node: words
+            .next()
+            .map(str::trim)
+            .filter(|node| !node.is_empty())
+            .map(str::to_owned),
     })
 }
 
@@ -562,6 +571,11 @@ mod tests {
             })
         );
         assert_eq!(place("42").map(|place| place.step_id), Some(None));
+        let unnamed = place("42  node3").unwrap();
+        assert_eq!(
+            (unnamed.step_id, unnamed.node.as_deref()),
+            (None, Some("node3"))
+        );
         assert_eq!(place(""), None);
     }
 }
