@@ -240,6 +240,10 @@ fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Result<Runner, E
                 _ => None,
             },
         );
+    let allocation_flags = [
+        (exec.slurm_wait.is_some(), "--slurm-wait"),
+        (exec.slurm_time.is_some(), "--slurm-time"),
+    ];
     let slurm = match chosen {
         Some(ExecutorKind::Slurm) => SlurmOptions {
             partition: exec
@@ -259,30 +263,19 @@ fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Result<Runner, E
             time: exec.slurm_time.filter(|time| !time.is_zero()),
         },
         Some(ExecutorKind::Local) | None => {
-            if let Some(flag) = [
-                (exec.slurm_mode.is_some(), "--slurm-mode"),
-                (exec.slurm_wait.is_some(), "--slurm-wait"),
-                (exec.slurm_time.is_some(), "--slurm-time"),
-            ]
-            .into_iter()
-            .find_map(|(given, flag)| given.then_some(flag))
-            {
-                return Err(Error::SlurmOption {
+            let mode = (exec.slurm_mode.is_some(), "--slurm-mode");
+            return match first_given(&[mode, allocation_flags[0], allocation_flags[1]]) {
+                Some(flag) => Err(Error::SlurmOption {
                     flag,
                     why: "is for runs on Slurm",
                     help: "add --executor slurm, or leave it out",
-                });
-            }
-            return Ok(runner);
+                }),
+                None => Ok(runner),
+            };
         }
     };
     if slurm.mode == SlurmMode::Jobs
-        && let Some(flag) = [
-            (exec.slurm_wait.is_some(), "--slurm-wait"),
-            (exec.slurm_time.is_some(), "--slurm-time"),
-        ]
-        .into_iter()
-        .find_map(|(given, flag)| given.then_some(flag))
+        && let Some(flag) = first_given(&allocation_flags)
     {
         return Err(Error::SlurmOption {
             flag,
@@ -292,6 +285,13 @@ fn runner_for(exec: &ExecArgs, script: Option<&Arc<Script>>) -> Result<Runner, E
         });
     }
     Ok(runner.slurm(slurm))
+}
+
+/// The first of `flags` that was given.
+fn first_given(flags: &[(bool, &'static str)]) -> Option<&'static str> {
+    flags
+        .iter()
+        .find_map(|&(given, flag)| given.then_some(flag))
 }
 
 /// Slurm allocations of runs on `db` are named `PREFIX<host>-<pid>-<start>`

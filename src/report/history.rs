@@ -305,13 +305,9 @@ struct TaskJson<'a> {
     stdout_tail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stderr_tail: Option<String>,
-    /// The Slurm job that ran the task, its step in that job, and the node.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    job_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    step_id: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    node: Option<&'a str>,
+    /// Where on a Slurm cluster the task ran.
+    #[serde(flatten)]
+    place: PlaceJson<'a>,
     /// Every attempt, this one last.
     attempts: Vec<AttemptJson<'a>>,
 }
@@ -328,12 +324,31 @@ struct AttemptJson<'a> {
     finished_at: Option<i64>,
     duration_ms: Option<u128>,
     /// Where on a Slurm cluster this attempt ran.
+    #[serde(flatten)]
+    place: PlaceJson<'a>,
+}
+
+/// Where on a Slurm cluster an attempt ran, in JSON: the job, its step in
+/// that job, and the node; nothing for an attempt that ran here.
+#[derive(Serialize)]
+struct PlaceJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     job_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     step_id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     node: Option<&'a str>,
+}
+
+impl<'a> PlaceJson<'a> {
+    fn of(task: &'a TaskRow) -> Self {
+        let place = task.slurm.as_ref();
+        PlaceJson {
+            job_id: place.map(|place| place.job_id.as_str()),
+            step_id: place.and_then(|place| place.step_id),
+            node: place.and_then(|place| place.node.as_deref()),
+        }
+    }
 }
 
 impl<'a> From<&'a TaskRow> for AttemptJson<'a> {
@@ -347,9 +362,7 @@ impl<'a> From<&'a TaskRow> for AttemptJson<'a> {
             started_at: task.started_at,
             finished_at: task.finished_at,
             duration_ms: task.duration.map(millis),
-            job_id: task.slurm.as_ref().map(|place| place.job_id.as_str()),
-            step_id: task.slurm.as_ref().and_then(|place| place.step_id),
-            node: task.slurm.as_ref().and_then(|place| place.node.as_deref()),
+            place: PlaceJson::of(task),
         }
     }
 }
@@ -394,9 +407,7 @@ impl<'a> TaskJson<'a> {
             stderr: text(&task.stderr),
             stdout_tail: tail(&task.stdout),
             stderr_tail: tail(&task.stderr),
-            job_id: task.slurm.as_ref().map(|place| place.job_id.as_str()),
-            step_id: task.slurm.as_ref().and_then(|place| place.step_id),
-            node: task.slurm.as_ref().and_then(|place| place.node.as_deref()),
+            place: PlaceJson::of(task),
             attempts: attempts.iter().map(|&attempt| attempt.into()).collect(),
         }
     }
