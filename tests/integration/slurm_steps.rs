@@ -378,10 +378,13 @@ fn an_interrupt_while_waiting_cancels_the_request_and_nothing_is_recorded() {
         ])
         .status(130)
         .stdout_contains("waiting for Slurm allocation ")
+        .stdout_contains(" (BeginTime)…")
         .stderr_contains("run::slurm_canceled")
         .stderr_contains("interrupted (SIGINT) while waiting for the Slurm allocation");
     let child = waiting.spawn();
     let (id, _, _) = holder_of(child.id());
+    // Slurm's reason for keeping it queued is looked up every 2 s.
+    std::thread::sleep(Duration::from_secs(3));
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);

@@ -246,27 +246,12 @@ fn wait_for_grant(
     let mut child = command
         .spawn()
         .map_err(|error| Refusal::Refused(format!("cannot run `salloc`: {error}")))?;
-    let (sender, lines) = channel::unbounded();
-    let reader = child.stderr.take().map(|stderr| {
-        std::thread::Builder::new()
-            .name("salloc".to_owned())
-            .spawn(move || {
-                for line in std::io::BufReader::new(stderr)
-                    .lines()
-                    .map_while(Result::ok)
-                {
-                    if sender.send(line).is_err() {
-                        break;
-                    }
-                }
-            })
-    });
-    if !matches!(reader, Some(Ok(_))) {
+    let Some(lines) = follow(&mut child) else {
         give_up(&mut child, name);
         return Err(Refusal::Refused(
             "cannot start a thread to follow salloc".to_owned(),
         ));
-    }
+    };
     let started = Instant::now();
     // No deadline is one too far off to reach.
     let deadline = wait
@@ -275,11 +260,19 @@ fn wait_for_grant(
     let never = channel::never();
     let mut cancel = cancel;
     let mut pending: Option<String> = None;
+    let mut reason = String::new();
     let mut errors = Vec::new();
     loop {
         let left = deadline.map_or(Duration::MAX, |deadline| {
             deadline.saturating_duration_since(Instant::now())
         });
+        // While the request is queued, Slurm's reason is looked up now and
+        // then (a limit of the account shows there, say).
+        let tick = if pending.is_some() {
+            left.min(REASON_EVERY)
+        } else {
+            left
+        };
         let line = channel::select! {
             recv(lines) -> line => line.map_err(|_| RecvTimeoutError::Disconnected),
             recv(cancel) -> signal => {
@@ -291,7 +284,7 @@ fn wait_for_grant(
                 cancel = &never;
                 continue;
             }
-            default(left) => Err(RecvTimeoutError::Timeout),
+            default(tick) => Err(RecvTimeoutError::Timeout),
         };
         match line {
             Ok(line) => {
@@ -309,6 +302,19 @@ fn wait_for_grant(
                     return Ok(id.trim().to_owned());
                 } else if let Some(error) = text.strip_prefix("error: ") {
                     errors.push(error.to_owned());
+                }
+            }
+            Err(RecvTimeoutError::Timeout)
+                if deadline.is_none_or(|deadline| Instant::now() < deadline) =>
+            {
+                if let Some(id) = &pending {
+                    let now = pending_reason(id);
+                    if !now.is_empty() && now != reason {
+                        notify(Notice::Waiting(format!(
+                            "waiting for Slurm allocation {id} ({now})…"
+                        )));
+                        reason = now;
+                    }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
@@ -335,6 +341,44 @@ fn wait_for_grant(
             }
         }
     }
+}
+
+/// How often the reason of a queued request is looked up.
+const REASON_EVERY: Duration = Duration::from_secs(2);
+
+/// The lines `salloc` writes to its stderr, as they come; `None` if no
+/// thread could be started to read them.
+fn follow(child: &mut std::process::Child) -> Option<Receiver<String>> {
+    let stderr = child.stderr.take()?;
+    let (sender, lines) = channel::unbounded();
+    std::thread::Builder::new()
+        .name("salloc".to_owned())
+        .spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        })
+        .ok()?;
+    Some(lines)
+}
+
+/// Why Slurm keeps job `id` queued (`Resources`, `Priority`,
+/// `QOSMaxCpuPerUserLimit`…), or nothing.
+fn pending_reason(id: &str) -> String {
+    Command::new("squeue")
+        .args(["--noheader", "--format=%r", "--jobs", id])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .ok()
+        .filter(|reason| reason != "None")
+        .unwrap_or_default()
 }
 
 /// Stops `salloc` (it cancels a request it is stopped waiting for) and
