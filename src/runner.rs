@@ -232,9 +232,13 @@ impl Runner {
             Slurm::check(options).map_err(|why| Error::SlurmUnavailable { why })?;
         }
         let quiet: Notify = Arc::new(|_| {});
+        // Named for this host, process and run: runs at once give up and
+        // release only their own.
+        let run = LIBRARY_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let me = crate::record::ProcessId::current();
         let runner = runner.allocated(
             &tasks.plan,
-            &format!("taskrun-hold-{}", std::process::id()),
+            &format!("taskrun-hold-lib-{}-{}-{run}", me.host, me.pid),
             &quiet,
         )?;
         let (summary, problems) = runner.execute(
@@ -487,6 +491,9 @@ impl Runner {
         self
     }
 }
+
+/// The library's runs so far, to name their Slurm allocations apart.
+static LIBRARY_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The window of a Slurm allocation for a run that may last for ever.
 const NO_LONGEST_RUN: Duration = Duration::from_secs(3600);

@@ -31,7 +31,7 @@ fn steps(test: &Test, extra: &[&str]) -> Test {
 #[track_caller]
 fn assert_gone(ids: &[String]) {
     let start = Instant::now();
-    while !still_queued(ids).is_empty() && start.elapsed() < Duration::from_secs(20) {
+    while !still_queued(ids).is_empty() && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(still_queued(ids), "", "left in squeue");
@@ -193,7 +193,7 @@ fn a_timeout_ends_the_step_and_the_allocation_stays_for_the_rest() {
         .stdout_lacks("slurmstepd")
         .run();
     assert!(
-        start.elapsed() < Duration::from_secs(20),
+        start.elapsed() < Duration::from_secs(60),
         "{:?}",
         start.elapsed()
     );
@@ -273,7 +273,7 @@ fn an_allocation_not_granted_in_time_stops_the_run_with_nothing_recorded() {
             "--slurm-mode",
             "steps",
             "--slurm-wait",
-            "2s",
+            "4s",
             "--slurm-arg=--begin=now+3600",
         ])
         .status(2)
@@ -282,7 +282,7 @@ fn an_allocation_not_granted_in_time_stops_the_run_with_nothing_recorded() {
         .stderr_contains("it was cancelled and nothing ran")
         .run();
     assert!(
-        start.elapsed() < Duration::from_secs(20),
+        start.elapsed() < Duration::from_secs(60),
         "{:?}",
         start.elapsed()
     );
@@ -295,7 +295,7 @@ fn an_allocation_not_granted_in_time_stops_the_run_with_nothing_recorded() {
         .next()
         .unwrap()
         .to_owned();
-    assert_contains(&output.stderr, &format!("allocation {id} within 2"));
+    assert_contains(&output.stderr, &format!("allocation {id} within 4"));
     assert!(!test.path().join("ran").exists());
     test.with_args(&["history"])
         .status(0)
@@ -384,7 +384,7 @@ fn an_interrupt_while_waiting_cancels_the_request_and_nothing_is_recorded() {
     let child = waiting.spawn();
     let (id, _, _) = holder_of(child.id());
     // Slurm's reason for keeping it queued is looked up every 2 s.
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(6));
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: kill(2) only sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
@@ -394,6 +394,39 @@ fn an_interrupt_while_waiting_cancels_the_request_and_nothing_is_recorded() {
     test.with_args(&["history"])
         .stdout_contains("No runs recorded yet")
         .run();
+}
+
+/// Options of the user's own for the allocation do not take it out of
+/// taskrun's hands: its name (which it is cancelled by), its size and its
+/// limit stay taskrun's, and a memory option replaces taskrun's.
+#[test]
+fn the_users_options_leave_the_allocation_taskruns() {
+    if !cluster() {
+        return;
+    }
+    let test = Test::new().taskfile("a: sleep 977.4 [timeout:2m]\n");
+    let run = steps(
+        &test,
+        &[
+            "--jobs",
+            "1",
+            "--slurm-arg=--job-name=mine",
+            "--slurm-arg=--mem=64M",
+            "--slurm-arg=--time=1",
+        ],
+    )
+    .status(130);
+    let child = run.spawn();
+    wait_for_processes(&["sleep", "977.4"], 1, Duration::from_secs(60));
+    // Found by taskrun's name; the limit is the run's (2 minutes of work,
+    // then the chain of 2 minutes, and a minute: 5), not the user's 1.
+    let (id, _, limit) = holder_of(child.id());
+    assert_eq!(limit, "5:00");
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) only sends a signal to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    run.wait(child);
+    assert_gone(&[id]);
 }
 
 /// The script chooses the mode: `executor("slurm", #{ mode: "steps" })`.

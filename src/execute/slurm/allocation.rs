@@ -140,15 +140,14 @@ impl Allocation {
         cancel: &Receiver<crate::event::Signal>,
     ) -> Result<Allocation, Refusal> {
         let partition = partition(options.partition.as_deref()).map_err(Refusal::Refused)?;
-        let fit = fit(request, &partition);
+        let mut fit = fit(request, &partition);
+        // A memory option of the user's replaces taskrun's (Slurm takes
+        // only one of them).
+        if options.args.iter().any(|arg| arg.starts_with("--mem")) {
+            fit.mem_per_cpu = None;
+        }
         let mut command = Command::new("salloc");
-        command.args([
-            "--no-shell".to_owned(),
-            format!("--job-name={}", request.name),
-            format!("--ntasks={}", fit.slots),
-            format!("--cpus-per-task={}", fit.cpus),
-            format!("--time={}", minutes(fit.window)),
-        ]);
+        command.arg("--no-shell");
         if let Some(mem) = fit.mem_per_cpu {
             command.arg(format!("--mem-per-cpu={mem}M"));
         }
@@ -156,6 +155,14 @@ impl Allocation {
             command.arg(format!("--partition={partition}"));
         }
         command.args(&options.args);
+        // Last, so that they win over the same options in --slurm-arg: the
+        // run counts on its name (to cancel it), its size and its limit.
+        command.args([
+            format!("--job-name={}", request.name),
+            format!("--ntasks={}", fit.slots),
+            format!("--cpus-per-task={}", fit.cpus),
+            format!("--time={}", minutes(fit.window)),
+        ]);
         let granted = wait_for_grant(command, &request.name, options.wait, notify, cancel)?;
         let mut said = format!(
             "Slurm allocation {granted}: {} on partition `{}`",
@@ -243,15 +250,7 @@ fn wait_for_grant(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .map_err(|error| Refusal::Refused(format!("cannot run `salloc`: {error}")))?;
-    let Some(lines) = follow(&mut child) else {
-        give_up(&mut child, name);
-        return Err(Refusal::Refused(
-            "cannot start a thread to follow salloc".to_owned(),
-        ));
-    };
+    let (mut child, lines) = follow(command, name)?;
     let started = Instant::now();
     // No deadline is one too far off to reach.
     let deadline = wait
@@ -260,6 +259,7 @@ fn wait_for_grant(
     let never = channel::never();
     let mut cancel = cancel;
     let mut pending: Option<String> = None;
+    let mut granted: Option<String> = None;
     let mut reason = String::new();
     let mut errors = Vec::new();
     loop {
@@ -296,10 +296,10 @@ fn wait_for_grant(
                     )));
                     pending = Some(id);
                 } else if let Some(id) = text.strip_prefix("Granted job allocation ") {
-                    // With --no-shell, salloc ends once it is granted (and
-                    // its nodes are ready).
-                    let _ = child.wait();
-                    return Ok(id.trim().to_owned());
+                    // With --no-shell, salloc ends once its nodes are
+                    // ready (they may have to boot): until then, the wait
+                    // can still be given up.
+                    granted = Some(id.trim().to_owned());
                 } else if let Some(error) = text.strip_prefix("error: ") {
                     errors.push(error.to_owned());
                 }
@@ -325,9 +325,19 @@ fn wait_for_grant(
                 });
             }
             Err(RecvTimeoutError::Disconnected) => {
+                let ended = child.wait().is_ok_and(|status| status.success());
+                // salloc is in taskrun's process group: a Ctrl-C at the
+                // terminal may have ended it before taskrun heard of it.
+                if !ended && let Ok(signal) = cancel.recv_timeout(Duration::from_millis(200)) {
+                    give_up(&mut child, name);
+                    return Err(Refusal::Canceled(signal));
+                }
+                if let Some(id) = granted.take().filter(|_| ended) {
+                    return Ok(id);
+                }
                 // salloc ended without saying it was granted: it may have
                 // been told to be quiet (`--slurm-arg=--quiet`).
-                if child.wait().is_ok_and(|status| status.success())
+                if ended
                     && let Some((id, _)) = held(name).into_iter().find(|(_, held)| held == name)
                 {
                     return Ok(id);
@@ -346,25 +356,37 @@ fn wait_for_grant(
 /// How often the reason of a queued request is looked up.
 const REASON_EVERY: Duration = Duration::from_secs(2);
 
-/// The lines `salloc` writes to its stderr, as they come; `None` if no
-/// thread could be started to read them.
-fn follow(child: &mut std::process::Child) -> Option<Receiver<String>> {
-    let stderr = child.stderr.take()?;
+/// Starts `salloc` (`command`, asking for an allocation named `name`),
+/// and the lines it writes to its stderr, as they come.
+fn follow(
+    mut command: Command,
+    name: &str,
+) -> Result<(std::process::Child, Receiver<String>), Refusal> {
+    let mut child = command
+        .spawn()
+        .map_err(|error| Refusal::Refused(format!("cannot run `salloc`: {error}")))?;
     let (sender, lines) = channel::unbounded();
-    std::thread::Builder::new()
-        .name("salloc".to_owned())
-        .spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if sender.send(line).is_err() {
-                    break;
+    let reader = child.stderr.take().map(|stderr| {
+        std::thread::Builder::new()
+            .name("salloc".to_owned())
+            .spawn(move || {
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        })
-        .ok()?;
-    Some(lines)
+            })
+    });
+    if !matches!(reader, Some(Ok(_))) {
+        give_up(&mut child, name);
+        return Err(Refusal::Refused(
+            "cannot start a thread to follow salloc".to_owned(),
+        ));
+    }
+    Ok((child, lines))
 }
 
 /// Why Slurm keeps job `id` queued (`Resources`, `Priority`,
@@ -398,7 +420,12 @@ fn give_up(child: &mut std::process::Child, name: &str) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = run_quietly("scancel", &[format!("--name={name}")]);
+    // SAFETY: getuid(2) cannot fail.
+    let me = unsafe { libc::getuid() };
+    let _ = run_quietly(
+        "scancel",
+        &[format!("--user={me}"), format!("--name={name}")],
+    );
 }
 
 /// Keeps the allocation's time limit ahead of the run until told to stop:
@@ -623,6 +650,8 @@ fn fit(request: &Request, partition: &Partition) -> Fit {
             .saturating_add(Duration::from_secs(60)),
     };
     let window = partition.max_time.map_or(window, |max| window.min(max));
+    // Slurm counts whole minutes.
+    let window = Duration::from_secs(minutes(window).saturating_mul(60));
     Fit {
         slots,
         cpus,
