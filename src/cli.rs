@@ -289,15 +289,16 @@ pub(crate) struct ExecArgs {
     pub(crate) slurm_mode: Option<SlurmModeArg>,
 
     /// With --slurm-mode steps: how long to wait for Slurm to grant the
-    /// allocation before giving up (nothing runs then), e.g. `30s`, `10m`.
-    /// [default: as long as Slurm takes]
+    /// allocation before giving up (nothing runs then), e.g. `30s`, `10m`;
+    /// `0` for no limit. [default: as long as Slurm takes]
     #[arg(long, value_name = "S", value_parser = parse_duration)]
     pub(crate) slurm_wait: Option<Duration>,
 
     /// With --slurm-mode steps: the allocation's time limit, kept this far
     /// ahead while the run is alive, so that an allocation left by a killed
-    /// taskrun ends within it, e.g. `30m`, `2h`. [default: the longest the
-    /// run can take by its tasks' timeouts, else an hour]
+    /// taskrun ends within it, e.g. `30m`, `2h`, in whole minutes (`0`:
+    /// the default). [default: the longest the run can take by its tasks'
+    /// timeouts, else an hour]
     #[arg(long, value_name = "S", value_parser = parse_duration)]
     pub(crate) slurm_time: Option<Duration>,
 

@@ -304,7 +304,7 @@ impl Runner {
             slots: self.jobs,
             cpus: settings.clone().filter_map(|s| s.cpus).max().unwrap_or(1),
             mem: settings.filter_map(|s| s.mem).max(),
-            window: options.time.map_or_else(
+            window: options.time.filter(|time| !time.is_zero()).map_or_else(
                 || {
                     self.longest_run(plan)
                         .unwrap_or(Window::Given(NO_LONGEST_RUN))

@@ -37,12 +37,12 @@ pub struct SlurmOptions {
     /// A job per task, or one allocation for the run.
     pub mode: SlurmMode,
     /// With [`SlurmMode::Steps`]: how long to wait for the allocation to
-    /// be granted (`None`: as long as Slurm takes).
+    /// be granted (`None` or zero: as long as Slurm takes).
     pub wait: Option<Duration>,
     /// With [`SlurmMode::Steps`]: how long the allocation may outlive a
     /// taskrun that stops extending it (its time limit, which the run
-    /// keeps this far ahead of it while it goes on). `None`: derived from
-    /// the tasks' timeouts.
+    /// keeps this far ahead of it while it goes on), in whole minutes.
+    /// `None` or zero: derived from the tasks' timeouts.
     pub time: Option<Duration>,
 }
 
