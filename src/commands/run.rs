@@ -363,11 +363,16 @@ fn release_stale_allocations(prefix: &str) {
             started,
         };
         if !holder.alive() {
-            execute::cancel_job(&id);
-            eprintln!(
-                "taskrun: released Slurm allocation {id}, left by taskrun process {pid} on {host}, \
-                 which is no longer running"
-            );
+            match execute::cancel_job(&id) {
+                Ok(()) => eprintln!(
+                    "taskrun: released Slurm allocation {id}, left by taskrun process {pid} on \
+                     {host}, which is no longer running"
+                ),
+                Err(why) => eprintln!(
+                    "taskrun: warning: could not release Slurm allocation {id}, left by taskrun \
+                     process {pid} on {host} ({why}): `scancel {id}` does"
+                ),
+            }
         }
     }
 }

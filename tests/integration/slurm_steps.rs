@@ -9,22 +9,36 @@ use std::time::{Duration, Instant};
 use crate::harness::{Test, assert_contains, wait_for_processes, wait_until_gone};
 use crate::slurm::{cluster, shown_task, still_queued, tasks};
 
+/// `run FILE --executor slurm --slurm-mode steps` with `extra` arguments.
+fn steps_args<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", file, "--executor", "slurm", "--slurm-mode", "steps"];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// `run tasks.txt` on the cluster in steps mode, with `extra` arguments;
 /// an allocation that the busy test cluster cannot grant within two
 /// minutes fails the test plainly.
 fn steps(test: &Test, extra: &[&str]) -> Test {
-    let mut args = vec![
-        "run",
-        "tasks.txt",
-        "--executor",
-        "slurm",
-        "--slurm-mode",
-        "steps",
-        "--slurm-wait",
-        "120",
-    ];
+    let mut args = vec!["--slurm-wait", "120"];
     args.extend_from_slice(extra);
-    test.with_args(&args)
+    test.with_args(&steps_args("tasks.txt", &args))
+}
+
+/// Sends `signal` to a `spawn`ed taskrun.
+fn send(child: &std::process::Child, signal: i32) {
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) only sends a signal to our own child.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+/// Waits (up to 10 s) until no process has `marker` in its command line.
+#[track_caller]
+fn assert_no_process(marker: &str) {
+    assert_eq!(
+        wait_until_gone(marker, Duration::from_secs(10)),
+        Vec::<String>::new()
+    );
 }
 
 /// Waits (up to 20 s) until Slurm has none of `ids` queued or running.
@@ -206,10 +220,7 @@ fn a_timeout_ends_the_step_and_the_allocation_stays_for_the_rest() {
         "after\n"
     );
     assert_gone(&[slow]);
-    assert_eq!(
-        wait_until_gone("977.1", Duration::from_secs(10)),
-        Vec::<String>::new()
-    );
+    assert_no_process("977.1");
 }
 
 #[test]
@@ -224,15 +235,10 @@ fn ctrl_c_cancels_every_step_and_the_allocation() {
     let child = test.spawn();
     wait_for_processes(&["sleep", "977.2"], 1, Duration::from_secs(30));
     let (id, _, _) = holder_of(child.id());
-    let pid = i32::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) only sends a signal to our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    send(&child, libc::SIGINT);
     test.wait(child);
     assert_gone(&[id]);
-    assert_eq!(
-        wait_until_gone("977.2", Duration::from_secs(10)),
-        Vec::<String>::new()
-    );
+    assert_no_process("977.2");
 }
 
 #[test]
@@ -265,17 +271,10 @@ fn an_allocation_not_granted_in_time_stops_the_run_with_nothing_recorded() {
     // Held in the queue for an hour: never granted within the wait.
     let start = Instant::now();
     let output = test
-        .with_args(&[
-            "run",
+        .with_args(&steps_args(
             "tasks.txt",
-            "--executor",
-            "slurm",
-            "--slurm-mode",
-            "steps",
-            "--slurm-wait",
-            "4s",
-            "--slurm-arg=--begin=now+3600",
-        ])
+            &["--slurm-wait", "4s", "--slurm-arg=--begin=now+3600"],
+        ))
         .status(2)
         .stdout_contains("waiting for Slurm allocation ")
         .stderr_contains("run::slurm_wait")
@@ -329,23 +328,15 @@ fn the_time_limit_moves_ahead_and_a_killed_runs_allocation_is_released_next_time
     }
     // Killed outright, taskrun cannot release it; the next run on the
     // same database does, and says so once.
-    let pid = i32::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) only sends a signal to our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let pid = child.id();
+    send(&child, libc::SIGKILL);
     drop(child.wait_with_output());
     assert!(holders().iter().any(|held| held.0 == id), "still held");
     let next = |test: &Test| {
-        test.with_args(&[
-            "run",
-            "other.txt",
-            "--executor",
-            "slurm",
-            "--slurm-mode",
-            "steps",
-        ])
-        .status(0)
-        .run()
-        .stderr
+        test.with_args(&steps_args("other.txt", &[]))
+            .status(0)
+            .run()
+            .stderr
     };
     let said = next(&test);
     assert_contains(
@@ -353,10 +344,7 @@ fn the_time_limit_moves_ahead_and_a_killed_runs_allocation_is_released_next_time
         &format!("released Slurm allocation {id}, left by taskrun process {pid}"),
     );
     assert_gone(std::slice::from_ref(&id));
-    assert_eq!(
-        wait_until_gone("977.3", Duration::from_secs(10)),
-        Vec::<String>::new()
-    );
+    assert_no_process("977.3");
     assert!(!next(&test).contains("released"), "reported once");
 }
 
@@ -367,15 +355,7 @@ fn an_interrupt_while_waiting_cancels_the_request_and_nothing_is_recorded() {
     }
     let test = Test::new().taskfile("a: touch ran\n");
     let waiting = test
-        .with_args(&[
-            "run",
-            "tasks.txt",
-            "--executor",
-            "slurm",
-            "--slurm-mode",
-            "steps",
-            "--slurm-arg=--begin=now+3600",
-        ])
+        .with_args(&steps_args("tasks.txt", &["--slurm-arg=--begin=now+3600"]))
         .status(130)
         .stdout_contains("waiting for Slurm allocation ")
         .stdout_contains(" (BeginTime)…")
@@ -385,9 +365,7 @@ fn an_interrupt_while_waiting_cancels_the_request_and_nothing_is_recorded() {
     let (id, _, _) = holder_of(child.id());
     // Slurm's reason for keeping it queued is looked up every 2 s.
     std::thread::sleep(Duration::from_secs(6));
-    let pid = i32::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) only sends a signal to our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    send(&child, libc::SIGINT);
     waiting.wait(child);
     assert_gone(&[id]);
     assert!(!test.path().join("ran").exists());
@@ -422,9 +400,7 @@ fn the_users_options_leave_the_allocation_taskruns() {
     // then the chain of 2 minutes, and a minute: 5), not the user's 1.
     let (id, _, limit) = holder_of(child.id());
     assert_eq!(limit, "5:00");
-    let pid = i32::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) only sends a signal to our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    send(&child, libc::SIGINT);
     run.wait(child);
     assert_gone(&[id]);
 }

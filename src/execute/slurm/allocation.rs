@@ -220,7 +220,7 @@ impl Allocation {
         };
         if !*released {
             *released = true;
-            if let Err(why) = run_quietly("scancel", std::slice::from_ref(&self.id)) {
+            if let Err(why) = cancel_job(&self.id) {
                 (self.notify)(Notice::Warning(format!(
                     "could not release Slurm allocation {} ({why}): `scancel {}` does",
                     self.id, self.id
@@ -470,9 +470,10 @@ fn keep(id: &str, window: Duration, notify: &Notify, stop: &Receiver<()>) {
     }
 }
 
-/// Cancels a job, and so every step in it.
-pub(crate) fn cancel_job(id: &str) {
-    let _ = run_quietly("scancel", &[id.to_owned()]);
+/// Cancels a job (and so every step in it), or one step (`JOB.STEP`):
+/// what `scancel` said if it could not.
+pub(crate) fn cancel_job(id: &str) -> Result<(), String> {
+    run_quietly("scancel", &[id.to_owned()])
 }
 
 /// This user's jobs that are queued or running and whose name starts with

@@ -286,7 +286,7 @@ impl Executor for Slurm {
             outcome.slurm.as_ref().and_then(|place| place.step_id),
         ) && (outcome.timed_out || control.interrupted().is_some())
         {
-            let _ = run_quietly("scancel", &[format!("{}.{step}", allocation.id)]);
+            let _ = cancel_job(&format!("{}.{step}", allocation.id));
         }
         let no_dir = markers.iter().any(|line| line == "nodir");
         let status = markers
