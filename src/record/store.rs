@@ -267,36 +267,51 @@ impl Store {
         }
     }
 
-    /// Applies the migrations the database lacks, each in a transaction
-    /// that re-reads the version, so that two processes opening an old
-    /// database at once migrate it once.
+    /// Makes a new database's schema at once ([`schema::CURRENT`]), or
+    /// applies the migrations an older one lacks; all in one transaction
+    /// that reads the version first, so that two processes opening an old
+    /// database at once migrate it once, and a migration that fails leaves
+    /// the database as it was.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        loop {
-            let path = self.path.clone();
-            let transaction = self
-                .connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| write_error(&path, source))?;
+        let found: i64 = transaction
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|source| write_error(&path, source))?;
+        let mut version = found;
+        let empty = found == 0
+            && transaction
+                .query_row("SELECT count(*) = 0 FROM sqlite_master", [], |row| {
+                    row.get(0)
+                })
                 .map_err(|source| write_error(&path, source))?;
-            let version: i64 = transaction
-                .pragma_query_value(None, "user_version", |row| row.get(0))
+        if empty {
+            transaction
+                .execute_batch(schema::CURRENT)
                 .map_err(|source| write_error(&path, source))?;
-            let Some(migration) = usize::try_from(version)
-                .ok()
-                .and_then(|v| MIGRATIONS.get(v))
-            else {
-                return Ok(());
-            };
+            version = VERSION;
+        }
+        while let Some(migration) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        {
             transaction
                 .execute_batch(migration)
                 .and_then(|()| schema::after(version + 1, &transaction))
                 .map_err(|source| write_error(&path, source))?;
+            version += 1;
+        }
+        if version != found {
             transaction
-                .pragma_update(None, "user_version", version + 1)
-                .map_err(|source| write_error(&path, source))?;
-            transaction
-                .commit()
+                .pragma_update(None, "user_version", version)
                 .map_err(|source| write_error(&path, source))?;
         }
+        transaction
+            .commit()
+            .map_err(|source| write_error(&path, source))
     }
 
     pub(super) fn write_error(&self, source: rusqlite::Error) -> StoreError {
@@ -373,6 +388,57 @@ mod tests {
             Store::open(&dir.path().join("t.db")),
             Err(StoreError::Newer { found, .. }) if found == VERSION + 1
         ));
+    }
+
+    /// Everything a schema is made of, in a form two databases can be
+    /// compared in: each table's columns (name, type, not null, default,
+    /// key), foreign keys and indexes with their columns, each view's
+    /// columns, and whether `runs` counts its ids (AUTOINCREMENT).
+    fn shape(connection: &Connection) -> Vec<String> {
+        let all = |sql: &str| -> Vec<String> {
+            let mut statement = connection.prepare(sql).unwrap();
+            let count = statement.column_count();
+            let mut rows: Vec<String> = statement
+                .query_map([], |row| {
+                    (0..count)
+                        .map(|i| Ok(format!("{:?}", row.get::<_, rusqlite::types::Value>(i)?)))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(|fields| fields.join(" "))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            rows.sort();
+            rows
+        };
+        let mut shape = all("SELECT type, name, tbl_name FROM sqlite_master");
+        for table in all("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')") {
+            let table = table.trim_start_matches("Text(\"").trim_end_matches("\")");
+            shape.push(format!("{table}:"));
+            shape.extend(all(&format!("SELECT * FROM pragma_table_xinfo('{table}')")));
+            shape.extend(all(&format!(
+                "SELECT \"table\", \"from\", \"to\" FROM pragma_foreign_key_list('{table}')"
+            )));
+            for index in all(&format!("SELECT name FROM pragma_index_list('{table}')")) {
+                let index = index.trim_start_matches("Text(\"").trim_end_matches("\")");
+                shape.push(format!("{index}:"));
+                shape.extend(all(&format!("SELECT * FROM pragma_index_xinfo('{index}')")));
+            }
+        }
+        shape
+    }
+
+    #[test]
+    fn a_new_database_has_the_schema_the_migrations_make() {
+        let (_dir, store) = store();
+        let migrated = Connection::open_in_memory().unwrap();
+        for migration in MIGRATIONS {
+            migrated.execute_batch(migration).unwrap();
+        }
+        let made = shape(&store.connection);
+        assert!(made.iter().any(|line| line.contains("file_format")));
+        assert_eq!(made, shape(&migrated));
+        assert_eq!(store.version().unwrap(), VERSION);
     }
 
     /// The columns of `table`, in order.
