@@ -6,7 +6,10 @@
 //! fewer than `jobs` run, hands each to an [`Executor`] on a worker thread,
 //! and turns what the workers report into [`Event`]s. When a task does not
 //! pass, every task that depends on it, directly or not, is skipped; the
-//! other branches run on. On the first interrupting signal it starts
+//! other branches run on. So that a chain does not wait for this thread
+//! between two of its tasks, it offers each running task's worker the
+//! start of the task that would come next if it passes (see [`Offer`]).
+//! On the first interrupting signal it starts
 //! nothing more and asks the running jobs to stop; on the second it kills
 //! them.
 //!
@@ -17,7 +20,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam::channel::{self, Receiver, Sender};
@@ -86,9 +89,47 @@ enum Message {
         task: TaskId,
         /// Boxed: an outcome is much larger than an output chunk, the
         /// message sent most.
-        outcome: Box<Outcome>,
+        ended: Box<Ended>,
     },
 }
+
+/// How a job ended, and what its worker started next in its place.
+struct Ended {
+    outcome: Outcome,
+    next: Option<Handed>,
+}
+
+/// A start the scheduler offers ahead of time to the worker running
+/// `after`: if `after` passes, that worker starts `task` at once, in the
+/// same lane, instead of waiting for the scheduler to hear of the end and
+/// hand it the next job. This is what makes a chain of short tasks as
+/// fast as a single-threaded runner: the dependent starts on the thread
+/// that saw its dependency end, with no thread to wake in between.
+///
+/// The scheduler offers only what it would itself start next: `task` is
+/// the first in the order among the tasks that wait for `after` alone,
+/// and nothing else waits for a place (no ready or held task), the run is
+/// neither interrupted nor halted, and `task` is in no pool or in the
+/// pool of `after`, whose place it takes over. When any of that stops
+/// being true, the scheduler takes the offer back; a worker that took it
+/// first started `task` before the change, as the scheduler could have.
+struct Offer {
+    after: TaskId,
+    task: TaskId,
+    job: Job,
+}
+
+/// A task a worker started from an [`Offer`].
+#[derive(Clone, Copy)]
+struct Handed {
+    task: TaskId,
+    at: SystemTime,
+    since_start: Duration,
+}
+
+/// The offers, one place for each lane (the offer for the task running
+/// in it).
+type Offers = Arc<[Mutex<Option<Offer>>]>;
 
 /// Runs a plan.
 pub(crate) struct Scheduler<'a> {
@@ -165,6 +206,7 @@ impl<'a> Scheduler<'a> {
         let (sender, messages) = channel::unbounded::<Message>();
         let mut run = Run::new(self.plan, jobs, self.options);
         let mut signals = signals.clone();
+        let mut offering = Offering::new(jobs);
 
         emit(Event::RunStarted {
             tasks: self.plan.tasks.len(),
@@ -193,12 +235,22 @@ impl<'a> Scheduler<'a> {
                         since_start: start.elapsed(),
                         slot,
                     });
-                    self.start(&pool, task, &control, &sender);
+                    offering.fresh.push(task);
+                    self.start(
+                        &pool,
+                        task,
+                        slot,
+                        start,
+                        &control,
+                        &sender,
+                        &offering.offers,
+                    );
                 }
             }
             if run.running == 0 && run.delayed.is_empty() {
                 break;
             }
+            self.offer(&run, &mut offering);
             let retry_due = match run.delayed.peek() {
                 Some(Reverse((due, _))) => channel::at(*due),
                 None => channel::never(),
@@ -212,8 +264,13 @@ impl<'a> Scheduler<'a> {
                     Ok(Message::Output { task, stream, bytes }) => {
                         emit(Event::TaskOutput { task, stream, bytes });
                     }
-                    Ok(Message::Finished { task, outcome }) => {
-                        run.finish(task, *outcome, self.options.policy.as_deref(), emit);
+                    Ok(Message::Finished { task, ended }) => {
+                        let Ended { outcome, next } = *ended;
+                        offering.ended(run.slot[task]);
+                        if let Some(next) = &next {
+                            offering.fresh.push(next.task);
+                        }
+                        run.finish(task, outcome, next, self.options.policy.as_deref(), emit);
                     }
                     // The scheduler holds a sender, so the channel stays
                     // open while it runs.
@@ -221,6 +278,9 @@ impl<'a> Scheduler<'a> {
                 },
                 recv(signals) -> signal => match signal {
                     Ok(signal) if run.interrupted.is_none() => {
+                        // Nothing may start once the jobs are told to
+                        // stop.
+                        offering.withdraw();
                         run.interrupted = Some(signal);
                         control.interrupt(signal);
                         emit(Event::Interrupted { signal, running: run.running });
@@ -232,18 +292,7 @@ impl<'a> Scheduler<'a> {
                 },
             }
         }
-        let left = match (run.interrupted, run.halted) {
-            (Some(_), _) => Some(SkipReason::Interrupted),
-            (None, Some(failures)) => Some(SkipReason::Halted(failures)),
-            (None, None) => None,
-        };
-        if let Some(reason) = left {
-            for task in 0..self.plan.tasks.len() {
-                if run.state[task] != State::Done {
-                    run.end_unstarted(task, reason.clone(), emit);
-                }
-            }
-        }
+        run.end_the_rest(emit);
         let summary = Summary {
             counts: run.counts,
             duration: start.elapsed(),
@@ -254,15 +303,10 @@ impl<'a> Scheduler<'a> {
         Ok(summary)
     }
 
-    fn start(
-        &self,
-        pool: &rayon::ThreadPool,
-        task: TaskId,
-        control: &Arc<Control>,
-        sender: &Sender<Message>,
-    ) {
+    /// What a worker needs to run `task`.
+    fn job(&self, task: TaskId) -> Job {
         let spec = &self.plan.tasks[task];
-        let job = Job {
+        Job {
             name: spec.name.value.clone(),
             command: spec.command.value.clone(),
             kind: spec.kind,
@@ -275,27 +319,132 @@ impl<'a> Scheduler<'a> {
             max_output: self.options.max_output,
             cpus: spec.settings.cpus,
             mem: spec.settings.mem,
-        };
+        }
+    }
+
+    /// Runs `task` on a worker in lane `lane`; when it passes, the worker
+    /// goes on with the task offered to it in that lane, if any.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &self,
+        pool: &rayon::ThreadPool,
+        task: TaskId,
+        lane: usize,
+        run_start: Instant,
+        control: &Arc<Control>,
+        sender: &Sender<Message>,
+        offers: &Offers,
+    ) {
+        let job = self.job(task);
         let executor = Arc::clone(&self.executor);
         let control = Arc::clone(control);
         let sender = sender.clone();
+        let offers = Arc::clone(offers);
         let live = self.options.live_output;
         pool.spawn(move || {
-            let mut output = |stream, bytes: &[u8]| {
-                if live {
-                    let _ = sender.send(Message::Output {
-                        task,
-                        stream,
-                        bytes: Arc::from(bytes),
-                    });
+            let (mut task, mut job) = (task, job);
+            loop {
+                let mut output = |stream, bytes: &[u8]| {
+                    if live {
+                        let _ = sender.send(Message::Output {
+                            task,
+                            stream,
+                            bytes: Arc::from(bytes),
+                        });
+                    }
+                };
+                let outcome = executor.execute(&job, &control, &mut output);
+                let offer = if status(&outcome, false) == Status::Passed {
+                    let mut offer = offers[lane].lock().unwrap_or_else(PoisonError::into_inner);
+                    offer.take_if(|offer| offer.after == task)
+                } else {
+                    None
+                };
+                let next = offer.as_ref().map(|offer| Handed {
+                    task: offer.task,
+                    at: SystemTime::now(),
+                    since_start: run_start.elapsed(),
+                });
+                let _ = sender.send(Message::Finished {
+                    task,
+                    ended: Box::new(Ended { outcome, next }),
+                });
+                match offer {
+                    Some(offer) => (task, job) = (offer.task, offer.job),
+                    None => break,
                 }
-            };
-            let outcome = executor.execute(&job, &control, &mut output);
-            let _ = sender.send(Message::Finished {
-                task,
-                outcome: Box::new(outcome),
-            });
+            }
         });
+    }
+
+    /// Offers each task that started since the last look the start of its
+    /// successor (see [`Offer`]), or, where starts may no longer be
+    /// decided ahead, takes every offer back.
+    fn offer(&self, run: &Run, offering: &mut Offering) {
+        let open = run.interrupted.is_none() && run.halted.is_none() && run.admission.is_empty();
+        if !open {
+            offering.withdraw();
+            offering.fresh.clear();
+            return;
+        }
+        for task in offering.fresh.drain(..) {
+            let lane = run.slot[task];
+            if let Some(next) = run.successor(task) {
+                let offer = Offer {
+                    after: task,
+                    task: next,
+                    job: self.job(next),
+                };
+                *offering.offers[lane]
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(offer);
+                offering.offered[lane] = true;
+                offering.outstanding += 1;
+            }
+        }
+    }
+}
+
+/// The scheduler's side of the offers.
+struct Offering {
+    offers: Offers,
+    /// The lanes whose task has an offer out.
+    offered: Vec<bool>,
+    outstanding: usize,
+    /// Tasks started since the last look for offers.
+    fresh: Vec<TaskId>,
+}
+
+impl Offering {
+    fn new(lanes: usize) -> Offering {
+        Offering {
+            offers: (0..lanes).map(|_| Mutex::new(None)).collect(),
+            offered: vec![false; lanes],
+            outstanding: 0,
+            fresh: Vec::new(),
+        }
+    }
+
+    /// The task in `lane` ended: its offer, if it was not taken, is void.
+    fn ended(&mut self, lane: usize) {
+        if self.offered[lane] {
+            self.offered[lane] = false;
+            self.outstanding -= 1;
+            self.offers[lane]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+        }
+    }
+
+    /// Takes back every offer not taken yet.
+    fn withdraw(&mut self) {
+        if self.outstanding == 0 {
+            return;
+        }
+        for lane in 0..self.offered.len() {
+            self.ended(lane);
+        }
     }
 }
 
@@ -340,6 +489,22 @@ impl<'a> Run<'a> {
             max_failures: options.max_failures,
             retry_delay: options.retry_delay,
             jitter: Jitter::seeded(),
+        }
+    }
+
+    /// Once the run stopped early, ends every task that did not end.
+    fn end_the_rest(&mut self, emit: &mut dyn FnMut(Event)) {
+        let left = match (self.interrupted, self.halted) {
+            (Some(_), _) => Some(SkipReason::Interrupted),
+            (None, Some(failures)) => Some(SkipReason::Halted(failures)),
+            (None, None) => None,
+        };
+        if let Some(reason) = left {
+            for task in 0..self.plan.tasks.len() {
+                if self.state[task] != State::Done {
+                    self.end_unstarted(task, reason.clone(), emit);
+                }
+            }
         }
     }
 
@@ -428,16 +593,36 @@ impl<'a> Run<'a> {
         doubled / 2 + doubled.mul_f64(self.jitter.next() / 2.0)
     }
 
+    /// The first in the order of the tasks that wait for `task` alone and
+    /// could take its place when it passes (see [`Offer`]).
+    fn successor(&self, task: TaskId) -> Option<TaskId> {
+        let pool = self.plan.pool_of[task];
+        self.dependents[task]
+            .iter()
+            .copied()
+            .filter(|&next| {
+                self.state[next] == State::Waiting
+                    && self.unmet[next] == 1
+                    && self.plan.pool_of[next].is_none_or(|own| Some(own) == pool)
+            })
+            .min_by_key(|&next| self.admission.key(next))
+    }
+
+    /// `task` ended with `outcome`; `next` is the task its worker started
+    /// in its place, from an offer.
     fn finish(
         &mut self,
         task: TaskId,
         outcome: Outcome,
+        next: Option<Handed>,
         policy: Option<&dyn RetryPolicy>,
         emit: &mut dyn FnMut(Event),
     ) {
         self.running -= 1;
         self.admission.ended(self.plan, task);
-        self.free_slots.push(Reverse(self.slot[task]));
+        if next.is_none() {
+            self.free_slots.push(Reverse(self.slot[task]));
+        }
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
         let attempt = self.attempts[task];
@@ -484,6 +669,26 @@ impl<'a> Run<'a> {
                 });
                 self.abandon_retries(emit);
             }
+        }
+        if let Some(Handed {
+            task: next,
+            at,
+            since_start,
+        }) = next
+        {
+            // The worker only takes an offer for a task that passed.
+            self.state[next] = State::Running;
+            self.attempts[next] += 1;
+            self.running += 1;
+            self.admission.occupy(self.plan, next);
+            self.slot[next] = self.slot[task];
+            emit(Event::TaskStarted {
+                task: next,
+                attempt: self.attempts[next],
+                at,
+                since_start,
+                slot: self.slot[next],
+            });
         }
         if status == Status::Passed {
             for index in 0..self.dependents[task].len() {
@@ -611,6 +816,11 @@ impl Admission {
         )
     }
 
+    /// Whether no task waits for a place.
+    fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.held.iter().all(BinaryHeap::is_empty)
+    }
+
     /// `task` may start.
     pub(crate) fn ready(&mut self, task: TaskId) {
         let key = self.key(task);
@@ -734,7 +944,7 @@ mod tests {
     }
 
     /// An executor that runs nothing: a command of `fail` fails, anything
-    /// else passes. It records the order jobs start in and the most that
+    /// else passes; each takes 20 ms, `slow` 300 ms. It records the order jobs start in and the most that
     /// ran at once.
     #[derive(Default)]
     struct Fake {
@@ -749,7 +959,8 @@ mod tests {
                 log.1 += 1;
                 log.2 = log.2.max(log.1);
             }
-            std::thread::sleep(Duration::from_millis(20));
+            let pause = if job.command == "slow" { 300 } else { 20 };
+            std::thread::sleep(Duration::from_millis(pause));
             self.log.lock().unwrap().1 -= 1;
             Outcome {
                 exit: Exit::Code(i32::from(job.command == "fail")),
@@ -851,6 +1062,108 @@ mod tests {
                 ..Counts::default()
             }
         );
+    }
+
+    /// Runs `text` at `jobs` on `fake`, and returns `start NAME LANE` and
+    /// `end NAME` for each task, in the order of the events; `on_end`
+    /// runs when a task's end is emitted, before the scheduler goes on.
+    fn starts_and_ends(
+        text: &str,
+        jobs: usize,
+        fake: &Arc<Fake>,
+        on_end: &mut dyn FnMut(&str),
+    ) -> Vec<String> {
+        let plan = plan(text);
+        let options = options(jobs);
+        let scheduler = Scheduler::new(&plan, &options, fake.clone());
+        let (_keep, signals) = channel::unbounded();
+        let mut seen = Vec::new();
+        let name = |task: TaskId| plan.tasks[task].name.value.clone();
+        scheduler
+            .run(
+                &mut |event| match event {
+                    Event::TaskStarted { task, slot, .. } => {
+                        seen.push(format!("start {} {slot}", name(task)));
+                    }
+                    Event::TaskFinished { task, .. } => {
+                        seen.push(format!("end {}", name(task)));
+                        on_end(&name(task));
+                    }
+                    _ => {}
+                },
+                &signals,
+            )
+            .unwrap();
+        seen
+    }
+
+    #[test]
+    fn a_dependent_starts_on_the_worker_that_saw_its_dependency_pass() {
+        // While the scheduler is still busy with the end of `a` (its event
+        // does not return), `b` starts: the worker that ran `a` started it
+        // from the scheduler's offer, in the same lane.
+        let fake = Arc::new(Fake::default());
+        let watched = Arc::clone(&fake);
+        let mut started_meanwhile = Vec::new();
+        let seen = starts_and_ends(
+            "a: a\nb: b [after:a]\nc: c [after:b]\n",
+            2,
+            &fake,
+            &mut |name| {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let next = match name {
+                    "a" => "b",
+                    "b" => "c",
+                    _ => return,
+                };
+                while !watched.log.lock().unwrap().0.iter().any(|job| job == next)
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                started_meanwhile.push(watched.log.lock().unwrap().0.iter().any(|job| job == next));
+            },
+        );
+        assert_eq!(started_meanwhile, [true, true]);
+        assert_eq!(
+            seen,
+            [
+                "start a 0",
+                "end a",
+                "start b 0",
+                "end b",
+                "start c 0",
+                "end c"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_task_starts_ahead_of_one_waiting_for_a_place_or_into_a_full_pool() {
+        // `d` is ready while `a` runs with `-j 1`: it goes before `b`,
+        // which only `a` held back; and `y` may not start from `x`'s end
+        // while `slow` holds the only place of its pool.
+        let fake = Arc::new(Fake::default());
+        let seen = starts_and_ends("a: a\nb: b [after:a]\nd: d\n", 1, &fake, &mut |_| {});
+        assert_eq!(
+            seen,
+            [
+                "start a 0",
+                "end a",
+                "start d 0",
+                "end d",
+                "start b 0",
+                "end b"
+            ]
+        );
+        let text = "pool p 1\nslow: slow [pool:p]\nx: x\ny: y [after:x] [pool:p]\n";
+        let seen = starts_and_ends(text, 2, &fake, &mut |_| {});
+        let at = |what: &str| {
+            seen.iter()
+                .position(|event| event.starts_with(what))
+                .unwrap()
+        };
+        assert!(at("start y") > at("end slow"), "{seen:?}");
     }
 
     #[test]
