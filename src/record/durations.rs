@@ -7,11 +7,13 @@
 //! attempts are found one of two ways, whichever reads less: a seek per
 //! task to its ten latest (the cost grows with the plan, not with the
 //! history), or, for a plan that has most of a short history to itself,
-//! one pass over the index's passed rows. Either way, only the tasks whose
+//! one pass over the index's passed rows, cut into ranges of names that
+//! threads read at once (one a core). Either way, only the tasks whose
 //! fingerprint never passed are then asked for the rest of their name's
 //! history (rules 2 and 3).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::store::{Store, StoreError};
@@ -36,9 +38,12 @@ const LATEST_PASSED: &str = "SELECT run_id, duration_ms FROM tasks INDEXED BY ta
      ORDER BY run_id DESC LIMIT ?3";
 
 /// Every passed attempt: name, fingerprint and duration, in the index's
-/// order.
+/// order; [`passed_between`] adds a range of names.
 const ALL_PASSED: &str = "SELECT name, fingerprint, duration_ms FROM tasks
      INDEXED BY tasks_history WHERE status = 'passed'";
+
+/// At most this many threads share one pass over the index.
+const MOST_READERS: usize = 4;
 
 /// Every attempt of a name, as [`Collector::take`] reads them.
 const ALL_OF_NAME: &str = "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
@@ -171,23 +176,6 @@ impl Collector<'_> {
         self.last.1
     }
 
-    /// A passed row: name, fingerprint, duration; `order` grows with each
-    /// row, and a name and fingerprint's rows come in run order.
-    fn take_passed(&mut self, row: &rusqlite::Row<'_>, order: i64) -> rusqlite::Result<()> {
-        let name = row.get_ref(0)?.as_bytes().unwrap_or_default();
-        let Some(position) = self.position(name) else {
-            return Ok(());
-        };
-        let fingerprint: Option<i64> = row.get(1)?;
-        if let (true, Some(ms)) = (
-            fingerprint == Some(self.tasks[position].1),
-            row.get::<_, Option<i64>>(2)?,
-        ) {
-            self.seen[position].same.add(order, ms);
-        }
-        Ok(())
-    }
-
     /// One row of `tasks_history`: name, fingerprint, status, run and
     /// duration.
     fn take(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
@@ -205,6 +193,86 @@ impl Collector<'_> {
         self.seen[position].add(same, status, run, ms);
         Ok(())
     }
+}
+
+/// How many threads read one pass: one for each core, up to
+/// [`MOST_READERS`].
+fn readers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, MOST_READERS)
+}
+
+/// `parts - 1` names of `tasks` that cut them into `parts` ranges of about
+/// as many tasks each, in order (SQLite compares text as bytes, as `str`
+/// does); fewer when there are fewer names.
+fn cuts<'a>(tasks: &[(&'a str, i64)], parts: usize) -> Vec<&'a str> {
+    let mut names: Vec<&str> = tasks.iter().map(|&(name, _)| name).collect();
+    let mut cuts = Vec::new();
+    let mut done = 0;
+    for part in 1..parts {
+        let at = names.len() * part / parts;
+        if at <= done || at >= names.len() {
+            continue;
+        }
+        let (_, &mut cut, _) = names[done..].select_nth_unstable(at - done);
+        cuts.push(cut);
+        done = at;
+    }
+    cuts.dedup();
+    cuts
+}
+
+/// The latest passed attempts with each task's own fingerprint, for the
+/// names from `from` (included) to `to` (not included), one end or both
+/// open: the position of each task that has some, and them.
+fn passed_between(
+    connection: &rusqlite::Connection,
+    tasks: &[(&str, i64)],
+    index: &HashMap<&[u8], usize>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> rusqlite::Result<Vec<(usize, Recent)>> {
+    let mut sql = ALL_PASSED.to_owned();
+    let mut params = Vec::new();
+    for (bound, op) in [(from, ">="), (to, "<")] {
+        if let Some(name) = bound {
+            params.push(name);
+            let _ = write!(sql, " AND name {op} ?{}", params.len());
+        }
+    }
+    let mut statement = connection.prepare(&sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+    let mut found: Vec<(usize, Recent)> = Vec::new();
+    let mut last: (Vec<u8>, Option<usize>) = (Vec::new(), None);
+    let mut order = 0;
+    while let Some(row) = rows.next()? {
+        order += 1;
+        let name = row.get_ref(0)?.as_bytes().unwrap_or_default();
+        // A name's rows come together: most rows need no lookup.
+        if name != last.0.as_slice() {
+            last = (name.to_vec(), index.get(name).copied());
+        }
+        let Some(position) = last.1 else {
+            continue;
+        };
+        if row.get::<_, Option<i64>>(1)? != Some(tasks[position].1) {
+            continue;
+        }
+        let Some(ms) = row.get::<_, Option<i64>>(2)? else {
+            continue;
+        };
+        // A name and fingerprint's rows come together too, in run order.
+        match found.last_mut() {
+            Some((at, recent)) if *at == position => recent.add(order, ms),
+            _ => {
+                let mut recent = Recent::default();
+                recent.add(order, ms);
+                found.push((position, recent));
+            }
+        }
+    }
+    Ok(found)
 }
 
 impl Store {
@@ -257,13 +325,44 @@ impl Store {
             // One pass over the index's passed rows: within a name and
             // fingerprint they come in run order, so the last ones are the
             // latest, and three columns are all it takes. (Gathering them
-            // in SQL, with group_concat ordered by run, was slower.)
-            let mut statement = self.connection.prepare(ALL_PASSED).map_err(fail)?;
-            let mut rows = statement.query([]).map_err(fail)?;
-            let mut order = 0;
-            while let Some(row) = rows.next().map_err(fail)? {
-                order += 1;
-                collector.take_passed(row, order).map_err(fail)?;
+            // in SQL, with group_concat ordered by run, was slower.) The
+            // names are cut into ranges that threads read at once, each
+            // with a connection of its own; a range whose connection
+            // cannot be opened is read on this one.
+            let cuts = cuts(tasks, readers());
+            let ranges: Vec<(Option<&str>, Option<&str>)> = std::iter::once(None)
+                .chain(cuts.iter().copied().map(Some))
+                .zip(cuts.iter().copied().map(Some).chain(std::iter::once(None)))
+                .collect();
+            let index = &collector.index;
+            let readers: Vec<_> = ranges[1..].iter().map(|_| self.reader()).collect();
+            let found = std::thread::scope(|scope| {
+                let others: Vec<_> = ranges[1..]
+                    .iter()
+                    .zip(readers)
+                    .map(|(&(from, to), reader)| {
+                        scope.spawn(move || passed_between(&reader?, tasks, index, from, to))
+                    })
+                    .collect();
+                let mut found = vec![passed_between(
+                    &self.connection,
+                    tasks,
+                    index,
+                    ranges[0].0,
+                    ranges[0].1,
+                )];
+                for (other, &(from, to)) in others.into_iter().zip(&ranges[1..]) {
+                    found.push(match other.join() {
+                        Ok(Ok(part)) => Ok(part),
+                        _ => passed_between(&self.connection, tasks, index, from, to),
+                    });
+                }
+                found
+            });
+            for part in found {
+                for (position, recent) in part.map_err(fail)? {
+                    collector.seen[position].same = recent;
+                }
             }
         }
         // What that cannot tell (a task whose fingerprint never passed:
@@ -331,6 +430,10 @@ mod tests {
         for (sql, params) in [
             (ALL_OF_NAME, vec![a.clone()]),
             (ALL_PASSED, vec![]),
+            (
+                &format!("{ALL_PASSED} AND name >= ?1 AND name < ?2"),
+                vec![a.clone(), a.clone()],
+            ),
             (LATEST_PASSED, vec![a, one, ten]),
         ] {
             let plan: String = store
@@ -347,6 +450,50 @@ mod tests {
             // The latest come in the index's order: nothing is sorted.
             assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         }
+    }
+
+    #[test]
+    fn threads_reading_ranges_of_names_read_what_one_pass_reads() {
+        let (_dir, store) = store();
+        let names: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
+        let rows: Vec<(&str, i64, &str, i64)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.as_str(), 1, "passed", i64::try_from(i).unwrap()))
+            .collect();
+        history(&store, &rows, 3);
+        let tasks: Vec<(&str, i64)> = names.iter().map(|name| (name.as_str(), 1)).collect();
+        let index: HashMap<&[u8], usize> = tasks
+            .iter()
+            .enumerate()
+            .map(|(position, (name, _))| (name.as_bytes(), position))
+            .collect();
+        let cuts = cuts(&tasks, 3);
+        assert_eq!(cuts.len(), 2);
+        assert!(cuts[0] < cuts[1], "{cuts:?}");
+        let whole = passed_between(&store.connection, &tasks, &index, None, None).unwrap();
+        assert_eq!(whole.len(), 40);
+        let reader = store.reader().unwrap();
+        let mut parts = Vec::new();
+        for (from, to) in [
+            (None, Some(cuts[0])),
+            (Some(cuts[0]), Some(cuts[1])),
+            (Some(cuts[1]), None),
+        ] {
+            let part = passed_between(&reader, &tasks, &index, from, to).unwrap();
+            assert!(!part.is_empty());
+            parts.extend(part);
+        }
+        let key = |found: &[(usize, Recent)]| -> Vec<(usize, Vec<i64>)> {
+            let mut key: Vec<_> = found
+                .iter()
+                .map(|(position, recent)| (*position, recent.kept().iter().map(|k| k.1).collect()))
+                .collect();
+            key.sort_unstable();
+            key
+        };
+        assert_eq!(key(&parts), key(&whole));
+        assert_eq!(super::cuts(&tasks[..1], 4), Vec::<&str>::new());
     }
 
     #[test]
