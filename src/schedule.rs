@@ -107,12 +107,17 @@ struct Ended {
 /// that saw its dependency end, with no thread to wake in between.
 ///
 /// The scheduler offers only what it would itself start next: `task` is
-/// the first in the order among the tasks that wait for `after` alone,
-/// and nothing else waits for a place (no ready or held task), the run is
-/// neither interrupted nor halted, and `task` is in no pool or in the
-/// pool of `after`, whose place it takes over. When any of that stops
-/// being true, the scheduler takes the offer back; a worker that took it
-/// first started `task` before the change, as the scheduler could have.
+/// the first in the order among the tasks that wait for `after` alone
+/// (to pass, or only to end), nothing else waits for a place (no ready or
+/// held task), the run is neither interrupted nor halted, and `task` is
+/// in no pool or in the pool of `after`, whose place it takes over. It
+/// looks again whenever another task comes to wait for `after` alone.
+/// When any of that stops being true, the scheduler takes the offer
+/// back. Before it tells of an interrupt or a halt, it hears of the
+/// starts of offers already taken, so nothing starts after either. One
+/// race is left, and it is harmless: an end the scheduler heard of just
+/// before `after`'s worker took the offer counts as the later of the two,
+/// as it may anyway when two tasks end at once.
 struct Offer {
     after: TaskId,
     task: TaskId,
@@ -164,6 +169,9 @@ struct Run<'a> {
     /// starts.
     last: Vec<Option<Arc<TaskResult>>>,
     running: usize,
+    /// Tasks that came to wait for one dependency only, since the
+    /// scheduler last looked for offers.
+    nearly: Vec<TaskId>,
     counts: Counts,
     interrupted: Option<Signal>,
     /// Once enough tasks failed: how many.
@@ -250,7 +258,7 @@ impl<'a> Scheduler<'a> {
             if run.running == 0 && run.delayed.is_empty() {
                 break;
             }
-            self.offer(&run, &mut offering);
+            self.offer(&mut run, &mut offering);
             let retry_due = match run.delayed.peek() {
                 Some(Reverse((due, _))) => channel::at(*due),
                 None => channel::never(),
@@ -261,17 +269,7 @@ impl<'a> Scheduler<'a> {
             channel::select! {
                 recv(retry_due) -> _ => run.release_due(),
                 recv(messages) -> message => match message {
-                    Ok(Message::Output { task, stream, bytes }) => {
-                        emit(Event::TaskOutput { task, stream, bytes });
-                    }
-                    Ok(Message::Finished { task, ended }) => {
-                        let Ended { outcome, next } = *ended;
-                        offering.ended(run.slot[task]);
-                        if let Some(next) = &next {
-                            offering.fresh.push(next.task);
-                        }
-                        run.finish(task, outcome, next, self.options.policy.as_deref(), emit);
-                    }
+                    Ok(message) => self.receive(&mut run, &mut offering, &messages, message, emit),
                     // The scheduler holds a sender, so the channel stays
                     // open while it runs.
                     Err(_) => break,
@@ -280,7 +278,7 @@ impl<'a> Scheduler<'a> {
                     Ok(signal) if run.interrupted.is_none() => {
                         // Nothing may start once the jobs are told to
                         // stop.
-                        offering.withdraw();
+                        self.settle(&mut run, &mut offering, &messages, emit);
                         run.interrupted = Some(signal);
                         control.interrupt(signal);
                         emit(Event::Interrupted { signal, running: run.running });
@@ -377,27 +375,112 @@ impl<'a> Scheduler<'a> {
         });
     }
 
-    /// Offers each task that started since the last look the start of its
-    /// successor (see [`Offer`]), or, where starts may no longer be
-    /// decided ahead, takes every offer back.
-    fn offer(&self, run: &Run, offering: &mut Offering) {
+    /// What a worker said.
+    fn receive(
+        &self,
+        run: &mut Run,
+        offering: &mut Offering,
+        messages: &Receiver<Message>,
+        message: Message,
+        emit: &mut dyn FnMut(Event),
+    ) {
+        match message {
+            Message::Output {
+                task,
+                stream,
+                bytes,
+            } => emit(Event::TaskOutput {
+                task,
+                stream,
+                bytes,
+            }),
+            Message::Finished { task, ended } => {
+                let Ended { outcome, next } = *ended;
+                if run.max_failures.is_some() && status(&outcome, false).is_failure() {
+                    // This failure may halt the run: no task may start
+                    // from an offer once it has.
+                    self.settle(run, offering, messages, emit);
+                }
+                offering.ended(run.slot[task]);
+                if let Some(next) = &next {
+                    offering.fresh.push(next.task);
+                }
+                run.finish(task, outcome, next, self.options.policy.as_deref(), emit);
+            }
+        }
+    }
+
+    /// Takes every offer back, and hears of the starts of those already
+    /// taken (their workers report them at once), so that from here on
+    /// the scheduler knows of every task that runs.
+    fn settle(
+        &self,
+        run: &mut Run,
+        offering: &mut Offering,
+        messages: &Receiver<Message>,
+        emit: &mut dyn FnMut(Event),
+    ) {
+        let mut taken = offering.withdraw();
+        while !taken.is_empty() {
+            let Ok(message) = messages.recv() else {
+                return;
+            };
+            if let Message::Finished { task, .. } = &message {
+                taken.retain(|&lane| lane != run.slot[*task]);
+            }
+            self.receive(run, offering, messages, message, emit);
+        }
+    }
+
+    /// Offers each task that may now have a successor the start of it
+    /// (see [`Offer`]), or, where starts may no longer be decided ahead,
+    /// takes every offer back.
+    fn offer(&self, run: &mut Run, offering: &mut Offering) {
         let open = run.interrupted.is_none() && run.halted.is_none() && run.admission.is_empty();
         if !open {
             offering.withdraw();
             offering.fresh.clear();
+            run.nearly.clear();
             return;
         }
+        // A task that waits for one more only now: that one may have a
+        // new successor.
+        for waiting in run.nearly.drain(..) {
+            let plan = run.plan;
+            let running = plan.deps[waiting]
+                .iter()
+                .chain(&plan.soft[waiting])
+                .find(|&&dep| run.state[dep] == State::Running);
+            offering.fresh.extend(running);
+        }
+        offering.fresh.sort_unstable();
+        offering.fresh.dedup();
         for task in offering.fresh.drain(..) {
+            if run.state[task] != State::Running {
+                continue;
+            }
             let lane = run.slot[task];
-            if let Some(next) = run.successor(task) {
-                let offer = Offer {
-                    after: task,
-                    task: next,
-                    job: self.job(next),
-                };
-                *offering.offers[lane]
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = Some(offer);
+            let offer = run.successor(task).map(|next| Offer {
+                after: task,
+                task: next,
+                job: self.job(next),
+            });
+            let mut slot = offering.offers[lane]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if offering.offered[lane] {
+                // Replace an offer not taken yet (once taken, it stands).
+                if slot.as_ref().is_some_and(|old| old.after == task) {
+                    if let Some(offer) = offer {
+                        *slot = Some(offer);
+                    } else {
+                        *slot = None;
+                        offering.offered[lane] = false;
+                        offering.outstanding -= 1;
+                    }
+                }
+            } else if let Some(offer) = offer {
+                *slot = Some(offer);
                 offering.offered[lane] = true;
                 offering.outstanding += 1;
             }
@@ -437,14 +520,27 @@ impl Offering {
         }
     }
 
-    /// Takes back every offer not taken yet.
-    fn withdraw(&mut self) {
+    /// Takes back every offer not taken yet; returns the lanes whose
+    /// offer was taken, whose workers are about to report the start.
+    fn withdraw(&mut self) -> Vec<usize> {
+        let mut taken = Vec::new();
         if self.outstanding == 0 {
-            return;
+            return taken;
         }
         for lane in 0..self.offered.len() {
-            self.ended(lane);
+            if self.offered[lane] {
+                self.offered[lane] = false;
+                self.outstanding -= 1;
+                let offer = self.offers[lane]
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                if offer.is_none() {
+                    taken.push(lane);
+                }
+            }
         }
+        taken
     }
 }
 
@@ -483,6 +579,7 @@ impl<'a> Run<'a> {
             attempts: vec![0; count],
             last: vec![None; count],
             running: 0,
+            nearly: Vec::new(),
             counts: Counts::default(),
             interrupted: None,
             halted: None,
@@ -597,15 +694,15 @@ impl<'a> Run<'a> {
     /// could take its place when it passes (see [`Offer`]).
     fn successor(&self, task: TaskId) -> Option<TaskId> {
         let pool = self.plan.pool_of[task];
+        // Its passing makes these ready, hard and soft dependents alike;
+        // the first of them in the order is the one that would start.
         self.dependents[task]
             .iter()
+            .chain(&self.soft_dependents[task])
             .copied()
-            .filter(|&next| {
-                self.state[next] == State::Waiting
-                    && self.unmet[next] == 1
-                    && self.plan.pool_of[next].is_none_or(|own| Some(own) == pool)
-            })
+            .filter(|&next| self.state[next] == State::Waiting && self.unmet[next] == 1)
             .min_by_key(|&next| self.admission.key(next))
+            .filter(|&next| self.plan.pool_of[next].is_none_or(|own| Some(own) == pool))
     }
 
     /// `task` ended with `outcome`; `next` is the task its worker started
@@ -618,6 +715,10 @@ impl<'a> Run<'a> {
         policy: Option<&dyn RetryPolicy>,
         emit: &mut dyn FnMut(Event),
     ) {
+        debug_assert!(
+            next.is_none() || status(&outcome, false) == Status::Passed,
+            "a worker goes on only after a task that passed"
+        );
         self.running -= 1;
         self.admission.ended(self.plan, task);
         if next.is_none() {
@@ -724,6 +825,9 @@ impl<'a> Run<'a> {
     /// One dependency of `task` is satisfied; it is ready when none is left.
     fn release(&mut self, task: TaskId) {
         self.unmet[task] -= 1;
+        if self.unmet[task] == 1 && self.state[task] == State::Waiting {
+            self.nearly.push(task);
+        }
         if self.unmet[task] == 0 && self.state[task] == State::Waiting {
             self.state[task] = State::Ready;
             self.admission.ready(task);
@@ -944,7 +1048,7 @@ mod tests {
     }
 
     /// An executor that runs nothing: a command of `fail` fails, anything
-    /// else passes; each takes 20 ms, `slow` 300 ms. It records the order jobs start in and the most that
+    /// else passes; each takes 20 ms, `slow…` 300 ms. It records the order jobs start in and the most that
     /// ran at once.
     #[derive(Default)]
     struct Fake {
@@ -959,7 +1063,11 @@ mod tests {
                 log.1 += 1;
                 log.2 = log.2.max(log.1);
             }
-            let pause = if job.command == "slow" { 300 } else { 20 };
+            let pause = if job.command.starts_with("slow") {
+                300
+            } else {
+                20
+            };
             std::thread::sleep(Duration::from_millis(pause));
             self.log.lock().unwrap().1 -= 1;
             Outcome {
@@ -1106,14 +1214,14 @@ mod tests {
         let watched = Arc::clone(&fake);
         let mut started_meanwhile = Vec::new();
         let seen = starts_and_ends(
-            "a: a\nb: b [after:a]\nc: c [after:b]\n",
+            "a: slow a\nb: slow b [after:a]\nc: slow c [after:b]\n",
             2,
             &fake,
             &mut |name| {
                 let deadline = Instant::now() + Duration::from_secs(10);
                 let next = match name {
-                    "a" => "b",
-                    "b" => "c",
+                    "a" => "slow b",
+                    "b" => "slow c",
                     _ => return,
                 };
                 while !watched.log.lock().unwrap().0.iter().any(|job| job == next)
@@ -1164,6 +1272,25 @@ mod tests {
                 .unwrap()
         };
         assert!(at("start y") > at("end slow"), "{seen:?}");
+    }
+
+    #[test]
+    fn the_task_a_worker_goes_on_with_is_the_one_the_order_puts_first() {
+        // `c` only waits for `t` to end and comes first in the file: it
+        // starts before `d`, which needs `t` to pass; and `d1`, first in
+        // the file, goes before `d2` although it is in a pool `t` is not.
+        let fake = Arc::new(Fake::default());
+        let starts = |seen: Vec<String>| -> Vec<String> {
+            seen.into_iter()
+                .filter(|event| event.starts_with("start"))
+                .collect()
+        };
+        let text = "t: t\nc: c [after_done:t]\nd: d [after:t]\n";
+        let seen = starts_and_ends(text, 1, &fake, &mut |_| {});
+        assert_eq!(starts(seen), ["start t 0", "start c 0", "start d 0"]);
+        let text = "pool q 1\nt: t\nd1: d1 [after:t] [pool:q]\nd2: d2 [after:t]\n";
+        let seen = starts_and_ends(text, 1, &fake, &mut |_| {});
+        assert_eq!(starts(seen), ["start t 0", "start d1 0", "start d2 0"]);
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //!
 //! `PRAGMA user_version` holds the version of the schema a database has.
 //! Opening a database applies, in order, every migration above that
-//! version, each in its own transaction; a database with a version above
-//! [`VERSION`] was written by a newer taskrun and is refused. Migrations
-//! are only ever appended, never edited.
+//! version, all in one transaction; a new (empty) database gets
+//! [`CURRENT`], the schema those make, at once. A database with a version
+//! above [`VERSION`] was written by a newer taskrun and is refused.
+//! Migrations are only ever appended, never edited; each new one changes
+//! [`CURRENT`] too (a test compares them), and what one does in code
+//! ([`after`]) may only mend rows older versions wrote: a new database
+//! has none.
 //!
 //! Version 1 is exactly the tables of the specification; version 2 adds
 //! taskrun's own columns after them, and the indexes; version 3 each
