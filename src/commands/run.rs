@@ -88,18 +88,25 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
 /// there is no history (no database is created for this) or it cannot be
 /// read, which is no reason not to run.
 pub(super) fn estimates(db: &Path, plan: &Plan, fingerprints: &[i64]) -> Estimates {
+    match Store::open(db) {
+        Ok(store) => estimates_from(&store, plan, fingerprints),
+        Err(_) => Estimates::equal(plan.tasks.len()),
+    }
+}
+
+/// What the history in `store` says `plan`'s tasks take (one unit each
+/// if it cannot be read).
+fn estimates_from(store: &Store, plan: &Plan, fingerprints: &[i64]) -> Estimates {
     let tasks: Vec<(&str, i64)> = plan
         .tasks
         .iter()
         .zip(fingerprints)
         .map(|(task, &fingerprint)| (task.name.value.as_str(), fingerprint))
         .collect();
-    Store::open(db)
-        .and_then(|store| store.durations(&tasks))
-        .map_or_else(
-            |_| Estimates::equal(tasks.len()),
-            |known| Estimates::new(&known),
-        )
+    store.durations(&tasks).map_or_else(
+        |_| Estimates::equal(tasks.len()),
+        |known| Estimates::new(&known),
+    )
 }
 
 /// `path` made absolute, as the history keeps paths (as given, if that
@@ -592,9 +599,12 @@ pub(super) fn execute_plan(
         .as_ref()
         .is_some_and(|path| path.as_os_str() == "-");
     let fingerprints = plan.fingerprints();
-    let estimates = estimates(db, &plan, &fingerprints);
-    let runner = runner.estimates(estimates.clone());
+    // One connection reads the estimates and records the run: opening a
+    // database and closing it again costs a checkpoint and a new WAL, and
+    // their syncs, which was a good part of a short run.
     let mut store = Store::create(db)?;
+    let estimates = estimates_from(&store, &plan, &fingerprints);
+    let runner = runner.estimates(estimates.clone());
     // Runs whose taskrun was killed are closed now; if that fails (the
     // database is busy), they are still shown as interrupted when read.
     let _ = store.sweep_dead_runs();
