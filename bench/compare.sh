@@ -89,6 +89,12 @@ measure() {
     [ -n "${times[$tool]:-}" ] || continue
     echo "| $tool | $name | $p | $(echo "${times[$tool]}" | tr ' ' '\n' | grep . | median) |"
   done
+  # The machine's speed drifts between rounds more than the tools differ:
+  # the ratio within each round, and its median, compare them better.
+  if [ -n "${times[ninja]:-}" ]; then
+    echo "| taskrun / ninja (per round) | $name | $p | $(paste <(echo "${times[taskrun]}" | tr ' ' '\n' | grep .) \
+      <(echo "${times[ninja]}" | tr ' ' '\n' | grep .) | awk '{ print $1 / $2 }' | median) |"
+  fi
 }
 
 echo "Machine: $(nproc) cores, $(uname -r), /bin/sh -> $(readlink -f /bin/sh); $RUNS runs per row, median [min-max] seconds."
