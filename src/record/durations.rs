@@ -42,9 +42,6 @@ const LATEST_PASSED: &str = "SELECT run_id, duration_ms FROM tasks INDEXED BY ta
 const ALL_PASSED: &str = "SELECT name, fingerprint, duration_ms FROM tasks
      INDEXED BY tasks_history WHERE status = 'passed'";
 
-/// At most this many threads share one pass over the index.
-const MOST_READERS: usize = 4;
-
 /// Every attempt of a name, as [`Collector::take`] reads them.
 const ALL_OF_NAME: &str = "SELECT name, fingerprint, status, run_id, duration_ms FROM tasks
      INDEXED BY tasks_history WHERE name = ?1";
@@ -195,34 +192,6 @@ impl Collector<'_> {
     }
 }
 
-/// How many threads read one pass: one for each core, up to
-/// [`MOST_READERS`].
-fn readers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, MOST_READERS)
-}
-
-/// `parts - 1` names of `tasks` that cut them into `parts` ranges of about
-/// as many tasks each, in order (SQLite compares text as bytes, as `str`
-/// does); fewer when there are fewer names.
-fn cuts<'a>(tasks: &[(&'a str, i64)], parts: usize) -> Vec<&'a str> {
-    let mut names: Vec<&str> = tasks.iter().map(|&(name, _)| name).collect();
-    let mut cuts = Vec::new();
-    let mut done = 0;
-    for part in 1..parts {
-        let at = names.len() * part / parts;
-        if at <= done || at >= names.len() {
-            continue;
-        }
-        let (_, &mut cut, _) = names[done..].select_nth_unstable(at - done);
-        cuts.push(cut);
-        done = at;
-    }
-    cuts.dedup();
-    cuts
-}
-
 /// The latest passed attempts with each task's own fingerprint, for the
 /// names from `from` (included) to `to` (not included), one end or both
 /// open: the position of each task that has some, and them.
@@ -329,40 +298,13 @@ impl Store {
             // names are cut into ranges that threads read at once, each
             // with a connection of its own; a range whose connection
             // cannot be opened is read on this one.
-            let cuts = cuts(tasks, readers());
-            let ranges: Vec<(Option<&str>, Option<&str>)> = std::iter::once(None)
-                .chain(cuts.iter().copied().map(Some))
-                .zip(cuts.iter().copied().map(Some).chain(std::iter::once(None)))
-                .collect();
+            let names: Vec<&str> = tasks.iter().map(|&(name, _)| name).collect();
             let index = &collector.index;
-            let readers: Vec<_> = ranges[1..].iter().map(|_| self.reader()).collect();
-            let found = std::thread::scope(|scope| {
-                let others: Vec<_> = ranges[1..]
-                    .iter()
-                    .zip(readers)
-                    .map(|(&(from, to), reader)| {
-                        scope.spawn(move || passed_between(&reader?, tasks, index, from, to))
-                    })
-                    .collect();
-                let mut found = vec![passed_between(
-                    &self.connection,
-                    tasks,
-                    index,
-                    ranges[0].0,
-                    ranges[0].1,
-                )];
-                for (other, &(from, to)) in others.into_iter().zip(&ranges[1..]) {
-                    found.push(match other.join() {
-                        Ok(Ok(part)) => Ok(part),
-                        _ => passed_between(&self.connection, tasks, index, from, to),
-                    });
-                }
-                found
+            let found = self.by_ranges(&names, &|connection, from, to| {
+                passed_between(connection, tasks, index, from, to)
             });
-            for part in found {
-                for (position, recent) in part.map_err(fail)? {
-                    collector.seen[position].same = recent;
-                }
+            for (position, recent) in found.map_err(fail)? {
+                collector.seen[position].same = recent;
             }
         }
         // What that cannot tell (a task whose fingerprint never passed:
@@ -452,6 +394,10 @@ mod tests {
         }
     }
 
+    fn names_of<'a>(tasks: &[(&'a str, i64)]) -> Vec<&'a str> {
+        tasks.iter().map(|&(name, _)| name).collect()
+    }
+
     #[test]
     fn threads_reading_ranges_of_names_read_what_one_pass_reads() {
         let (_dir, store) = store();
@@ -468,7 +414,7 @@ mod tests {
             .enumerate()
             .map(|(position, (name, _))| (name.as_bytes(), position))
             .collect();
-        let cuts = cuts(&tasks, 3);
+        let cuts = crate::record::store::cuts(&names_of(&tasks), 3);
         assert_eq!(cuts.len(), 2);
         assert!(cuts[0] < cuts[1], "{cuts:?}");
         let whole = passed_between(&store.connection, &tasks, &index, None, None).unwrap();
@@ -493,7 +439,10 @@ mod tests {
             key
         };
         assert_eq!(key(&parts), key(&whole));
-        assert_eq!(super::cuts(&tasks[..1], 4), Vec::<&str>::new());
+        assert_eq!(
+            crate::record::store::cuts(&names_of(&tasks[..1]), 4),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

@@ -114,6 +114,41 @@ pub enum StoreError {
     },
 }
 
+/// What reads one range of names for [`Store::by_ranges`].
+pub(super) type RangeScan<'a, T> =
+    dyn Fn(&Connection, Option<&str>, Option<&str>) -> rusqlite::Result<Vec<T>> + Sync + 'a;
+
+/// At most this many threads share one pass over an index.
+const MOST_READERS: usize = 4;
+
+/// How many threads read one pass: one for each core, up to
+/// [`MOST_READERS`].
+fn readers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, MOST_READERS)
+}
+
+/// `parts - 1` of `names` that cut them into `parts` ranges of about as
+/// many names each, in order (SQLite compares text as bytes, as `str`
+/// does); fewer when there are fewer names.
+pub(super) fn cuts<'a>(names: &[&'a str], parts: usize) -> Vec<&'a str> {
+    let mut names = names.to_vec();
+    let mut cuts = Vec::new();
+    let mut done = 0;
+    for part in 1..parts {
+        let at = names.len() * part / parts;
+        if at <= done || at >= names.len() {
+            continue;
+        }
+        let (_, &mut cut, _) = names[done..].select_nth_unstable(at - done);
+        cuts.push(cut);
+        done = at;
+    }
+    cuts.dedup();
+    cuts
+}
+
 /// An open history database.
 pub(crate) struct Store {
     pub(super) connection: Connection,
@@ -158,6 +193,41 @@ impl Store {
         };
         store.prepare()?;
         Ok(store)
+    }
+
+    /// One pass over an index ordered by name, cut into ranges of names
+    /// that threads read at once (one a core), each on a connection of
+    /// its own: `scan` reads the names from its first argument (included)
+    /// to its second (not included), either end open, and the parts are
+    /// joined in order. `names` are names such a pass meets (those of a
+    /// plan, or of a run), to cut them into ranges of about as many each.
+    /// A range whose connection cannot be opened is read on this one.
+    pub(super) fn by_ranges<T: Send>(
+        &self,
+        names: &[&str],
+        scan: &RangeScan<'_, T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        let cuts = cuts(names, readers());
+        let ranges: Vec<(Option<&str>, Option<&str>)> = std::iter::once(None)
+            .chain(cuts.iter().copied().map(Some))
+            .zip(cuts.iter().copied().map(Some).chain(std::iter::once(None)))
+            .collect();
+        let connections: Vec<_> = ranges[1..].iter().map(|_| self.reader()).collect();
+        std::thread::scope(|scope| {
+            let others: Vec<_> = ranges[1..]
+                .iter()
+                .zip(connections)
+                .map(|(&(from, to), connection)| scope.spawn(move || scan(&connection?, from, to)))
+                .collect();
+            let mut all = scan(&self.connection, ranges[0].0, ranges[0].1)?;
+            for (other, &(from, to)) in others.into_iter().zip(&ranges[1..]) {
+                all.extend(match other.join() {
+                    Ok(Ok(part)) => part,
+                    _ => scan(&self.connection, from, to)?,
+                });
+            }
+            Ok(all)
+        })
     }
 
     /// Another connection to the same database, for reading only (one
