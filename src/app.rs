@@ -48,6 +48,7 @@ where
         Command::Run(args) => commands::run(args, color, &mut sources),
         Command::Retry(args) => commands::retry(args, color, &mut sources),
         Command::Prune(args) => commands::prune(args),
+        Command::Stats(args) => commands::stats(args),
         Command::History { limit, json, db } => commands::history(&db.path, *limit, *json),
         Command::Show {
             run,

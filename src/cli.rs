@@ -107,6 +107,9 @@ pub(crate) enum Command {
     },
     /// Re-run the tasks of a recorded run that did not pass.
     Retry(RetryArgs),
+    /// Per-task figures over recent runs: how often each passed, failed
+    /// and timed out, whether it is flaky, how long it takes.
+    Stats(StatsArgs),
     /// Print a completion script for a shell, e.g. `taskrun completions
     /// bash > ~/.local/share/bash-completion/completions/taskrun`.
     Completions {
@@ -532,6 +535,67 @@ impl SourceArgs {
             format: self.file_format.map(FileFormat::from),
         })
     }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    /// The newest N runs [default: 100, unless --since is given].
+    #[arg(long, value_name = "N")]
+    pub(crate) last: Option<usize>,
+
+    /// The runs that started within AGE, e.g. `7d`, `12h`.
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub(crate) since: Option<Duration>,
+
+    /// Only the tasks this name or glob (`test_*`) matches; may be given
+    /// more than once.
+    #[arg(long, short = 't', value_name = "GLOB")]
+    pub(crate) task: Vec<String>,
+
+    /// Only the flaky tasks: those that failed and then passed on a retry
+    /// within a run, or whose result flipped twice or more over the runs
+    /// while running the same command.
+    #[arg(long)]
+    pub(crate) flaky: bool,
+
+    /// The order of the rows.
+    #[arg(long, value_enum, default_value_t = StatsSort::Name)]
+    pub(crate) sort: StatsSort,
+
+    /// Print JSON for scripts (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    pub(crate) json: bool,
+
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = StatsFormat::Text)]
+    pub(crate) format: StatsFormat,
+
+    #[command(flatten)]
+    pub(crate) db: DbArg,
+}
+
+/// The orders of `stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatsSort {
+    /// By name.
+    Name,
+    /// The slowest first (95th percentile of the passed attempts).
+    P95,
+    /// The most often failed or timed out first.
+    Fail,
+    /// The flakiest first.
+    Flaky,
+}
+
+/// The formats of `stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatsFormat {
+    /// A table.
+    Text,
+    /// JSON.
+    Json,
+    /// The `OpenMetrics` text format, for a Prometheus textfile collector.
+    Openmetrics,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -573,6 +573,15 @@ pub enum Error {
     #[diagnostic(transparent)]
     Store(#[from] crate::record::StoreError),
 
+    #[error("`{pattern}` is not a task name or glob: {why}")]
+    #[diagnostic(
+        code(stats::bad_glob),
+        help(
+            "a glob is a name with `*`, `?` or `[...]` in it, e.g. `test_*`; quote it for the shell"
+        )
+    )]
+    BadGlob { pattern: String, why: String },
+
     #[error("no runs are recorded in `{}`", path.display())]
     #[diagnostic(code(history::no_runs), help("`taskrun run FILE` records one"))]
     NoRuns { path: PathBuf },
@@ -723,6 +732,7 @@ impl Error {
             | Error::NothingSelected { .. }
             | Error::Store(_)
             | Error::NoRuns { .. }
+            | Error::BadGlob { .. }
             | Error::UnknownRun { .. }
             | Error::UnknownRunTask { .. }
             | Error::RetryDirGone { .. }

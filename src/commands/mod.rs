@@ -13,6 +13,7 @@ mod prune;
 mod retry;
 mod run;
 mod show;
+mod stats;
 
 pub(crate) use check::{check, graph, list};
 pub(crate) use convert::{convert, schema};
@@ -21,6 +22,7 @@ pub(crate) use prune::prune;
 pub(crate) use retry::retry;
 pub(crate) use run::run;
 pub(crate) use show::{history, show};
+pub(crate) use stats::stats;
 
 use std::io::{IsTerminal, Write};
 

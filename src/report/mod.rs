@@ -13,6 +13,7 @@ mod lines;
 mod logs;
 mod plan;
 mod progress;
+pub(crate) mod stats;
 mod terminal;
 mod written;
 

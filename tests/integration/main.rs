@@ -30,5 +30,6 @@ mod script;
 mod signals;
 mod slurm;
 mod slurm_steps;
+mod stats;
 mod structured;
 mod terminal;
