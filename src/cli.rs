@@ -540,8 +540,8 @@ impl SourceArgs {
 #[derive(Debug, Args)]
 pub(crate) struct StatsArgs {
     /// The newest N runs [default: 100, unless --since is given].
-    #[arg(long, value_name = "N")]
-    pub(crate) last: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) last: Option<u64>,
 
     /// The runs that started within AGE, e.g. `7d`, `12h`.
     #[arg(long, value_name = "AGE", value_parser = parse_duration)]

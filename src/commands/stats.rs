@@ -25,7 +25,10 @@ pub(crate) fn stats(args: &StatsArgs) -> Result<u8, Error> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let window = Window {
-        last: args.last.or(args.since.is_none().then_some(DEFAULT_LAST)),
+        last: args
+            .last
+            .map(|last| usize::try_from(last).unwrap_or(usize::MAX))
+            .or(args.since.is_none().then_some(DEFAULT_LAST)),
         since: args.since.map(|age| {
             let now = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)

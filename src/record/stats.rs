@@ -19,6 +19,10 @@ use crate::event::Status;
 const ENTRIES: &str = "SELECT name, fingerprint, status, run_id, duration_ms, id FROM tasks
      INDEXED BY tasks_history WHERE run_id >= ?1";
 
+/// The order [`ENTRIES`] are read in, after any range of names: the
+/// index's own, so nothing is sorted.
+const BY_NAME: &str = " ORDER BY name";
+
 /// Which runs count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Window {
@@ -39,7 +43,8 @@ pub(crate) struct Runs {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct TaskStats {
     pub(crate) name: String,
-    /// The runs it has a row in.
+    /// The runs it has ended in (a row that is still pending or running
+    /// does not count).
     pub(crate) runs: usize,
     /// How many of those its last attempt ended so.
     pub(crate) passed: usize,
@@ -282,6 +287,7 @@ fn scan(
             let _ = write!(sql, " AND name {op} ?{}", params.len());
         }
     }
+    sql.push_str(BY_NAME);
     let mut statement = connection.prepare(&sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(params))?;
     let mut stats = Vec::new();
@@ -351,17 +357,18 @@ fn summarize(name: String, entries: &mut [Entry]) -> TaskStats {
     let mut outcomes: Vec<(Option<i64>, bool, usize)> = Vec::new();
     for run in entries.chunk_by(|a, b| a.run == b.run) {
         let last = &run[run.len() - 1];
-        stats.runs += 1;
         match last.status {
             Some(Status::Passed) => stats.passed += 1,
             Some(Status::Failed) => stats.failed += 1,
             Some(Status::Timeout) => stats.timeout += 1,
             Some(Status::Canceled) => stats.canceled += 1,
             Some(Status::Skipped) => stats.skipped += 1,
-            // Pending or running: a run still going, or one taskrun did
-            // not get to close.
-            None => {}
+            // Pending or running: a run still going (or one whose taskrun
+            // died, not closed yet) has not said how the task ends, and
+            // does not count.
+            None => continue,
         }
+        stats.runs += 1;
         let failed = |entry: &Entry| matches!(entry.status, Some(Status::Failed | Status::Timeout));
         let passed = last.status == Some(Status::Passed);
         if passed && run.iter().any(failed) {
@@ -507,6 +514,32 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn the_pass_reads_only_the_covering_index_in_its_order() {
+        let (_dir, store) = store();
+        let sql = format!("EXPLAIN QUERY PLAN {ENTRIES} AND name >= 'a' AND name < 'b'{BY_NAME}");
+        let plan: String = store
+            .connection
+            .prepare(&sql)
+            .unwrap()
+            .query_map([1], |row| row.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(plan.contains("COVERING INDEX tasks_history"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[test]
+    fn a_task_still_running_does_not_count_yet() {
+        let (_dir, store) = store();
+        run(&store, 1, &[("a", 1, "passed", 10)]);
+        run(&store, 2, &[("a", 1, "running", 0), ("b", 1, "pending", 0)]);
+        let stats = stats_of(&store, Window::default());
+        assert_eq!(stats.len(), 1, "`b` never ended");
+        assert_eq!((stats[0].runs, stats[0].passed), (1, 1));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 use crate::event::{Status, format_duration};
 use crate::record::{Runs, TaskStats};
@@ -30,7 +31,8 @@ pub(crate) fn sorted(mut tasks: Vec<TaskStats>, sort: Sort) -> Vec<TaskStats> {
         Sort::Name => {}
         Sort::P95 => tasks.sort_by_key(|task| std::cmp::Reverse(task.quantile(0.95))),
         Sort::Fail => tasks.sort_by_key(|task| std::cmp::Reverse(task.failed + task.timeout)),
-        Sort::Flaky => tasks.sort_by_key(|task| std::cmp::Reverse(task.retried + task.flips)),
+        Sort::Flaky => tasks
+            .sort_by_key(|task| std::cmp::Reverse((task.is_flaky(), task.retried + task.flips))),
     }
     tasks
 }
@@ -44,10 +46,15 @@ fn window(runs: &Runs) -> String {
     }
 }
 
-/// `count` of `runs` as a whole percentage, rounded half up.
+/// `count` of `runs` as a whole percentage, rounded half up; never `0%`
+/// for some or `100%` for not all (`<1%`, `>99%`).
 fn percent(count: usize, runs: usize) -> String {
     let percent = (count * 100 + runs / 2).checked_div(runs).unwrap_or(0);
-    format!("{percent}%")
+    match percent {
+        0 if count > 0 => "<1%".to_owned(),
+        100 if count < runs => ">99%".to_owned(),
+        percent => format!("{percent}%"),
+    }
 }
 
 fn optional(duration: Option<Duration>) -> String {
@@ -110,7 +117,7 @@ pub(crate) fn stats(runs: &Runs, tasks: &[TaskStats]) -> String {
     let mut widths = header.map(str::len);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(cell.width());
         }
     }
     // Names and the flaky column read from the left, numbers from the
@@ -118,7 +125,7 @@ pub(crate) fn stats(runs: &Runs, tasks: &[TaskStats]) -> String {
     let line = |cells: &[&str]| {
         let mut line = String::new();
         for (column, (cell, width)) in cells.iter().zip(widths).enumerate() {
-            let pad = width - cell.chars().count();
+            let pad = width - cell.width();
             line.push_str("  ");
             if column == 0 || column == 5 {
                 line.push_str(cell);
@@ -172,7 +179,9 @@ struct TaskJson<'a> {
 
 /// The same as JSON: `runs` the run numbers of the window, oldest first.
 pub(crate) fn stats_json(runs: &Runs, tasks: &[TaskStats]) -> String {
-    let ms = |duration: Option<Duration>| duration.map(|duration| duration.as_millis());
+    // Rounded: an interpolated percentile falls between milliseconds.
+    let ms =
+        |duration: Option<Duration>| duration.map(|duration| (duration.as_micros() + 500) / 1000);
     let json = StatsJson {
         runs: runs.ids.clone(),
         tasks: tasks
@@ -212,70 +221,107 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The `OpenMetrics` text format: each task's duration quantiles (a
-/// summary of its passed attempts), how its runs ended (a counter by
-/// status) and whether it is flaky (a gauge); ends with `# EOF`.
-pub(crate) fn stats_openmetrics(tasks: &[TaskStats]) -> String {
-    let mut out = String::from(
-        "# TYPE taskrun_task_duration_seconds summary\n\
-         # UNIT taskrun_task_duration_seconds seconds\n\
-         # HELP taskrun_task_duration_seconds How long the passed attempts of a task took.\n",
-    );
+/// One sample of a task: its status label, if it has one, and its value.
+type Sample = (Option<&'static str>, f64);
+
+/// One gauge family: its metadata, then a sample for each task that has
+/// a value.
+fn gauge(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    tasks: &[TaskStats],
+    value: &dyn Fn(&TaskStats) -> Vec<Sample>,
+) {
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    if let Some(unit) = name.strip_suffix("_seconds").map(|_| "seconds") {
+        let _ = writeln!(out, "# UNIT {name} {unit}");
+    }
+    let _ = writeln!(out, "# HELP {name} {help}");
     for task in tasks {
-        let name = label(&task.name);
-        for (quantile, p) in [("0.5", 0.5), ("0.95", 0.95)] {
-            if let Some(duration) = task.quantile(p) {
-                let _ = writeln!(
-                    out,
-                    "taskrun_task_duration_seconds{{task=\"{name}\",quantile=\"{quantile}\"}} {}",
-                    duration.as_secs_f64()
-                );
+        let task_label = label(&task.name);
+        for (status, sample) in value(task) {
+            match status {
+                Some(status) => {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{task=\"{task_label}\",status=\"{status}\"}} {sample}"
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "{name}{{task=\"{task_label}\"}} {sample}");
+                }
             }
         }
-        let sum: Duration = task.durations.iter().sum();
-        let _ = writeln!(
-            out,
-            "taskrun_task_duration_seconds_sum{{task=\"{name}\"}} {}",
-            sum.as_secs_f64()
-        );
-        let _ = writeln!(
-            out,
-            "taskrun_task_duration_seconds_count{{task=\"{name}\"}} {}",
-            task.durations.len()
-        );
     }
-    out.push_str(
-        "# TYPE taskrun_task_runs counter\n\
-         # HELP taskrun_task_runs Runs of a task, by how its last attempt ended.\n",
+}
+
+/// The `OpenMetrics` text format, which Prometheus's textfile collector
+/// reads too. Every figure is of the window, so it can go down as well as
+/// up: all are gauges (a counter or a summary's count must never fall).
+/// Each task's runs by how they ended, its passed attempts' p50, p95 and
+/// longest, how many those are, and whether it is flaky; ends with `# EOF`.
+pub(crate) fn stats_openmetrics(tasks: &[TaskStats]) -> String {
+    let mut out = String::new();
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "53 bits are plenty for counts of runs"
+    )]
+    let count = |n: usize| n as f64;
+    gauge(
+        &mut out,
+        "taskrun_task_runs",
+        "Runs of the window in which a task ended, by how its last attempt ended.",
+        tasks,
+        &|task| {
+            [
+                (Status::Passed, task.passed),
+                (Status::Failed, task.failed),
+                (Status::Timeout, task.timeout),
+                (Status::Canceled, task.canceled),
+                (Status::Skipped, task.skipped),
+            ]
+            .into_iter()
+            .map(|(status, n)| (Some(status.as_str()), count(n)))
+            .collect()
+        },
     );
-    for task in tasks {
-        let name = label(&task.name);
-        for (status, count) in [
-            (Status::Passed, task.passed),
-            (Status::Failed, task.failed),
-            (Status::Timeout, task.timeout),
-            (Status::Canceled, task.canceled),
-            (Status::Skipped, task.skipped),
-        ] {
-            let _ = writeln!(
-                out,
-                "taskrun_task_runs_total{{task=\"{name}\",status=\"{}\"}} {count}",
-                status.as_str()
-            );
-        }
-    }
-    out.push_str(
-        "# TYPE taskrun_task_flaky gauge\n\
-         # HELP taskrun_task_flaky 1 if the task is flaky in the window (retried and passed, or flipped twice).\n",
-    );
-    for task in tasks {
-        let _ = writeln!(
-            out,
-            "taskrun_task_flaky{{task=\"{}\"}} {}",
-            label(&task.name),
-            u8::from(task.is_flaky())
+    for (name, what, p) in [
+        ("taskrun_task_duration_p50_seconds", "The median", 0.5),
+        (
+            "taskrun_task_duration_p95_seconds",
+            "The 95th percentile",
+            0.95,
+        ),
+        ("taskrun_task_duration_max_seconds", "The longest", 1.0),
+    ] {
+        gauge(
+            &mut out,
+            name,
+            &format!("{what} of the durations of a task's passed attempts in the window."),
+            tasks,
+            &|task| {
+                task.quantile(p)
+                    .map(|duration| (None, duration.as_secs_f64()))
+                    .into_iter()
+                    .collect()
+            },
         );
     }
+    gauge(
+        &mut out,
+        "taskrun_task_duration_samples",
+        "How many passed attempts of a task the durations are of.",
+        tasks,
+        &|task| vec![(None, count(task.durations.len()))],
+    );
+    gauge(
+        &mut out,
+        "taskrun_task_flaky",
+        "1 if the task is flaky in the window (retried and passed, or flipped twice).",
+        tasks,
+        &|task| vec![(None, f64::from(u8::from(task.is_flaky())))],
+    );
     out.push_str("# EOF\n");
     out
 }
@@ -326,17 +372,24 @@ mod tests {
     }
 
     #[test]
-    fn openmetrics_escapes_labels_and_ends_with_eof() {
+    fn openmetrics_has_gauges_escapes_labels_and_ends_with_eof() {
         let text = stats_openmetrics(&[task("say \"hi\"\\", 2, 0, &[1000, 3000])]);
-        assert!(text.contains(
-            "taskrun_task_duration_seconds{task=\"say \\\"hi\\\"\\\\\",quantile=\"0.5\"} 2\n"
-        ));
+        let labels = r#"task="say \"hi\"\\""#;
+        for line in [
+            format!("taskrun_task_duration_p50_seconds{{{labels}}} 2\n"),
+            format!("taskrun_task_duration_samples{{{labels}}} 2\n"),
+            format!("taskrun_task_runs{{{labels},status=\"passed\"}} 2\n"),
+            "# TYPE taskrun_task_duration_p95_seconds gauge\n\
+             # UNIT taskrun_task_duration_p95_seconds seconds\n"
+                .to_owned(),
+        ] {
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+        // Figures of a window can fall: no counter, no summary.
         assert!(
-            text.contains("taskrun_task_duration_seconds_count{task=\"say \\\"hi\\\"\\\\\"} 2\n")
+            !text.contains("counter") && !text.contains("summary"),
+            "{text}"
         );
-        assert!(text.contains(
-            "taskrun_task_runs_total{task=\"say \\\"hi\\\"\\\\\",status=\"passed\"} 2\n"
-        ));
         assert!(text.ends_with("# EOF\n"));
         let json: serde_json::Value = serde_json::from_str(&stats_json(
             &Runs { ids: vec![1] },
@@ -345,5 +398,14 @@ mod tests {
         .unwrap();
         assert_eq!(json["tasks"][0]["p95_ms"], 5);
         assert_eq!(json["runs"][0], 1);
+    }
+
+    #[test]
+    fn rare_outcomes_never_round_to_none_or_all() {
+        assert_eq!(percent(1, 201), "<1%");
+        assert_eq!(percent(199, 200), ">99%");
+        assert_eq!(percent(0, 5), "0%");
+        assert_eq!(percent(5, 5), "100%");
+        assert_eq!(percent(1, 3), "33%");
     }
 }

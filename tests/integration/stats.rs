@@ -50,8 +50,8 @@ fn stats_tells_retried_and_flipping_tasks_from_steady_ones() {
     assert_eq!(fetch["failed"], 0, "rates use the last attempt");
     assert_eq!(fetch["retried"], 3);
     assert!(fetch["p95_ms"].is_u64());
-    // The rows the figures come from: four attempts of `fetch` in two runs
-    // would be six rows; each run has a failed and a passed one.
+    // The rows the figures come from: in each run, a failed attempt of
+    // `fetch` and then a passed one.
     if let Some(rows) = sqlite3(
         &test.path().join("taskrun.db"),
         "SELECT group_concat(status) FROM (SELECT status FROM tasks WHERE name = 'fetch' ORDER BY id)",
@@ -122,21 +122,24 @@ fn stats_in_the_openmetrics_format() {
         .stdout;
     assert!(exposition.ends_with("# EOF\n"), "{exposition}");
     for family in [
-        "# TYPE taskrun_task_duration_seconds summary\n",
-        "# UNIT taskrun_task_duration_seconds seconds\n",
-        "# TYPE taskrun_task_runs counter\n",
+        "# TYPE taskrun_task_runs gauge\n",
+        "# TYPE taskrun_task_duration_p50_seconds gauge\n",
+        "# UNIT taskrun_task_duration_p50_seconds seconds\n",
+        "# TYPE taskrun_task_duration_p95_seconds gauge\n",
+        "# TYPE taskrun_task_duration_max_seconds gauge\n",
+        "# TYPE taskrun_task_duration_samples gauge\n",
         "# TYPE taskrun_task_flaky gauge\n",
     ] {
         assert_contains(&exposition, family);
     }
     assert_contains(
         &exposition,
-        "taskrun_task_runs_total{task=\"fetch\",status=\"passed\"} 1\n",
+        "taskrun_task_runs{task=\"fetch\",status=\"passed\"} 1\n",
     );
     assert_contains(&exposition, "taskrun_task_flaky{task=\"fetch\"} 1\n");
     assert_contains(
         &exposition,
-        "taskrun_task_duration_seconds_count{task=\"build\"} 1\n",
+        "taskrun_task_duration_samples{task=\"build\"} 1\n",
     );
     // Every sample line is a name, labels and a number.
     for line in exposition.lines().filter(|line| !line.starts_with('#')) {
@@ -176,4 +179,5 @@ fn stats_without_history_and_with_a_bad_glob() {
     test.with_args(&["stats", "--json", "--format", "text"])
         .status(2)
         .run();
+    test.with_args(&["stats", "--last", "0"]).status(2).run();
 }
