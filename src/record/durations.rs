@@ -332,34 +332,14 @@ mod tests {
     use crate::testing::store;
 
     /// Task rows of `runs` runs: `name` with fingerprint `fingerprint`
-    /// took `ms` and ended `status` in each.
+    /// took `ms` plus the run's number and ended `status` in each.
     fn history(store: &Store, rows: &[(&str, i64, &str, i64)], runs: i64) {
         for run in 1..=runs {
-            store
-                .connection
-                .execute(
-                    "INSERT INTO runs (id, started_at, total_tasks) VALUES (?1, 0, 0)",
-                    [run],
-                )
-                .unwrap();
-            for (position, (name, fingerprint, status, ms)) in rows.iter().enumerate() {
-                store
-                    .connection
-                    .execute(
-                        "INSERT INTO tasks (run_id, name, command, status, duration_ms, position,
-                             fingerprint)
-                         VALUES (?1, ?2, 'x', ?3, ?4, ?5, ?6)",
-                        rusqlite::params![
-                            run,
-                            name,
-                            status,
-                            ms + run,
-                            i64::try_from(position).unwrap(),
-                            fingerprint
-                        ],
-                    )
-                    .unwrap();
-            }
+            let rows: Vec<_> = rows
+                .iter()
+                .map(|&(name, fingerprint, status, ms)| (name, fingerprint, status, ms + run))
+                .collect();
+            assert_eq!(store.add_run(0, &rows), run);
         }
     }
 

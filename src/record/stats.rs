@@ -407,36 +407,8 @@ mod tests {
     use super::*;
     use crate::testing::store;
 
-    /// Adds a run started at `at` with `rows` (name, fingerprint, status,
-    /// ms), each an attempt, written in that order; returns its number.
     fn run(store: &Store, at: i64, rows: &[(&str, i64, &str, i64)]) -> i64 {
-        store
-            .connection
-            .execute(
-                "INSERT INTO runs (started_at, total_tasks) VALUES (?1, 0)",
-                [at],
-            )
-            .unwrap();
-        let id = store.connection.last_insert_rowid();
-        for (position, (name, fingerprint, status, ms)) in rows.iter().enumerate() {
-            store
-                .connection
-                .execute(
-                    "INSERT INTO tasks (run_id, name, command, status, duration_ms, position,
-                         fingerprint)
-                     VALUES (?1, ?2, 'x', ?3, ?4, ?5, ?6)",
-                    rusqlite::params![
-                        id,
-                        name,
-                        status,
-                        ms,
-                        i64::try_from(position).unwrap(),
-                        fingerprint
-                    ],
-                )
-                .unwrap();
-        }
-        id
+        store.add_run(at, rows)
     }
 
     fn stats_of(store: &Store, window: Window) -> Vec<TaskStats> {

@@ -447,6 +447,41 @@ fn classify(
     }
 }
 
+/// Rows written by hand, for the tests of what reads them.
+#[cfg(test)]
+impl Store {
+    /// A run started at `started_at` (Unix seconds), with `rows` (name,
+    /// fingerprint, status, duration in ms), each an attempt, written in
+    /// that order; its number.
+    pub(super) fn add_run(&self, started_at: i64, rows: &[(&str, i64, &str, i64)]) -> i64 {
+        self.connection
+            .execute(
+                "INSERT INTO runs (started_at, total_tasks) VALUES (?1, 0)",
+                [started_at],
+            )
+            .unwrap();
+        let run = self.connection.last_insert_rowid();
+        for (position, (name, fingerprint, status, ms)) in rows.iter().enumerate() {
+            self.connection
+                .execute(
+                    "INSERT INTO tasks (run_id, name, command, status, duration_ms, position,
+                         fingerprint)
+                     VALUES (?1, ?2, 'x', ?3, ?4, ?5, ?6)",
+                    rusqlite::params![
+                        run,
+                        name,
+                        status,
+                        ms,
+                        i64::try_from(position).unwrap(),
+                        fingerprint
+                    ],
+                )
+                .unwrap();
+        }
+        run
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
