@@ -49,6 +49,13 @@ where
         Command::Retry(args) => commands::retry(args, color, &mut sources),
         Command::Prune(args) => commands::prune(args),
         Command::Stats(args) => commands::stats(args),
+        Command::Diff {
+            a,
+            b,
+            json,
+            exit_code,
+            db,
+        } => commands::diff(&db.path, *a, *b, *json, *exit_code),
         Command::History { limit, json, db } => commands::history(&db.path, *limit, *json),
         Command::Show {
             run,

@@ -90,7 +90,8 @@ pub(crate) enum Command {
     },
     /// Show a recorded run, or one of its tasks with its output.
     Show {
-        /// The run: its number, or `last` [default: last].
+        /// The run: its number, `last`, or `last~N` (the Nth before the
+        /// last) [default: last].
         #[arg(value_name = "RUN", value_parser = parse_run)]
         run: Option<RunRef>,
         /// Show this task with its output.
@@ -110,6 +111,25 @@ pub(crate) enum Command {
     /// Per-task figures over recent runs: how often each passed, failed
     /// and timed out, whether it is flaky, how long it takes.
     Stats(StatsArgs),
+    /// Compare two runs: new failures, fixes, changed commands, added and
+    /// removed tasks, changed statuses, tasks much slower or faster.
+    Diff {
+        /// The earlier run: a number, `last` or `last~N` [default: the run
+        /// before B of the same task file].
+        #[arg(value_name = "A", value_parser = parse_run)]
+        a: Option<RunRef>,
+        /// The later run [default: last].
+        #[arg(value_name = "B", value_parser = parse_run)]
+        b: Option<RunRef>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+        /// Exit with status 1 when B has a new failure (for CI).
+        #[arg(long)]
+        exit_code: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Print a completion script for a shell, e.g. `taskrun completions
     /// bash > ~/.local/share/bash-completion/completions/taskrun`.
     Completions {
@@ -403,6 +423,8 @@ pub(crate) struct PruneWhich {
 pub(crate) enum RunRef {
     Latest,
     Id(i64),
+    /// `last~N`: the Nth run before the latest.
+    Back(u32),
 }
 
 fn parse_run(text: &str) -> Result<RunRef, String> {
@@ -410,10 +432,19 @@ fn parse_run(text: &str) -> Result<RunRef, String> {
     if text == "last" {
         return Ok(RunRef::Latest);
     }
+    if let Some(back) = text.strip_prefix("last~") {
+        return match back.parse::<u32>() {
+            Ok(0) => Ok(RunRef::Latest),
+            Ok(back) => Ok(RunRef::Back(back)),
+            Err(_) => Err(format!(
+                "`{text}` is not a run; write e.g. `42`, `last` or `last~1` (the run before the last)"
+            )),
+        };
+    }
     match text.trim_start_matches('#').parse::<i64>() {
         Ok(id) if id > 0 => Ok(RunRef::Id(id)),
         _ => Err(format!(
-            "`{text}` is not a run number; write e.g. `42` or `last`"
+            "`{text}` is not a run number; write e.g. `42`, `last` or `last~1`"
         )),
     }
 }
@@ -622,6 +653,9 @@ mod tests {
         assert_eq!(parse_run("42"), Ok(RunRef::Id(42)));
         assert_eq!(parse_run("#42"), Ok(RunRef::Id(42)));
         assert_eq!(parse_run("last"), Ok(RunRef::Latest));
+        assert_eq!(parse_run("last~0"), Ok(RunRef::Latest));
+        assert_eq!(parse_run("last~2"), Ok(RunRef::Back(2)));
+        assert!(parse_run("last~x").is_err());
         assert!(parse_run("0").is_err());
         assert!(parse_run("x").is_err());
     }

@@ -582,6 +582,13 @@ pub enum Error {
     )]
     BadGlob { pattern: String, why: String },
 
+    #[error("run #{run} has no earlier run of the same task file to compare with")]
+    #[diagnostic(
+        code(history::no_earlier_run),
+        help("name both runs, e.g. `taskrun diff 3 {run}`; `taskrun history` lists them")
+    )]
+    NoEarlierRun { run: i64 },
+
     #[error("no runs are recorded in `{}`", path.display())]
     #[diagnostic(code(history::no_runs), help("`taskrun run FILE` records one"))]
     NoRuns { path: PathBuf },
@@ -733,6 +740,7 @@ impl Error {
             | Error::Store(_)
             | Error::NoRuns { .. }
             | Error::BadGlob { .. }
+            | Error::NoEarlierRun { .. }
             | Error::UnknownRun { .. }
             | Error::UnknownRunTask { .. }
             | Error::RetryDirGone { .. }

@@ -8,6 +8,7 @@
 
 mod check;
 mod convert;
+mod diff;
 mod help;
 mod prune;
 mod retry;
@@ -17,6 +18,7 @@ mod stats;
 
 pub(crate) use check::{check, graph, list};
 pub(crate) use convert::{convert, schema};
+pub(crate) use diff::diff;
 pub(crate) use help::{completions, man};
 pub(crate) use prune::prune;
 pub(crate) use retry::retry;

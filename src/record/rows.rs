@@ -271,6 +271,35 @@ impl Store {
         Ok(run)
     }
 
+    /// The id of the run `back` runs before the newest (0 is the newest),
+    /// if there are that many.
+    pub(crate) fn run_before_latest(&self, back: u32) -> Result<Option<i64>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?1",
+                [back],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|source| self.read_error(source))
+    }
+
+    /// The newest run before `run` recorded from the same task file (by
+    /// its path relative to where taskrun started, or else its absolute
+    /// path), if there is one.
+    pub(crate) fn previous_of_same_file(&self, run: &RunRow) -> Result<Option<i64>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT id FROM runs WHERE id < ?1
+                   AND COALESCE(taskfile_relative, taskfile, '') = COALESCE(?2, ?3, '')
+                 ORDER BY id DESC LIMIT 1",
+                rusqlite::params![run.id, run.taskfile_relative, run.taskfile],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|source| self.read_error(source))
+    }
+
     /// The id of the newest run, if there is one.
     pub(crate) fn latest_run(&self) -> Result<Option<i64>, StoreError> {
         self.connection

@@ -252,6 +252,71 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The fingerprint of each task of `run` (of its last attempt), by
+    /// name.
+    pub(crate) fn fingerprints_of(
+        &self,
+        run: i64,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let fail = |source| self.read_error(source);
+        let mut statement = self
+            .connection
+            .prepare("SELECT name, fingerprint FROM tasks WHERE run_id = ?1 ORDER BY attempt")
+            .map_err(fail)?;
+        let rows = statement
+            .query_map([run], |row| {
+                Ok((row.get(0)?, row.get::<_, Option<i64>>(1)?))
+            })
+            .map_err(fail)?;
+        let mut fingerprints = std::collections::HashMap::new();
+        for row in rows {
+            if let (name, Some(fingerprint)) = row.map_err(fail)? {
+                fingerprints.insert(name, fingerprint);
+            }
+        }
+        Ok(fingerprints)
+    }
+
+    /// The durations of the latest passed attempts of `name` with
+    /// `fingerprint` (at most `limit`) in the runs up to `run`: what it
+    /// takes when it runs as it did there. A seek on the covering index.
+    pub(crate) fn passed_up_to(
+        &self,
+        run: i64,
+        name: &str,
+        fingerprint: i64,
+        limit: usize,
+    ) -> Result<Vec<Duration>, StoreError> {
+        let fail = |source| self.read_error(source);
+        let mut statement = self.connection.prepare_cached(PASSED_UP_TO).map_err(fail)?;
+        let mut rows = statement
+            .query(rusqlite::params![name, fingerprint])
+            .map_err(fail)?;
+        let mut durations = Vec::new();
+        // Newest first; the runs after `run` are passed over here rather
+        // than in SQL, where a bound range makes SQLite plan the
+        // statement again at each use.
+        while let Some(row) = rows.next().map_err(fail)? {
+            if durations.len() >= limit {
+                break;
+            }
+            if row.get::<_, i64>(0).map_err(fail)? > run {
+                continue;
+            }
+            if let Some(ms) = row.get::<_, Option<i64>>(1).map_err(fail)? {
+                durations.push(Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+            }
+        }
+        Ok(durations)
+    }
+}
+
+/// See [`Store::passed_up_to`].
+const PASSED_UP_TO: &str = "SELECT run_id, duration_ms FROM tasks INDEXED BY tasks_history
+     WHERE name = ?1 AND fingerprint = ?2 AND status = 'passed'
+     ORDER BY run_id DESC";
+
 /// The runs of a window, as a scan checks them.
 #[derive(Clone, Copy)]
 struct Bounds<'a> {

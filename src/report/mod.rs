@@ -5,6 +5,7 @@
 //! touches a process.
 
 mod diagnostic;
+pub(crate) mod diff;
 mod dry_run;
 mod events;
 pub(crate) mod history;

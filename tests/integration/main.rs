@@ -17,6 +17,7 @@ mod book;
 mod check;
 mod correctness;
 mod daily;
+mod diff;
 mod examples;
 mod graph;
 mod harness;
