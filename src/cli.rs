@@ -373,7 +373,8 @@ fn default_db() -> PathBuf {
 
 #[derive(Debug, Args)]
 pub(crate) struct RetryArgs {
-    /// The run to retry: its number, or `last`.
+    /// The run to retry: its number, `last`, or `last~N` (the Nth before
+    /// the last).
     #[arg(value_name = "RUN", value_parser = parse_run)]
     pub(crate) run: RunRef,
 

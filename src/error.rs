@@ -585,9 +585,18 @@ pub enum Error {
     #[error("run #{run} has no earlier run of the same task file to compare with")]
     #[diagnostic(
         code(history::no_earlier_run),
-        help("name both runs, e.g. `taskrun diff 3 {run}`; `taskrun history` lists them")
+        help("name both runs, `taskrun diff A B`; `taskrun history` lists them")
     )]
     NoEarlierRun { run: i64 },
+
+    #[error("no run `last~{back}` in `{}`: {runs} runs are recorded", path.display())]
+    #[diagnostic(
+        code(history::unknown_run),
+        help(
+            "`last~N` counts back from the last run, `last~1` the one before it; `taskrun history` lists them"
+        )
+    )]
+    NoRunBack { back: u32, runs: i64, path: PathBuf },
 
     #[error("no runs are recorded in `{}`", path.display())]
     #[diagnostic(code(history::no_runs), help("`taskrun run FILE` records one"))]
@@ -741,6 +750,7 @@ impl Error {
             | Error::NoRuns { .. }
             | Error::BadGlob { .. }
             | Error::NoEarlierRun { .. }
+            | Error::NoRunBack { .. }
             | Error::UnknownRun { .. }
             | Error::UnknownRunTask { .. }
             | Error::RetryDirGone { .. }

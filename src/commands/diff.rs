@@ -10,7 +10,8 @@ use crate::exit_code;
 use crate::record::{Store, TaskStats, last_attempts};
 use crate::report::diff::{self as report, SAMPLES_FOR_P95, compare};
 
-/// How many of a task's latest passed attempts its usual worst is of.
+/// How many of a task's latest passed attempts before B its usual worst
+/// is of.
 const HISTORY: usize = 100;
 
 /// `taskrun diff`.
@@ -61,6 +62,12 @@ pub(crate) fn diff(
     );
     if let Some(error) = problem {
         return Err(error.into());
+    }
+    // A retry holds only the tasks it ran again: those it did not run
+    // were not removed.
+    let mut diff = diff;
+    if later.retry_of == Some(earlier.id) {
+        diff.removed.clear();
     }
     print_out(&if json {
         report::diff_json(&diff)

@@ -102,18 +102,16 @@ pub(super) fn find_run(store: &Store, db: &Path, run: RunRef) -> Result<RunRow, 
         }
         (RunRef::Latest, Some(latest)) => latest,
         (RunRef::Id(id), Some(_)) => id,
-        (RunRef::Back(back), Some(latest)) => {
-            store
-                .run_before_latest(back)?
-                .ok_or_else(|| Error::UnknownRun {
-                    id: latest - i64::from(back),
+        (RunRef::Back(back), Some(_)) => match store.run_before_latest(back)? {
+            Some(id) => id,
+            None => {
+                return Err(Error::NoRunBack {
+                    back,
+                    runs: store.run_count()?,
                     path: db.to_owned(),
-                    help: format!(
-                        "there are fewer than {} runs; `taskrun history` lists them",
-                        u64::from(back) + 1
-                    ),
-                })?
-        }
+                });
+            }
+        },
     };
     store.run(id)?.ok_or_else(|| Error::UnknownRun {
         id,

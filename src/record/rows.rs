@@ -284,19 +284,31 @@ impl Store {
             .map_err(|source| self.read_error(source))
     }
 
-    /// The newest run before `run` recorded from the same task file (by
-    /// its path relative to where taskrun started, or else its absolute
-    /// path), if there is one.
+    /// The run `run` is to be compared with: the run it retried, for a
+    /// retry; else the newest earlier run of the same task file (the same
+    /// path relative to where taskrun started, or the same absolute path:
+    /// runs recorded before the relative one was kept have only that)
+    /// that is not a retry (a retry holds only the tasks it ran again).
     pub(crate) fn previous_of_same_file(&self, run: &RunRow) -> Result<Option<i64>, StoreError> {
+        if let Some(original) = run.retry_of {
+            return Ok(Some(original));
+        }
         self.connection
             .query_row(
-                "SELECT id FROM runs WHERE id < ?1
-                   AND COALESCE(taskfile_relative, taskfile, '') = COALESCE(?2, ?3, '')
+                "SELECT id FROM runs WHERE id < ?1 AND retry_of IS NULL
+                   AND (taskfile_relative = ?2 OR taskfile = ?3)
                  ORDER BY id DESC LIMIT 1",
                 rusqlite::params![run.id, run.taskfile_relative, run.taskfile],
                 |row| row.get(0),
             )
             .optional()
+            .map_err(|source| self.read_error(source))
+    }
+
+    /// How many runs there are.
+    pub(crate) fn run_count(&self) -> Result<i64, StoreError> {
+        self.connection
+            .query_row("SELECT COUNT(*) FROM runs", [], |row| row.get(0))
             .map_err(|source| self.read_error(source))
     }
 

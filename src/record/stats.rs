@@ -279,8 +279,9 @@ impl Store {
     }
 
     /// The durations of the latest passed attempts of `name` with
-    /// `fingerprint` (at most `limit`) in the runs up to `run`: what it
-    /// takes when it runs as it did there. A seek on the covering index.
+    /// `fingerprint` (at most `limit`) in the runs before `run`: what it
+    /// took before when it ran as it does there. A seek on the covering
+    /// index.
     pub(crate) fn passed_up_to(
         &self,
         run: i64,
@@ -301,7 +302,7 @@ impl Store {
             if durations.len() >= limit {
                 break;
             }
-            if row.get::<_, i64>(0).map_err(fail)? > run {
+            if row.get::<_, i64>(0).map_err(fail)? >= run {
                 continue;
             }
             if let Some(ms) = row.get::<_, Option<i64>>(1).map_err(fail)? {
@@ -577,6 +578,24 @@ mod tests {
         let stats = stats_of(&store, Window::default());
         assert_eq!(stats.len(), 1, "`b` never ended");
         assert_eq!((stats[0].runs, stats[0].passed), (1, 1));
+    }
+
+    #[test]
+    fn the_history_before_a_run_leaves_that_run_and_later_ones_out() {
+        let (_dir, store) = store();
+        for (at, ms) in [(1, 100), (2, 200), (3, 300), (4, 400)] {
+            run(&store, at, &[("t", 5, "passed", ms), ("u", 6, "passed", 1)]);
+        }
+        run(&store, 5, &[("t", 9, "passed", 999)]);
+        let ms = |durations: Vec<Duration>| -> Vec<u128> {
+            durations.iter().map(Duration::as_millis).collect()
+        };
+        assert_eq!(ms(store.passed_up_to(3, "t", 5, 100).unwrap()), [200, 100]);
+        assert_eq!(ms(store.passed_up_to(9, "t", 5, 2).unwrap()), [400, 300]);
+        assert!(
+            store.passed_up_to(9, "t", 7, 100).unwrap().is_empty(),
+            "another fingerprint"
+        );
     }
 
     #[test]

@@ -2,7 +2,6 @@
 
 use crate::harness::Test;
 
-/// The first run's tasks; the second changes each in its own way.
 /// The first run's tasks; the second changes each in its own way. Only
 /// `slow` and `fast` pass in both runs, so only their durations can be
 /// compared, whatever the machine's load does to the others.
@@ -119,10 +118,32 @@ fn the_default_earlier_run_is_the_last_one_of_the_same_task_file() {
     test.with_args(&["diff", "last~5"])
         .status(2)
         .stderr_contains("history::unknown_run")
+        .stderr_contains("no run `last~5` in `taskrun.db`: 3 runs are recorded")
         .run();
     Test::new()
         .args(&["diff"])
         .status(2)
         .stderr_contains("history::missing")
+        .run();
+}
+
+#[test]
+fn a_retry_is_compared_with_the_run_it_retried() {
+    let test = Test::new().taskfile("ok: true\nflaky: test -e healed\n");
+    test.exec(&["run", "--quiet"]);
+    std::fs::write(test.path().join("healed"), "").unwrap();
+    test.exec(&["retry", "last", "--quiet"]);
+    // The retry ran `flaky` alone: `ok` is not removed.
+    test.with_args(&["diff"])
+        .status(0)
+        .stdout(
+            "Run #1 → run #2\nFixed (1):\n  flaky: failed → passed (exit code 0)\nUnchanged: 0\n",
+        )
+        .run();
+    // The next full run is compared with run #1, not with the retry.
+    test.exec(&["run", "--quiet"]);
+    test.with_args(&["diff"])
+        .status(0)
+        .stdout_starts_with("Run #1 → run #3\nFixed (1):\n")
         .run();
 }
