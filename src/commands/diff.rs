@@ -7,7 +7,7 @@ use super::show::find_run;
 use crate::cli::RunRef;
 use crate::error::Error;
 use crate::exit_code;
-use crate::record::{Store, TaskStats, last_attempts};
+use crate::record::{Store, last_attempts, quantile};
 use crate::report::diff::{self as report, SAMPLES_FOR_P95, compare};
 
 /// How many of a task's latest passed attempts before B its usual worst
@@ -43,11 +43,9 @@ pub(crate) fn diff(
         .map_or(Ok(Vec::new()), |&fingerprint| {
             store.passed_up_to(later.id, name, fingerprint, HISTORY)
         }) {
-        Ok(durations) if durations.len() >= SAMPLES_FOR_P95 => {
-            let mut task = TaskStats::new(name.to_owned());
-            task.durations = durations;
-            let task = task.measured();
-            task.quantile(0.95).map(|p95| (task.durations.len(), p95))
+        Ok(mut durations) if durations.len() >= SAMPLES_FOR_P95 => {
+            durations.sort_unstable();
+            quantile(&durations, 0.95).map(|p95| (durations.len(), p95))
         }
         Ok(_) => None,
         Err(error) => {
@@ -55,7 +53,7 @@ pub(crate) fn diff(
             None
         }
     };
-    let diff = compare(
+    let mut diff = compare(
         (earlier.id, &last_attempts(&a_rows)),
         (later.id, &last_attempts(&b_rows)),
         &mut p95,
@@ -65,7 +63,6 @@ pub(crate) fn diff(
     }
     // A retry holds only the tasks it ran again: those it did not run
     // were not removed.
-    let mut diff = diff;
     if later.retry_of == Some(earlier.id) {
         diff.removed.clear();
     }

@@ -19,7 +19,7 @@ pub(crate) use liveness::ProcessId;
 pub(crate) use prune::Deleted;
 pub(crate) use recorder::Recorder;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
-pub(crate) use stats::{Runs, TaskStats, Window};
+pub(crate) use stats::{Runs, TaskStats, Window, quantile};
 pub(crate) use store::Store;
 pub use store::StoreError;
 pub(crate) use write::NewRun;
