@@ -104,17 +104,30 @@ pub(crate) fn priorities(plan: &Plan, estimates: &Estimates, order: Order) -> Ve
             dependents[dep].push(task);
         }
     }
-    let mut priority = vec![0u64; count];
-    for &task in plan.order.iter().rev() {
+    chain_lengths(&plan.order, &dependents, |task| {
+        u64::try_from(estimates.durations[task].as_micros()).unwrap_or(u64::MAX)
+    })
+}
+
+/// For each task, the work on the longest chain of tasks that starts with
+/// it, its own `work` included: `order` puts every task after the tasks it
+/// waits for, and `dependents[task]` are the tasks that wait for `task`.
+/// A task missing from `order` counts its own work only.
+pub(crate) fn chain_lengths(
+    order: &[usize],
+    dependents: &[Vec<usize>],
+    work: impl Fn(usize) -> u64,
+) -> Vec<u64> {
+    let mut length: Vec<u64> = (0..dependents.len()).map(&work).collect();
+    for &task in order.iter().rev() {
         let after = dependents[task]
             .iter()
-            .map(|&dependent| priority[dependent])
+            .map(|&dependent| length[dependent])
             .max()
             .unwrap_or(0);
-        let own = u64::try_from(estimates.durations[task].as_micros()).unwrap_or(u64::MAX);
-        priority[task] = own.saturating_add(after);
+        length[task] = work(task).saturating_add(after);
     }
-    priority
+    length
 }
 
 /// A task's place in a simulated run.

@@ -72,6 +72,7 @@ pub(crate) fn task_row(position: i64, name: &str, state: TaskState) -> TaskRow {
         settings: Settings::default(),
         kind: Kind::Shell,
         slurm: None,
+        lane: None,
     }
 }
 

@@ -18,6 +18,8 @@ pub(crate) use durations::Known;
 pub(crate) use liveness::ProcessId;
 pub(crate) use prune::Deleted;
 pub(crate) use recorder::Recorder;
+#[cfg(test)]
+pub(crate) use rows::Lane;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
 pub(crate) use stats::{Runs, TaskStats, Window, quantile};
 pub(crate) use store::Store;

@@ -9,8 +9,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use super::rows::Lane;
 use super::store::{Store, StoreError};
-use super::write::{Lane, RunIds, TaskUpdate};
+use super::write::{RunIds, TaskUpdate};
 use crate::error::Error;
 use crate::event::{Counts, Event, Signal, Status, Summary};
 use crate::sink::{Sink, Wait};
@@ -60,8 +61,8 @@ impl Recorder {
                 slot,
             } => {
                 let lane = Lane {
-                    start_us: i64::try_from(since_start.as_micros()).unwrap_or(i64::MAX),
-                    slot: i64::try_from(slot).unwrap_or(i64::MAX),
+                    start: since_start,
+                    slot,
                 };
                 self.lanes[task] = lane;
                 TaskUpdate::Started {

@@ -183,6 +183,19 @@ pub(crate) struct TaskRow {
     pub kind: Kind,
     /// Where on a Slurm cluster it ran, when it did.
     pub slurm: Option<SlurmPlace>,
+    /// When it started after the run's start, and in which of the run's
+    /// lanes: `None` for a task that never started, and for rows recorded
+    /// before taskrun kept them (those have `started_at`, in seconds).
+    pub lane: Option<Lane>,
+}
+
+/// When and where in its run an attempt started: what a timeline draws.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Lane {
+    /// After the run's start (a monotonic clock).
+    pub start: Duration,
+    /// Which of the run's `jobs` lanes ran it (0 to `jobs - 1`).
+    pub slot: usize,
 }
 
 impl TaskRow {
@@ -373,7 +386,7 @@ const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, pass
 const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
     started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
     stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail, timeout_ms,
-    dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id, step_id, node FROM tasks";
+    dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id, step_id, node, start_us, slot FROM tasks";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let stored: String = row.get(7)?;
@@ -493,6 +506,16 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
             .transpose()?,
         soft_deps: names(&row.get::<_, String>(26)?),
         kind: decode_kind(&row.get::<_, String>(25)?),
+        lane: match (
+            row.get::<_, Option<i64>>(33)?,
+            row.get::<_, Option<i64>>(34)?,
+        ) {
+            (Some(start), Some(slot)) => Some(Lane {
+                start: Duration::from_micros(u64::try_from(start).unwrap_or(0)),
+                slot: usize::try_from(slot).unwrap_or(0),
+            }),
+            _ => None,
+        },
     })
 }
 

@@ -13,7 +13,7 @@ use rusqlite::params;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use super::liveness::ProcessId;
-use super::rows::RunStatus;
+use super::rows::{Lane, RunStatus};
 use super::store::{Store, StoreError};
 use crate::event::{Capture, Counts, Exit, Signal, Summary, TaskResult};
 use crate::graph::Plan;
@@ -75,14 +75,6 @@ pub(super) enum TaskUpdate {
         reason: String,
         at: SystemTime,
     },
-}
-
-/// When an attempt started within its run (microseconds, monotonic) and
-/// in which of its lanes: what a timeline draws.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Lane {
-    pub(super) start_us: i64,
-    pub(super) slot: i64,
 }
 
 /// What a task is, as it is written for its first attempt and copied for
@@ -250,8 +242,8 @@ impl Store {
                             .execute(params![
                                 rows[*task],
                                 unix_seconds(*at),
-                                lane.start_us,
-                                lane.slot
+                                micros(lane.start),
+                                to_i64(lane.slot)
                             ])?;
                     }
                     TaskUpdate::Started {
@@ -271,8 +263,8 @@ impl Store {
                                 rows[*task],
                                 attempt,
                                 unix_seconds(*at),
-                                lane.start_us,
-                                lane.slot
+                                micros(lane.start),
+                                to_i64(lane.slot)
                             ])?;
                         rows[*task] = transaction.last_insert_rowid();
                     }
@@ -373,8 +365,8 @@ fn finish_task(
         tail(&result.stderr),
         result.attempt,
         result.slurm.as_ref().map(|place| &place.job_id),
-        lane.start_us,
-        lane.slot,
+        micros(lane.start),
+        to_i64(lane.slot),
         result.slurm.as_ref().and_then(|place| place.step_id),
         result
             .slurm
@@ -431,6 +423,11 @@ fn to_i64(n: usize) -> i64 {
 /// A duration as stored: whole milliseconds.
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration as stored in microseconds.
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
