@@ -62,8 +62,20 @@ where
             task,
             json,
             junit,
+            trace,
+            html,
             db,
-        } => commands::show(&db.path, *run, task.as_deref(), *json, *junit),
+        } => commands::show(
+            &db.path,
+            *run,
+            task.as_deref(),
+            commands::ShowAs {
+                json: *json,
+                junit: *junit,
+                trace: trace.as_deref(),
+                html: html.as_deref(),
+            },
+        ),
         Command::Check { source, json } => commands::check(source, *json, &mut sources),
         Command::List {
             source,

@@ -103,6 +103,14 @@ pub(crate) enum Command {
         /// Print the run as a JUnit XML report.
         #[arg(long, conflicts_with = "task")]
         junit: bool,
+        /// Write the run as a Chrome trace (Perfetto, `chrome://tracing`) to
+        /// FILE (`-`: standard output).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["task", "json", "junit"])]
+        trace: Option<PathBuf>,
+        /// Write the run as a self-contained HTML page (a timeline, the
+        /// critical path, the failures) to FILE (`-`: standard output).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["task", "json", "junit"])]
+        html: Option<PathBuf>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -344,6 +352,16 @@ pub(crate) struct ExecArgs {
     /// Write a JUnit XML report of the run to FILE when it ends.
     #[arg(long, value_name = "FILE")]
     pub(crate) junit: Option<PathBuf>,
+
+    /// Write the run as a Chrome trace (Perfetto, `chrome://tracing`) to
+    /// FILE when it ends.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) trace: Option<PathBuf>,
+
+    /// Write the run as a self-contained HTML page (a timeline, the
+    /// critical path, the failures) to FILE when it ends.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) db: DbArg,

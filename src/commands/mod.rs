@@ -23,7 +23,7 @@ pub(crate) use help::{completions, man};
 pub(crate) use prune::prune;
 pub(crate) use retry::retry;
 pub(crate) use run::run;
-pub(crate) use show::{history, show};
+pub(crate) use show::{ShowAs, history, show};
 pub(crate) use stats::stats;
 
 use std::io::{IsTerminal, Write};

@@ -18,7 +18,7 @@ use crate::order::{Estimates, Order};
 use crate::record::ProcessId;
 use crate::record::{NewRun, Recorder, Store};
 use crate::report::{
-    self, ColorChoice, Eta, EventLog, JunitFile, Logs, Output, Progress, ProgressOptions, Screen,
+    self, ColorChoice, Eta, EventLog, Logs, Output, Progress, ProgressOptions, ReportFile, Screen,
     Style, Written,
 };
 use crate::runner::Runner;
@@ -27,7 +27,7 @@ use crate::signal;
 use crate::sink::{Sink, SinkProblem};
 use crate::source::Sources;
 
-use super::show::junit_report;
+use super::show::{html_report, junit_report, trace_report};
 use super::{print_out, stderr_style};
 
 /// The name the recorder has among the sinks.
@@ -453,8 +453,34 @@ impl SlurmNotices {
 /// so that a path that cannot be written stops it before anything runs.
 struct Outputs {
     events: Option<Box<dyn Write + Send>>,
-    junit: Option<std::fs::File>,
+    /// The reports made from the recorded run once it is over.
+    made: Vec<MadeReport>,
     logs: Option<Logs>,
+}
+
+/// A report made from the recorded run (`--junit`, `--trace`, `--html`),
+/// its file open.
+struct MadeReport {
+    name: &'static str,
+    path: PathBuf,
+    file: std::fs::File,
+    make: MakeReport,
+}
+
+/// Makes the report of a run (by id) from the database (at a path).
+type MakeReport = fn(&Path, i64) -> Result<String, Error>;
+
+impl MadeReport {
+    /// The sink that writes the report of run `run_id`, recorded in `db`,
+    /// once the run is over.
+    fn sink(self, db: &Path, run_id: i64) -> Box<dyn Sink> {
+        let MadeReport {
+            path, file, make, ..
+        } = self;
+        let db = db.to_owned();
+        let report = Box::new(move || make(&db, run_id));
+        Box::new(ReportFile::new(path, file, report))
+    }
 }
 
 impl Outputs {
@@ -466,19 +492,27 @@ impl Outputs {
             )),
             None => None,
         };
-        let junit = match &exec.junit {
-            Some(path) => Some(std::fs::File::create(path).map_err(cannot_write(path))?),
-            None => None,
-        };
+        let mut made = Vec::new();
+        let reports: [(_, _, MakeReport); 3] = [
+            ("junit", &exec.junit, junit_report),
+            ("trace", &exec.trace, trace_report),
+            ("html", &exec.html, html_report),
+        ];
+        for (name, path, make) in reports {
+            if let Some(path) = path {
+                made.push(MadeReport {
+                    name,
+                    path: path.clone(),
+                    file: std::fs::File::create(path).map_err(cannot_write(path))?,
+                    make,
+                });
+            }
+        }
         let logs = match &exec.log_dir {
             Some(dir) => Some(Logs::create(dir, Arc::clone(plan)).map_err(cannot_write(dir))?),
             None => None,
         };
-        Ok(Outputs {
-            events,
-            junit,
-            logs,
-        })
+        Ok(Outputs { events, made, logs })
     }
 }
 
@@ -489,8 +523,14 @@ fn refuse_database(exec: &ExecArgs, plan: &Plan, db: &Path) -> Result<(), Error>
     if let Some(path) = exec.events.as_ref().filter(|path| path.as_os_str() != "-") {
         reports.push((path.clone(), "the events"));
     }
-    if let Some(path) = &exec.junit {
-        reports.push((path.clone(), "the JUnit report"));
+    for (path, what) in [
+        (&exec.junit, "the JUnit report"),
+        (&exec.trace, "the trace"),
+        (&exec.html, "the HTML report"),
+    ] {
+        if let Some(path) = path {
+            reports.push((path.clone(), what));
+        }
     }
     if let Some(dir) = &exec.log_dir {
         reports.push((dir.join("run.log"), "the run's log"));
@@ -499,6 +539,12 @@ fn refuse_database(exec: &ExecArgs, plan: &Plan, db: &Path) -> Result<(), Error>
             reports.push((log, "a task's log"));
         }
     }
+    refuse_overwriting(db, reports)
+}
+
+/// Refuses a path in `reports` (with what would be written there) that
+/// is the history database at `db` or one of its files.
+pub(super) fn refuse_overwriting(db: &Path, reports: Vec<(PathBuf, &str)>) -> Result<(), Error> {
     let mut places = Places::default();
     let mut files = Vec::new();
     for suffix in ["", "-wal", "-shm", "-journal"] {
@@ -652,13 +698,8 @@ pub(super) fn execute_plan(
     let mut sinks: Vec<(&'static str, Box<dyn Sink>)> = Vec::new();
     sinks.push(("report", display(&plan, progress, progress_on_stderr)));
     sinks.push((RECORDER, Box::new(Recorder::new(store, ids))));
-    if let (Some(path), Some(file)) = (&exec.junit, outputs.junit) {
-        let db = db.clone();
-        let report = Box::new(move || junit_report(&db, run_id));
-        sinks.push((
-            "junit",
-            Box::new(JunitFile::new(path.clone(), file, report)),
-        ));
+    for made in outputs.made {
+        sinks.push((made.name, made.sink(db, run_id)));
     }
     if let Some(out) = outputs.events {
         let target = match &exec.events {

@@ -6,9 +6,10 @@ use crate::cli::RunRef;
 use crate::error::{Error, did_you_mean};
 use crate::exit_code;
 use crate::record::{RunRow, Store, TaskRow, last_attempts};
-use crate::report::{self, history};
+use crate::report::{self, Timeline, history};
 
 use super::print_out;
+use super::run::refuse_overwriting;
 
 /// `taskrun history`.
 pub(crate) fn history(db: &Path, limit: usize, json: bool) -> Result<u8, Error> {
@@ -36,16 +37,57 @@ pub(crate) fn history(db: &Path, limit: usize, json: bool) -> Result<u8, Error> 
     Ok(exit_code::SUCCESS)
 }
 
+/// How `taskrun show` shows a run: as text, or as one of its reports.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ShowAs<'a> {
+    pub(crate) json: bool,
+    pub(crate) junit: bool,
+    /// Where to write its trace (`-`: standard output).
+    pub(crate) trace: Option<&'a Path>,
+    /// Where to write its HTML page (`-`: standard output).
+    pub(crate) html: Option<&'a Path>,
+}
+
 /// `taskrun show [RUN] [--task NAME]`.
 pub(crate) fn show(
     db: &Path,
     run: Option<RunRef>,
     task: Option<&str>,
-    json: bool,
-    junit: bool,
+    ShowAs {
+        json,
+        junit,
+        trace,
+        html,
+    }: ShowAs<'_>,
 ) -> Result<u8, Error> {
     let store = Store::open(db)?;
     let run = find_run(&store, db, run.unwrap_or(RunRef::Latest))?;
+    if trace.is_some() || html.is_some() {
+        let files = [
+            (trace, "the trace", trace_report as fn(&Path, i64) -> _),
+            (html, "the HTML report", html_report),
+        ];
+        let reports = files
+            .iter()
+            .filter_map(|&(path, what, _)| Some((path?.to_owned(), what)))
+            .filter(|(path, _)| path.as_os_str() != "-")
+            .collect();
+        refuse_overwriting(db, reports)?;
+        for (path, what, make) in files {
+            let Some(path) = path else { continue };
+            let text = make(db, run.id)?;
+            if path.as_os_str() == "-" {
+                print_out(&text)?;
+            } else {
+                std::fs::write(path, text).map_err(|source| Error::CannotWrite {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                eprintln!("Wrote {what} of run #{} to {}", run.id, path.display());
+            }
+        }
+        return Ok(exit_code::SUCCESS);
+    }
     let text = match task {
         None if junit => junit_report(db, run.id)?,
         None => {
@@ -131,4 +173,20 @@ pub(super) fn junit_report(db: &Path, run_id: i64) -> Result<String, Error> {
         &run,
         &last_attempts(&store.tasks_with_output(&run)?),
     ))
+}
+
+/// The Chrome trace of a recorded run.
+pub(super) fn trace_report(db: &Path, run_id: i64) -> Result<String, Error> {
+    let store = Store::open(db)?;
+    let run = find_run(&store, db, RunRef::Id(run_id))?;
+    let tasks = store.tasks(&run)?;
+    Ok(report::trace(&Timeline::of(&run, &tasks)))
+}
+
+/// The HTML page of a recorded run.
+pub(super) fn html_report(db: &Path, run_id: i64) -> Result<String, Error> {
+    let store = Store::open(db)?;
+    let run = find_run(&store, db, RunRef::Id(run_id))?;
+    let tasks = store.tasks_with_output(&run)?;
+    Ok(report::html(&Timeline::of(&run, &tasks), &tasks))
 }

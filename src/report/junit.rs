@@ -3,8 +3,10 @@
 //! marked skipped.
 //!
 //! It is made from the database, so that `--junit FILE` and `taskrun show
-//! RUN --junit` give the same report; [`JunitFile`] is the sink that
-//! writes it when a run is over (after the recorder, whose rows it reads).
+//! RUN --junit` give the same report; a [`ReportFile`] writes it when a
+//! run is over (after the recorder, whose rows it reads).
+//!
+//! [`ReportFile`]: super::ReportFile
 //!
 //! CI systems keep track of a test from run to run by its suite, class
 //! and name, so those are the same for every run of a task file: the
@@ -14,14 +16,10 @@
 //! hold every report to it).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::Error;
-use crate::event::{Event, Status, why_ended};
+use crate::event::{Status, why_ended};
 use crate::record::{RunRow, StoredOutput, TaskRow, TaskState};
-use crate::sink::Sink;
 use crate::units::utc_timestamp;
 
 /// The JUnit XML of a run.
@@ -126,45 +124,6 @@ pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
     out
 }
 
-/// `--junit FILE`: the JUnit report of the run, written when it is over.
-pub(crate) struct JunitFile {
-    path: PathBuf,
-    file: std::fs::File,
-    /// Makes the report, from the recorded run.
-    report: Box<dyn FnOnce() -> Result<String, Error> + Send>,
-}
-
-impl JunitFile {
-    /// Writes what `report` makes to `file` (opened at `path`).
-    pub(crate) fn new(
-        path: PathBuf,
-        file: std::fs::File,
-        report: Box<dyn FnOnce() -> Result<String, Error> + Send>,
-    ) -> JunitFile {
-        JunitFile { path, file, report }
-    }
-}
-
-impl Sink for JunitFile {
-    fn wants_output(&self) -> bool {
-        false
-    }
-
-    /// The report is made from the database, not from the events.
-    fn receive(&mut self, _: Event) {}
-
-    fn finish(self: Box<Self>) -> Result<(), Error> {
-        let JunitFile {
-            path,
-            mut file,
-            report,
-        } = *self;
-        let xml = report()?;
-        file.write_all(xml.as_bytes())
-            .map_err(|source| Error::CannotWrite { path, source })
-    }
-}
-
 /// A stored stream as text: its start, and for a stream cut at
 /// `--max-output`, a line saying so and its end (where the error usually
 /// is).
@@ -187,7 +146,7 @@ fn whole(output: &StoredOutput) -> String {
 /// Text for XML: terminal escape sequences (colours, cursor moves) left
 /// out whole, markup characters as entities, and characters XML 1.0
 /// cannot hold (control characters but tab, newline and return) left out.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {

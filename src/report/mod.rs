@@ -1,5 +1,6 @@
 //! What a person or a program sees: diagnostics, live progress, the event
-//! log, task logs, JUnit and the views of recorded runs.
+//! log, task logs, JUnit, traces and HTML pages, and the views of
+//! recorded runs.
 //!
 //! Everything here reads results and events; nothing here changes them or
 //! touches a process.
@@ -9,6 +10,7 @@ pub(crate) mod diff;
 mod dry_run;
 mod events;
 pub(crate) mod history;
+mod html;
 mod junit;
 mod lines;
 mod logs;
@@ -16,17 +18,22 @@ mod plan;
 mod progress;
 pub(crate) mod stats;
 mod terminal;
+mod timeline;
+mod trace;
 mod written;
 
 pub(crate) use diagnostic::{ColorChoice, Style, check_summary, error, problem};
 pub(crate) use dry_run::dry_run;
 pub(crate) use events::EventLog;
-pub(crate) use junit::{JunitFile, junit};
+pub(crate) use html::html;
+pub(crate) use junit::junit;
 pub(crate) use logs::Logs;
 pub(crate) use plan::{list, plan_json};
 pub(crate) use progress::{Eta, Output, Progress, ProgressOptions, Screen};
 pub(crate) use terminal::is_dumb;
-pub(crate) use written::Written;
+pub(crate) use timeline::Timeline;
+pub(crate) use trace::trace;
+pub(crate) use written::{ReportFile, Written};
 
 /// A command of several lines (from a TOML or JSON task file) for a view
 /// that shows it after a label: every line after the first starts with

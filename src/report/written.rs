@@ -1,8 +1,10 @@
 //! Reports written to a file as the run goes (the event log, the task
 //! logs): the first write error stops the report, never the run, and is
-//! reported when the run is over.
+//! reported when the run is over. And reports made from the recorded run
+//! once it is over (JUnit, the trace, the HTML page): [`ReportFile`].
 
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::event::Event;
@@ -64,5 +66,48 @@ impl<R: Report> Sink for Written<R> {
                 source,
             }),
         }
+    }
+}
+
+/// A report made from the recorded run and written to a file when the run
+/// is over (`--junit`, `--trace`, `--html`): the sink comes after the
+/// recorder, whose rows it reads. The file is opened before the run
+/// starts, so that a path that cannot be written stops it before anything
+/// runs.
+pub(crate) struct ReportFile {
+    path: PathBuf,
+    file: std::fs::File,
+    /// Makes the report, from the recorded run.
+    report: Box<dyn FnOnce() -> Result<String, Error> + Send>,
+}
+
+impl ReportFile {
+    /// Writes what `report` makes to `file` (opened at `path`).
+    pub(crate) fn new(
+        path: PathBuf,
+        file: std::fs::File,
+        report: Box<dyn FnOnce() -> Result<String, Error> + Send>,
+    ) -> ReportFile {
+        ReportFile { path, file, report }
+    }
+}
+
+impl Sink for ReportFile {
+    fn wants_output(&self) -> bool {
+        false
+    }
+
+    /// The report is made from the database, not from the events.
+    fn receive(&mut self, _: Event) {}
+
+    fn finish(self: Box<Self>) -> Result<(), Error> {
+        let ReportFile {
+            path,
+            mut file,
+            report,
+        } = *self;
+        let text = report()?;
+        file.write_all(text.as_bytes())
+            .map_err(|source| Error::CannotWrite { path, source })
     }
 }

@@ -12,7 +12,9 @@
 
 use std::process::Command;
 
-use crate::harness::{binary, command_for, diff, mask_durations, mask_times, root};
+use crate::harness::{
+    binary, book_pages, book_text, command_for, diff, mask_durations, mask_times, root,
+};
 
 /// Where the transcripts say they run.
 const SHOWN_PROJECT: &str = "/home/me/project";
@@ -34,12 +36,7 @@ struct Block {
 
 fn console_blocks() -> Vec<Block> {
     let mut blocks = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(root().join("book/src"))
-        .expect("book/src exists")
-        .map(|entry| entry.expect("book/src can be listed").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
-        .collect();
-    files.sort();
+    let mut files = book_pages();
     files.push(root().join("README.md"));
     for path in files {
         let text = std::fs::read_to_string(&path).expect("book pages are UTF-8");
@@ -298,10 +295,7 @@ fn every_diagnostic_code_is_documented() {
         + std::fs::read_to_string(root().join("book/src/structured.md"))
             .unwrap()
             .as_str();
-    let mut book = String::new();
-    for entry in std::fs::read_dir(root().join("book/src")).unwrap() {
-        book.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
-    }
+    let book = book_text();
     let missing: Vec<_> = codes
         .iter()
         .filter(|code| {

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::harness::{Test, root};
+use crate::harness::{Test, book_text, root};
 use crate::junit::assert_valid_junit;
 
 fn files(dir: &str) -> Vec<PathBuf> {
@@ -33,10 +33,7 @@ fn every_example_task_file_is_valid() {
 
 #[test]
 fn every_broken_example_fails_and_is_shown_in_the_book() {
-    let mut book = String::new();
-    for page in files("book/src") {
-        book.push_str(&std::fs::read_to_string(page).unwrap());
-    }
+    let book = book_text();
     for path in files("examples/errors") {
         let relative = path
             .strip_prefix(root())

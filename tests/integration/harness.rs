@@ -31,6 +31,25 @@ pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The book's pages (`book/src/*.md`), in name order.
+pub(crate) fn book_pages() -> Vec<PathBuf> {
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(root().join("book/src"))
+        .expect("book/src exists")
+        .map(|entry| entry.expect("book/src can be listed").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// Every page of the book, one after the other.
+pub(crate) fn book_text() -> String {
+    book_pages()
+        .iter()
+        .map(|page| std::fs::read_to_string(page).expect("book pages are UTF-8"))
+        .collect()
+}
+
 /// The `taskrun` binary built for these tests.
 pub(crate) fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_taskrun"))
@@ -42,7 +61,7 @@ pub(crate) fn binary() -> PathBuf {
 /// `CLICOLOR_FORCE` and `TERM` (which decide colour and whether the live
 /// view is drawn: a test that wants them sets them), and an empty stdin.
 /// The rest passes through, `PATH` and the `SLURM_CONF`,
-/// `TASKRUN_REQUIRE_SLURM` and `TASKRUN_REQUIRE_TMUX` that CI sets among
+/// `TASKRUN_REQUIRE_SLURM`, `TASKRUN_REQUIRE_TMUX` and `TASKRUN_REQUIRE_CHROMIUM` that CI sets among
 /// it.
 ///
 /// For a program that runs taskrun itself: a shell, `script`, `unshare`.

@@ -34,3 +34,4 @@ mod slurm_steps;
 mod stats;
 mod structured;
 mod terminal;
+mod timeline;
