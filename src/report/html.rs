@@ -19,6 +19,9 @@ use crate::event::{Status, format_duration};
 use crate::record::{TaskRow, TaskState, last_attempts};
 use crate::units::utc_timestamp;
 
+/// A moment of the concurrency curve: when, how many ran, how many waited.
+type Point = (u64, usize, usize);
+
 /// The width of the time axis, and of the lane labels left of it.
 const PLOT: f64 = 1000.0;
 const LABELS: f64 = 64.0;
@@ -52,7 +55,7 @@ line.jobs{stroke:#999;stroke-dasharray:4 3}
 .skipped{fill:#c8c8c8;color:#888}.unknown,.running,.pending{fill:#8e6bbf;color:#6c4aa0}
 .legend span{display:inline-block;margin-right:1em}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;background:currentColor}
-.key-running{color:#2f6fb0}.key-waiting{color:#d98c1f}
+.key-running{color:#2f6fb0}.key-waiting{color:#d98c1f}\nsvg text.key-waiting{fill:#d98c1f}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap;max-height:24em}
 td.critical{font-weight:bold}
 code{font-size:12px;white-space:pre-wrap}
@@ -297,27 +300,28 @@ fn describe(bar: &Bar<'_>) -> String {
     text
 }
 
+/// Two curves over time, each on its own scale: the attempts running
+/// (up to the jobs line) and the tasks ready but waiting for a place (up
+/// to their peak, which is labelled).
 fn concurrency(out: &mut String, timeline: &Timeline<'_>) {
     let wall = timeline.wall;
     let curve = peaks(&timeline.concurrency(), wall);
-    let top = curve
-        .iter()
-        .map(|&(_, running, waiting)| running.max(waiting))
-        .max()
-        .unwrap_or(0)
-        .max(timeline.jobs)
-        .max(1);
-    let y = |count: usize| AXIS + CURVE - CURVE * lossy_usize(count) / lossy_usize(top);
+    let most = |pick: fn(&Point) -> usize| curve.iter().map(pick).max().unwrap_or(0);
+    let running_top = most(|point| point.1).max(timeline.jobs).max(1);
+    let waiting_top = most(|point| point.2);
+    let y = |count: usize, top: usize| {
+        AXIS + CURVE - CURVE * lossy_usize(count) / lossy_usize(top.max(1))
+    };
     let _ = writeln!(
         out,
         "<h2>Concurrency</h2>\n<svg class=\"concurrency\" xmlns=\"http://www.w3.org/2000/svg\" \
          width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" \
          aria-label=\"How many tasks ran and waited over time\">",
         w = LABELS + PLOT + 10.0,
-        h = AXIS + CURVE + 4.0
+        h = AXIS + CURVE + 18.0
     );
     axis(out, wall, AXIS + CURVE);
-    let jobs = y(timeline.jobs);
+    let jobs = y(timeline.jobs, running_top);
     let _ = writeln!(
         out,
         "<line class=\"jobs\" x1=\"{LABELS}\" y1=\"{jobs:.1}\" x2=\"{:.1}\" y2=\"{jobs:.1}\"/>\
@@ -326,16 +330,25 @@ fn concurrency(out: &mut String, timeline: &Timeline<'_>) {
         jobs + 4.0,
         timeline.jobs
     );
-    for (class, pick) in [("running", 1usize), ("waiting", 2usize)] {
+    if waiting_top > 0 {
+        let _ = writeln!(
+            out,
+            "<text class=\"key-waiting\" text-anchor=\"end\" x=\"{:.1}\" y=\"{:.1}\">\
+             at most {waiting_top} waiting</text>",
+            LABELS + PLOT,
+            AXIS + CURVE + 15.0
+        );
+    }
+    for (class, top) in [("running", running_top), ("waiting", waiting_top)] {
         let mut points = String::new();
         let mut previous: Option<usize> = None;
-        for &(at, running, waiting) in &curve {
-            let value = if pick == 1 { running } else { waiting };
-            let left = x(at, wall);
+        for point in &curve {
+            let value = if class == "running" { point.1 } else { point.2 };
+            let left = x(point.0, wall);
             if let Some(before) = previous {
-                let _ = write!(points, "{left:.1},{:.1} ", y(before));
+                let _ = write!(points, "{left:.1},{:.1} ", y(before, top));
             }
-            let _ = write!(points, "{left:.1},{:.1} ", y(value));
+            let _ = write!(points, "{left:.1},{:.1} ", y(value, top));
             previous = Some(value);
         }
         let _ = writeln!(
@@ -345,15 +358,15 @@ fn concurrency(out: &mut String, timeline: &Timeline<'_>) {
         );
     }
     out.push_str(
-        "</svg>\n<p class=\"legend\"><span class=\"key-running\"><i></i>running</span>\
-         <span class=\"key-waiting\"><i></i>ready, waiting for a place</span></p>\n",
+        "</svg>\n<p class=\"legend\"><span class=\"key-running\"><i></i>running (up to the jobs line)</span>\
+         <span class=\"key-waiting\"><i></i>ready, waiting for a place (up to its peak)</span></p>\n",
     );
 }
 
 /// The curve with at most two points a pixel: in each pixel, the most
 /// that ran and the most that waited (so that no peak is lost), then the
 /// values the pixel ends with.
-fn peaks(curve: &[(u64, usize, usize)], wall: u64) -> Vec<(u64, usize, usize)> {
+fn peaks(curve: &[Point], wall: u64) -> Vec<Point> {
     let column = |at: u64| -> u64 {
         if wall == 0 {
             0
@@ -361,7 +374,7 @@ fn peaks(curve: &[(u64, usize, usize)], wall: u64) -> Vec<(u64, usize, usize)> {
             u64::try_from(u128::from(at) * 1000 / u128::from(wall)).unwrap_or(u64::MAX)
         }
     };
-    let mut kept: Vec<(u64, usize, usize)> = Vec::new();
+    let mut kept: Vec<Point> = Vec::new();
     let mut first = 0;
     while first < curve.len() {
         let here = column(curve[first].0);
