@@ -169,10 +169,7 @@ pub(super) fn find_run(store: &Store, db: &Path, run: RunRef) -> Result<RunRow, 
 pub(super) fn junit_report(db: &Path, run_id: i64) -> Result<String, Error> {
     let store = Store::open(db)?;
     let run = find_run(&store, db, RunRef::Id(run_id))?;
-    Ok(report::junit(
-        &run,
-        &last_attempts(&store.tasks_with_output(&run)?),
-    ))
+    Ok(report::junit(&run, &store.tasks_with_output(&run)?))
 }
 
 /// The Chrome trace of a recorded run.

@@ -19,11 +19,16 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::event::{Status, why_ended};
-use crate::record::{RunRow, StoredOutput, TaskRow, TaskState};
+use crate::record::{RunRow, StoredOutput, TaskRow, TaskState, last_attempts};
 use crate::units::utc_timestamp;
 
-/// The JUnit XML of a run.
-pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
+/// The JUnit XML of a run, from its rows (every attempt, in position then
+/// attempt order, with their output): a testcase per task, its last
+/// attempt. The attempts before it are `flakyFailure`s when it finally
+/// passed and `rerunFailure`s when it did not, as Maven Surefire and
+/// nextest write them.
+pub(crate) fn junit(run: &RunRow, rows: &[TaskRow]) -> String {
+    let tasks = last_attempts(rows);
     let seconds = |duration: Option<Duration>| duration.unwrap_or_default().as_secs_f64();
     let skipped_state = |state: TaskState| {
         matches!(
@@ -72,7 +77,11 @@ pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
         let _ = write!(out, " hostname=\"{}\"", escape(host));
     }
     out.push_str(">\n");
-    for task in tasks {
+    // A task's attempts are next to each other, in order.
+    for attempts in rows.chunk_by(|a, b| a.position == b.position) {
+        let Some((task, earlier)) = attempts.split_last() else {
+            continue;
+        };
         let _ = write!(
             out,
             "    <testcase name=\"{}\" classname=\"{class}\" time=\"{:.3}\"",
@@ -81,15 +90,9 @@ pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
         );
         let stdout = whole(&task.stdout);
         let stderr = whole(&task.stderr);
-        let message = match (&task.exit, &task.reason) {
-            (Some(exit), None) if task.state.is(Status::Timeout) => {
-                why_ended(Status::Timeout, exit, task.settings.timeout)
-            }
-            (Some(exit), None) => exit.to_string(),
-            (_, Some(reason)) => reason.clone(),
-            (None, None) => task.state.to_string(),
-        };
+        let message = why(task);
         let mut body = String::new();
+        earlier_attempts(&mut body, earlier, task);
         match task.state {
             TaskState::Ended(Status::Passed) => {}
             state if skipped_state(state) => {
@@ -122,6 +125,46 @@ pub(crate) fn junit(run: &RunRow, tasks: &[&TaskRow]) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// The attempts of `task` before its last, `earlier`, in `body`:
+/// `flakyFailure`s if it passed in the end, else `rerunFailure`s.
+fn earlier_attempts(body: &mut String, earlier: &[TaskRow], task: &TaskRow) {
+    let rerun = if task.state.is(Status::Passed) {
+        "flakyFailure"
+    } else {
+        "rerunFailure"
+    };
+    for attempt in earlier {
+        let _ = write!(
+            body,
+            "      <{rerun} type=\"{}\" message=\"{}\">",
+            escape(attempt.state.as_str()),
+            escape(&why(attempt))
+        );
+        for (tag, output) in [
+            ("system-out", &attempt.stdout),
+            ("system-err", &attempt.stderr),
+        ] {
+            let text = whole(output);
+            if !text.is_empty() {
+                let _ = write!(body, "<{tag}>{}</{tag}>", escape(&text));
+            }
+        }
+        let _ = writeln!(body, "</{rerun}>");
+    }
+}
+
+/// Why an attempt ended as it did, in the words every report uses.
+fn why(task: &TaskRow) -> String {
+    match (&task.exit, &task.reason) {
+        (Some(exit), None) if task.state.is(Status::Timeout) => {
+            why_ended(Status::Timeout, exit, task.settings.timeout)
+        }
+        (Some(exit), None) => exit.to_string(),
+        (_, Some(reason)) => reason.clone(),
+        (None, None) => task.state.to_string(),
+    }
 }
 
 /// A stored stream as text: its start, and for a stream cut at
@@ -206,7 +249,7 @@ mod tests {
         run.taskfile = Some("/home/me/project/ci/tasks.txt".into());
         run.taskfile_relative = Some("ci/tasks.txt".into());
         let task = task_row(0, "build", TaskState::Ended(Status::Passed));
-        let xml = junit(&run, &[&task]);
+        let xml = junit(&run, std::slice::from_ref(&task));
         assert!(
             xml.contains(
                 "<testsuites name=\"taskrun\" tests=\"1\" failures=\"0\" errors=\"0\" time=\"0.000\">\n  \
@@ -219,7 +262,7 @@ mod tests {
         // A run recorded before the relative path was kept.
         run.taskfile_relative = None;
         run.host = None;
-        let xml = junit(&run, &[&task]);
+        let xml = junit(&run, std::slice::from_ref(&task));
         assert!(
             xml.contains("classname=\"/home/me/project/ci/tasks.txt\""),
             "{xml}"
@@ -233,11 +276,58 @@ mod tests {
         let mut failed = task_row(0, "test", TaskState::Ended(Status::Failed));
         failed.exit = Some(Exit::Code(1));
         failed.stderr.bytes = b"\x1b[31massertion failed\x1b[0m\n".to_vec();
-        let xml = junit(&run_row(1), &[&failed]);
+        let xml = junit(&run_row(1), &[failed]);
         assert!(
             xml.contains(
                 "<failure type=\"failed\" message=\"exit code 1\">exit code 1\nassertion failed\n</failure>"
             ),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn earlier_attempts_are_flaky_failures_of_a_task_that_passed_and_reruns_of_one_that_did_not() {
+        let attempt = |position, name: &str, attempt, state, code| {
+            let mut row = task_row(position, name, state);
+            row.attempt = attempt;
+            row.exit = Some(Exit::Code(code));
+            row
+        };
+        let failed = TaskState::Ended(Status::Failed);
+        let passed = TaskState::Ended(Status::Passed);
+        let mut first = attempt(0, "fetch", 1, failed, 7);
+        first.stderr.bytes = b"connection <reset>\n".to_vec();
+        let rows = [
+            first,
+            attempt(0, "fetch", 2, passed, 0),
+            attempt(1, "test", 1, failed, 1),
+            attempt(1, "test", 2, failed, 1),
+            attempt(1, "test", 3, failed, 2),
+            attempt(2, "build", 1, passed, 0),
+        ];
+        let xml = junit(&run_row(1), &rows);
+        assert!(
+            xml.contains(
+                "<testcase name=\"fetch\" classname=\"taskrun\" time=\"0.000\">\n      \
+                 <flakyFailure type=\"failed\" message=\"exit code 7\">\
+                 <system-err>connection &lt;reset&gt;\n</system-err></flakyFailure>\n    </testcase>"
+            ),
+            "{xml}"
+        );
+        assert_eq!(
+            xml.matches("<rerunFailure type=\"failed\" message=\"exit code 1\">")
+                .count(),
+            2,
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure type=\"failed\" message=\"exit code 2\">"),
+            "{xml}"
+        );
+        // One testcase a task, counted once.
+        assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("<testcase name=\"build\" classname=\"taskrun\" time=\"0.000\"/>"),
             "{xml}"
         );
     }

@@ -218,3 +218,61 @@ fn a_report_with_cut_output_is_valid() {
     assert!(written.contains("bytes left out"), "{written}");
     assert_valid_junit(&file);
 }
+
+/// A retried task's earlier attempts: `flakyFailure`s of one that passed
+/// in the end, `rerunFailure`s of one that did not, each with what that
+/// attempt wrote; the report is valid and counts each task once.
+#[test]
+fn earlier_attempts_are_flaky_or_rerun_failures() {
+    let test = Test::new().taskfile(
+        "flaky: test -e once || { touch once; echo 'first try <failed>' >&2; exit 4; } [retries: 2]\n\
+         broken: echo \"try $$\" >&2; exit 1 [retries: 1]\n\
+         fine: true\n",
+    );
+    test.with_args(&[
+        "run",
+        "tasks.txt",
+        "--retry-delay",
+        "0",
+        "--junit",
+        "report.xml",
+        "--quiet",
+    ])
+    .status(1)
+    .run();
+    let file = test.path().join("report.xml");
+    assert_valid_junit(&file);
+    let written = std::fs::read_to_string(&file).unwrap();
+    let xml = roxmltree::Document::parse(&written).unwrap();
+    let case = |name: &str| {
+        xml.descendants()
+            .find(|node| node.has_tag_name("testcase") && node.attribute("name") == Some(name))
+            .unwrap()
+    };
+    let elements = |name: &str| -> Vec<String> {
+        case(name)
+            .children()
+            .filter(roxmltree::Node::is_element)
+            .map(|node| node.tag_name().name().to_owned())
+            .collect()
+    };
+    assert_eq!(elements("flaky"), ["flakyFailure"]);
+    let flaky = case("flaky").first_element_child().unwrap();
+    assert_eq!(flaky.attribute("type"), Some("failed"));
+    assert_eq!(flaky.attribute("message"), Some("exit code 4"));
+    assert_eq!(
+        flaky.first_element_child().and_then(|err| err.text()),
+        Some("first try <failed>\n")
+    );
+    assert_eq!(
+        elements("broken"),
+        ["rerunFailure", "failure", "system-err"]
+    );
+    assert!(elements("fine").is_empty());
+    let suite = xml
+        .descendants()
+        .find(|node| node.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("tests"), Some("3"));
+    assert_eq!(suite.attribute("failures"), Some("1"));
+}
