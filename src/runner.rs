@@ -52,6 +52,7 @@ use crate::execute::{
 };
 use crate::graph::Plan;
 use crate::order::{self, Estimates, Order};
+use crate::record::Recall;
 use crate::report::Style;
 use crate::schedule::{RetryPolicy, RunOptions, Scheduler};
 use crate::script::{Hooks, Policy, Script};
@@ -70,6 +71,8 @@ pub struct Runner {
     max_failures: Option<usize>,
     order: Order,
     estimates: Option<Estimates>,
+    /// What the history says of each task, for scripts (`task.history`).
+    recall: Option<Arc<Recall>>,
     output_events: bool,
     interrupts: Option<Receiver<Signal>>,
     run_id: i64,
@@ -101,6 +104,7 @@ impl Runner {
             max_failures: None,
             order: Order::CriticalPath,
             estimates: None,
+            recall: None,
             output_events: true,
             interrupts: None,
             run_id: 0,
@@ -175,6 +179,13 @@ impl Runner {
     /// critical-path order.
     pub(crate) fn estimates(mut self, estimates: Estimates) -> Runner {
         self.estimates = Some(estimates);
+        self
+    }
+
+    /// For `taskrun run`: the history the script's hooks and retry policy
+    /// see as `task.history`.
+    pub(crate) fn recall(mut self, recall: Arc<Recall>) -> Runner {
+        self.recall = Some(recall);
         self
     }
 
@@ -339,7 +350,7 @@ impl Runner {
     fn longest_run(&self, plan: &Plan) -> Option<Window> {
         let mut work = Vec::with_capacity(plan.tasks.len());
         for task in &plan.tasks {
-            let limit = task.settings.timeout.or(self.timeout)?;
+            let limit = task.settings.timeout_or(self.timeout)?;
             let retries = task.settings.retries.unwrap_or(0);
             let delay = self
                 .retry_delay
@@ -416,7 +427,8 @@ impl Runner {
                 order::priorities(plan, estimates, self.order)
             },
             policy: script.and_then(|script| {
-                let policy = Policy::new(Arc::clone(script), sources.clone(), self.style)?;
+                let policy = Policy::new(Arc::clone(script), sources.clone(), self.style)?
+                    .recalling(self.recall.clone());
                 Some(Arc::new(policy) as Arc<dyn RetryPolicy>)
             }),
         };
@@ -428,6 +440,7 @@ impl Runner {
                 sources.clone(),
                 self.style,
             )
+            .map(|hooks| hooks.recalling(self.recall.clone()))
         }) {
             sinks.push(("hooks", Box::new(hooks)));
         }

@@ -109,11 +109,95 @@ impl Kind {
     }
 }
 
+/// A task's own time limit, as it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// A fixed limit (zero: none, whatever the run's is).
+    After(Duration),
+    /// A multiple of the task's recorded p95 (`3xp95`), in thousandths.
+    /// `resolved` is set when a run starts, from the history: the
+    /// multiple of the p95 of the task's latest passed attempts (never
+    /// under [`MIN_P95_TIMEOUT`]), or `None` with fewer than
+    /// [`P95_SAMPLES`] of them, when the run's limit applies.
+    OfP95 {
+        per_mille: u32,
+        resolved: Option<Duration>,
+    },
+}
+
+/// How many passed attempts a task needs before `[timeout:3xp95]` is
+/// worked out from them.
+pub(crate) const P95_SAMPLES: usize = 5;
+
+/// The least time limit a multiple of a p95 gives.
+pub(crate) const MIN_P95_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Timeout {
+    /// Reads a limit: a duration (`30s`, `1.5m`, `0`), or a multiple of
+    /// the task's recorded p95 (`3xp95`, `1.5xp95`).
+    pub(crate) fn parse(text: &str) -> Result<Timeout, String> {
+        let text = text.trim();
+        let Some(times) = text.strip_suffix("xp95") else {
+            return crate::units::parse_duration(text).map(Timeout::After);
+        };
+        let per_mille = times
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|times| times.is_finite() && *times > 0.0 && *times <= 1000.0)
+            .map(|times| (times * 1000.0).round())
+            .filter(|per_mille| *per_mille >= 1.0);
+        match per_mille {
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "between 1 and 1,000,000"
+            )]
+            Some(per_mille) => Ok(Timeout::OfP95 {
+                per_mille: per_mille as u32,
+                resolved: None,
+            }),
+            None => Err(format!(
+                "`{text}` is not a multiple of the p95: write a number over 0 (up to 1000) before `xp95`, e.g. `3xp95`"
+            )),
+        }
+    }
+
+    /// The limit as it is written: what [`Timeout::parse`] reads back.
+    pub(crate) fn text(self) -> String {
+        match self {
+            Timeout::After(limit) => crate::structured::doc::duration_text(limit),
+            Timeout::OfP95 { per_mille, .. } => {
+                let whole = per_mille / 1000;
+                let rest = per_mille % 1000;
+                if rest == 0 {
+                    format!("{whole}xp95")
+                } else {
+                    let fraction = format!("{rest:03}");
+                    format!("{whole}.{}xp95", fraction.trim_end_matches('0'))
+                }
+            }
+        }
+    }
+
+    /// The multiple of `p95` this limit stands for, if it is one: the
+    /// limit a run gives the task, never under [`MIN_P95_TIMEOUT`].
+    pub(crate) fn resolve(&mut self, p95: Option<Duration>) {
+        if let Timeout::OfP95 {
+            per_mille,
+            resolved,
+        } = self
+        {
+            *resolved = p95.map(|p95| (p95 * *per_mille / 1000).max(MIN_P95_TIMEOUT));
+        }
+    }
+}
+
 /// Per-task settings. `None` (or empty) means the run's own.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Settings {
-    /// How long the task may run (zero: no limit).
-    pub timeout: Option<Duration>,
+    /// How long the task may run.
+    pub timeout: Option<Timeout>,
     /// The directory the task runs in, relative to the run's directory
     /// (the task file's) unless absolute.
     pub dir: Option<PathBuf>,
@@ -135,9 +219,25 @@ impl Settings {
     /// The task's time limit, given the run's: `None` for no limit.
     pub(crate) fn timeout_or(&self, run: Option<Duration>) -> Option<Duration> {
         match self.timeout {
-            Some(timeout) if timeout.is_zero() => None,
-            Some(timeout) => Some(timeout),
-            None => run,
+            Some(Timeout::After(limit)) if limit.is_zero() => None,
+            Some(
+                Timeout::After(limit)
+                | Timeout::OfP95 {
+                    resolved: Some(limit),
+                    ..
+                },
+            ) => Some(limit),
+            Some(Timeout::OfP95 { resolved: None, .. }) | None => run,
+        }
+    }
+
+    /// The task's own time limit, as a run gives it (a multiple of its
+    /// p95 once worked out), without the run's: what is recorded.
+    pub(crate) fn own_timeout(&self) -> Option<Duration> {
+        match self.timeout {
+            Some(Timeout::After(limit)) => Some(limit),
+            Some(Timeout::OfP95 { resolved, .. }) => resolved,
+            None => None,
         }
     }
 }
@@ -200,6 +300,57 @@ pub(crate) fn name_suggestion(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::{MIN_P95_TIMEOUT, Settings, Timeout};
+
+    #[test]
+    fn a_timeout_is_a_duration_or_a_multiple_of_the_p95() {
+        assert_eq!(
+            Timeout::parse("90s"),
+            Ok(Timeout::After(Duration::from_secs(90)))
+        );
+        assert_eq!(
+            Timeout::parse(" 3xp95 "),
+            Ok(Timeout::OfP95 {
+                per_mille: 3000,
+                resolved: None
+            })
+        );
+        for text in ["3xp95", "1.5xp95", "0.25xp95", "1000xp95"] {
+            assert_eq!(Timeout::parse(text).map(Timeout::text).as_deref(), Ok(text));
+        }
+        for bad in ["0xp95", "-1xp95", "xp95", "nanxp95", "1e9xp95", "3 x p95"] {
+            assert!(Timeout::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_multiple_of_the_p95_applies_once_known_and_never_under_a_second() {
+        let mut settings = Settings {
+            timeout: Some(Timeout::parse("3xp95").unwrap_or(Timeout::After(Duration::ZERO))),
+            ..Settings::default()
+        };
+        let run = Some(Duration::from_secs(60));
+        // Not worked out yet (too little history): the run's limit.
+        assert_eq!(settings.timeout_or(run), run);
+        assert_eq!(settings.own_timeout(), None);
+        if let Some(timeout) = &mut settings.timeout {
+            timeout.resolve(Some(Duration::from_millis(1500)));
+        }
+        assert_eq!(settings.timeout_or(run), Some(Duration::from_millis(4500)));
+        assert_eq!(settings.own_timeout(), Some(Duration::from_millis(4500)));
+        if let Some(timeout) = &mut settings.timeout {
+            timeout.resolve(Some(Duration::from_millis(20)));
+        }
+        assert_eq!(settings.timeout_or(None), Some(MIN_P95_TIMEOUT));
+        // Written the same whatever it was worked out to.
+        assert_eq!(
+            settings.timeout.map(Timeout::text).as_deref(),
+            Some("3xp95")
+        );
+    }
+
     use super::*;
 
     #[test]

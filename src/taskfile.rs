@@ -23,10 +23,9 @@ use std::path::PathBuf;
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
 use crate::task::{
-    Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, is_env_name, is_valid_name,
+    Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, Timeout, is_env_name, is_valid_name,
     name_suggestion,
 };
-use crate::units::parse_duration;
 
 /// An attribute a task line may carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,7 +308,7 @@ impl Parser {
                     }
                 }
                 Attribute::Timeout => {
-                    if let Some(timeout) = self.value(key, &value, parse_duration) {
+                    if let Some(timeout) = self.value(key, &value, Timeout::parse) {
                         settings.timeout = Some(timeout);
                     }
                 }
@@ -602,10 +601,7 @@ fn line_of(task: &TaskSpec) -> Result<String, (String, String)> {
         parts.push(format!("[after_done:{}]", list(&task.after_done)));
     }
     if let Some(timeout) = settings.timeout {
-        parts.push(format!(
-            "[timeout:{}]",
-            crate::structured::doc::duration_text(timeout)
-        ));
+        parts.push(format!("[timeout:{}]", timeout.text()));
     }
     if let Some(retries) = settings.retries {
         parts.push(format!("[retries:{retries}]"));
@@ -854,7 +850,10 @@ mod tests {
             task("t: make [timeout:1.5m] [retries:3] [dir:web/app] [env:A=1] [env: B = x y ]");
         assert_eq!(spec.command.value, "make");
         let settings = &spec.settings;
-        assert_eq!(settings.timeout, Some(std::time::Duration::from_secs(90)));
+        assert_eq!(
+            settings.timeout,
+            Some(Timeout::After(std::time::Duration::from_secs(90)))
+        );
         assert_eq!(settings.retries, Some(3));
         assert_eq!(
             settings.dir.as_deref(),
@@ -866,7 +865,14 @@ mod tests {
         );
         assert_eq!(
             task("t: true [timeout:0]").settings.timeout,
-            Some(std::time::Duration::ZERO)
+            Some(Timeout::After(std::time::Duration::ZERO))
+        );
+        assert_eq!(
+            task("t: true [timeout:2.5xp95]").settings.timeout,
+            Some(Timeout::OfP95 {
+                per_mille: 2500,
+                resolved: None
+            })
         );
     }
 

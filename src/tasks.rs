@@ -18,7 +18,7 @@ use crate::load::{self, LoadOptions};
 use crate::report::{self, Style};
 use crate::script::Script;
 use crate::source::{Source, Sources, Span, Spanned};
-use crate::task::{self, Kind, PoolSpec, Settings, TaskSet, TaskSpec};
+use crate::task::{self, Kind, PoolSpec, Settings, TaskSet, TaskSpec, Timeout};
 
 /// A validated set of tasks, ready to run any number of times.
 #[derive(Debug)]
@@ -274,7 +274,7 @@ impl Task {
     /// Its own time limit, over the run's (`[timeout:…]`).
     #[must_use]
     pub fn timeout(mut self, limit: Duration) -> Task {
-        self.settings.timeout = Some(limit);
+        self.settings.timeout = Some(Timeout::After(limit));
         self
     }
 

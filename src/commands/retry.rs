@@ -18,7 +18,7 @@ use crate::event::Status;
 use crate::exit_code;
 use crate::graph::Plan;
 use crate::load::{self, FileFormat, LoadOptions, ScriptChoice};
-use crate::record::{NewRun, RunRow, RunStatus, Store, TaskRow, last_attempts};
+use crate::record::{NewRun, Recall, RunRow, RunStatus, Store, TaskRow, last_attempts};
 use crate::report::ColorChoice;
 use crate::script::{Policy, Script, TaskView};
 use crate::source::{Source, Sources, Span, Spanned};
@@ -39,6 +39,7 @@ pub(crate) fn retry(
     let store = Store::open(db)?;
     let original = find_run(&store, db, args.run)?;
     let tasks = store.tasks_with_output(&original)?;
+    let fingerprints = store.fingerprints_of(original.id)?;
     drop(store);
     if original.status == RunStatus::Running {
         // Its taskrun is alive: retrying would start its running tasks a
@@ -81,12 +82,12 @@ pub(crate) fn retry(
         Some(path) => Some(policy_script(original.id, path, sources)?),
         None => run_script.as_ref().map(|loaded| Arc::clone(&loaded.script)),
     };
-    let policy =
-        policy_script.and_then(|script| Policy::new(script, sources.clone(), stderr_style(color)));
+    let recall = Recall::new(db.to_owned(), original.id, fingerprints);
+    let policy = policy_script.and_then(|script| policy(script, recall, sources, color));
     let mut decide = |task: &TaskRow| {
-        policy
-            .as_ref()
-            .is_none_or(|policy| policy.decide_or_retry(&TaskView::from_row(task)))
+        policy.as_ref().is_none_or(|policy| {
+            policy.decide_or_retry(&TaskView::from_row(task).with_past(policy.past(&task.name)))
+        })
     };
     let choice = choose(&last, &mut decide);
     if !choice.declined.is_empty() {
@@ -278,6 +279,18 @@ pub(super) fn plan_of(
         path: db.to_owned(),
         problems: errors.into_iter().map(Into::into).collect(),
     })
+}
+
+/// The retry policy `script` defines, if it does one. It sees the history
+/// before the run it decides on (`recall`), as it did within that run.
+fn policy(
+    script: Arc<Script>,
+    recall: Recall,
+    sources: &Sources,
+    color: ColorChoice,
+) -> Option<Policy> {
+    let policy = Policy::new(script, sources.clone(), stderr_style(color))?;
+    Some(policy.recalling(Some(Arc::new(recall))))
 }
 
 /// The script of a recorded run, loaded again, with the tasks it makes

@@ -16,7 +16,7 @@ use crate::graph::Plan;
 use crate::load::{self, FileFormat};
 use crate::order::{Estimates, Order};
 use crate::record::ProcessId;
-use crate::record::{NewRun, Recorder, Store};
+use crate::record::{NewRun, Recall, Recorder, Store};
 use crate::report::{
     self, ColorChoice, Eta, EventLog, Logs, Output, Progress, ProgressOptions, ReportFile, Screen,
     Style, Written,
@@ -26,6 +26,7 @@ use crate::script::Script;
 use crate::signal;
 use crate::sink::{Sink, SinkProblem};
 use crate::source::Sources;
+use crate::task::{P95_SAMPLES, Timeout};
 
 use super::show::{html_report, junit_report, trace_report};
 use super::{print_out, stderr_style};
@@ -107,6 +108,35 @@ fn estimates_from(store: &Store, plan: &Plan, fingerprints: &[i64]) -> Estimates
         |_| Estimates::equal(tasks.len()),
         |known| Estimates::new(&known),
     )
+}
+
+/// Works out each `[timeout:Nxp95]` of `plan` from the history: N times
+/// the p95 of the task's latest passed attempts run as it runs now (with
+/// its fingerprint), once it has [`P95_SAMPLES`] of them; before that, and
+/// where the history cannot be read, the run's limit applies.
+fn resolve_timeouts(store: &Store, plan: &mut Plan, fingerprints: &[i64]) {
+    for (task, &fingerprint) in plan.tasks.iter_mut().zip(fingerprints) {
+        if let Some(timeout @ Timeout::OfP95 { .. }) = &mut task.settings.timeout {
+            let past = store.past(&task.name.value, fingerprint, i64::MAX);
+            timeout.resolve(
+                past.ok()
+                    .filter(|past| past.durations.len() >= P95_SAMPLES)
+                    .and_then(|past| past.p95()),
+            );
+        }
+    }
+}
+
+/// The history before run `run_id` of the tasks of `plan` (with these
+/// fingerprints), for scripts.
+fn recall(db: &Path, run_id: i64, plan: &Plan, fingerprints: &[i64]) -> Arc<Recall> {
+    let by_name = plan
+        .tasks
+        .iter()
+        .zip(fingerprints)
+        .map(|(task, &fingerprint)| (task.name.value.clone(), fingerprint))
+        .collect();
+    Arc::new(Recall::new(db.to_owned(), run_id, by_name))
 }
 
 /// `path` made absolute, as the history keeps paths (as given, if that
@@ -621,7 +651,7 @@ fn cannot_write(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
 /// Runs `plan`, recording it as `run`, and returns the exit status it
 /// earns. Nothing starts unless the run could be recorded first.
 pub(super) fn execute_plan(
-    plan: Plan,
+    mut plan: Plan,
     script: Option<&Arc<Script>>,
     sources: &Sources,
     exec: &ExecArgs,
@@ -629,7 +659,6 @@ pub(super) fn execute_plan(
     run: &NewRun,
     header: Option<String>,
 ) -> Result<u8, Error> {
-    let plan = Arc::new(plan);
     let runner = runner_for(exec, script)?;
     let db = &exec.db.path;
     // Slurm is asked whether it can take jobs before anything is recorded,
@@ -650,6 +679,8 @@ pub(super) fn execute_plan(
     // their syncs, which was a good part of a short run.
     let mut store = Store::create(db)?;
     let estimates = estimates_from(&store, &plan, &fingerprints);
+    resolve_timeouts(&store, &mut plan, &fingerprints);
+    let plan = Arc::new(plan);
     let runner = runner.estimates(estimates.clone());
     // Runs whose taskrun was killed are closed now; if that fails (the
     // database is busy), they are still shown as interrupted when read.
@@ -716,6 +747,12 @@ pub(super) fn execute_plan(
     let (listener, signals) = match early {
         Some(caught) => caught,
         None => signal::Listener::start().map_err(Error::Start)?,
+    };
+    // What the history says of each task, read as hooks and the retry
+    // policy ask (`task.history`).
+    let runner = match script {
+        Some(_) => runner.recall(recall(db, run_id, &plan, &fingerprints)),
+        None => runner,
     };
     let runner = runner
         .output_events(live_output)

@@ -7,6 +7,7 @@
 mod durations;
 mod liveness;
 mod prune;
+mod recall;
 mod recorder;
 mod rows;
 mod schema;
@@ -17,6 +18,7 @@ mod write;
 pub(crate) use durations::Known;
 pub(crate) use liveness::ProcessId;
 pub(crate) use prune::Deleted;
+pub(crate) use recall::{Past, Recall};
 pub(crate) use recorder::Recorder;
 #[cfg(test)]
 pub(crate) use rows::Lane;

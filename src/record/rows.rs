@@ -15,7 +15,7 @@ use super::liveness::ProcessId;
 use super::store::{Store, StoreError};
 use crate::event::{Counts, Exit, Signal, SlurmPlace, Status};
 use crate::source::{SourceId, Span, Spanned};
-use crate::task::{Kind, Settings};
+use crate::task::{Kind, Settings, Timeout};
 
 /// How a recorded run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -481,7 +481,9 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
         stdout: output(13, 15, 17, 19)?,
         stderr: output(14, 16, 18, 20)?,
         settings: Settings {
-            timeout: row.get::<_, Option<i64>>(21)?.map(from_millis),
+            timeout: row
+                .get::<_, Option<i64>>(21)?
+                .map(|ms| Timeout::After(from_millis(ms))),
             dir: row.get::<_, Option<String>>(22)?.map(PathBuf::from),
             env: decode_env(&row.get::<_, String>(23)?),
             retries: Some(u32::try_from(row.get::<_, i64>(24)?).unwrap_or(0))

@@ -196,7 +196,7 @@ impl Store {
                     task.command.value,
                     to_i64(position),
                     names(&plan.deps[position]),
-                    settings.timeout.map(millis),
+                    settings.own_timeout().map(millis),
                     settings.dir.as_ref().map(|dir| dir.to_string_lossy()),
                     env.join("\n"),
                     settings.retries.unwrap_or(0),

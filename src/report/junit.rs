@@ -159,7 +159,7 @@ fn earlier_attempts(body: &mut String, earlier: &[TaskRow], task: &TaskRow) {
 fn why(task: &TaskRow) -> String {
     match (&task.exit, &task.reason) {
         (Some(exit), None) if task.state.is(Status::Timeout) => {
-            why_ended(Status::Timeout, exit, task.settings.timeout)
+            why_ended(Status::Timeout, exit, task.settings.own_timeout())
         }
         (Some(exit), None) => exit.to_string(),
         (_, Some(reason)) => reason.clone(),

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::history::JSON_SCHEMA;
 use crate::graph::Plan;
 use crate::order::{Estimates, Order, priorities, simulate};
+use crate::task::Timeout;
 
 /// `taskrun list`: each task with what it is for and what it waits for.
 pub(crate) fn list(file: &str, plan: &Plan) -> String {
@@ -81,6 +82,10 @@ pub(crate) fn plan_json(
         after_done: Vec<&'a str>,
         pool: Option<&'a str>,
         timeout_ms: Option<u128>,
+        /// A limit that is a multiple of the task's p95 (`3xp95`), which
+        /// `timeout_ms` gives once a run has worked it out.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout_p95: Option<String>,
         retries: u32,
         dir: Option<String>,
         env: Vec<(&'a str, &'a str)>,
@@ -107,7 +112,14 @@ pub(crate) fn plan_json(
                 after: plan.deps[id].iter().map(|&dep| name(dep)).collect(),
                 after_done: plan.soft[id].iter().map(|&dep| name(dep)).collect(),
                 pool: task.settings.pool.as_ref().map(|pool| pool.value.as_str()),
-                timeout_ms: task.settings.timeout.map(|timeout| timeout.as_millis()),
+                timeout_ms: task
+                    .settings
+                    .own_timeout()
+                    .map(|timeout| timeout.as_millis()),
+                timeout_p95: match task.settings.timeout {
+                    Some(timeout @ Timeout::OfP95 { .. }) => Some(timeout.text()),
+                    _ => None,
+                },
                 retries: task.settings.retries.unwrap_or(0),
                 dir: task
                     .settings

@@ -22,8 +22,9 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, INT, NativeCallContext,
 
 use crate::execute::SlurmMode;
 use crate::source::{Source, SourceId, Span, Spanned, offset};
-use crate::task::{Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, TaskSpec, is_env_name, is_valid_name};
-use crate::units::parse_duration;
+use crate::task::{
+    Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, TaskSpec, Timeout, is_env_name, is_valid_name,
+};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
@@ -359,14 +360,14 @@ fn register_settings(engine: &mut Engine) {
     engine.register_fn(
         "timeout",
         |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, timeout: &str| {
-            set_timeout(&ctx, handle, parse_duration(timeout))
+            set_timeout(&ctx, handle, Timeout::parse(timeout))
         },
     );
     engine.register_fn(
         "timeout",
         |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, seconds: INT| {
             let timeout = u64::try_from(seconds)
-                .map(Duration::from_secs)
+                .map(|seconds| Timeout::After(Duration::from_secs(seconds)))
                 .map_err(|_| "a timeout cannot be negative".to_owned());
             set_timeout(&ctx, handle, timeout)
         },
@@ -375,6 +376,7 @@ fn register_settings(engine: &mut Engine) {
         "timeout",
         |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, seconds: rhai::FLOAT| {
             let timeout = Duration::try_from_secs_f64(seconds)
+                .map(Timeout::After)
                 .map_err(|_| "a timeout is a number of seconds, 0 or more".to_owned());
             set_timeout(&ctx, handle, timeout)
         },
@@ -548,7 +550,7 @@ fn register_queries(engine: &mut Engine, registry: &Shared) {
 fn set_timeout(
     ctx: &NativeCallContext<'_>,
     handle: &TaskHandle,
-    timeout: Result<Duration, String>,
+    timeout: Result<Timeout, String>,
 ) -> Fallible<TaskHandle> {
     let timeout = timeout.map_err(|why| error(why, ctx.call_position()))?;
     handle.change(ctx, |task, _| {

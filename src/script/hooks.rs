@@ -15,6 +15,7 @@ use super::view::{TaskView, run_map};
 use crate::error::{Error, Problem, ScriptError};
 use crate::event::{Event, Status};
 use crate::graph::Plan;
+use crate::record::Recall;
 use crate::report::{self, Style};
 use crate::sink::Sink;
 use crate::source::Sources;
@@ -29,6 +30,8 @@ pub(crate) struct Hooks {
     defined: Vec<&'static str>,
     sources: Sources,
     style: Style,
+    /// What the history says of each task, for `task.history`.
+    recall: Option<Arc<Recall>>,
 }
 
 impl Hooks {
@@ -52,7 +55,20 @@ impl Hooks {
             defined,
             sources,
             style,
+            recall: None,
         })
+    }
+
+    /// The hooks, with `task.history` from `recall`.
+    pub(crate) fn recalling(mut self, recall: Option<Arc<Recall>>) -> Hooks {
+        self.recall = recall;
+        self
+    }
+
+    /// The view of task `task`, with its history.
+    fn view(&self, view: TaskView<'_>) -> rhai::Dynamic {
+        let past = self.recall.as_ref().map(|recall| recall.of(view.name));
+        view.with_past(past).to_map()
     }
 
     fn call(&mut self, hook: &'static str, argument: rhai::Dynamic) {
@@ -90,11 +106,11 @@ impl Sink for Hooks {
     fn receive(&mut self, event: Event) {
         match event {
             Event::TaskStarted { task, attempt, .. } => {
-                let view = TaskView::started(&self.plan.tasks[task], attempt).to_map();
+                let view = self.view(TaskView::started(&self.plan.tasks[task], attempt));
                 self.call("on_start", view);
             }
             Event::TaskFinished { task, result } => {
-                let view = TaskView::ended(&self.plan.tasks[task], &result).to_map();
+                let view = self.view(TaskView::ended(&self.plan.tasks[task], &result));
                 let hook = if result.status == Status::Passed {
                     "on_success"
                 } else {

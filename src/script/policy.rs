@@ -13,6 +13,7 @@ use super::load::Script;
 use super::view::TaskView;
 use crate::error::{Problem, ScriptError};
 use crate::event::TaskResult;
+use crate::record::{Past, Recall};
 use crate::report::{self, Style};
 use crate::schedule::RetryPolicy;
 use crate::source::Sources;
@@ -21,6 +22,8 @@ use crate::task::TaskSpec;
 /// A script's `should_retry`.
 pub(crate) struct Policy {
     script: Arc<Script>,
+    /// What the history says of each task, for `task.history`.
+    recall: Option<Arc<Recall>>,
     reported: AtomicBool,
     /// The run's sources, and those of modules that errors pointed into.
     sources: Mutex<Sources>,
@@ -32,10 +35,22 @@ impl Policy {
     pub(crate) fn new(script: Arc<Script>, sources: Sources, style: Style) -> Option<Policy> {
         script.defines("should_retry", 1).then(|| Policy {
             script,
+            recall: None,
             reported: AtomicBool::new(false),
             sources: Mutex::new(sources),
             style,
         })
+    }
+
+    /// The policy, with `task.history` from `recall`.
+    pub(crate) fn recalling(mut self, recall: Option<Arc<Recall>>) -> Policy {
+        self.recall = recall;
+        self
+    }
+
+    /// What the history says of the task `name`, if it is known.
+    pub(crate) fn past(&self, name: &str) -> Option<Arc<Past>> {
+        self.recall.as_ref().map(|recall| recall.of(name))
     }
 
     fn sources(&self) -> std::sync::MutexGuard<'_, Sources> {
@@ -71,6 +86,7 @@ impl Policy {
 
 impl RetryPolicy for Policy {
     fn should_retry(&self, task: &TaskSpec, result: &TaskResult) -> bool {
-        self.decide_or_retry(&TaskView::ended(task, result))
+        let view = TaskView::ended(task, result).with_past(self.past(&task.name.value));
+        self.decide_or_retry(&view)
     }
 }

@@ -2,10 +2,12 @@
 //! with the same keys whether the task is running now or was read from the
 //! history.
 
-use rhai::{Dynamic, Map};
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Map};
 
 use crate::event::{Counts, Exit, Signal, TaskResult};
-use crate::record::TaskRow;
+use crate::record::{Past, TaskRow};
 use crate::task::TaskSpec;
 
 /// What a hook or a policy learns about a task.
@@ -21,6 +23,9 @@ pub(crate) struct TaskView<'a> {
     /// Seconds.
     pub(crate) duration: f64,
     pub(crate) attempt: i64,
+    /// What the history says of the task (`task.history`); none is an
+    /// empty history.
+    pub(crate) past: Option<Arc<Past>>,
 }
 
 impl<'a> TaskView<'a> {
@@ -36,6 +41,7 @@ impl<'a> TaskView<'a> {
             stderr: b"",
             duration: 0.0,
             attempt: i64::from(attempt),
+            past: None,
         }
     }
 
@@ -51,6 +57,7 @@ impl<'a> TaskView<'a> {
             stderr: result.stderr.last_bytes(),
             duration: result.duration.as_secs_f64(),
             attempt: i64::from(result.attempt),
+            past: None,
         }
     }
 
@@ -67,7 +74,14 @@ impl<'a> TaskView<'a> {
             stderr: row.stderr.last_bytes(),
             duration: row.duration.unwrap_or_default().as_secs_f64(),
             attempt: i64::from(row.attempt),
+            past: None,
         }
+    }
+
+    /// The view with what the history says of the task.
+    pub(crate) fn with_past(mut self, past: Option<Arc<Past>>) -> TaskView<'a> {
+        self.past = past;
+        self
     }
 
     /// The view as a Rhai object map.
@@ -90,8 +104,38 @@ impl<'a> TaskView<'a> {
         map.insert("stderr".into(), text(self.stderr));
         map.insert("duration".into(), Dynamic::from_float(self.duration));
         map.insert("attempt".into(), Dynamic::from(self.attempt));
+        map.insert(
+            "history".into(),
+            history_map(self.past.as_deref().unwrap_or(&Past::default())),
+        );
         map.into()
     }
+}
+
+/// `task.history`: how the task ended in its latest runs (`outcomes`,
+/// oldest first), and the median and 95th percentile of its latest passed
+/// attempts in seconds (`p50`, `p95`; `()` without any) with how many
+/// those are (`samples`).
+fn history_map(past: &Past) -> Dynamic {
+    let seconds = |duration: Option<std::time::Duration>| {
+        duration.map_or(Dynamic::UNIT, |duration| {
+            Dynamic::from_float(duration.as_secs_f64())
+        })
+    };
+    let mut map = Map::new();
+    let outcomes: Array = past
+        .outcomes
+        .iter()
+        .map(|status| Dynamic::from(status.as_str().to_owned()))
+        .collect();
+    map.insert("outcomes".into(), outcomes.into());
+    map.insert("p50".into(), seconds(past.p50()));
+    map.insert("p95".into(), seconds(past.p95()));
+    map.insert(
+        "samples".into(),
+        Dynamic::from(i64::try_from(past.durations.len()).unwrap_or(i64::MAX)),
+    );
+    map.into()
 }
 
 /// What `on_finish` learns about the run.

@@ -170,11 +170,17 @@ pub(crate) enum KindDoc {
 }
 
 /// A duration: text such as `"500ms"`, `"90s"`, `"1.5m"`, `"2h"`, or a
-/// number of seconds.
+/// number of seconds. As a timeout, also a multiple of the task's
+/// recorded p95, such as `"3xp95"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum DurationDoc {
-    Text(#[schemars(pattern(r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ms|s|m|h|d|w)?\s*$"))] String),
+    Text(
+        #[schemars(pattern(
+            r"^\s*(([0-9]+\.?[0-9]*|\.[0-9]+)\s*(ms|s|m|h|d|w)?|([0-9]+\.?[0-9]*|\.[0-9]+)xp95)\s*$"
+        ))]
+        String,
+    ),
     Seconds(#[schemars(range(min = 0.0, max = 1.8e19))] f64),
 }
 
@@ -260,7 +266,7 @@ impl TaskDoc {
             after_done: names(&spec.after_done),
             timeout: settings
                 .timeout
-                .map(|timeout| DurationDoc::Text(duration_text(timeout))),
+                .map(|timeout| DurationDoc::Text(timeout.text())),
             retries: settings.retries,
             dir: settings
                 .dir

@@ -33,9 +33,11 @@ use tree::{Key, Node, Value};
 
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
-use crate::task::{Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, is_env_name};
+use crate::task::{
+    Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, Timeout, is_env_name,
+};
 use crate::taskfile::{Parsed, invalid_name};
-use crate::units::{parse_duration, parse_size};
+use crate::units::parse_size;
 
 /// A structured format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +158,7 @@ struct Walk {
 /// What `[defaults]` sets.
 #[derive(Default)]
 struct Defaults {
-    timeout: Option<Duration>,
+    timeout: Option<Timeout>,
     retries: Option<u32>,
     env: Vec<(String, String)>,
     dir: Option<PathBuf>,
@@ -395,7 +397,7 @@ impl Walk {
         };
         for (key, node) in entries {
             match key.name.as_ref() {
-                "timeout" => defaults.timeout = self.duration(key, node),
+                "timeout" => defaults.timeout = self.timeout(key, node),
                 "retries" => defaults.retries = self.retries(key, node),
                 "env" => defaults.env = self.env(key, node),
                 "dir" => defaults.dir = self.dir(key, node),
@@ -531,7 +533,7 @@ impl Walk {
             }
             "after" => self.names(key, node, &mut fields.after),
             "after_done" => self.names(key, node, &mut fields.after_done),
-            "timeout" => settings.timeout = self.duration(key, node),
+            "timeout" => settings.timeout = self.timeout(key, node),
             "retries" => settings.retries = self.retries(key, node),
             "cpus" => {
                 settings.cpus = self
@@ -717,11 +719,12 @@ impl Walk {
         }
     }
 
-    /// A duration: text such as `"90s"`, or a number of seconds.
-    fn duration(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<Duration> {
+    /// A time limit: text such as `"90s"` or `"3xp95"`, or a number of
+    /// seconds.
+    fn timeout(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<Timeout> {
         let seconds = match node.value {
             Value::String { ref text, .. } => {
-                return parse_duration(text)
+                return Timeout::parse(text)
                     .map_err(|help| self.invalid_value(&key.name, text, node.text_span(), help))
                     .ok();
             }
@@ -741,6 +744,7 @@ impl Walk {
             }
         };
         Duration::try_from_secs_f64(seconds)
+            .map(Timeout::After)
             .map_err(|_| {
                 let help = "a number of seconds, 0 or more (0: no limit)";
                 self.invalid_value(&key.name, &seconds.to_string(), node.span, help);
@@ -1040,7 +1044,10 @@ env = { B = "mine", C = "3" }
         let [plain, own] = &parsed.tasks[..] else {
             panic!()
         };
-        assert_eq!(plain.settings.timeout, Some(Duration::from_secs(300)));
+        assert_eq!(
+            plain.settings.timeout,
+            Some(Timeout::After(Duration::from_secs(300)))
+        );
         assert_eq!(plain.settings.retries, Some(2));
         assert_eq!(plain.settings.dir, Some(PathBuf::from("web")));
         let env = |spec: &TaskSpec| -> Vec<String> {
@@ -1051,7 +1058,7 @@ env = { B = "mine", C = "3" }
                 .collect()
         };
         assert_eq!(env(plain), ["A=1", "B=2"]);
-        assert_eq!(own.settings.timeout, Some(Duration::ZERO));
+        assert_eq!(own.settings.timeout, Some(Timeout::After(Duration::ZERO)));
         assert_eq!(own.settings.retries, Some(0));
         assert_eq!(own.settings.dir, Some(PathBuf::from("api")));
         assert_eq!(env(own), ["A=1", "B=mine", "C=3"]);

@@ -25,6 +25,7 @@ mod history;
 mod junit;
 mod order;
 mod prune;
+mod recall;
 mod reports;
 mod run;
 mod script;
