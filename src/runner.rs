@@ -591,6 +591,14 @@ mod tests {
             None,
             "a task without a limit"
         );
+        // `[timeout:0]` is no limit, not a task that takes no time.
+        let forever = Tasks::parse(
+            "a: true
+b: true [timeout:0]
+",
+        )
+        .unwrap();
+        assert_eq!(runner.longest_run(&forever.plan), None);
     }
 
     /// Two runs at once in one process: each sees its own events only.

@@ -141,7 +141,6 @@ impl Timeout {
             return crate::units::parse_duration(text).map(Timeout::After);
         };
         let per_mille = times
-            .trim()
             .parse::<f64>()
             .ok()
             .filter(|times| times.is_finite() && *times > 0.0 && *times <= 1000.0)
@@ -188,7 +187,11 @@ impl Timeout {
             resolved,
         } = self
         {
-            *resolved = p95.map(|p95| (p95 * *per_mille / 1000).max(MIN_P95_TIMEOUT));
+            *resolved = p95.map(|p95| {
+                p95.checked_mul(*per_mille)
+                    .map_or(Duration::MAX, |times| times / 1000)
+                    .max(MIN_P95_TIMEOUT)
+            });
         }
     }
 }
@@ -320,7 +323,9 @@ mod tests {
         for text in ["3xp95", "1.5xp95", "0.25xp95", "1000xp95"] {
             assert_eq!(Timeout::parse(text).map(Timeout::text).as_deref(), Ok(text));
         }
-        for bad in ["0xp95", "-1xp95", "xp95", "nanxp95", "1e9xp95", "3 x p95"] {
+        for bad in [
+            "0xp95", "-1xp95", "xp95", "nanxp95", "1e9xp95", "3 x p95", "3 xp95",
+        ] {
             assert!(Timeout::parse(bad).is_err(), "{bad}");
         }
     }
@@ -344,6 +349,11 @@ mod tests {
             timeout.resolve(Some(Duration::from_millis(20)));
         }
         assert_eq!(settings.timeout_or(None), Some(MIN_P95_TIMEOUT));
+        // A damaged history does not overflow.
+        if let Some(timeout) = &mut settings.timeout {
+            timeout.resolve(Some(Duration::MAX));
+        }
+        assert_eq!(settings.own_timeout(), Some(Duration::MAX));
         // Written the same whatever it was worked out to.
         assert_eq!(
             settings.timeout.map(Timeout::text).as_deref(),

@@ -86,7 +86,7 @@ pub(crate) fn retry(
     let policy = policy_script.and_then(|script| policy(script, recall, sources, color));
     let mut decide = |task: &TaskRow| {
         policy.as_ref().is_none_or(|policy| {
-            policy.decide_or_retry(&TaskView::from_row(task).with_past(policy.past(&task.name)))
+            policy.decide_or_retry(&TaskView::from_row(task).with_history(policy.recall()))
         })
     };
     let choice = choose(&last, &mut decide);

@@ -117,7 +117,7 @@ fn estimates_from(store: &Store, plan: &Plan, fingerprints: &[i64]) -> Estimates
 fn resolve_timeouts(store: &Store, plan: &mut Plan, fingerprints: &[i64]) {
     for (task, &fingerprint) in plan.tasks.iter_mut().zip(fingerprints) {
         if let Some(timeout @ Timeout::OfP95 { .. }) = &mut task.settings.timeout {
-            let past = store.past(&task.name.value, fingerprint, i64::MAX);
+            let past = store.past(&task.name.value, Some(fingerprint), i64::MAX);
             timeout.resolve(
                 past.ok()
                     .filter(|past| past.durations.len() >= P95_SAMPLES)

@@ -43,11 +43,11 @@ impl Past {
 
 impl Store {
     /// What the runs before `before` say of the task `name` whose
-    /// fingerprint is `fingerprint`.
+    /// fingerprint is `fingerprint` (with none, its outcomes alone).
     pub(crate) fn past(
         &self,
         name: &str,
-        fingerprint: i64,
+        fingerprint: Option<i64>,
         before: i64,
     ) -> Result<Past, StoreError> {
         let fail = |source| self.read_error(source);
@@ -65,7 +65,10 @@ impl Store {
             .collect::<rusqlite::Result<_>>()
             .map_err(fail)?;
         outcomes.reverse();
-        let mut durations = self.passed_up_to(before, name, fingerprint, SAMPLES)?;
+        let mut durations = match fingerprint {
+            Some(fingerprint) => self.passed_up_to(before, name, fingerprint, SAMPLES)?,
+            None => Vec::new(),
+        };
         durations.sort_unstable();
         Ok(Past {
             outcomes,
@@ -81,16 +84,18 @@ const OUTCOMES_OF: &str = "SELECT status FROM task_results
      ORDER BY run_id DESC LIMIT ?3";
 
 /// The past of a run's tasks, each read from the database the first time
-/// a hook or a policy asks for it, on the thread that asks, on a
-/// connection of its own. A database that cannot be read gives an empty
-/// past: a hook never fails for want of history.
+/// a hook or a policy asks for it, on the thread that asks: no lock is
+/// held while it reads, so a policy on the scheduler's thread never waits
+/// for a hook's read. A database that cannot be read gives an empty past
+/// (asked again next time): a hook never fails for want of history.
 pub(crate) struct Recall {
     db: PathBuf,
     /// The run the past is before.
     before: i64,
     /// Each task's fingerprint, by name.
     fingerprints: HashMap<String, i64>,
-    store: Mutex<Option<Store>>,
+    /// Connections not in use.
+    stores: Mutex<Vec<Store>>,
     known: Mutex<HashMap<String, Arc<Past>>>,
 }
 
@@ -111,7 +116,7 @@ impl Recall {
             db,
             before,
             fingerprints,
-            store: Mutex::new(None),
+            stores: Mutex::new(Vec::new()),
             known: Mutex::new(HashMap::new()),
         }
     }
@@ -126,7 +131,10 @@ impl Recall {
         {
             return Arc::clone(past);
         }
-        let past = Arc::new(self.read(name).unwrap_or_default());
+        let Some(past) = self.read(name) else {
+            return Arc::default();
+        };
+        let past = Arc::new(past);
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -135,12 +143,24 @@ impl Recall {
     }
 
     fn read(&self, name: &str) -> Option<Past> {
-        let fingerprint = *self.fingerprints.get(name)?;
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        if store.is_none() {
-            *store = Some(Store::open(&self.db).ok()?);
-        }
-        store.as_ref()?.past(name, fingerprint, self.before).ok()
+        let taken = self
+            .stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let store = match taken {
+            Some(store) => store,
+            None => Store::open(&self.db).ok()?,
+        };
+        // A task the run does not know the fingerprint of (none, in
+        // practice) still has outcomes; no durations match it.
+        let fingerprint = self.fingerprints.get(name).copied();
+        let past = store.past(name, fingerprint, self.before).ok();
+        self.stores
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(store);
+        past
     }
 }
 
@@ -161,7 +181,7 @@ mod tests {
             store.add_run(run, &[("build", 1, status, ms)]);
         }
         store.add_run(5, &[("build", 2, "passed", 5000)]);
-        let past = store.past("build", 1, 5).expect("read");
+        let past = store.past("build", Some(1), 5).expect("read");
         assert_eq!(
             past.outcomes,
             [
@@ -176,8 +196,14 @@ mod tests {
         // Linear between 200 and 900 at 0.95 × 2 = 1.9.
         assert_eq!(past.p95(), Some(Duration::from_millis(830)));
         // Run 4 itself is not its own past.
-        let before = store.past("build", 1, 4).expect("read");
+        let before = store.past("build", Some(1), 4).expect("read");
         assert_eq!(before.durations.len(), 2);
-        assert!(store.past("other", 1, 9).expect("read").outcomes.is_empty());
+        assert!(
+            store
+                .past("other", Some(1), 9)
+                .expect("read")
+                .outcomes
+                .is_empty()
+        );
     }
 }

@@ -271,10 +271,25 @@ fn axis(out: &mut String, wall: u64, height: f64) {
             out,
             "<line class=\"tick\" x1=\"{left:.1}\" y1=\"{AXIS}\" x2=\"{left:.1}\" y2=\"{height}\"/>\
              <text x=\"{left:.1}\" y=\"12\">{}</text>",
-            time(tick)
+            tick_label(tick, step)
         );
         at += step;
     }
+}
+
+/// A tick's time, with as many decimals as ticks `step` µs apart need to
+/// differ.
+fn tick_label(us: u64, step: f64) -> String {
+    let seconds = lossy(us) / 1e6;
+    let decimals = match step {
+        step if step >= 60e6 => return time(us),
+        step if step >= 1e6 => 0,
+        step if step >= 1e5 => 1,
+        step if step >= 1e4 => 2,
+        step if step >= 1e3 => 3,
+        _ => 4,
+    };
+    format!("{seconds:.decimals$}s")
 }
 
 /// What a bar's tooltip says.
@@ -567,6 +582,27 @@ mod tests {
             .filter_map(|node| node.text())
             .collect();
         assert_eq!(pre, [format!("{hostile}\n")]);
+    }
+
+    #[test]
+    fn tick_labels_differ() {
+        let labels = |step: f64| -> Vec<String> {
+            (0..4)
+                .map(|tick| {
+                    #[expect(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        reason = "small whole numbers"
+                    )]
+                    let us = (f64::from(tick) * step) as u64;
+                    tick_label(us, step)
+                })
+                .collect()
+        };
+        assert_eq!(labels(50_000.0), ["0.00s", "0.05s", "0.10s", "0.15s"]);
+        assert_eq!(labels(2e6), ["0s", "2s", "4s", "6s"]);
+        assert_eq!(labels(500.0), ["0.0000s", "0.0005s", "0.0010s", "0.0015s"]);
+        assert_eq!(labels(120e6)[1], "2m00s");
     }
 
     #[test]

@@ -42,6 +42,13 @@ pub(crate) struct Timeline<'a> {
     /// The run's actual critical path, first to last: indices into `bars`
     /// of every attempt of each task on it.
     pub(crate) critical: Vec<usize>,
+    /// The names of the tasks on it, first to last (those that never
+    /// started included: a skipped task that another waited to end).
+    path: Vec<&'a str>,
+    /// For each task that started: when it became ready (the last of the
+    /// tasks it waited for ended, or the run started) and when its first
+    /// attempt started.
+    ready: Vec<(u64, u64)>,
     /// How long the path's tasks waited for a place after their last
     /// dependency on it ended (the first, after the run started).
     pub(crate) queue_wait: u64,
@@ -65,7 +72,7 @@ pub(crate) struct Bar<'a> {
 
 impl Bar<'_> {
     pub(crate) fn end(&self) -> u64 {
-        self.start + self.duration
+        self.start.saturating_add(self.duration)
     }
 
     /// The category it is drawn in: its status, `running` or `unknown`.
@@ -84,6 +91,7 @@ impl<'a> Timeline<'a> {
     ///
     /// [`Store::tasks`]: crate::record::Store::tasks
     pub(crate) fn of(run: &'a RunRow, tasks: &'a [TaskRow]) -> Timeline<'a> {
+        let graph = Graph::of(tasks);
         let started: Vec<&TaskRow> = tasks
             .iter()
             .filter(|task| task.lane.is_some() || task.started_at.is_some())
@@ -95,7 +103,11 @@ impl<'a> Timeline<'a> {
                 let start = match task.lane {
                     Some(lane) if !approximate => micros(lane.start),
                     _ => {
-                        let seconds = task.started_at.unwrap_or(run.started_at) - run.started_at;
+                        let seconds = task
+                            .started_at
+                            .unwrap_or(run.started_at)
+                            .checked_sub(run.started_at)
+                            .unwrap_or(0);
                         u64::try_from(seconds)
                             .unwrap_or(0)
                             .saturating_mul(1_000_000)
@@ -124,37 +136,47 @@ impl<'a> Timeline<'a> {
         for bar in bars.iter_mut().filter(|bar| bar.open) {
             bar.duration = wall.saturating_sub(bar.start).max(1);
         }
+        if approximate {
+            // Whole seconds put a dependent before the end of what it
+            // waited for: it started after, so it is drawn after.
+            graph.after_what_they_waited_for(&mut bars);
+        }
         bars.sort_by_key(|bar| (bar.start, bar.task.position, bar.task.attempt));
         let preferred: Vec<Option<usize>> = bars
             .iter()
             .map(|bar| bar.task.lane.filter(|_| !approximate).map(|lane| lane.slot))
             .collect();
         let lanes = place(&mut bars, &preferred);
-        let work = bars.iter().map(|bar| bar.duration).sum();
+        let work = bars
+            .iter()
+            .fold(0u64, |work, bar| work.saturating_add(bar.duration));
         let jobs = run
             .jobs
             .and_then(|jobs| usize::try_from(jobs).ok())
             .filter(|&jobs| jobs > 0)
             .unwrap_or(lanes.max(1));
 
-        let graph = Graph::of(tasks, &bars);
-        let (critical, queue_wait) = graph.critical_path(&bars);
+        let attempts = graph.attempts(&bars);
+        let ends = graph.ends(&bars, &attempts);
+        let (path, critical, queue_wait) = graph.critical_path(&bars, &attempts, &ends);
         for &bar in &critical {
             bars[bar].critical = true;
         }
+        let ready = (0..graph.tasks.len())
+            .filter_map(|task| {
+                let first = bars[*attempts[task].first()?].start;
+                Some((graph.ready_at(task, &ends).min(first), first))
+            })
+            .collect();
         let unstarted = tasks
             .iter()
             .filter(|task| task.lane.is_none() && task.started_at.is_none())
-            .map(|task| {
-                let at = graph
-                    .deps_of(task)
-                    .filter_map(|dep| graph.last[dep].map(|bar| bars[bar].end()))
-                    .max()
-                    .unwrap_or(0);
-                (task, at)
+            .filter_map(|task| {
+                let index = *graph.index.get(task.name.as_str())?;
+                Some((task, ends[index]))
             })
             .collect();
-        let longest_chain = graph.longest_chain(&bars);
+        let longest_chain = graph.longest_chain(&bars, &attempts);
         Timeline {
             run,
             bars,
@@ -165,6 +187,8 @@ impl<'a> Timeline<'a> {
             wall,
             work,
             critical,
+            path,
+            ready,
             queue_wait,
             longest_chain,
         }
@@ -184,22 +208,14 @@ impl<'a> Timeline<'a> {
 
     /// The time of the attempts on the critical path, added up.
     pub(crate) fn critical_length(&self) -> u64 {
-        self.critical
-            .iter()
-            .map(|&bar| self.bars[bar].duration)
-            .sum()
+        self.critical.iter().fold(0u64, |length, &bar| {
+            length.saturating_add(self.bars[bar].duration)
+        })
     }
 
     /// The names of the tasks on the critical path, first to last.
     pub(crate) fn critical_names(&self) -> Vec<&'a str> {
-        let mut names: Vec<&str> = Vec::new();
-        for &bar in &self.critical {
-            let name = self.bars[bar].task.name.as_str();
-            if names.last() != Some(&name) {
-                names.push(name);
-            }
-        }
-        names
+        self.path.clone()
     }
 
     /// How many attempts ran, and how many tasks waited for a place, over
@@ -207,13 +223,12 @@ impl<'a> Timeline<'a> {
     /// the end of its last dependency (or the run's start) to the start of
     /// its first attempt, if that is [`STARTING`] or more.
     pub(crate) fn concurrency(&self) -> Vec<(u64, usize, usize)> {
-        let graph_ready = self.ready_times();
         let mut changes: Vec<(u64, i64, i64)> = Vec::with_capacity(self.bars.len() * 4);
         for bar in &self.bars {
             changes.push((bar.start, 1, 0));
             changes.push((bar.end(), -1, 0));
         }
-        for (ready, start) in graph_ready {
+        for &(ready, start) in &self.ready {
             if start.saturating_sub(ready) >= STARTING {
                 changes.push((ready, 0, 1));
                 changes.push((start, 0, -1));
@@ -236,35 +251,6 @@ impl<'a> Timeline<'a> {
             }
         }
         curve
-    }
-
-    /// For each task that started: when it became ready (its last
-    /// dependency ended) and when its first attempt started.
-    fn ready_times(&self) -> Vec<(u64, u64)> {
-        let mut end_of: HashMap<&str, u64> = HashMap::new();
-        let mut first_start: Vec<(&TaskRow, u64)> = Vec::new();
-        let mut seen: HashMap<i64, usize> = HashMap::new();
-        for bar in &self.bars {
-            let end = end_of.entry(bar.task.name.as_str()).or_insert(0);
-            *end = (*end).max(bar.end());
-            seen.entry(bar.task.position).or_insert_with(|| {
-                first_start.push((bar.task, bar.start));
-                first_start.len() - 1
-            });
-        }
-        first_start
-            .into_iter()
-            .map(|(task, start)| {
-                let ready = task
-                    .deps
-                    .iter()
-                    .chain(&task.soft_deps)
-                    .filter_map(|dep| end_of.get(dep.as_str()).copied())
-                    .max()
-                    .unwrap_or(0);
-                (ready.min(start), start)
-            })
-            .collect()
     }
 }
 
@@ -298,20 +284,20 @@ fn place(bars: &mut [Bar<'_>], preferred: &[Option<usize>]) -> usize {
     free_at.len()
 }
 
-/// The run's tasks and how they wait for each other, by index into the
-/// rows of their last attempts.
+/// The run's tasks and how they wait for each other.
 struct Graph<'a> {
     /// Each task's last attempt.
     tasks: Vec<&'a TaskRow>,
     index: HashMap<&'a str, usize>,
-    /// The bar of each task's last attempt, if it started.
-    last: Vec<Option<usize>>,
-    /// The bars of each task's attempts.
-    attempts: Vec<Vec<usize>>,
+    /// The tasks each waited for, hard and soft alike, that are in the run.
+    deps: Vec<Vec<usize>>,
+    /// Every task after the tasks it waited for (Kahn's order; a task in
+    /// a cycle, which no recorded run has, is left out).
+    order: Vec<usize>,
 }
 
 impl<'a> Graph<'a> {
-    fn of(rows: &'a [TaskRow], bars: &[Bar<'a>]) -> Graph<'a> {
+    fn of(rows: &'a [TaskRow]) -> Graph<'a> {
         let mut tasks: Vec<&TaskRow> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for row in rows {
@@ -322,85 +308,26 @@ impl<'a> Graph<'a> {
                 tasks.push(row);
             }
         }
-        let mut last = vec![None; tasks.len()];
-        let mut attempts = vec![Vec::new(); tasks.len()];
-        for (at, bar) in bars.iter().enumerate() {
-            if let Some(&task) = index.get(bar.task.name.as_str()) {
-                attempts[task].push(at);
-                if last[task]
-                    .is_none_or(|known: usize| bars[known].task.attempt <= bar.task.attempt)
-                {
-                    last[task] = Some(at);
-                }
-            }
-        }
-        Graph {
-            tasks,
-            index,
-            last,
-            attempts,
-        }
-    }
-
-    /// The tasks `task` waited for, hard and soft alike, that are in the run.
-    fn deps_of<'b>(&'b self, task: &'b TaskRow) -> impl Iterator<Item = usize> + 'b {
-        task.deps
+        let deps: Vec<Vec<usize>> = tasks
             .iter()
-            .chain(&task.soft_deps)
-            .filter_map(|dep| self.index.get(dep.as_str()).copied())
-    }
-
-    /// From the task whose last attempt ended last, each step to its
-    /// dependency whose last attempt ended latest: the bars of every
-    /// attempt of those tasks, first to last, and how long the path waited
-    /// for places.
-    fn critical_path(&self, bars: &[Bar<'_>]) -> (Vec<usize>, u64) {
-        let end = |task: usize| self.last[task].map(|bar| bars[bar].end());
-        let mut current = (0..self.tasks.len())
-            .filter(|&task| end(task).is_some())
-            .max_by_key(|&task| (end(task), std::cmp::Reverse(task)));
-        let mut path: Vec<usize> = Vec::new();
-        let mut on_path = vec![false; self.tasks.len()];
-        while let Some(task) = current {
-            if on_path[task] {
-                break;
-            }
-            on_path[task] = true;
-            path.push(task);
-            current = self
-                .deps_of(self.tasks[task])
-                .filter(|&dep| end(dep).is_some())
-                .max_by_key(|&dep| (end(dep), std::cmp::Reverse(dep)));
-        }
-        path.reverse();
-        let mut wait = 0;
-        let mut previous_end = 0;
-        let mut critical = Vec::new();
-        for task in path {
-            let first = self.attempts[task]
-                .first()
-                .map_or(0, |&bar| bars[bar].start);
-            wait += first.saturating_sub(previous_end);
-            previous_end = end(task).unwrap_or(previous_end);
-            critical.extend(&self.attempts[task]);
-        }
-        (critical, wait)
-    }
-
-    /// The longest chain of recorded work (every attempt of each task)
-    /// through the graph.
-    fn longest_chain(&self, bars: &[Bar<'_>]) -> u64 {
-        let count = self.tasks.len();
-        let mut dependents = vec![Vec::new(); count];
-        let mut waiting_for = vec![0usize; count];
-        for (task, row) in self.tasks.iter().enumerate() {
-            for dep in self.deps_of(row) {
+            .map(|task| {
+                task.deps
+                    .iter()
+                    .chain(&task.soft_deps)
+                    .filter_map(|dep| index.get(dep.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let mut dependents = vec![Vec::new(); tasks.len()];
+        let mut waiting_for: Vec<usize> = deps.iter().map(Vec::len).collect();
+        for (task, deps) in deps.iter().enumerate() {
+            for &dep in deps {
                 dependents[dep].push(task);
-                waiting_for[task] += 1;
             }
         }
-        // Kahn's order: every task after the tasks it waits for.
-        let mut order: Vec<usize> = (0..count).filter(|&task| waiting_for[task] == 0).collect();
+        let mut order: Vec<usize> = (0..tasks.len())
+            .filter(|&task| waiting_for[task] == 0)
+            .collect();
         let mut next = 0;
         while let Some(&task) = order.get(next) {
             next += 1;
@@ -411,13 +338,124 @@ impl<'a> Graph<'a> {
                 }
             }
         }
-        let work = |task: usize| -> u64 {
-            self.attempts[task]
-                .iter()
-                .map(|&bar| bars[bar].duration)
-                .sum()
+        Graph {
+            tasks,
+            index,
+            deps,
+            order,
+        }
+    }
+
+    /// The bars of each task's attempts, in attempt order.
+    fn attempts(&self, bars: &[Bar<'_>]) -> Vec<Vec<usize>> {
+        let mut attempts = vec![Vec::new(); self.tasks.len()];
+        for (at, bar) in bars.iter().enumerate() {
+            if let Some(&task) = self.index.get(bar.task.name.as_str()) {
+                attempts[task].push(at);
+            }
+        }
+        for list in &mut attempts {
+            list.sort_by_key(|&bar| bars[bar].task.attempt);
+        }
+        attempts
+    }
+
+    /// When each task ended: its last attempt's end, or for one that never
+    /// started, when the last of the tasks it waited for ended (the run's
+    /// start for one that waited for none).
+    fn ends(&self, bars: &[Bar<'_>], attempts: &[Vec<usize>]) -> Vec<u64> {
+        let mut ends = vec![0u64; self.tasks.len()];
+        for &task in &self.order {
+            ends[task] = match attempts[task].last() {
+                Some(&bar) => bars[bar].end(),
+                None => self.ready_at(task, &ends),
+            };
+        }
+        ends
+    }
+
+    /// When the last of the tasks `task` waited for ended, by `ends`.
+    fn ready_at(&self, task: usize, ends: &[u64]) -> u64 {
+        self.deps[task]
+            .iter()
+            .map(|&dep| ends[dep])
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Moves each attempt to start no earlier than the end of what it
+    /// waited for: the tasks its task waited for, and its own earlier
+    /// attempt. For starts known to whole seconds only.
+    fn after_what_they_waited_for(&self, bars: &mut [Bar<'_>]) {
+        let attempts = self.attempts(bars);
+        let mut ends = vec![0u64; self.tasks.len()];
+        for &task in &self.order {
+            let mut floor = self.ready_at(task, &ends);
+            for &bar in &attempts[task] {
+                bars[bar].start = bars[bar].start.max(floor);
+                floor = bars[bar].end();
+            }
+            ends[task] = floor;
+        }
+    }
+
+    /// From the task that ended last, each step to the task it waited for
+    /// that ended latest: the names on that path, the bars of every
+    /// attempt of its tasks (first to last), and how long its tasks
+    /// waited for a place after what they waited for had ended.
+    fn critical_path(
+        &self,
+        bars: &[Bar<'_>],
+        attempts: &[Vec<usize>],
+        ends: &[u64],
+    ) -> (Vec<&'a str>, Vec<usize>, u64) {
+        let latest = |candidates: &mut dyn Iterator<Item = usize>| {
+            candidates.max_by_key(|&task| (ends[task], std::cmp::Reverse(task)))
         };
-        chain_lengths(&order, &dependents, work)
+        let mut current =
+            latest(&mut (0..self.tasks.len()).filter(|&task| !attempts[task].is_empty()));
+        let mut path: Vec<usize> = Vec::new();
+        let mut on_path = vec![false; self.tasks.len()];
+        while let Some(task) = current {
+            if on_path[task] {
+                break;
+            }
+            on_path[task] = true;
+            path.push(task);
+            current = latest(&mut self.deps[task].iter().copied());
+        }
+        path.reverse();
+        let mut wait = 0u64;
+        let mut critical = Vec::new();
+        for &task in &path {
+            if let Some(&first) = attempts[task].first() {
+                wait = wait
+                    .saturating_add(bars[first].start.saturating_sub(self.ready_at(task, ends)));
+            }
+            critical.extend(&attempts[task]);
+        }
+        let names = path
+            .iter()
+            .map(|&task| self.tasks[task].name.as_str())
+            .collect();
+        (names, critical, wait)
+    }
+
+    /// The longest chain of recorded work (every attempt of each task)
+    /// through the graph.
+    fn longest_chain(&self, bars: &[Bar<'_>], attempts: &[Vec<usize>]) -> u64 {
+        let mut dependents = vec![Vec::new(); self.tasks.len()];
+        for (task, deps) in self.deps.iter().enumerate() {
+            for &dep in deps {
+                dependents[dep].push(task);
+            }
+        }
+        let work = |task: usize| -> u64 {
+            attempts[task]
+                .iter()
+                .fold(0u64, |work, &bar| work.saturating_add(bars[bar].duration))
+        };
+        chain_lengths(&self.order, &dependents, work)
             .into_iter()
             .max()
             .unwrap_or(0)
@@ -580,6 +618,77 @@ mod tests {
         assert_eq!(timeline.bars[0].end(), 900_000);
         assert_eq!(timeline.unstarted.len(), 1);
         assert_eq!(timeline.unstarted[0].1, 900_000);
+    }
+
+    #[test]
+    fn a_task_that_never_started_is_a_step_of_the_path_at_its_dependencies_end() {
+        // a fails at 1 s; b waited for it and was skipped; c waited for b
+        // to end, whatever it did, and started at once.
+        let mut run = run_row(1);
+        run.jobs = Some(8);
+        let mut a = ran(0, "a", 0, 1000, 0, &[]);
+        a.state = TaskState::Ended(Status::Failed);
+        let b = TaskRow {
+            deps: vec!["a".into()],
+            ..task_row(1, "b", TaskState::Ended(Status::Skipped))
+        };
+        let mut c = ran(2, "c", 1000, 10, 1, &[]);
+        c.soft_deps = vec!["b".into()];
+        let tasks = [a, b, c];
+        let timeline = Timeline::of(&run, &tasks);
+        assert_eq!(timeline.critical_names(), ["a", "b", "c"]);
+        assert_eq!(timeline.queue_wait, 0);
+        assert_eq!(timeline.unstarted[0].1, 1_000_000);
+        // c was never ready before a ended.
+        assert!(
+            timeline
+                .concurrency()
+                .iter()
+                .all(|&(_, _, waiting)| waiting == 0),
+            "{:?}",
+            timeline.concurrency()
+        );
+    }
+
+    #[test]
+    fn whole_second_starts_never_put_a_task_before_what_it_waited_for() {
+        let mut run = run_row(1);
+        run.started_at = 100;
+        let row = |position, name: &str, deps: &[&str]| TaskRow {
+            started_at: Some(100),
+            duration: Some(ms(300)),
+            deps: deps.iter().map(|dep| (*dep).to_owned()).collect(),
+            ..task_row(position, name, TaskState::Ended(Status::Passed))
+        };
+        let tasks = [row(0, "a", &[]), row(1, "b", &["a"]), row(2, "c", &["b"])];
+        let timeline = Timeline::of(&run, &tasks);
+        assert!(timeline.approximate);
+        let placed: Vec<(&str, u64, usize)> = timeline
+            .bars
+            .iter()
+            .map(|bar| (bar.task.name.as_str(), bar.start, bar.lane))
+            .collect();
+        // A chain stays in one lane, one after the other.
+        assert_eq!(placed, [("a", 0, 0), ("b", 300_000, 0), ("c", 600_000, 0)]);
+        assert_eq!(timeline.critical_names(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn damaged_rows_do_not_overflow() {
+        let mut run = run_row(1);
+        run.started_at = i64::MAX;
+        let mut huge = ran(0, "huge", 0, 0, usize::MAX, &[]);
+        huge.duration = Some(Duration::MAX);
+        huge.lane = None;
+        huge.started_at = Some(i64::MIN);
+        let tasks = [huge, ran(1, "after", 0, 10, 3, &["huge"])];
+        let timeline = Timeline::of(&run, &tasks);
+        assert_eq!(timeline.bars.len(), 2);
+        let _ = (
+            timeline.lower_bound(),
+            timeline.critical_length(),
+            timeline.concurrency(),
+        );
     }
 
     #[test]

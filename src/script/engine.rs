@@ -195,6 +195,7 @@ pub(crate) fn new(dir: &Path) -> Engine {
     resolvers.push(FileModuleResolver::new_with_path(dir));
     engine.set_module_resolver(resolvers);
     register_helpers(&mut engine, dir);
+    super::view::History::register(&mut engine);
     engine
 }
 

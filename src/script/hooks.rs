@@ -67,8 +67,7 @@ impl Hooks {
 
     /// The view of task `task`, with its history.
     fn view(&self, view: TaskView<'_>) -> rhai::Dynamic {
-        let past = self.recall.as_ref().map(|recall| recall.of(view.name));
-        view.with_past(past).to_map()
+        view.with_history(self.recall.as_ref()).to_map()
     }
 
     fn call(&mut self, hook: &'static str, argument: rhai::Dynamic) {
@@ -105,18 +104,20 @@ impl Sink for Hooks {
 
     fn receive(&mut self, event: Event) {
         match event {
-            Event::TaskStarted { task, attempt, .. } => {
+            Event::TaskStarted { task, attempt, .. } if self.defined.contains(&"on_start") => {
                 let view = self.view(TaskView::started(&self.plan.tasks[task], attempt));
                 self.call("on_start", view);
             }
             Event::TaskFinished { task, result } => {
-                let view = self.view(TaskView::ended(&self.plan.tasks[task], &result));
                 let hook = if result.status == Status::Passed {
                     "on_success"
                 } else {
                     "on_failure"
                 };
-                self.call(hook, view);
+                if self.defined.contains(&hook) {
+                    let view = self.view(TaskView::ended(&self.plan.tasks[task], &result));
+                    self.call(hook, view);
+                }
             }
             Event::RunFinished { summary } => {
                 let run = run_map(

@@ -13,7 +13,7 @@ use super::load::Script;
 use super::view::TaskView;
 use crate::error::{Problem, ScriptError};
 use crate::event::TaskResult;
-use crate::record::{Past, Recall};
+use crate::record::Recall;
 use crate::report::{self, Style};
 use crate::schedule::RetryPolicy;
 use crate::source::Sources;
@@ -48,9 +48,9 @@ impl Policy {
         self
     }
 
-    /// What the history says of the task `name`, if it is known.
-    pub(crate) fn past(&self, name: &str) -> Option<Arc<Past>> {
-        self.recall.as_ref().map(|recall| recall.of(name))
+    /// Where `task.history` is read from.
+    pub(crate) fn recall(&self) -> Option<&Arc<Recall>> {
+        self.recall.as_ref()
     }
 
     fn sources(&self) -> std::sync::MutexGuard<'_, Sources> {
@@ -86,7 +86,7 @@ impl Policy {
 
 impl RetryPolicy for Policy {
     fn should_retry(&self, task: &TaskSpec, result: &TaskResult) -> bool {
-        let view = TaskView::ended(task, result).with_past(self.past(&task.name.value));
+        let view = TaskView::ended(task, result).with_history(self.recall());
         self.decide_or_retry(&view)
     }
 }

@@ -2,12 +2,12 @@
 //! with the same keys whether the task is running now or was read from the
 //! history.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rhai::{Array, Dynamic, Map};
 
 use crate::event::{Counts, Exit, Signal, TaskResult};
-use crate::record::{Past, TaskRow};
+use crate::record::{Past, Recall, TaskRow};
 use crate::task::TaskSpec;
 
 /// What a hook or a policy learns about a task.
@@ -23,9 +23,8 @@ pub(crate) struct TaskView<'a> {
     /// Seconds.
     pub(crate) duration: f64,
     pub(crate) attempt: i64,
-    /// What the history says of the task (`task.history`); none is an
-    /// empty history.
-    pub(crate) past: Option<Arc<Past>>,
+    /// Where `task.history` is read from; none is an empty history.
+    pub(crate) recall: Option<Arc<Recall>>,
 }
 
 impl<'a> TaskView<'a> {
@@ -41,7 +40,7 @@ impl<'a> TaskView<'a> {
             stderr: b"",
             duration: 0.0,
             attempt: i64::from(attempt),
-            past: None,
+            recall: None,
         }
     }
 
@@ -57,7 +56,7 @@ impl<'a> TaskView<'a> {
             stderr: result.stderr.last_bytes(),
             duration: result.duration.as_secs_f64(),
             attempt: i64::from(result.attempt),
-            past: None,
+            recall: None,
         }
     }
 
@@ -74,13 +73,13 @@ impl<'a> TaskView<'a> {
             stderr: row.stderr.last_bytes(),
             duration: row.duration.unwrap_or_default().as_secs_f64(),
             attempt: i64::from(row.attempt),
-            past: None,
+            recall: None,
         }
     }
 
-    /// The view with what the history says of the task.
-    pub(crate) fn with_past(mut self, past: Option<Arc<Past>>) -> TaskView<'a> {
-        self.past = past;
+    /// The view, with `task.history` read from `recall`.
+    pub(crate) fn with_history(mut self, recall: Option<&Arc<Recall>>) -> TaskView<'a> {
+        self.recall = recall.cloned();
         self
     }
 
@@ -106,36 +105,92 @@ impl<'a> TaskView<'a> {
         map.insert("attempt".into(), Dynamic::from(self.attempt));
         map.insert(
             "history".into(),
-            history_map(self.past.as_deref().unwrap_or(&Past::default())),
+            Dynamic::from(History {
+                recall: self.recall.clone(),
+                name: self.name.to_owned(),
+                past: Arc::new(OnceLock::new()),
+            }),
         );
         map.into()
     }
 }
 
-/// `task.history`: how the task ended in its latest runs (`outcomes`,
-/// oldest first), and the median and 95th percentile of its latest passed
-/// attempts in seconds (`p50`, `p95`; `()` without any) with how many
-/// those are (`samples`).
-fn history_map(past: &Past) -> Dynamic {
-    let seconds = |duration: Option<std::time::Duration>| {
-        duration.map_or(Dynamic::UNIT, |duration| {
-            Dynamic::from_float(duration.as_secs_f64())
-        })
-    };
-    let mut map = Map::new();
-    let outcomes: Array = past
-        .outcomes
-        .iter()
-        .map(|status| Dynamic::from(status.as_str().to_owned()))
-        .collect();
-    map.insert("outcomes".into(), outcomes.into());
-    map.insert("p50".into(), seconds(past.p50()));
-    map.insert("p95".into(), seconds(past.p95()));
-    map.insert(
-        "samples".into(),
-        Dynamic::from(i64::try_from(past.durations.len()).unwrap_or(i64::MAX)),
-    );
-    map.into()
+/// `task.history`: what the history says of a task, read from the
+/// database the first time a script asks for one of its fields, so that
+/// a script that never looks costs nothing. Its fields: `outcomes` (how
+/// the task ended in its latest runs, oldest first), `p50` and `p95` (of
+/// its latest passed attempts, in seconds; `()` without any) and
+/// `samples` (how many those are).
+#[derive(Clone)]
+pub(crate) struct History {
+    recall: Option<Arc<Recall>>,
+    name: String,
+    past: Arc<OnceLock<Arc<Past>>>,
+}
+
+impl History {
+    fn past(&self) -> Arc<Past> {
+        Arc::clone(self.past.get_or_init(|| {
+            self.recall
+                .as_ref()
+                .map_or_else(Arc::default, |recall| recall.of(&self.name))
+        }))
+    }
+
+    fn outcomes(&mut self) -> Array {
+        self.past()
+            .outcomes
+            .iter()
+            .map(|status| Dynamic::from(status.as_str().to_owned()))
+            .collect()
+    }
+
+    fn p50(&mut self) -> Dynamic {
+        seconds(self.past().p50())
+    }
+
+    fn p95(&mut self) -> Dynamic {
+        seconds(self.past().p95())
+    }
+
+    fn samples(&mut self) -> i64 {
+        i64::try_from(self.past().durations.len()).unwrap_or(i64::MAX)
+    }
+
+    /// How it prints: as the map it reads like.
+    fn text(&mut self) -> String {
+        let quoted: Vec<String> = self
+            .outcomes()
+            .iter()
+            .map(|outcome| format!("{:?}", outcome.to_string()))
+            .collect();
+        format!(
+            "#{{outcomes: [{}], p50: {}, p95: {}, samples: {}}}",
+            quoted.join(", "),
+            self.p50(),
+            self.p95(),
+            self.samples()
+        )
+    }
+
+    /// Makes `task.history`'s fields readable in scripts run by `engine`.
+    pub(crate) fn register(engine: &mut rhai::Engine) {
+        engine
+            .register_type_with_name::<History>("History")
+            .register_get("outcomes", History::outcomes)
+            .register_get("p50", History::p50)
+            .register_get("p95", History::p95)
+            .register_get("samples", History::samples)
+            .register_fn("to_string", History::text)
+            .register_fn("to_debug", History::text);
+    }
+}
+
+/// Seconds for a script, or `()`.
+fn seconds(duration: Option<std::time::Duration>) -> Dynamic {
+    duration.map_or(Dynamic::UNIT, |duration| {
+        Dynamic::from_float(duration.as_secs_f64())
+    })
 }
 
 /// What `on_finish` learns about the run.

@@ -144,4 +144,14 @@ fn scripts_see_the_history_of_a_task() {
         "{}",
         third.stderr
     );
+    // `taskrun retry` asks the policy with the history before the run it
+    // retries: run 2's failure came after a pass, run 3's after a failure.
+    test.with_args(&["retry", "3", "--quiet"])
+        .status(0)
+        .stdout_contains("Not retried: flip (declined by should_retry)")
+        .run();
+    test.with_args(&["retry", "2", "--quiet", "--retry-delay", "0"])
+        .status(1)
+        .stdout_lacks("Not retried")
+        .run();
 }

@@ -304,6 +304,11 @@ fn rows_from_before_exact_starts_get_rebuilt_lanes_and_say_so() {
     assert_eq!(trace["otherData"]["approximate"], true);
     let events = complete(&trace, 1);
     assert_eq!(events.len(), 3);
+    // c, which waited for a, is drawn after it, also on the path's track.
+    let critical = complete(&trace, 2);
+    assert_eq!(critical.len(), 2, "{critical:?}");
+    let end = critical[0]["ts"].as_u64().unwrap() + critical[0]["dur"].as_u64().unwrap();
+    assert!(end <= critical[1]["ts"].as_u64().unwrap(), "{critical:?}");
     let page = test.exec(&["show", "--html", "-"]).stdout;
     parse(&page);
     assert!(page.contains("their lanes are rebuilt"), "{page}");
