@@ -639,6 +639,17 @@ pub enum Error {
     )]
     ReportIsDatabase { path: PathBuf, what: String },
 
+    #[error("{what} and {other} would both be written to `{}`", path.display())]
+    #[diagnostic(
+        code(run::reports_share_a_path),
+        help("one would overwrite the other; give each its own path")
+    )]
+    ReportsShareAPath {
+        path: PathBuf,
+        what: String,
+        other: String,
+    },
+
     #[error("cannot retry run #{run}: {why}")]
     #[diagnostic(code(history::retry_script), help("{help}"))]
     RetryScript { run: i64, why: String, help: String },
@@ -757,6 +768,7 @@ impl Error {
             | Error::RetryScript { .. }
             | Error::RetryRunning { .. }
             | Error::ReportIsDatabase { .. }
+            | Error::ReportsShareAPath { .. }
             | Error::CannotWrite { .. }
             | Error::InvalidTask { .. }
             | Error::SlurmUnavailable { .. }

@@ -573,7 +573,8 @@ fn refuse_database(exec: &ExecArgs, plan: &Plan, db: &Path) -> Result<(), Error>
 }
 
 /// Refuses a path in `reports` (with what would be written there) that
-/// is the history database at `db` or one of its files.
+/// is the history database at `db` or one of its files, or that two
+/// reports share (`-`, standard output, among them).
 pub(super) fn refuse_overwriting(db: &Path, reports: Vec<(PathBuf, &str)>) -> Result<(), Error> {
     let mut places = Places::default();
     let mut files = Vec::new();
@@ -582,12 +583,44 @@ pub(super) fn refuse_overwriting(db: &Path, reports: Vec<(PathBuf, &str)>) -> Re
         name.push(suffix);
         files.push(places.of(Path::new(&name)));
     }
+    let mut taken: std::collections::HashMap<Place, &str> = std::collections::HashMap::new();
     for (path, what) in reports {
-        let place = places.of(&path);
+        let place = if path.as_os_str() == "-" {
+            Place {
+                inode: None,
+                name: Some(path.clone()),
+            }
+        } else {
+            places.of(&path)
+        };
         if files.iter().any(|file| file.is(&place)) {
             return Err(Error::ReportIsDatabase {
                 path,
                 what: what.to_owned(),
+            });
+        }
+        // Where a file exists, its inode says which it is; where not, its
+        // name in its directory, or, in a directory that does not exist
+        // (which writing it will say), the path as given.
+        let key = match (place.inode, place.name) {
+            (Some(inode), _) => Place {
+                inode: Some(inode),
+                name: None,
+            },
+            (None, Some(name)) => Place {
+                inode: None,
+                name: Some(name),
+            },
+            (None, None) => Place {
+                inode: None,
+                name: Some(path.clone()),
+            },
+        };
+        if let Some(other) = taken.insert(key, what) {
+            return Err(Error::ReportsShareAPath {
+                path,
+                what: other.to_owned(),
+                other: what.to_owned(),
             });
         }
     }
@@ -596,7 +629,7 @@ pub(super) fn refuse_overwriting(db: &Path, reports: Vec<(PathBuf, &str)>) -> Re
 
 /// Where a file is: its device and inode, if it exists, and its name in
 /// its directory (the directory's real path), if that exists.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 struct Place {
     inode: Option<(u64, u64)>,
     name: Option<PathBuf>,

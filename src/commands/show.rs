@@ -70,7 +70,6 @@ pub(crate) fn show(
         let reports = files
             .iter()
             .filter_map(|&(path, what, _)| Some((path?.to_owned(), what)))
-            .filter(|(path, _)| path.as_os_str() != "-")
             .collect();
         refuse_overwriting(db, reports)?;
         for (path, what, make) in files {

@@ -333,6 +333,25 @@ fn reports_never_overwrite_the_database() {
         std::fs::read(test.path().join("taskrun.db")).unwrap(),
         before
     );
+    // Nor one another.
+    test.with_args(&[
+        "run",
+        "tasks.txt",
+        "--quiet",
+        "--junit",
+        "r.out",
+        "--html",
+        "./r.out",
+    ])
+    .status(2)
+    .stderr_contains("run::reports_share_a_path")
+    .stderr_contains("the JUnit report and the HTML report would both be written to `./r.out`")
+    .run();
+    test.with_args(&["show", "--trace", "-", "--html", "-"])
+        .status(2)
+        .stderr_contains("the trace and the HTML report would both be written to `-`")
+        .run();
+    assert!(!test.path().join("r.out").exists());
     // A report path that cannot be written stops the run before it starts.
     test.with_args(&[
         "run",
