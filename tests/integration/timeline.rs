@@ -295,10 +295,16 @@ fn rows_from_before_exact_starts_get_rebuilt_lanes_and_say_so() {
     test.with_args(&["run", "tasks.txt", "--quiet"])
         .status(0)
         .run();
-    // What a database written before start_us and slot existed holds.
+    // What a database written before start_us and slot existed holds
+    // (and durations that make a → c the critical path whatever the
+    // machine's speed).
     let db = rusqlite::Connection::open(test.path().join("taskrun.db")).unwrap();
-    db.execute("UPDATE tasks SET start_us = NULL, slot = NULL", [])
-        .unwrap();
+    db.execute(
+        "UPDATE tasks SET start_us = NULL, slot = NULL,
+             duration_ms = CASE name WHEN 'b' THEN 10 ELSE 100 END",
+        [],
+    )
+    .unwrap();
     drop(db);
     let trace: Value = serde_json::from_str(&test.exec(&["show", "--trace", "-"]).stdout).unwrap();
     assert_eq!(trace["otherData"]["approximate"], true);
