@@ -5,6 +5,7 @@
 //! thread; nothing here calls back into the scheduler.
 
 mod durations;
+mod index;
 mod liveness;
 mod prune;
 mod recorder;
@@ -15,6 +16,7 @@ mod store;
 mod write;
 
 pub(crate) use durations::Known;
+pub(crate) use index::Indexed;
 pub(crate) use liveness::ProcessId;
 pub(crate) use prune::Deleted;
 pub(crate) use recorder::Recorder;

@@ -7,10 +7,13 @@
 //! `tasks` table, which holds every task's output, to be copied whole
 //! into a new one on upgrade (SQLite cannot change a column's key in
 //! place), and a cascade still only happens on connections that turn
-//! foreign keys on, which the `sqlite3` shell does not.
+//! foreign keys on, which the `sqlite3` shell does not. The same goes for
+//! the rows' entries in the full-text index: they are deleted by row id
+//! first, so no search finds a pruned row.
 
 use rusqlite::params;
 
+use super::index;
 use super::store::{Store, StoreError};
 
 /// How many rows a deletion removes (or would).
@@ -43,9 +46,11 @@ impl Store {
             let mut tasks = transaction.prepare("DELETE FROM tasks WHERE run_id = ?1")?;
             let mut runs = transaction.prepare("DELETE FROM runs WHERE id = ?1")?;
             for id in ids {
+                index::forget_run(transaction, *id)?;
                 deleted.task_rows += u64::try_from(tasks.execute(params![id])?).unwrap_or(u64::MAX);
                 runs.execute(params![id])?;
             }
+            index::forget_orphans(transaction)?;
             deleted.orphan_rows = transaction
                 .execute(
                     "DELETE FROM tasks WHERE run_id NOT IN (SELECT id FROM runs)",
@@ -53,6 +58,7 @@ impl Store {
                 )?
                 .try_into()
                 .unwrap_or(u64::MAX);
+            index::lower_mark(transaction)?;
             Ok(deleted)
         })
     }
