@@ -11,6 +11,7 @@ mod prune;
 mod recorder;
 mod rows;
 mod schema;
+mod search;
 mod stats;
 mod store;
 mod write;
@@ -23,6 +24,9 @@ pub(crate) use recorder::Recorder;
 #[cfg(test)]
 pub(crate) use rows::Lane;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
+#[cfg(test)]
+pub(crate) use search::Cut;
+pub(crate) use search::{Found, Group, Match, Search, SearchError, fts_query};
 pub(crate) use stats::{Runs, TaskStats, Window, quantile};
 pub(crate) use store::Store;
 pub use store::StoreError;
