@@ -123,7 +123,8 @@ pub(crate) struct EmptyQuery;
 /// The FTS5 query for `text`: a phrase of its words (in `"…"`, with any
 /// `"` doubled, so that no character of it is FTS5 syntax), or, with
 /// `raw`, the text itself; within one stream's column if `stream` says
-/// so. Text with no character a word is made of looks for nothing.
+/// so. Escape sequences are left out of a phrase, as they are of the
+/// indexed text. Text with no character a word is made of looks for nothing.
 pub(crate) fn fts_query(
     text: &str,
     raw: bool,
@@ -135,7 +136,8 @@ pub(crate) fn fts_query(
     let query = if raw {
         text.to_owned()
     } else {
-        format!("\"{}\"", text.replace('"', "\"\""))
+        // As the output is indexed: escape sequences are not words.
+        format!("\"{}\"", crate::ansi::strip(text).replace('"', "\"\""))
     };
     Ok(match stream {
         None => query,
@@ -566,6 +568,269 @@ mod tests {
             assert!(
                 matches!(&bad, Err(SearchError::Query(message)) if message.contains(says)),
                 "{query}: {bad:?}"
+            );
+        }
+    }
+}
+
+/// Search checked against a brute-force matcher over a generated corpus:
+/// the index, and the scan, find exactly the rows whose text holds the
+/// phrase's words in a row, by the tokenizer's rules written out again.
+#[cfg(test)]
+mod brute_force {
+    use super::*;
+    use crate::testing::store;
+
+    /// A small seeded generator (xorshift64*), so a failure repeats.
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % u64::try_from(n).unwrap()).unwrap()
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+    }
+
+    const WORDS: &[&str] = &[
+        "error",
+        "Error",
+        "ERROR",
+        "warning",
+        "café",
+        "CAFÉ",
+        "cafe",
+        "naïve",
+        "naive",
+        "résumé",
+        "resume",
+        "façade",
+        "über",
+        "Über",
+        "x86_64",
+        "E0308",
+        "404",
+        "ok",
+        "connect",
+        "refused",
+        "ECONNREFUSED",
+        "can't",
+        "don't",
+        "São",
+        "Paulo",
+        "año",
+        "niño",
+        "Ñandú",
+        "test",
+        "tests",
+        "build",
+        "mañana",
+        "crème",
+        "brûlée",
+        "done",
+        "and",
+        "or",
+        "NEAR",
+        "not",
+        "main",
+        "rs",
+        "panic",
+        "at",
+        "src",
+    ];
+
+    const GAPS: &[&str] = &[
+        " ",
+        "  ",
+        ", ",
+        ": ",
+        "[",
+        "]",
+        "(",
+        ")",
+        ".",
+        "::",
+        "/",
+        "\"",
+        "'",
+        " - ",
+        "\r\n",
+        "\n",
+        "\t",
+        "=",
+        "->",
+        " \u{1b}[31m",
+        "\u{1b}[0m ",
+        "\u{1b}[1;32m",
+        " | ",
+        "_",
+    ];
+
+    fn text(random: &mut Random) -> String {
+        let words = random.below(25);
+        let mut text = String::new();
+        for _ in 0..words {
+            text.push_str(random.pick(WORDS));
+            text.push_str(random.pick(GAPS));
+        }
+        text
+    }
+
+    /// The tokenizer's rules (unicode61, remove_diacritics 2) for the
+    /// characters the corpus holds: words are runs of letters and digits,
+    /// folded to lower case without their accents; escape sequences are
+    /// not text.
+    fn tokens(text: &str) -> Vec<String> {
+        let mut plain = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // The corpus's escapes are all `ESC [`, parameters and a
+                // final letter (`m`, or `M` in a query put in upper case).
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(c);
+            }
+        }
+        plain
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(|word| {
+                word.chars()
+                    .flat_map(char::to_lowercase)
+                    .map(bare)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn bare(c: char) -> char {
+        match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            'ñ' => 'n',
+            c => c,
+        }
+    }
+
+    fn holds(text: &str, phrase: &[String]) -> bool {
+        tokens(text)
+            .windows(phrase.len())
+            .any(|window| window == phrase)
+    }
+
+    #[test]
+    fn two_hundred_random_phrases_find_what_brute_force_finds() {
+        let mut random = Random(0x5eed_cafe_f00d_1234);
+        let (_dir, mut store) = store();
+        let run = store.add_run(0, &[]);
+        let mut rows = Vec::new();
+        for row in 0..300 {
+            let (stdout, stderr) = (text(&mut random), text(&mut random));
+            store.add_output_row(run, &format!("t{row}"), &stdout, &stderr);
+            rows.push((format!("t{row}"), stdout, stderr));
+        }
+        let find = |store: &Store, query: &str, stream: Option<Stream>| -> BTreeSet<String> {
+            let found = store
+                .search(&Search {
+                    query: &fts_query(query, false, stream).unwrap(),
+                    runs: None,
+                    wanted: &|_| true,
+                    limit: usize::MAX,
+                })
+                .unwrap();
+            assert_eq!(found.more, 0);
+            found.groups.into_iter().map(|group| group.name).collect()
+        };
+        let mut queries = Vec::new();
+        while queries.len() < 200 {
+            // Mostly a stretch of a row's own text, punctuation and all,
+            // sometimes in upper case; else words that may be anywhere.
+            let query = if random.below(4) > 0 {
+                let (_, stdout, stderr) = &rows[random.below(rows.len())];
+                let source: Vec<char> = if random.below(2) == 0 { stdout } else { stderr }
+                    .chars()
+                    .collect();
+                if source.is_empty() {
+                    continue;
+                }
+                let mut from = random.below(source.len());
+                let mut to = (from + 1 + random.below(30)).min(source.len());
+                // Mostly whole words at both ends; now and then a part.
+                if random.below(5) > 0 {
+                    while from > 0 && source[from - 1].is_alphanumeric() {
+                        from -= 1;
+                    }
+                    while to < source.len() && source[to].is_alphanumeric() {
+                        to += 1;
+                    }
+                }
+                let query: String = source[from..to].iter().collect();
+                if random.below(3) == 0 {
+                    query.to_uppercase()
+                } else {
+                    query
+                }
+            } else {
+                format!("{} {}", random.pick(WORDS), random.pick(WORDS))
+            };
+            if !tokens(&query).is_empty() {
+                queries.push(query);
+            }
+        }
+        let stream = |random: &mut Random| match random.below(4) {
+            0 => Some(Stream::Stdout),
+            1 => Some(Stream::Stderr),
+            _ => None,
+        };
+        let streams: Vec<Option<Stream>> = queries.iter().map(|_| stream(&mut random)).collect();
+        let expected: Vec<BTreeSet<String>> = queries
+            .iter()
+            .zip(&streams)
+            .map(|(query, stream)| {
+                let phrase = tokens(query);
+                rows.iter()
+                    .filter(|(_, stdout, stderr)| {
+                        (*stream != Some(Stream::Stderr) && holds(stdout, &phrase))
+                            || (*stream != Some(Stream::Stdout) && holds(stderr, &phrase))
+                    })
+                    .map(|(name, _, _)| name.clone())
+                    .collect()
+            })
+            .collect();
+        let finding = expected.iter().filter(|rows| !rows.is_empty()).count();
+        assert!(finding > 100, "most queries find something: {finding}");
+        // Nothing indexed yet: every row is scanned.
+        for ((query, stream), expected) in queries.iter().zip(&streams).zip(&expected) {
+            assert_eq!(
+                &find(&store, query, *stream),
+                expected,
+                "scanned: {query:?}"
+            );
+        }
+        store.index_output(&mut |_| {}).unwrap();
+        for ((query, stream), expected) in queries.iter().zip(&streams).zip(&expected) {
+            assert_eq!(
+                &find(&store, query, *stream),
+                expected,
+                "indexed: {query:?}"
             );
         }
     }
