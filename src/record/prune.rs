@@ -144,6 +144,29 @@ mod tests {
     }
 
     #[test]
+    fn pruned_rows_leave_nothing_in_the_output_index() {
+        let (_dir, mut store) = store();
+        let old = store.add_run(0, &[]);
+        store.add_output_row(old, "a", "needle", "");
+        let kept = store.add_run(0, &[]);
+        let row = store.add_output_row(kept, "a", "", "needle");
+        store.index_output(&mut |_| {}).unwrap();
+        let entries = |store: &Store| -> Vec<i64> {
+            store
+                .connection
+                .prepare("SELECT rowid FROM output_fts WHERE output_fts MATCH 'needle'")
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(entries(&store).len(), 2);
+        store.delete_runs(&[old], false).unwrap();
+        assert_eq!(entries(&store), [row]);
+    }
+
+    #[test]
     fn a_run_cannot_be_deleted_from_under_its_task_rows() {
         let (_dir, mut store) = store();
         let run = record(&mut store, "a: true\n");

@@ -278,6 +278,9 @@ fn scan(
             continue;
         }
         let (stdout, stderr) = row_texts(row, 3)?;
+        if stdout.is_empty() && stderr.is_empty() {
+            continue;
+        }
         scanned += 1;
         bytes += stdout.len() + stderr.len();
         insert.execute(params![hit.id, stdout, stderr])?;
@@ -685,7 +688,7 @@ mod brute_force {
         text
     }
 
-    /// The tokenizer's rules (unicode61, remove_diacritics 2) for the
+    /// The tokenizer's rules (`unicode61`, `remove_diacritics 2`) for the
     /// characters the corpus holds: words are runs of letters and digits,
     /// folded to lower case without their accents; escape sequences are
     /// not text.

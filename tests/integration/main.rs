@@ -28,6 +28,7 @@ mod prune;
 mod reports;
 mod run;
 mod script;
+mod search;
 mod signals;
 mod slurm;
 mod slurm_steps;
