@@ -15,7 +15,7 @@
 //! Nothing here writes the database (only the connection's `temp`
 //! tables).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
@@ -172,7 +172,9 @@ impl Store {
         let Some(oldest) = oldest else {
             return Ok(Found::default());
         };
-        let in_window = |run: i64| search.runs.is_none_or(|runs| runs.ids.contains(&run));
+        let window: Option<HashSet<i64>> =
+            search.runs.map(|runs| runs.ids.iter().copied().collect());
+        let in_window = |run: i64| window.as_ref().is_none_or(|ids| ids.contains(&run));
         let keep = |hit: &Hit| in_window(hit.run) && (search.wanted)(&hit.name);
         let mut hits = Vec::new();
         {
