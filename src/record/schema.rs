@@ -192,8 +192,9 @@ pub(super) const MIGRATIONS: [&str; 13] = [
     // lets `prune` delete a row's entries by its id (SQLite 3.43 and
     // later; the bundled one is newer). Its row ids are those of `tasks`.
     // It is filled lazily, never during a run: `meta` holds how far
-    // (`fts_indexed`, the highest task row id indexed).
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value);
+    // (`fts_indexed`, the highest task row id indexed); a table of keys,
+    // without a rowid beside its key (and so without an index of it).
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
     CREATE VIRTUAL TABLE output_fts USING fts5(stdout, stderr, content='',
         contentless_delete=1, tokenize='unicode61 remove_diacritics 2');",
 ];
@@ -278,7 +279,7 @@ pub(super) const CURRENT: &str = "CREATE TABLE runs (
         SELECT * FROM tasks AS t
         WHERE t.attempt = (SELECT MAX(u.attempt) FROM tasks AS u
                            WHERE u.run_id = t.run_id AND u.position = t.position);
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
     CREATE VIRTUAL TABLE output_fts USING fts5(stdout, stderr, content='',
         contentless_delete=1, tokenize='unicode61 remove_diacritics 2');";
 
