@@ -49,6 +49,8 @@ where
         Command::Retry(args) => commands::retry(args, color, &mut sources),
         Command::Prune(args) => commands::prune(args),
         Command::Stats(args) => commands::stats(args),
+        Command::Search(args) => commands::search(args),
+        Command::Index { db } => commands::index(&db.path),
         Command::Diff {
             a,
             b,

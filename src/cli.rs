@@ -119,6 +119,15 @@ pub(crate) enum Command {
     /// Per-task figures over recent runs: how often each passed, failed
     /// and timed out, whether it is flaky, how long it takes.
     Stats(StatsArgs),
+    /// Search the recorded output of tasks for a phrase, by task, the
+    /// newest first. Exits 0 when something matched, 1 when nothing did.
+    Search(SearchArgs),
+    /// Bring the full-text index of the recorded output up to date (what
+    /// `search` does first), and say how many rows it indexed.
+    Index {
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Compare two runs: new failures, fixes, changed commands, added and
     /// removed tasks, changed statuses, tasks much slower or faster.
     Diff {
@@ -622,6 +631,59 @@ pub(crate) struct StatsArgs {
 
     #[command(flatten)]
     pub(crate) db: DbArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SearchArgs {
+    /// What to look for: the words of a phrase, in order, whatever their
+    /// case, accents and the punctuation between them (`error[E0308]`,
+    /// `can't connect`); with --raw, an FTS5 query.
+    #[arg(value_name = "QUERY")]
+    pub(crate) query: String,
+
+    /// Only the tasks this name or glob (`test_*`) matches; may be given
+    /// more than once.
+    #[arg(long, short = 't', value_name = "GLOB")]
+    pub(crate) task: Vec<String>,
+
+    /// Only this stream of each task.
+    #[arg(long, value_enum, value_name = "STREAM")]
+    pub(crate) stream: Option<StreamArg>,
+
+    /// Only the newest N runs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with = "since")]
+    pub(crate) last: Option<u64>,
+
+    /// Only the runs that started within AGE, e.g. `7d`, `12h`.
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    pub(crate) since: Option<Duration>,
+
+    /// Show at most N tasks (the newest).
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) limit: u64,
+
+    /// Pass QUERY to FTS5 as it is: `AND`, `OR`, `NOT`, `NEAR(…)`,
+    /// `prefix*`, `"phrases"`.
+    #[arg(long)]
+    pub(crate) raw: bool,
+
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    #[command(flatten)]
+    pub(crate) db: DbArg,
+}
+
+/// The streams `search --stream` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StreamArg {
+    /// Standard output.
+    Out,
+    /// Standard error.
+    Err,
 }
 
 /// The orders of `stats`.

@@ -582,6 +582,24 @@ pub enum Error {
     )]
     BadGlob { pattern: String, why: String },
 
+    #[error("the search query `{query}` has no word to look for")]
+    #[diagnostic(
+        code(search::empty_query),
+        help(
+            "a query needs at least one letter or digit: punctuation and spaces only separate words"
+        )
+    )]
+    EmptyQuery { query: String },
+
+    #[error("`{query}` is not a query FTS5 can read: {why}")]
+    #[diagnostic(
+        code(search::bad_query),
+        help(
+            "with --raw the query is FTS5 syntax (`a AND b`, `\"a phrase\"`, `pre*`, `NEAR(a b, 5)`); quote words that hold punctuation, or drop --raw to search for the text as it is"
+        )
+    )]
+    BadQuery { query: String, why: String },
+
     #[error("run #{run} has no earlier run of the same task file to compare with")]
     #[diagnostic(
         code(history::no_earlier_run),
@@ -760,6 +778,8 @@ impl Error {
             | Error::Store(_)
             | Error::NoRuns { .. }
             | Error::BadGlob { .. }
+            | Error::EmptyQuery { .. }
+            | Error::BadQuery { .. }
             | Error::NoEarlierRun { .. }
             | Error::NoRunBack { .. }
             | Error::UnknownRun { .. }

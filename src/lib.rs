@@ -16,6 +16,7 @@
 //! text, a script or code, and run it with your own options and your own
 //! event callback.
 
+mod ansi;
 mod app;
 mod cli;
 mod commands;

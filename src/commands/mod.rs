@@ -13,6 +13,7 @@ mod help;
 mod prune;
 mod retry;
 mod run;
+mod search;
 mod show;
 mod stats;
 
@@ -23,6 +24,7 @@ pub(crate) use help::{completions, man};
 pub(crate) use prune::prune;
 pub(crate) use retry::retry;
 pub(crate) use run::run;
+pub(crate) use search::{index, search};
 pub(crate) use show::{ShowAs, history, show};
 pub(crate) use stats::stats;
 

@@ -5,17 +5,20 @@
 //! thread; nothing here calls back into the scheduler.
 
 mod durations;
+mod index;
 mod liveness;
 mod prune;
 mod recall;
 mod recorder;
 mod rows;
 mod schema;
+mod search;
 mod stats;
 mod store;
 mod write;
 
 pub(crate) use durations::Known;
+pub(crate) use index::Indexed;
 pub(crate) use liveness::ProcessId;
 pub(crate) use prune::Deleted;
 pub(crate) use recall::{Past, Recall};
@@ -23,6 +26,9 @@ pub(crate) use recorder::Recorder;
 #[cfg(test)]
 pub(crate) use rows::Lane;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
+#[cfg(test)]
+pub(crate) use search::Cut;
+pub(crate) use search::{Found, Group, Match, Search, SearchError, fts_query};
 pub(crate) use stats::{Runs, TaskStats, Window, quantile};
 pub(crate) use store::Store;
 pub use store::StoreError;

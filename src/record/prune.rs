@@ -7,10 +7,13 @@
 //! `tasks` table, which holds every task's output, to be copied whole
 //! into a new one on upgrade (SQLite cannot change a column's key in
 //! place), and a cascade still only happens on connections that turn
-//! foreign keys on, which the `sqlite3` shell does not.
+//! foreign keys on, which the `sqlite3` shell does not. The same goes for
+//! the rows' entries in the full-text index: they are deleted by row id
+//! first, so no search finds a pruned row.
 
 use rusqlite::params;
 
+use super::index;
 use super::store::{Store, StoreError};
 
 /// How many rows a deletion removes (or would).
@@ -43,9 +46,11 @@ impl Store {
             let mut tasks = transaction.prepare("DELETE FROM tasks WHERE run_id = ?1")?;
             let mut runs = transaction.prepare("DELETE FROM runs WHERE id = ?1")?;
             for id in ids {
+                index::forget_run(transaction, *id)?;
                 deleted.task_rows += u64::try_from(tasks.execute(params![id])?).unwrap_or(u64::MAX);
                 runs.execute(params![id])?;
             }
+            index::forget_orphans(transaction)?;
             deleted.orphan_rows = transaction
                 .execute(
                     "DELETE FROM tasks WHERE run_id NOT IN (SELECT id FROM runs)",
@@ -53,6 +58,7 @@ impl Store {
                 )?
                 .try_into()
                 .unwrap_or(u64::MAX);
+            index::lower_mark(transaction)?;
             Ok(deleted)
         })
     }
@@ -135,6 +141,29 @@ mod tests {
         assert_eq!(store.latest_run().unwrap(), Some(second));
         // The newest run was deleted; its number is not given again.
         assert_eq!(record(&mut store, "a: true\n"), third + 1);
+    }
+
+    #[test]
+    fn pruned_rows_leave_nothing_in_the_output_index() {
+        let (_dir, mut store) = store();
+        let old = store.add_run(0, &[]);
+        store.add_output_row(old, "a", "needle", "");
+        let kept = store.add_run(0, &[]);
+        let row = store.add_output_row(kept, "a", "", "needle");
+        store.index_output(&mut |_| {}).unwrap();
+        let entries = |store: &Store| -> Vec<i64> {
+            store
+                .connection
+                .prepare("SELECT rowid FROM output_fts WHERE output_fts MATCH 'needle'")
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(entries(&store).len(), 2);
+        store.delete_runs(&[old], false).unwrap();
+        assert_eq!(entries(&store), [row]);
     }
 
     #[test]

@@ -553,7 +553,7 @@ fn from_millis(ms: i64) -> Duration {
 }
 
 /// A column holding output: TEXT for UTF-8, a BLOB for anything else.
-fn bytes_of(value: ValueRef<'_>) -> Vec<u8> {
+pub(super) fn bytes_of(value: ValueRef<'_>) -> Vec<u8> {
     match value {
         ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.to_vec(),
         _ => Vec::new(),

@@ -23,13 +23,14 @@
 //! [`after`]), when each attempt started within its run and in which lane,
 //! and the covering index that estimates are read from; version 11 the
 //! format the task file was read in; version 12 the Slurm step and node
-//! of each attempt.
+//! of each attempt; version 13 the full-text index of the output
+//! (`output_fts`) and the `meta` table that says how far it goes.
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 12;
+pub(super) const VERSION: i64 = 13;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 12] = [
+pub(super) const MIGRATIONS: [&str; 13] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -184,6 +185,18 @@ pub(super) const MIGRATIONS: [&str; 12] = [
     // `--slurm-mode steps`) and the node.
     "ALTER TABLE tasks ADD COLUMN step_id INTEGER;
     ALTER TABLE tasks ADD COLUMN node TEXT;",
+    // 13: full-text search of the output (`taskrun search`). The index
+    // is contentless (`content=''`): the text is in `tasks` already, and
+    // what is indexed is not quite that text (escape sequences are left
+    // out, see `record::index`), so it keeps no copy; `contentless_delete`
+    // lets `prune` delete a row's entries by its id (SQLite 3.43 and
+    // later; the bundled one is newer). Its row ids are those of `tasks`.
+    // It is filled lazily, never during a run: `meta` holds how far
+    // (`fts_indexed`, the highest task row id indexed); a table of keys,
+    // without a rowid beside its key (and so without an index of it).
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE output_fts USING fts5(stdout, stderr, content='',
+        contentless_delete=1, tokenize='unicode61 remove_diacritics 2');",
 ];
 
 /// The whole schema at [`VERSION`], for a new database: what the
@@ -265,7 +278,10 @@ pub(super) const CURRENT: &str = "CREATE TABLE runs (
     CREATE VIEW task_results AS
         SELECT * FROM tasks AS t
         WHERE t.attempt = (SELECT MAX(u.attempt) FROM tasks AS u
-                           WHERE u.run_id = t.run_id AND u.position = t.position);";
+                           WHERE u.run_id = t.run_id AND u.position = t.position);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE output_fts USING fts5(stdout, stderr, content='',
+        contentless_delete=1, tokenize='unicode61 remove_diacritics 2');";
 
 /// What a migration needs done in code, after its SQL and in its
 /// transaction: `version` is the one it brings the database to.

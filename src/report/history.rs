@@ -478,7 +478,7 @@ fn millis(duration: Duration) -> u128 {
     duration.as_millis()
 }
 
-fn to_json(value: &impl Serialize) -> String {
+pub(crate) fn to_json(value: &impl Serialize) -> String {
     // Serializing plain structs of strings and numbers cannot fail.
     serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }

@@ -194,7 +194,7 @@ pub(super) fn escape(text: &str) -> String {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\u{1b}' {
-            skip_escape(&mut chars);
+            crate::ansi::skip_escape(&mut chars);
             continue;
         }
         match c {
@@ -210,29 +210,6 @@ pub(super) fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// Skips the rest of a terminal escape sequence whose ESC was just read:
-/// a CSI (`ESC [` parameters, then a final byte in `@`..`~`), an OSC
-/// (`ESC ]` text up to BEL or `ESC \\`), or a two-character one.
-fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    match chars.next() {
-        Some('[') => {
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        }
-        Some(']') => {
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                    break;
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod lines;
 mod logs;
 mod plan;
 mod progress;
+pub(crate) mod search;
 pub(crate) mod stats;
 mod terminal;
 mod timeline;

@@ -29,6 +29,7 @@ mod recall;
 mod reports;
 mod run;
 mod script;
+mod search;
 mod signals;
 mod slurm;
 mod slurm_steps;

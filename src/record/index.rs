@@ -1,0 +1,384 @@
+//! The full-text index of the captured output (`output_fts`, see the
+//! schema's migration 13): filling it, and forgetting pruned rows.
+//!
+//! The index is filled lazily, never while a run records: `taskrun
+//! search` first indexes the rows recorded since the last time, and
+//! `taskrun index` does the same on its own. `meta.fts_indexed` is the
+//! high-water mark: every task row with an id up to it has been looked
+//! at, and its output, if it had any, is in the index. Rows are taken in
+//! id order in bounded transactions, each committing the mark with the
+//! rows it indexed, so an interrupted catch-up loses nothing and resumes
+//! where it stopped. A row still pending or running in a run that is
+//! still going has no output yet: the mark stops below it (the rows
+//! above it that are done are found by scanning, see `search.rs`), and
+//! moves on once its run ends. A row of a run whose taskrun died never
+//! gets output, and does not stop it.
+//!
+//! What is indexed is the text a person reads: escape sequences left out
+//! (`\x1b[31merror` is the word `error`), both the kept start and the kept
+//! end of a truncated stream. This module writes nothing but the index
+//! and the mark.
+
+use std::collections::HashMap;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::liveness::ProcessId;
+use super::rows::bytes_of;
+use super::store::{Store, StoreError};
+
+/// The key of the high-water mark in `meta`.
+const MARK: &str = "fts_indexed";
+
+/// At most this many rows are looked at in one transaction...
+const BATCH_ROWS: i64 = 2_000;
+
+/// ...and at most about this much text is indexed in one, so that a
+/// transaction holds the write lock for a second or two at most.
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// What a catch-up did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Indexed {
+    /// Rows whose output went into the index (rows without output are
+    /// passed over, and not counted).
+    pub rows: u64,
+    /// The bytes of text they held.
+    pub bytes: u64,
+    /// Whether it stopped at a row of a run still going: the rows from
+    /// there on wait for that run to end.
+    pub waiting: bool,
+}
+
+/// What one transaction of a catch-up did.
+struct Batch {
+    indexed: Indexed,
+    /// Whether the rows ran out (or it reached a run still going).
+    done: bool,
+}
+
+impl Store {
+    /// Indexes the output of the rows recorded since the last catch-up,
+    /// in transactions of a bounded size, calling `progress` with the
+    /// totals so far after each one.
+    pub(crate) fn index_output(
+        &mut self,
+        progress: &mut dyn FnMut(Indexed),
+    ) -> Result<Indexed, StoreError> {
+        let mut total = Indexed::default();
+        loop {
+            let batch = self.write(index_batch)?;
+            total.rows += batch.indexed.rows;
+            total.bytes += batch.indexed.bytes;
+            total.waiting = batch.indexed.waiting;
+            progress(total);
+            if batch.done {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// About how many rows the next catch-up has to look at (rows above
+    /// the mark; those deleted since are counted too).
+    pub(crate) fn unindexed_rows(&self) -> Result<u64, StoreError> {
+        let mark = mark(&self.connection).map_err(|source| self.read_error(source))?;
+        let newest: i64 = self
+            .connection
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM tasks", [], |row| {
+                row.get(0)
+            })
+            .map_err(|source| self.read_error(source))?;
+        Ok(u64::try_from(newest - mark).unwrap_or(0))
+    }
+
+    /// How long a write waits for another process's lock, from now on.
+    pub(crate) fn wait_for_lock(&self, wait: std::time::Duration) -> Result<(), StoreError> {
+        self.connection
+            .busy_timeout(wait)
+            .map_err(|source| self.read_error(source))
+    }
+}
+
+/// The high-water mark (0 before the first catch-up).
+pub(super) fn mark(connection: &Connection) -> rusqlite::Result<i64> {
+    Ok(connection
+        .query_row("SELECT value FROM meta WHERE key = ?1", [MARK], |row| {
+            row.get::<_, Option<i64>>(0)
+        })
+        .optional()?
+        .flatten()
+        .unwrap_or(0))
+}
+
+fn set_mark(connection: &Connection, mark: i64) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+        .execute(params![MARK, mark])?;
+    Ok(())
+}
+
+/// Deletes the index entries of the rows of run `run` (before the rows
+/// themselves go), by row id, so no search finds them any more.
+pub(super) fn forget_run(connection: &Connection, run: i64) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached(
+            "DELETE FROM output_fts WHERE rowid IN
+                 (SELECT id FROM tasks WHERE run_id = ?1 AND id <= ?2)",
+        )?
+        .execute(params![run, mark(connection)?])?;
+    Ok(())
+}
+
+/// The same for the rows whose run is gone.
+pub(super) fn forget_orphans(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute(
+        "DELETE FROM output_fts WHERE rowid IN
+             (SELECT id FROM tasks WHERE run_id NOT IN (SELECT id FROM runs) AND id <= ?1)",
+        [mark(connection)?],
+    )?;
+    Ok(())
+}
+
+/// After rows were deleted: a mark above every row left comes down to the
+/// newest one, since SQLite gives the next row the newest id + 1, which
+/// the index must not take for one it has seen.
+pub(super) fn lower_mark(connection: &Connection) -> rusqlite::Result<()> {
+    let newest: i64 =
+        connection.query_row("SELECT COALESCE(MAX(id), 0) FROM tasks", [], |row| {
+            row.get(0)
+        })?;
+    if mark(connection)? > newest {
+        set_mark(connection, newest)?;
+    }
+    Ok(())
+}
+
+/// One stream's text as it is indexed (and searched, and shown in a
+/// snippet): `head` and, for a truncated stream, `tail`, on lines of
+/// their own, as UTF-8 (bytes that are not become U+FFFD), without escape
+/// sequences. The two control characters a snippet marks a match with
+/// become spaces (they separate words either way).
+pub(super) fn indexed_text(head: &[u8], tail: Option<&[u8]>) -> String {
+    let clean = |bytes: &[u8]| {
+        crate::ansi::strip(&String::from_utf8_lossy(bytes)).replace(['\u{1}', '\u{2}'], " ")
+    };
+    let mut text = clean(head);
+    if let Some(tail) = tail.filter(|tail| !tail.is_empty()) {
+        text.push('\n');
+        text.push_str(&clean(tail));
+    }
+    text
+}
+
+/// The columns a row's output is read from: each stream's kept start,
+/// whether it was truncated, and its kept end.
+pub(super) const OUTPUT_COLUMNS: &str =
+    "stdout, stdout_truncated, stdout_tail, stderr, stderr_truncated, stderr_tail";
+
+/// Both streams' indexed text from a row whose columns from `first` on
+/// are [`OUTPUT_COLUMNS`].
+pub(super) fn row_texts(
+    row: &rusqlite::Row<'_>,
+    first: usize,
+) -> rusqlite::Result<(String, String)> {
+    let stream = |at: usize| -> rusqlite::Result<String> {
+        let head = bytes_of(row.get_ref(at)?);
+        let truncated = !matches!(row.get_ref(at + 1)?, ValueRef::Integer(0) | ValueRef::Null);
+        let tail = if truncated {
+            Some(bytes_of(row.get_ref(at + 2)?))
+        } else {
+            None
+        };
+        Ok(indexed_text(&head, tail.as_deref()))
+    };
+    Ok((stream(first)?, stream(first + 3)?))
+}
+
+/// Whether a row in this state may still get output.
+pub(super) fn unfinished(status: &str) -> bool {
+    matches!(status, "pending" | "running")
+}
+
+/// Whether run `run` is still going: marked running, by a taskrun that
+/// is alive.
+fn run_is_live(connection: &Connection, run: i64) -> rusqlite::Result<bool> {
+    let process = connection
+        .query_row(
+            "SELECT host, pid, pid_started FROM runs WHERE id = ?1 AND status = 'running'",
+            [run],
+            |row| {
+                Ok(ProcessId {
+                    host: row.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    pid: row.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                    started: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                })
+            },
+        )
+        .optional()?;
+    Ok(process.is_some_and(|process| process.alive()))
+}
+
+/// One transaction of a catch-up: the rows above the mark, in id order,
+/// up to [`BATCH_ROWS`] of them or [`BATCH_BYTES`] of text, and the mark
+/// moved past them.
+fn index_batch(transaction: &rusqlite::Transaction<'_>) -> rusqlite::Result<Batch> {
+    lower_mark(transaction)?;
+    let mut mark = mark(transaction)?;
+    let mut indexed = Indexed::default();
+    let mut done = true;
+    let mut live: HashMap<i64, bool> = HashMap::new();
+    let mut insert = transaction.prepare_cached(
+        "INSERT OR REPLACE INTO output_fts (rowid, stdout, stderr) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut statement = transaction.prepare_cached(&format!(
+        "SELECT id, run_id, status, {OUTPUT_COLUMNS} FROM tasks WHERE id > ?1 ORDER BY id
+         LIMIT ?2"
+    ))?;
+    let mut rows = statement.query(params![mark, BATCH_ROWS])?;
+    let mut seen = 0;
+    while let Some(row) = rows.next()? {
+        seen += 1;
+        let (id, run): (i64, i64) = (row.get(0)?, row.get(1)?);
+        let status: String = row.get(2)?;
+        if unfinished(&status) {
+            let going = match live.get(&run) {
+                Some(&going) => going,
+                None => *live.entry(run).or_insert(run_is_live(transaction, run)?),
+            };
+            if going {
+                indexed.waiting = true;
+                break;
+            }
+        }
+        let (stdout, stderr) = row_texts(row, 3)?;
+        if !stdout.is_empty() || !stderr.is_empty() {
+            insert.execute(params![id, stdout, stderr])?;
+            indexed.rows += 1;
+            indexed.bytes += u64::try_from(stdout.len() + stderr.len()).unwrap_or(u64::MAX);
+        }
+        mark = id;
+        if indexed.bytes >= BATCH_BYTES {
+            done = false;
+            break;
+        }
+    }
+    if seen == BATCH_ROWS && !indexed.waiting {
+        done = false;
+    }
+    drop(rows);
+    set_mark(transaction, mark)?;
+    Ok(Batch { indexed, done })
+}
+
+/// Rows written by hand, for the tests of what reads them.
+#[cfg(test)]
+impl Store {
+    /// A passed row of run `run` with this output; its id.
+    pub(super) fn add_output_row(&self, run: i64, name: &str, stdout: &str, stderr: &str) -> i64 {
+        self.connection
+            .execute(
+                "INSERT INTO tasks (run_id, name, command, status, stdout, stderr)
+                 VALUES (?1, ?2, 'x', 'passed', ?3, ?4)",
+                params![run, name, stdout, stderr],
+            )
+            .unwrap();
+        self.connection.last_insert_rowid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::store;
+
+    fn hits(store: &Store, query: &str) -> Vec<i64> {
+        let mut statement = store
+            .connection
+            .prepare("SELECT rowid FROM output_fts WHERE output_fts MATCH ?1 ORDER BY rowid")
+            .unwrap();
+        statement
+            .query_map([query], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn catching_up_indexes_what_is_new_and_resumes_from_the_mark() {
+        let (_dir, mut store) = store();
+        let run = store.add_run(0, &[]);
+        let a = store.add_output_row(run, "a", "\u{1b}[31merror\u{1b}[0m: Café", "");
+        store.add_output_row(run, "quiet", "", "");
+        let indexed = store.index_output(&mut |_| {}).unwrap();
+        assert_eq!(indexed.rows, 1, "a row without output is not indexed");
+        assert!(!indexed.waiting);
+        assert_eq!(hits(&store, "error"), [a]);
+        assert_eq!(hits(&store, "cafe"), [a], "diacritics go");
+        let b = store.add_output_row(run, "b", "", "error again\r\n");
+        assert_eq!(store.index_output(&mut |_| {}).unwrap().rows, 1);
+        assert_eq!(hits(&store, "error"), [a, b]);
+        assert_eq!(mark(&store.connection).unwrap(), b);
+        assert_eq!(store.index_output(&mut |_| {}).unwrap().rows, 0);
+    }
+
+    #[test]
+    fn a_row_of_a_run_still_going_holds_the_mark_back() {
+        let (_dir, mut store) = store();
+        let plan = crate::testing::plan("a: true\nb: true\n");
+        let ids = store
+            .begin_run(&crate::testing::new_run(), &plan, &plan.fingerprints())
+            .unwrap();
+        store
+            .connection
+            .execute(
+                "UPDATE tasks SET status = 'passed', stdout = 'later' WHERE id = ?1",
+                [ids.tasks[1]],
+            )
+            .unwrap();
+        let indexed = store.index_output(&mut |_| {}).unwrap();
+        assert!(indexed.waiting, "this process runs it, and is alive");
+        assert_eq!(indexed.rows, 0);
+        assert_eq!(mark(&store.connection).unwrap(), 0);
+        // Once the run is over (its taskrun gone), it no longer waits.
+        store
+            .connection
+            .execute("UPDATE runs SET status = 'interrupted'", [])
+            .unwrap();
+        let indexed = store.index_output(&mut |_| {}).unwrap();
+        assert_eq!((indexed.rows, indexed.waiting), (1, false));
+        assert_eq!(hits(&store, "later"), [ids.tasks[1]]);
+    }
+
+    #[test]
+    fn forgotten_rows_leave_no_hits_and_a_reused_id_is_indexed_again() {
+        let (_dir, mut store) = store();
+        let run = store.add_run(0, &[]);
+        let a = store.add_output_row(run, "a", "alpha", "");
+        let b = store.add_output_row(run, "b", "beta", "");
+        store.index_output(&mut |_| {}).unwrap();
+        store
+            .write(|transaction| {
+                transaction.execute("DELETE FROM output_fts WHERE rowid = ?1", [b])?;
+                transaction.execute("DELETE FROM tasks WHERE id = ?1", [b])?;
+                lower_mark(transaction)
+            })
+            .unwrap();
+        assert_eq!(hits(&store, "beta"), Vec::<i64>::new());
+        assert_eq!(mark(&store.connection).unwrap(), a);
+        // SQLite gives the deleted id again; the index takes the new row.
+        let again = store.add_output_row(run, "c", "gamma", "");
+        assert_eq!(again, b);
+        store.index_output(&mut |_| {}).unwrap();
+        assert_eq!(hits(&store, "gamma"), [b]);
+        assert_eq!(hits(&store, "beta"), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_truncated_stream_is_indexed_by_its_start_and_end() {
+        assert_eq!(indexed_text(b"start", Some(b"end")), "start\nend");
+        assert_eq!(indexed_text(b"start", None), "start");
+        assert_eq!(indexed_text(b"a\x01b\x1b[1m", None), "a b");
+        assert_eq!(indexed_text(b"\xff ok", None), "\u{fffd} ok");
+    }
+}
