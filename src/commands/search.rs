@@ -16,7 +16,9 @@ use crate::cli::{SearchArgs, StreamArg};
 use crate::error::{Error, plural};
 use crate::event::Stream;
 use crate::exit_code;
-use crate::record::{Indexed, Search, SearchError, Store, StoreError, Window, fts_query};
+use crate::record::{
+    Indexed, QueryProblem, Search, SearchError, Store, StoreError, Window, fts_query,
+};
 use crate::report::history::size;
 use crate::report::search as report;
 
@@ -34,8 +36,15 @@ pub(crate) fn search(args: &SearchArgs) -> Result<u8, Error> {
         StreamArg::Out => Stream::Stdout,
         StreamArg::Err => Stream::Stderr,
     });
-    let fts = fts_query(&args.query, args.raw, stream).map_err(|_| Error::EmptyQuery {
-        query: args.query.clone(),
+    let fts = fts_query(&args.query, args.raw, stream).map_err(|problem| match problem {
+        QueryProblem::Empty => Error::EmptyQuery {
+            query: args.query.clone(),
+        },
+        QueryProblem::Unpaired => Error::BadQuery {
+            query: args.query.clone(),
+            why: "its parentheses do not pair, and with --stream it must be one whole expression"
+                .to_owned(),
+        },
     })?;
     let patterns = args
         .task

@@ -9,10 +9,17 @@
 //! id order in bounded transactions, each committing the mark with the
 //! rows it indexed, so an interrupted catch-up loses nothing and resumes
 //! where it stopped. A row still pending or running in a run that is
-//! still going has no output yet: the mark stops below it (the rows
-//! above it that are done are found by scanning, see `search.rs`), and
-//! moves on once its run ends. A row of a run whose taskrun died never
-//! gets output, and does not stop it.
+//! still going has no output yet: the mark moves past it, and its id
+//! waits in `meta.fts_waiting` (a JSON array) to be looked at again by
+//! each catch-up, and scanned by each search, until its run ends. (A run
+//! recorded on another host always counts as going, so holding the mark
+//! back at it would hold it for ever.) A row of a run whose taskrun died
+//! never gets output, and does not wait.
+//!
+//! A catch-up never keeps a run from recording: each transaction holds
+//! the write lock for at most [`BATCH_TIME`], and the next one starts
+//! [`YIELD`] later, long enough for a writer waiting on SQLite's busy
+//! handler (which looks again at most every 100 ms) to get in.
 //!
 //! What is indexed is the text a person reads: escape sequences left out
 //! (`\x1b[31merror` is the word `error`), both the kept start and the kept
@@ -30,6 +37,16 @@ use super::store::{Store, StoreError};
 
 /// The key of the high-water mark in `meta`.
 const MARK: &str = "fts_indexed";
+
+/// The key of the rows below the mark that wait for their run to end.
+const WAITING: &str = "fts_waiting";
+
+/// The longest a transaction of a catch-up goes on indexing.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The pause between two transactions of a catch-up, in which another
+/// writer (a run recording) takes the lock.
+const YIELD: std::time::Duration = std::time::Duration::from_millis(110);
 
 /// At most this many rows are looked at in one transaction...
 const BATCH_ROWS: i64 = 2_000;
@@ -67,6 +84,15 @@ impl Store {
         progress: &mut dyn FnMut(Indexed),
     ) -> Result<Indexed, StoreError> {
         let mut total = Indexed::default();
+        if self.unindexed_rows()? == 0
+            && waiting(&self.connection)
+                .map_err(|source| self.read_error(source))?
+                .is_empty()
+        {
+            // Nothing new: no write, so a search of an indexed history
+            // takes no lock at all.
+            return Ok(total);
+        }
         loop {
             let batch = self.write(index_batch)?;
             total.rows += batch.indexed.rows;
@@ -76,6 +102,7 @@ impl Store {
             if batch.done {
                 return Ok(total);
             }
+            std::thread::sleep(YIELD);
         }
     }
 
@@ -109,6 +136,27 @@ pub(super) fn mark(connection: &Connection) -> rusqlite::Result<i64> {
         .optional()?
         .flatten()
         .unwrap_or(0))
+}
+
+/// The ids of the rows below the mark that wait for their run to end.
+pub(super) fn waiting(connection: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let text: Option<String> = connection
+        .query_row("SELECT value FROM meta WHERE key = ?1", [WAITING], |row| {
+            row.get(0)
+        })
+        .optional()?
+        .flatten();
+    Ok(text
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default())
+}
+
+fn set_waiting(connection: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
+    let text = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+    connection
+        .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+        .execute(params![WAITING, text])?;
+    Ok(())
 }
 
 fn set_mark(connection: &Connection, mark: i64) -> rusqlite::Result<()> {
@@ -165,11 +213,19 @@ pub(super) fn indexed_text(head: &[u8], tail: Option<&[u8]>) -> String {
     };
     let mut text = clean(head);
     if let Some(tail) = tail.filter(|tail| !tail.is_empty()) {
-        text.push('\n');
+        // A word of its own (a private-use character) between the two,
+        // on a line of its own: what was left out between them is not
+        // there, so no phrase runs from the start's last words into the
+        // end's first ones.
+        text.push_str(GAP);
         text.push_str(&clean(tail));
     }
     text
 }
+
+/// What stands between the kept start and the kept end of a truncated
+/// stream in its indexed text.
+pub(super) const GAP: &str = "\n\u{e000}\n";
 
 /// The columns a row's output is read from: each stream's kept start,
 /// whether it was truncated, and its kept end.
@@ -219,26 +275,24 @@ fn run_is_live(connection: &Connection, run: i64) -> rusqlite::Result<bool> {
     Ok(process.is_some_and(|process| process.alive()))
 }
 
-/// One transaction of a catch-up: the rows above the mark, in id order,
-/// up to [`BATCH_ROWS`] of them or [`BATCH_BYTES`] of text, and the mark
-/// moved past them.
+/// One transaction of a catch-up: the rows that waited for their run to
+/// end, looked at again; then the rows above the mark, in id order, up
+/// to [`BATCH_ROWS`] of them, [`BATCH_BYTES`] of text or [`BATCH_TIME`],
+/// and the mark moved past them.
 fn index_batch(transaction: &rusqlite::Transaction<'_>) -> rusqlite::Result<Batch> {
+    let started = std::time::Instant::now();
     lower_mark(transaction)?;
     let mut mark = mark(transaction)?;
     let mut indexed = Indexed::default();
-    let mut done = true;
     let mut live: HashMap<i64, bool> = HashMap::new();
+    let mut still_waiting: Vec<i64> = Vec::new();
     let mut insert = transaction.prepare_cached(
         "INSERT OR REPLACE INTO output_fts (rowid, stdout, stderr) VALUES (?1, ?2, ?3)",
     )?;
-    let mut statement = transaction.prepare_cached(&format!(
-        "SELECT id, run_id, status, {OUTPUT_COLUMNS} FROM tasks WHERE id > ?1 ORDER BY id
-         LIMIT ?2"
-    ))?;
-    let mut rows = statement.query(params![mark, BATCH_ROWS])?;
-    let mut seen = 0;
-    while let Some(row) = rows.next()? {
-        seen += 1;
+    let mut take = |row: &rusqlite::Row<'_>,
+                    still_waiting: &mut Vec<i64>,
+                    indexed: &mut Indexed|
+     -> rusqlite::Result<()> {
         let (id, run): (i64, i64) = (row.get(0)?, row.get(1)?);
         let status: String = row.get(2)?;
         if unfinished(&status) {
@@ -247,8 +301,8 @@ fn index_batch(transaction: &rusqlite::Transaction<'_>) -> rusqlite::Result<Batc
                 None => *live.entry(run).or_insert(run_is_live(transaction, run)?),
             };
             if going {
-                indexed.waiting = true;
-                break;
+                still_waiting.push(id);
+                return Ok(());
             }
         }
         let (stdout, stderr) = row_texts(row, 3)?;
@@ -257,17 +311,40 @@ fn index_batch(transaction: &rusqlite::Transaction<'_>) -> rusqlite::Result<Batc
             indexed.rows += 1;
             indexed.bytes += u64::try_from(stdout.len() + stderr.len()).unwrap_or(u64::MAX);
         }
-        mark = id;
-        if indexed.bytes >= BATCH_BYTES {
+        Ok(())
+    };
+    let columns = format!("SELECT id, run_id, status, {OUTPUT_COLUMNS} FROM tasks");
+    {
+        // A row that waited and is gone (pruned) waits no more.
+        let mut again = transaction.prepare_cached(&format!("{columns} WHERE id = ?1"))?;
+        for id in waiting(transaction)? {
+            let mut rows = again.query([id])?;
+            if let Some(row) = rows.next()? {
+                take(row, &mut still_waiting, &mut indexed)?;
+            }
+        }
+    }
+    let mut statement =
+        transaction.prepare_cached(&format!("{columns} WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
+    let mut rows = statement.query(params![mark, BATCH_ROWS])?;
+    let mut seen = 0;
+    let mut done = true;
+    while let Some(row) = rows.next()? {
+        seen += 1;
+        take(row, &mut still_waiting, &mut indexed)?;
+        mark = row.get(0)?;
+        if indexed.bytes >= BATCH_BYTES || started.elapsed() >= BATCH_TIME {
             done = false;
             break;
         }
     }
-    if seen == BATCH_ROWS && !indexed.waiting {
+    if seen == BATCH_ROWS {
         done = false;
     }
     drop(rows);
+    indexed.waiting = !still_waiting.is_empty();
     set_mark(transaction, mark)?;
+    set_waiting(transaction, &still_waiting)?;
     Ok(Batch { indexed, done })
 }
 
@@ -323,31 +400,44 @@ mod tests {
     }
 
     #[test]
-    fn a_row_of_a_run_still_going_holds_the_mark_back() {
+    fn a_row_of_a_run_still_going_waits_and_the_rows_after_it_do_not() {
         let (_dir, mut store) = store();
-        let plan = crate::testing::plan("a: true\nb: true\n");
+        let plan = crate::testing::plan("a: true\nb: true\nc: true\n");
         let ids = store
             .begin_run(&crate::testing::new_run(), &plan, &plan.fingerprints())
             .unwrap();
-        store
-            .connection
-            .execute(
-                "UPDATE tasks SET status = 'passed', stdout = 'later' WHERE id = ?1",
-                [ids.tasks[1]],
-            )
-            .unwrap();
+        let finish = |store: &Store, task: usize, output: &str| {
+            store
+                .connection
+                .execute(
+                    "UPDATE tasks SET status = 'passed', stdout = ?2 WHERE id = ?1",
+                    params![ids.tasks[task], output],
+                )
+                .unwrap();
+        };
+        finish(&store, 1, "later");
         let indexed = store.index_output(&mut |_| {}).unwrap();
         assert!(indexed.waiting, "this process runs it, and is alive");
-        assert_eq!(indexed.rows, 0);
-        assert_eq!(mark(&store.connection).unwrap(), 0);
-        // Once the run is over (its taskrun gone), it no longer waits.
+        assert_eq!(indexed.rows, 1, "the row done after the one still going");
+        assert_eq!(hits(&store, "later"), [ids.tasks[1]]);
+        assert_eq!(mark(&store.connection).unwrap(), ids.tasks[2]);
+        assert_eq!(
+            waiting(&store.connection).unwrap(),
+            [ids.tasks[0], ids.tasks[2]]
+        );
+        // The run goes on: a row that was waiting is indexed once done.
+        finish(&store, 0, "sooner");
+        let indexed = store.index_output(&mut |_| {}).unwrap();
+        assert_eq!((indexed.rows, indexed.waiting), (1, true));
+        assert_eq!(hits(&store, "sooner"), [ids.tasks[0]]);
+        // Once the run is over (its taskrun gone), nothing waits.
         store
             .connection
             .execute("UPDATE runs SET status = 'interrupted'", [])
             .unwrap();
         let indexed = store.index_output(&mut |_| {}).unwrap();
-        assert_eq!((indexed.rows, indexed.waiting), (1, false));
-        assert_eq!(hits(&store, "later"), [ids.tasks[1]]);
+        assert_eq!((indexed.rows, indexed.waiting), (0, false));
+        assert!(waiting(&store.connection).unwrap().is_empty());
     }
 
     #[test]
@@ -374,9 +464,72 @@ mod tests {
         assert_eq!(hits(&store, "beta"), Vec::<i64>::new());
     }
 
+    /// A long catch-up lets a run that records meanwhile write: it gives
+    /// the lock up between its transactions, for longer than SQLite's
+    /// busy handler waits between two tries.
+    #[test]
+    fn a_long_catch_up_lets_others_write() {
+        let (dir, mut store) = store();
+        let run = store.add_run(0, &[]);
+        let words = (0..600)
+            .map(|i| format!("word{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        store.connection.execute_batch("BEGIN").unwrap();
+        for i in 0..6000 {
+            store.add_output_row(run, &format!("t{i}"), &words, "");
+        }
+        store.connection.execute_batch("COMMIT").unwrap();
+        let path = dir.path().join("t.db");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let other = Connection::open(path).unwrap();
+            other
+                .busy_timeout(std::time::Duration::from_secs(20))
+                .unwrap();
+            let asked = std::time::Instant::now();
+            other
+                .execute_batch(
+                    "BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('w', 1); COMMIT",
+                )
+                .unwrap();
+            asked.elapsed()
+        });
+        let started = std::time::Instant::now();
+        let indexed = store.index_output(&mut |_| {}).unwrap();
+        let took = started.elapsed();
+        let waited = writer.join().unwrap();
+        assert_eq!(indexed.rows, 6000);
+        // Only meaningful when the catch-up outlasted the writer's start.
+        if took > std::time::Duration::from_millis(1500) {
+            assert!(
+                waited < std::time::Duration::from_secs(1),
+                "the writer waited {waited:?} of a {took:?} catch-up"
+            );
+        }
+    }
+
+    #[test]
+    fn no_phrase_runs_across_what_a_truncated_stream_left_out() {
+        let (_dir, mut store) = store();
+        let run = store.add_run(0, &[]);
+        let id = store.add_output_row(run, "cut", "", "");
+        store
+            .connection
+            .execute(
+                "UPDATE tasks SET stdout = 'the end of the start', stdout_truncated = 1,
+                     stdout_tail = 'start of the end' WHERE id = ?1",
+                [id],
+            )
+            .unwrap();
+        store.index_output(&mut |_| {}).unwrap();
+        assert_eq!(hits(&store, "\"start of the end\""), [id]);
+        assert!(hits(&store, "\"the start start of\"").is_empty());
+    }
+
     #[test]
     fn a_truncated_stream_is_indexed_by_its_start_and_end() {
-        assert_eq!(indexed_text(b"start", Some(b"end")), "start\nend");
+        assert_eq!(indexed_text(b"start", Some(b"end")), "start\n\u{e000}\nend");
         assert_eq!(indexed_text(b"start", None), "start");
         assert_eq!(indexed_text(b"a\x01b\x1b[1m", None), "a b");
         assert_eq!(indexed_text(b"\xff ok", None), "\u{fffd} ok");

@@ -28,7 +28,7 @@ pub(crate) use rows::Lane;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
 #[cfg(test)]
 pub(crate) use search::Cut;
-pub(crate) use search::{Found, Group, Match, Search, SearchError, fts_query};
+pub(crate) use search::{Found, Group, Match, QueryProblem, Search, SearchError, fts_query};
 pub(crate) use stats::{Runs, TaskStats, Window, quantile};
 pub(crate) use store::Store;
 pub use store::StoreError;

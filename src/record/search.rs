@@ -4,8 +4,8 @@
 //!
 //! The rows up to the index's high-water mark are found in the index
 //! (`output_fts`). The rows above it (those a catch-up could not index:
-//! the database is read-only or locked, or they sit above a row of a run
-//! still going) are scanned: their text goes, a slice at a time, into an
+//! the database is read-only or locked), and those below it that wait
+//! for their run to end (and may be done by now), are scanned: their text goes, a slice at a time, into an
 //! FTS5 table of the connection's own (`temp`, which even a read-only
 //! connection can write), made with the same tokenizer, and the same
 //! query runs there. So both ways follow exactly the same rules, `--raw`
@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
-use super::index::{OUTPUT_COLUMNS, mark, row_texts};
+use super::index::{OUTPUT_COLUMNS, mark, row_texts, waiting};
 use super::stats::Runs;
 use super::store::{Store, StoreError};
 use crate::event::Stream;
@@ -118,22 +118,32 @@ impl From<StoreError> for SearchError {
 
 /// A query with nothing to look for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct EmptyQuery;
+pub(crate) enum QueryProblem {
+    /// No word to look for.
+    Empty,
+    /// A `--raw` query whose parentheses do not pair, which within one
+    /// stream's column filter would reach outside it.
+    Unpaired,
+}
 
 /// The FTS5 query for `text`: a phrase of its words (in `"…"`, with any
 /// `"` doubled, so that no character of it is FTS5 syntax), or, with
 /// `raw`, the text itself; within one stream's column if `stream` says
 /// so. Escape sequences are left out of a phrase, as they are of the
-/// indexed text. Text with no character a word is made of looks for nothing.
+/// indexed text. Text with no character a word is made of (escape
+/// sequences aside) looks for nothing.
 pub(crate) fn fts_query(
     text: &str,
     raw: bool,
     stream: Option<Stream>,
-) -> Result<String, EmptyQuery> {
-    if !text.chars().any(is_word_char) {
-        return Err(EmptyQuery);
+) -> Result<String, QueryProblem> {
+    if !crate::ansi::strip(text).chars().any(is_word_char) {
+        return Err(QueryProblem::Empty);
     }
     let query = if raw {
+        if stream.is_some() && !paired(text) {
+            return Err(QueryProblem::Unpaired);
+        }
         text.to_owned()
     } else {
         // As the output is indexed: escape sequences are not words.
@@ -144,6 +154,25 @@ pub(crate) fn fts_query(
         Some(Stream::Stdout) => format!("{{stdout}} : ({query})"),
         Some(Stream::Stderr) => format!("{{stderr}} : ({query})"),
     })
+}
+
+/// Whether every `(` of an FTS5 query outside `"…"` has its `)` after it.
+fn paired(query: &str) -> bool {
+    let mut depth = 0usize;
+    let mut quoted = false;
+    for c in query.chars() {
+        match c {
+            // A doubled `"` inside a string closes and opens it again.
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => match depth.checked_sub(1) {
+                Some(less) => depth = less,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    depth == 0 && !quoted
 }
 
 /// Whether the tokenizer counts `c` as part of a word: letters, digits
@@ -246,13 +275,17 @@ fn scan(
     keep: &dyn Fn(&Hit) -> bool,
     hits: &mut Vec<Hit>,
 ) -> rusqlite::Result<u64> {
+    // The rows above the mark, and those below it that waited for their
+    // run to end (and may have ended since).
+    let waiting = serde_json::to_string(&waiting(connection)?).unwrap_or_else(|_| "[]".into());
     let mut statement = connection.prepare(&format!(
         "SELECT id, name, run_id, {OUTPUT_COLUMNS} FROM tasks
-         WHERE id > ?1 AND run_id >= ?2 AND status NOT IN ('pending', 'running')
+         WHERE (id > ?1 OR id IN (SELECT value FROM json_each(?3))) AND run_id >= ?2
+             AND status NOT IN ('pending', 'running')
              AND (stdout IS NOT NULL OR stderr IS NOT NULL)
          ORDER BY id"
     ))?;
-    let mut rows = statement.query(params![mark, oldest])?;
+    let mut rows = statement.query(params![mark, oldest, waiting])?;
     let mut scanned = 0;
     let mut slice: HashMap<i64, Hit> = HashMap::new();
     let mut bytes = 0;
@@ -303,16 +336,18 @@ fn scan(
 fn group(hits: Vec<Hit>, limit: usize) -> Found {
     struct Seen {
         runs: BTreeSet<i64>,
-        newest: i64,
+        /// The run and the id of the newest row: a retried attempt of an
+        /// older run, recorded while a newer one ran, has a higher id.
+        newest: (i64, i64),
     }
     let mut by_name: HashMap<String, Seen> = HashMap::new();
     for hit in hits {
         let seen = by_name.entry(hit.name).or_insert(Seen {
             runs: BTreeSet::new(),
-            newest: hit.id,
+            newest: (hit.run, hit.id),
         });
         seen.runs.insert(hit.run);
-        seen.newest = seen.newest.max(hit.id);
+        seen.newest = seen.newest.max((hit.run, hit.id));
     }
     let mut groups: Vec<Group> = by_name
         .into_iter()
@@ -323,7 +358,7 @@ fn group(hits: Vec<Hit>, limit: usize) -> Found {
                 last_run: *seen.runs.last()?,
                 runs: seen.runs.len(),
                 newest: Match {
-                    id: seen.newest,
+                    id: seen.newest.1,
                     run: 0,
                     attempt: 0,
                     stream: Stream::Stdout,
@@ -473,8 +508,22 @@ mod tests {
             fts_query("can't", false, Some(Stream::Stderr)),
             Ok("{stderr} : (\"can't\")".to_owned())
         );
-        assert_eq!(fts_query("", false, None), Err(EmptyQuery));
-        assert_eq!(fts_query(" [-]: ", true, None), Err(EmptyQuery));
+        assert_eq!(fts_query("", false, None), Err(QueryProblem::Empty));
+        assert_eq!(fts_query(" [-]: ", true, None), Err(QueryProblem::Empty));
+        assert_eq!(
+            fts_query("\u{1b}[31m", false, None),
+            Err(QueryProblem::Empty),
+            "escape sequences are no words"
+        );
+        // A raw query cannot reach outside the stream's column.
+        assert_eq!(
+            fts_query("x) OR (error", true, Some(Stream::Stderr)),
+            Err(QueryProblem::Unpaired)
+        );
+        assert_eq!(
+            fts_query("(a OR b) AND \"(c\"", true, Some(Stream::Stderr)).as_deref(),
+            Ok("{stderr} : ((a OR b) AND \"(c\")")
+        );
         assert!(fts_query("é", false, None).is_ok());
     }
 

@@ -416,12 +416,13 @@ fn a_database_locked_by_another_process_is_searched_by_scanning() {
 }
 
 #[test]
-fn rows_above_a_task_still_running_are_found_by_scanning_until_it_ends() {
-    let test = Test::new().taskfile("slow: sleep 3\nfast: echo needle in a haystack\n");
+fn a_task_still_running_waits_and_the_rows_after_it_are_indexed() {
+    let test = Test::new()
+        .taskfile("slow: sleep 3; echo needle at last\nfast: echo needle in a haystack\n");
     let run = test.with_args(&["run", "tasks.txt", "--quiet", "--jobs", "2"]);
     let child = run.spawn();
     // `slow` has the first row and is still running when `fast` is done:
-    // the index stops below `slow`, and `fast` is scanned.
+    // the index takes `fast`, and `slow` waits to be looked at again.
     let started = std::time::Instant::now();
     let output = loop {
         let output = test
@@ -435,17 +436,29 @@ fn rows_above_a_task_still_running_are_found_by_scanning_until_it_ends() {
     };
     let json: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(json["tasks"][0]["name"], "fast", "{json}");
-    assert_eq!(json["scanned_rows"], 1, "{json}");
+    assert_eq!(json["tasks"].as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(json["scanned_rows"], 0, "{json}");
     assert_eq!(json["not_indexed_because"], serde_json::Value::Null);
     if let Some(mark) = mark(&test) {
-        assert_eq!(mark, "0");
+        assert_eq!(mark, "2");
+    }
+    let waiting = || {
+        sqlite3(
+            &test.path().join("taskrun.db"),
+            "SELECT value FROM meta WHERE key = 'fts_waiting'",
+        )
+        .map(|value| value.trim().to_owned())
+    };
+    if let Some(waiting) = waiting() {
+        assert_eq!(waiting, "[1]");
     }
     run.wait(child);
     test.with_args(&["search", "needle", "--json"])
         .status(0)
         .stdout_contains("\"scanned_rows\": 0")
+        .stdout_contains("\"name\": \"slow\"")
         .run();
-    if let Some(mark) = mark(&test) {
-        assert_eq!(mark, "2");
+    if let Some(waiting) = waiting() {
+        assert_eq!(waiting, "[]");
     }
 }
