@@ -42,14 +42,15 @@ const MARK: &str = "fts_indexed";
 const WAITING: &str = "fts_waiting";
 
 /// The longest a transaction of a catch-up goes on indexing.
-const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(200);
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// The pause between two transactions of a catch-up, in which another
 /// writer (a run recording) takes the lock.
 const YIELD: std::time::Duration = std::time::Duration::from_millis(110);
 
-/// At most this many rows are looked at in one transaction...
-const BATCH_ROWS: i64 = 2_000;
+/// At most this many rows are looked at in one transaction (the time
+/// bound comes first, but for rows without output)...
+const BATCH_ROWS: i64 = 20_000;
 
 /// ...and at most about this much text is indexed in one, so that a
 /// transaction holds the write lock for a second or two at most.

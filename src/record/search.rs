@@ -278,11 +278,16 @@ fn scan(
     // The rows above the mark, and those below it that waited for their
     // run to end (and may have ended since).
     let waiting = serde_json::to_string(&waiting(connection)?).unwrap_or_else(|_| "[]".into());
+    // Two ranges of row ids, each a seek: an `OR` of them would read
+    // the whole table.
+    let done = "run_id >= ?2 AND status NOT IN ('pending', 'running')
+                AND (stdout IS NOT NULL OR stderr IS NOT NULL)";
     let mut statement = connection.prepare(&format!(
         "SELECT id, name, run_id, {OUTPUT_COLUMNS} FROM tasks
-         WHERE (id > ?1 OR id IN (SELECT value FROM json_each(?3))) AND run_id >= ?2
-             AND status NOT IN ('pending', 'running')
-             AND (stdout IS NOT NULL OR stderr IS NOT NULL)
+         WHERE id IN (SELECT value FROM json_each(?3)) AND {done}
+         UNION ALL
+         SELECT id, name, run_id, {OUTPUT_COLUMNS} FROM tasks
+         WHERE id > ?1 AND id NOT IN (SELECT value FROM json_each(?3)) AND {done}
          ORDER BY id"
     ))?;
     let mut rows = statement.query(params![mark, oldest, waiting])?;
