@@ -85,13 +85,13 @@ impl Store {
         progress: &mut dyn FnMut(Indexed),
     ) -> Result<Indexed, StoreError> {
         let mut total = Indexed::default();
-        if self.unindexed_rows()? == 0
-            && waiting(&self.connection)
-                .map_err(|source| self.read_error(source))?
-                .is_empty()
+        let fail = |source| self.read_error(source);
+        // Nothing new (and no row deleted from the top, which would bring
+        // the mark down): no write, so a search of an indexed history
+        // takes no lock at all.
+        if newest_row(&self.connection).map_err(fail)? == mark(&self.connection).map_err(fail)?
+            && waiting(&self.connection).map_err(fail)?.is_empty()
         {
-            // Nothing new: no write, so a search of an indexed history
-            // takes no lock at all.
             return Ok(total);
         }
         loop {
@@ -193,14 +193,18 @@ pub(super) fn forget_orphans(connection: &Connection) -> rusqlite::Result<()> {
 /// newest one, since SQLite gives the next row the newest id + 1, which
 /// the index must not take for one it has seen.
 pub(super) fn lower_mark(connection: &Connection) -> rusqlite::Result<()> {
-    let newest: i64 =
-        connection.query_row("SELECT COALESCE(MAX(id), 0) FROM tasks", [], |row| {
-            row.get(0)
-        })?;
+    let newest = newest_row(connection)?;
     if mark(connection)? > newest {
         set_mark(connection, newest)?;
     }
     Ok(())
+}
+
+/// The id of the newest task row (0 for none).
+fn newest_row(connection: &Connection) -> rusqlite::Result<i64> {
+    connection.query_row("SELECT COALESCE(MAX(id), 0) FROM tasks", [], |row| {
+        row.get(0)
+    })
 }
 
 /// One stream's text as it is indexed (and searched, and shown in a
@@ -508,6 +512,30 @@ mod tests {
                 "the writer waited {waited:?} of a {took:?} catch-up"
             );
         }
+    }
+
+    #[test]
+    fn a_row_taking_the_id_of_one_deleted_by_hand_is_indexed() {
+        let (_dir, mut store) = store();
+        let run = store.add_run(0, &[]);
+        store.add_output_row(run, "a", "alpha", "");
+        let b = store.add_output_row(run, "b", "beta", "");
+        store.index_output(&mut |_| {}).unwrap();
+        // Not through `prune`: with the sqlite3 shell, say. The next
+        // catch-up, with nothing new to index, still brings the mark down
+        // (a row inserted before it, into the same id, cannot be told
+        // from the one deleted: `prune` brings the mark down itself).
+        store
+            .connection
+            .execute("DELETE FROM tasks WHERE id = ?1", [b])
+            .unwrap();
+        assert_eq!(store.index_output(&mut |_| {}).unwrap().rows, 0);
+        let again = store.add_output_row(run, "c", "gamma", "");
+        assert_eq!(again, b);
+        assert_eq!(store.index_output(&mut |_| {}).unwrap().rows, 1);
+        assert_eq!(hits(&store, "gamma"), [b]);
+        // And with nothing new, nothing is written.
+        assert_eq!(store.index_output(&mut |_| {}).unwrap().rows, 0);
     }
 
     #[test]
