@@ -38,6 +38,27 @@ fn stderr_style(color: ColorChoice) -> Style {
     Style::detect(color, std::io::stderr().is_terminal())
 }
 
+/// The `--task GLOB` patterns of a history command, each checked.
+fn task_patterns(patterns: &[String]) -> Result<Vec<glob::Pattern>, Error> {
+    patterns
+        .iter()
+        .map(|pattern| {
+            glob::Pattern::new(pattern).map_err(|error| Error::BadGlob {
+                pattern: pattern.clone(),
+                why: error.msg.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The Unix second `--since AGE` starts at: `age` before now.
+fn started_since(age: std::time::Duration) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    i64::try_from(now.saturating_sub(age.as_secs())).unwrap_or(i64::MAX)
+}
+
 /// Writes `text` to standard output at once.
 fn print_out(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();

@@ -9,9 +9,9 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use super::print_out;
+use super::{print_out, started_since, task_patterns};
 use crate::cli::{SearchArgs, StreamArg};
 use crate::error::{Error, plural};
 use crate::event::Stream;
@@ -46,16 +46,7 @@ pub(crate) fn search(args: &SearchArgs) -> Result<u8, Error> {
                 .to_owned(),
         },
     })?;
-    let patterns = args
-        .task
-        .iter()
-        .map(|pattern| {
-            glob::Pattern::new(pattern).map_err(|error| Error::BadGlob {
-                pattern: pattern.clone(),
-                why: error.msg.to_owned(),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let patterns = task_patterns(&args.task)?;
     let mut store = Store::open(&args.db.path)?;
     let fallback = catch_up(&mut store, &args.db.path)?;
     let runs = if args.last.is_some() || args.since.is_some() {
@@ -64,12 +55,7 @@ pub(crate) fn search(args: &SearchArgs) -> Result<u8, Error> {
                 last: args
                     .last
                     .map(|last| usize::try_from(last).unwrap_or(usize::MAX)),
-                since: args.since.map(|age| {
-                    let now = SystemTime::now()
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map_or(0, |since| since.as_secs());
-                    i64::try_from(now.saturating_sub(age.as_secs())).unwrap_or(i64::MAX)
-                }),
+                since: args.since.map(started_since),
             })?,
         )
     } else {

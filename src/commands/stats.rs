@@ -1,8 +1,6 @@
 //! `taskrun stats`: what the recent runs say of each task.
 
-use std::time::SystemTime;
-
-use super::print_out;
+use super::{print_out, started_since, task_patterns};
 use crate::cli::{StatsArgs, StatsFormat, StatsSort};
 use crate::error::Error;
 use crate::exit_code;
@@ -14,27 +12,13 @@ const DEFAULT_LAST: usize = 100;
 
 /// `taskrun stats`.
 pub(crate) fn stats(args: &StatsArgs) -> Result<u8, Error> {
-    let patterns = args
-        .task
-        .iter()
-        .map(|pattern| {
-            glob::Pattern::new(pattern).map_err(|error| Error::BadGlob {
-                pattern: pattern.clone(),
-                why: error.msg.to_owned(),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let patterns = task_patterns(&args.task)?;
     let window = Window {
         last: args
             .last
             .map(|last| usize::try_from(last).unwrap_or(usize::MAX))
             .or(args.since.is_none().then_some(DEFAULT_LAST)),
-        since: args.since.map(|age| {
-            let now = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |since| since.as_secs());
-            i64::try_from(now.saturating_sub(age.as_secs())).unwrap_or(i64::MAX)
-        }),
+        since: args.since.map(started_since),
     };
     let format = if args.json {
         StatsFormat::Json
