@@ -328,6 +328,9 @@ pub enum SkipReason {
     /// The run stopped starting tasks after this many failures
     /// (`--fail-fast` is 1, `--max-fail N`).
     Halted(usize),
+    /// It was cancelled before it started
+    /// ([`TaskHandle::cancel`](crate::TaskHandle::cancel)).
+    Canceled,
 }
 
 impl std::fmt::Display for SkipReason {
@@ -337,6 +340,7 @@ impl std::fmt::Display for SkipReason {
             SkipReason::Interrupted => f.write_str("run interrupted"),
             SkipReason::Halted(1) => f.write_str("not started: --fail-fast"),
             SkipReason::Halted(failures) => write!(f, "not started: --max-fail {failures}"),
+            SkipReason::Canceled => f.write_str("canceled before it started"),
         }
     }
 }

@@ -18,6 +18,7 @@
 
 mod ansi;
 mod app;
+mod broker;
 mod cli;
 mod commands;
 mod error;
@@ -47,6 +48,7 @@ mod units;
 mod visualize;
 
 pub use crate::app::run;
+pub use crate::broker::{Broker, BrokerConfig, Rejected, TaskEnd, TaskHandle};
 pub use crate::error::{CallSite, Error, GraphError, ParseError, Problem, ScriptError};
 pub use crate::event::{
     Capture, Counts, Event, Exit, Signal, SkipReason, SlurmPlace, Status, Stream, Summary, TaskId,
@@ -55,4 +57,4 @@ pub use crate::event::{
 pub use crate::execute::{KILL_GRACE, SlurmMode, SlurmOptions};
 pub use crate::record::StoreError;
 pub use crate::runner::{Canceller, Runner};
-pub use crate::tasks::{LoadError, Task, Tasks};
+pub use crate::tasks::{Dependency, LoadError, Task, Tasks};

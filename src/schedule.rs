@@ -683,10 +683,7 @@ impl<'a> Run<'a> {
     /// the base delay doubled for each earlier retry, capped, and drawn at
     /// random from its upper half so that retries of many tasks spread out.
     fn retry_delay(&mut self, attempt: u32) -> Duration {
-        let doubled = self
-            .retry_delay
-            .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-            .min(MAX_RETRY_DELAY);
+        let doubled = backoff(self.retry_delay, attempt);
         doubled / 2 + doubled.mul_f64(self.jitter.next() / 2.0)
     }
 
@@ -991,12 +988,20 @@ impl Admission {
     }
 }
 
+/// The wait before the retry that follows attempt `attempt`, before
+/// jitter: `base` doubled for each earlier retry, at most
+/// [`MAX_RETRY_DELAY`].
+pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(MAX_RETRY_DELAY)
+}
+
 /// A small pseudo-random source for retry jitter (splitmix64); it only
 /// spreads retries out, so it need not be strong.
-struct Jitter(u64);
+pub(crate) struct Jitter(u64);
 
 impl Jitter {
-    fn seeded() -> Jitter {
+    pub(crate) fn seeded() -> Jitter {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |since| since.subsec_nanos());
@@ -1004,7 +1009,7 @@ impl Jitter {
     }
 
     /// A number in `0.0..1.0`.
-    fn next(&mut self) -> f64 {
+    pub(crate) fn next(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -1016,7 +1021,7 @@ impl Jitter {
 
 /// A finished job's status. A job that ends after the run was interrupted
 /// is `canceled`, unless it passed: then it is recorded as what it did.
-fn status(outcome: &Outcome, interrupted: bool) -> Status {
+pub(crate) fn status(outcome: &Outcome, interrupted: bool) -> Status {
     match (&outcome.exit, outcome.timed_out) {
         (_, true) => Status::Timeout,
         (Exit::Code(0), false) => Status::Passed,

@@ -132,6 +132,7 @@ impl Tasks {
                 after_done,
                 mut settings,
                 pool,
+                kind,
             } = task;
             if !task::is_valid_name(&name) {
                 let error = Error::InvalidTask {
@@ -151,10 +152,10 @@ impl Tasks {
             specs.push(TaskSpec {
                 name: at(&name),
                 command: at(&command),
-                after: after.iter().map(|dep| at(dep)).collect(),
-                after_done: after_done.iter().map(|dep| at(dep)).collect(),
+                after: after.iter().map(|dep| at(&dep.name)).collect(),
+                after_done: after_done.iter().map(|dep| at(&dep.name)).collect(),
                 settings,
-                kind: Kind::Shell,
+                kind,
                 desc: None,
             });
         }
@@ -233,15 +234,52 @@ impl Tasks {
     }
 }
 
-/// A task built in code, for [`Tasks::from_tasks`].
+/// A task built in code, for [`Tasks::from_tasks`] or
+/// [`Broker::submit`](crate::Broker::submit).
 #[derive(Clone, Debug)]
 pub struct Task {
-    name: String,
-    command: String,
-    after: Vec<String>,
-    after_done: Vec<String>,
-    settings: Settings,
-    pool: Option<String>,
+    pub(crate) name: String,
+    pub(crate) command: String,
+    pub(crate) after: Vec<Dependency>,
+    pub(crate) after_done: Vec<Dependency>,
+    pub(crate) settings: Settings,
+    pub(crate) pool: Option<String>,
+    pub(crate) kind: Kind,
+}
+
+/// A task another one waits for: its name, or the handle a
+/// [`Broker`](crate::Broker) gave when it was submitted. Made from a
+/// `&str`, a `String` or a `&TaskHandle`, so [`Task::after`] takes any.
+#[derive(Clone, Debug)]
+pub struct Dependency {
+    pub(crate) name: String,
+    /// The submission it names, when it came from a handle: which broker,
+    /// and the task's id there.
+    pub(crate) submission: Option<(usize, TaskId)>,
+}
+
+impl From<&str> for Dependency {
+    fn from(name: &str) -> Dependency {
+        Dependency {
+            name: name.to_owned(),
+            submission: None,
+        }
+    }
+}
+
+impl From<String> for Dependency {
+    fn from(name: String) -> Dependency {
+        Dependency {
+            name,
+            submission: None,
+        }
+    }
+}
+
+impl From<&String> for Dependency {
+    fn from(name: &String) -> Dependency {
+        Dependency::from(name.as_str())
+    }
 }
 
 impl Task {
@@ -254,19 +292,53 @@ impl Task {
             after_done: Vec::new(),
             settings: Settings::default(),
             pool: None,
+            kind: Kind::Shell,
         }
     }
 
-    /// Runs only after `task` passed (`[after:task]`).
+    /// A task that evaluates `code`, a Rhai snippet, in-process instead of
+    /// starting a shell (as `kind = "eval"` does in a TOML task file): what
+    /// it prints is its output, and an error thrown fails it. It has the
+    /// standard library of `Taskfile.rhai` (`run`, `read_file`, …) and
+    /// runs in its directory with its variables.
+    ///
+    /// ```
+    /// use taskrun::{Runner, Status, Task, Tasks};
+    ///
+    /// let tasks = Tasks::from_tasks([Task::eval("sum", "print(40 + 2);")], [])?;
+    /// let mut out = String::new();
+    /// Runner::new().run(&tasks, |event| {
+    ///     if let taskrun::Event::TaskFinished { result, .. } = event {
+    ///         assert_eq!(result.status, Status::Passed);
+    ///         out = result.stdout.text().into_owned();
+    ///     }
+    /// })?;
+    /// assert_eq!(out, "42\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn eval(name: impl Into<String>, code: impl Into<String>) -> Task {
+        Task {
+            kind: Kind::Eval,
+            ..Task::new(name, code)
+        }
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs only after `task` passed (`[after:task]`): a name, or (for a
+    /// broker) the handle of an earlier submission.
     #[must_use]
-    pub fn after(mut self, task: impl Into<String>) -> Task {
+    pub fn after(mut self, task: impl Into<Dependency>) -> Task {
         self.after.push(task.into());
         self
     }
 
     /// Runs only after `task` ended, whatever its result (`[after_done:task]`).
     #[must_use]
-    pub fn after_done(mut self, task: impl Into<String>) -> Task {
+    pub fn after_done(mut self, task: impl Into<Dependency>) -> Task {
         self.after_done.push(task.into());
         self
     }

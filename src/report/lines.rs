@@ -11,14 +11,14 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// The unfinished last line of each task's streams.
 #[derive(Debug, Default)]
-pub(super) struct Lines {
+pub(crate) struct Lines {
     partial: HashMap<(TaskId, Stream), Vec<u8>>,
 }
 
 impl Lines {
     /// Adds a chunk of `task`'s `stream` and calls `line` with each line it
     /// completes (without its newline).
-    pub(super) fn push(
+    pub(crate) fn push(
         &mut self,
         task: TaskId,
         stream: Stream,
@@ -46,7 +46,7 @@ impl Lines {
 
     /// The task has ended: calls `line` with what is left of its streams
     /// (stdout first).
-    pub(super) fn finish(&mut self, task: TaskId, mut line: impl FnMut(Stream, &[u8])) {
+    pub(crate) fn finish(&mut self, task: TaskId, mut line: impl FnMut(Stream, &[u8])) {
         for stream in [Stream::Stdout, Stream::Stderr] {
             if let Some(rest) = self.partial.remove(&(task, stream))
                 && !rest.is_empty()

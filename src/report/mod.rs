@@ -28,6 +28,7 @@ pub(crate) use dry_run::dry_run;
 pub(crate) use events::EventLog;
 pub(crate) use html::html;
 pub(crate) use junit::junit;
+pub(crate) use lines::Lines;
 pub(crate) use logs::Logs;
 pub(crate) use plan::{list, plan_json};
 pub(crate) use progress::{Eta, Output, Progress, ProgressOptions, Screen};
