@@ -176,3 +176,50 @@ fn the_library_example_runs_a_task_file() {
         "{stderr}"
     );
 }
+
+/// `examples/broker.rs`, the broker example the book shows: two clients,
+/// a queue too small for a burst, a cancelled task.
+#[test]
+fn the_broker_example_rejects_waits_and_cancels() {
+    let example = crate::harness::binary()
+        .parent()
+        .unwrap()
+        .join("examples/broker");
+    let output = crate::harness::command_for(&example)
+        .output()
+        .expect("the example is built by `cargo test`");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    // Six records in a burst: at most two run and two wait, so at least
+    // two are turned away, and each is sent again.
+    let rejected = stdout.matches(" rejected: the queue is full").count();
+    assert!(rejected >= 2, "{stdout}");
+    assert_eq!(
+        stdout.matches(" queued after waiting").count(),
+        rejected,
+        "{stdout}"
+    );
+    for n in 1..=6 {
+        assert!(
+            stdout.contains(&format!("ingest: record_{n} | stored {n}\n")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("ingest: record_{n} passed\n")),
+            "{stdout}"
+        );
+    }
+    for line in [
+        "ingest: record_3 failed (exit code 1), retrying in ",
+        "ui: render | rendering\n",
+        "ui: render canceled\n",
+        "ui: publish skipped (dependency failed: render)\n",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
+    assert!(!stdout.contains("published"), "{stdout}");
+    assert!(
+        stdout.ends_with("broker: 6 passed, 0 failed, 1 skipped, 1 canceled\n"),
+        "{stdout}"
+    );
+}
