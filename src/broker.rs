@@ -1164,8 +1164,11 @@ impl Worker<'_> {
             shared.work.notify_one();
         } else {
             outbox.post(&attempt.mailbox, Event::TaskFinished { task: id, result });
+            let queued = state.ready.len();
             state.ended(id, status, &mut outbox);
-            for _ in 0..state.ready.len() {
+            // This worker takes one of the tasks that became ready; the
+            // others need a worker each.
+            for _ in 1..state.ready.len().saturating_sub(queued) {
                 shared.work.notify_one();
             }
             shared.settle(state);
