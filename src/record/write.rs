@@ -84,13 +84,14 @@ const TASK_COLUMNS: &str = "run_id, name, command, position, deps, timeout_ms, d
                             retries, kind, soft_deps, pool, cpus, mem_bytes, fingerprint";
 
 impl Store {
-    /// Marks the runs whose taskrun process died as interrupted, with
+    /// Marks the runs whose taskrun process died before it ended them
+    /// (`running` ones, and `open` ones of a broker) as interrupted, with
     /// their unfinished tasks: running ones canceled, waiting ones skipped.
     pub(crate) fn sweep_dead_runs(&mut self) -> Result<(), StoreError> {
         let candidates: Vec<(i64, ProcessId)> = {
             let mut statement = self
                 .connection
-                .prepare("SELECT id, host, pid, pid_started FROM runs WHERE status = 'running'")
+                .prepare("SELECT id, host, pid, pid_started FROM runs WHERE status IN ('running', 'open')")
                 .map_err(|source| self.read_error(source))?;
             let rows = statement
                 .query_map([], |row| {
