@@ -614,6 +614,10 @@ mod tests {
             ("running", String::new())
         );
         assert_eq!(
+            settled(RunStatus::Open, TaskState::Running),
+            ("running", String::new())
+        );
+        assert_eq!(
             settled(RunStatus::Interrupted, TaskState::Running),
             ("canceled", "taskrun was killed".into())
         );
