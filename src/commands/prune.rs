@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use crate::cli::{PruneArgs, PruneWhich};
 use crate::error::{Error, plural};
 use crate::exit_code;
-use crate::record::{Deleted, RunRow, RunStatus, Store};
+use crate::record::{Deleted, RunRow, Store};
 use crate::report::history::{run_lines, size};
 use crate::units::unix_seconds;
 
@@ -60,9 +60,7 @@ pub(super) fn choose(runs: &[RunRow], rule: Rule, now: i64) -> Choice<'_> {
             runs.iter().filter(|run| run.started_at < cutoff).collect()
         }
     };
-    let (running, deleted) = picked
-        .into_iter()
-        .partition(|run| run.status == RunStatus::Running);
+    let (running, deleted) = picked.into_iter().partition(|run| run.status.is_live());
     Choice { deleted, running }
 }
 
@@ -204,6 +202,7 @@ fn file_size(db: &Path) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::RunStatus;
     use crate::testing::run_row;
 
     /// Runs #5 (newest) to #1, a day apart, the newest started at `now`.
@@ -246,12 +245,14 @@ mod tests {
     }
 
     #[test]
-    fn a_running_run_is_never_deleted() {
+    fn a_live_run_is_never_deleted() {
         let mut runs = runs(1_000_000);
         runs[3].status = RunStatus::Running;
+        // A broker's run, still taking tasks.
+        runs[4].status = RunStatus::Open;
         let choice = choose(&runs, Rule::Keep(1), 0);
-        assert_eq!(ids(&choice.deleted), [4, 3, 1]);
-        assert_eq!(ids(&choice.running), [2]);
+        assert_eq!(ids(&choice.deleted), [4, 3]);
+        assert_eq!(ids(&choice.running), [2, 1]);
     }
 
     #[test]

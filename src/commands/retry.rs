@@ -18,7 +18,7 @@ use crate::event::Status;
 use crate::exit_code;
 use crate::graph::Plan;
 use crate::load::{self, FileFormat, LoadOptions, ScriptChoice};
-use crate::record::{NewRun, Recall, RunRow, RunStatus, Store, TaskRow, last_attempts};
+use crate::record::{NewRun, Recall, RunRow, Store, TaskRow, last_attempts};
 use crate::report::ColorChoice;
 use crate::script::{Policy, Script, TaskView};
 use crate::source::{Source, Sources, Span, Spanned};
@@ -41,8 +41,9 @@ pub(crate) fn retry(
     let tasks = store.tasks_with_output(&original)?;
     let fingerprints = store.fingerprints_of(original.id)?;
     drop(store);
-    if original.status == RunStatus::Running {
-        // Its taskrun is alive: retrying would start its running tasks a
+    if original.status.is_live() {
+        // Its taskrun is alive (running a plan, or a broker's open run
+        // still taking tasks): retrying would start its running tasks a
         // second time beside the first.
         return Err(Error::RetryRunning {
             run: original.id,

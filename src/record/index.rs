@@ -261,12 +261,12 @@ pub(super) fn unfinished(status: &str) -> bool {
     matches!(status, "pending" | "running")
 }
 
-/// Whether run `run` is still going: marked running, by a taskrun that
-/// is alive.
+/// Whether run `run` is still going: marked running (or open), by a
+/// taskrun that is alive.
 fn run_is_live(connection: &Connection, run: i64) -> rusqlite::Result<bool> {
     let process = connection
         .query_row(
-            "SELECT host, pid, pid_started FROM runs WHERE id = ?1 AND status = 'running'",
+            "SELECT host, pid, pid_started FROM runs WHERE id = ?1 AND status IN ('running', 'open')",
             [run],
             |row| {
                 Ok(ProcessId {

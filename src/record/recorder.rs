@@ -17,10 +17,10 @@ use crate::event::{Counts, Event, Signal, Status, Summary};
 use crate::sink::{Sink, Wait};
 
 /// How long a finished task may wait before it is written.
-const BATCH_WINDOW: Duration = Duration::from_millis(50);
+pub(super) const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
 /// How many waiting changes force a write.
-const BATCH_ROWS: usize = 512;
+pub(super) const BATCH_ROWS: usize = 512;
 
 /// Writes one run's events to its store.
 pub(crate) struct Recorder {
@@ -156,11 +156,7 @@ impl Recorder {
     /// (the failed write may have been a large output), to mark the run
     /// incomplete rather than leave it looking as if taskrun had died.
     fn finish_run(&mut self, summary: &Summary) {
-        let incomplete = self.error.as_ref().map(|error| {
-            let cause =
-                std::error::Error::source(error).map_or(String::new(), |c| format!(": {c}"));
-            format!("results not all recorded ({error}{cause})")
-        });
+        let incomplete = self.error.as_ref().map(incomplete_note);
         let result = self
             .store
             .finish_run(self.ids.run, summary, incomplete.as_deref());
@@ -168,6 +164,13 @@ impl Recorder {
             self.error = Some(error);
         }
     }
+}
+
+/// The note of a run whose results were not all written because of
+/// `error`.
+pub(super) fn incomplete_note(error: &StoreError) -> String {
+    let cause = std::error::Error::source(error).map_or(String::new(), |c| format!(": {c}"));
+    format!("results not all recorded ({error}{cause})")
 }
 
 /// The recorder sleeps through its batch window while events wait (its

@@ -21,6 +21,9 @@ use crate::task::{Kind, Settings, Timeout};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RunStatus {
     Running,
+    /// An open-ended run (a broker's, that takes tasks as it goes): its
+    /// tasks are recorded as they finish, and it has no plan to complete.
+    Open,
     Completed,
     Interrupted,
     /// The run ended but not all of its results could be written.
@@ -31,10 +34,17 @@ impl RunStatus {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
+            RunStatus::Open => "open",
             RunStatus::Completed => "completed",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Incomplete => "incomplete",
         }
+    }
+
+    /// Whether the run is still going: its taskrun is alive and has not
+    /// ended it. Such a run is not retried or pruned.
+    pub(crate) fn is_live(self) -> bool {
+        matches!(self, RunStatus::Running | RunStatus::Open)
     }
 }
 
@@ -50,8 +60,8 @@ pub(crate) struct RunRow {
     /// as a reader sees them: so the counts always agree with the rows,
     /// even for a run whose taskrun was killed before it could count.
     pub counts: Counts,
-    /// `interrupted` also for a run still marked `running` whose taskrun
-    /// process is gone.
+    /// `interrupted` also for a run still marked `running` or `open` whose
+    /// taskrun process is gone.
     pub status: RunStatus,
     /// The task file as an absolute path.
     pub taskfile: Option<String>,
@@ -391,16 +401,16 @@ const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal,
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let stored: String = row.get(7)?;
     let status = match stored.as_str() {
-        "running" => {
+        live @ ("running" | "open") => {
             let process = ProcessId {
                 host: row.get::<_, Option<String>>(16)?.unwrap_or_default(),
                 pid: row.get::<_, Option<i64>>(17)?.unwrap_or(0),
                 started: row.get::<_, Option<i64>>(18)?.unwrap_or(0),
             };
-            if process.alive() {
-                RunStatus::Running
-            } else {
-                RunStatus::Interrupted
+            match (process.alive(), live) {
+                (false, _) => RunStatus::Interrupted,
+                (true, "open") => RunStatus::Open,
+                (true, _) => RunStatus::Running,
             }
         }
         "interrupted" => RunStatus::Interrupted,
@@ -566,7 +576,7 @@ pub(super) fn bytes_of(value: ValueRef<'_>) -> Vec<u8> {
 fn settled(run: RunStatus, state: TaskState) -> Option<(TaskState, &'static str)> {
     let unfinished = matches!(state, TaskState::Running | TaskState::Pending);
     match (run, state) {
-        (RunStatus::Running | RunStatus::Completed, _) => None,
+        (RunStatus::Running | RunStatus::Open | RunStatus::Completed, _) => None,
         (_, _) if !unfinished => None,
         (RunStatus::Incomplete, _) => Some((TaskState::Unknown, "not recorded")),
         (RunStatus::Interrupted, TaskState::Running) => {
@@ -601,6 +611,10 @@ mod tests {
         };
         assert_eq!(
             settled(RunStatus::Running, TaskState::Running),
+            ("running", String::new())
+        );
+        assert_eq!(
+            settled(RunStatus::Open, TaskState::Running),
             ("running", String::new())
         );
         assert_eq!(

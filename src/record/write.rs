@@ -5,7 +5,7 @@
 //! counts are written with the task rows they count, in the same
 //! transaction, so a reader never sees the two disagree.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +17,7 @@ use super::rows::{Lane, RunStatus};
 use super::store::{Store, StoreError};
 use crate::event::{Capture, Counts, Exit, Signal, Summary, TaskResult};
 use crate::graph::Plan;
+use crate::task::Kind;
 use crate::units::unix_seconds;
 
 /// What is written when a run starts.
@@ -83,13 +84,14 @@ const TASK_COLUMNS: &str = "run_id, name, command, position, deps, timeout_ms, d
                             retries, kind, soft_deps, pool, cpus, mem_bytes, fingerprint";
 
 impl Store {
-    /// Marks the runs whose taskrun process died as interrupted, with
+    /// Marks the runs whose taskrun process died before it ended them
+    /// (`running` ones, and `open` ones of a broker) as interrupted, with
     /// their unfinished tasks: running ones canceled, waiting ones skipped.
     pub(crate) fn sweep_dead_runs(&mut self) -> Result<(), StoreError> {
         let candidates: Vec<(i64, ProcessId)> = {
             let mut statement = self
                 .connection
-                .prepare("SELECT id, host, pid, pid_started FROM runs WHERE status = 'running'")
+                .prepare("SELECT id, host, pid, pid_started FROM runs WHERE status IN ('running', 'open')")
                 .map_err(|source| self.read_error(source))?;
             let rows = statement
                 .query_map([], |row| {
@@ -142,41 +144,21 @@ impl Store {
         plan: &Plan,
         fingerprints: &[i64],
     ) -> Result<RunIds, StoreError> {
-        let process = ProcessId::current();
         self.write(|transaction| {
-            transaction.execute(
-                "INSERT INTO runs (started_at, total_tasks, status, taskfile, dir, jobs,
-                     retry_of, host, pid, pid_started, script, pools, executor,
-                     taskfile_relative, file_format)
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
-                    unix_seconds(run.started_at),
-                    to_i64(plan.tasks.len()),
-                    run.taskfile,
-                    run.dir.to_string_lossy(),
-                    to_i64(run.jobs),
-                    run.retry_of,
-                    process.host,
-                    process.pid,
-                    process.started,
-                    run.script,
-                    plan.pools
-                        .iter()
-                        .map(|(name, limit)| format!("{name}={limit}"))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    run.executor,
-                    run.taskfile_relative,
-                    run.file_format,
-                ],
+            let pools = plan
+                .pools
+                .iter()
+                .map(|(name, limit)| format!("{name}={limit}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let run_id = insert_run(
+                transaction,
+                run,
+                RunStatus::Running,
+                plan.tasks.len(),
+                &pools,
             )?;
-            let run_id = transaction.last_insert_rowid();
             let mut tasks = Vec::with_capacity(plan.tasks.len());
-            let mut insert = transaction.prepare(&format!(
-                "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
-                 VALUES ('pending', 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                     ?14, ?15)"
-            ))?;
             for (position, task) in plan.tasks.iter().enumerate() {
                 let names = |deps: &[usize]| {
                     deps.iter()
@@ -185,31 +167,23 @@ impl Store {
                         .join(",")
                 };
                 let settings = &task.settings;
-                let env: Vec<String> = settings
-                    .env
-                    .iter()
-                    .map(|(key, value)| format!("{key}={value}"))
-                    .collect();
-                insert.execute(params![
-                    run_id,
-                    task.name.value,
-                    task.command.value,
-                    to_i64(position),
-                    names(&plan.deps[position]),
-                    settings.own_timeout().map(millis),
-                    settings.dir.as_ref().map(|dir| dir.to_string_lossy()),
-                    env.join("\n"),
-                    settings.retries.unwrap_or(0),
-                    task.kind.as_str(),
-                    names(&plan.soft[position]),
-                    settings.pool.as_ref().map(|pool| pool.value.as_str()),
-                    settings.cpus,
-                    settings
-                        .mem
-                        .map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
-                    fingerprints.get(position),
-                ])?;
-                tasks.push(transaction.last_insert_rowid());
+                let columns = TaskColumns {
+                    name: &task.name.value,
+                    command: &task.command.value,
+                    position,
+                    deps: names(&plan.deps[position]),
+                    timeout: settings.own_timeout(),
+                    dir: settings.dir.as_deref(),
+                    env: &settings.env,
+                    retries: settings.retries.unwrap_or(0),
+                    kind: task.kind,
+                    soft_deps: names(&plan.soft[position]),
+                    pool: settings.pool.as_ref().map(|pool| pool.value.as_str()),
+                    cpus: settings.cpus,
+                    mem: settings.mem,
+                    fingerprint: fingerprints.get(position).copied(),
+                };
+                tasks.push(insert_task(transaction, run_id, 1, &columns)?);
             }
             Ok(RunIds { run: run_id, tasks })
         })
@@ -269,13 +243,7 @@ impl Store {
                         rows[*task] = transaction.last_insert_rowid();
                     }
                     TaskUpdate::Skipped { task, reason, at } => {
-                        transaction
-                            .prepare_cached(
-                                "UPDATE tasks SET status = 'skipped', reason = ?2,
-                                     finished_at = ?3, duration_ms = 0
-                                 WHERE id = ?1",
-                            )?
-                            .execute(params![rows[*task], reason, unix_seconds(*at)])?;
+                        skip_task(transaction, rows[*task], reason, *at)?;
                     }
                     TaskUpdate::Finished {
                         task,
@@ -302,6 +270,19 @@ impl Store {
             (None, Some(_)) => RunStatus::Interrupted,
             (None, None) => RunStatus::Completed,
         };
+        self.end_run(run, status, summary, incomplete)
+    }
+
+    /// Completes the run row as `status`, with the summary's duration,
+    /// signal and counts; `note` says why an incomplete run's results are
+    /// not all there.
+    pub(super) fn end_run(
+        &mut self,
+        run: i64,
+        status: RunStatus,
+        summary: &Summary,
+        note: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.write(|transaction| {
             transaction.execute(
                 "UPDATE runs SET finished_at = ?2, duration_ms = ?3, status = ?4, signal = ?5,
@@ -313,7 +294,7 @@ impl Store {
                     millis(summary.duration),
                     status.as_str(),
                     summary.interrupted.map(Signal::number),
-                    incomplete,
+                    note,
                 ],
             )?;
             write_counts(transaction, run, &summary.counts)
@@ -321,7 +302,120 @@ impl Store {
     }
 }
 
-fn finish_task(
+/// Writes the row of a run that starts now, with `total` tasks, as
+/// `status`; `pools` as stored (`name=limit,...`). Returns its id.
+pub(super) fn insert_run(
+    transaction: &rusqlite::Transaction<'_>,
+    run: &NewRun,
+    status: RunStatus,
+    total: usize,
+    pools: &str,
+) -> rusqlite::Result<i64> {
+    let process = ProcessId::current();
+    transaction.execute(
+        "INSERT INTO runs (started_at, total_tasks, status, taskfile, dir, jobs,
+             retry_of, host, pid, pid_started, script, pools, executor,
+             taskfile_relative, file_format)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        params![
+            unix_seconds(run.started_at),
+            to_i64(total),
+            status.as_str(),
+            run.taskfile,
+            run.dir.to_string_lossy(),
+            to_i64(run.jobs),
+            run.retry_of,
+            process.host,
+            process.pid,
+            process.started,
+            run.script,
+            pools,
+            run.executor,
+            run.taskfile_relative,
+            run.file_format,
+        ],
+    )?;
+    Ok(transaction.last_insert_rowid())
+}
+
+/// What a task is, as [`TASK_COLUMNS`] stores it.
+pub(super) struct TaskColumns<'a> {
+    pub name: &'a str,
+    pub command: &'a str,
+    /// Its place in the run: the plan's order, or the order tasks came in.
+    pub position: usize,
+    /// The names of its dependencies, comma-separated.
+    pub deps: String,
+    pub timeout: Option<Duration>,
+    pub dir: Option<&'a Path>,
+    pub env: &'a [(String, String)],
+    pub retries: u32,
+    pub kind: Kind,
+    /// The names of its soft dependencies, comma-separated.
+    pub soft_deps: String,
+    pub pool: Option<&'a str>,
+    pub cpus: Option<u32>,
+    pub mem: Option<u64>,
+    pub fingerprint: Option<i64>,
+}
+
+/// Writes a `pending` row of attempt `attempt` of a task of run `run`;
+/// returns its id.
+pub(super) fn insert_task(
+    transaction: &rusqlite::Transaction<'_>,
+    run: i64,
+    attempt: u32,
+    task: &TaskColumns<'_>,
+) -> rusqlite::Result<i64> {
+    let env: Vec<String> = task
+        .env
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    transaction
+        .prepare_cached(&format!(
+            "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
+             VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                 ?15, ?16)"
+        ))?
+        .execute(params![
+            attempt,
+            run,
+            task.name,
+            task.command,
+            to_i64(task.position),
+            task.deps,
+            task.timeout.map(millis),
+            task.dir.map(Path::to_string_lossy),
+            env.join("\n"),
+            task.retries,
+            task.kind.as_str(),
+            task.soft_deps,
+            task.pool,
+            task.cpus,
+            task.mem.map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
+            task.fingerprint,
+        ])?;
+    Ok(transaction.last_insert_rowid())
+}
+
+/// Marks the task row `row` skipped, for `reason`, at `at`.
+pub(super) fn skip_task(
+    transaction: &rusqlite::Transaction<'_>,
+    row: i64,
+    reason: &str,
+    at: SystemTime,
+) -> rusqlite::Result<()> {
+    transaction
+        .prepare_cached(
+            "UPDATE tasks SET status = 'skipped', reason = ?2, finished_at = ?3, duration_ms = 0
+             WHERE id = ?1",
+        )?
+        .execute(params![row, reason, unix_seconds(at)])?;
+    Ok(())
+}
+
+pub(super) fn finish_task(
     transaction: &rusqlite::Transaction<'_>,
     row: i64,
     result: &TaskResult,
@@ -393,7 +487,7 @@ fn tail(capture: &Capture) -> Option<ToSqlOutput<'_>> {
         .then(|| output_value(capture.last_bytes()))
 }
 
-fn write_counts(
+pub(super) fn write_counts(
     transaction: &rusqlite::Transaction<'_>,
     run: i64,
     counts: &Counts,
@@ -416,7 +510,7 @@ fn write_counts(
     Ok(())
 }
 
-fn to_i64(n: usize) -> i64 {
+pub(super) fn to_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

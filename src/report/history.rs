@@ -32,6 +32,7 @@ pub(crate) fn run_lines(runs: &[RunRow]) -> String {
         let mut notes = Vec::new();
         match run.status {
             RunStatus::Running => notes.push("running".to_owned()),
+            RunStatus::Open => notes.push("open".to_owned()),
             RunStatus::Interrupted => notes.push(interrupted(run)),
             RunStatus::Incomplete => notes.push("incomplete".to_owned()),
             RunStatus::Completed => {}
@@ -59,6 +60,7 @@ pub(crate) fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
     match run.status {
         RunStatus::Completed => {}
         RunStatus::Running => out.push_str("Status: running\n"),
+        RunStatus::Open => out.push_str("Status: open\n"),
         RunStatus::Interrupted => {
             let _ = writeln!(out, "Status: {}", interrupted(run));
         }
@@ -189,7 +191,7 @@ fn interrupted(run: &RunRow) -> String {
 fn run_duration(run: &RunRow) -> String {
     match (run.duration, run.status) {
         (Some(duration), _) => format_duration(duration),
-        (None, RunStatus::Running) => "running".to_owned(),
+        (None, RunStatus::Running | RunStatus::Open) => "running".to_owned(),
         (None, _) => "unknown".to_owned(),
     }
 }
@@ -492,6 +494,30 @@ mod tests {
         assert_eq!(size(512), "512 B");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(size(1 << 20), "1.0 MiB");
+    }
+
+    #[test]
+    fn an_open_run_says_it_is_open() {
+        let mut open = crate::testing::run_row(7);
+        open.status = RunStatus::Open;
+        open.taskfile = Some("(broker)".to_owned());
+        open.counts.passed = 2;
+        open.total_tasks = 2;
+        let line = run_lines(std::slice::from_ref(&open));
+        assert!(
+            line.ends_with(" | 2 passed, 0 failed, 0 skipped | running | open\n"),
+            "{line}"
+        );
+        let shown = run(&open, &[]);
+        assert!(
+            shown.contains("Task file: (broker)\nStatus: open\n"),
+            "{shown}"
+        );
+        assert!(shown.contains("Duration: running\n"), "{shown}");
+        let json: serde_json::Value =
+            serde_json::from_str(&history_json(&[open])).expect("valid JSON");
+        assert_eq!(json["runs"][0]["status"], "open");
+        assert_eq!(json["runs"][0]["total_tasks"], 2);
     }
 
     #[test]

@@ -778,3 +778,50 @@ fn retry_keeps_each_task_settings_and_takes_the_last_attempt() {
         "kept\n"
     );
 }
+
+// See: issue 21, item 4
+#[test]
+fn an_open_run_reads_as_open_while_its_taskrun_lives() {
+    let test = with_failed_run();
+    let db = rusqlite::Connection::open(test.path().join("taskrun.db")).unwrap();
+    // As a broker's run stands before it shuts down, recorded by this
+    // process (which is alive; no start time, so only the id is checked).
+    db.execute(
+        "UPDATE runs SET status = 'open', taskfile = '(broker)', finished_at = NULL,
+             duration_ms = NULL, pid = ?1, pid_started = 0
+         WHERE id = 1",
+        [i64::from(std::process::id())],
+    )
+    .unwrap();
+    test.with_args(&["history"])
+        .status(0)
+        .stdout_contains("| 1 passed, 1 failed, 1 skipped | running | open\n")
+        .run();
+    test.with_args(&["show", "1"])
+        .status(0)
+        .stdout_contains("Task file: (broker)\nStatus: open\nDuration: running\n")
+        .run();
+    test.with_args(&["history", "--json"])
+        .status(0)
+        .stdout_contains("\"status\": \"open\"")
+        .run();
+    test.with_args(&["retry", "1"])
+        .status(2)
+        .stderr_contains("history::still_running")
+        .run();
+    test.with_args(&["prune", "--keep", "0"])
+        .status(0)
+        .stdout_starts_with("Kept run #1: it is still running (taskrun process ")
+        .run();
+
+    // Its taskrun is gone: the run was interrupted.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = i64::from(gone.id());
+    gone.wait().unwrap();
+    db.execute("UPDATE runs SET pid = ?1 WHERE id = 1", [pid])
+        .unwrap();
+    test.with_args(&["history"])
+        .status(0)
+        .stdout_contains("| unknown | interrupted (taskrun was killed)\n")
+        .run();
+}
