@@ -45,6 +45,7 @@ use crate::event::{
     Counts, Event, Signal, SkipReason, Status, Stream, Summary, TaskId, TaskResult,
 };
 use crate::execute::{self, Control, Evaluated, Executor, Job, Local, Outcome};
+use crate::record::{Lane, OpenRun, OpenTask, OpenUpdate};
 use crate::report::Lines;
 use crate::schedule::{self, Jitter};
 use crate::task;
@@ -80,6 +81,11 @@ pub struct BrokerConfig {
     /// How many bytes of each output stream a task's result keeps (its
     /// output events carry all of it).
     pub max_output: usize,
+    /// Records the broker's tasks in the history database at this path
+    /// (`taskrun.db`, made if needed), as one run that `taskrun history`
+    /// shows as `open` until the broker shuts down, each task's rows
+    /// written as its attempts end; `None` records nothing.
+    pub record: Option<PathBuf>,
 }
 
 impl Default for BrokerConfig {
@@ -97,6 +103,7 @@ impl Default for BrokerConfig {
             retry_delay: Duration::from_secs(1),
             retry_jitter: Duration::from_millis(250),
             max_output: 1 << 20,
+            record: None,
         }
     }
 }
@@ -269,6 +276,9 @@ struct State {
     jitter: Jitter,
     /// The lanes no task runs in now, lowest first.
     free_lanes: BinaryHeap<Reverse<usize>>,
+    /// The history run the tasks are recorded in, until the shutdown
+    /// closes it.
+    recording: Option<OpenRun>,
 }
 
 /// One submission.
@@ -291,6 +301,8 @@ struct Entry {
     /// cancelled meanwhile.
     last: Option<Arc<TaskResult>>,
     mailbox: Arc<Mailbox>,
+    /// What its rows say of it, when the broker records.
+    record: Option<Arc<OpenTask>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -452,6 +464,14 @@ impl Broker {
             .default_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("."));
+        let recording = match &config.record {
+            Some(db) => Some(OpenRun::begin(
+                db,
+                &std::path::absolute(&dir).unwrap_or_else(|_| dir.clone()),
+                jobs,
+            )?),
+            None => None,
+        };
         let shell: Arc<dyn Executor> = Arc::new(Local);
         let executor: Arc<dyn Executor> = Arc::new(Evaluated::new(None, &dir, shell));
         let shared = Arc::new(Shared {
@@ -469,6 +489,7 @@ impl Broker {
                 counts: Counts::default(),
                 jitter: Jitter::seeded(),
                 free_lanes: (0..jobs).map(Reverse).collect(),
+                recording,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
@@ -565,6 +586,21 @@ impl Broker {
         let id = state.tasks.len();
         let name: Arc<str> = Arc::from(task.name.as_str());
         let mailbox = Arc::new(Mailbox::new(handler));
+        let record = state.recording.is_some().then(|| {
+            let names = |deps: &[Dependency]| deps.iter().map(|dep| dep.name.clone()).collect();
+            Arc::new(OpenTask {
+                name: task.name.clone(),
+                command: job.command.clone(),
+                kind: job.kind,
+                dir: task.settings.dir.clone(),
+                env: job.env.clone(),
+                timeout: job.timeout,
+                retries: task.settings.retries.unwrap_or(shared.settings.retries),
+                deps: names(&task.after),
+                soft_deps: names(&task.after_done),
+                position: id,
+            })
+        });
         state.tasks.push(Entry {
             name: Arc::clone(&name),
             job: Arc::new(job),
@@ -577,6 +613,7 @@ impl Broker {
             canceled: false,
             last: None,
             mailbox: Arc::clone(&mailbox),
+            record,
         });
         state.names.insert(Arc::clone(&name), id);
         state.pending += 1;
@@ -699,6 +736,13 @@ impl Broker {
         self.shared.lock().running
     }
 
+    /// The number of the run the broker records its tasks in
+    /// ([`BrokerConfig::record`]), for `taskrun show N`; `None` when it
+    /// records nothing, and once it has shut down.
+    pub fn run_id(&self) -> Option<i64> {
+        self.shared.lock().recording.as_ref().map(OpenRun::id)
+    }
+
     /// Takes no more tasks, waits up to `grace` for those submitted to
     /// end, then stops the rest (the running ones are sent SIGTERM, and
     /// SIGKILL two seconds later; those not started are skipped), and
@@ -710,9 +754,16 @@ impl Broker {
     ///
     /// # Errors
     ///
-    /// None yet; kept for what a shutdown may have to finish writing.
+    /// [`Error::Store`] when the tasks could not all be recorded (the
+    /// run is then marked incomplete, as far as the database allows);
+    /// everything has stopped all the same.
     pub fn shutdown(&self, grace: Duration) -> Result<Summary, Error> {
-        Ok(self.stop(grace))
+        let summary = self.stop(grace);
+        let recording = self.shared.lock().recording.take();
+        if let Some(recording) = recording {
+            recording.close(&summary)?;
+        }
+        Ok(summary)
     }
 
     fn stop(&self, grace: Duration) -> Summary {
@@ -780,7 +831,9 @@ impl Drop for Broker {
             |workers| workers.is_empty(),
         );
         if !stopped {
-            self.stop(Duration::ZERO);
+            // Nobody is left to hear of a recording error; the run is
+            // marked incomplete as far as the database allows.
+            let _ = self.shutdown(Duration::ZERO);
         }
     }
 }
@@ -852,6 +905,13 @@ enum Patience {
 type Waits = (Vec<(TaskId, bool)>, Option<Arc<str>>);
 
 impl State {
+    /// Records `update` of `id`, when the broker records.
+    fn record(&self, id: TaskId, update: OpenUpdate) {
+        if let (Some(recording), Some(task)) = (&self.recording, &self.tasks[id].record) {
+            recording.record(task, update);
+        }
+    }
+
     /// What `task` waits for, among this broker's tasks (`broker` is its
     /// key).
     fn dependencies(&self, task: &Task, broker: usize) -> Result<Waits, Rejected> {
@@ -898,6 +958,13 @@ impl State {
             self.pending -= 1;
             self.unfinished -= 1;
             self.counts.add(Status::Skipped);
+            self.record(
+                id,
+                OpenUpdate::Skipped {
+                    reason: reason.to_string(),
+                    at: SystemTime::now(),
+                },
+            );
             outbox.post(
                 &self.tasks[id].mailbox,
                 Event::TaskSkipped { task: id, reason },
@@ -1050,6 +1117,8 @@ struct Worker<'a> {
 struct Attempt {
     number: u32,
     lane: usize,
+    /// When it started, after the broker did.
+    since_start: Duration,
     job: Arc<Job>,
     mailbox: Arc<Mailbox>,
 }
@@ -1072,6 +1141,7 @@ impl Worker<'_> {
         let attempt = Attempt {
             number: entry.attempts,
             lane,
+            since_start: self.shared.start.elapsed(),
             job: Arc::clone(&entry.job),
             mailbox: Arc::clone(&entry.mailbox),
         };
@@ -1084,7 +1154,7 @@ impl Worker<'_> {
             task: id,
             attempt: attempt.number,
             at: SystemTime::now(),
-            since_start: self.shared.start.elapsed(),
+            since_start: attempt.since_start,
             slot: lane,
         });
         attempt
@@ -1145,6 +1215,16 @@ impl Worker<'_> {
             stderr: outcome.stderr,
             slurm: outcome.slurm,
         });
+        state.record(
+            id,
+            OpenUpdate::Attempt {
+                result: Arc::clone(&result),
+                lane: Lane {
+                    start: attempt.since_start,
+                    slot: attempt.lane,
+                },
+            },
+        );
         if status.is_failure() && !stopped && attempt.number <= retries {
             let delay = retry_delay(&shared.settings, attempt.number, &mut state.jitter);
             let entry = &mut state.tasks[id];

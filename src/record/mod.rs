@@ -7,7 +7,6 @@
 mod durations;
 mod index;
 mod liveness;
-#[allow(dead_code, reason = "the broker (issue 21) records through it")]
 mod open;
 mod prune;
 mod recall;
@@ -22,12 +21,10 @@ mod write;
 pub(crate) use durations::Known;
 pub(crate) use index::Indexed;
 pub(crate) use liveness::ProcessId;
-#[allow(unused_imports, reason = "the broker (issue 21) records through them")]
 pub(crate) use open::{OpenRun, OpenTask, OpenUpdate};
 pub(crate) use prune::Deleted;
 pub(crate) use recall::{Past, Recall};
 pub(crate) use recorder::Recorder;
-#[allow(unused_imports, reason = "the broker (issue 21) records through it")]
 pub(crate) use rows::Lane;
 pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
 #[cfg(test)]

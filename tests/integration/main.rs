@@ -14,6 +14,7 @@
 )]
 
 mod book;
+mod broker;
 mod check;
 mod correctness;
 mod daily;
