@@ -30,14 +30,14 @@ fn a_recording_broker_is_an_open_run_until_it_shuts_down() {
             |_| {},
         )
         .unwrap();
-    let broken = broker
+    let failing = broker
         .submit(
             Task::new("broken", "echo oops >&2; exit 3").after(&build),
             |_| {},
         )
         .unwrap();
     let never = broker
-        .submit(Task::new("never", "true").after(&broken), |_| {})
+        .submit(Task::new("never", "true").after(&failing), |_| {})
         .unwrap();
     assert_eq!(never.wait().status(), Status::Skipped);
     assert_eq!(flaky.wait().status(), Status::Passed);
