@@ -46,10 +46,9 @@ fn a_recording_broker_is_an_open_run_until_it_shuts_down() {
     let history = || test.exec(&["history"]);
     let open = history();
     let stdout = open.stdout.clone();
-    assert!(
-        stdout.contains("#1 |") && stdout.contains("open"),
-        "{stdout}"
-    );
+    // As the book shows it.
+    assert!(stdout.contains("  #1 | "), "{stdout}");
+    assert!(stdout.contains(" | running | open\n"), "{stdout}");
     let shown = test.exec(&["show", "1"]);
     let shown = shown.stdout.clone();
     assert!(shown.contains("Status: open"), "{shown}");
