@@ -553,6 +553,26 @@ impl Broker {
     /// As [`Broker::submit`], but when the queue is full, waits up to
     /// `timeout` for a place instead of being rejected.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskrun::{Broker, BrokerConfig, Rejected, Task};
+    ///
+    /// let broker = Broker::new(BrokerConfig { jobs: 1, max_queue: 1, ..BrokerConfig::default() })?;
+    /// let gate = broker.submit(Task::new("gate", "sleep 2"), |_| {})?;
+    /// while broker.running() == 0 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// // Waiting for the gate, this one fills the queue.
+    /// broker.submit(Task::new("first", "true").after(&gate), |_| {})?;
+    /// let full = broker.submit(Task::new("second", "true"), |_| {}).unwrap_err();
+    /// assert_eq!(full, Rejected::QueueFull { limit: 1 });
+    /// // It gets a place once `first` has started.
+    /// let second =
+    ///     broker.submit_wait(Task::new("second", "true"), |_| {}, Duration::from_secs(30))?;
+    /// assert_eq!(second.wait().status(), taskrun::Status::Passed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`Broker::submit`]; [`Rejected::QueueFull`] when no place came
@@ -855,6 +875,22 @@ impl TaskHandle {
     /// ends `canceled`, one waiting for a retry ends with the attempt that
     /// failed. The tasks that need it are skipped. Returns whether it was
     /// still going (cancelling a task that is over changes nothing).
+    ///
+    /// ```
+    /// use taskrun::{Broker, BrokerConfig, SkipReason, Status, Task, TaskEnd};
+    ///
+    /// let broker = Broker::new(BrokerConfig::default())?;
+    /// let slow = broker.submit(Task::new("slow", "sleep 60"), |_| {})?;
+    /// let next = broker.submit(Task::new("next", "true").after(&slow), |_| {})?;
+    /// assert!(slow.cancel());
+    /// assert!(matches!(
+    ///     slow.wait().status(),
+    ///     Status::Canceled | Status::Skipped // running already, or not yet
+    /// ));
+    /// assert!(matches!(next.wait(), TaskEnd::Skipped(SkipReason::DependencyFailed(_))));
+    /// assert!(!slow.cancel(), "over");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         let mut state = self.shared.lock();
         let mut outbox = Outbox::default();
