@@ -178,6 +178,15 @@ impl TaskEnd {
 /// What receives one submission's events.
 type Handler = Box<dyn FnMut(&Event) + Send>;
 
+thread_local! {
+    /// How many handlers this thread is inside (a handler may cancel a
+    /// task, whose dependents' handlers then run within it).
+    static IN_HANDLER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Tells brokers apart, for the handles their tasks' dependencies hold.
+static BROKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Runs tasks as they are submitted; see the [module](self) for an
 /// example.
 pub struct Broker {
@@ -239,6 +248,8 @@ struct Shared {
     executor: Arc<dyn Executor>,
     settings: Settings,
     start: Instant,
+    /// This broker's number, unique in the process.
+    key: usize,
 }
 
 /// The configuration, resolved once.
@@ -361,7 +372,9 @@ impl Mailbox {
         while let Some(event) = post.queue.pop_front() {
             drop(post);
             // A handler that panics loses its own events, nobody else's.
+            IN_HANDLER.set(IN_HANDLER.get() + 1);
             let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&event)));
+            IN_HANDLER.set(IN_HANDLER.get() - 1);
             post = self.lock();
             let end = match event {
                 Event::TaskFinished { result, .. } => Some(TaskEnd::Finished(result)),
@@ -369,11 +382,14 @@ impl Mailbox {
                 _ => None,
             };
             if let Some(end) = end {
-                // Its last event: the handler is dropped (it may hold
-                // what holds the broker), and waiters are woken.
+                // Its last event: waiters are woken, and the handler is
+                // dropped, outside the lock (it may hold the last handle
+                // on the broker, whose drop stops it).
                 post.end = Some(end);
                 post.queue.clear();
                 self.over.notify_all();
+                drop(post);
+                drop(handler);
                 return;
             }
             if call.is_err() {
@@ -427,8 +443,8 @@ impl Shared {
     }
 
     /// What tells this broker's handles from another's.
-    fn key(self: &Arc<Self>) -> usize {
-        Arc::as_ptr(self) as usize
+    fn key(&self) -> usize {
+        self.key
     }
 }
 
@@ -506,6 +522,7 @@ impl Broker {
                 max_queue: config.max_queue,
             },
             start: Instant::now(),
+            key: BROKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
         let broker = Broker {
             shared,
@@ -957,7 +974,12 @@ impl State {
         let soft = task.after_done.iter().map(|dep| (dep, true));
         for (dependency, soft) in hard.chain(soft) {
             let known = match dependency.submission {
-                Some((owner, id)) => (owner == broker).then_some(id),
+                Some((owner, id)) => (owner == broker
+                    && self
+                        .tasks
+                        .get(id)
+                        .is_some_and(|entry| *entry.name == *dependency.name))
+                .then_some(id),
                 None => self.names.get(dependency.name.as_str()).copied(),
             };
             let Some(id) = known else {
@@ -990,6 +1012,7 @@ impl State {
             if matches!(self.tasks[id].phase, Phase::Done(_)) {
                 continue;
             }
+            debug_assert_eq!(self.tasks[id].attempts, 0, "only a task never started");
             self.tasks[id].phase = Phase::Done(Status::Skipped);
             self.pending -= 1;
             self.unfinished -= 1;
@@ -1046,6 +1069,9 @@ impl State {
     /// has not started. Whether it was still going.
     fn cancel(&mut self, id: TaskId, reason: &SkipReason, outbox: &mut Outbox) -> bool {
         match self.tasks[id].phase {
+            // A retry that is due but has not started is a task waiting
+            // for its retry still.
+            Phase::Ready if self.tasks[id].attempts > 0 => self.end_retry(id, outbox),
             Phase::Waiting | Phase::Ready => self.end_unstarted(id, reason, outbox),
             Phase::Running => {
                 let entry = &mut self.tasks[id];
@@ -1054,24 +1080,27 @@ impl State {
                     control.interrupt(Signal::TERM);
                 }
             }
-            Phase::Delayed => {
-                let entry = &mut self.tasks[id];
-                // The attempt that failed stands, as it does when a run
-                // is interrupted while a task waits for its retry.
-                if let Some(result) = entry.last.take() {
-                    outbox.post(
-                        &entry.mailbox,
-                        Event::TaskFinished {
-                            task: id,
-                            result: Arc::clone(&result),
-                        },
-                    );
-                    self.ended(id, result.status, outbox);
-                }
-            }
+            Phase::Delayed => self.end_retry(id, outbox),
             Phase::Done(_) => return false,
         }
         true
+    }
+
+    /// `id`, waiting for a retry, will not run again: the attempt that
+    /// failed stands, as it does when a run is interrupted while a task
+    /// waits for its retry.
+    fn end_retry(&mut self, id: TaskId, outbox: &mut Outbox) {
+        let entry = &mut self.tasks[id];
+        if let Some(result) = entry.last.take() {
+            outbox.post(
+                &entry.mailbox,
+                Event::TaskFinished {
+                    task: id,
+                    result: Arc::clone(&result),
+                },
+            );
+            self.ended(id, result.status, outbox);
+        }
     }
 
     /// The next task to start, if one is ready: it is marked running.
@@ -1083,7 +1112,7 @@ impl State {
             }
             self.delayed.pop();
             if self.tasks[id].phase == Phase::Delayed {
-                self.tasks[id].last = None;
+                // Its failed attempt stands until the retry starts.
                 self.tasks[id].phase = Phase::Ready;
                 self.ready.push_back(id);
             }
@@ -1173,6 +1202,7 @@ impl Worker<'_> {
         let entry = &mut state.tasks[id];
         entry.phase = Phase::Running;
         entry.attempts += 1;
+        entry.last = None;
         entry.control.clone_from(&self.control);
         let attempt = Attempt {
             number: entry.attempts,
