@@ -226,7 +226,8 @@ impl Logger {
     }
 
     /// A line in the global log (e.g. "broker started, 4 jobs"); a text
-    /// of several lines is several lines, each with its time.
+    /// of several lines is several lines, each with its time, and an
+    /// empty one none.
     #[allow(dead_code, reason = "for the broker (issue 21)")]
     pub(crate) fn note(&mut self, text: &str) -> std::io::Result<()> {
         let stamp = now();
@@ -384,8 +385,8 @@ impl Log {
         })
     }
 
-    /// Writes each line of `text` (an empty one too) after `stamp`, and
-    /// shows it to `mirror` as the log of `task`.
+    /// Writes each line of `text` (empty lines too; an empty `text` is no
+    /// line) after `stamp`, and shows it to `mirror` as the log of `task`.
     fn write(
         &mut self,
         stamp: &str,
@@ -431,15 +432,18 @@ impl Log {
             name.push(format!(".{n}"));
             PathBuf::from(name)
         };
+        // A log someone removed meanwhile has nothing to keep.
+        let gone = |result: std::io::Result<()>| match result {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        };
         if self.rotation.keep == 0 {
-            std::fs::remove_file(&self.path)?;
+            gone(std::fs::remove_file(&self.path))?;
         } else {
             for n in (1..self.rotation.keep).rev() {
-                if numbered(n).exists() {
-                    std::fs::rename(numbered(n), numbered(n + 1))?;
-                }
+                gone(std::fs::rename(numbered(n), numbered(n + 1)))?;
             }
-            std::fs::rename(&self.path, numbered(1))?;
+            gone(std::fs::rename(&self.path, numbered(1)))?;
         }
         let line = std::mem::take(&mut self.line);
         *self = Log::open(self.path.clone(), self.rotation)?;
