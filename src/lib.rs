@@ -56,5 +56,6 @@ pub use crate::event::{
 };
 pub use crate::execute::{KILL_GRACE, SlurmMode, SlurmOptions};
 pub use crate::record::StoreError;
+pub use crate::report::logs::{LogConfig, LogLine};
 pub use crate::runner::{Canceller, Runner};
 pub use crate::tasks::{Dependency, LoadError, Task, Tasks};

@@ -87,11 +87,31 @@ pub(crate) fn unix_seconds(time: SystemTime) -> i64 {
 /// reports for other programs write it: unlike the local times people
 /// are shown, it means the same wherever it is read.
 pub(crate) fn utc_timestamp(unix_seconds: i64) -> String {
+    format!("{}Z", utc_date_time(unix_seconds))
+}
+
+/// A time as ISO 8601 in UTC, to the millisecond
+/// (`2026-12-01T14:02:26.042Z`), as the logs of `--log-dir` begin each
+/// line: lines a few milliseconds apart keep their order when read.
+pub(crate) fn utc_timestamp_ms(time: SystemTime) -> String {
+    let millis = match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    };
+    format!(
+        "{}.{:03}Z",
+        utc_date_time(millis.div_euclid(1000)),
+        millis.rem_euclid(1000)
+    )
+}
+
+/// `2026-12-01T14:02:26`: the date and time of day in UTC, without a zone.
+fn utc_date_time(unix_seconds: i64) -> String {
     let days = unix_seconds.div_euclid(86_400);
     let seconds = unix_seconds.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         seconds / 3600,
         seconds % 3600 / 60,
         seconds % 60
@@ -162,6 +182,23 @@ mod tests {
         assert_eq!(utc_timestamp(1_735_689_599), "2024-12-31T23:59:59Z");
         assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(utc_timestamp(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn utc_timestamps_to_the_millisecond() {
+        let at = |millis: u64| UNIX_EPOCH + Duration::from_millis(millis);
+        assert_eq!(utc_timestamp_ms(at(0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            utc_timestamp_ms(at(1_705_329_022_007)),
+            "2024-01-15T14:30:22.007Z"
+        );
+        assert_eq!(
+            utc_timestamp_ms(at(1_735_689_599_999)),
+            "2024-12-31T23:59:59.999Z"
+        );
+        // Before the epoch, the milliseconds still count up within the second.
+        let before = UNIX_EPOCH - Duration::from_millis(1);
+        assert_eq!(utc_timestamp_ms(before), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]

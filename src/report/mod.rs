@@ -13,7 +13,7 @@ pub(crate) mod history;
 mod html;
 mod junit;
 mod lines;
-mod logs;
+pub(crate) mod logs;
 mod plan;
 mod progress;
 pub(crate) mod search;

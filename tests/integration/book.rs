@@ -179,6 +179,10 @@ fn times_are_masked() {
         mask("#1 | 2026-11-24 08:16:47 | x (0.5s)"),
         "#1 | YYYY-MM-DD hh:mm:ss | x (…)"
     );
+    assert_eq!(
+        mask("2026-12-02T02:31:05.123Z started test (attempt 1)"),
+        "YYYY-MM-DDThh:mm:ss.sssZ started test (attempt 1)"
+    );
 }
 
 #[test]

@@ -518,28 +518,56 @@ pub(crate) fn masked(text: &str) -> String {
 }
 
 /// Date-times such as `2024-01-15 14:30:22` replaced by
-/// `YYYY-MM-DD hh:mm:ss`.
+/// `YYYY-MM-DD hh:mm:ss`, and the times that begin log lines, such as
+/// `2024-01-15T14:30:22.042Z`, by `YYYY-MM-DDThh:mm:ss.sssZ`.
 pub(crate) fn mask_times(text: &str) -> String {
-    let shape = "dddd-dd-dd dd:dd:dd";
+    let shapes = [
+        ("dddd-dd-dd dd:dd:dd", "YYYY-MM-DD hh:mm:ss"),
+        (LOG_TIME, "YYYY-MM-DDThh:mm:ss.sssZ"),
+    ];
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while !rest.is_empty() {
-        let candidate = rest.get(..shape.len()).filter(|candidate| {
-            candidate
-                .chars()
-                .zip(shape.chars())
-                .all(|(c, s)| if s == 'd' { c.is_ascii_digit() } else { c == s })
-        });
-        if candidate.is_some() {
-            out.push_str("YYYY-MM-DD hh:mm:ss");
-            rest = &rest[shape.len()..];
-        } else {
-            let c = rest.chars().next().unwrap_or(' ');
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
+    'text: while !rest.is_empty() {
+        for (shape, mask) in shapes {
+            if has_shape(rest, shape) {
+                out.push_str(mask);
+                rest = &rest[shape.len()..];
+                continue 'text;
+            }
         }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// The time that begins each line of a log of `--log-dir`: ISO 8601 in
+/// UTC, to the millisecond (`d` a digit).
+const LOG_TIME: &str = "dddd-dd-ddTdd:dd:dd.dddZ";
+
+/// Whether `text` begins with `shape`, where `d` is any digit.
+fn has_shape(text: &str, shape: &str) -> bool {
+    text.get(..shape.len()).is_some_and(|start| {
+        start
+            .chars()
+            .zip(shape.chars())
+            .all(|(c, s)| if s == 'd' { c.is_ascii_digit() } else { c == s })
+    })
+}
+
+/// A log of `--log-dir` without the time before each line, which is
+/// checked to be one (ISO 8601 in UTC, to the millisecond).
+pub(crate) fn untimed(log: &str) -> String {
+    log.lines()
+        .map(|line| {
+            assert!(
+                has_shape(line, LOG_TIME) && line[LOG_TIME.len()..].starts_with(' '),
+                "a log line without its time: {line:?}"
+            );
+            format!("{}\n", &line[LOG_TIME.len() + 1..])
+        })
+        .collect()
 }
 
 /// Replaces measured durations, the words `0.2s`, `12.45s` or `1m05s`,
