@@ -182,6 +182,8 @@ thread_local! {
     /// How many handlers this thread is inside (a handler may cancel a
     /// task, whose dependents' handlers then run within it).
     static IN_HANDLER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Whether this thread is one of a broker's workers.
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Tells brokers apart, for the handles their tasks' dependencies hold.
@@ -328,7 +330,9 @@ enum Phase {
 /// A submission's events on their way to its handler. Events are queued
 /// under the broker's lock, in the order things happened, and handed to
 /// the handler outside it by whichever thread finds the handler free
-/// (see [`Mailbox::deliver`]), so a slow handler holds up no one else.
+/// (see [`Mailbox::deliver`]), so a handler never holds the broker's lock.
+/// A slow handler does hold up the thread that calls it: the worker of
+/// its own task, which reads no output meanwhile.
 struct Mailbox {
     post: Mutex<Post>,
     /// Signalled when the task's last event has been handled.
@@ -468,11 +472,15 @@ impl Outbox {
 }
 
 impl Broker {
-    /// Starts a broker with `config.jobs` workers, which wait for tasks.
+    /// Starts a broker with `config.jobs` workers, which wait for tasks
+    /// (fewer where the process may not open enough files for them all,
+    /// as `taskrun run --jobs` does).
     ///
     /// # Errors
     ///
-    /// [`Error::Start`] when the system refuses the worker threads.
+    /// [`Error::Start`] when the system refuses the worker threads;
+    /// [`Error::Store`] when `record` names a database that cannot be
+    /// opened or written.
     pub fn new(config: BrokerConfig) -> Result<Broker, Error> {
         let jobs = config.jobs.max(1);
         let jobs = execute::reserve_descriptors(jobs).unwrap_or(jobs);
@@ -516,8 +524,8 @@ impl Broker {
                 env: config.default_env,
                 timeout: config.default_timeout.filter(|limit| !limit.is_zero()),
                 retries: config.retries.min(task::MAX_RETRIES),
-                retry_delay: config.retry_delay,
-                retry_jitter: config.retry_jitter,
+                retry_delay: config.retry_delay.min(schedule::MAX_RETRY_DELAY),
+                retry_jitter: config.retry_jitter.min(schedule::MAX_RETRY_DELAY),
                 max_output: config.max_output,
                 max_queue: config.max_queue,
             },
@@ -615,13 +623,9 @@ impl Broker {
     ) -> Result<TaskHandle, Rejected> {
         let shared = &self.shared;
         let job = self.job(&task)?;
-        let mut state = self.place(patience)?;
-        if state.names.contains_key(task.name.as_str()) {
-            return Err(Rejected::Duplicate(task.name));
-        }
-        let (waits, failed) = state.dependencies(&task, shared.key())?;
+        let (mut state, (waits, failed)) = self.place(&task, patience)?;
         let id = state.tasks.len();
-        let name: Arc<str> = Arc::from(task.name.as_str());
+        let retries = task.settings.retries.unwrap_or(shared.settings.retries);
         let mailbox = Arc::new(Mailbox::new(handler));
         let record = state.recording.is_some().then(|| {
             let names = |deps: &[Dependency]| deps.iter().map(|dep| dep.name.clone()).collect();
@@ -632,16 +636,17 @@ impl Broker {
                 dir: task.settings.dir.clone(),
                 env: job.env.clone(),
                 timeout: job.timeout,
-                retries: task.settings.retries.unwrap_or(shared.settings.retries),
+                retries,
                 deps: names(&task.after),
                 soft_deps: names(&task.after_done),
                 position: id,
             })
         });
+        let name: Arc<str> = Arc::from(task.name);
         state.tasks.push(Entry {
             name: Arc::clone(&name),
             job: Arc::new(job),
-            retries: task.settings.retries.unwrap_or(shared.settings.retries),
+            retries,
             phase: Phase::Waiting,
             unmet: 0,
             dependents: Vec::new(),
@@ -683,20 +688,44 @@ impl Broker {
         })
     }
 
-    /// The broker's lock, once there is a place in the queue.
-    fn place(&self, patience: Patience) -> Result<MutexGuard<'_, State>, Rejected> {
+    /// The broker's lock, once there is a place in the queue for `task`,
+    /// and what it waits for. A submission that cannot be taken is
+    /// refused before it waits for a place, and again after.
+    fn place(
+        &self,
+        task: &Task,
+        patience: Patience,
+    ) -> Result<(MutexGuard<'_, State>, Waits), Rejected> {
         let shared = &self.shared;
         let mut state = shared.lock();
+        let mut waited = false;
         loop {
-            if !state.accepting {
-                return Err(Rejected::ShutDown);
-            }
+            let checked = if state.accepting {
+                if state.names.contains_key(task.name.as_str()) {
+                    Err(Rejected::Duplicate(task.name.clone()))
+                } else {
+                    state.dependencies(task, shared.key())
+                }
+            } else {
+                Err(Rejected::ShutDown)
+            };
+            let waits = match checked {
+                Ok(waits) => waits,
+                Err(refused) => {
+                    if waited {
+                        // The place it was woken for is someone else's.
+                        shared.room.notify_one();
+                    }
+                    return Err(refused);
+                }
+            };
             if state.pending < shared.settings.max_queue {
-                return Ok(state);
+                return Ok((state, waits));
             }
             let full = Rejected::QueueFull {
                 limit: shared.settings.max_queue,
             };
+            waited = true;
             state = match patience {
                 Patience::Reject => return Err(full),
                 Patience::Forever => shared
@@ -786,15 +815,20 @@ impl Broker {
     /// returns once every task is over and every worker has ended. The
     /// summary counts every task the broker was given; its `interrupted`
     /// is set when the grace ran out. It can be called from any thread
-    /// (the broker may be shared in an `Arc`); a later call returns the
-    /// same summary.
+    /// but a handler's (the broker may be shared in an `Arc`); a later
+    /// call returns the counts again at once, and records nothing more.
     ///
     /// # Errors
     ///
     /// [`Error::Store`] when the tasks could not all be recorded (the
     /// run is then marked incomplete, as far as the database allows);
-    /// everything has stopped all the same.
+    /// everything has stopped all the same. [`Error::ShutdownInHandler`]
+    /// when called from a task's handler, which the shutdown would wait
+    /// for: nothing is stopped then.
     pub fn shutdown(&self, grace: Duration) -> Result<Summary, Error> {
+        if IN_HANDLER.get() > 0 {
+            return Err(Error::ShutdownInHandler);
+        }
         let summary = self.stop(grace);
         let recording = self.shared.lock().recording.take();
         if let Some(recording) = recording {
@@ -803,24 +837,37 @@ impl Broker {
         Ok(summary)
     }
 
+    /// Stops the broker (see [`Broker::shutdown`]). Within a handler, or
+    /// on a worker, it only begins it: it cannot wait for what the
+    /// handler holds up, nor join its own thread; the workers end by
+    /// themselves, and the recording is closed when the last of them
+    /// has.
     fn stop(&self, grace: Duration) -> Summary {
         let shared = &self.shared;
+        let inside = IN_HANDLER.get() > 0 || ON_WORKER.get();
+        // A grace too long to represent is no limit.
         let deadline = Instant::now().checked_add(grace);
         let mut state = shared.lock();
         state.accepting = false;
         // Submitters waiting for a place are turned away.
         shared.room.notify_all();
-        while state.unfinished > 0 {
-            let left =
-                deadline.and_then(|deadline| deadline.checked_duration_since(Instant::now()));
-            let Some(left) = left else {
-                break;
+        while state.unfinished > 0 && !inside {
+            state = match deadline {
+                None => shared
+                    .idle
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    shared
+                        .idle
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
             };
-            state = shared
-                .idle
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
         }
         let mut outbox = Outbox::default();
         if state.unfinished > 0 {
@@ -835,6 +882,10 @@ impl Broker {
         outbox.deliver();
         let workers =
             std::mem::take(&mut *self.workers.lock().unwrap_or_else(PoisonError::into_inner));
+        if inside {
+            // Dropping the handles detaches the workers.
+            return self.summary();
+        }
         for worker in workers {
             let _ = worker.join();
         }
@@ -849,10 +900,15 @@ impl Broker {
             mailbox.deliver();
             mailbox.wait(None);
         }
-        let state = shared.lock();
+        self.summary()
+    }
+
+    /// The tasks' ends so far.
+    fn summary(&self) -> Summary {
+        let state = self.shared.lock();
         Summary {
             counts: state.counts,
-            duration: shared.start.elapsed(),
+            duration: self.shared.start.elapsed(),
             interrupted: state.interrupted,
             halted: None,
         }
@@ -867,7 +923,13 @@ impl Drop for Broker {
             |poisoned| poisoned.get_ref().is_empty(),
             |workers| workers.is_empty(),
         );
-        if !stopped {
+        if stopped {
+        } else if IN_HANDLER.get() > 0 || ON_WORKER.get() {
+            // Dropped by a handler that held the last handle on it: the
+            // stop is begun, and the recording closed once the workers
+            // are gone.
+            self.stop(Duration::ZERO);
+        } else {
             // Nobody is left to hear of a recording error; the run is
             // marked incomplete as far as the database allows.
             let _ = self.shutdown(Duration::ZERO);
@@ -889,8 +951,8 @@ impl TaskHandle {
 
     /// Stops the task: a task waiting to start is skipped, a running one
     /// is sent SIGTERM (SIGKILL two seconds later, as a timeout does) and
-    /// ends `canceled`, one waiting for a retry ends with the attempt that
-    /// failed. The tasks that need it are skipped. Returns whether it was
+    /// ends `canceled` (unless it passed or timed out first), one waiting
+    /// for a retry ends with the attempt that failed. The tasks that need it are skipped. Returns whether it was
     /// still going (cancelling a task that is over changes nothing).
     ///
     /// ```
@@ -913,6 +975,10 @@ impl TaskHandle {
         let mut outbox = Outbox::default();
         let going = state.cancel(self.id, &SkipReason::Canceled, &mut outbox);
         self.shared.settle(&state);
+        // What only waited for it to end may start now.
+        if !state.ready.is_empty() {
+            self.shared.work.notify_all();
+        }
         drop(state);
         outbox.deliver();
         going
@@ -1129,6 +1195,7 @@ impl State {
 /// A worker: starts ready tasks until the broker stops and nothing is
 /// left.
 fn work(shared: &Arc<Shared>) {
+    ON_WORKER.set(true);
     let mut worker = Worker {
         shared,
         control: None,
@@ -1158,6 +1225,10 @@ fn work(shared: &Arc<Shared>) {
             continue;
         };
         let attempt = worker.start(&mut state, id);
+        // More to start, or a retry to wait for: another worker looks.
+        if !state.ready.is_empty() || !state.delayed.is_empty() {
+            shared.work.notify_one();
+        }
         drop(state);
         attempt.mailbox.deliver();
         let outcome = worker.run(id, &attempt);
@@ -1233,14 +1304,25 @@ impl Worker<'_> {
         let outcome = match &self.control {
             Some(control) => {
                 let mut output = |stream: Stream, bytes: &[u8]| {
-                    lines.push(id, stream, bytes, |line| {
-                        mailbox.push(output_line(id, stream, line, true));
+                    lines.push_raw(id, stream, bytes, |line, whole| {
+                        mailbox.push(output_line(id, stream, line, whole));
                     });
                     mailbox.deliver();
                 };
-                self.shared
-                    .executor
-                    .execute(&attempt.job, control, &mut output)
+                let started_at = SystemTime::now();
+                let start = Instant::now();
+                let executor = &self.shared.executor;
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    executor.execute(&attempt.job, control, &mut output)
+                }))
+                .unwrap_or_else(|_| {
+                    Outcome::not_started(
+                        "taskrun failed while running the task (a bug: please report it)"
+                            .to_owned(),
+                        started_at,
+                        start.elapsed(),
+                    )
+                })
             }
             None => Outcome::not_started(
                 "cannot make the pipes that stop a task: too many open files?".to_owned(),
@@ -1312,9 +1394,9 @@ impl Worker<'_> {
             outbox.post(&attempt.mailbox, Event::TaskFinished { task: id, result });
             let queued = state.ready.len();
             state.ended(id, status, &mut outbox);
-            // This worker takes one of the tasks that became ready; the
-            // others need a worker each.
-            for _ in 1..state.ready.len().saturating_sub(queued) {
+            // Each task that became ready needs a worker: this one hands
+            // events over before it looks again.
+            for _ in 0..state.ready.len().saturating_sub(queued) {
                 shared.work.notify_one();
             }
             shared.settle(state);
@@ -1324,7 +1406,8 @@ impl Worker<'_> {
 }
 
 /// One line of a task's output as its event: with its newline, unless it
-/// is the end of a stream that did not end with one.
+/// is the end of a stream that did not end with one, or a piece of a line
+/// too long to wait for.
 fn output_line(task: TaskId, stream: Stream, line: &[u8], whole: bool) -> Event {
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line);
@@ -1343,7 +1426,9 @@ fn output_line(task: TaskId, stream: Stream, line: &[u8], whole: bool) -> Event 
 fn retry_delay(settings: &Settings, attempt: u32, jitter: &mut Jitter) -> Duration {
     let delay = schedule::backoff(settings.retry_delay, attempt);
     let up = settings.retry_jitter.mul_f64(2.0 * jitter.next());
-    (delay + up).saturating_sub(settings.retry_jitter)
+    delay
+        .saturating_add(up)
+        .saturating_sub(settings.retry_jitter)
 }
 
 #[cfg(test)]
@@ -1571,10 +1656,12 @@ mod tests {
         let other = broker
             .submit(Task::new("other", "sleep 0.2"), |_| {})
             .unwrap();
+        // `later` waits for `other` and for `slow`, so it is still waiting
+        // when it is cancelled, however slow the machine.
         let (later_sender, later_receiver) = mpsc::channel();
         let later = broker
             .submit(
-                Task::new("later", "touch ran").after(&other),
+                Task::new("later", "touch ran").after(&other).after(&slow),
                 lines_to(&later_sender),
             )
             .unwrap();
@@ -1698,7 +1785,8 @@ mod tests {
             .submit(
                 Task::new("own", "basename $PWD; echo $WHO $KEEP")
                     .dir("sub")
-                    .env("WHO", "own"),
+                    .env("WHO", "own")
+                    .timeout(Duration::from_secs(60)),
                 lines_to(&sender),
             )
             .unwrap();
@@ -1856,5 +1944,118 @@ mod tests {
         drop(dropped);
         assert!(start.elapsed() < Duration::from_secs(10));
         assert_eq!(slow.end().unwrap().status(), Status::Canceled);
+    }
+
+    /// A retry that is due, waiting for a worker, is still a task waiting
+    /// for its retry: cancelled, it ends with the attempt that failed, and
+    /// the queue's count stays right.
+    #[test]
+    fn a_due_retry_cancelled_before_it_starts_ends_with_its_failure() {
+        // The delay leaves the submissions below ample time to queue.
+        let broker = Broker::new(BrokerConfig {
+            retry_delay: Duration::from_millis(150),
+            ..config(1)
+        })
+        .unwrap();
+        let (sender, receiver) = mpsc::channel();
+        let flaky = broker
+            .submit(Task::new("flaky", "exit 1").retries(1), lines_to(&sender))
+            .unwrap();
+        // While `busy` runs, the retry comes due, and queues behind
+        // `gate`, which starts next; the retry waits for a worker.
+        let busy = broker
+            .submit(Task::new("busy", "sleep 0.6"), |_| {})
+            .unwrap();
+        let (started, on_start) = mpsc::channel();
+        let gate = broker
+            .submit(Task::new("gate", "sleep 30"), move |event| {
+                if matches!(event, Event::TaskStarted { .. }) {
+                    let _ = started.send(());
+                }
+            })
+            .unwrap();
+        on_start.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(busy.wait().status(), Status::Passed);
+        assert!(flaky.cancel());
+        let end = flaky.wait();
+        assert_eq!(end.status(), Status::Failed);
+        assert_eq!(end.result().unwrap().attempt, 1);
+        let lines: Vec<String> = receiver.try_iter().collect();
+        assert_eq!(lines, ["started 1", "retrying 1 150", "finished failed"]);
+        assert_eq!(broker.pending(), 0);
+        gate.cancel();
+        let after = broker.submit(Task::new("after", "true"), |_| {}).unwrap();
+        assert_eq!(after.wait().status(), Status::Passed);
+        let summary = broker.shutdown(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            (
+                summary.counts.passed,
+                summary.counts.failed,
+                summary.counts.canceled
+            ),
+            (2, 1, 1)
+        );
+    }
+
+    /// A handler may hold the last handle on its broker: when the task is
+    /// over and the handler is dropped, on a worker, the broker stops
+    /// without joining that worker. A handler may not shut it down.
+    #[test]
+    fn a_handler_that_holds_the_last_handle_stops_the_broker() {
+        let broker = Arc::new(Broker::new(config(2)).unwrap());
+        let slow = broker
+            .submit(Task::new("slow", "sleep 30"), |_| {})
+            .unwrap();
+        let (sender, receiver) = mpsc::channel();
+        let held = Arc::clone(&broker);
+        let quick = broker
+            .submit(Task::new("quick", "sleep 0.2"), move |event| {
+                if matches!(event, Event::TaskStarted { .. }) {
+                    let _ = sender.send(held.shutdown(Duration::ZERO).map(|_| ()));
+                }
+            })
+            .unwrap();
+        let refused = receiver.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert!(
+            matches!(refused, Err(Error::ShutdownInHandler)),
+            "{refused:?}"
+        );
+        drop(broker);
+        assert_eq!(quick.wait().status(), Status::Passed);
+        // The drop in the handler stopped what was left.
+        let end = slow.wait_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(end.status(), Status::Canceled);
+    }
+
+    /// Output events are lines as the task wrote them: a `\r` kept, the
+    /// last line of a stream without a newline as it is, and a line too
+    /// long to hold in pieces that join back to it.
+    #[test]
+    fn output_events_are_the_lines_as_written() {
+        let broker = Broker::new(config(1)).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&seen);
+        let task = Task::new(
+            "lines",
+            "printf 'dos\\r\\n'; head -c 150000 /dev/zero | tr '\\0' x; echo; printf 'tail'",
+        );
+        let handle = broker
+            .submit(task, move |event| {
+                if let Event::TaskOutput { bytes, .. } = event {
+                    into.lock().unwrap().push(bytes.to_vec());
+                }
+            })
+            .unwrap();
+        assert_eq!(handle.wait().status(), Status::Passed);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0], b"dos\r\n");
+        assert_eq!(seen.last().unwrap(), b"tail");
+        let long: Vec<u8> = seen[1..seen.len() - 1].concat();
+        let mut expected = vec![b'x'; 150_000];
+        expected.push(b'\n');
+        assert_eq!(long, expected);
+        assert!(seen.len() >= 4, "the long line came in pieces");
+        drop(seen);
+        broker.shutdown(Duration::from_secs(5)).unwrap();
     }
 }

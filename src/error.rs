@@ -761,6 +761,20 @@ pub enum Error {
     #[error("cannot write output")]
     #[diagnostic(code(taskrun::output))]
     Output(#[from] std::io::Error),
+
+    /// A broker's handler asked for the broker's shutdown, which waits
+    /// for the handlers to return.
+    #[error(
+        "Broker::shutdown was called from a task's event handler, which the shutdown would wait for"
+    )]
+    #[diagnostic(
+        code(api::shutdown_in_handler),
+        help(
+            "shut the broker down from a thread of your own (a handler can send it a message); \
+             from a handler, cancel tasks instead"
+        )
+    )]
+    ShutdownInHandler,
 }
 
 impl Error {
@@ -796,7 +810,10 @@ impl Error {
             | Error::SlurmWait { .. }
             | Error::SlurmOption { .. }
             | Error::CannotConvert { .. } => exit_code::INVALID_INPUT,
-            Error::Start(_) | Error::Output(_) | Error::SinkFailed { .. } => exit_code::FAILURE,
+            Error::Start(_)
+            | Error::Output(_)
+            | Error::SinkFailed { .. }
+            | Error::ShutdownInHandler => exit_code::FAILURE,
             Error::SlurmCanceled { signal } => exit_code::interrupted(*signal),
         }
     }

@@ -1,15 +1,17 @@
-//! The interface between the scheduler and everything that observes a run.
+//! The interface between the engine and everything that observes it.
 //!
-//! The scheduler emits one ordered stream of [`Event`]s; the reporter (and
-//! later the recorder and script hooks) each consume it on their own thread.
-//! For any task, `TaskStarted` comes before its `TaskOutput`s, which come
-//! before its `TaskFinished`. Nothing that receives events can call back
-//! into the scheduler.
+//! The scheduler emits one ordered stream of [`Event`]s for a run; the
+//! reports, the recorder and the script's hooks each consume it on their
+//! own thread, and nothing that receives them can call back into the
+//! scheduler. A [`Broker`](crate::Broker) sends each task's events to that
+//! task's own handler instead. Either way, for any task, `TaskStarted`
+//! comes before its `TaskOutput`s, which come before its `TaskFinished`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// A task's index in the plan.
+/// A task's index in its plan (the order it was declared in), or in its
+/// broker (the order it was submitted in).
 pub type TaskId = usize;
 
 /// Which output stream bytes came from.
@@ -319,6 +321,7 @@ pub struct SlurmPlace {
 
 /// Why a task did not run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SkipReason {
     /// A task it depends on (directly or not) failed, timed out or was
     /// canceled; the name of that task.

@@ -17,7 +17,7 @@ pub(crate) struct Lines {
 
 impl Lines {
     /// Adds a chunk of `task`'s `stream` and calls `line` with each line it
-    /// completes (without its newline).
+    /// completes (without its newline, or its `\r\n`).
     pub(crate) fn push(
         &mut self,
         task: TaskId,
@@ -25,14 +25,29 @@ impl Lines {
         bytes: &[u8],
         mut line: impl FnMut(&[u8]),
     ) {
+        self.push_raw(task, stream, bytes, |text, whole| {
+            line(if whole { strip_cr(text) } else { text });
+        });
+    }
+
+    /// As [`Lines::push`], but each line comes as it was written, without
+    /// its newline only, and with whether it is whole (`false` for a
+    /// piece of a line longer than the longest kept).
+    pub(crate) fn push_raw(
+        &mut self,
+        task: TaskId,
+        stream: Stream,
+        bytes: &[u8],
+        mut line: impl FnMut(&[u8], bool),
+    ) {
         let buffer = self.partial.entry((task, stream)).or_default();
         let mut rest = bytes;
         while let Some(end) = rest.iter().position(|&b| b == b'\n') {
             if buffer.is_empty() {
-                line(strip_cr(&rest[..end]));
+                line(&rest[..end], true);
             } else {
                 buffer.extend_from_slice(&rest[..end]);
-                line(strip_cr(buffer));
+                line(buffer, true);
                 buffer.clear();
             }
             rest = &rest[end + 1..];
@@ -40,7 +55,7 @@ impl Lines {
         buffer.extend_from_slice(rest);
         while buffer.len() > MAX_LINE {
             let piece: Vec<u8> = buffer.drain(..cut_at(buffer)).collect();
-            line(&piece);
+            line(&piece, false);
         }
     }
 
