@@ -47,6 +47,7 @@ use crate::event::{
 use crate::execute::{self, Control, Evaluated, Executor, Job, Local, Outcome};
 use crate::record::{Lane, OpenRun, OpenTask, OpenUpdate};
 use crate::report::Lines;
+use crate::report::logs::{LogConfig, Logger};
 use crate::schedule::{self, Jitter};
 use crate::task;
 use crate::tasks::{Dependency, Task};
@@ -81,6 +82,13 @@ pub struct BrokerConfig {
     /// How many bytes of each output stream a task's result keeps (its
     /// output events carry all of it).
     pub max_output: usize,
+    /// Writes a global log (`DIR/run.log`: a line for each task that
+    /// starts, ends or is skipped, and for the broker's start and end)
+    /// and, unless turned off, a log per task (`DIR/tasks/NAME.log`: its
+    /// whole output, line by line), each line after an ISO 8601 time,
+    /// rotated at a size, and mirrored line by line to a callback of
+    /// yours if you give one; `None` writes no logs.
+    pub log: Option<LogConfig>,
     /// Records the broker's tasks in the history database at this path
     /// (`taskrun.db`, made if needed), as one run that `taskrun history`
     /// shows as `open` until the broker shuts down, each task's rows
@@ -103,6 +111,7 @@ impl Default for BrokerConfig {
             retry_delay: Duration::from_secs(1),
             retry_jitter: Duration::from_millis(250),
             max_output: 1 << 20,
+            log: None,
             record: None,
         }
     }
@@ -249,6 +258,8 @@ struct Shared {
     idle: Condvar,
     executor: Arc<dyn Executor>,
     settings: Settings,
+    /// The logs, when the broker writes them.
+    journal: Option<Arc<Journal>>,
     start: Instant,
     /// This broker's number, unique in the process.
     key: usize,
@@ -335,8 +346,45 @@ enum Phase {
 /// its own task, which reads no output meanwhile.
 struct Mailbox {
     post: Mutex<Post>,
+    log: Option<TaskLog>,
     /// Signalled when the task's last event has been handled.
     over: Condvar,
+}
+
+/// The broker's logs, shared by every task's mailbox.
+struct Journal {
+    logger: Mutex<Logger>,
+    /// The first write that failed; nothing more is written after it.
+    error: Mutex<Option<std::io::Error>>,
+    /// The shutdown's line is written.
+    closed: std::sync::atomic::AtomicBool,
+    /// The history run the tasks are recorded in, for the task logs'
+    /// headers.
+    run: Option<i64>,
+}
+
+impl Journal {
+    fn lock(&self) -> MutexGuard<'_, Logger> {
+        self.logger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes with `write`, unless a write failed before; keeps the first
+    /// failure.
+    fn write(&self, write: impl FnOnce(&mut Logger) -> std::io::Result<()>) {
+        let mut error = self.error.lock().unwrap_or_else(PoisonError::into_inner);
+        if error.is_none()
+            && let Err(failed) = write(&mut self.lock())
+        {
+            *error = Some(failed);
+        }
+    }
+}
+
+/// Where a task's events are logged.
+struct TaskLog {
+    journal: Arc<Journal>,
+    name: Arc<str>,
+    job: Arc<Job>,
 }
 
 struct Post {
@@ -347,13 +395,14 @@ struct Post {
 }
 
 impl Mailbox {
-    fn new(handler: Handler) -> Mailbox {
+    fn new(handler: Handler, log: Option<TaskLog>) -> Mailbox {
         Mailbox {
             post: Mutex::new(Post {
                 queue: VecDeque::new(),
                 handler: Some(handler),
                 end: None,
             }),
+            log,
             over: Condvar::new(),
         }
     }
@@ -362,7 +411,19 @@ impl Mailbox {
         self.post.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Queues `event` for the handler, and logs it as it happens.
     fn push(&self, event: Event) {
+        if let Some(log) = &self.log {
+            let over = matches!(
+                event,
+                Event::TaskFinished { .. } | Event::TaskSkipped { .. }
+            );
+            log.journal.write(|logger| {
+                logger.event(&event, log.journal.run, &log.name, &log.job.command)?;
+                // Someone may be following the global log.
+                if over { logger.flush() } else { Ok(()) }
+            });
+        }
         self.lock().queue.push_back(event);
     }
 
@@ -496,6 +557,31 @@ impl Broker {
             )?),
             None => None,
         };
+        let journal = match &config.log {
+            Some(log) => {
+                let mut logger = Logger::open(log).map_err(|source| Error::CannotWrite {
+                    path: log.dir.clone(),
+                    source,
+                })?;
+                let run = recording.as_ref().map(OpenRun::id);
+                let recorded =
+                    run.map_or_else(String::new, |run| format!(", recording run #{run}"));
+                logger
+                    .note(&format!("broker started: {jobs} jobs{recorded}"))
+                    .and_then(|()| logger.flush())
+                    .map_err(|source| Error::CannotWrite {
+                        path: log.dir.join("run.log"),
+                        source,
+                    })?;
+                Some(Arc::new(Journal {
+                    logger: Mutex::new(logger),
+                    error: Mutex::new(None),
+                    closed: std::sync::atomic::AtomicBool::new(false),
+                    run,
+                }))
+            }
+            None => None,
+        };
         let shell: Arc<dyn Executor> = Arc::new(Local);
         let executor: Arc<dyn Executor> = Arc::new(Evaluated::new(None, &dir, shell));
         let shared = Arc::new(Shared {
@@ -529,6 +615,7 @@ impl Broker {
                 max_output: config.max_output,
                 max_queue: config.max_queue,
             },
+            journal,
             start: Instant::now(),
             key: BROKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
@@ -626,7 +713,14 @@ impl Broker {
         let (mut state, (waits, failed)) = self.place(&task, patience)?;
         let id = state.tasks.len();
         let retries = task.settings.retries.unwrap_or(shared.settings.retries);
-        let mailbox = Arc::new(Mailbox::new(handler));
+        let name: Arc<str> = Arc::from(task.name.as_str());
+        let job = Arc::new(job);
+        let log = shared.journal.as_ref().map(|journal| TaskLog {
+            journal: Arc::clone(journal),
+            name: Arc::clone(&name),
+            job: Arc::clone(&job),
+        });
+        let mailbox = Arc::new(Mailbox::new(handler, log));
         let record = state.recording.is_some().then(|| {
             let names = |deps: &[Dependency]| deps.iter().map(|dep| dep.name.clone()).collect();
             Arc::new(OpenTask {
@@ -642,10 +736,10 @@ impl Broker {
                 position: id,
             })
         });
-        let name: Arc<str> = Arc::from(task.name);
+        drop(task);
         state.tasks.push(Entry {
             name: Arc::clone(&name),
-            job: Arc::new(job),
+            job,
             retries,
             phase: Phase::Waiting,
             unmet: 0,
@@ -822,7 +916,9 @@ impl Broker {
     ///
     /// [`Error::Store`] when the tasks could not all be recorded (the
     /// run is then marked incomplete, as far as the database allows);
-    /// everything has stopped all the same. [`Error::ShutdownInHandler`]
+    /// everything has stopped all the same; [`Error::CannotWrite`] when
+    /// a log could not be written (the first failure: nothing more was
+    /// logged after it). [`Error::ShutdownInHandler`]
     /// when called from a task's handler, which the shutdown would wait
     /// for: nothing is stopped then.
     pub fn shutdown(&self, grace: Duration) -> Result<Summary, Error> {
@@ -831,10 +927,42 @@ impl Broker {
         }
         let summary = self.stop(grace);
         let recording = self.shared.lock().recording.take();
-        if let Some(recording) = recording {
-            recording.close(&summary)?;
-        }
-        Ok(summary)
+        let recorded = match recording {
+            Some(recording) => recording.close(&summary).map_err(Error::from),
+            None => Ok(()),
+        };
+        let logged = match &self.shared.journal {
+            Some(journal)
+                if !journal
+                    .closed
+                    .swap(true, std::sync::atomic::Ordering::SeqCst) =>
+            {
+                let how = match summary.interrupted {
+                    Some(signal) => format!(", stopping the rest with {signal}"),
+                    None => String::new(),
+                };
+                journal.write(|logger| {
+                    logger.note(&format!(
+                        "broker shut down after {}{how}: {}",
+                        crate::event::format_duration(summary.duration),
+                        summary.counts
+                    ))?;
+                    logger.flush()
+                });
+                let dir = journal.lock().dir().to_owned();
+                match journal
+                    .error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                {
+                    Some(source) => Err(Error::CannotWrite { path: dir, source }),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        };
+        recorded.and(logged).map(|()| summary)
     }
 
     /// Stops the broker (see [`Broker::shutdown`]). Within a handler, or
@@ -2057,5 +2185,115 @@ mod tests {
         assert!(seen.len() >= 4, "the long line came in pieces");
         drop(seen);
         broker.shutdown(Duration::from_secs(5)).unwrap();
+    }
+
+    /// The broker's logs: the global one with the broker's start and end
+    /// and a line per task event, a log per task with its output, both
+    /// rotated at their size, and every line mirrored as it is written.
+    #[test]
+    fn logs_have_every_task_rotate_and_are_mirrored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mirrored = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&mirrored);
+        let log = LogConfig::new(dir.path().join("logs"))
+            .rotate_at(4096)
+            .keep(2)
+            .mirror(move |line| {
+                into.lock()
+                    .unwrap()
+                    .push((line.task.map(str::to_owned), line.text.to_owned()));
+            });
+        let broker = Broker::new(BrokerConfig {
+            log: Some(log),
+            ..config(2)
+        })
+        .unwrap();
+        let loud = broker
+            .submit(
+                Task::new(
+                    "loud",
+                    "i=0; while [ $i -lt 400 ]; do echo \"line $i\"; i=$((i+1)); done",
+                ),
+                |_| {},
+            )
+            .unwrap();
+        let failing = broker
+            .submit(Task::new("broken", "echo oops >&2; exit 2"), |_| {})
+            .unwrap();
+        let never = broker
+            .submit(Task::new("never", "true").after(&failing), |_| {})
+            .unwrap();
+        loud.wait();
+        never.wait();
+        broker.shutdown(Duration::from_secs(5)).unwrap();
+        let logs = dir.path().join("logs");
+        let read = |name: &str| std::fs::read_to_string(logs.join(name)).unwrap();
+        let run = read("run.log");
+        let strip = |line: &str| {
+            let (stamp, text) = line.split_once(' ').unwrap();
+            // `2026-12-02T02:31:05.123Z`
+            assert_eq!(stamp.len(), 24, "{line}");
+            assert!(
+                stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+                "{line}"
+            );
+            text.to_owned()
+        };
+        let texts: Vec<String> = run.lines().map(strip).collect();
+        assert_eq!(texts[0], "broker started: 2 jobs");
+        assert!(
+            texts.last().unwrap().starts_with("broker shut down after "),
+            "{run}"
+        );
+        assert!(
+            texts
+                .last()
+                .unwrap()
+                .ends_with(": 1 passed, 1 failed, 1 skipped"),
+            "{run}"
+        );
+        for line in [
+            "started loud (attempt 1)",
+            "skipped never: dependency failed: broken",
+        ] {
+            assert!(texts.iter().any(|text| text == line), "{line}\n{run}");
+        }
+        assert!(
+            texts
+                .iter()
+                .any(|text| text.starts_with("failed broken: exit code 2")),
+            "{run}"
+        );
+        // 400 lines of output are more than 4 KiB: the task log rotated,
+        // and no more than `keep` old ones are kept.
+        assert!(logs.join("tasks/loud.log.1").exists());
+        assert!(!logs.join("tasks/loud.log.3").exists());
+        let mut whole = String::new();
+        for name in ["tasks/loud.log.2", "tasks/loud.log.1", "tasks/loud.log"] {
+            if let Ok(text) = std::fs::read_to_string(logs.join(name)) {
+                whole.push_str(&text);
+            }
+        }
+        assert!(whole.contains(" out| line 399\n"), "{whole}");
+        assert!(read("tasks/broken.log").contains(" err| oops\n"));
+        assert!(!logs.join("tasks/never.log").exists());
+        // The mirror saw every line of the global log, in order, and the
+        // task logs' lines with their task.
+        let mirrored = mirrored.lock().unwrap();
+        let global: Vec<&str> = mirrored
+            .iter()
+            .filter(|(task, _)| task.is_none())
+            .map(|(_, text)| text.as_str())
+            .collect();
+        assert_eq!(global, run.lines().collect::<Vec<_>>());
+        let broken_lines: Vec<&str> = mirrored
+            .iter()
+            .filter(|(task, _)| task.as_deref() == Some("broken"))
+            .map(|(_, text)| text.as_str())
+            .collect();
+        assert_eq!(
+            broken_lines,
+            read("tasks/broken.log").lines().collect::<Vec<_>>()
+        );
     }
 }

@@ -228,7 +228,6 @@ impl Logger {
     /// A line in the global log (e.g. "broker started, 4 jobs"); a text
     /// of several lines is several lines, each with its time, and an
     /// empty one none.
-    #[allow(dead_code, reason = "for the broker (issue 21)")]
     pub(crate) fn note(&mut self, text: &str) -> std::io::Result<()> {
         let stamp = now();
         self.global(&stamp, text)
@@ -241,7 +240,7 @@ impl Logger {
     pub(crate) fn event(
         &mut self,
         event: &Event,
-        run: i64,
+        run: Option<i64>,
         name: &str,
         command: &str,
     ) -> std::io::Result<()> {
@@ -249,8 +248,9 @@ impl Logger {
         match event {
             Event::TaskStarted { task, attempt, .. } => {
                 if self.per_task {
+                    let run = run.map_or_else(String::new, |run| format!("run #{run} "));
                     let header = format!(
-                        "# run #{run} task {name} attempt {attempt} started\n# command: {}",
+                        "# {run}task {name} attempt {attempt} started\n# command: {}",
                         super::indented(command, "#          ")
                     );
                     self.task(*task, name, &stamp, &header)?;
@@ -309,7 +309,7 @@ impl Logger {
             Event::RunStarted { .. }
             | Event::Interrupted { .. }
             | Event::Halted { .. }
-            | Event::RunFinished { .. } => self.run_event(event, run),
+            | Event::RunFinished { .. } => self.run_event(event, run.unwrap_or(0)),
         }
     }
 
@@ -480,10 +480,12 @@ impl Logs {
 impl Report for Logs {
     fn write(&mut self, event: Event) -> std::io::Result<()> {
         match task_of(&event).and_then(|task| self.plan.tasks.get(task)) {
-            Some(spec) => {
-                self.logger
-                    .event(&event, self.run_id, &spec.name.value, &spec.command.value)
-            }
+            Some(spec) => self.logger.event(
+                &event,
+                Some(self.run_id),
+                &spec.name.value,
+                &spec.command.value,
+            ),
             None => self.logger.run_event(&event, self.run_id),
         }
     }
@@ -643,7 +645,7 @@ mod tests {
 
         // A task's log is rotated too: a header is 100 bytes, one a file.
         for attempt in 1..=5 {
-            logger.event(&started(0, attempt), 1, "t", "true").unwrap();
+            logger.event(&started(0, attempt), Some(1), "t", "true").unwrap();
         }
         logger.flush().unwrap();
         assert!(exists("tasks/t.log.1") && exists("tasks/t.log.2"));
@@ -720,7 +722,7 @@ mod tests {
         for event in &events {
             let task = task_of(event).unwrap_or(0);
             let command = format!("make {}\nmake check", names[task]);
-            logger.event(event, 7, names[task], &command).unwrap();
+            logger.event(event, Some(7), names[task], &command).unwrap();
         }
         logger.note("broker stopped").unwrap();
         logger.flush().unwrap();
@@ -779,9 +781,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut logger, seen) = mirrored(LogConfig::new(dir.path()));
         let before = utc_timestamp_ms(SystemTime::now());
-        logger.event(&started(0, 1), 1, "a", "true").unwrap();
+        logger.event(&started(0, 1), Some(1), "a", "true").unwrap();
         logger
-            .event(&output(0, Stream::Stdout, b"x\n"), 1, "a", "true")
+            .event(&output(0, Stream::Stdout, b"x\n"), Some(1), "a", "true")
             .unwrap();
         logger.note("noted").unwrap();
         let after = utc_timestamp_ms(SystemTime::now());
@@ -819,7 +821,7 @@ mod tests {
             result: result(Status::Failed, 1),
         };
         for event in [started(0, 1), retrying, finished] {
-            logger.event(&event, 1, "flaky", "false").unwrap();
+            logger.event(&event, Some(1), "flaky", "false").unwrap();
         }
         logger.flush().unwrap();
         let task = read(dir.path().join("tasks/flaky.log"));
@@ -836,15 +838,15 @@ mod tests {
     fn without_task_logs_the_global_log_is_still_written() {
         let dir = tempfile::tempdir().unwrap();
         let (mut logger, seen) = mirrored(LogConfig::new(dir.path()).per_task(false));
-        logger.event(&started(0, 1), 1, "a", "true").unwrap();
+        logger.event(&started(0, 1), Some(1), "a", "true").unwrap();
         logger
-            .event(&output(0, Stream::Stdout, b"x\n"), 1, "a", "true")
+            .event(&output(0, Stream::Stdout, b"x\n"), Some(1), "a", "true")
             .unwrap();
         let finished = Event::TaskFinished {
             task: 0,
             result: result(Status::Passed, 1),
         };
-        logger.event(&finished, 1, "a", "true").unwrap();
+        logger.event(&finished, Some(1), "a", "true").unwrap();
         logger.flush().unwrap();
         assert!(!dir.path().join("tasks").exists());
         let seen = seen.lock().unwrap();
