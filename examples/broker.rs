@@ -3,6 +3,8 @@
 //! sends a burst that overflows the broker's tiny queue, sees the
 //! rejections and sends those again with `submit_wait`; the `ui` client
 //! starts a long render and cancels it, which skips what depended on it.
+//! The broker logs into a directory of its own (a global log and one per
+//! task) and mirrors each line of the global log here, as `log | …`.
 //!
 //!     cargo run --example broker
 
@@ -10,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use taskrun::{Broker, BrokerConfig, Event, Rejected, Task};
+use taskrun::{Broker, BrokerConfig, Event, LogConfig, Rejected, Task};
 
 fn main() -> ExitCode {
     let dir = std::env::temp_dir().join(format!("taskrun-broker-example-{}", std::process::id()));
@@ -27,6 +29,11 @@ fn main() -> ExitCode {
         retry_jitter: Duration::from_millis(20),
         default_dir: Some(dir.clone()),
         default_timeout: Some(Duration::from_secs(60)),
+        log: Some(LogConfig::new(dir.join("logs")).mirror(|line| {
+            if line.task.is_none() {
+                println!("log | {}", line.text);
+            }
+        })),
         ..BrokerConfig::default()
     };
     let broker = match Broker::new(config) {
@@ -96,7 +103,7 @@ fn ingest(broker: &Broker) {
         let command = if n == 3 {
             format!("test -e {name}.seen || {{ touch {name}.seen; exit 1; }}; echo stored {n}")
         } else {
-            format!("sleep 0.2; echo stored {n}")
+            format!("sleep 0.5; echo stored {n}")
         };
         let task = Task::new(&name, command);
         match broker.submit(task.clone(), printer("ingest", &name)) {

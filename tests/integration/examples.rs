@@ -218,6 +218,28 @@ fn the_broker_example_rejects_waits_and_cancels() {
         assert!(stdout.contains(line), "{line}\n{stdout}");
     }
     assert!(!stdout.contains("published"), "{stdout}");
+    // The global log, mirrored line by line: an ISO 8601 time, the event.
+    let logged: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("log | "))
+        .collect();
+    for line in &logged {
+        let (stamp, _) = line.split_once(' ').unwrap();
+        assert!(stamp.len() == 24 && stamp.ends_with('Z'), "{line}");
+    }
+    let events: Vec<&str> = logged.iter().map(|line| &line[25..]).collect();
+    assert_eq!(events[0], "broker started: 2 jobs", "{stdout}");
+    for event in [
+        "started render (attempt 1)",
+        "skipped publish: dependency failed: render",
+        "started record_3 (attempt 2)",
+    ] {
+        assert!(events.contains(&event), "{event}\n{stdout}");
+    }
+    assert!(
+        events[events.len() - 1].ends_with(": 6 passed, 0 failed, 1 skipped, 1 canceled"),
+        "{stdout}"
+    );
     assert!(
         stdout.ends_with("broker: 6 passed, 0 failed, 1 skipped, 1 canceled\n"),
         "{stdout}"
