@@ -2296,4 +2296,55 @@ mod tests {
             read("tasks/broken.log").lines().collect::<Vec<_>>()
         );
     }
+
+    /// Two brokers in one process: the same names, each its own tasks,
+    /// events and cancels.
+    #[test]
+    fn two_brokers_never_see_each_other() {
+        let (left, right) = (
+            Broker::new(config(2)).unwrap(),
+            Broker::new(config(2)).unwrap(),
+        );
+        let mut seen = Vec::new();
+        let mut slow = Vec::new();
+        for (broker, side) in [(&left, "left"), (&right, "right")] {
+            let (sender, receiver) = mpsc::channel();
+            let say = broker
+                .submit(Task::new("say", format!("echo {side}")), lines_to(&sender))
+                .unwrap();
+            slow.push(
+                broker
+                    .submit(Task::new("slow", "sleep 0.5"), |_| {})
+                    .unwrap(),
+            );
+            seen.push((say, receiver, side));
+        }
+        // Cancelling the left `slow` leaves the right one alone.
+        assert!(slow[0].cancel());
+        for (say, receiver, side) in seen {
+            assert_eq!(say.wait().status(), Status::Passed);
+            let lines: Vec<String> = receiver.try_iter().collect();
+            assert_eq!(
+                lines,
+                ["started 1", &format!("Stdout {side}"), "finished passed"]
+            );
+        }
+        assert!(matches!(
+            slow[0].wait().status(),
+            Status::Canceled | Status::Skipped
+        ));
+        assert_eq!(slow[1].wait().status(), Status::Passed);
+        assert_eq!(
+            left.shutdown(Duration::from_secs(5)).unwrap().counts.passed,
+            1
+        );
+        assert_eq!(
+            right
+                .shutdown(Duration::from_secs(5))
+                .unwrap()
+                .counts
+                .passed,
+            2
+        );
+    }
 }

@@ -645,7 +645,9 @@ mod tests {
 
         // A task's log is rotated too: a header is 100 bytes, one a file.
         for attempt in 1..=5 {
-            logger.event(&started(0, attempt), Some(1), "t", "true").unwrap();
+            logger
+                .event(&started(0, attempt), Some(1), "t", "true")
+                .unwrap();
         }
         logger.flush().unwrap();
         assert!(exists("tasks/t.log.1") && exists("tasks/t.log.2"));
