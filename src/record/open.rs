@@ -23,7 +23,8 @@ use super::recorder::{BATCH_ROWS, BATCH_WINDOW, incomplete_note};
 use super::rows::{Lane, RunStatus};
 use super::store::{Store, StoreError};
 use super::write::{
-    NewRun, TaskColumns, finish_task, insert_run, insert_task, skip_task, to_i64, write_counts,
+    NewRun, TaskColumns, finish_task, insert_run, insert_task, insert_task_statement, skip_task,
+    to_i64, write_counts,
 };
 use crate::cli::ExecutorKind;
 use crate::error::Error;
@@ -378,7 +379,12 @@ impl Store {
                     .optional()?;
                 let row = match written {
                     Some(row) => row,
-                    None => insert_task(transaction, run, attempt, &task.columns())?,
+                    None => insert_task(
+                        &mut *insert_task_statement(transaction)?,
+                        run,
+                        attempt,
+                        &task.columns(),
+                    )?,
                 };
                 match update {
                     OpenUpdate::Attempt { result, lane } => {

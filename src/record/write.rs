@@ -159,6 +159,7 @@ impl Store {
                 &pools,
             )?;
             let mut tasks = Vec::with_capacity(plan.tasks.len());
+            let mut insert = insert_task_statement(transaction)?;
             for (position, task) in plan.tasks.iter().enumerate() {
                 let names = |deps: &[usize]| {
                     deps.iter()
@@ -183,7 +184,7 @@ impl Store {
                     mem: settings.mem,
                     fingerprint: fingerprints.get(position).copied(),
                 };
-                tasks.push(insert_task(transaction, run_id, 1, &columns)?);
+                tasks.push(insert_task(&mut insert, run_id, 1, &columns)?);
             }
             Ok(RunIds { run: run_id, tasks })
         })
@@ -359,10 +360,22 @@ pub(super) struct TaskColumns<'a> {
     pub fingerprint: Option<i64>,
 }
 
-/// Writes a `pending` row of attempt `attempt` of a task of run `run`;
-/// returns its id.
+/// The statement [`insert_task`] runs, prepared once for many rows (a
+/// plan of 5,000 tasks would otherwise format and look it up 5,000 times).
+pub(super) fn insert_task_statement<'a>(
+    transaction: &'a rusqlite::Transaction<'_>,
+) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
+    transaction.prepare_cached(&format!(
+        "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
+         VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+             ?15, ?16)"
+    ))
+}
+
+/// Writes, with `statement` (see [`insert_task_statement`]), a `pending`
+/// row of attempt `attempt` of a task of run `run`; returns its id.
 pub(super) fn insert_task(
-    transaction: &rusqlite::Transaction<'_>,
+    statement: &mut rusqlite::Statement<'_>,
     run: i64,
     attempt: u32,
     task: &TaskColumns<'_>,
@@ -372,31 +385,24 @@ pub(super) fn insert_task(
         .iter()
         .map(|(key, value)| format!("{key}={value}"))
         .collect();
-    transaction
-        .prepare_cached(&format!(
-            "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
-             VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                 ?15, ?16)"
-        ))?
-        .execute(params![
-            attempt,
-            run,
-            task.name,
-            task.command,
-            to_i64(task.position),
-            task.deps,
-            task.timeout.map(millis),
-            task.dir.map(Path::to_string_lossy),
-            env.join("\n"),
-            task.retries,
-            task.kind.as_str(),
-            task.soft_deps,
-            task.pool,
-            task.cpus,
-            task.mem.map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
-            task.fingerprint,
-        ])?;
-    Ok(transaction.last_insert_rowid())
+    statement.insert(params![
+        attempt,
+        run,
+        task.name,
+        task.command,
+        to_i64(task.position),
+        task.deps,
+        task.timeout.map(millis),
+        task.dir.map(Path::to_string_lossy),
+        env.join("\n"),
+        task.retries,
+        task.kind.as_str(),
+        task.soft_deps,
+        task.pool,
+        task.cpus,
+        task.mem.map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
+        task.fingerprint,
+    ])
 }
 
 /// Marks the task row `row` skipped, for `reason`, at `at`.
