@@ -1481,16 +1481,7 @@ impl Worker<'_> {
         let entry = &mut state.tasks[id];
         entry.control = None;
         let retries = entry.retries;
-        let result = Arc::new(TaskResult {
-            status,
-            attempt: attempt.number,
-            exit: outcome.exit,
-            started_at: outcome.started_at,
-            duration: outcome.duration,
-            stdout: outcome.stdout,
-            stderr: outcome.stderr,
-            slurm: outcome.slurm,
-        });
+        let result = Arc::new(outcome.into_result(status, attempt.number));
         state.record(
             id,
             OpenUpdate::Attempt {

@@ -724,17 +724,7 @@ impl<'a> Run<'a> {
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
         let attempt = self.attempts[task];
-        let result = TaskResult {
-            status,
-            attempt,
-            exit: outcome.exit,
-            started_at: outcome.started_at,
-            duration: outcome.duration,
-            stdout: outcome.stdout,
-            stderr: outcome.stderr,
-            slurm: outcome.slurm,
-        };
-        let result = Arc::new(result);
+        let result = Arc::new(outcome.into_result(status, attempt));
         let spec = &self.plan.tasks[task];
         let retries = spec.settings.retries.unwrap_or(0);
         let retry = matches!(status, Status::Failed | Status::Timeout)

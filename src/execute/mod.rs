@@ -25,7 +25,7 @@ pub(crate) use slurm::{
 };
 pub use slurm::{SlurmMode, SlurmOptions};
 
-use crate::event::{Capture, Exit, SlurmPlace, Stream};
+use crate::event::{Capture, Exit, SlurmPlace, Stream, TaskResult};
 use crate::task::Kind;
 
 /// Everything an executor needs to run one task.
@@ -68,6 +68,21 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// What this attempt, the `attempt`th, comes to as a task's result,
+    /// once the scheduler (or a broker) has said its `status`.
+    pub(crate) fn into_result(self, status: crate::event::Status, attempt: u32) -> TaskResult {
+        TaskResult {
+            status,
+            attempt,
+            exit: self.exit,
+            started_at: self.started_at,
+            duration: self.duration,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            slurm: self.slurm,
+        }
+    }
+
     /// A job that could not start, and why.
     pub(crate) fn not_started(
         reason: String,
