@@ -6,28 +6,9 @@
 //! submitted to it, each submission with its own event handler, until it
 //! is shut down.
 //!
-//! ```
-//! use std::time::Duration;
-//! use taskrun::{Broker, BrokerConfig, Event, Status, Task};
-//!
-//! let broker = Broker::new(BrokerConfig { jobs: 2, ..BrokerConfig::default() })?;
-//! let build = broker.submit(Task::new("build", "echo compiled"), |event| {
-//!     if let Event::TaskOutput { bytes, .. } = event {
-//!         assert_eq!(&bytes[..], b"compiled\n");
-//!     }
-//! })?;
-//! let test = broker.submit(Task::new("test", "exit 3").after(&build), |_| {})?;
-//! let never = broker.submit(Task::new("deploy", "true").after(&test), |_| {})?;
-//! assert_eq!(build.wait().status(), Status::Passed);
-//! assert_eq!(test.wait().status(), Status::Failed);
-//! assert_eq!(never.wait().status(), Status::Skipped);
-//! let summary = broker.shutdown(Duration::from_secs(5))?;
-//! assert_eq!((summary.counts.passed, summary.counts.failed), (1, 1));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! The broker owns its state: no global variable, no signal handler, so
-//! two brokers in one process never see each other's tasks. Each task's
+//! The broker owns its state: no signal handler, nothing shared between
+//! brokers but a counter that numbers them, so two brokers in one process
+//! never see each other's tasks. Each task's
 //! events go to its own handler, in order, exactly once, on whichever
 //! thread made them (a worker, or the thread that cancelled or submitted
 //! it); a handler may submit or cancel tasks itself, but must not wait
@@ -188,18 +169,58 @@ impl TaskEnd {
 type Handler = Box<dyn FnMut(&Event) + Send>;
 
 thread_local! {
-    /// How many handlers this thread is inside (a handler may cancel a
-    /// task, whose dependents' handlers then run within it).
-    static IN_HANDLER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    /// Whether this thread is one of a broker's workers.
-    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The brokers whose handlers this thread is inside, innermost last (a
+    /// handler may cancel a task, whose dependents' handlers then run
+    /// within it).
+    static IN_HANDLER: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The broker this thread is a worker of, if it is one.
+    static ON_WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether this thread is inside a handler of the broker `key`.
+fn in_handler(key: usize) -> bool {
+    IN_HANDLER.with_borrow(|keys| keys.contains(&key))
+}
+
+/// Whether this thread cannot wait for the broker `key` to stop: it is
+/// inside one of its handlers, or one of its workers.
+fn inside(key: usize) -> bool {
+    in_handler(key) || ON_WORKER.get() == Some(key)
 }
 
 /// Tells brokers apart, for the handles their tasks' dependencies hold.
 static BROKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Runs tasks as they are submitted; see the [module](self) for an
-/// example.
+/// Runs tasks as they are submitted to it, from any thread, each with
+/// its own event handler, at most `jobs` at once, until it is shut down.
+///
+/// ```
+/// use std::time::Duration;
+/// use taskrun::{Broker, BrokerConfig, Event, Status, Task};
+///
+/// let broker = Broker::new(BrokerConfig { jobs: 2, ..BrokerConfig::default() })?;
+/// let build = broker.submit(Task::new("build", "echo compiled"), |event| {
+///     if let Event::TaskOutput { bytes, .. } = event {
+///         assert_eq!(&bytes[..], b"compiled\n");
+///     }
+/// })?;
+/// let test = broker.submit(Task::new("test", "exit 3").after(&build), |_| {})?;
+/// let never = broker.submit(Task::new("deploy", "true").after(&test), |_| {})?;
+/// assert_eq!(build.wait().status(), Status::Passed);
+/// assert_eq!(test.wait().status(), Status::Failed);
+/// assert_eq!(never.wait().status(), Status::Skipped);
+/// let summary = broker.shutdown(Duration::from_secs(5))?;
+/// assert_eq!((summary.counts.passed, summary.counts.failed), (1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Its tasks may wait for earlier submissions (by handle or name); the
+/// queue of tasks waiting to start is bounded ([`Rejected::QueueFull`],
+/// or [`Broker::submit_wait`] to wait for a place); each task can be
+/// cancelled ([`TaskHandle::cancel`]); and a broker can write logs
+/// ([`BrokerConfig::log`]) and record into the history
+/// ([`BrokerConfig::record`]). The book's chapter "Embedding taskrun"
+/// has the rules in full.
 pub struct Broker {
     shared: Arc<Shared>,
     /// Taken by the first shutdown.
@@ -303,6 +324,11 @@ struct State {
     /// The history run the tasks are recorded in, until the shutdown
     /// closes it.
     recording: Option<OpenRun>,
+    /// Workers that have not ended.
+    workers: usize,
+    /// The stop was begun where it could not wait (see [`Broker::stop`]):
+    /// the last worker to end closes the recording and the logs.
+    detached: bool,
 }
 
 /// One submission.
@@ -347,37 +373,118 @@ enum Phase {
 struct Mailbox {
     post: Mutex<Post>,
     log: Option<TaskLog>,
+    /// The broker's key.
+    broker: usize,
     /// Signalled when the task's last event has been handled.
     over: Condvar,
 }
 
-/// The broker's logs, shared by every task's mailbox.
+/// The broker's logs, written on a thread of their own, so that no file
+/// and no mirror is ever written with the broker's lock held; events are
+/// sent to it in the order they happen.
 struct Journal {
-    logger: Mutex<Logger>,
-    /// The first write that failed; nothing more is written after it.
-    error: Mutex<Option<std::io::Error>>,
-    /// The shutdown's line is written.
-    closed: std::sync::atomic::AtomicBool,
-    /// The history run the tasks are recorded in, for the task logs'
-    /// headers.
-    run: Option<i64>,
+    sender: crossbeam::channel::Sender<LogEntry>,
+    /// Taken when the logs are closed: the thread returns the first write
+    /// that failed (nothing more is written after it).
+    thread: Mutex<Option<JoinHandle<Option<std::io::Error>>>>,
+    dir: PathBuf,
+}
+
+/// What the log thread is sent.
+enum LogEntry {
+    /// An event of the task `name`, which runs `job`.
+    Event {
+        event: Event,
+        name: Arc<str>,
+        job: Arc<Job>,
+    },
+    /// A line of the broker's own, the last one when `last`.
+    Note { text: String, last: bool },
 }
 
 impl Journal {
-    fn lock(&self) -> MutexGuard<'_, Logger> {
-        self.logger.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Starts the log thread, writing with `logger` (`run`: the history
+    /// run, for the task logs' headers).
+    fn start(logger: Logger, run: Option<i64>) -> std::io::Result<Journal> {
+        let dir = logger.dir().to_owned();
+        let (sender, receiver) = crossbeam::channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("taskrun-broker-log".to_owned())
+            .spawn(move || write_logs(logger, run, &receiver))?;
+        Ok(Journal {
+            sender,
+            thread: Mutex::new(Some(thread)),
+            dir,
+        })
     }
 
-    /// Writes with `write`, unless a write failed before; keeps the first
-    /// failure.
-    fn write(&self, write: impl FnOnce(&mut Logger) -> std::io::Result<()>) {
-        let mut error = self.error.lock().unwrap_or_else(PoisonError::into_inner);
-        if error.is_none()
-            && let Err(failed) = write(&mut self.lock())
-        {
-            *error = Some(failed);
+    fn send(&self, entry: LogEntry) {
+        // Once the logs are closed, nothing more is written.
+        let _ = self.sender.send(entry);
+    }
+
+    /// Writes `text` last, and waits for the logs to be written out. The
+    /// first write that failed, if one did. Later calls write nothing.
+    fn close(&self, text: String) -> Result<(), Error> {
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(thread) = thread else {
+            return Ok(());
+        };
+        self.send(LogEntry::Note { text, last: true });
+        match thread.join() {
+            Ok(None) => Ok(()),
+            Ok(Some(source)) => Err(Error::CannotWrite {
+                path: self.dir.clone(),
+                source,
+            }),
+            Err(_) => Err(Error::CannotWrite {
+                path: self.dir.clone(),
+                source: std::io::Error::other("the log thread stopped"),
+            }),
         }
     }
+}
+
+/// The log thread: writes what it is sent until the last note, flushing
+/// whenever it has caught up (someone may be following the global log).
+/// A write that fails, or a mirror that panics, ends the writing; the
+/// thread still reads on, so that senders never wait.
+fn write_logs(
+    mut logger: Logger,
+    run: Option<i64>,
+    receiver: &crossbeam::channel::Receiver<LogEntry>,
+) -> Option<std::io::Error> {
+    let mut failed = None;
+    for entry in receiver {
+        let last = matches!(entry, LogEntry::Note { last: true, .. });
+        if failed.is_none() {
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                match &entry {
+                    LogEntry::Event { event, name, job } => {
+                        logger.event(event, run, name, &job.command)
+                    }
+                    LogEntry::Note { text, .. } => logger.note(text),
+                }?;
+                if receiver.is_empty() || last {
+                    logger.flush()?;
+                }
+                Ok(())
+            }));
+            failed = match written {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error),
+                Err(_) => Some(std::io::Error::other("the log mirror panicked")),
+            };
+        }
+        if last {
+            break;
+        }
+    }
+    failed
 }
 
 /// Where a task's events are logged.
@@ -395,7 +502,7 @@ struct Post {
 }
 
 impl Mailbox {
-    fn new(handler: Handler, log: Option<TaskLog>) -> Mailbox {
+    fn new(handler: Handler, log: Option<TaskLog>, broker: usize) -> Mailbox {
         Mailbox {
             post: Mutex::new(Post {
                 queue: VecDeque::new(),
@@ -403,6 +510,7 @@ impl Mailbox {
                 end: None,
             }),
             log,
+            broker,
             over: Condvar::new(),
         }
     }
@@ -411,17 +519,13 @@ impl Mailbox {
         self.post.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `event` for the handler, and logs it as it happens.
+    /// Queues `event` for the handler, and for the logs.
     fn push(&self, event: Event) {
         if let Some(log) = &self.log {
-            let over = matches!(
-                event,
-                Event::TaskFinished { .. } | Event::TaskSkipped { .. }
-            );
-            log.journal.write(|logger| {
-                logger.event(&event, log.journal.run, &log.name, &log.job.command)?;
-                // Someone may be following the global log.
-                if over { logger.flush() } else { Ok(()) }
+            log.journal.send(LogEntry::Event {
+                event: event.clone(),
+                name: Arc::clone(&log.name),
+                job: Arc::clone(&log.job),
             });
         }
         self.lock().queue.push_back(event);
@@ -437,9 +541,15 @@ impl Mailbox {
         while let Some(event) = post.queue.pop_front() {
             drop(post);
             // A handler that panics loses its own events, nobody else's.
-            IN_HANDLER.set(IN_HANDLER.get() + 1);
+            IN_HANDLER.with_borrow_mut(|keys| keys.push(self.broker));
             let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&event)));
-            IN_HANDLER.set(IN_HANDLER.get() - 1);
+            IN_HANDLER.with_borrow_mut(Vec::pop);
+            if call.is_err() {
+                // A handler that panicked gets nothing more; the task goes
+                // on, and its end is still kept for `wait`. It is dropped
+                // here, outside the lock, as at the end.
+                handler = Box::new(|_| {});
+            }
             post = self.lock();
             let end = match event {
                 Event::TaskFinished { result, .. } => Some(TaskEnd::Finished(result)),
@@ -456,11 +566,6 @@ impl Mailbox {
                 drop(post);
                 drop(handler);
                 return;
-            }
-            if call.is_err() {
-                // A handler that panicked gets nothing more; the task goes
-                // on, and its end is still kept for `wait`.
-                handler = Box::new(|_| {});
             }
         }
         post.handler = Some(handler);
@@ -507,6 +612,43 @@ impl Shared {
         }
     }
 
+    /// The tasks' ends so far.
+    fn summary(&self) -> Summary {
+        let state = self.lock();
+        Summary {
+            counts: state.counts,
+            duration: self.start.elapsed(),
+            interrupted: state.interrupted,
+            halted: None,
+        }
+    }
+
+    /// Closes the recorded run and the logs, once the broker has stopped
+    /// (`summary`); the first failure of either, the recording's first.
+    /// Later calls do nothing.
+    fn close(&self, summary: &Summary) -> Result<(), Error> {
+        let recording = self.lock().recording.take();
+        let recorded = match recording {
+            Some(recording) => recording.close(summary).map_err(Error::from),
+            None => Ok(()),
+        };
+        let logged = match &self.journal {
+            Some(journal) => {
+                let how = match summary.interrupted {
+                    Some(signal) => format!(", stopping the rest with {signal}"),
+                    None => String::new(),
+                };
+                journal.close(format!(
+                    "broker shut down after {}{how}: {}",
+                    crate::event::format_duration(summary.duration),
+                    summary.counts
+                ))
+            }
+            None => Ok(()),
+        };
+        recorded.and(logged)
+    }
+
     /// What tells this broker's handles from another's.
     fn key(&self) -> usize {
         self.key
@@ -540,8 +682,9 @@ impl Broker {
     /// # Errors
     ///
     /// [`Error::Start`] when the system refuses the worker threads;
-    /// [`Error::Store`] when `record` names a database that cannot be
-    /// opened or written.
+    /// [`Error::CannotWrite`] when the log directory cannot be made or
+    /// its logs opened; [`Error::Store`] when `record` names a database
+    /// that cannot be opened or written.
     pub fn new(config: BrokerConfig) -> Result<Broker, Error> {
         let jobs = config.jobs.max(1);
         let jobs = execute::reserve_descriptors(jobs).unwrap_or(jobs);
@@ -549,6 +692,15 @@ impl Broker {
             .default_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("."));
+        // The logs first: a directory that cannot be made leaves no run
+        // in the history.
+        let logger = match &config.log {
+            Some(log) => Some(Logger::open(log).map_err(|source| Error::CannotWrite {
+                path: log.dir.clone(),
+                source,
+            })?),
+            None => None,
+        };
         let recording = match &config.record {
             Some(db) => Some(OpenRun::begin(
                 db,
@@ -557,28 +709,17 @@ impl Broker {
             )?),
             None => None,
         };
-        let journal = match &config.log {
-            Some(log) => {
-                let mut logger = Logger::open(log).map_err(|source| Error::CannotWrite {
-                    path: log.dir.clone(),
-                    source,
-                })?;
+        let journal = match logger {
+            Some(logger) => {
                 let run = recording.as_ref().map(OpenRun::id);
                 let recorded =
                     run.map_or_else(String::new, |run| format!(", recording run #{run}"));
-                logger
-                    .note(&format!("broker started: {jobs} jobs{recorded}"))
-                    .and_then(|()| logger.flush())
-                    .map_err(|source| Error::CannotWrite {
-                        path: log.dir.join("run.log"),
-                        source,
-                    })?;
-                Some(Arc::new(Journal {
-                    logger: Mutex::new(logger),
-                    error: Mutex::new(None),
-                    closed: std::sync::atomic::AtomicBool::new(false),
-                    run,
-                }))
+                let journal = Journal::start(logger, run).map_err(Error::Start)?;
+                journal.send(LogEntry::Note {
+                    text: format!("broker started: {jobs} jobs{recorded}"),
+                    last: false,
+                });
+                Some(Arc::new(journal))
             }
             None => None,
         };
@@ -600,6 +741,8 @@ impl Broker {
                 jitter: Jitter::seeded(),
                 free_lanes: (0..jobs).map(Reverse).collect(),
                 recording,
+                workers: 0,
+                detached: false,
             }),
             work: Condvar::new(),
             room: Condvar::new(),
@@ -613,7 +756,8 @@ impl Broker {
                 retry_delay: config.retry_delay.min(schedule::MAX_RETRY_DELAY),
                 retry_jitter: config.retry_jitter.min(schedule::MAX_RETRY_DELAY),
                 max_output: config.max_output,
-                max_queue: config.max_queue,
+                // A queue of none could never take a task.
+                max_queue: config.max_queue.max(1),
             },
             journal,
             start: Instant::now(),
@@ -628,10 +772,14 @@ impl Broker {
             let shared = Arc::clone(&broker.shared);
             // A worker that cannot start leaves the broker to drop, which
             // stops those that did.
+            broker.shared.lock().workers += 1;
             let worker = std::thread::Builder::new()
                 .name(format!("taskrun-broker-{index}"))
                 .spawn(move || work(&shared))
-                .map_err(Error::Start)?;
+                .map_err(|error| {
+                    broker.shared.lock().workers -= 1;
+                    Error::Start(error)
+                })?;
             broker
                 .workers
                 .lock()
@@ -663,7 +811,9 @@ impl Broker {
     }
 
     /// As [`Broker::submit`], but when the queue is full, waits up to
-    /// `timeout` for a place instead of being rejected.
+    /// `timeout` for a place instead of being rejected. A handler that
+    /// waits here holds up its worker meanwhile: with every worker so
+    /// held, nothing starts to make room.
     ///
     /// ```
     /// use std::time::Duration;
@@ -720,7 +870,7 @@ impl Broker {
             name: Arc::clone(&name),
             job: Arc::clone(&job),
         });
-        let mailbox = Arc::new(Mailbox::new(handler, log));
+        let mailbox = Arc::new(Mailbox::new(handler, log, shared.key));
         let record = state.recording.is_some().then(|| {
             let names = |deps: &[Dependency]| deps.iter().map(|dep| dep.name.clone()).collect();
             Arc::new(OpenTask {
@@ -922,47 +1072,11 @@ impl Broker {
     /// when called from a task's handler, which the shutdown would wait
     /// for: nothing is stopped then.
     pub fn shutdown(&self, grace: Duration) -> Result<Summary, Error> {
-        if IN_HANDLER.get() > 0 {
+        if in_handler(self.shared.key) {
             return Err(Error::ShutdownInHandler);
         }
         let summary = self.stop(grace);
-        let recording = self.shared.lock().recording.take();
-        let recorded = match recording {
-            Some(recording) => recording.close(&summary).map_err(Error::from),
-            None => Ok(()),
-        };
-        let logged = match &self.shared.journal {
-            Some(journal)
-                if !journal
-                    .closed
-                    .swap(true, std::sync::atomic::Ordering::SeqCst) =>
-            {
-                let how = match summary.interrupted {
-                    Some(signal) => format!(", stopping the rest with {signal}"),
-                    None => String::new(),
-                };
-                journal.write(|logger| {
-                    logger.note(&format!(
-                        "broker shut down after {}{how}: {}",
-                        crate::event::format_duration(summary.duration),
-                        summary.counts
-                    ))?;
-                    logger.flush()
-                });
-                let dir = journal.lock().dir().to_owned();
-                match journal
-                    .error
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take()
-                {
-                    Some(source) => Err(Error::CannotWrite { path: dir, source }),
-                    None => Ok(()),
-                }
-            }
-            _ => Ok(()),
-        };
-        recorded.and(logged).map(|()| summary)
+        self.shared.close(&summary).map(|()| summary)
     }
 
     /// Stops the broker (see [`Broker::shutdown`]). Within a handler, or
@@ -972,7 +1086,7 @@ impl Broker {
     /// has.
     fn stop(&self, grace: Duration) -> Summary {
         let shared = &self.shared;
-        let inside = IN_HANDLER.get() > 0 || ON_WORKER.get();
+        let inside = inside(shared.key);
         // A grace too long to represent is no limit.
         let deadline = Instant::now().checked_add(grace);
         let mut state = shared.lock();
@@ -998,6 +1112,7 @@ impl Broker {
             };
         }
         let mut outbox = Outbox::default();
+        state.detached = inside;
         if state.unfinished > 0 {
             state.interrupted = Some(Signal::TERM);
             for id in 0..state.tasks.len() {
@@ -1011,8 +1126,9 @@ impl Broker {
         let workers =
             std::mem::take(&mut *self.workers.lock().unwrap_or_else(PoisonError::into_inner));
         if inside {
-            // Dropping the handles detaches the workers.
-            return self.summary();
+            // Dropping the handles detaches the workers; the last to end
+            // closes the recording and the logs.
+            return self.shared.summary();
         }
         for worker in workers {
             let _ = worker.join();
@@ -1028,18 +1144,7 @@ impl Broker {
             mailbox.deliver();
             mailbox.wait(None);
         }
-        self.summary()
-    }
-
-    /// The tasks' ends so far.
-    fn summary(&self) -> Summary {
-        let state = self.shared.lock();
-        Summary {
-            counts: state.counts,
-            duration: self.shared.start.elapsed(),
-            interrupted: state.interrupted,
-            halted: None,
-        }
+        self.shared.summary()
     }
 }
 
@@ -1052,7 +1157,7 @@ impl Drop for Broker {
             |workers| workers.is_empty(),
         );
         if stopped {
-        } else if IN_HANDLER.get() > 0 || ON_WORKER.get() {
+        } else if inside(self.shared.key) {
             // Dropped by a handler that held the last handle on it: the
             // stop is begun, and the recording closed once the workers
             // are gone.
@@ -1323,7 +1428,7 @@ impl State {
 /// A worker: starts ready tasks until the broker stops and nothing is
 /// left.
 fn work(shared: &Arc<Shared>) {
-    ON_WORKER.set(true);
+    ON_WORKER.set(Some(shared.key));
     let mut worker = Worker {
         shared,
         control: None,
@@ -1333,6 +1438,12 @@ fn work(shared: &Arc<Shared>) {
     loop {
         let Some(id) = state.take_ready() else {
             if state.stopping && state.unfinished == 0 {
+                state.workers -= 1;
+                if state.detached && state.workers == 0 {
+                    drop(state);
+                    // Nobody is left to hear of an error.
+                    let _ = shared.close(&shared.summary());
+                }
                 return;
             }
             let next_retry = state.delayed.peek().map(|Reverse((due, _))| *due);
@@ -2077,22 +2188,36 @@ mod tests {
         })
         .unwrap();
         let (sender, receiver) = mpsc::channel();
+        // Nothing starts before all three are queued, in this order.
+        let hold = broker
+            .submit(Task::new("hold", "sleep 30"), |_| {})
+            .unwrap();
+        while broker.running() == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let flaky = broker
-            .submit(Task::new("flaky", "exit 1").retries(1), lines_to(&sender))
+            .submit(
+                Task::new("flaky", "exit 1").retries(1).after_done(&hold),
+                lines_to(&sender),
+            )
             .unwrap();
         // While `busy` runs, the retry comes due, and queues behind
         // `gate`, which starts next; the retry waits for a worker.
         let busy = broker
-            .submit(Task::new("busy", "sleep 0.6"), |_| {})
+            .submit(Task::new("busy", "sleep 0.6").after_done(&hold), |_| {})
             .unwrap();
         let (started, on_start) = mpsc::channel();
         let gate = broker
-            .submit(Task::new("gate", "sleep 30"), move |event| {
-                if matches!(event, Event::TaskStarted { .. }) {
-                    let _ = started.send(());
-                }
-            })
+            .submit(
+                Task::new("gate", "sleep 30").after_done(&hold),
+                move |event| {
+                    if matches!(event, Event::TaskStarted { .. }) {
+                        let _ = started.send(());
+                    }
+                },
+            )
             .unwrap();
+        hold.cancel();
         on_start.recv_timeout(Duration::from_secs(20)).unwrap();
         assert_eq!(busy.wait().status(), Status::Passed);
         assert!(flaky.cancel());
@@ -2112,7 +2237,7 @@ mod tests {
                 summary.counts.failed,
                 summary.counts.canceled
             ),
-            (2, 1, 1)
+            (2, 1, 2)
         );
     }
 
@@ -2121,7 +2246,16 @@ mod tests {
     /// without joining that worker. A handler may not shut it down.
     #[test]
     fn a_handler_that_holds_the_last_handle_stops_the_broker() {
-        let broker = Arc::new(Broker::new(config(2)).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("taskrun.db");
+        let broker = Arc::new(
+            Broker::new(BrokerConfig {
+                log: Some(LogConfig::new(dir.path().join("logs"))),
+                record: Some(db.clone()),
+                ..config(2)
+            })
+            .unwrap(),
+        );
         let slow = broker
             .submit(Task::new("slow", "sleep 30"), |_| {})
             .unwrap();
@@ -2144,6 +2278,23 @@ mod tests {
         // The drop in the handler stopped what was left.
         let end = slow.wait_timeout(Duration::from_secs(20)).unwrap();
         assert_eq!(end.status(), Status::Canceled);
+        // The last worker to end closed the run and the logs, though the
+        // handles live on.
+        let closed = || {
+            let db = rusqlite::Connection::open(&db).unwrap();
+            db.query_row("SELECT status FROM runs WHERE id = 1", [], |row| {
+                row.get::<_, String>(0)
+            })
+            .unwrap()
+        };
+        let start = Instant::now();
+        while closed() == "open" && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(closed(), "interrupted");
+        let log = std::fs::read_to_string(dir.path().join("logs/run.log")).unwrap();
+        assert!(log.contains(" broker shut down after "), "{log}");
+        drop((quick, slow));
     }
 
     /// Output events are lines as the task wrote them: a `\r` kept, the
@@ -2337,5 +2488,30 @@ mod tests {
                 .passed,
             2
         );
+    }
+
+    /// A mirror that panics stops the logging, not the broker: the tasks
+    /// run on, and the shutdown says the logs are incomplete.
+    #[test]
+    fn a_panicking_mirror_stops_the_logs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = LogConfig::new(dir.path()).mirror(|line| {
+            assert!(!line.text.contains("started"), "a mirror that gives up");
+        });
+        let broker = Broker::new(BrokerConfig {
+            log: Some(log),
+            ..config(2)
+        })
+        .unwrap();
+        for n in 0..5 {
+            let task = broker
+                .submit(Task::new(format!("t{n}"), "true"), |_| {})
+                .unwrap();
+            assert_eq!(task.wait().status(), Status::Passed);
+        }
+        let error = broker.shutdown(Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(error, Error::CannotWrite { .. }), "{error:?}");
+        let source = std::error::Error::source(&error).unwrap().to_string();
+        assert_eq!(source, "the log mirror panicked");
     }
 }

@@ -459,14 +459,17 @@ pub enum Event {
         /// two attempts that overlap have the same.
         slot: usize,
     },
-    /// A task wrote to one of its streams (sent only when the runner is
-    /// asked for output events).
+    /// A task wrote to one of its streams (from a [`Runner`](crate::Runner),
+    /// only when it is asked for output events; from a
+    /// [`Broker`](crate::Broker), always, a line at a time).
     TaskOutput {
         /// The task.
         task: TaskId,
         /// Which stream.
         stream: Stream,
-        /// What it wrote, as it came: not always whole lines.
+        /// What it wrote, as it came: from a runner, not always whole
+        /// lines; from a broker, one line with its newline (or the end of
+        /// a stream without one, or a piece of a line over 64 KiB).
         bytes: Arc<[u8]>,
     },
     /// A task is over: its last attempt ended.

@@ -14,7 +14,10 @@
 //!
 //! As a library, start at [`Tasks`] and [`Runner`]: build a task set from
 //! text, a script or code, and run it with your own options and your own
-//! event callback.
+//! event callback. For work that arrives while the program runs, a
+//! [`Broker`] takes tasks one at a time, each with its own handler, with a
+//! bounded queue, per-task cancel, logs ([`LogConfig`]) and a run in the
+//! history.
 
 mod ansi;
 mod app;

@@ -9,7 +9,7 @@
 //! header and the exit and timings of each attempt. The global log has a
 //! line for each task that starts, ends or is skipped, and for each run's
 //! start and end. A log that would grow past [`LogConfig::rotate_at`] is
-//! moved to `NAME.1` (older ones to `.2` … `.keep`; older still are
+//! moved to `NAME.log.1` (older ones to `.2` … `.keep`; older still are
 //! dropped) and a new one begins.
 //!
 //! [`Logger`] writes them, given each task's name and command; [`Logs`]
@@ -76,7 +76,7 @@ pub struct LogConfig {
     /// output is not logged.
     pub per_task: bool,
     /// A log file that would grow larger than this many bytes is renamed
-    /// `NAME.1` (an older `.1` becomes `.2`, and so on up to `keep`) and a
+    /// `NAME.log.1` (an older `.1` becomes `.2`, and so on up to `keep`) and a
     /// new one begun; 0 never rotates. A single line longer than this
     /// still goes whole into a file of its own.
     pub rotate_at: u64,
@@ -84,8 +84,11 @@ pub struct LogConfig {
     /// dropped. With 0, a log that reaches `rotate_at` starts anew.
     pub keep: usize,
     /// Called with each line as it is written to any log, once it is
-    /// written, on the thread that writes it. It should be quick: the
-    /// logs wait for it.
+    /// written, on the thread that writes it (a broker's log thread, or
+    /// `taskrun run`'s log writer). It should be quick: the logs wait for
+    /// it. A broker's mirror may call the broker, but not shut it down
+    /// (the shutdown waits for the logs); one that panics ends the
+    /// logging.
     #[allow(
         clippy::type_complexity,
         reason = "spelled out, so that the documentation shows what to pass"
