@@ -563,10 +563,22 @@ fn refuse_database(exec: &ExecArgs, plan: &Plan, db: &Path) -> Result<(), Error>
         }
     }
     if let Some(dir) = &exec.log_dir {
-        reports.push((dir.join("run.log"), "the run's log"));
+        // Each log, and the names it is rotated to.
+        let keep = crate::report::logs::LogConfig::default().keep;
+        let mut logs = |log: PathBuf, what| {
+            for n in 1..=keep {
+                let mut rotated = log.as_os_str().to_owned();
+                rotated.push(format!(".{n}"));
+                reports.push((PathBuf::from(rotated), what));
+            }
+            reports.push((log, what));
+        };
+        logs(dir.join("run.log"), "the run's log");
         for task in &plan.tasks {
-            let log = dir.join("tasks").join(format!("{}.log", task.name.value));
-            reports.push((log, "a task's log"));
+            logs(
+                dir.join("tasks").join(format!("{}.log", task.name.value)),
+                "a task's log",
+            );
         }
     }
     refuse_overwriting(db, reports)

@@ -386,13 +386,17 @@ fn every_attempt_row_has_the_task_resources() {
 fn a_report_path_that_is_the_database_is_refused_before_any_task() {
     let test = Test::new()
         .taskfile("a: touch ran\n")
-        .file("logs/.keep", "");
+        .file("logs/tasks/.keep", "");
     test.with_args(&["run", "tasks.txt", "--quiet"])
         .status(0)
         .run();
-    test.with_args(&["run", "tasks.txt", "--quiet", "--db", "logs/run.log"])
-        .status(0)
-        .run();
+    // Databases where the logs would go, or be rotated to.
+    let log_dbs = ["logs/run.log", "logs/run.log.2", "logs/tasks/a.log.1"];
+    for db in log_dbs {
+        test.with_args(&["run", "tasks.txt", "--quiet", "--db", db])
+            .status(0)
+            .run();
+    }
     std::fs::remove_file(test.path().join("ran")).unwrap();
     std::fs::hard_link(test.path().join("taskrun.db"), test.path().join("copy.db")).unwrap();
     for args in [
@@ -401,6 +405,8 @@ fn a_report_path_that_is_the_database_is_refused_before_any_task() {
         &["--events", "taskrun.db-wal"],
         &["--junit", "copy.db"],
         &["--db", "logs/run.log", "--log-dir", "logs"],
+        &["--db", "logs/run.log.2", "--log-dir", "logs"],
+        &["--db", "logs/tasks/a.log.1", "--log-dir", "logs"],
     ] {
         let mut all = vec!["run", "tasks.txt"];
         all.extend_from_slice(args);
@@ -410,7 +416,7 @@ fn a_report_path_that_is_the_database_is_refused_before_any_task() {
             .run();
         assert!(!test.path().join("ran").exists(), "{args:?}: a task ran");
     }
-    for db in ["taskrun.db", "logs/run.log"] {
+    for db in std::iter::once("taskrun.db").chain(log_dbs) {
         let history = json(&test.exec(&["history", "--json", "--db", db]).stdout);
         let runs = history["runs"].as_array().unwrap();
         assert_eq!(runs.len(), 1, "{db}: {history}");
