@@ -1587,8 +1587,17 @@ impl Worker<'_> {
         let mut outbox = Outbox::default();
         state.running -= 1;
         state.free_lanes.push(Reverse(attempt.lane));
-        let stopped = state.tasks[id].canceled || state.interrupted.is_some();
+        let canceled = state.tasks[id].canceled;
+        let stopped = canceled || state.interrupted.is_some();
         let status = schedule::status(&outcome, stopped);
+        // Why a canceled attempt was stopped, for its row.
+        let reason = match (status, state.interrupted) {
+            (Status::Canceled, Some(signal)) => {
+                Some(format!("broker shut down: stopped by {signal}"))
+            }
+            (Status::Canceled, None) => Some("canceled by its host".to_owned()),
+            _ => None,
+        };
         let entry = &mut state.tasks[id];
         entry.control = None;
         let retries = entry.retries;
@@ -1601,6 +1610,7 @@ impl Worker<'_> {
                     start: attempt.since_start,
                     slot: attempt.lane,
                 },
+                reason,
             },
         );
         if status.is_failure() && !stopped && attempt.number <= retries {

@@ -84,8 +84,13 @@ impl OpenTask {
 pub(crate) enum OpenUpdate {
     /// An attempt ended (the task's last, or one that is retried): its own
     /// row, written whole (status, exit, output, times, lane). The same
-    /// attempt recorded again writes its row again.
-    Attempt { result: Arc<TaskResult>, lane: Lane },
+    /// attempt recorded again writes its row again. `reason` says why a
+    /// canceled attempt was stopped.
+    Attempt {
+        result: Arc<TaskResult>,
+        lane: Lane,
+        reason: Option<String>,
+    },
     /// The task never ran.
     Skipped { reason: String, at: SystemTime },
 }
@@ -387,8 +392,12 @@ impl Store {
                     )?,
                 };
                 match update {
-                    OpenUpdate::Attempt { result, lane } => {
-                        finish_task(transaction, row, result, None, *lane)?;
+                    OpenUpdate::Attempt {
+                        result,
+                        lane,
+                        reason,
+                    } => {
+                        finish_task(transaction, row, result, reason.as_deref(), *lane)?;
                     }
                     OpenUpdate::Skipped { reason, at } => skip_task(transaction, row, reason, *at)?,
                 }
@@ -440,6 +449,7 @@ mod tests {
                 start: Duration::from_millis(3),
                 slot: 1,
             },
+            reason: None,
         }
     }
 

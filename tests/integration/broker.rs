@@ -57,6 +57,15 @@ fn a_recording_broker_is_an_open_run_until_it_shuts_down() {
         .submit(Task::new("later", "echo later"), |_| {})
         .unwrap();
     later.wait();
+    // Cancelled by the host while it runs: its row says so.
+    let stopped = broker
+        .submit(Task::new("stopped", "sleep 30"), |_| {})
+        .unwrap();
+    while broker.running() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(stopped.cancel());
+    assert_eq!(stopped.wait().status(), Status::Canceled);
 
     let summary = broker.shutdown(Duration::from_secs(10)).unwrap();
     assert_eq!(
@@ -80,7 +89,7 @@ fn a_recording_broker_is_an_open_run_until_it_shuts_down() {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
         .unwrap();
-    assert_eq!(run, ("completed".to_owned(), 5, 3, 1));
+    assert_eq!(run, ("completed".to_owned(), 6, 3, 1));
     let mut rows: Vec<(String, i64, String)> = db
         .prepare("SELECT name, attempt, status FROM tasks WHERE run_id = 1 ORDER BY name, attempt")
         .unwrap()
@@ -96,6 +105,7 @@ fn a_recording_broker_is_an_open_run_until_it_shuts_down() {
         ("flaky", 2, "passed"),
         ("later", 1, "passed"),
         ("never", 1, "skipped"),
+        ("stopped", 1, "canceled"),
     ];
     let expected: Vec<(String, i64, String)> = expected
         .iter()
@@ -111,6 +121,14 @@ fn a_recording_broker_is_an_open_run_until_it_shuts_down() {
         )
         .unwrap();
     assert_eq!(stderr, "oops\n");
+    let reason: String = db
+        .query_row(
+            "SELECT reason FROM tasks WHERE run_id = 1 AND name = 'stopped'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(reason, "canceled by its host");
 }
 
 /// A broker dropped without a shutdown still closes its run.
@@ -142,4 +160,10 @@ fn a_dropped_broker_closes_its_run() {
         )
         .unwrap();
     assert_eq!((status.as_str(), canceled), ("interrupted", 1));
+    let reason: String = db
+        .query_row("SELECT reason FROM tasks WHERE name = 'slow'", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(reason, "broker shut down: stopped by SIGTERM");
 }
