@@ -81,7 +81,11 @@ fn a_recording_broker_is_an_open_run_until_it_shuts_down() {
     assert!(stdout.contains("3 passed, 1 failed, 1 skipped"), "{stdout}");
     assert!(!stdout.contains("open"), "{stdout}");
 
-    let db = rusqlite::Connection::open(&db).unwrap();
+    check_rows(&rusqlite::Connection::open(&db).unwrap());
+}
+
+/// The rows of the recording broker's run, once it is closed.
+fn check_rows(db: &rusqlite::Connection) {
     let run: (String, i64, i64, i64) = db
         .query_row(
             "SELECT status, total_tasks, passed, failed FROM runs WHERE id = 1",
@@ -112,23 +116,17 @@ fn a_recording_broker_is_an_open_run_until_it_shuts_down() {
         .map(|(name, attempt, status)| ((*name).to_owned(), *attempt, (*status).to_owned()))
         .collect();
     assert_eq!(rows, expected);
-    // The output is in the rows, as for any run.
-    let stderr: String = db
-        .query_row(
-            "SELECT stderr FROM tasks WHERE run_id = 1 AND name = 'broken'",
-            [],
+    let column = |column: &str, name: &str| -> String {
+        db.query_row(
+            &format!("SELECT {column} FROM tasks WHERE run_id = 1 AND name = ?1"),
+            [name],
             |row| row.get(0),
         )
-        .unwrap();
-    assert_eq!(stderr, "oops\n");
-    let reason: String = db
-        .query_row(
-            "SELECT reason FROM tasks WHERE run_id = 1 AND name = 'stopped'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(reason, "canceled by its host");
+        .unwrap()
+    };
+    // The output is in the rows, as for any run, and why one was stopped.
+    assert_eq!(column("stderr", "broken"), "oops\n");
+    assert_eq!(column("reason", "stopped"), "canceled by its host");
 }
 
 /// A broker dropped without a shutdown still closes its run.
