@@ -643,12 +643,17 @@ pub enum Error {
     )]
     RetryDirGone { run: i64, dir: PathBuf },
 
-    #[error("run #{run} is still running (taskrun process {pid} on {host})")]
+    #[error("run #{run} is {what}")]
     #[diagnostic(
         code(history::still_running),
         help("wait for it to end, or stop it (`kill {pid}` on {host}), then retry it")
     )]
-    RetryRunning { run: i64, pid: i64, host: String },
+    RetryRunning {
+        run: i64,
+        what: String,
+        pid: i64,
+        host: String,
+    },
 
     #[error("`{}` is the history database (or one of its files)", path.display())]
     #[diagnostic(

@@ -118,13 +118,7 @@ pub(crate) fn prune(args: &PruneArgs) -> Result<u8, Error> {
     let deleted = store.delete_runs(&ids, args.dry_run)?;
     let mut out = String::new();
     for run in &choice.running {
-        let _ = writeln!(
-            out,
-            "Kept run #{}: it is still running (taskrun process {} on {}).",
-            run.id,
-            run.pid.unwrap_or(0),
-            run.host.as_deref().unwrap_or("an unknown host")
-        );
+        let _ = writeln!(out, "Kept run #{}: it is {}.", run.id, run.still_live());
     }
     if runs.is_empty() {
         let _ = writeln!(out, "No runs recorded yet in `{}`.", db.display());

@@ -47,6 +47,7 @@ pub(crate) fn retry(
         // second time beside the first.
         return Err(Error::RetryRunning {
             run: original.id,
+            what: original.still_live(),
             pid: original.pid.unwrap_or(0),
             host: original.host.clone().unwrap_or_default(),
         });

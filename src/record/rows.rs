@@ -48,6 +48,23 @@ impl RunStatus {
     }
 }
 
+impl RunRow {
+    /// Why a live run is left alone, in words: `still running (taskrun
+    /// process 12 on build-1)`, or, for a broker's open run, `still open,
+    /// a broker records into it (process 12 on build-1)`.
+    pub(crate) fn still_live(&self) -> String {
+        let process = format!(
+            "process {} on {}",
+            self.pid.unwrap_or(0),
+            self.host.as_deref().unwrap_or("an unknown host")
+        );
+        match self.status {
+            RunStatus::Open => format!("still open, a broker records into it ({process})"),
+            _ => format!("still running (taskrun {process})"),
+        }
+    }
+}
+
 /// One row of `runs`, as read.
 #[derive(Clone, Debug)]
 pub(crate) struct RunRow {

@@ -808,10 +808,11 @@ fn an_open_run_reads_as_open_while_its_taskrun_lives() {
     test.with_args(&["retry", "1"])
         .status(2)
         .stderr_contains("history::still_running")
+        .stderr_contains("run #1 is still open, a broker records into it (process ")
         .run();
     test.with_args(&["prune", "--keep", "0"])
         .status(0)
-        .stdout_starts_with("Kept run #1: it is still running (taskrun process ")
+        .stdout_starts_with("Kept run #1: it is still open, a broker records into it (process ")
         .run();
 
     // Its taskrun is gone: the run was interrupted.
