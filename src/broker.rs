@@ -2524,4 +2524,31 @@ mod tests {
         let source = std::error::Error::source(&error).unwrap().to_string();
         assert_eq!(source, "the log mirror panicked");
     }
+
+    /// A handler of one broker may shut another down: the refusal is for
+    /// a broker's own handlers only.
+    #[test]
+    fn a_handler_may_shut_down_another_broker() {
+        let first = Broker::new(config(1)).unwrap();
+        let second = Arc::new(Broker::new(config(1)).unwrap());
+        let slow = second
+            .submit(Task::new("slow", "sleep 0.2"), |_| {})
+            .unwrap();
+        let (sender, receiver) = mpsc::channel();
+        let other = Arc::clone(&second);
+        first
+            .submit(Task::new("stopper", "true"), move |event| {
+                if matches!(event, Event::TaskFinished { .. }) {
+                    let _ = sender.send(other.shutdown(Duration::from_secs(20)));
+                }
+            })
+            .unwrap();
+        let summary = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap()
+            .unwrap();
+        assert_eq!((summary.counts.passed, summary.interrupted), (1, None));
+        assert_eq!(slow.end().unwrap().status(), Status::Passed);
+        first.shutdown(Duration::from_secs(5)).unwrap();
+    }
 }
