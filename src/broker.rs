@@ -863,7 +863,8 @@ impl Broker {
         let (mut state, (waits, failed)) = self.place(&task, patience)?;
         let id = state.tasks.len();
         let retries = task.settings.retries.unwrap_or(shared.settings.retries);
-        let name: Arc<str> = Arc::from(task.name.as_str());
+        // The broker keeps the name, for its tasks and for the handle.
+        let name: Arc<str> = Arc::from(task.name);
         let job = Arc::new(job);
         let log = shared.journal.as_ref().map(|journal| TaskLog {
             journal: Arc::clone(journal),
@@ -874,7 +875,7 @@ impl Broker {
         let record = state.recording.is_some().then(|| {
             let names = |deps: &[Dependency]| deps.iter().map(|dep| dep.name.clone()).collect();
             Arc::new(OpenTask {
-                name: task.name.clone(),
+                name: name.to_string(),
                 command: job.command.clone(),
                 kind: job.kind,
                 dir: task.settings.dir.clone(),
@@ -886,7 +887,6 @@ impl Broker {
                 position: id,
             })
         });
-        drop(task);
         state.tasks.push(Entry {
             name: Arc::clone(&name),
             job,
