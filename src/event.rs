@@ -38,6 +38,9 @@ pub enum Status {
     Skipped,
     /// It was running when the run was interrupted, and was stopped.
     Canceled,
+    /// It was up to date: its declared outputs and its output were
+    /// restored from the store instead of running it. Counts as passed.
+    Cached,
 }
 
 impl Status {
@@ -49,6 +52,7 @@ impl Status {
             Status::Timeout => "timeout",
             Status::Skipped => "skipped",
             Status::Canceled => "canceled",
+            Status::Cached => "cached",
         }
     }
 
@@ -60,8 +64,15 @@ impl Status {
             "timeout" => Status::Timeout,
             "skipped" => Status::Skipped,
             "canceled" => Status::Canceled,
+            "cached" => Status::Cached,
             _ => return None,
         })
+    }
+
+    /// Whether a task that ended so counts as passed: it passed, or it
+    /// was up to date and restored from the store.
+    pub fn is_pass(self) -> bool {
+        matches!(self, Status::Passed | Status::Cached)
     }
 
     /// Whether a task that ended so counts as failed: it failed or timed
@@ -304,6 +315,9 @@ pub struct TaskResult {
     pub stderr: Capture,
     /// Where on a Slurm cluster this attempt ran, when it did.
     pub slurm: Option<SlurmPlace>,
+    /// What the up-to-date check did, for a task that declares inputs or
+    /// outputs and ran with the cache on.
+    pub(crate) cache: Option<Arc<crate::cache::Report>>,
 }
 
 /// Where on a Slurm cluster an attempt ran: its job, its step in that job,
@@ -361,6 +375,9 @@ pub struct Counts {
     pub skipped: usize,
     /// Tasks stopped by an interrupt.
     pub canceled: usize,
+    /// Of the tasks that passed, those that were up to date and restored
+    /// from the store (counted in `passed` too).
+    pub cached: usize,
 }
 
 impl Counts {
@@ -373,6 +390,10 @@ impl Counts {
     pub(crate) fn add_many(&mut self, status: Status, count: usize) {
         let counter = match status {
             Status::Passed => &mut self.passed,
+            Status::Cached => {
+                self.passed += count;
+                &mut self.cached
+            }
             Status::Failed => &mut self.failed,
             Status::Timeout => &mut self.timeout,
             Status::Skipped => &mut self.skipped,
@@ -402,10 +423,16 @@ impl Counts {
 /// `5 passed, 1 failed, 0 skipped`. A timeout is a failure, and is named:
 /// `1 passed, 1 timeout, 1 skipped` when every failure is a timeout,
 /// `1 passed, 3 failed (1 timeout), 0 skipped` when some are; canceled
-/// tasks are added at the end when there are any (`, 2 canceled`).
+/// tasks are added at the end when there are any (`, 2 canceled`), and
+/// tasks restored from the store after the passed ones when there are any
+/// (`5 passed (3 cached), 0 failed, 0 skipped`).
 impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} passed, ", self.passed)?;
+        write!(f, "{} passed", self.passed)?;
+        if self.cached > 0 {
+            write!(f, " ({} cached)", self.cached)?;
+        }
+        f.write_str(", ")?;
         match (self.failed, self.timeout) {
             (failed, 0) => write!(f, "{failed} failed")?,
             (0, timeout) => write!(f, "{timeout} timeout")?,
@@ -588,6 +615,7 @@ mod tests {
             timeout,
             skipped,
             canceled,
+            cached: 0,
         };
         assert_eq!(
             counts(5, 1, 0, 0, 0).to_string(),

@@ -22,6 +22,7 @@
 mod ansi;
 mod app;
 mod broker;
+mod cache;
 mod cli;
 mod commands;
 mod error;

@@ -1073,6 +1073,7 @@ mod tests {
                 stdout: Capture::default(),
                 stderr: Capture::default(),
                 slurm: None,
+                cache: None,
             }
         }
     }
@@ -1424,6 +1425,7 @@ mod tests {
             stdout: Capture::default(),
             stderr: Capture::default(),
             slurm: None,
+            cache: None,
         };
         assert_eq!(
             status(&outcome(Exit::Code(0), false), false),

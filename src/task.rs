@@ -216,6 +216,35 @@ pub(crate) struct Settings {
     /// Memory to request from a cluster for the task, in bytes (Slurm's
     /// `--mem`).
     pub mem: Option<u64>,
+    /// What the task declares for up-to-date checks.
+    pub cache: CacheSpec,
+}
+
+/// What a task declares so that taskrun can tell when it is up to date:
+/// `[inputs:]`, `[outputs:]`, `[uses_env:]`, `[tools:]` and `[cache:no]`.
+/// A task with neither inputs nor outputs is never cached.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CacheSpec {
+    /// Globs of the files whose content counts, relative to the task's
+    /// directory, as written; `!` before one excludes what it matches.
+    pub inputs: Vec<Spanned<String>>,
+    /// The files (or globs, or `dir/` trees) the task makes, relative to
+    /// its directory, as written.
+    pub outputs: Vec<Spanned<String>>,
+    /// Inherited variables whose value counts.
+    pub uses_env: Vec<String>,
+    /// Programs, found through `PATH`, whose content counts.
+    pub tools: Vec<String>,
+    /// `[cache:no]`: never looked up nor stored, whatever it declares.
+    pub off: bool,
+}
+
+impl CacheSpec {
+    /// Whether the task takes part in up-to-date checks: it declares
+    /// inputs or outputs and does not opt out.
+    pub(crate) fn cacheable(&self) -> bool {
+        !self.off && (!self.inputs.is_empty() || !self.outputs.is_empty())
+    }
 }
 
 impl Settings {

@@ -105,6 +105,7 @@ impl Executor for Evaluated {
             stdout,
             stderr,
             slurm: None,
+            cache: None,
         }
     }
 }

@@ -103,6 +103,7 @@ impl Executor for Local {
                     stdout,
                     stderr,
                     slurm: None,
+                    cache: None,
                 }
             }
             Err(reason) => Outcome::not_started(reason, started_at, start.elapsed()),

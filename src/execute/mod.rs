@@ -14,6 +14,7 @@ mod local;
 mod slurm;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub(crate) use control::Control;
@@ -65,6 +66,8 @@ pub(crate) struct Outcome {
     pub(crate) stderr: Capture,
     /// Where on a cluster it ran, when a cluster executor ran it.
     pub(crate) slurm: Option<SlurmPlace>,
+    /// What the up-to-date check did, when the caching executor ran it.
+    pub(crate) cache: Option<Arc<crate::cache::Report>>,
 }
 
 impl Outcome {
@@ -80,6 +83,7 @@ impl Outcome {
             stdout: self.stdout,
             stderr: self.stderr,
             slurm: self.slurm,
+            cache: self.cache,
         }
     }
 
@@ -97,6 +101,7 @@ impl Outcome {
             stdout: Capture::default(),
             stderr: Capture::default(),
             slurm: None,
+            cache: None,
         }
     }
 }

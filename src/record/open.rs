@@ -444,6 +444,7 @@ mod tests {
                 stdout,
                 stderr: Capture::default(),
                 slurm: None,
+                cache: None,
             }),
             lane: Lane {
                 start: Duration::from_millis(3),

@@ -522,6 +522,7 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
             mem: row
                 .get::<_, Option<i64>>(29)?
                 .and_then(|mem| u64::try_from(mem).ok()),
+            cache: crate::task::CacheSpec::default(),
         },
         slurm: row
             .get::<_, Option<String>>(30)?

@@ -107,7 +107,7 @@ impl TaskStats {
     )]
     pub(crate) fn rate(&self, status: Status) -> f64 {
         let count = match status {
-            Status::Passed => self.passed,
+            Status::Passed | Status::Cached => self.passed,
             Status::Failed => self.failed,
             Status::Timeout => self.timeout,
             Status::Canceled => self.canceled,
@@ -424,7 +424,7 @@ fn summarize(name: String, entries: &mut [Entry]) -> TaskStats {
     for run in entries.chunk_by(|a, b| a.run == b.run) {
         let last = &run[run.len() - 1];
         match last.status {
-            Some(Status::Passed) => stats.passed += 1,
+            Some(Status::Passed | Status::Cached) => stats.passed += 1,
             Some(Status::Failed) => stats.failed += 1,
             Some(Status::Timeout) => stats.timeout += 1,
             Some(Status::Canceled) => stats.canceled += 1,
@@ -436,7 +436,7 @@ fn summarize(name: String, entries: &mut [Entry]) -> TaskStats {
         }
         stats.runs += 1;
         let failed = |entry: &Entry| matches!(entry.status, Some(Status::Failed | Status::Timeout));
-        let passed = last.status == Some(Status::Passed);
+        let passed = last.status.is_some_and(Status::is_pass);
         if passed && run.iter().any(failed) {
             stats.retried += 1;
         }

@@ -549,6 +549,7 @@ mod tests {
             stdout: capture,
             stderr: Capture::default(),
             slurm: None,
+            cache: None,
         })
     }
 

@@ -564,6 +564,7 @@ mod tests {
             stdout: Capture::default(),
             stderr: Capture::default(),
             slurm: None,
+            cache: None,
         })
     }
 

@@ -541,7 +541,7 @@ impl<W: Write, E: Write> Progress<W, E> {
     /// `head ....... STATUS (detail)` and a newline.
     fn line(&self, head: &Head, status: Status, detail: &str) -> String {
         let colour = match status {
-            Status::Passed => "32",
+            Status::Passed | Status::Cached => "32",
             Status::Failed | Status::Timeout => "31",
             Status::Skipped | Status::Canceled => "33",
         };
@@ -955,6 +955,7 @@ mod tests {
             stdout: Capture::default(),
             stderr: capture,
             slurm: None,
+            cache: None,
         })
     }
 

@@ -1,0 +1,94 @@
+//! Up-to-date checks: cache keys, the content-addressed store, and the
+//! caching executor that restores a task's outputs instead of running it.
+//!
+//! A task that declares `[inputs:]` or `[outputs:]` is cacheable. When it
+//! becomes ready, the caching executor (a decorator over the real one, on
+//! the worker's thread) computes its key: SHA-256 of a canonical manifest
+//! of everything that decides what the task does (see [`key`]). A stored
+//! entry for that key whose objects are all present and intact is a hit:
+//! the outputs are restored and the task is recorded `cached`. Otherwise
+//! the task runs, and a clean pass is stored. This module never writes to
+//! the history database: what it learned travels in the task's result
+//! ([`Report`]) to the recorder, which writes the task row and its cache
+//! rows in one transaction.
+
+pub(crate) mod hash;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A SHA-256 digest, as 64 lowercase hexadecimal characters.
+pub(crate) type Digest = String;
+
+/// What the cache did for one attempt of a cacheable task, carried in its
+/// result to the recorder and the reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Report {
+    /// The cache key: the digest of the key manifest, which is stored as
+    /// an object under this digest.
+    pub key: Digest,
+    /// What became of the attempt.
+    pub verdict: Verdict,
+    /// The digest of the output tree manifest (see [`store`]): for a hit,
+    /// the one restored; for a pass, the one made. `None` when the task
+    /// declares no outputs or did not pass.
+    pub outputs: Option<Digest>,
+    /// Stat cache rows learned while checking (files hashed anew).
+    pub stats: Vec<StatRow>,
+    /// How many bytes were read to hash files.
+    pub hashed_bytes: u64,
+    /// How long the check (key, lookup, restore) took.
+    pub check: Duration,
+}
+
+/// What became of a cacheable attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Up to date: restored from the entry stored by `source_task` (a
+    /// task row) of run `source_run`, which took `saved` to run.
+    Hit {
+        source_task: i64,
+        source_run: i64,
+        saved: Duration,
+        /// Output files written (files whose content already matched are
+        /// left alone).
+        restored: usize,
+        /// Output files in the entry.
+        files: usize,
+    },
+    /// Ran and passed, and is to be stored under its key.
+    Stored,
+    /// Ran and passed, and is not stored: why.
+    NotStored(String),
+    /// Ran and did not pass: never stored.
+    Failed,
+}
+
+impl Verdict {
+    /// The name stored in `task_cache.outcome`.
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Hit { .. } => "hit",
+            Verdict::Stored => "stored",
+            Verdict::NotStored(_) => "not_stored",
+            Verdict::Failed => "miss",
+        }
+    }
+}
+
+/// What the stat cache knows of one file: its content hash, trusted while
+/// its stat is unchanged (see [`stat`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StatRow {
+    /// The absolute path, as bytes.
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+    pub mode: u32,
+    pub sha256: Digest,
+    /// When the hash was taken, in nanoseconds since the Unix epoch.
+    pub verified_at_ns: i64,
+}
