@@ -66,6 +66,8 @@ where
             junit,
             trace,
             html,
+            why,
+            store,
             db,
         } => commands::show(
             &db.path,
@@ -76,6 +78,7 @@ where
                 junit: *junit,
                 trace: trace.as_deref(),
                 html: html.as_deref(),
+                why: why.then(|| store.as_deref()),
             },
         ),
         Command::Check { source, json } => commands::check(source, *json, &mut sources),

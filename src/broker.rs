@@ -1032,6 +1032,8 @@ impl Broker {
             max_output: settings.max_output,
             cpus: task.settings.cpus,
             mem: task.settings.mem,
+            // A broker keeps no store: its tasks always run.
+            cache: None,
         })
     }
 

@@ -111,6 +111,14 @@ pub(crate) enum Command {
         /// critical path, the failures) to FILE (`-`: standard output).
         #[arg(long, value_name = "FILE", conflicts_with_all = ["task", "json", "junit"])]
         html: Option<PathBuf>,
+        /// With --task: why the task ran or was restored from the cache,
+        /// and what changed since its last stored pass.
+        #[arg(long, requires = "task")]
+        why: bool,
+        /// The store of cached outputs, for --why [default: `.taskrun/`
+        /// beside the history database].
+        #[arg(long, value_name = "DIR", requires = "why")]
+        store: Option<PathBuf>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -373,7 +381,43 @@ pub(crate) struct ExecArgs {
     pub(crate) html: Option<PathBuf>,
 
     #[command(flatten)]
+    pub(crate) cache: CacheArgs,
+
+    #[command(flatten)]
     pub(crate) db: DbArg,
+}
+
+/// How tasks that declare `[inputs:]` or `[outputs:]` use the cache.
+#[derive(Debug, Args)]
+pub(crate) struct CacheArgs {
+    /// Run every task, even those that are up to date; passes are still
+    /// stored.
+    #[arg(long, conflicts_with = "no_cache")]
+    pub(crate) force: bool,
+
+    /// Neither restore nor store anything: every task runs, as if none
+    /// declared inputs or outputs.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+
+    /// Say, for each task that declares inputs or outputs, why it ran or
+    /// was restored: what changed since its last stored pass.
+    #[arg(long)]
+    pub(crate) explain: bool,
+
+    /// The store of cached outputs [default: `.taskrun/` beside the
+    /// history database].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) store: Option<PathBuf>,
+
+    /// Store a pass only if its outputs and captured output take at most
+    /// this many bytes, e.g. `512M`, `1G`.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "1G")]
+    pub(crate) cache_max_output: u64,
+
+    /// A salt for every cache key: changing it disowns every stored pass.
+    #[arg(long, value_name = "TEXT", env = "TASKRUN_CACHE_SALT")]
+    pub(crate) cache_salt: Option<String>,
 }
 
 /// The history database.

@@ -52,6 +52,7 @@ use crate::execute::{
 };
 use crate::graph::Plan;
 use crate::order::{self, Estimates, Order};
+use crate::cache::executor::CacheSetup;
 use crate::record::Recall;
 use crate::report::Style;
 use crate::schedule::{RetryPolicy, RunOptions, Scheduler};
@@ -80,6 +81,9 @@ pub struct Runner {
     slurm: Option<SlurmOptions>,
     /// The run's Slurm allocation, with [`SlurmMode::Steps`], once granted.
     allocation: Option<Arc<Allocation>>,
+    /// For `taskrun run`: the cache, for the tasks that declare inputs or
+    /// outputs.
+    cache: Option<Arc<CacheSetup>>,
 }
 
 impl Default for Runner {
@@ -111,6 +115,7 @@ impl Runner {
             style: Style { color: false },
             slurm: None,
             allocation: None,
+            cache: None,
         }
     }
 
@@ -179,6 +184,13 @@ impl Runner {
     /// critical-path order.
     pub(crate) fn estimates(mut self, estimates: Estimates) -> Runner {
         self.estimates = Some(estimates);
+        self
+    }
+
+    /// For `taskrun run`: up-to-date checks for the tasks that declare
+    /// inputs or outputs.
+    pub(crate) fn caching(mut self, cache: CacheSetup) -> Runner {
+        self.cache = Some(Arc::new(cache));
         self
     }
 
@@ -466,6 +478,10 @@ impl Runner {
             ))
         } else {
             Arc::clone(&shell)
+        };
+        let executor = match &self.cache {
+            Some(cache) => cache.wrap(executor),
+            None => executor,
         };
         let never = crossbeam::channel::never();
         let interrupts = self.interrupts.as_ref().unwrap_or(&never);

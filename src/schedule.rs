@@ -19,12 +19,13 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam::channel::{self, Receiver, Sender};
 
+use crate::cache::{CacheJob, Verdict};
 use crate::event::{
     Counts, Event, Exit, Signal, SkipReason, Status, Stream, Summary, TaskId, TaskResult,
 };
@@ -164,6 +165,9 @@ struct Run<'a> {
     delayed: BinaryHeap<Reverse<(Instant, TaskId)>>,
     /// How many times each task has been started.
     attempts: Vec<u32>,
+    /// What each task that passed handed on for its dependents' cache
+    /// keys ([`Report::as_dependency`](crate::cache::Report::as_dependency)).
+    produced: Vec<Option<String>>,
     /// The last attempt of each task waiting for its retry (delayed, or
     /// due and ready), which stands if the run stops before the retry
     /// starts.
@@ -244,9 +248,11 @@ impl<'a> Scheduler<'a> {
                         slot,
                     });
                     offering.fresh.push(task);
+                    let job = self.job(task, &run.produced);
                     self.start(
                         &pool,
                         task,
+                        job,
                         slot,
                         start,
                         &control,
@@ -301,23 +307,17 @@ impl<'a> Scheduler<'a> {
         Ok(summary)
     }
 
-    /// What a worker needs to run `task`.
-    fn job(&self, task: TaskId) -> Job {
-        let spec = &self.plan.tasks[task];
-        Job {
-            name: spec.name.value.clone(),
-            command: spec.command.value.clone(),
-            kind: spec.kind,
-            dir: match &spec.settings.dir {
-                Some(dir) => self.options.dir.join(dir),
-                None => self.options.dir.clone(),
-            },
-            env: spec.settings.env.clone(),
-            timeout: spec.settings.timeout_or(self.options.timeout),
-            max_output: self.options.max_output,
-            cpus: spec.settings.cpus,
-            mem: spec.settings.mem,
-        }
+    /// What a worker needs to run `task`, given what each task that
+    /// passed handed on for its dependents' cache keys.
+    fn job(&self, task: TaskId, produced: &[Option<String>]) -> Job {
+        job(
+            self.plan,
+            task,
+            &self.options.dir,
+            self.options.timeout,
+            self.options.max_output,
+            produced,
+        )
     }
 
     /// Runs `task` on a worker in lane `lane`; when it passes, the worker
@@ -327,13 +327,13 @@ impl<'a> Scheduler<'a> {
         &self,
         pool: &rayon::ThreadPool,
         task: TaskId,
+        job: Job,
         lane: usize,
         run_start: Instant,
         control: &Arc<Control>,
         sender: &Sender<Message>,
         offers: &Offers,
     ) {
-        let job = self.job(task);
         let executor = Arc::clone(&self.executor);
         let control = Arc::clone(control);
         let sender = sender.clone();
@@ -352,12 +352,15 @@ impl<'a> Scheduler<'a> {
                     }
                 };
                 let outcome = executor.execute(&job, &control, &mut output);
-                let offer = if status(&outcome, false) == Status::Passed {
+                let offer = if status(&outcome, false).is_pass() {
                     let mut offer = offers[lane].lock().unwrap_or_else(PoisonError::into_inner);
                     offer.take_if(|offer| offer.after == task)
                 } else {
                     None
                 };
+                let produced = offer.as_ref().and_then(|_| {
+                    outcome.cache.as_ref().map(|report| report.as_dependency())
+                });
                 let next = offer.as_ref().map(|offer| Handed {
                     task: offer.task,
                     at: SystemTime::now(),
@@ -368,7 +371,15 @@ impl<'a> Scheduler<'a> {
                     ended: Box::new(Ended { outcome, next }),
                 });
                 match offer {
-                    Some(offer) => (task, job) = (offer.task, offer.job),
+                    Some(offer) => {
+                        let mut next = offer.job;
+                        if let Some(cache) = &mut next.cache {
+                            // The one dependency it waited for has just
+                            // passed, after the offer was made.
+                            cache.set_dep(&job.name, produced);
+                        }
+                        (task, job) = (offer.task, next);
+                    }
                     None => break,
                 }
             }
@@ -463,7 +474,7 @@ impl<'a> Scheduler<'a> {
             let offer = run.successor(task).map(|next| Offer {
                 after: task,
                 task: next,
-                job: self.job(next),
+                job: self.job(next, &run.produced),
             });
             let mut slot = offering.offers[lane]
                 .lock()
@@ -577,6 +588,7 @@ impl<'a> Run<'a> {
             slot: vec![0; count],
             delayed: BinaryHeap::new(),
             attempts: vec![0; count],
+            produced: vec![None; count],
             last: vec![None; count],
             running: 0,
             nearly: Vec::new(),
@@ -713,7 +725,7 @@ impl<'a> Run<'a> {
         emit: &mut dyn FnMut(Event),
     ) {
         debug_assert!(
-            next.is_none() || status(&outcome, false) == Status::Passed,
+            next.is_none() || status(&outcome, false).is_pass(),
             "a worker goes on only after a task that passed"
         );
         self.running -= 1;
@@ -723,6 +735,9 @@ impl<'a> Run<'a> {
         }
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
+        if status.is_pass() {
+            self.produced[task] = outcome.cache.as_ref().map(|report| report.as_dependency());
+        }
         let attempt = self.attempts[task];
         let result = Arc::new(outcome.into_result(status, attempt));
         let spec = &self.plan.tasks[task];
@@ -778,7 +793,7 @@ impl<'a> Run<'a> {
                 slot: self.slot[next],
             });
         }
-        if status == Status::Passed {
+        if status.is_pass() {
             for index in 0..self.dependents[task].len() {
                 self.release(self.dependents[task][index]);
             }
@@ -1009,11 +1024,66 @@ impl Jitter {
     }
 }
 
+/// What a worker needs to run `task` of `plan` in the run's directory
+/// `dir`, with the run's `timeout` and `max_output`, given what each task
+/// that passed handed on for its dependents' cache keys (`produced`, in
+/// plan order). A dry run works out keys with the same jobs.
+pub(crate) fn job(
+    plan: &Plan,
+    task: TaskId,
+    dir: &Path,
+    timeout: Option<Duration>,
+    max_output: usize,
+    produced: &[Option<String>],
+) -> Job {
+    let spec = &plan.tasks[task];
+    let cache = spec.settings.cache.cacheable().then(|| {
+        Box::new(CacheJob {
+            spec: spec.settings.cache.clone(),
+            dir: spec.settings.dir.clone().unwrap_or_default(),
+            deps: plan.deps[task]
+                .iter()
+                .chain(&plan.soft[task])
+                .map(|&dep| {
+                    (
+                        plan.tasks[dep].name.value.clone(),
+                        produced[dep].clone(),
+                    )
+                })
+                .collect(),
+        })
+    });
+    Job {
+        name: spec.name.value.clone(),
+        command: spec.command.value.clone(),
+        kind: spec.kind,
+        dir: match &spec.settings.dir {
+            Some(own) => dir.join(own),
+            None => dir.to_owned(),
+        },
+        env: spec.settings.env.clone(),
+        timeout: spec.settings.timeout_or(timeout),
+        max_output,
+        cpus: spec.settings.cpus,
+        mem: spec.settings.mem,
+        cache,
+    }
+}
+
 /// A finished job's status. A job that ends after the run was interrupted
-/// is `canceled`, unless it passed: then it is recorded as what it did.
+/// is `canceled`, unless it passed: then it is recorded as what it did. A
+/// job the cache found up to date is `cached`.
 pub(crate) fn status(outcome: &Outcome, interrupted: bool) -> Status {
     match (&outcome.exit, outcome.timed_out) {
         (_, true) => Status::Timeout,
+        (Exit::Code(0), false)
+            if outcome
+                .cache
+                .as_ref()
+                .is_some_and(|report| matches!(report.verdict, Verdict::Hit { .. })) =>
+        {
+            Status::Cached
+        }
         (Exit::Code(0), false) => Status::Passed,
         (_, false) if interrupted => Status::Canceled,
         (_, false) => Status::Failed,

@@ -12,7 +12,11 @@
 //! ([`Report`]) to the recorder, which writes the task row and its cache
 //! rows in one transaction.
 
+pub(crate) mod executor;
 pub(crate) mod hash;
+pub(crate) mod key;
+pub(crate) mod predict;
+pub(crate) mod why;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +33,12 @@ pub(crate) struct Report {
     pub key: Digest,
     /// What became of the attempt.
     pub verdict: Verdict,
+    /// With `--explain`: why the task ran or was restored, in words, a
+    /// line each.
+    pub explain: Option<String>,
+    /// Why a stored entry for the key was not used (an object missing or
+    /// damaged), when that is why the task ran.
+    pub note: Option<String>,
     /// The digest of the output tree manifest (see [`store`]): for a hit,
     /// the one restored; for a pass, the one made. `None` when the task
     /// declares no outputs or did not pass.
@@ -39,6 +49,47 @@ pub(crate) struct Report {
     pub hashed_bytes: u64,
     /// How long the check (key, lookup, restore) took.
     pub check: Duration,
+}
+
+impl Report {
+    /// What this attempt, once it passed, hands its dependents for their
+    /// keys (see [`handed_on`]).
+    pub(crate) fn as_dependency(&self) -> String {
+        handed_on(&self.key, self.outputs.as_ref())
+    }
+}
+
+/// What a pass of the task of `key` hands its dependents for their keys:
+/// its output tree when it declares outputs, else its own key (a task
+/// that makes nothing it declares is what its key says).
+pub(crate) fn handed_on(key: &str, outputs: Option<&Digest>) -> String {
+    match outputs {
+        Some(outputs) => format!("outputs {outputs}"),
+        None => format!("key {key}"),
+    }
+}
+
+/// What a cacheable job carries beyond what every job does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CacheJob {
+    /// The task's declarations.
+    pub spec: crate::task::CacheSpec,
+    /// The task's directory relative to the task file's (empty for the
+    /// same), so that a checkout in another place has the same keys.
+    pub dir: PathBuf,
+    /// Each dependency (hard, then soft, in the plan's order) and what it
+    /// handed on when it passed ([`Report::as_dependency`]); `None` for one
+    /// that did not pass or is not cacheable, whose outputs are unknown.
+    pub deps: Vec<(String, Option<String>)>,
+}
+
+impl CacheJob {
+    /// Sets what the dependency `name` handed on.
+    pub(crate) fn set_dep(&mut self, name: &str, produced: Option<String>) {
+        if let Some(dep) = self.deps.iter_mut().find(|(dep, _)| dep == name) {
+            dep.1 = produced;
+        }
+    }
 }
 
 /// What became of a cacheable attempt.

@@ -16,7 +16,10 @@ use crate::graph::Plan;
 use crate::load::{self, FileFormat};
 use crate::order::{Estimates, Order};
 use crate::record::ProcessId;
-use crate::record::{NewRun, Recall, Recorder, Store};
+use crate::cache::executor::{CacheOptions, CacheSetup, NoEntries};
+use crate::cache::predict::{Prediction, predict};
+use crate::cache::stat::StatCache;
+use crate::record::{CacheReader, NewRun, Recall, Recorder, Store};
 use crate::report::{
     self, ColorChoice, Eta, EventLog, Logs, Output, Progress, ProgressOptions, ReportFile, Screen,
     Style, Written,
@@ -44,11 +47,29 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
     if args.dry_run {
         let estimates = estimates(&args.exec.db.path, &plan, &plan.fingerprints());
         let (jobs, order) = (jobs(&args.exec), Order::from(args.exec.order));
+        let script = loaded
+            .script_path
+            .as_deref()
+            .map(|script| absolute(script).display().to_string());
+        let predictions = cache_setup(&args.exec, &plan, &args.exec.db.path, script.as_deref(), true)?
+            .map(|setup| {
+                let timeout = Some(args.exec.timeout).filter(|limit| !limit.is_zero());
+                let max_output = usize::try_from(args.exec.max_output).unwrap_or(usize::MAX);
+                predict(&plan, &setup, &loaded.dir, timeout, max_output)
+            });
         let text = if args.json {
             let file = options.file.display().to_string();
-            report::plan_json(&file, &plan, jobs, &estimates, order)
+            let text = report::plan_json(&file, &plan, jobs, &estimates, order);
+            match &predictions {
+                Some(predictions) => with_predictions_json(&text, &plan, predictions),
+                None => text,
+            }
         } else {
-            report::dry_run(&plan, &estimates, jobs, order)
+            let mut text = report::dry_run(&plan, &estimates, jobs, order);
+            if let Some(predictions) = &predictions {
+                text.push_str(&predictions_text(&plan, predictions));
+            }
+            text
         };
         print_out(&text)?;
         return Ok(exit_code::SUCCESS);
@@ -723,6 +744,10 @@ pub(super) fn execute_plan(
     // database and closing it again costs a checkpoint and a new WAL, and
     // their syncs, which was a good part of a short run.
     let mut store = Store::create(db)?;
+    let runner = match cache_setup(exec, &plan, db, run.script.as_deref(), false)? {
+        Some(setup) => runner.caching(setup),
+        None => runner,
+    };
     let estimates = estimates_from(&store, &plan, &fingerprints);
     resolve_timeouts(&store, &mut plan, &fingerprints);
     let plan = Arc::new(plan);
@@ -824,6 +849,116 @@ pub(super) fn execute_plan(
     } else {
         code.max(exit_code::FAILURE)
     })
+}
+
+/// What a dry run expects of the cache, a line a cacheable task.
+fn predictions_text(plan: &Plan, predictions: &[Option<Prediction>]) -> String {
+    let mut text = String::from("\nCache:\n");
+    for (task, prediction) in plan.tasks.iter().zip(predictions) {
+        let name = &task.name.value;
+        match prediction {
+            Some(Prediction::Cached { run }) => {
+                text.push_str(&format!("  {name}: up to date (from run #{run})\n"));
+            }
+            Some(Prediction::Runs(why)) => {
+                text.push_str(&format!("  {name}: would run ({why})\n"));
+            }
+            None => {}
+        }
+    }
+    text
+}
+
+/// The dry run's JSON `text` with what it expects of the cache: a
+/// `cache` member, by task name, `{"cached": true, "run": N}` or
+/// `{"cached": false, "why": "..."}`.
+fn with_predictions_json(text: &str, plan: &Plan, predictions: &[Option<Prediction>]) -> String {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return text.to_owned();
+    };
+    let mut cache = serde_json::Map::new();
+    for (task, prediction) in plan.tasks.iter().zip(predictions) {
+        let entry = match prediction {
+            Some(Prediction::Cached { run }) => serde_json::json!({"cached": true, "run": run}),
+            Some(Prediction::Runs(why)) => serde_json::json!({"cached": false, "why": why}),
+            None => continue,
+        };
+        cache.insert(task.name.value.clone(), entry);
+    }
+    value["cache"] = serde_json::Value::Object(cache);
+    format!("{value}\n")
+}
+
+/// The store of cached outputs for the history at `db`: `.taskrun/`
+/// beside it.
+pub(super) fn store_beside(db: &Path) -> PathBuf {
+    absolute(db)
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_owned)
+        .join(".taskrun")
+}
+
+/// What the run needs for up-to-date checks: `None` with `--no-cache`,
+/// or when no task declares inputs or outputs (such a run does exactly
+/// what it did before there was a cache). For a `dry` run, nothing is
+/// created or written: without a history, nothing is stored.
+fn cache_setup(
+    exec: &ExecArgs,
+    plan: &Plan,
+    db: &Path,
+    script: Option<&str>,
+    dry: bool,
+) -> Result<Option<CacheSetup>, Error> {
+    if exec.cache.no_cache
+        || !plan
+            .tasks
+            .iter()
+            .any(|task| task.settings.cache.cacheable())
+    {
+        return Ok(None);
+    }
+    let db = absolute(db);
+    let reader = if dry {
+        CacheReader::open_read_only(&db)
+    } else {
+        Some(CacheReader::open(&db)?)
+    };
+    let store = match &exec.cache.store {
+        Some(store) => absolute(store),
+        None => store_beside(&db),
+    };
+    let with_suffix = |suffix: &str| {
+        let mut path = db.clone().into_os_string();
+        path.push(suffix);
+        PathBuf::from(path)
+    };
+    Ok(Some(CacheSetup {
+        options: CacheOptions {
+            store,
+            never: vec![
+                db.clone(),
+                with_suffix("-wal"),
+                with_suffix("-shm"),
+                store.clone(),
+            ],
+            salt: exec.cache.cache_salt.clone(),
+            force: exec.cache.force,
+            max_output: exec.cache.cache_max_output,
+            script: script
+                .and_then(|script| std::fs::read(script).ok())
+                .map(|text| crate::cache::hash::bytes(&text)),
+            explain: exec.cache.explain,
+        },
+        stats: Arc::new(
+            reader
+                .as_ref()
+                .map_or_else(|| StatCache::new(Vec::new()), CacheReader::stat_cache),
+        ),
+        entries: match reader {
+            Some(reader) => Arc::new(reader),
+            None => Arc::new(NoEntries),
+        },
+    }))
 }
 
 /// How the progress display shows the run: `eta` is used on a terminal,

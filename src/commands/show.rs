@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use crate::cache::key::Manifest;
+use crate::cache::why::{Attempt, Earlier, Why};
 use crate::cli::RunRef;
 use crate::error::{Error, did_you_mean};
 use crate::exit_code;
@@ -46,6 +48,9 @@ pub(crate) struct ShowAs<'a> {
     pub(crate) trace: Option<&'a Path>,
     /// Where to write its HTML page (`-`: standard output).
     pub(crate) html: Option<&'a Path>,
+    /// With a task: explain its cache verdict, reading manifests from the
+    /// store given (`None`: the one beside the database).
+    pub(crate) why: Option<Option<&'a Path>>,
 }
 
 /// `taskrun show [RUN] [--task NAME]`.
@@ -58,10 +63,16 @@ pub(crate) fn show(
         junit,
         trace,
         html,
+        why,
     }: ShowAs<'_>,
 ) -> Result<u8, Error> {
     let store = Store::open(db)?;
     let run = find_run(&store, db, run.unwrap_or(RunRef::Latest))?;
+    if let (Some(objects), Some(name)) = (why, task) {
+        let text = explain(&store, db, &run, name, objects, json)?;
+        print_out(&text)?;
+        return Ok(exit_code::SUCCESS);
+    }
     if trace.is_some() || html.is_some() {
         let files = [
             (trace, "the trace", trace_report as fn(&Path, i64) -> _),
@@ -99,20 +110,7 @@ pub(crate) fn show(
         }
         Some(name) => {
             let Some(task) = store.task(&run, name)? else {
-                let tasks = store.tasks(&run)?;
-                let names: Vec<&str> = last_attempts(&tasks)
-                    .into_iter()
-                    .map(|task| task.name.as_str())
-                    .collect();
-                let help = match did_you_mean(name, names.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("its tasks are {}", names.join(", ")),
-                };
-                return Err(Error::UnknownRunTask {
-                    run: run.id,
-                    name: name.to_owned(),
-                    help,
-                });
+                return Err(unknown_task(&store, &run, name)?);
             };
             if json {
                 // Its earlier attempts, without their output, then this one.
@@ -130,6 +128,96 @@ pub(crate) fn show(
     };
     print_out(&text)?;
     Ok(exit_code::SUCCESS)
+}
+
+/// The error for a task `name` that run `run` does not have, with the
+/// names it does have.
+fn unknown_task(store: &Store, run: &RunRow, name: &str) -> Result<Error, Error> {
+    let tasks = store.tasks(run)?;
+    let names: Vec<&str> = last_attempts(&tasks)
+        .into_iter()
+        .map(|task| task.name.as_str())
+        .collect();
+    let help = match did_you_mean(name, names.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("its tasks are {}", names.join(", ")),
+    };
+    Ok(Error::UnknownRunTask {
+        run: run.id,
+        name: name.to_owned(),
+        help,
+    })
+}
+
+/// `show RUN --task NAME --why`: what the cache did for the task, and
+/// what changed since its last stored pass.
+fn explain(
+    store: &Store,
+    db: &Path,
+    run: &RunRow,
+    name: &str,
+    objects: Option<&Path>,
+    json: bool,
+) -> Result<String, Error> {
+    let Some(row) = store.cache_row(run.id, name)? else {
+        if store.task(run, name)?.is_none() {
+            return Err(unknown_task(store, run, name)?);
+        }
+        let text = format!(
+            "{name} took no part in the cache in run #{}: it declares no [inputs:] or \
+             [outputs:], says [cache:no], or the run had --no-cache\n",
+            run.id
+        );
+        return Ok(if json {
+            format!(
+                "{}\n",
+                serde_json::json!({"task": name, "run": run.id, "outcome": null})
+            )
+        } else {
+            text
+        });
+    };
+    let objects = crate::cache::store::Store::new(match objects {
+        Some(dir) => dir.to_owned(),
+        None => super::run::store_beside(db),
+    });
+    let manifest = |key: &str| {
+        objects
+            .read(&key.to_owned())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| Manifest::parse(&text))
+    };
+    let earlier = if row.outcome == "hit" {
+        None
+    } else {
+        store.last_stored(name, row.task)?
+    };
+    let why = Why::new(
+        Attempt {
+            task: name.to_owned(),
+            key: row.key.clone(),
+            outcome: row.outcome.clone(),
+            reason: row.reason.clone(),
+            source: row.source,
+        },
+        manifest(&row.key).as_ref(),
+        earlier.as_ref().map(|earlier| Earlier {
+            run: earlier.run,
+            key: earlier.key.clone(),
+        }),
+        earlier
+            .as_ref()
+            .and_then(|earlier| manifest(&earlier.key))
+            .as_ref(),
+    );
+    Ok(if json {
+        let mut value = why.json();
+        value["run"] = serde_json::json!(run.id);
+        format!("{value}\n")
+    } else {
+        why.text()
+    })
 }
 
 /// The run `run` names in the database at `db`.

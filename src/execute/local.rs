@@ -492,6 +492,7 @@ mod tests {
             max_output: 1 << 20,
             cpus: None,
             mem: None,
+            cache: None,
         }
     }
 

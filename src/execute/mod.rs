@@ -52,6 +52,9 @@ pub(crate) struct Job {
     pub(crate) cpus: Option<u32>,
     /// Memory to request from a cluster, in bytes.
     pub(crate) mem: Option<u64>,
+    /// What an up-to-date check needs, for a task that declares inputs or
+    /// outputs; `None` for every other task.
+    pub(crate) cache: Option<Box<crate::cache::CacheJob>>,
 }
 
 /// What happened when a job ran.

@@ -4,6 +4,7 @@
 //! The recorder is one more consumer of the event stream, on its own
 //! thread; nothing here calls back into the scheduler.
 
+mod cache;
 mod durations;
 mod index;
 mod liveness;
@@ -18,6 +19,7 @@ mod stats;
 mod store;
 mod write;
 
+pub(crate) use cache::CacheReader;
 pub(crate) use durations::Known;
 pub(crate) use index::Indexed;
 pub(crate) use liveness::ProcessId;

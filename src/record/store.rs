@@ -239,7 +239,7 @@ impl Store {
         Ok(connection)
     }
 
-    fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+    pub(super) fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags).map_err(|source| {
             classify(path, source, |path, source| StoreError::Open {

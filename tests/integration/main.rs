@@ -15,6 +15,7 @@
 
 mod book;
 mod broker;
+mod cache;
 mod check;
 mod correctness;
 mod daily;

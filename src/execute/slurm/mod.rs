@@ -496,6 +496,7 @@ mod tests {
             max_output: 1024,
             cpus: Some(4),
             mem: Some(3 << 29),
+            cache: None,
         };
         let line = slurm.srun(&job);
         for part in [
@@ -537,6 +538,7 @@ mod tests {
             max_output: 1024,
             cpus: None,
             mem: None,
+            cache: None,
         };
         let line = slurm.srun(&job);
         for part in [
