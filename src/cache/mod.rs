@@ -13,6 +13,7 @@
 //! rows in one transaction.
 
 pub(crate) mod hash;
+pub(crate) mod inputs;
 
 use std::path::PathBuf;
 use std::time::Duration;
