@@ -14,6 +14,7 @@
 
 pub(crate) mod hash;
 pub(crate) mod inputs;
+pub(crate) mod stat;
 
 use std::path::PathBuf;
 use std::time::Duration;
