@@ -14,8 +14,10 @@
 
 pub(crate) mod executor;
 pub(crate) mod hash;
+pub(crate) mod inputs;
 pub(crate) mod key;
 pub(crate) mod predict;
+pub(crate) mod stat;
 pub(crate) mod why;
 
 use std::path::PathBuf;
