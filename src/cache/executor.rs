@@ -9,7 +9,6 @@
 //! outcome's [`Report`], which the recorder writes with the task's row.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::inputs::{self, Kind as FileKind};
 use super::key::Manifest;
 use super::why::{Attempt, Earlier, Why};
-use super::stat::{StatCache, resolve_tool};
+use super::stat::{Stat, StatCache, resolve_tool, stat_of};
 use super::store::{ObjectError, OutputTree, Store};
 use super::{CacheJob, Digest, Report, Verdict, hash};
 use crate::event::{Capture, Exit, Stream};
@@ -146,30 +145,6 @@ pub(crate) struct Keyed {
     hashed: u64,
 }
 
-/// The parts of a stat that say a file is unchanged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stat {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-    mode: u32,
-}
-
-impl Stat {
-    fn of(meta: &std::fs::Metadata) -> Stat {
-        Stat {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-            mode: meta.mode(),
-        }
-    }
-}
-
 impl Caching {
     /// Wraps `inner`, reading entries from `entries` and the stat cache
     /// `stats`.
@@ -272,7 +247,7 @@ impl Caching {
             return Err("the run was interrupted".to_owned());
         }
         for (path, before) in &keyed.inputs {
-            let now = std::fs::symlink_metadata(path).map(|meta| Stat::of(&meta));
+            let now = std::fs::symlink_metadata(path).map(|meta| stat_of(&meta));
             if now.as_ref().ok() != Some(before) {
                 return Err(format!(
                     "{} changed while it ran",
@@ -553,7 +528,7 @@ pub(crate) fn key(
             }
         };
         manifest.add("input", &path_text(&found.path), &value);
-        stats_of.push((path, Stat::of(&found.meta)));
+        stats_of.push((path, stat_of(&found.meta)));
     }
     for (name, produced) in &cache.deps {
         manifest.add("dep", name, produced.as_deref().unwrap_or("unknown"));

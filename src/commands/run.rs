@@ -934,12 +934,12 @@ fn cache_setup(
     };
     Ok(Some(CacheSetup {
         options: CacheOptions {
-            store,
+            store: store.clone(),
             never: vec![
                 db.clone(),
                 with_suffix("-wal"),
                 with_suffix("-shm"),
-                store.clone(),
+                store,
             ],
             salt: exec.cache.cache_salt.clone(),
             force: exec.cache.force,
