@@ -13,6 +13,8 @@
 //! rows in one transaction.
 
 pub(crate) mod hash;
+pub(crate) mod store;
+pub(crate) mod tree;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,0 +1,762 @@
+//! The content-addressed object store: file contents, manifests and
+//! captured output, each stored once under its SHA-256, and the storing
+//! and restoring of a task's output trees (see `tree`).
+//!
+//! Layout, under the store's root (`.taskrun/` beside the database, or
+//! `--store DIR`): `objects/ab/cd/<remaining 60 hex>` holds raw bytes with
+//! no header, mode 0444, so restore can reflink an object and a user can
+//! check one with `sha256sum`; `tmp/` is the staging directory on the same
+//! filesystem, from which finished objects are renamed into place.
+//!
+//! Objects are not fsynced. Every read and every restore verifies the hash
+//! instead, and a corrupt object is deleted, so a crash costs a miss, never
+//! a wrong hit. Opening a store creates nothing: directories are made on
+//! the first write, so `--dry-run` and `show --why` leave the disk alone.
+//! This module never touches the history database, and never hardlinks an
+//! object out of the store, since a user editing a restored file would
+//! then edit the store.
+
+use std::collections::HashSet;
+use std::fs::{self, File, Metadata, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Component, Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::tree::{Entry, EntryKind, MODE_BITS, OutputTree};
+use super::{Digest, hash};
+
+/// The mode of every object: read-only for everyone, so that nothing opens
+/// one for writing by accident.
+const OBJECT_MODE: u32 = 0o444;
+
+/// The content-addressed object store rooted at one directory.
+#[derive(Clone, Debug)]
+pub(crate) struct Store {
+    root: PathBuf,
+}
+
+/// Why an object could not be read or restored.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ObjectError {
+    /// The store does not hold the object (or the digest is not one).
+    #[error("object {digest} is not in the store (expected at `{}`)", path.display())]
+    Missing {
+        /// The digest asked for.
+        digest: Digest,
+        /// Where the object would be.
+        path: PathBuf,
+    },
+    /// The object's content does not hash to its name. It has been
+    /// deleted, so the task runs and the next store writes it again.
+    #[error(
+        "object {digest} at `{}` was corrupt (its content hashes to {actual}) and has been deleted; the task runs instead",
+        path.display()
+    )]
+    Corrupt {
+        /// The digest asked for.
+        digest: Digest,
+        /// Where the object was.
+        path: PathBuf,
+        /// What its content hashed to.
+        actual: Digest,
+    },
+    /// Reading the object or writing where it was to be restored failed.
+    #[error("cannot {action} `{}`", path.display())]
+    Io {
+        /// What was being done, as a verb phrase (`read object`,
+        /// `restore output`).
+        action: &'static str,
+        /// The path it was being done to.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What [`Store::restore_tree`] did with the tree's regular files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Restored {
+    /// Files written from the store.
+    pub written: usize,
+    /// Files left alone because the caller vouched that their content
+    /// already matched.
+    pub kept: usize,
+}
+
+impl Store {
+    /// The store rooted at `root`. Nothing is created until the first
+    /// write.
+    pub(crate) fn new(root: PathBuf) -> Store {
+        Store { root }
+    }
+
+    /// The directory the store lives in.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the object named `digest` lives (whether or not it exists).
+    /// A string that is not a digest maps to one path that no object ever
+    /// has, so it can never reach outside the store.
+    pub(crate) fn object_path(&self, digest: &Digest) -> PathBuf {
+        let objects = self.root.join("objects");
+        if hash::is_digest(digest) {
+            objects
+                .join(&digest[..2])
+                .join(&digest[2..4])
+                .join(&digest[4..])
+        } else {
+            objects.join("not-a-digest")
+        }
+    }
+
+    /// Stores the content of the file at `path` (following a symlink) and
+    /// returns its digest and size. The file is read once: it is copied
+    /// into the staging directory while being hashed (or reflinked, and
+    /// the clone hashed), so the object is exactly what was hashed even if
+    /// the file changes meanwhile.
+    pub(crate) fn put_file(&self, path: &Path) -> io::Result<(Digest, u64)> {
+        let mut source = File::open(path).map_err(|error| at(error, "cannot open", path))?;
+        let mut staged = self.staging()?;
+        let (digest, size) = clone_or_copy(&mut source, staged.as_file_mut())
+            .map_err(|error| at(error, "cannot copy into the store", path))?;
+        self.commit(staged, &digest, size)?;
+        Ok((digest, size))
+    }
+
+    /// Stores `bytes` (a manifest, captured output) and returns their
+    /// digest. Nothing is written if the object is already there.
+    pub(crate) fn put_bytes(&self, bytes: &[u8]) -> io::Result<Digest> {
+        let digest = hash::bytes(bytes);
+        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if self.holds(&digest, size) {
+            return Ok(digest);
+        }
+        let mut staged = self.staging()?;
+        staged
+            .write_all(bytes)
+            .map_err(|error| at(error, "cannot write", staged.path()))?;
+        self.commit(staged, &digest, size)?;
+        Ok(digest)
+    }
+
+    /// Whether the object named `digest` is in the store (a stat; its
+    /// content is checked only when it is read).
+    pub(crate) fn contains(&self, digest: &Digest) -> bool {
+        fs::metadata(self.object_path(digest)).is_ok_and(|meta| meta.is_file())
+    }
+
+    /// The content of the object named `digest`, verified against the
+    /// digest. A corrupt object is deleted.
+    pub(crate) fn read(&self, digest: &Digest) -> Result<Vec<u8>, ObjectError> {
+        let path = self.object_path(digest);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(ObjectError::Missing {
+                    digest: digest.clone(),
+                    path,
+                });
+            }
+            Err(source) => {
+                return Err(ObjectError::Io {
+                    action: "read object",
+                    path,
+                    source,
+                });
+            }
+        };
+        let actual = hash::bytes(&bytes);
+        if actual == *digest {
+            Ok(bytes)
+        } else {
+            Err(self.corrupt(digest, path, actual))
+        }
+    }
+
+    /// Writes the object named `digest` to `dest` with permission bits
+    /// `mode`, by reflink where the filesystem can and by copy otherwise,
+    /// verifying the hash on the way. The content goes to a temporary file
+    /// beside `dest` (parent directories are made), which is renamed onto
+    /// `dest`, replacing a file or symlink there; a directory there is
+    /// removed first. On a hash mismatch the object is deleted, `dest` is
+    /// left as it was, and the error is [`ObjectError::Corrupt`].
+    pub(crate) fn restore_file(
+        &self,
+        digest: &Digest,
+        dest: &Path,
+        mode: u32,
+    ) -> Result<(), ObjectError> {
+        let object_path = self.object_path(digest);
+        let mut object = match File::open(&object_path) {
+            Ok(object) => object,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(ObjectError::Missing {
+                    digest: digest.clone(),
+                    path: object_path,
+                });
+            }
+            Err(source) => {
+                return Err(ObjectError::Io {
+                    action: "read object",
+                    path: object_path,
+                    source,
+                });
+            }
+        };
+        let restore_error = |source| ObjectError::Io {
+            action: "restore output",
+            path: dest.to_owned(),
+            source,
+        };
+        let parent = match dest.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        fs::create_dir_all(parent).map_err(restore_error)?;
+        let mut staged = tempfile::Builder::new()
+            .prefix(".taskrun-restore-")
+            .tempfile_in(parent)
+            .map_err(restore_error)?;
+        let (actual, _) =
+            clone_or_copy(&mut object, staged.as_file_mut()).map_err(restore_error)?;
+        if actual != *digest {
+            // Dropping `staged` removes the temporary file.
+            return Err(self.corrupt(digest, object_path, actual));
+        }
+        staged
+            .as_file()
+            .set_permissions(Permissions::from_mode(mode & MODE_BITS))
+            .map_err(restore_error)?;
+        if let Ok(meta) = fs::symlink_metadata(dest)
+            && meta.is_dir()
+        {
+            remove_all(dest, &meta).map_err(restore_error)?;
+        }
+        staged
+            .persist(dest)
+            .map_err(|error| restore_error(error.error))?;
+        Ok(())
+    }
+
+    /// Stores what a task made in `base`: the paths `files` (relative to
+    /// `base`, each a regular file, a symlink, which is recorded and not
+    /// followed, or a directory, recorded without its content), and the
+    /// declared `dir/` outputs `dirs`, walked whole (symlinks inside are
+    /// recorded as links, directories inside as directories, empty ones
+    /// too). Every regular file becomes an object. A fifo, socket or
+    /// device is an error naming it, and so is an output reached through
+    /// a symlinked directory, since restore would not write through it.
+    pub(crate) fn put_tree(
+        &self,
+        base: &Path,
+        files: &[PathBuf],
+        dirs: &[PathBuf],
+    ) -> io::Result<OutputTree> {
+        let mut entries = Vec::new();
+        let mut seen = HashSet::new();
+        let mut real_dirs = HashSet::new();
+        let mut roots = Vec::new();
+        for dir in dirs {
+            let root = plain(dir)?;
+            check_ancestors(base, &root, &mut real_dirs)?;
+            let abs = base.join(&root);
+            let meta = fs::symlink_metadata(&abs)
+                .map_err(|error| at(error, "cannot read output", &abs))?;
+            if !meta.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "the declared output directory `{}/` is a {}, not a directory; make the task create a directory there or declare it without the `/`",
+                        root.display(),
+                        kind_name(&meta)
+                    ),
+                ));
+            }
+            // Walk with an explicit stack, so a deep tree cannot exhaust
+            // the thread's stack.
+            let mut pending = vec![(root.clone(), meta)];
+            while let Some((rel, meta)) = pending.pop() {
+                if !seen.insert(rel.clone()) {
+                    continue;
+                }
+                let abs = base.join(&rel);
+                let entry = self.entry(&abs, rel.clone(), &meta)?;
+                if matches!(entry.kind, EntryKind::Dir { .. }) {
+                    let listing =
+                        fs::read_dir(&abs).map_err(|error| at(error, "cannot list", &abs))?;
+                    for child in listing {
+                        let child = child.map_err(|error| at(error, "cannot list", &abs))?;
+                        let child_rel = rel.join(child.file_name());
+                        // `DirEntry::metadata` does not follow symlinks.
+                        let child_meta = child
+                            .metadata()
+                            .map_err(|error| at(error, "cannot read output", &child.path()))?;
+                        pending.push((child_rel, child_meta));
+                    }
+                }
+                entries.push(entry);
+            }
+            real_dirs.insert(root.clone());
+            roots.push(root);
+        }
+        for file in files {
+            let rel = plain(file)?;
+            if seen.contains(&rel) {
+                continue;
+            }
+            check_ancestors(base, &rel, &mut real_dirs)?;
+            let abs = base.join(&rel);
+            let meta = fs::symlink_metadata(&abs)
+                .map_err(|error| at(error, "cannot read output", &abs))?;
+            entries.push(self.entry(&abs, rel.clone(), &meta)?);
+            seen.insert(rel);
+        }
+        OutputTree::from_parts(entries, roots)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error.to_string()))
+    }
+
+    /// Brings `base` to the state `tree` describes. Every object must be
+    /// present, or nothing is touched and the error is
+    /// [`ObjectError::Missing`]. Under each root, whatever the tree does
+    /// not list is removed. Directories are made; each file whose size and
+    /// mode match and whose content `known` vouches for (by returning its
+    /// digest for the path and its metadata) is kept, every other file is
+    /// restored with [`restore_file`](Self::restore_file); symlinks are
+    /// made when missing or different, never followed. Whatever stands
+    /// where the tree wants something of another kind, or where it wants a
+    /// directory on the way to an entry, is replaced: restore never writes
+    /// through a symlink.
+    pub(crate) fn restore_tree(
+        &self,
+        base: &Path,
+        tree: &OutputTree,
+        known: &dyn Fn(&Path, &Metadata) -> Option<Digest>,
+    ) -> Result<Restored, ObjectError> {
+        for entry in tree.entries() {
+            if let EntryKind::File { digest, .. } = &entry.kind
+                && !self.contains(digest)
+            {
+                return Err(ObjectError::Missing {
+                    digest: digest.clone(),
+                    path: self.object_path(digest),
+                });
+            }
+        }
+        let restore_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ObjectError::Io {
+                action: "restore output",
+                path,
+                source,
+            }
+        };
+        let mut real_dirs = HashSet::new();
+        for root in tree.roots() {
+            make_ancestors(base, root, &mut real_dirs).map_err(restore_error(&base.join(root)))?;
+            prune(base, root, tree).map_err(restore_error(&base.join(root)))?;
+        }
+        let mut restored = Restored::default();
+        for entry in tree.entries() {
+            let abs = base.join(&entry.path);
+            make_ancestors(base, &entry.path, &mut real_dirs).map_err(restore_error(&abs))?;
+            let on_disk = lstat(&abs).map_err(restore_error(&abs))?;
+            match &entry.kind {
+                EntryKind::Dir { mode } => {
+                    make_dir(&abs, on_disk.as_ref(), *mode).map_err(restore_error(&abs))?;
+                    real_dirs.insert(entry.path.clone());
+                }
+                EntryKind::File { digest, size, mode } => {
+                    let same = on_disk.as_ref().is_some_and(|meta| {
+                        meta.is_file()
+                            && meta.len() == *size
+                            && meta.mode() & MODE_BITS == *mode
+                            && known(&abs, meta).as_ref() == Some(digest)
+                    });
+                    if same {
+                        restored.kept += 1;
+                    } else {
+                        self.restore_file(digest, &abs, *mode)?;
+                        restored.written += 1;
+                    }
+                }
+                EntryKind::Symlink { target } => {
+                    make_symlink(&abs, on_disk.as_ref(), target).map_err(restore_error(&abs))?;
+                }
+            }
+        }
+        // Directories were kept writable while their content was restored;
+        // now they get their recorded modes, deepest first.
+        for entry in tree.entries().iter().rev() {
+            if let EntryKind::Dir { mode } = entry.kind {
+                let abs = base.join(&entry.path);
+                fs::set_permissions(&abs, Permissions::from_mode(mode))
+                    .map_err(restore_error(&abs))?;
+            }
+        }
+        Ok(restored)
+    }
+
+    /// The tree entry for the output at `abs` (relative path `rel`) with
+    /// metadata `meta` (not following symlinks), storing a regular file.
+    fn entry(&self, abs: &Path, rel: PathBuf, meta: &Metadata) -> io::Result<Entry> {
+        let file_type = meta.file_type();
+        let kind = if file_type.is_symlink() {
+            EntryKind::Symlink {
+                target: fs::read_link(abs).map_err(|error| at(error, "cannot read link", abs))?,
+            }
+        } else if file_type.is_file() {
+            let (digest, size) = self.put_file(abs)?;
+            EntryKind::File {
+                digest,
+                size,
+                mode: meta.mode() & MODE_BITS,
+            }
+        } else if file_type.is_dir() {
+            EntryKind::Dir {
+                mode: meta.mode() & MODE_BITS,
+            }
+        } else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the output `{}` is a {}, which the store cannot hold; make the task write a regular file there, or leave it out of the outputs",
+                    rel.display(),
+                    kind_name(meta)
+                ),
+            ));
+        };
+        Ok(Entry { path: rel, kind })
+    }
+
+    /// A new, uniquely named temporary file in the staging directory,
+    /// which is made if need be. It removes itself unless committed.
+    fn staging(&self) -> io::Result<NamedTempFile> {
+        let tmp = self.root.join("tmp");
+        fs::create_dir_all(&tmp).map_err(|error| at(error, "cannot create", &tmp))?;
+        tempfile::Builder::new()
+            .prefix("object-")
+            .tempfile_in(&tmp)
+            .map_err(|error| at(error, "cannot create a temporary file in", &tmp))
+    }
+
+    /// Whether an object named `digest` of `size` bytes is in the store. A
+    /// truncated object, one of another size, is not, so storing the
+    /// content again replaces it.
+    fn holds(&self, digest: &Digest, size: u64) -> bool {
+        fs::metadata(self.object_path(digest))
+            .is_ok_and(|meta| meta.is_file() && meta.len() == size)
+    }
+
+    /// Moves the staged content, whose digest is `digest`, to its object
+    /// path, or drops it if the store already holds that object.
+    fn commit(&self, staged: NamedTempFile, digest: &Digest, size: u64) -> io::Result<()> {
+        if self.holds(digest, size) {
+            return Ok(());
+        }
+        let path = self.object_path(digest);
+        staged
+            .as_file()
+            .set_permissions(Permissions::from_mode(OBJECT_MODE))
+            .map_err(|error| at(error, "cannot set the mode of", staged.path()))?;
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|error| at(error, "cannot create", parent))?;
+        }
+        // Another thread or process may store the same content at the same
+        // time; rename replaces atomically, and both have the same bytes.
+        staged
+            .persist(&path)
+            .map_err(|error| at(error.error, "cannot move an object to", &path))?;
+        Ok(())
+    }
+
+    /// Deletes the corrupt object at `path` and says so.
+    fn corrupt(&self, digest: &Digest, path: PathBuf, actual: Digest) -> ObjectError {
+        // If the deletion fails, the next read finds the object corrupt
+        // again and tries again; nothing better can be done here.
+        let _ = fs::remove_file(&path);
+        ObjectError::Corrupt {
+            digest: digest.clone(),
+            path,
+            actual,
+        }
+    }
+}
+
+/// Copies `source` into `dest` (both at offset 0, `dest` empty) and
+/// returns the digest and size of what `dest` now holds: by reflink when
+/// the filesystem shares blocks (the clone is then read back to hash it),
+/// otherwise by a copy hashed as it goes.
+fn clone_or_copy(source: &mut File, dest: &mut File) -> io::Result<(Digest, u64)> {
+    if reflink(source, dest).is_ok() {
+        return hash::reader(dest);
+    }
+    hash::reader(&mut Tee {
+        from: source,
+        to: dest,
+    })
+}
+
+/// Makes `dest` share `source`'s blocks (`ioctl(FICLONE)`), where the
+/// filesystem can (btrfs, XFS, bcachefs).
+#[cfg(target_os = "linux")]
+fn reflink(source: &File, dest: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: FICLONE takes the source descriptor as its integer argument
+    // and keeps no pointer; both descriptors stay open during the call.
+    let result = unsafe { libc::ioctl(dest.as_raw_fd(), libc::FICLONE, source.as_raw_fd()) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Reflinks are Linux-only here; elsewhere every restore copies.
+#[cfg(not(target_os = "linux"))]
+fn reflink(_source: &File, _dest: &File) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// A reader that writes everything it reads to `to`, so one pass both
+/// hashes and copies.
+struct Tee<'a> {
+    /// Where the bytes come from.
+    from: &'a mut File,
+    /// Where they are copied to.
+    to: &'a mut File,
+}
+
+impl Read for Tee<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.from.read(buffer)?;
+        self.to.write_all(&buffer[..read])?;
+        Ok(read)
+    }
+}
+
+/// `error` with what was being done and to which path, since an
+/// `io::Error` alone names neither.
+fn at(error: io::Error, doing: &str, path: &Path) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        format!("{doing} `{}`: {error}", path.display()),
+    )
+}
+
+/// `path` as a plain relative path (`.` components and doubled or trailing
+/// slashes dropped), or an error if it is absolute, empty or climbs out
+/// with `..`.
+fn plain(path: &Path) -> io::Result<PathBuf> {
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(name) => clean.push(name),
+            Component::CurDir => {}
+            Component::RootDir | Component::ParentDir | Component::Prefix(_) => {
+                clean = PathBuf::new();
+                break;
+            }
+        }
+    }
+    if clean.as_os_str().is_empty() {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the output `{}` is not a path inside the task's directory; outputs must be relative and must not use `..`",
+                path.display()
+            ),
+        ))
+    } else {
+        Ok(clean)
+    }
+}
+
+/// Checks that every directory on the way from `base` to `rel` is a real
+/// directory, not a symlink: a tree must not depend on links it does not
+/// hold. `checked` remembers directories already seen.
+fn check_ancestors(base: &Path, rel: &Path, checked: &mut HashSet<PathBuf>) -> io::Result<()> {
+    for ancestor in proper_ancestors(rel) {
+        if checked.contains(ancestor) {
+            continue;
+        }
+        let abs = base.join(ancestor);
+        let meta =
+            fs::symlink_metadata(&abs).map_err(|error| at(error, "cannot read output", &abs))?;
+        if !meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the output `{}` lies under `{}`, which is a {}, not a directory; declare the outputs by their real paths",
+                    rel.display(),
+                    ancestor.display(),
+                    kind_name(&meta)
+                ),
+            ));
+        }
+        checked.insert(ancestor.to_owned());
+    }
+    Ok(())
+}
+
+/// The ancestors of a relative path, shallowest first, without the empty
+/// path and without the path itself.
+fn proper_ancestors(rel: &Path) -> Vec<&Path> {
+    let mut ancestors: Vec<&Path> = rel
+        .ancestors()
+        .skip(1)
+        .filter(|ancestor| !ancestor.as_os_str().is_empty())
+        .collect();
+    ancestors.reverse();
+    ancestors
+}
+
+/// Makes every directory on the way from `base` to `rel` a real directory,
+/// replacing a file or symlink that stands where one should be. `made`
+/// remembers directories already seen to be real.
+fn make_ancestors(base: &Path, rel: &Path, made: &mut HashSet<PathBuf>) -> io::Result<()> {
+    for ancestor in proper_ancestors(rel) {
+        if made.contains(ancestor) {
+            continue;
+        }
+        let abs = base.join(ancestor);
+        match lstat(&abs)? {
+            Some(meta) if meta.is_dir() => {}
+            Some(meta) => {
+                remove_all(&abs, &meta)?;
+                fs::create_dir(&abs)?;
+            }
+            None => fs::create_dir(&abs)?,
+        }
+        made.insert(ancestor.to_owned());
+    }
+    Ok(())
+}
+
+/// Removes, under the root `root` of `tree`, everything on disk the tree
+/// does not list. What the tree lists is left for the entries to fix, so
+/// files whose content already matches can be kept.
+fn prune(base: &Path, root: &Path, tree: &OutputTree) -> io::Result<()> {
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let abs = base.join(&dir);
+        match lstat(&abs)? {
+            Some(meta) if meta.is_dir() => {}
+            // Not a directory: the root's entry replaces it.
+            _ => continue,
+        }
+        for child in fs::read_dir(&abs)? {
+            let child = child?;
+            let rel = dir.join(child.file_name());
+            let meta = child.metadata()?;
+            match tree.entry(&rel) {
+                None => {
+                    make_writable(&abs)?;
+                    remove_all(&child.path(), &meta)?;
+                }
+                Some(Entry {
+                    kind: EntryKind::Dir { .. },
+                    ..
+                }) if meta.is_dir() => pending.push(rel),
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes the directory `abs` with permission bits `mode`, replacing
+/// whatever else is there (`on_disk`). The owner may write to it until
+/// [`Store::restore_tree`] gives it `mode` exactly, at the end.
+fn make_dir(abs: &Path, on_disk: Option<&Metadata>, mode: u32) -> io::Result<()> {
+    match on_disk {
+        Some(meta) if meta.is_dir() => {}
+        Some(meta) => {
+            remove_all(abs, meta)?;
+            fs::create_dir(abs)?;
+        }
+        None => fs::create_dir(abs)?,
+    }
+    fs::set_permissions(abs, Permissions::from_mode(mode | 0o700))
+}
+
+/// Makes `abs` a symlink to `target`, unless it already is one; whatever
+/// else is there (`on_disk`) is removed, never followed.
+fn make_symlink(abs: &Path, on_disk: Option<&Metadata>, target: &Path) -> io::Result<()> {
+    if let Some(meta) = on_disk {
+        if meta.file_type().is_symlink() && fs::read_link(abs)? == target {
+            return Ok(());
+        }
+        remove_all(abs, meta)?;
+    }
+    symlink(target, abs)
+}
+
+/// The metadata of `path` without following a symlink, or `None` if
+/// nothing is there.
+fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Removes what is at `path` (`meta`, not following symlinks): a whole
+/// directory, or a file or symlink. Read-only directories inside, which
+/// tasks such as `go mod download` leave, are made writable first.
+fn remove_all(path: &Path, meta: &Metadata) -> io::Result<()> {
+    if !meta.is_dir() {
+        return fs::remove_file(path);
+    }
+    match fs::remove_dir_all(path) {
+        Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
+            let mut pending = vec![path.to_owned()];
+            while let Some(dir) = pending.pop() {
+                make_writable(&dir)?;
+                for child in fs::read_dir(&dir)? {
+                    let child = child?;
+                    if child.file_type()?.is_dir() {
+                        pending.push(child.path());
+                    }
+                }
+            }
+            fs::remove_dir_all(path)
+        }
+        result => result,
+    }
+}
+
+/// Lets the owner write to and search the directory `dir`, so entries can
+/// be removed from it.
+fn make_writable(dir: &Path) -> io::Result<()> {
+    let mode = fs::symlink_metadata(dir)?.mode() & MODE_BITS;
+    if mode & 0o700 == 0o700 {
+        return Ok(());
+    }
+    fs::set_permissions(dir, Permissions::from_mode(mode | 0o700))
+}
+
+/// What kind of thing `meta` describes, for messages.
+fn kind_name(meta: &Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = meta.file_type();
+    if file_type.is_file() {
+        "regular file"
+    } else if file_type.is_dir() {
+        "directory"
+    } else if file_type.is_symlink() {
+        "symlink"
+    } else if file_type.is_fifo() {
+        "fifo"
+    } else if file_type.is_socket() {
+        "socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "device"
+    } else {
+        "special file"
+    }
+}
