@@ -119,10 +119,10 @@ impl Store {
     /// the clone hashed), so the object is exactly what was hashed even if
     /// the file changes meanwhile.
     pub(crate) fn put_file(&self, path: &Path) -> io::Result<(Digest, u64)> {
-        let mut source = File::open(path).map_err(|error| at(error, "cannot open", path))?;
+        let mut source = File::open(path).map_err(|error| at(&error, "cannot open", path))?;
         let mut staged = self.staging()?;
         let (digest, size) = clone_or_copy(&mut source, staged.as_file_mut())
-            .map_err(|error| at(error, "cannot copy into the store", path))?;
+            .map_err(|error| at(&error, "cannot copy into the store", path))?;
         self.commit(staged, &digest, size)?;
         Ok((digest, size))
     }
@@ -138,7 +138,7 @@ impl Store {
         let mut staged = self.staging()?;
         staged
             .write_all(bytes)
-            .map_err(|error| at(error, "cannot write", staged.path()))?;
+            .map_err(|error| at(&error, "cannot write", staged.path()))?;
         self.commit(staged, &digest, size)?;
         Ok(digest)
     }
@@ -173,7 +173,7 @@ impl Store {
         if actual == *digest {
             Ok(bytes)
         } else {
-            Err(self.corrupt(digest, path, actual))
+            Err(discard_corrupt(digest, path, actual))
         }
     }
 
@@ -225,7 +225,7 @@ impl Store {
             clone_or_copy(&mut object, staged.as_file_mut()).map_err(restore_error)?;
         if actual != *digest {
             // Dropping `staged` removes the temporary file.
-            return Err(self.corrupt(digest, object_path, actual));
+            return Err(discard_corrupt(digest, object_path, actual));
         }
         staged
             .as_file()
@@ -265,7 +265,7 @@ impl Store {
             check_ancestors(base, &root, &mut real_dirs)?;
             let abs = base.join(&root);
             let meta = fs::symlink_metadata(&abs)
-                .map_err(|error| at(error, "cannot read output", &abs))?;
+                .map_err(|error| at(&error, "cannot read output", &abs))?;
             if !meta.is_dir() {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -287,14 +287,14 @@ impl Store {
                 let entry = self.entry(&abs, rel.clone(), &meta)?;
                 if matches!(entry.kind, EntryKind::Dir { .. }) {
                     let listing =
-                        fs::read_dir(&abs).map_err(|error| at(error, "cannot list", &abs))?;
+                        fs::read_dir(&abs).map_err(|error| at(&error, "cannot list", &abs))?;
                     for child in listing {
-                        let child = child.map_err(|error| at(error, "cannot list", &abs))?;
+                        let child = child.map_err(|error| at(&error, "cannot list", &abs))?;
                         let child_rel = rel.join(child.file_name());
                         // `DirEntry::metadata` does not follow symlinks.
                         let child_meta = child
                             .metadata()
-                            .map_err(|error| at(error, "cannot read output", &child.path()))?;
+                            .map_err(|error| at(&error, "cannot read output", &child.path()))?;
                         pending.push((child_rel, child_meta));
                     }
                 }
@@ -311,7 +311,7 @@ impl Store {
             check_ancestors(base, &rel, &mut real_dirs)?;
             let abs = base.join(&rel);
             let meta = fs::symlink_metadata(&abs)
-                .map_err(|error| at(error, "cannot read output", &abs))?;
+                .map_err(|error| at(&error, "cannot read output", &abs))?;
             entries.push(self.entry(&abs, rel.clone(), &meta)?);
             seen.insert(rel);
         }
@@ -406,7 +406,7 @@ impl Store {
         let file_type = meta.file_type();
         let kind = if file_type.is_symlink() {
             EntryKind::Symlink {
-                target: fs::read_link(abs).map_err(|error| at(error, "cannot read link", abs))?,
+                target: fs::read_link(abs).map_err(|error| at(&error, "cannot read link", abs))?,
             }
         } else if file_type.is_file() {
             let (digest, size) = self.put_file(abs)?;
@@ -436,11 +436,11 @@ impl Store {
     /// which is made if need be. It removes itself unless committed.
     fn staging(&self) -> io::Result<NamedTempFile> {
         let tmp = self.root.join("tmp");
-        fs::create_dir_all(&tmp).map_err(|error| at(error, "cannot create", &tmp))?;
+        fs::create_dir_all(&tmp).map_err(|error| at(&error, "cannot create", &tmp))?;
         tempfile::Builder::new()
             .prefix("object-")
             .tempfile_in(&tmp)
-            .map_err(|error| at(error, "cannot create a temporary file in", &tmp))
+            .map_err(|error| at(&error, "cannot create a temporary file in", &tmp))
     }
 
     /// Whether an object named `digest` of `size` bytes is in the store. A
@@ -461,28 +461,28 @@ impl Store {
         staged
             .as_file()
             .set_permissions(Permissions::from_mode(OBJECT_MODE))
-            .map_err(|error| at(error, "cannot set the mode of", staged.path()))?;
+            .map_err(|error| at(&error, "cannot set the mode of", staged.path()))?;
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|error| at(error, "cannot create", parent))?;
+            fs::create_dir_all(parent).map_err(|error| at(&error, "cannot create", parent))?;
         }
         // Another thread or process may store the same content at the same
         // time; rename replaces atomically, and both have the same bytes.
         staged
             .persist(&path)
-            .map_err(|error| at(error.error, "cannot move an object to", &path))?;
+            .map_err(|error| at(&error.error, "cannot move an object to", &path))?;
         Ok(())
     }
+}
 
-    /// Deletes the corrupt object at `path` and says so.
-    fn corrupt(&self, digest: &Digest, path: PathBuf, actual: Digest) -> ObjectError {
-        // If the deletion fails, the next read finds the object corrupt
-        // again and tries again; nothing better can be done here.
-        let _ = fs::remove_file(&path);
-        ObjectError::Corrupt {
-            digest: digest.clone(),
-            path,
-            actual,
-        }
+/// Deletes the corrupt object at `path` and says so.
+fn discard_corrupt(digest: &Digest, path: PathBuf, actual: Digest) -> ObjectError {
+    // If the deletion fails, the next read finds the object corrupt
+    // again and tries again; nothing better can be done here.
+    let _ = fs::remove_file(&path);
+    ObjectError::Corrupt {
+        digest: digest.clone(),
+        path,
+        actual,
     }
 }
 
@@ -540,7 +540,7 @@ impl Read for Tee<'_> {
 
 /// `error` with what was being done and to which path, since an
 /// `io::Error` alone names neither.
-fn at(error: io::Error, doing: &str, path: &Path) -> io::Error {
+fn at(error: &io::Error, doing: &str, path: &Path) -> io::Error {
     io::Error::new(
         error.kind(),
         format!("{doing} `{}`: {error}", path.display()),
@@ -585,7 +585,7 @@ fn check_ancestors(base: &Path, rel: &Path, checked: &mut HashSet<PathBuf>) -> i
         }
         let abs = base.join(ancestor);
         let meta =
-            fs::symlink_metadata(&abs).map_err(|error| at(error, "cannot read output", &abs))?;
+            fs::symlink_metadata(&abs).map_err(|error| at(&error, "cannot read output", &abs))?;
         if !meta.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -758,5 +758,508 @@ fn kind_name(meta: &Metadata) -> &'static str {
         "device"
     } else {
         "special file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    /// Every path under `dir`, relative, with what it is: `f MODE CONTENT`,
+    /// `l TARGET` or `d MODE`.
+    fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+        let mut found = BTreeMap::new();
+        let mut pending = vec![dir.to_owned()];
+        while let Some(current) = pending.pop() {
+            for child in fs::read_dir(&current).unwrap() {
+                let path = child.unwrap().path();
+                let meta = fs::symlink_metadata(&path).unwrap();
+                let rel = path.strip_prefix(dir).unwrap().to_owned();
+                let mode = meta.mode() & MODE_BITS;
+                let what = if meta.file_type().is_symlink() {
+                    format!("l {}", fs::read_link(&path).unwrap().display())
+                } else if meta.is_dir() {
+                    pending.push(path);
+                    format!("d {mode:o}")
+                } else {
+                    let content = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
+                    format!("f {mode:o} {content}")
+                };
+                found.insert(rel, what);
+            }
+        }
+        found
+    }
+
+    fn write(path: &Path, content: &str, mode: u32) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+        fs::set_permissions(path, Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn rewrite_all(_: &Path, _: &Metadata) -> Option<Digest> {
+        None
+    }
+
+    fn objects_in(store: &Store) -> Vec<PathBuf> {
+        let root = store.root().join("objects");
+        snapshot(&root)
+            .into_iter()
+            .filter(|(_, what)| what.starts_with('f'))
+            .map(|(path, _)| path)
+            .collect()
+    }
+
+    #[test]
+    fn opening_a_store_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join(".taskrun"));
+        let digest = hash::bytes(b"x");
+        assert!(!store.contains(&digest));
+        assert!(matches!(
+            store.read(&digest),
+            Err(ObjectError::Missing { .. })
+        ));
+        assert!(!store.root().exists());
+    }
+
+    #[test]
+    fn put_stores_once_read_only_under_the_sharded_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let digest = store.put_bytes(b"hello\n").unwrap();
+        assert_eq!(
+            digest,
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
+        assert_eq!(store.put_bytes(b"hello\n").unwrap(), digest);
+        let source = dir.path().join("source");
+        fs::write(&source, "hello\n").unwrap();
+        assert_eq!(store.put_file(&source).unwrap(), (digest.clone(), 6));
+        assert_eq!(store.put_file(&source).unwrap(), (digest.clone(), 6));
+
+        let path = store.object_path(&digest);
+        assert_eq!(
+            path,
+            dir.path().join("store/objects/58/91").join(&digest[4..])
+        );
+        assert_eq!(
+            objects_in(&store),
+            [path.strip_prefix(store.root().join("objects")).unwrap()]
+        );
+        assert_eq!(fs::metadata(&path).unwrap().mode() & MODE_BITS, 0o444);
+        assert!(store.contains(&digest));
+        assert_eq!(store.read(&digest).unwrap(), b"hello\n");
+        // Staging leaves nothing behind.
+        assert_eq!(fs::read_dir(store.root().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_non_digest_never_reaches_outside_the_store() {
+        let store = Store::new(PathBuf::from("/s"));
+        assert_eq!(
+            store.object_path(&"../../etc/passwd".to_owned()),
+            Path::new("/s/objects/not-a-digest")
+        );
+        assert_eq!(
+            store.object_path(&"é".to_owned()),
+            Path::new("/s/objects/not-a-digest")
+        );
+    }
+
+    #[test]
+    fn read_tells_missing_from_corrupt_and_deletes_the_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_owned());
+        let content = b"some content that will be damaged";
+        let missing = hash::bytes(b"never stored");
+        match store.read(&missing) {
+            Err(ObjectError::Missing { digest, path }) => {
+                assert_eq!(digest, missing);
+                assert_eq!(path, store.object_path(&missing));
+            }
+            other => panic!("expected Missing, got {other:?}"),
+        }
+
+        let damage: [fn(&mut Vec<u8>); 2] = [|bytes| bytes.truncate(10), |bytes| bytes[3] ^= 1];
+        for damage in damage {
+            let digest = store.put_bytes(content).unwrap();
+            let path = store.object_path(&digest);
+            let mut bytes = content.to_vec();
+            damage(&mut bytes);
+            fs::set_permissions(&path, Permissions::from_mode(0o644)).unwrap();
+            fs::write(&path, &bytes).unwrap();
+            match store.read(&digest) {
+                Err(ObjectError::Corrupt {
+                    digest: named,
+                    path: at,
+                    actual,
+                }) => {
+                    assert_eq!(named, digest);
+                    assert_eq!(at, path);
+                    assert_eq!(actual, hash::bytes(&bytes));
+                }
+                other => panic!("expected Corrupt, got {other:?}"),
+            }
+            assert!(!path.exists());
+            assert!(matches!(
+                store.read(&digest),
+                Err(ObjectError::Missing { .. })
+            ));
+            // The next store writes it again.
+            store.put_bytes(content).unwrap();
+            assert_eq!(store.read(&digest).unwrap(), content);
+            fs::set_permissions(&path, Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_truncated_object_is_replaced_by_the_next_put() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_owned());
+        let digest = store.put_bytes(b"0123456789").unwrap();
+        let path = store.object_path(&digest);
+        fs::set_permissions(&path, Permissions::from_mode(0o644)).unwrap();
+        fs::write(&path, b"0123").unwrap();
+        store.put_bytes(b"0123456789").unwrap();
+        assert_eq!(store.read(&digest).unwrap(), b"0123456789");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & MODE_BITS, 0o444);
+    }
+
+    #[test]
+    fn restore_file_sets_the_mode_and_replaces_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let digest = store.put_bytes(b"#!/bin/sh\necho hi\n").unwrap();
+        let work = dir.path().join("work");
+        for mode in [0o755, 0o600, 0o4750] {
+            let dest = work.join("deep/bin/tool");
+            store.restore_file(&digest, &dest, mode).unwrap();
+            assert_eq!(fs::read(&dest).unwrap(), b"#!/bin/sh\necho hi\n");
+            assert_eq!(fs::metadata(&dest).unwrap().mode() & MODE_BITS, mode);
+        }
+        let dest = work.join("was-a-dir");
+        write(&dest.join("inner/file"), "old", 0o644);
+        store.restore_file(&digest, &dest, 0o644).unwrap();
+        assert!(fs::symlink_metadata(&dest).unwrap().is_file());
+        assert_eq!(fs::read(&dest).unwrap(), b"#!/bin/sh\necho hi\n");
+        // The object itself is still read-only.
+        let object = store.object_path(&digest);
+        assert_eq!(fs::metadata(object).unwrap().mode() & MODE_BITS, 0o444);
+    }
+
+    #[test]
+    fn restore_file_replaces_a_symlink_without_following_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let digest = store.put_bytes(b"new").unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let dest = dir.path().join("work/out");
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        symlink(&victim, &dest).unwrap();
+        store.restore_file(&digest, &dest, 0o644).unwrap();
+        assert!(fs::symlink_metadata(&dest).unwrap().is_file());
+        assert_eq!(fs::read(&dest).unwrap(), b"new");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn restore_file_of_a_corrupt_object_leaves_dest_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let digest = store.put_bytes(b"good content").unwrap();
+        let object = store.object_path(&digest);
+        fs::set_permissions(&object, Permissions::from_mode(0o644)).unwrap();
+        fs::write(&object, b"evil content").unwrap();
+        let work = dir.path().join("work");
+        write(&work.join("out"), "what was there", 0o644);
+        let before = snapshot(&work);
+        match store.restore_file(&digest, &work.join("out"), 0o644) {
+            Err(ObjectError::Corrupt { actual, .. }) => {
+                assert_eq!(actual, hash::bytes(b"evil content"));
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert_eq!(snapshot(&work), before);
+        assert!(!object.exists());
+        assert!(matches!(
+            store.restore_file(&digest, &work.join("out"), 0o644),
+            Err(ObjectError::Missing { .. })
+        ));
+        assert_eq!(snapshot(&work), before);
+    }
+
+    /// A task's directory: a declared `out/` root with files, an empty
+    /// subdirectory and symlinks (one pointing outside), plus a loose file
+    /// and a loose symlink named by the file list.
+    fn make_outputs(base: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        write(&base.join("out/a.txt"), "alpha", 0o644);
+        write(&base.join("out/sub/run.sh"), "#!/bin/sh\n", 0o755);
+        write(
+            &base.join(OsStr::from_bytes(b"out/odd\xff\tname\n")),
+            "odd",
+            0o600,
+        );
+        fs::create_dir_all(base.join("out/empty")).unwrap();
+        fs::set_permissions(base.join("out/empty"), Permissions::from_mode(0o700)).unwrap();
+        symlink("../../outside/secret", base.join("out/sub/up")).unwrap();
+        symlink("a.txt", base.join("out/rel")).unwrap();
+        write(&base.join("report.txt"), "report", 0o644);
+        write(&base.join("keep.bin"), "kept content", 0o644);
+        symlink("/etc/hostname", base.join("top-link")).unwrap();
+        let files = ["report.txt", "./keep.bin", "top-link", "out/a.txt"].map(PathBuf::from);
+        (files.to_vec(), vec![PathBuf::from("out/")])
+    }
+
+    #[test]
+    fn put_tree_records_files_links_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let base = dir.path().join("task");
+        let (files, dirs) = make_outputs(&base);
+        let tree = store.put_tree(&base, &files, &dirs).unwrap();
+        let d = |text: &str| hash::bytes(text.as_bytes());
+        let expected = format!(
+            "taskrun-outputs-v1\n\
+             f\t644\t12\t{}\tkeep.bin\n\
+             d\t755\tout\n\
+             f\t644\t5\t{}\tout/a.txt\n\
+             d\t700\tout/empty\n\
+             f\t600\t3\t{}\tout/odd\\xff\\x09name\\x0a\n\
+             l\ta.txt\tout/rel\n\
+             d\t755\tout/sub\n\
+             f\t755\t10\t{}\tout/sub/run.sh\n\
+             l\t../../outside/secret\tout/sub/up\n\
+             f\t644\t6\t{}\treport.txt\n\
+             l\t/etc/hostname\ttop-link\n\
+             r\tout\n",
+            d("kept content"),
+            d("alpha"),
+            d("odd"),
+            d("#!/bin/sh\n"),
+            d("report"),
+        );
+        assert_eq!(tree.encode(), expected);
+        assert_eq!(tree.files(), 5);
+        assert_eq!(tree.bytes(), 12 + 5 + 3 + 10 + 6);
+        assert_eq!(objects_in(&store).len(), 5);
+        assert_eq!(OutputTree::decode(&tree.encode()), Some(tree));
+    }
+
+    #[test]
+    fn put_tree_refuses_special_files_symlinked_dirs_and_paths_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let base = dir.path().join("task");
+        write(&base.join("real/file"), "x", 0o644);
+        symlink("real", base.join("linked")).unwrap();
+        let fifo = base.join("real/pipe");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mkfifo reads one NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+
+        let message = |files: &[&str], dirs: &[&str]| {
+            let files: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+            let dirs: Vec<PathBuf> = dirs.iter().map(PathBuf::from).collect();
+            store
+                .put_tree(&base, &files, &dirs)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            message(&["real/pipe"], &[]),
+            "the output `real/pipe` is a fifo, which the store cannot hold; make the task write a regular file there, or leave it out of the outputs"
+        );
+        assert_eq!(
+            message(&[], &["real"]),
+            "the output `real/pipe` is a fifo, which the store cannot hold; make the task write a regular file there, or leave it out of the outputs"
+        );
+        assert_eq!(
+            message(&["linked/file"], &[]),
+            "the output `linked/file` lies under `linked`, which is a symlink, not a directory; declare the outputs by their real paths"
+        );
+        assert_eq!(
+            message(&[], &["linked"]),
+            "the declared output directory `linked/` is a symlink, not a directory; make the task create a directory there or declare it without the `/`"
+        );
+        for bad in ["../x", "/abs", ".", "real/../../x"] {
+            assert_eq!(
+                message(&[bad], &[]),
+                format!(
+                    "the output `{bad}` is not a path inside the task's directory; outputs must be relative and must not use `..`"
+                )
+            );
+        }
+        assert!(message(&["gone"], &[]).starts_with("cannot read output `"));
+    }
+
+    #[test]
+    fn restore_tree_into_an_empty_directory_makes_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let base = dir.path().join("task");
+        let (files, dirs) = make_outputs(&base);
+        let tree = store.put_tree(&base, &files, &dirs).unwrap();
+        let expected = snapshot(&base);
+        let fresh = dir.path().join("fresh");
+        fs::create_dir(&fresh).unwrap();
+        let restored = store.restore_tree(&fresh, &tree, &rewrite_all).unwrap();
+        assert_eq!(
+            restored,
+            Restored {
+                written: 5,
+                kept: 0
+            }
+        );
+        assert_eq!(snapshot(&fresh), expected);
+    }
+
+    #[test]
+    fn restore_tree_repairs_what_changed_and_keeps_what_is_vouched_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let base = dir.path().join("task");
+        let (files, dirs) = make_outputs(&base);
+        let tree = store.put_tree(&base, &files, &dirs).unwrap();
+        let expected = snapshot(&base);
+
+        // What a user or a later task did to the directory since.
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        write(&base.join("out/stale.o"), "stale", 0o644);
+        write(&base.join("out/sub/stale-dir/deep"), "stale", 0o644);
+        fs::remove_dir(base.join("out/empty")).unwrap();
+        fs::remove_file(base.join("out/a.txt")).unwrap();
+        fs::set_permissions(base.join("out/sub/run.sh"), Permissions::from_mode(0o644)).unwrap();
+        write(&base.join("out/sub/run.sh"), "#!/bin/bash\n", 0o755);
+        fs::remove_file(base.join("report.txt")).unwrap();
+        symlink(&victim, base.join("report.txt")).unwrap();
+        fs::remove_file(base.join("out/rel")).unwrap();
+        symlink(&victim, base.join("out/rel")).unwrap();
+        fs::remove_file(base.join("top-link")).unwrap();
+        write(
+            &base.join("top-link/inside"),
+            "a dir where a link was",
+            0o644,
+        );
+        let keep = base.join("keep.bin");
+        let keep_before = fs::metadata(&keep).unwrap();
+
+        let keep_digest = hash::bytes(b"kept content");
+        let known = |path: &Path, _: &Metadata| (path == keep).then(|| keep_digest.clone());
+        let restored = store.restore_tree(&base, &tree, &known).unwrap();
+        assert_eq!(
+            restored,
+            Restored {
+                written: 4,
+                kept: 1
+            }
+        );
+        assert_eq!(snapshot(&base), expected);
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        let keep_after = fs::metadata(&keep).unwrap();
+        assert_eq!(keep_after.ino(), keep_before.ino());
+        assert_eq!(keep_after.mtime_nsec(), keep_before.mtime_nsec());
+
+        // Restoring again over an intact directory changes nothing but
+        // rewrites the files nobody vouches for.
+        let restored = store.restore_tree(&base, &tree, &rewrite_all).unwrap();
+        assert_eq!(
+            restored,
+            Restored {
+                written: 5,
+                kept: 0
+            }
+        );
+        assert_eq!(snapshot(&base), expected);
+    }
+
+    #[test]
+    fn restore_tree_does_not_keep_a_file_of_another_size_or_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let base = dir.path().join("task");
+        write(&base.join("f"), "12345", 0o644);
+        let tree = store.put_tree(&base, &[PathBuf::from("f")], &[]).unwrap();
+        let digest = hash::bytes(b"12345");
+        let vouch_anyway = |_: &Path, _: &Metadata| Some(digest.clone());
+        write(&base.join("f"), "123456", 0o644);
+        let restored = store.restore_tree(&base, &tree, &vouch_anyway).unwrap();
+        assert_eq!(
+            restored,
+            Restored {
+                written: 1,
+                kept: 0
+            }
+        );
+        fs::set_permissions(base.join("f"), Permissions::from_mode(0o755)).unwrap();
+        let restored = store.restore_tree(&base, &tree, &vouch_anyway).unwrap();
+        assert_eq!(
+            restored,
+            Restored {
+                written: 1,
+                kept: 0
+            }
+        );
+        assert_eq!(snapshot(&base)[Path::new("f")], "f 644 12345");
+    }
+
+    #[test]
+    fn restore_tree_with_a_missing_object_touches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let base = dir.path().join("task");
+        let (files, dirs) = make_outputs(&base);
+        let tree = store.put_tree(&base, &files, &dirs).unwrap();
+        let gone = hash::bytes(b"#!/bin/sh\n");
+        fs::remove_file(store.object_path(&gone)).unwrap();
+        write(&base.join("out/stale.o"), "stale", 0o644);
+        fs::remove_file(base.join("out/a.txt")).unwrap();
+        let before = snapshot(&base);
+        match store.restore_tree(&base, &tree, &rewrite_all) {
+            Err(ObjectError::Missing { digest, path }) => {
+                assert_eq!(digest, gone);
+                assert_eq!(path, store.object_path(&gone));
+            }
+            other => panic!("expected Missing, got {other:?}"),
+        }
+        assert_eq!(snapshot(&base), before);
+    }
+
+    #[test]
+    fn restore_tree_clears_read_only_stale_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("store"));
+        let base = dir.path().join("task");
+        write(&base.join("out/a"), "a", 0o644);
+        fs::set_permissions(base.join("out"), Permissions::from_mode(0o555)).unwrap();
+        let tree = store.put_tree(&base, &[], &[PathBuf::from("out")]).unwrap();
+        fs::set_permissions(base.join("out"), Permissions::from_mode(0o755)).unwrap();
+        write(&base.join("out/stale/deep/x"), "x", 0o444);
+        fs::set_permissions(base.join("out/stale/deep"), Permissions::from_mode(0o555)).unwrap();
+        fs::set_permissions(base.join("out/stale"), Permissions::from_mode(0o555)).unwrap();
+        fs::set_permissions(base.join("out"), Permissions::from_mode(0o555)).unwrap();
+        let restored = store.restore_tree(&base, &tree, &rewrite_all).unwrap();
+        assert_eq!(
+            restored,
+            Restored {
+                written: 1,
+                kept: 0
+            }
+        );
+        let after = snapshot(&base);
+        assert_eq!(
+            after.into_iter().collect::<Vec<_>>(),
+            [
+                (PathBuf::from("out"), "d 555".to_owned()),
+                (PathBuf::from("out/a"), "f 644 a".to_owned()),
+            ]
+        );
+        fs::set_permissions(base.join("out"), Permissions::from_mode(0o755)).unwrap();
     }
 }

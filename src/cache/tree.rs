@@ -10,6 +10,7 @@
 //! have written.
 
 use std::ffi::OsStr;
+use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -136,20 +137,24 @@ impl OutputTree {
     /// link texts write bytes outside printable ASCII, and the backslash,
     /// as `\xNN`, so the text is ASCII and any name round-trips.
     pub(crate) fn encode(&self) -> String {
+        // Writing to a `String` cannot fail, so the results of `write!`
+        // are dropped.
         let mut text = String::with_capacity(64 + self.entries.len() * 100);
         text.push_str(HEADER);
         text.push('\n');
         for entry in &self.entries {
             match &entry.kind {
                 EntryKind::File { digest, size, mode } => {
-                    text.push_str(&format!("f\t{mode:o}\t{size}\t{digest}\t"));
+                    let _ = write!(text, "f\t{mode:o}\t{size}\t{digest}\t");
                 }
                 EntryKind::Symlink { target } => {
                     text.push_str("l\t");
                     escape(path_bytes(target), &mut text);
                     text.push('\t');
                 }
-                EntryKind::Dir { mode } => text.push_str(&format!("d\t{mode:o}\t")),
+                EntryKind::Dir { mode } => {
+                    let _ = write!(text, "d\t{mode:o}\t");
+                }
             }
             escape(path_bytes(&entry.path), &mut text);
             text.push('\n');
