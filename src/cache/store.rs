@@ -320,8 +320,11 @@ impl Store {
     }
 
     /// Brings `base` to the state `tree` describes. Every object must be
-    /// present, or nothing is touched and the error is
-    /// [`ObjectError::Missing`]. Under each root, whatever the tree does
+    /// present with its size, or nothing is touched and the error is
+    /// [`ObjectError::Missing`] (or [`ObjectError::Corrupt`] for an object
+    /// of the wrong size, which is deleted). A corrupt object found while
+    /// restoring stops the restore part way; the caller then runs the
+    /// task, which rewrites its outputs. Under each root, whatever the tree does
     /// not list is removed. Directories are made; each file whose size and
     /// mode match and whose content `known` vouches for (by returning its
     /// digest for the path and its metadata) is kept, every other file is
@@ -337,13 +340,8 @@ impl Store {
         known: &dyn Fn(&Path, &Metadata) -> Option<Digest>,
     ) -> Result<Restored, ObjectError> {
         for entry in tree.entries() {
-            if let EntryKind::File { digest, .. } = &entry.kind
-                && !self.contains(digest)
-            {
-                return Err(ObjectError::Missing {
-                    digest: digest.clone(),
-                    path: self.object_path(digest),
-                });
+            if let EntryKind::File { digest, size, .. } = &entry.kind {
+                self.check_object(digest, *size)?;
             }
         }
         let restore_error = |path: &Path| {
@@ -398,6 +396,34 @@ impl Store {
             }
         }
         Ok(restored)
+    }
+
+    /// Checks, by a stat, that the object named `digest` is there with
+    /// `size` bytes. One of another size is hashed: if it is corrupt, as
+    /// it nearly always is, it is deleted and reported before anything is
+    /// restored.
+    fn check_object(&self, digest: &Digest, size: u64) -> Result<(), ObjectError> {
+        let path = self.object_path(digest);
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_file() && meta.len() == size => Ok(()),
+            Ok(meta) if meta.is_file() => {
+                // An object that cannot be read is as good as corrupt.
+                let actual = hash::file(&path)
+                    .map(|(actual, _)| actual)
+                    .unwrap_or_default();
+                if actual == *digest {
+                    // The object is sound and the tree's size is wrong;
+                    // restore writes what the object holds.
+                    Ok(())
+                } else {
+                    Err(discard_corrupt(digest, path, actual))
+                }
+            }
+            _ => Err(ObjectError::Missing {
+                digest: digest.clone(),
+                path,
+            }),
+        }
     }
 
     /// The tree entry for the output at `abs` (relative path `rel`) with
@@ -1228,6 +1254,23 @@ mod tests {
             }
             other => panic!("expected Missing, got {other:?}"),
         }
+        assert_eq!(snapshot(&base), before);
+
+        // A truncated object is found by its size before anything is
+        // touched, and deleted.
+        store.put_bytes(b"#!/bin/sh\n").unwrap();
+        let truncated = hash::bytes(b"alpha");
+        let object = store.object_path(&truncated);
+        fs::set_permissions(&object, Permissions::from_mode(0o644)).unwrap();
+        fs::write(&object, b"alp").unwrap();
+        match store.restore_tree(&base, &tree, &rewrite_all) {
+            Err(ObjectError::Corrupt { digest, actual, .. }) => {
+                assert_eq!(digest, truncated);
+                assert_eq!(actual, hash::bytes(b"alp"));
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(!object.exists());
         assert_eq!(snapshot(&base), before);
     }
 
