@@ -18,6 +18,8 @@ pub(crate) mod inputs;
 pub(crate) mod key;
 pub(crate) mod predict;
 pub(crate) mod stat;
+pub(crate) mod store;
+pub(crate) mod tree;
 pub(crate) mod why;
 
 use std::path::PathBuf;
