@@ -17,7 +17,8 @@ use super::inputs::{self, Kind as FileKind};
 use super::key::Manifest;
 use super::why::{Attempt, Earlier, Why};
 use super::stat::{Stat, StatCache, resolve_tool, stat_of};
-use super::store::{ObjectError, OutputTree, Store};
+use super::store::{ObjectError, Store};
+use super::tree::{EntryKind, OutputTree};
 use super::{CacheJob, Digest, Report, Verdict, hash};
 use crate::event::{Capture, Exit, Stream};
 use crate::execute::{Control, Executor, Job, Outcome};
@@ -110,7 +111,13 @@ impl CacheSetup {
                 let tree = OutputTree::decode(
                     &String::from_utf8(store.read(outputs).ok()?).ok()?,
                 )?;
-                tree.digests().all(|digest| store.contains(digest)).then_some(entry)
+                tree.entries()
+                    .iter()
+                    .all(|entry| match &entry.kind {
+                        EntryKind::File { digest, .. } => store.contains(digest),
+                        EntryKind::Symlink { .. } | EntryKind::Dir { .. } => true,
+                    })
+                    .then_some(entry)
             }
             None => Some(entry),
         }
@@ -225,7 +232,7 @@ impl Caching {
             .store
             .restore_tree(&job.dir, &tree, &known)
             .map_err(|error| match &error {
-                ObjectError::Missing { digest } | ObjectError::Corrupt { digest } => {
+                ObjectError::Missing { digest, .. } | ObjectError::Corrupt { digest, .. } => {
                     object_problem(digest, &error)
                 }
                 ObjectError::Io { .. } => format!("cannot restore the outputs: {error}"),
