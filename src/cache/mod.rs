@@ -13,6 +13,7 @@
 //! rows in one transaction.
 
 pub(crate) mod hash;
+pub(crate) mod pattern;
 
 use std::path::PathBuf;
 use std::time::Duration;
