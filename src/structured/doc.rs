@@ -159,7 +159,51 @@ pub(crate) struct TaskDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "MemDoc")]
     pub(crate) mem: Option<MemDoc>,
+    /// The files whose content decides whether the task is up to date:
+    /// paths or globs relative to the task's directory (`src/*.c`,
+    /// `include/**/*.h`); `!` before one excludes what it matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) inputs: Vec<InputDoc>,
+    /// The files the task makes, restored when it is up to date: paths,
+    /// globs or `dir/` trees relative to the task's directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) outputs: Vec<OutputDoc>,
+    /// Inherited variables whose value decides whether the task is up to
+    /// date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$")))]
+    pub(crate) uses_env: Vec<String>,
+    /// Programs (found through `PATH`, or absolute paths) whose content
+    /// decides whether the task is up to date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(r"^(/[^\s\x00]*|[^/\s\x00]+)$")))]
+    pub(crate) tools: Vec<String>,
+    /// `false`: the task is never looked up nor stored, whatever it
+    /// declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub(crate) cache: Option<bool>,
 }
+
+/// An input pattern: a path or glob relative to the task's directory,
+/// without `..`; `!` before it excludes what it matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub(crate) struct InputDoc(
+    #[schemars(length(min = 1))]
+    #[schemars(extend("not" = {"anyOf": [{"const": "!"}, {"pattern": "^!?/"}, {"pattern": "(^|/)\\.\\.(/|$)"}, {"pattern": "\\x00"}]}))]
+    pub(crate) String,
+);
+
+/// An output pattern: a path, glob or `dir/` tree relative to the task's
+/// directory, without `..`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub(crate) struct OutputDoc(
+    #[schemars(length(min = 1))]
+    #[schemars(extend("not" = {"anyOf": [{"pattern": "^!"}, {"pattern": "^/"}, {"pattern": "(^|/)\\.\\.(/|$)"}, {"pattern": "\\x00"}]}))]
+    pub(crate) String,
+);
 
 /// What a task runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -276,6 +320,21 @@ impl TaskDoc {
             pool: settings.pool.as_ref().map(|pool| pool.value.clone()),
             cpus: settings.cpus,
             mem: settings.mem.map(mem_doc),
+            inputs: settings
+                .cache
+                .inputs
+                .iter()
+                .map(|pattern| InputDoc(pattern.value.clone()))
+                .collect(),
+            outputs: settings
+                .cache
+                .outputs
+                .iter()
+                .map(|pattern| OutputDoc(pattern.value.clone()))
+                .collect(),
+            uses_env: settings.cache.uses_env.clone(),
+            tools: settings.cache.tools.clone(),
+            cache: settings.cache.off.then_some(false),
         }
     }
 }

@@ -86,6 +86,11 @@ pub(crate) const TASK_KEYS: &[&str] = &[
     "pool",
     "cpus",
     "mem",
+    "inputs",
+    "outputs",
+    "uses_env",
+    "tools",
+    "cache",
 ];
 
 /// Keys other tools use, and taskrun's for the same thing.
@@ -554,6 +559,22 @@ impl Walk {
                     }
                 }
             }
+            "inputs" => self.patterns(key, node, &mut settings.cache.inputs),
+            "outputs" => self.patterns(key, node, &mut settings.cache.outputs),
+            "uses_env" => self.words(key, node, &mut settings.cache.uses_env),
+            "tools" => self.words(key, node, &mut settings.cache.tools),
+            "cache" => {
+                if let Value::Bool(on) = node.value {
+                    settings.cache.off = !on;
+                } else {
+                    let help = format!(
+                        "write {} to never cache the task, or {} (the default)",
+                        self.ex("cache", "false"),
+                        self.ex("cache", "true")
+                    );
+                    self.wrong_type(&key.name, "a boolean", node, help);
+                }
+            }
             _ => self.unknown_key(key, "in a task", TASK_KEYS, None),
         }
     }
@@ -719,6 +740,82 @@ impl Walk {
         }
     }
 
+    /// The strings of an array, each with its node; a value that is not
+    /// an array, or an item that is not a string, is a problem.
+    fn string_items<'a>(
+        &mut self,
+        key: &Key<'_>,
+        node: &'a Node<'a>,
+        what: &'static str,
+        example: &str,
+    ) -> Vec<(&'a str, &'a Node<'a>)> {
+        let Value::Array(items) = &node.value else {
+            let help = format!("list them, e.g. {}", self.ex(&key.name, example));
+            self.wrong_type(&key.name, what, node, help);
+            return Vec::new();
+        };
+        let mut strings = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String { text, .. } = &item.value else {
+                let help = format!("quote each one, e.g. {}", self.ex(&key.name, example));
+                self.wrong_type(&key.name, "a string", item, help);
+                continue;
+            };
+            if let Some(nul) = text.find('\0') {
+                self.error(ParseError::NulByte {
+                    span: item.inner_span(nul, 1),
+                });
+                continue;
+            }
+            strings.push((text.as_ref(), item));
+        }
+        strings
+    }
+
+    /// Input or output patterns (`inputs`, `outputs`), without repeats;
+    /// outputs exclude nothing.
+    fn patterns(&mut self, key: &Key<'_>, node: &Node<'_>, patterns: &mut Vec<Spanned<String>>) {
+        let outputs = key.name == "outputs";
+        let example = if outputs {
+            "[\"build/app\", \"dist/\"]"
+        } else {
+            "[\"src/*.c\", \"!src/*_test.c\"]"
+        };
+        for (text, item) in self.string_items(key, node, "an array of patterns", example) {
+            let checked = if outputs && text.starts_with('!') {
+                Err(format!(
+                    "outputs cannot exclude: list only what the task makes, e.g. {}",
+                    self.ex("outputs", "[\"build/app\"]")
+                ))
+            } else {
+                crate::cache::pattern::check(text)
+            };
+            match checked {
+                Err(help) => self.invalid_value(&key.name, text, item.text_span(), help),
+                Ok(()) if patterns.iter().any(|known| known.value == text) => {}
+                Ok(()) => patterns.push(Spanned::new(text.to_owned(), item.text_span())),
+            }
+        }
+    }
+
+    /// Variable names (`uses_env`) or programs (`tools`), without repeats.
+    fn words(&mut self, key: &Key<'_>, node: &Node<'_>, words: &mut Vec<String>) {
+        let tools = key.name == "tools";
+        let (what, example) = if tools {
+            ("an array of programs", "[\"cc\", \"python3\"]")
+        } else {
+            ("an array of variable names", "[\"CC\", \"CFLAGS\"]")
+        };
+        for (text, item) in self.string_items(key, node, what, example) {
+            let checked = if tools { tool(text) } else { uses_env(text) };
+            match checked {
+                Err(help) => self.invalid_value(&key.name, text, item.text_span(), help),
+                Ok(()) if words.iter().any(|known| known == text) => {}
+                Ok(()) => words.push(text.to_owned()),
+            }
+        }
+    }
+
     /// A time limit: text such as `"90s"` or `"3xp95"`, or a number of
     /// seconds.
     fn timeout(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<Timeout> {
@@ -854,6 +951,41 @@ fn whole(value: &Value) -> Option<i64> {
             Some(number as i64)
         }
         _ => None,
+    }
+}
+
+/// Whether `name` may be listed in `uses_env`; if not, what to write.
+fn uses_env(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("name an inherited variable, e.g. `\"CC\"`, or remove the empty string".to_owned())
+    } else if is_env_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` cannot name a variable: use letters, digits and `_`, not starting with a digit"
+        ))
+    }
+}
+
+/// Whether `program` may be listed in `tools`; if not, what to write.
+fn tool(program: &str) -> Result<(), String> {
+    if program.is_empty() {
+        Err("name a program, e.g. `\"cc\"`, or remove the empty string".to_owned())
+    } else if program.contains(char::is_whitespace) {
+        Err(format!(
+            "list each program on its own: `[{}]`",
+            program
+                .split_whitespace()
+                .map(|word| format!("\"{word}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    } else if program.contains('/') && !program.starts_with('/') {
+        Err(format!(
+            "name a program found through `PATH` (e.g. `\"cc\"`), or give its absolute path, not `{program}`"
+        ))
+    } else {
+        Ok(())
     }
 }
 
