@@ -409,6 +409,11 @@ mod tests {
                    "retries": 3, "dir": "web", "env": {"A": "1", "_B2": ""}, "pool": "db",
                    "cpus": 4, "mem": "4G""#,
             ),
+            task(
+                r#""command": "x", "inputs": ["src/*.c", "!src/x.c", "./a..b", "x/"], "outputs": ["dist/", "app"],
+                   "uses_env": ["CC", "_X1"], "tools": ["cc", "/usr/bin/python3"], "cache": false"#,
+            ),
+            task(r#""command": "x", "inputs": [], "cache": true"#),
             task(r#""command": "x", "timeout": 90"#),
             task(r#""command": "x", "timeout": 0.5"#),
             task(r#""command": "x", "timeout": "500ms""#),
@@ -503,6 +508,27 @@ mod tests {
             r#"{"defaults": {"pool": "db"}}"#.to_owned(),
             r#"{"defaults": {"timeout": "soon"}}"#.to_owned(),
             r#"{"defaults": []}"#.to_owned(),
+            task(r#""command": "x", "inputs": "src/*.c""#),
+            task(r#""command": "x", "inputs": [1]"#),
+            task(r#""command": "x", "inputs": [""]"#),
+            task(r#""command": "x", "inputs": ["!"]"#),
+            task(r#""command": "x", "inputs": ["/etc/x"]"#),
+            task(r#""command": "x", "inputs": ["!/etc/x"]"#),
+            task(r#""command": "x", "inputs": ["a/../b"]"#),
+            task(r#""command": "x", "inputs": [".."]"#),
+            task(r#""command": "x", "inputs": ["a\u0000"]"#),
+            task(r#""command": "x", "outputs": ["!dist/x"]"#),
+            task(r#""command": "x", "outputs": ["/dist"]"#),
+            task(r#""command": "x", "outputs": ["dist/.."]"#),
+            task(r#""command": "x", "outputs": [""]"#),
+            task(r#""command": "x", "uses_env": ["1X"]"#),
+            task(r#""command": "x", "uses_env": [""]"#),
+            task(r#""command": "x", "uses_env": "CC""#),
+            task(r#""command": "x", "tools": ["bin/gen"]"#),
+            task(r#""command": "x", "tools": ["cc ld"]"#),
+            task(r#""command": "x", "tools": [""]"#),
+            task(r#""command": "x", "cache": "no""#),
+            task(r#""command": "x", "cache": 0"#),
         ]
     }
 
@@ -552,7 +578,7 @@ mod tests {
     /// What `convert` writes reads back as the same tasks, in both formats.
     #[test]
     fn written_files_read_back_as_the_same_tasks() {
-        let text = "pool db 2\npool all 18446744073709551615\na: make [timeout:1.5m] [env:A=1] [desc:the a] [mem:1048577]\nb: make b [after:a] [after_done:c] [pool:db] [retries:2] [cpus:2] [mem:4G] [dir:web]\nc: true [timeout:250ms] [mem:18446744073709551615] [pool:all]\n";
+        let text = "pool db 2\npool all 18446744073709551615\na: make [timeout:1.5m] [env:A=1] [desc:the a] [mem:1048577]\nb: make b [after:a] [after_done:c] [pool:db] [retries:2] [cpus:2] [mem:4G] [dir:web]\nc: true [timeout:250ms] [mem:18446744073709551615] [pool:all]\nd: cc [dir:src] [inputs:*.c,!x.c] [outputs:app,dist/] [uses_env:CC] [tools:cc,/bin/sh] [cache:no]\n";
         let lines = crate::taskfile::parse(
             &Source::from_bytes("t", text.as_bytes()),
             SourceId::default(),

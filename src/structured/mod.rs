@@ -1066,6 +1066,11 @@ mod tests {
         }};
     }
 
+    /// A JSON file of one task `a` running `x`, with `fields` too.
+    fn task_json(fields: &str) -> String {
+        format!(r#"{{"task": [{{"name": "a", "command": "x", {fields}}}]}}"#)
+    }
+
     fn toml_task(body: &str) -> String {
         format!("[[task]]\n{body}\n")
     }
@@ -1096,6 +1101,11 @@ env = { A = "1", B = "x y" }
 pool = "db"
 cpus = 4
 mem = "4G"
+inputs = ["src/*.c", "!src/x.c", "src/*.c"]
+outputs = ["app", "dist/"]
+uses_env = ["CC", "CC"]
+tools = ["cc"]
+cache = false
 "#;
         let parsed = parse_as(Format::Toml, text);
         assert!(parsed.errors.is_empty(), "{:#?}", parsed.errors);
@@ -1104,7 +1114,7 @@ mem = "4G"
         let lines = crate::taskfile::parse(
             &Source::from_bytes(
                 "t",
-                b"pool db 2\nt: make [after:a,b] [after_done:c,b] [timeout:90s] [retries:3] [dir:web] [env:A=1] [env:B=x y] [pool:db] [cpus:4] [mem:4G] [desc:what it does]",
+                b"pool db 2\nt: make [after:a,b] [after_done:c,b] [timeout:90s] [retries:3] [dir:web] [env:A=1] [env:B=x y] [pool:db] [cpus:4] [mem:4G] [desc:what it does] [inputs:src/*.c,!src/x.c] [outputs:app,dist/] [uses_env:CC] [tools:cc] [cache:no]",
             ),
             SourceId::default(),
         );
@@ -1119,6 +1129,135 @@ mem = "4G"
         assert_eq!(
             &text[spec.command.span.offset..spec.command.span.end()],
             "make"
+        );
+        let inputs = &spec.settings.cache.inputs;
+        assert_eq!(inputs.len(), 2, "{inputs:?}");
+        assert_eq!(
+            &text[inputs[1].span.offset..inputs[1].span.end()],
+            "!src/x.c"
+        );
+        assert!(spec.settings.cache.off);
+    }
+
+    #[test]
+    fn cache_declarations_point_at_the_offending_element() {
+        let cases = [
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\ninputs = ['src/*.c', '/etc/x']"),
+                "inputs",
+                "/etc/x",
+                "`/etc/x` is an absolute path: write a path relative to the task's directory (set `[dir:]` to move the task)",
+            ),
+            (
+                Format::Json,
+                task_json(r#""inputs": ["a", "../b"]"#),
+                "inputs",
+                "../b",
+                "`../b` leaves the task's directory with `..`: write a path inside it (set `[dir:]` to move the task)",
+            ),
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\noutputs = ['dist/', '!dist/tmp']"),
+                "outputs",
+                "!dist/tmp",
+                "outputs cannot exclude: list only what the task makes, e.g. `outputs = [\"build/app\"]`",
+            ),
+            (
+                Format::Json,
+                task_json(r#""outputs": ["!dist/tmp"]"#),
+                "outputs",
+                "!dist/tmp",
+                "outputs cannot exclude: list only what the task makes, e.g. `\"outputs\": [\"build/app\"]`",
+            ),
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\ninputs = ['src/[ab']"),
+                "inputs",
+                "src/[ab",
+                "`src/[ab` is not a valid glob (invalid range pattern): write `[*]` or `[?]` for a literal `*` or `?`, and close every `[`",
+            ),
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\nuses_env = ['CC', '1X']"),
+                "uses_env",
+                "1X",
+                "`1X` cannot name a variable: use letters, digits and `_`, not starting with a digit",
+            ),
+            (
+                Format::Json,
+                task_json(r#""tools": ["cc ld"]"#),
+                "tools",
+                "cc ld",
+                "list each program on its own: `[\"cc\", \"ld\"]`",
+            ),
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\ntools = ['bin/gen']"),
+                "tools",
+                "bin/gen",
+                "name a program found through `PATH` (e.g. `\"cc\"`), or give its absolute path, not `bin/gen`",
+            ),
+        ];
+        for (format, text, key, under, help) in cases {
+            let at = text
+                .find(&format!("\"{under}\""))
+                .or_else(|| text.find(&format!("'{under}'")));
+            let (parsed, error) = problem!(
+                format,
+                &text,
+                ParseError::InvalidValue { .. },
+                under,
+                at.unwrap() + 1
+            );
+            assert_eq!(parsed.tasks.len(), 1, "the task is still defined");
+            let ParseError::InvalidValue {
+                key: got,
+                help: said,
+                ..
+            } = error
+            else {
+                unreachable!()
+            };
+            assert_eq!((got.as_str(), said.as_str()), (key, help), "{text}");
+        }
+        let (_, error) = problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\ncache = 'no'"),
+            ParseError::WrongType {
+                expected: "a boolean",
+                found: "a string",
+                ..
+            },
+            "'no'",
+            42
+        );
+        let ParseError::WrongType { help, .. } = error else {
+            unreachable!()
+        };
+        assert_eq!(
+            help,
+            "write `cache = false` to never cache the task, or `cache = true` (the default)"
+        );
+        problem!(
+            Format::Json,
+            &task_json(r#""inputs": "src/*.c""#),
+            ParseError::WrongType {
+                expected: "an array of patterns",
+                ..
+            },
+            "\"src/*.c\"",
+            50
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\ntools = [1]"),
+            ParseError::WrongType {
+                expected: "a string",
+                ..
+            },
+            "1",
+            43
         );
     }
 
