@@ -428,10 +428,10 @@ fn overlap_error(tasks: &[TaskSpec], first: &Output<'_>, later: &Output<'_>) -> 
     let same_file = first.pattern.span.source == later.pattern.span.source;
     let mut help = format!("two tasks would both write `{path}`: give each its own output path");
     if !same_file {
-        help.push_str(&format!(
-            " (`{}` declares its output in the other file: the task file or the script)",
+        help = format!(
+            "{help} (`{}` declares its output in the other file: the task file or the script)",
             tasks[first.task].name.value
-        ));
+        );
     }
     GraphError::OverlappingOutputs {
         task: tasks[later.task].name.value.clone(),

@@ -359,44 +359,12 @@ impl Parser {
                     }
                 }
                 Attribute::Desc => desc = self.value(key, &value, parse_desc),
-                Attribute::Inputs | Attribute::Outputs => {
-                    let outputs = attribute == Attribute::Outputs;
-                    let check: fn(&str) -> Result<(), String> =
-                        if outputs { check_output } else { check_input };
-                    let list = if outputs {
-                        &mut settings.cache.outputs
-                    } else {
-                        &mut settings.cache.inputs
-                    };
-                    for item in self.items(base, body, group) {
-                        if self.value(key, &item, check).is_some()
-                            && !list.iter().any(|known| known.value == item.value)
-                        {
-                            list.push(Spanned::new(item.value.to_owned(), item.span));
-                        }
-                    }
-                }
-                Attribute::UsesEnv | Attribute::Tools => {
-                    let tools = attribute == Attribute::Tools;
-                    let check: fn(&str) -> Result<String, String> =
-                        if tools { parse_tool } else { parse_uses_env };
-                    for item in self.items(base, body, group) {
-                        let list = if tools {
-                            &mut settings.cache.tools
-                        } else {
-                            &mut settings.cache.uses_env
-                        };
-                        if let Some(name) = self.value(key, &item, check)
-                            && !list.contains(&name)
-                        {
-                            list.push(name);
-                        }
-                    }
-                }
-                Attribute::Cache => {
-                    if let Some(on) = self.value(key, &value, parse_cache) {
-                        settings.cache.off = !on;
-                    }
+                Attribute::Inputs
+                | Attribute::Outputs
+                | Attribute::UsesEnv
+                | Attribute::Tools
+                | Attribute::Cache => {
+                    self.cache_attribute(attribute, key, &value, base, body, group, &mut settings);
                 }
             }
         }
@@ -407,6 +375,65 @@ impl Parser {
             after_done,
             settings,
             desc,
+        }
+    }
+
+    /// Reads one of the attributes of up-to-date checks into `settings`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of one group, as `attributes` holds them"
+    )]
+    fn cache_attribute(
+        &mut self,
+        attribute: Attribute,
+        key: &str,
+        value: &Spanned<&str>,
+        base: usize,
+        body: &str,
+        group: &Group,
+        settings: &mut Settings,
+    ) {
+        match attribute {
+            Attribute::Inputs | Attribute::Outputs => {
+                let outputs = attribute == Attribute::Outputs;
+                let check: fn(&str) -> Result<(), String> =
+                    if outputs { check_output } else { check_input };
+                let list = if outputs {
+                    &mut settings.cache.outputs
+                } else {
+                    &mut settings.cache.inputs
+                };
+                for item in self.items(base, body, group) {
+                    if self.value(key, &item, check).is_some()
+                        && !list.iter().any(|known| known.value == item.value)
+                    {
+                        list.push(Spanned::new(item.value.to_owned(), item.span));
+                    }
+                }
+            }
+            Attribute::UsesEnv | Attribute::Tools => {
+                let tools = attribute == Attribute::Tools;
+                let check: fn(&str) -> Result<String, String> =
+                    if tools { parse_tool } else { parse_uses_env };
+                for item in self.items(base, body, group) {
+                    let list = if tools {
+                        &mut settings.cache.tools
+                    } else {
+                        &mut settings.cache.uses_env
+                    };
+                    if let Some(name) = self.value(key, &item, check)
+                        && !list.contains(&name)
+                    {
+                        list.push(name);
+                    }
+                }
+            }
+            Attribute::Cache => {
+                if let Some(on) = self.value(key, value, parse_cache) {
+                    settings.cache.off = !on;
+                }
+            }
+            _ => {}
         }
     }
 

@@ -34,7 +34,7 @@ use tree::{Key, Node, Value};
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
 use crate::task::{
-    Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, Timeout, is_env_name,
+    CacheSpec, Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, Timeout, is_env_name,
 };
 use crate::taskfile::{Parsed, invalid_name};
 use crate::units::parse_size;
@@ -559,21 +559,8 @@ impl Walk {
                     }
                 }
             }
-            "inputs" => self.patterns(key, node, &mut settings.cache.inputs),
-            "outputs" => self.patterns(key, node, &mut settings.cache.outputs),
-            "uses_env" => self.words(key, node, &mut settings.cache.uses_env),
-            "tools" => self.words(key, node, &mut settings.cache.tools),
-            "cache" => {
-                if let Value::Bool(on) = node.value {
-                    settings.cache.off = !on;
-                } else {
-                    let help = format!(
-                        "write {} to never cache the task, or {} (the default)",
-                        self.ex("cache", "false"),
-                        self.ex("cache", "true")
-                    );
-                    self.wrong_type(&key.name, "a boolean", node, help);
-                }
+            "inputs" | "outputs" | "uses_env" | "tools" | "cache" => {
+                self.cache_field(key, node, &mut settings.cache);
             }
             _ => self.unknown_key(key, "in a task", TASK_KEYS, None),
         }
@@ -737,6 +724,29 @@ impl Walk {
             } else if !names.iter().any(|name| name.value == *text) {
                 names.push(Spanned::new(text.to_string(), item.text_span()));
             }
+        }
+    }
+
+    /// Reads one of the keys of up-to-date checks into `cache`.
+    fn cache_field(&mut self, key: &Key<'_>, node: &Node<'_>, cache: &mut CacheSpec) {
+        match key.name.as_ref() {
+            "inputs" => self.patterns(key, node, &mut cache.inputs),
+            "outputs" => self.patterns(key, node, &mut cache.outputs),
+            "uses_env" => self.words(key, node, &mut cache.uses_env),
+            "tools" => self.words(key, node, &mut cache.tools),
+            "cache" => {
+                if let Value::Bool(on) = node.value {
+                    cache.off = !on;
+                } else {
+                    let help = format!(
+                        "write {} to never cache the task, or {} (the default)",
+                        self.ex("cache", "false"),
+                        self.ex("cache", "true")
+                    );
+                    self.wrong_type(&key.name, "a boolean", node, help);
+                }
+            }
+            _ => {}
         }
     }
 
