@@ -319,6 +319,24 @@ pub enum GraphError {
         span: Span,
     },
 
+    #[error("tasks `{first_task}` and `{task}` both write `{path}`")]
+    #[diagnostic(code(graph::overlapping_outputs), help("{help}"))]
+    OverlappingOutputs {
+        /// The later task, whose output is pointed at.
+        task: String,
+        /// The earlier task.
+        first_task: String,
+        /// The path both would write (the more specific of the two
+        /// outputs, joined onto its task's directory).
+        path: String,
+        #[label(primary, "`{task}` writes here")]
+        span: Span,
+        /// The earlier task's output, when it is in the same file.
+        #[label("`{first_task}` writes here too")]
+        first: Option<Span>,
+        help: String,
+    },
+
     #[error("dependency cycle: {}", cycle_text(path))]
     #[diagnostic(
         code(graph::cycle),
@@ -344,7 +362,8 @@ impl GraphError {
             | GraphError::UnknownPool { span, .. }
             | GraphError::DuplicatePool { span, .. }
             | GraphError::UnknownDependency { span, .. }
-            | GraphError::SelfDependency { span, .. } => span.source,
+            | GraphError::SelfDependency { span, .. }
+            | GraphError::OverlappingOutputs { span, .. } => span.source,
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The checks run over the whole set and report every problem at once:
 //! duplicate names, dependencies on unknown tasks, tasks that depend on
-//! themselves, and cycles, each cycle with its whole path. Everything here is
+//! themselves, cycles (each with its whole path), and two tasks that
+//! declare outputs naming the same path. Everything here is
 //! iterative (Kahn's algorithm for the order, Tarjan's for the cycles), so a
 //! dependency chain of any length cannot overflow the stack, and the work
 //! grows linearly with tasks plus dependencies.
@@ -119,6 +120,7 @@ impl Plan {
         drop(ids);
 
         let (pools, pool_of) = resolve_pools(&tasks, pools, &mut errors);
+        overlapping_outputs(&tasks, &mut errors);
         // Soft dependencies order tasks as hard ones do.
         let all: Vec<Vec<usize>> = deps
             .iter()
@@ -301,6 +303,144 @@ fn resolve_pools(
         })
         .collect();
     (pools, pool_of)
+}
+
+/// One declared output of a cacheable task, as the overlap check sees it.
+struct Output<'a> {
+    /// The task's id.
+    task: usize,
+    /// The pattern as written.
+    pattern: &'a Spanned<String>,
+    /// The pattern joined onto the task's directory, normalized (see
+    /// `cache::pattern::normalize`): relative to the run's directory.
+    path: String,
+    /// Whether the pattern holds glob characters.
+    glob: bool,
+}
+
+impl Output<'_> {
+    /// The proper ancestors of a literal output's path: `""` (the run's
+    /// directory) or `/` first, then each leading part.
+    fn ancestors(&self) -> impl Iterator<Item = &str> {
+        let rooted = self.path.starts_with('/');
+        let top = match (rooted, self.path.as_str()) {
+            (_, "" | "/") => None,
+            (true, _) => Some("/"),
+            (false, _) => Some(""),
+        };
+        let parts = self
+            .path
+            .char_indices()
+            .filter(move |&(at, c)| c == '/' && at > 0)
+            .map(|(at, _)| &self.path[..at]);
+        top.into_iter().chain(parts)
+    }
+
+    /// How the output is named in a message: its path, with the `/` of a
+    /// `dir/` tree.
+    fn shown(&self) -> String {
+        if self.pattern.value.ends_with('/') && !self.path.is_empty() && self.path != "/" {
+            format!("{}/", self.path)
+        } else if self.path.is_empty() {
+            ".".to_owned()
+        } else {
+            self.path.clone()
+        }
+    }
+}
+
+/// Two cacheable tasks whose outputs can name the same path (one inside
+/// the other's counts) are an error at the later task's output: the cache
+/// would restore one task's files over the other's. Outputs are compared
+/// joined onto each task's `[dir:]`; a task with `[cache:no]` is left
+/// out, since its outputs are never stored nor restored. Literal outputs
+/// are looked up by path and by each ancestor, so that a file of many
+/// tasks costs time in proportion to its outputs; each glob is compared
+/// with every earlier output.
+fn overlapping_outputs(tasks: &[TaskSpec], errors: &mut Vec<GraphError>) {
+    use crate::cache::pattern;
+    let mut outputs: Vec<Output<'_>> = Vec::new();
+    for (id, task) in tasks.iter().enumerate() {
+        if task.settings.cache.off {
+            continue;
+        }
+        for written in &task.settings.cache.outputs {
+            let joined = match &task.settings.dir {
+                Some(dir) => format!("{}/{}", dir.to_string_lossy(), written.value),
+                None => written.value.clone(),
+            };
+            outputs.push(Output {
+                task: id,
+                pattern: written,
+                path: pattern::normalize(&joined),
+                glob: pattern::is_glob(&written.value) || pattern::is_glob(&joined),
+            });
+        }
+    }
+    // The first output (in declaration order) at each literal path, and
+    // the first with each literal path as an ancestor.
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    let mut under: HashMap<&str, usize> = HashMap::new();
+    let mut globs: Vec<usize> = Vec::new();
+    for (index, output) in outputs.iter().enumerate() {
+        let other_task = |other: usize| outputs[other].task != output.task;
+        let meets = |other: usize| {
+            other_task(other) && pattern::overlap(&outputs[other].path, &output.path)
+        };
+        let found = if output.glob {
+            (0..index).find(|&other| meets(other))
+        } else {
+            let literal = |map: &HashMap<&str, usize>, path: &str| {
+                map.get(path).copied().filter(|&other| other_task(other))
+            };
+            literal(&at, &output.path)
+                .or_else(|| literal(&under, &output.path))
+                .or_else(|| {
+                    output
+                        .ancestors()
+                        .find_map(|ancestor| literal(&at, ancestor))
+                })
+                .or_else(|| globs.iter().copied().find(|&other| meets(other)))
+        };
+        if let Some(other) = found {
+            errors.push(overlap_error(tasks, &outputs[other], output));
+        }
+        if output.glob {
+            globs.push(index);
+        } else {
+            at.entry(output.path.as_str()).or_insert(index);
+            for ancestor in output.ancestors() {
+                under.entry(ancestor).or_insert(index);
+            }
+        }
+    }
+}
+
+/// The error for `later`'s output, which can name a path of `first`'s.
+fn overlap_error(tasks: &[TaskSpec], first: &Output<'_>, later: &Output<'_>) -> GraphError {
+    // The more specific output names the path both would write.
+    let depth = |output: &Output<'_>| output.path.split('/').filter(|c| !c.is_empty()).count();
+    let path = if depth(first) > depth(later) {
+        first.shown()
+    } else {
+        later.shown()
+    };
+    let same_file = first.pattern.span.source == later.pattern.span.source;
+    let mut help = format!("two tasks would both write `{path}`: give each its own output path");
+    if !same_file {
+        help = format!(
+            "{help} (`{}` declares its output in the other file: the task file or the script)",
+            tasks[first.task].name.value
+        );
+    }
+    GraphError::OverlappingOutputs {
+        task: tasks[later.task].name.value.clone(),
+        first_task: tasks[first.task].name.value.clone(),
+        path,
+        span: later.pattern.span,
+        first: same_file.then_some(first.pattern.span),
+        help,
+    }
 }
 
 fn unknown_dependency_help(name: &str, tasks: &[TaskSpec], nth: usize) -> String {
@@ -711,6 +851,123 @@ mod tests {
             build("a: x [after:a]\na: x\nb: x [after:nope]\nc: x [after:d]\nd: x [after:c]\n")
                 .unwrap_err();
         assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    /// The overlap errors of `text`: later task, earlier task, path,
+    /// the text under the primary span and under the earlier one's.
+    fn overlaps(text: &str) -> Vec<(String, String, String, String, Option<String>, String)> {
+        let under = |span: crate::source::Span| text[span.offset..span.end()].to_owned();
+        match build(text) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .into_iter()
+                .map(|error| match error {
+                    GraphError::OverlappingOutputs {
+                        task,
+                        first_task,
+                        path,
+                        span,
+                        first,
+                        help,
+                    } => (task, first_task, path, under(span), first.map(under), help),
+                    other => panic!("{other:?}"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn overlapping_outputs_point_at_both_patterns() {
+        let text = "a: x [outputs:dist/,a.o]\nb: x [outputs:b.o,dist/app]\n";
+        let errors = overlaps(text);
+        assert_eq!(
+            errors,
+            [(
+                "b".to_owned(),
+                "a".to_owned(),
+                "dist/app".to_owned(),
+                "dist/app".to_owned(),
+                Some("dist/".to_owned()),
+                "two tasks would both write `dist/app`: give each its own output path".to_owned()
+            )]
+        );
+        let [error] = &build(text).unwrap_err()[..] else {
+            panic!()
+        };
+        assert_eq!(error.to_string(), "tasks `a` and `b` both write `dist/app`");
+        let labels: Vec<_> = miette::Diagnostic::labels(error).unwrap().collect();
+        assert_eq!(
+            labels
+                .iter()
+                .map(|label| (label.offset(), label.len(), label.primary()))
+                .collect::<Vec<_>>(),
+            [(43, 8, true), (14, 5, false)]
+        );
+        assert_eq!(
+            miette::Diagnostic::code(error).unwrap().to_string(),
+            "graph::overlapping_outputs"
+        );
+    }
+
+    #[test]
+    fn outputs_are_compared_within_their_tasks_directories() {
+        // `web/dist` is `dist` of a task in `web`.
+        let errors = overlaps("a: x [dir:web] [outputs:dist]\nb: x [outputs:web/dist/app.js]\n");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].2, "web/dist/app.js");
+        assert_eq!(errors[0].3, "web/dist/app.js");
+        assert_eq!(errors[0].4.as_deref(), Some("dist"));
+        // The same pattern in two directories is two paths.
+        assert!(overlaps("a: x [dir:a] [outputs:out/]\nb: x [dir:b] [outputs:out/]\n").is_empty());
+        // `..` in a directory is resolved before comparing.
+        let errors =
+            overlaps("a: x [dir:web/../api] [outputs:bin]\nb: x [dir:api] [outputs:bin/]\n");
+        assert_eq!(errors[0].2, "api/bin/");
+        // Globs meet names they may match, whichever comes first.
+        let errors = overlaps("a: x [outputs:out/x.o]\nb: x [outputs:out/*.o]\n");
+        assert_eq!(
+            (errors[0].3.as_str(), errors[0].4.as_deref()),
+            ("out/*.o", Some("out/x.o"))
+        );
+        let errors = overlaps("a: x [outputs:out/*.o]\nb: x [outputs:out/x.o]\n");
+        assert_eq!(
+            (errors[0].3.as_str(), errors[0].4.as_deref()),
+            ("out/x.o", Some("out/*.o"))
+        );
+        assert!(overlaps("a: x [outputs:out/*.o]\nb: x [outputs:out/*.c,out/y.c]\n").is_empty());
+        // An output inside an earlier task's, and the run's directory itself.
+        let errors = overlaps("a: x [outputs:build/a/b]\nb: x [outputs:build]\n");
+        assert_eq!(
+            (errors[0].2.as_str(), errors[0].4.as_deref()),
+            ("build/a/b", Some("build/a/b"))
+        );
+        let errors = overlaps("a: x [outputs:dist]\nb: x [outputs:./]\n");
+        assert_eq!(errors[0].2, "dist");
+    }
+
+    #[test]
+    fn outputs_that_cannot_meet_or_are_never_cached_pass() {
+        for text in [
+            "a: x [outputs:build/a]\nb: x [outputs:build/b]\n",
+            // One task may list a tree and a file in it.
+            "a: x [outputs:dist/,dist/app]\n",
+            // Inputs may be another task's outputs.
+            "a: x [outputs:app]\nb: x [inputs:app] [outputs:app.tar]\n",
+            "a: x [outputs:dist/]\nb: x [outputs:dist/app] [cache:no]\n",
+            "a: x [outputs:dist/] [cache:no]\nb: x [outputs:dist/app]\n",
+        ] {
+            assert_eq!(overlaps(text), [], "{text}");
+        }
+        // Every later output that meets an earlier one is reported.
+        let errors = overlaps("a: x [outputs:o/]\nb: x [outputs:o/1]\nc: x [outputs:o/2,o/1]\n");
+        let pairs: Vec<_> = errors
+            .iter()
+            .map(|e| (e.0.as_str(), e.1.as_str(), e.3.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("b", "a", "o/1"), ("c", "a", "o/2"), ("c", "b", "o/1")]
+        );
     }
 
     #[test]

@@ -50,6 +50,16 @@ enum Attribute {
     Mem,
     /// `[desc:text]`: what the task is for, for `taskrun list`.
     Desc,
+    /// `[inputs:src/*.c,!src/x.c]`: the files whose content counts.
+    Inputs,
+    /// `[outputs:build/app,dist/]`: the files the task makes.
+    Outputs,
+    /// `[uses_env:CC,CFLAGS]`: inherited variables whose value counts.
+    UsesEnv,
+    /// `[tools:cc,python3]`: programs whose content counts.
+    Tools,
+    /// `[cache:no]`: never look the task up nor store it.
+    Cache,
 }
 
 /// Every known attribute key. Later attributes are added here and nowhere
@@ -65,6 +75,11 @@ const ATTRIBUTES: &[(&str, Attribute)] = &[
     ("cpus", Attribute::Cpus),
     ("mem", Attribute::Mem),
     ("desc", Attribute::Desc),
+    ("inputs", Attribute::Inputs),
+    ("outputs", Attribute::Outputs),
+    ("uses_env", Attribute::UsesEnv),
+    ("tools", Attribute::Tools),
+    ("cache", Attribute::Cache),
 ];
 
 /// The result of parsing one source: every task that could be read and every
@@ -283,7 +298,13 @@ impl Parser {
             };
             let repeatable = matches!(
                 attribute,
-                Attribute::After | Attribute::AfterDone | Attribute::Env
+                Attribute::After
+                    | Attribute::AfterDone
+                    | Attribute::Env
+                    | Attribute::Inputs
+                    | Attribute::Outputs
+                    | Attribute::UsesEnv
+                    | Attribute::Tools
             );
             if !repeatable && seen.contains(&key) {
                 self.error(ParseError::RepeatedAttribute {
@@ -338,6 +359,13 @@ impl Parser {
                     }
                 }
                 Attribute::Desc => desc = self.value(key, &value, parse_desc),
+                Attribute::Inputs
+                | Attribute::Outputs
+                | Attribute::UsesEnv
+                | Attribute::Tools
+                | Attribute::Cache => {
+                    self.cache_attribute(attribute, key, &value, base, body, group, &mut settings);
+                }
             }
         }
         // A dependency given both ways is a hard one.
@@ -347,6 +375,65 @@ impl Parser {
             after_done,
             settings,
             desc,
+        }
+    }
+
+    /// Reads one of the attributes of up-to-date checks into `settings`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of one group, as `attributes` holds them"
+    )]
+    fn cache_attribute(
+        &mut self,
+        attribute: Attribute,
+        key: &str,
+        value: &Spanned<&str>,
+        base: usize,
+        body: &str,
+        group: &Group,
+        settings: &mut Settings,
+    ) {
+        match attribute {
+            Attribute::Inputs | Attribute::Outputs => {
+                let outputs = attribute == Attribute::Outputs;
+                let check: fn(&str) -> Result<(), String> =
+                    if outputs { check_output } else { check_input };
+                let list = if outputs {
+                    &mut settings.cache.outputs
+                } else {
+                    &mut settings.cache.inputs
+                };
+                for item in self.items(base, body, group) {
+                    if self.value(key, &item, check).is_some()
+                        && !list.iter().any(|known| known.value == item.value)
+                    {
+                        list.push(Spanned::new(item.value.to_owned(), item.span));
+                    }
+                }
+            }
+            Attribute::UsesEnv | Attribute::Tools => {
+                let tools = attribute == Attribute::Tools;
+                let check: fn(&str) -> Result<String, String> =
+                    if tools { parse_tool } else { parse_uses_env };
+                for item in self.items(base, body, group) {
+                    let list = if tools {
+                        &mut settings.cache.tools
+                    } else {
+                        &mut settings.cache.uses_env
+                    };
+                    if let Some(name) = self.value(key, &item, check)
+                        && !list.contains(&name)
+                    {
+                        list.push(name);
+                    }
+                }
+            }
+            Attribute::Cache => {
+                if let Some(on) = self.value(key, value, parse_cache) {
+                    settings.cache.off = !on;
+                }
+            }
+            _ => {}
         }
     }
 
@@ -397,6 +484,33 @@ impl Parser {
             span: self.span(base + group.key_start, group.key.len()),
             help,
         });
+    }
+
+    /// The comma-separated items of a group's value, each trimmed, with
+    /// its span. An empty item is spanned by the gap it fills, or (when
+    /// the gap holds no character) the comma after it, or the comma or
+    /// `:` before it at the end.
+    fn items<'a>(&self, base: usize, body: &'a str, group: &Group) -> Vec<Spanned<&'a str>> {
+        let value = &body[group.value_start..group.close];
+        let parts: Vec<&str> = value.split(',').collect();
+        let mut items = Vec::with_capacity(parts.len());
+        let mut item_start = group.value_start;
+        for (index, item) in parts.iter().enumerate() {
+            let lead = item.len() - item.trim_start().len();
+            let text = item.trim();
+            let span = if !text.is_empty() {
+                self.span(base + item_start + lead, text.len())
+            } else if !item.is_empty() {
+                self.span(base + item_start, item.len())
+            } else if index + 1 < parts.len() {
+                self.span(base + item_start, 1)
+            } else {
+                self.span(base + item_start - 1, 1)
+            };
+            items.push(Spanned::new(text, span));
+            item_start += item.len() + 1;
+        }
+        items
     }
 
     /// Reads the task names of an `[after:…]` group into `after`, skipping
@@ -487,6 +601,62 @@ fn parse_dir(text: &str) -> Result<PathBuf, String> {
         Err("name a directory, relative to the task file, e.g. `[dir:web]`".to_owned())
     } else {
         Ok(PathBuf::from(text))
+    }
+}
+
+fn check_input(text: &str) -> Result<(), String> {
+    crate::cache::pattern::check(text)
+}
+
+fn check_output(text: &str) -> Result<(), String> {
+    if text.starts_with('!') {
+        return Err(
+            "outputs cannot exclude: list only what the task makes, e.g. `[outputs:build/app]`"
+                .to_owned(),
+        );
+    }
+    crate::cache::pattern::check(text)
+}
+
+fn parse_uses_env(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err(
+            "name an inherited variable, e.g. `[uses_env:CC]`, or remove the extra comma"
+                .to_owned(),
+        )
+    } else if is_env_name(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` cannot name a variable: use letters, digits and `_`, not starting with a digit"
+        ))
+    }
+}
+
+fn parse_tool(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err("name a program, e.g. `[tools:cc]`, or remove the extra comma".to_owned())
+    } else if text.contains(char::is_whitespace) {
+        Err(format!(
+            "separate programs with commas: `[tools:{}]`",
+            text.split_whitespace().collect::<Vec<_>>().join(",")
+        ))
+    } else if text.contains('/') && !text.starts_with('/') {
+        Err(format!(
+            "name a program found through `PATH` (e.g. `cc`), or give its absolute path, not `{text}`"
+        ))
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+fn parse_cache(text: &str) -> Result<bool, String> {
+    match text {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(
+            "write `[cache:no]` to never cache the task, or `[cache:yes]` (the default)".to_owned(),
+        ),
     }
 }
 
@@ -623,6 +793,22 @@ fn line_of(task: &TaskSpec) -> Result<String, (String, String)> {
     }
     if let Some(mem) = settings.mem {
         parts.push(format!("[mem:{mem}]"));
+    }
+    let cache = &settings.cache;
+    if !cache.inputs.is_empty() {
+        parts.push(format!("[inputs:{}]", list(&cache.inputs)));
+    }
+    if !cache.outputs.is_empty() {
+        parts.push(format!("[outputs:{}]", list(&cache.outputs)));
+    }
+    if !cache.uses_env.is_empty() {
+        parts.push(format!("[uses_env:{}]", cache.uses_env.join(",")));
+    }
+    if !cache.tools.is_empty() {
+        parts.push(format!("[tools:{}]", cache.tools.join(",")));
+    }
+    if cache.off {
+        parts.push("[cache:no]".to_owned());
     }
     if let Some(desc) = &task.desc {
         parts.push(format!("[desc:{desc}]"));
@@ -910,6 +1096,194 @@ mod tests {
         );
         // An empty value is pointed at by the `:` before it.
         span_error!("t: true [dir:]", 12, 1, ParseError::InvalidValue { .. });
+    }
+
+    /// The values of spanned patterns, and the text under each span.
+    fn patterns<'a>(text: &'a str, list: &[Spanned<String>]) -> Vec<(String, &'a str)> {
+        list.iter()
+            .map(|p| (p.value.clone(), &text[p.span.offset..p.span.end()]))
+            .collect()
+    }
+
+    #[test]
+    fn cache_declarations_with_spans() {
+        let text = "t: cc -o app main.c [inputs:src/*.c, include/**/*.h ,!src/*_test.c] \
+                    [outputs: build/app,dist/] [uses_env:CC, CFLAGS] [tools:cc,/usr/bin/python3] \
+                    [inputs:src/*.c,main.c] [uses_env:CC] [tools:cc]";
+        let spec = task(text);
+        assert_eq!(spec.command.value, "cc -o app main.c");
+        let cache = &spec.settings.cache;
+        let owned = |list: &[&str]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|p| ((*p).to_owned(), (*p).to_owned()))
+                .collect()
+        };
+        let seen = |list: &[Spanned<String>]| -> Vec<(String, String)> {
+            patterns(text, list)
+                .into_iter()
+                .map(|(value, under)| (value, under.to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            seen(&cache.inputs),
+            owned(&["src/*.c", "include/**/*.h", "!src/*_test.c", "main.c"])
+        );
+        assert_eq!(cache.inputs[0].span, span(28, 7));
+        assert_eq!(cache.inputs[1].span, span(37, 14));
+        assert_eq!(seen(&cache.outputs), owned(&["build/app", "dist/"]));
+        assert_eq!(cache.uses_env, ["CC", "CFLAGS"]);
+        assert_eq!(cache.tools, ["cc", "/usr/bin/python3"]);
+        assert!(!cache.off);
+        assert!(cache.cacheable());
+        assert!(task("t: true [cache:no]").settings.cache.off);
+        assert!(!task("t: true [cache: yes ]").settings.cache.off);
+        assert!(!task("t: true [tools:cc]").settings.cache.cacheable());
+    }
+
+    /// The one problem of `text`: its help, and the text under its span.
+    fn problem(text: &str) -> (String, String, &str) {
+        let parsed = parse_text(text);
+        assert_eq!(parsed.errors.len(), 1, "{text:?}: {:?}", parsed.errors);
+        assert_eq!(parsed.tasks.len(), 1, "the task is still defined");
+        let ParseError::InvalidValue {
+            key, span, help, ..
+        } = &parsed.errors[0]
+        else {
+            panic!("{:?}", parsed.errors[0])
+        };
+        (key.clone(), help.clone(), &text[span.offset..span.end()])
+    }
+
+    #[test]
+    fn invalid_cache_declarations_point_at_the_one_item() {
+        let cases = [
+            (
+                "t: x [inputs:src/*.c,/etc/passwd]",
+                "inputs",
+                "/etc/passwd",
+                "`/etc/passwd` is an absolute path: write a path relative to the task's directory (set `[dir:]` to move the task)",
+            ),
+            (
+                "t: x [inputs:a, ../b ,c]",
+                "inputs",
+                "../b",
+                "`../b` leaves the task's directory with `..`: write a path inside it (set `[dir:]` to move the task)",
+            ),
+            (
+                "t: x [inputs:a,!]",
+                "inputs",
+                "!",
+                "write what to exclude after the `!`, e.g. `!src/*_test.c`, or remove the `!`",
+            ),
+            (
+                "t: x [inputs:a,,b]",
+                "inputs",
+                ",",
+                "write a path or glob relative to the task's directory, e.g. `src/*.c`",
+            ),
+            (
+                "t: x [inputs:]",
+                "inputs",
+                ":",
+                "write a path or glob relative to the task's directory, e.g. `src/*.c`",
+            ),
+            (
+                "t: x [inputs:a**/b]",
+                "inputs",
+                "a**/b",
+                "`a**/b` is not a valid glob (recursive wildcards must form a single path component): write `[*]` or `[?]` for a literal `*` or `?`, and close every `[`",
+            ),
+            (
+                "t: x [outputs:dist/,!dist/tmp]",
+                "outputs",
+                "!dist/tmp",
+                "outputs cannot exclude: list only what the task makes, e.g. `[outputs:build/app]`",
+            ),
+            (
+                "t: x [uses_env:CC,1X]",
+                "uses_env",
+                "1X",
+                "`1X` cannot name a variable: use letters, digits and `_`, not starting with a digit",
+            ),
+            (
+                "t: x [uses_env:CC,]",
+                "uses_env",
+                ",",
+                "name an inherited variable, e.g. `[uses_env:CC]`, or remove the extra comma",
+            ),
+            (
+                "t: x [tools:cc,,ld]",
+                "tools",
+                ",",
+                "name a program, e.g. `[tools:cc]`, or remove the extra comma",
+            ),
+            (
+                "t: x [tools:cc ld]",
+                "tools",
+                "cc ld",
+                "separate programs with commas: `[tools:cc,ld]`",
+            ),
+            (
+                "t: x [tools:bin/gen]",
+                "tools",
+                "bin/gen",
+                "name a program found through `PATH` (e.g. `cc`), or give its absolute path, not `bin/gen`",
+            ),
+            (
+                "t: x [cache:off]",
+                "cache",
+                "off",
+                "write `[cache:no]` to never cache the task, or `[cache:yes]` (the default)",
+            ),
+        ];
+        for (text, key, under, help) in cases {
+            assert_eq!(
+                problem(text),
+                (key.to_owned(), help.to_owned(), under),
+                "{text}"
+            );
+        }
+        // The valid patterns of a group are kept.
+        let parsed = parse_text("t: x [inputs:a,/b,c]");
+        let inputs: Vec<_> = parsed.tasks[0]
+            .settings
+            .cache
+            .inputs
+            .iter()
+            .map(|p| p.value.as_str())
+            .collect();
+        assert_eq!(inputs, ["a", "c"]);
+        span_error!(
+            "t: x [cache:no] [cache:no]",
+            17,
+            5,
+            ParseError::RepeatedAttribute { .. }
+        );
+    }
+
+    #[test]
+    fn cache_declarations_are_written_and_read_back() {
+        let text = "t: make [dir:web] [inputs:src/*.c,!src/x.c,x[.]y] [outputs:dist/,app] \
+                    [uses_env:CC,CFLAGS] [tools:cc,/bin/sh] [cache:no] [desc:all of it]\n";
+        let parsed = parse_text(text);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        let written = write(&parsed.tasks, &[]).unwrap();
+        assert_eq!(
+            written,
+            "t: make [dir:web] [inputs:src/*.c,!src/x.c,x[.]y] [outputs:dist/,app] \
+             [uses_env:CC,CFLAGS] [tools:cc,/bin/sh] [cache:no] [desc:all of it]\n"
+        );
+        let again = parse_text(&written);
+        assert_eq!(
+            crate::structured::doc::TaskDoc::of(&again.tasks[0]),
+            crate::structured::doc::TaskDoc::of(&parsed.tasks[0])
+        );
+        // A pattern with a comma cannot be written as a line.
+        let mut task = parsed.tasks[0].clone();
+        task.settings.cache.outputs[0].value = "a,b".to_owned();
+        let (name, why) = write(&[task], &[]).unwrap_err();
+        assert_eq!(name, "t");
+        assert!(why.contains("would read back differently"), "{why}");
     }
 
     #[test]

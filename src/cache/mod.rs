@@ -16,6 +16,7 @@ pub(crate) mod executor;
 pub(crate) mod hash;
 pub(crate) mod inputs;
 pub(crate) mod key;
+pub(crate) mod pattern;
 pub(crate) mod predict;
 pub(crate) mod stat;
 pub(crate) mod store;

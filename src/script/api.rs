@@ -2,6 +2,8 @@
 //!
 //! ```rhai
 //! task("lint", "cargo clippy").after("fetch").timeout("5m");
+//! task("app", "cc -o app main.c", #{ inputs: ["*.c"], outputs: ["app"], uses_env: ["CC"], tools: ["cc"] });
+//! task("pack", "tar cf app.tar app").inputs("app").outputs(["app.tar"]).cache(false);
 //! for shard in 0..4 { task(`test_${shard}`, `cargo nextest --partition count:${shard}/4`); }
 //! get_task("build").after(["lint", "test_0"]);
 //! remove_task("slow_docs");
@@ -236,6 +238,7 @@ pub(crate) fn register(engine: &mut Engine, registry: &Shared) {
     register_settings(engine);
     register_queries(engine, registry);
     register_requests(engine);
+    register_cache(engine);
 }
 
 /// `task(name, command)`, `task(name, closure)` and `pool(name, limit)`.
@@ -303,6 +306,192 @@ fn register_definitions(engine: &mut Engine, registry: &Shared) {
             define(&ctx, &shared, name, description, Some(action))
         },
     );
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "task",
+        move |ctx: NativeCallContext<'_>,
+              name: &str,
+              command: &str,
+              options: rhai::Map|
+              -> Fallible<TaskHandle> {
+            let handle = define(&ctx, &shared, name, command.to_owned(), None)?;
+            with_options(&ctx, handle, options)
+        },
+    );
+    let shared = Arc::clone(registry);
+    engine.register_fn(
+        "task",
+        move |ctx: NativeCallContext<'_>,
+              name: &str,
+              action: FnPtr,
+              options: rhai::Map|
+              -> Fallible<TaskHandle> {
+            let line = ctx.call_position().line().unwrap_or(0);
+            let description = format!("(Rhai closure, line {line})");
+            let handle = define(&ctx, &shared, name, description, Some(action))?;
+            with_options(&ctx, handle, options)
+        },
+    );
+}
+
+/// The keys of the options map of `task(name, command, #{ … })`.
+const OPTION_KEYS: &[&str] = &["inputs", "outputs", "uses_env", "tools", "cache"];
+
+/// Sets the options of `task(name, command, #{ … })` on the task just
+/// defined; an unknown key is an error.
+fn with_options(
+    ctx: &NativeCallContext<'_>,
+    handle: TaskHandle,
+    options: rhai::Map,
+) -> Fallible<TaskHandle> {
+    for (key, value) in options {
+        let key = key.as_str();
+        if key == "cache" {
+            let on = value.as_bool().map_err(|kind| {
+                error(
+                    format!("the option `cache` is `true` or `false`, not {kind}"),
+                    ctx.call_position(),
+                )
+            })?;
+            set_cache(ctx, &handle, on)?;
+        } else if OPTION_KEYS.contains(&key) {
+            let items = if value.is_array() {
+                value.cast::<Array>()
+            } else {
+                vec![value]
+            };
+            let items = texts(ctx, items, key)?;
+            declare(ctx, &handle, key, &items)?;
+        } else {
+            let hint = match crate::error::did_you_mean(key, OPTION_KEYS.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!(
+                    "the options are {}; set the others with the task's methods, e.g. `.timeout(\"5m\")`",
+                    OPTION_KEYS
+                        .iter()
+                        .map(|key| format!("`{key}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err(error(
+                format!("unknown task option `{key}`: {hint}"),
+                ctx.call_position(),
+            ));
+        }
+    }
+    Ok(handle)
+}
+
+/// What a task declares for up-to-date checks: `inputs(…)`, `outputs(…)`,
+/// `uses_env(…)` and `tools(…)` (a string or an array of them, adding to
+/// what is declared) and `cache(false)`.
+fn register_cache(engine: &mut Engine) {
+    for function in ["inputs", "outputs", "uses_env", "tools"] {
+        engine.register_fn(
+            function,
+            move |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, item: &str| {
+                declare(&ctx, handle, function, &[item.to_owned()])
+            },
+        );
+        engine.register_fn(
+            function,
+            move |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, items: Array| {
+                let items = texts(&ctx, items, function)?;
+                declare(&ctx, handle, function, &items)
+            },
+        );
+    }
+    engine.register_fn(
+        "cache",
+        |ctx: NativeCallContext<'_>, handle: &mut TaskHandle, on: bool| set_cache(&ctx, handle, on),
+    );
+}
+
+/// The strings of an array given for `what` (`inputs`, …).
+fn texts(ctx: &NativeCallContext<'_>, items: Array, what: &str) -> Fallible<Vec<String>> {
+    items
+        .into_iter()
+        .map(|item| {
+            item.into_string().map_err(|kind| {
+                error(
+                    format!("{what} takes strings, not {kind}"),
+                    ctx.call_position(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// `cache(false)`: the task is never looked up nor stored.
+fn set_cache(ctx: &NativeCallContext<'_>, handle: &TaskHandle, on: bool) -> Fallible<TaskHandle> {
+    handle.change(ctx, |task, _| {
+        task.settings.cache.off = !on;
+        Ok(())
+    })
+}
+
+/// Adds `items` to the task's `inputs`, `outputs`, `uses_env` or `tools`
+/// (`what`), each checked, skipping those already declared.
+fn declare(
+    ctx: &NativeCallContext<'_>,
+    handle: &TaskHandle,
+    what: &str,
+    items: &[String],
+) -> Fallible<TaskHandle> {
+    let position = ctx.call_position();
+    for item in items {
+        let checked = match what {
+            "outputs" if item.starts_with('!') => Err(
+                "outputs cannot exclude: list only what the task makes, e.g. `outputs([\"build/app\"])`"
+                    .to_owned(),
+            ),
+            "inputs" | "outputs" => crate::cache::pattern::check(item),
+            "uses_env" if !is_env_name(item) => Err(
+                "use letters, digits and `_`, not starting with a digit".to_owned(),
+            ),
+            "tools" if item.is_empty() || item.contains(char::is_whitespace) => {
+                Err("give one program a string, e.g. `tools([\"cc\", \"ld\"])`".to_owned())
+            }
+            "tools" if item.contains('/') && !item.starts_with('/') => Err(
+                "name a program found through `PATH` (e.g. \"cc\"), or give its absolute path"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        };
+        if let Err(help) = checked {
+            return Err(error(format!("invalid {what} `{item}`: {help}"), position));
+        }
+    }
+    handle.change(ctx, |task, registry| {
+        let cache = &mut task.settings.cache;
+        for item in items {
+            match what {
+                "inputs" | "outputs" => {
+                    let list = if what == "inputs" {
+                        &mut cache.inputs
+                    } else {
+                        &mut cache.outputs
+                    };
+                    if !list.iter().any(|known| known.value == *item) {
+                        let span = registry.span(position, item, what.len());
+                        list.push(Spanned::new(item.clone(), span));
+                    }
+                }
+                _ => {
+                    let list = if what == "tools" {
+                        &mut cache.tools
+                    } else {
+                        &mut cache.uses_env
+                    };
+                    if !list.contains(item) {
+                        list.push(item.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The chainable setters of a task's dependencies and pool.
@@ -672,4 +861,121 @@ fn add_deps(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::ScriptError;
+    use crate::source::{Source, Sources};
+    use crate::task::{TaskSet, TaskSpec};
+
+    /// The tasks `script` defines, and its text.
+    fn load(script: &str) -> Result<Vec<TaskSpec>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = Sources::new();
+        let path = dir.path().join("Taskfile.rhai");
+        let id = sources.add(Source::from_bytes(&path, script.as_bytes()));
+        match super::super::load::load(&mut sources, id, TaskSet::default(), dir.path()) {
+            Ok((set, _)) => Ok(set.tasks),
+            Err(ScriptError::Runtime { message, .. }) => Err(message),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    /// Each pattern, and the script's text under its span.
+    fn spanned<'a>(
+        script: &'a str,
+        list: &[crate::source::Spanned<String>],
+    ) -> Vec<(String, &'a str)> {
+        list.iter()
+            .map(|item| {
+                let span = item.span;
+                (item.value.clone(), &script[span.offset..span.end()])
+            })
+            .collect()
+    }
+
+    fn owned<'a>(items: &[&'a str]) -> Vec<(String, &'a str)> {
+        items
+            .iter()
+            .map(|item| ((*item).to_owned(), *item))
+            .collect()
+    }
+
+    #[test]
+    fn cache_options_and_methods() {
+        let script = r#"task("app", "cc -o app main.c", #{ inputs: ["*.c", "!x.c", "*.c"], outputs: "app", uses_env: ["CC"], tools: ["cc"], cache: false });
+task("pack", "tar cf app.tar app").inputs("app").outputs(["app.tar", "dist/"]).uses_env("X").tools(["tar", "/bin/gzip"]).inputs(["app", "README"]);
+task("check", || { print("ok") }, #{ outputs: ["check.log"] });
+"#;
+        let tasks = load(script).unwrap();
+        let [app, pack, check] = &tasks[..] else {
+            panic!("{tasks:?}")
+        };
+        let app_cache = &app.settings.cache;
+        assert_eq!(spanned(script, &app_cache.inputs), owned(&["*.c", "!x.c"]));
+        assert_eq!(spanned(script, &app_cache.outputs), owned(&["app"]));
+        assert_eq!(app_cache.uses_env, ["CC"]);
+        assert_eq!(app_cache.tools, ["cc"]);
+        assert!(app_cache.off);
+        let pack_cache = &pack.settings.cache;
+        assert_eq!(
+            spanned(script, &pack_cache.inputs),
+            owned(&["app", "README"])
+        );
+        assert_eq!(
+            spanned(script, &pack_cache.outputs),
+            owned(&["app.tar", "dist/"])
+        );
+        assert_eq!(pack_cache.uses_env, ["X"]);
+        assert_eq!(pack_cache.tools, ["tar", "/bin/gzip"]);
+        assert!(!pack_cache.off && pack_cache.cacheable());
+        assert_eq!(check.kind, crate::task::Kind::Rhai);
+        assert_eq!(
+            spanned(script, &check.settings.cache.outputs),
+            owned(&["check.log"])
+        );
+    }
+
+    #[test]
+    fn bad_cache_options_are_errors_that_say_what_to_write() {
+        let cases = [
+            (
+                r#"task("a", "x", #{ input: ["*.c"] });"#,
+                "unknown task option `input`: did you mean `inputs`?",
+            ),
+            (
+                r#"task("a", "x", #{ timeout: "5m" });"#,
+                "unknown task option `timeout`: the options are `inputs`, `outputs`, `uses_env`, `tools`, `cache`; set the others with the task's methods, e.g. `.timeout(\"5m\")`",
+            ),
+            (
+                r#"task("a", "x", #{ cache: "no" });"#,
+                "the option `cache` is `true` or `false`, not string",
+            ),
+            (
+                r#"task("a", "x", #{ inputs: [1] });"#,
+                "inputs takes strings, not i64",
+            ),
+            (
+                r#"task("a", "x").inputs("/etc/x");"#,
+                "invalid inputs `/etc/x`: `/etc/x` is an absolute path: write a path relative to the task's directory (set `[dir:]` to move the task)",
+            ),
+            (
+                r#"task("a", "x", #{ outputs: ["dist/", "!dist/tmp"] });"#,
+                "invalid outputs `!dist/tmp`: outputs cannot exclude: list only what the task makes, e.g. `outputs([\"build/app\"])`",
+            ),
+            (
+                r#"task("a", "x").uses_env(["1X"]);"#,
+                "invalid uses_env `1X`: use letters, digits and `_`, not starting with a digit",
+            ),
+            (
+                r#"task("a", "x").tools("bin/gen");"#,
+                "invalid tools `bin/gen`: name a program found through `PATH` (e.g. \"cc\"), or give its absolute path",
+            ),
+        ];
+        for (script, message) in cases {
+            let error = load(script).unwrap_err();
+            assert!(error.contains(message), "{script}: {error}");
+        }
+    }
 }

@@ -159,7 +159,51 @@ pub(crate) struct TaskDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "MemDoc")]
     pub(crate) mem: Option<MemDoc>,
+    /// The files whose content decides whether the task is up to date:
+    /// paths or globs relative to the task's directory (`src/*.c`,
+    /// `include/**/*.h`); `!` before one excludes what it matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) inputs: Vec<InputDoc>,
+    /// The files the task makes, restored when it is up to date: paths,
+    /// globs or `dir/` trees relative to the task's directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) outputs: Vec<OutputDoc>,
+    /// Inherited variables whose value decides whether the task is up to
+    /// date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$")))]
+    pub(crate) uses_env: Vec<String>,
+    /// Programs (found through `PATH`, or absolute paths) whose content
+    /// decides whether the task is up to date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(pattern(r"^(/[^\s\x00]*|[^/\s\x00]+)$")))]
+    pub(crate) tools: Vec<String>,
+    /// `false`: the task is never looked up nor stored, whatever it
+    /// declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
+    pub(crate) cache: Option<bool>,
 }
+
+/// An input pattern: a path or glob relative to the task's directory,
+/// without `..`; `!` before it excludes what it matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub(crate) struct InputDoc(
+    #[schemars(length(min = 1))]
+    #[schemars(extend("not" = {"anyOf": [{"const": "!"}, {"pattern": "^!?/"}, {"pattern": "(^|/)\\.\\.(/|$)"}, {"pattern": "\\x00"}]}))]
+    pub(crate) String,
+);
+
+/// An output pattern: a path, glob or `dir/` tree relative to the task's
+/// directory, without `..`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub(crate) struct OutputDoc(
+    #[schemars(length(min = 1))]
+    #[schemars(extend("not" = {"anyOf": [{"pattern": "^!"}, {"pattern": "^/"}, {"pattern": "(^|/)\\.\\.(/|$)"}, {"pattern": "\\x00"}]}))]
+    pub(crate) String,
+);
 
 /// What a task runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -276,6 +320,21 @@ impl TaskDoc {
             pool: settings.pool.as_ref().map(|pool| pool.value.clone()),
             cpus: settings.cpus,
             mem: settings.mem.map(mem_doc),
+            inputs: settings
+                .cache
+                .inputs
+                .iter()
+                .map(|pattern| InputDoc(pattern.value.clone()))
+                .collect(),
+            outputs: settings
+                .cache
+                .outputs
+                .iter()
+                .map(|pattern| OutputDoc(pattern.value.clone()))
+                .collect(),
+            uses_env: settings.cache.uses_env.clone(),
+            tools: settings.cache.tools.clone(),
+            cache: settings.cache.off.then_some(false),
         }
     }
 }
@@ -350,6 +409,11 @@ mod tests {
                    "retries": 3, "dir": "web", "env": {"A": "1", "_B2": ""}, "pool": "db",
                    "cpus": 4, "mem": "4G""#,
             ),
+            task(
+                r#""command": "x", "inputs": ["src/*.c", "!src/x.c", "./a..b", "x/"], "outputs": ["dist/", "app"],
+                   "uses_env": ["CC", "_X1"], "tools": ["cc", "/usr/bin/python3"], "cache": false"#,
+            ),
+            task(r#""command": "x", "inputs": [], "cache": true"#),
             task(r#""command": "x", "timeout": 90"#),
             task(r#""command": "x", "timeout": 0.5"#),
             task(r#""command": "x", "timeout": "500ms""#),
@@ -444,6 +508,27 @@ mod tests {
             r#"{"defaults": {"pool": "db"}}"#.to_owned(),
             r#"{"defaults": {"timeout": "soon"}}"#.to_owned(),
             r#"{"defaults": []}"#.to_owned(),
+            task(r#""command": "x", "inputs": "src/*.c""#),
+            task(r#""command": "x", "inputs": [1]"#),
+            task(r#""command": "x", "inputs": [""]"#),
+            task(r#""command": "x", "inputs": ["!"]"#),
+            task(r#""command": "x", "inputs": ["/etc/x"]"#),
+            task(r#""command": "x", "inputs": ["!/etc/x"]"#),
+            task(r#""command": "x", "inputs": ["a/../b"]"#),
+            task(r#""command": "x", "inputs": [".."]"#),
+            task(r#""command": "x", "inputs": ["a\u0000"]"#),
+            task(r#""command": "x", "outputs": ["!dist/x"]"#),
+            task(r#""command": "x", "outputs": ["/dist"]"#),
+            task(r#""command": "x", "outputs": ["dist/.."]"#),
+            task(r#""command": "x", "outputs": [""]"#),
+            task(r#""command": "x", "uses_env": ["1X"]"#),
+            task(r#""command": "x", "uses_env": [""]"#),
+            task(r#""command": "x", "uses_env": "CC""#),
+            task(r#""command": "x", "tools": ["bin/gen"]"#),
+            task(r#""command": "x", "tools": ["cc ld"]"#),
+            task(r#""command": "x", "tools": [""]"#),
+            task(r#""command": "x", "cache": "no""#),
+            task(r#""command": "x", "cache": 0"#),
         ]
     }
 
@@ -493,7 +578,7 @@ mod tests {
     /// What `convert` writes reads back as the same tasks, in both formats.
     #[test]
     fn written_files_read_back_as_the_same_tasks() {
-        let text = "pool db 2\npool all 18446744073709551615\na: make [timeout:1.5m] [env:A=1] [desc:the a] [mem:1048577]\nb: make b [after:a] [after_done:c] [pool:db] [retries:2] [cpus:2] [mem:4G] [dir:web]\nc: true [timeout:250ms] [mem:18446744073709551615] [pool:all]\n";
+        let text = "pool db 2\npool all 18446744073709551615\na: make [timeout:1.5m] [env:A=1] [desc:the a] [mem:1048577]\nb: make b [after:a] [after_done:c] [pool:db] [retries:2] [cpus:2] [mem:4G] [dir:web]\nc: true [timeout:250ms] [mem:18446744073709551615] [pool:all]\nd: cc [dir:src] [inputs:*.c,!x.c] [outputs:app,dist/] [uses_env:CC] [tools:cc,/bin/sh] [cache:no]\n";
         let lines = crate::taskfile::parse(
             &Source::from_bytes("t", text.as_bytes()),
             SourceId::default(),

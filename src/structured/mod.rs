@@ -34,7 +34,7 @@ use tree::{Key, Node, Value};
 use crate::error::{ParseError, did_you_mean};
 use crate::source::{Source, SourceId, Span, Spanned};
 use crate::task::{
-    Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, Timeout, is_env_name,
+    CacheSpec, Kind, MAX_CPUS, MAX_RETRIES, PoolSpec, Settings, TaskSpec, Timeout, is_env_name,
 };
 use crate::taskfile::{Parsed, invalid_name};
 use crate::units::parse_size;
@@ -86,6 +86,11 @@ pub(crate) const TASK_KEYS: &[&str] = &[
     "pool",
     "cpus",
     "mem",
+    "inputs",
+    "outputs",
+    "uses_env",
+    "tools",
+    "cache",
 ];
 
 /// Keys other tools use, and taskrun's for the same thing.
@@ -554,6 +559,9 @@ impl Walk {
                     }
                 }
             }
+            "inputs" | "outputs" | "uses_env" | "tools" | "cache" => {
+                self.cache_field(key, node, &mut settings.cache);
+            }
             _ => self.unknown_key(key, "in a task", TASK_KEYS, None),
         }
     }
@@ -719,6 +727,105 @@ impl Walk {
         }
     }
 
+    /// Reads one of the keys of up-to-date checks into `cache`.
+    fn cache_field(&mut self, key: &Key<'_>, node: &Node<'_>, cache: &mut CacheSpec) {
+        match key.name.as_ref() {
+            "inputs" => self.patterns(key, node, &mut cache.inputs),
+            "outputs" => self.patterns(key, node, &mut cache.outputs),
+            "uses_env" => self.words(key, node, &mut cache.uses_env),
+            "tools" => self.words(key, node, &mut cache.tools),
+            "cache" => {
+                if let Value::Bool(on) = node.value {
+                    cache.off = !on;
+                } else {
+                    let help = format!(
+                        "write {} to never cache the task, or {} (the default)",
+                        self.ex("cache", "false"),
+                        self.ex("cache", "true")
+                    );
+                    self.wrong_type(&key.name, "a boolean", node, help);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The strings of an array, each with its node; a value that is not
+    /// an array, or an item that is not a string, is a problem.
+    fn string_items<'a>(
+        &mut self,
+        key: &Key<'_>,
+        node: &'a Node<'a>,
+        what: &'static str,
+        example: &str,
+    ) -> Vec<(&'a str, &'a Node<'a>)> {
+        let Value::Array(items) = &node.value else {
+            let help = format!("list them, e.g. {}", self.ex(&key.name, example));
+            self.wrong_type(&key.name, what, node, help);
+            return Vec::new();
+        };
+        let mut strings = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String { text, .. } = &item.value else {
+                let help = format!("quote each one, e.g. {}", self.ex(&key.name, example));
+                self.wrong_type(&key.name, "a string", item, help);
+                continue;
+            };
+            if let Some(nul) = text.find('\0') {
+                self.error(ParseError::NulByte {
+                    span: item.inner_span(nul, 1),
+                });
+                continue;
+            }
+            strings.push((text.as_ref(), item));
+        }
+        strings
+    }
+
+    /// Input or output patterns (`inputs`, `outputs`), without repeats;
+    /// outputs exclude nothing.
+    fn patterns(&mut self, key: &Key<'_>, node: &Node<'_>, patterns: &mut Vec<Spanned<String>>) {
+        let outputs = key.name == "outputs";
+        let example = if outputs {
+            "[\"build/app\", \"dist/\"]"
+        } else {
+            "[\"src/*.c\", \"!src/*_test.c\"]"
+        };
+        for (text, item) in self.string_items(key, node, "an array of patterns", example) {
+            let checked = if outputs && text.starts_with('!') {
+                Err(format!(
+                    "outputs cannot exclude: list only what the task makes, e.g. {}",
+                    self.ex("outputs", "[\"build/app\"]")
+                ))
+            } else {
+                crate::cache::pattern::check(text)
+            };
+            match checked {
+                Err(help) => self.invalid_value(&key.name, text, item.text_span(), help),
+                Ok(()) if patterns.iter().any(|known| known.value == text) => {}
+                Ok(()) => patterns.push(Spanned::new(text.to_owned(), item.text_span())),
+            }
+        }
+    }
+
+    /// Variable names (`uses_env`) or programs (`tools`), without repeats.
+    fn words(&mut self, key: &Key<'_>, node: &Node<'_>, words: &mut Vec<String>) {
+        let tools = key.name == "tools";
+        let (what, example) = if tools {
+            ("an array of programs", "[\"cc\", \"python3\"]")
+        } else {
+            ("an array of variable names", "[\"CC\", \"CFLAGS\"]")
+        };
+        for (text, item) in self.string_items(key, node, what, example) {
+            let checked = if tools { tool(text) } else { uses_env(text) };
+            match checked {
+                Err(help) => self.invalid_value(&key.name, text, item.text_span(), help),
+                Ok(()) if words.iter().any(|known| known == text) => {}
+                Ok(()) => words.push(text.to_owned()),
+            }
+        }
+    }
+
     /// A time limit: text such as `"90s"` or `"3xp95"`, or a number of
     /// seconds.
     fn timeout(&mut self, key: &Key<'_>, node: &Node<'_>) -> Option<Timeout> {
@@ -857,6 +964,41 @@ fn whole(value: &Value) -> Option<i64> {
     }
 }
 
+/// Whether `name` may be listed in `uses_env`; if not, what to write.
+fn uses_env(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("name an inherited variable, e.g. `\"CC\"`, or remove the empty string".to_owned())
+    } else if is_env_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` cannot name a variable: use letters, digits and `_`, not starting with a digit"
+        ))
+    }
+}
+
+/// Whether `program` may be listed in `tools`; if not, what to write.
+fn tool(program: &str) -> Result<(), String> {
+    if program.is_empty() {
+        Err("name a program, e.g. `\"cc\"`, or remove the empty string".to_owned())
+    } else if program.contains(char::is_whitespace) {
+        Err(format!(
+            "list each program on its own: `[{}]`",
+            program
+                .split_whitespace()
+                .map(|word| format!("\"{word}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    } else if program.contains('/') && !program.starts_with('/') {
+        Err(format!(
+            "name a program found through `PATH` (e.g. `\"cc\"`), or give its absolute path, not `{program}`"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// What to suggest for a dependency that is not a valid task name.
 fn dependency_help(name: &str) -> String {
     let words: Vec<&str> = name.split_whitespace().collect();
@@ -934,6 +1076,11 @@ mod tests {
         }};
     }
 
+    /// A JSON file of one task `a` running `x`, with `fields` too.
+    fn task_json(fields: &str) -> String {
+        format!(r#"{{"task": [{{"name": "a", "command": "x", {fields}}}]}}"#)
+    }
+
     fn toml_task(body: &str) -> String {
         format!("[[task]]\n{body}\n")
     }
@@ -964,6 +1111,11 @@ env = { A = "1", B = "x y" }
 pool = "db"
 cpus = 4
 mem = "4G"
+inputs = ["src/*.c", "!src/x.c", "src/*.c"]
+outputs = ["app", "dist/"]
+uses_env = ["CC", "CC"]
+tools = ["cc"]
+cache = false
 "#;
         let parsed = parse_as(Format::Toml, text);
         assert!(parsed.errors.is_empty(), "{:#?}", parsed.errors);
@@ -972,7 +1124,7 @@ mem = "4G"
         let lines = crate::taskfile::parse(
             &Source::from_bytes(
                 "t",
-                b"pool db 2\nt: make [after:a,b] [after_done:c,b] [timeout:90s] [retries:3] [dir:web] [env:A=1] [env:B=x y] [pool:db] [cpus:4] [mem:4G] [desc:what it does]",
+                b"pool db 2\nt: make [after:a,b] [after_done:c,b] [timeout:90s] [retries:3] [dir:web] [env:A=1] [env:B=x y] [pool:db] [cpus:4] [mem:4G] [desc:what it does] [inputs:src/*.c,!src/x.c] [outputs:app,dist/] [uses_env:CC] [tools:cc] [cache:no]",
             ),
             SourceId::default(),
         );
@@ -987,6 +1139,135 @@ mem = "4G"
         assert_eq!(
             &text[spec.command.span.offset..spec.command.span.end()],
             "make"
+        );
+        let inputs = &spec.settings.cache.inputs;
+        assert_eq!(inputs.len(), 2, "{inputs:?}");
+        assert_eq!(
+            &text[inputs[1].span.offset..inputs[1].span.end()],
+            "!src/x.c"
+        );
+        assert!(spec.settings.cache.off);
+    }
+
+    #[test]
+    fn cache_declarations_point_at_the_offending_element() {
+        let cases = [
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\ninputs = ['src/*.c', '/etc/x']"),
+                "inputs",
+                "/etc/x",
+                "`/etc/x` is an absolute path: write a path relative to the task's directory (set `[dir:]` to move the task)",
+            ),
+            (
+                Format::Json,
+                task_json(r#""inputs": ["a", "../b"]"#),
+                "inputs",
+                "../b",
+                "`../b` leaves the task's directory with `..`: write a path inside it (set `[dir:]` to move the task)",
+            ),
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\noutputs = ['dist/', '!dist/tmp']"),
+                "outputs",
+                "!dist/tmp",
+                "outputs cannot exclude: list only what the task makes, e.g. `outputs = [\"build/app\"]`",
+            ),
+            (
+                Format::Json,
+                task_json(r#""outputs": ["!dist/tmp"]"#),
+                "outputs",
+                "!dist/tmp",
+                "outputs cannot exclude: list only what the task makes, e.g. `\"outputs\": [\"build/app\"]`",
+            ),
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\ninputs = ['src/[ab']"),
+                "inputs",
+                "src/[ab",
+                "`src/[ab` is not a valid glob (invalid range pattern): write `[*]` or `[?]` for a literal `*` or `?`, and close every `[`",
+            ),
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\nuses_env = ['CC', '1X']"),
+                "uses_env",
+                "1X",
+                "`1X` cannot name a variable: use letters, digits and `_`, not starting with a digit",
+            ),
+            (
+                Format::Json,
+                task_json(r#""tools": ["cc ld"]"#),
+                "tools",
+                "cc ld",
+                "list each program on its own: `[\"cc\", \"ld\"]`",
+            ),
+            (
+                Format::Toml,
+                toml_task("name = 'a'\ncommand = 'x'\ntools = ['bin/gen']"),
+                "tools",
+                "bin/gen",
+                "name a program found through `PATH` (e.g. `\"cc\"`), or give its absolute path, not `bin/gen`",
+            ),
+        ];
+        for (format, text, key, under, help) in cases {
+            let at = text
+                .find(&format!("\"{under}\""))
+                .or_else(|| text.find(&format!("'{under}'")));
+            let (parsed, error) = problem!(
+                format,
+                &text,
+                ParseError::InvalidValue { .. },
+                under,
+                at.unwrap() + 1
+            );
+            assert_eq!(parsed.tasks.len(), 1, "the task is still defined");
+            let ParseError::InvalidValue {
+                key: got,
+                help: said,
+                ..
+            } = error
+            else {
+                unreachable!()
+            };
+            assert_eq!((got.as_str(), said.as_str()), (key, help), "{text}");
+        }
+        let (_, error) = problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\ncache = 'no'"),
+            ParseError::WrongType {
+                expected: "a boolean",
+                found: "a string",
+                ..
+            },
+            "'no'",
+            42
+        );
+        let ParseError::WrongType { help, .. } = error else {
+            unreachable!()
+        };
+        assert_eq!(
+            help,
+            "write `cache = false` to never cache the task, or `cache = true` (the default)"
+        );
+        problem!(
+            Format::Json,
+            &task_json(r#""inputs": "src/*.c""#),
+            ParseError::WrongType {
+                expected: "an array of patterns",
+                ..
+            },
+            "\"src/*.c\"",
+            50
+        );
+        problem!(
+            Format::Toml,
+            &toml_task("name = 'a'\ncommand = 'x'\ntools = [1]"),
+            ParseError::WrongType {
+                expected: "a string",
+                ..
+            },
+            "1",
+            43
         );
     }
 

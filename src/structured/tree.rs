@@ -31,7 +31,7 @@ pub(crate) enum Value<'t> {
     },
     Integer(i64),
     Float(f64),
-    Bool,
+    Bool(bool),
     /// JSON's `null`.
     Null,
     /// A value taskrun never reads (a TOML date, an integer too large for
@@ -58,7 +58,7 @@ impl Value<'_> {
             Value::Float(number) if !number.is_finite() => "a number that is not finite",
             Value::Float(number) if number.fract() != 0.0 => "a number with a fraction",
             Value::Float(_) => "a number too large",
-            Value::Bool => "a boolean",
+            Value::Bool(_) => "a boolean",
             Value::Null => "null",
             Value::Other(name) => name,
             Value::Array(_) => "an array",
@@ -184,7 +184,7 @@ fn toml_node<'t>(text: &str, id: SourceId, node: &'t toml::Spanned<DeValue<'_>>)
             .as_str()
             .parse()
             .map_or(Value::Other("a number"), Value::Float),
-        DeValue::Boolean(_) => Value::Bool,
+        DeValue::Boolean(value) => Value::Bool(*value),
         DeValue::Datetime(_) => Value::Other("a date"),
         DeValue::Array(array) => {
             Value::Array(array.iter().map(|item| toml_node(text, id, item)).collect())
@@ -285,7 +285,7 @@ fn json_node<'t>(
                 .parse::<f64>()
                 .map_or(Value::Other("a number"), Value::Float),
         },
-        Json::BooleanLit(_) => Value::Bool,
+        Json::BooleanLit(value) => Value::Bool(value.value),
         Json::NullKeyword(_) => Value::Null,
         Json::Array(array) => Value::Array(
             array
