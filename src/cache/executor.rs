@@ -19,7 +19,8 @@ use super::why::{Attempt, Earlier, Why};
 use super::stat::{Stat, StatCache, resolve_tool, stat_of};
 use super::store::{ObjectError, Store};
 use super::tree::{EntryKind, OutputTree};
-use super::{CacheJob, Digest, Report, Verdict, hash};
+use super::pattern::is_glob;
+use super::{CacheJob, Digest, Report, Verdict};
 use crate::event::{Capture, Exit, Stream};
 use crate::execute::{Control, Executor, Job, Outcome};
 
@@ -562,12 +563,6 @@ pub(crate) fn path_text(path: &Path) -> String {
         }
     }
     text
-}
-
-/// Whether an output pattern is a glob (which may match nothing) rather
-/// than a path (which must exist).
-fn is_glob(pattern: &str) -> bool {
-    pattern.contains(['*', '?', '['])
 }
 
 /// `path` relative to `base`, when it is under it.

@@ -91,7 +91,7 @@ pub(crate) enum ExpandError {
         #[source]
         source: std::io::Error,
     },
-    /// A pattern is not usable as written (see [`check_pattern`]).
+    /// A pattern is not usable as written (see [`super::pattern::check`]).
     #[error("`{pattern}` is not a usable pattern: {reason}")]
     Pattern { pattern: String, reason: String },
 }
@@ -132,7 +132,7 @@ fn expand_traced(
 ) -> Result<Expansion, ExpandError> {
     let mut compiled = Vec::with_capacity(patterns.len());
     for text in patterns {
-        check_pattern(text).map_err(|reason| ExpandError::Pattern {
+        super::pattern::check(text).map_err(|reason| ExpandError::Pattern {
             pattern: text.clone(),
             reason,
         })?;
@@ -187,78 +187,6 @@ fn expand_traced(
             .cmp(b.path.as_os_str().as_bytes())
     });
     Ok(Expansion { files, counts })
-}
-
-/// The problem with `pattern` as written, if any, in words that say what
-/// to write instead. Used for both inputs and outputs; the caller says
-/// which in its message and points at the pattern.
-pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
-    if pattern.is_empty() {
-        return Err(
-            "the pattern is empty: write a path relative to the task's directory, such as `src/*.c`"
-                .to_owned(),
-        );
-    }
-    let body = pattern.strip_prefix('!').unwrap_or(pattern);
-    if body.is_empty() {
-        return Err(
-            "`!` alone excludes nothing: follow it with the pattern to exclude, such as `!src/*_test.c`"
-                .to_owned(),
-        );
-    }
-    if body.starts_with('/') {
-        return Err(
-            "patterns must stay inside the task's directory: write a path relative to it, not an absolute one"
-                .to_owned(),
-        );
-    }
-    if body.split('/').any(|component| component == "..") {
-        return Err(
-            "patterns must stay inside the task's directory: write a path relative to it, without `..`"
-                .to_owned(),
-        );
-    }
-    if let Err(error) = Pattern::new(body) {
-        return Err(format!(
-            "not a valid glob ({}): a `**` must stand alone between slashes, and a literal `*`, `?` or `[` is written `[*]`, `[?]` or `[[]`",
-            error.msg
-        ));
-    }
-    Ok(())
-}
-
-/// Whether two output patterns can name the same path, or one a directory
-/// holding the other's. Conservative: when it cannot tell (a `**`, two
-/// globs facing each other, a pattern that does not compile) it says yes.
-pub(crate) fn overlap(a: &str, b: &str) -> bool {
-    let a: Vec<&str> = components(a).collect();
-    let b: Vec<&str> = components(b).collect();
-    for (left, right) in a.iter().zip(&b) {
-        let same = match (is_glob(left), is_glob(right)) {
-            (false, false) => left == right,
-            (true, false) => component_matches(left, right),
-            (false, true) => component_matches(right, left),
-            (true, true) => true,
-        };
-        if !same {
-            return false;
-        }
-        if *left == "**" || *right == "**" {
-            return true;
-        }
-    }
-    // One is a prefix of the other: a directory and a path under it, or
-    // the same path.
-    true
-}
-
-/// Whether the glob `pattern` (one component) can match the literal
-/// `name`; yes when the glob does not compile.
-fn component_matches(pattern: &str, name: &str) -> bool {
-    if pattern == "**" {
-        return true;
-    }
-    Pattern::new(pattern).map_or(true, |compiled| compiled.matches_with(name, OPTIONS))
 }
 
 /// The components of a pattern, without empty ones (`a//b`, a trailing
@@ -877,81 +805,4 @@ mod tests {
         assert!(matches!(error, ExpandError::Pattern { pattern, .. } if pattern == "../x"));
     }
 
-    #[test]
-    fn patterns_are_checked_as_written() {
-        let outside = "patterns must stay inside the task's directory: write a path relative to it, without `..`";
-        let absolute = "patterns must stay inside the task's directory: write a path relative to it, not an absolute one";
-        let cases: &[(&str, Result<(), &str>)] = &[
-            ("src/*.c", Ok(())),
-            ("!src/*_test.c", Ok(())),
-            ("dist/", Ok(())),
-            ("include/**/*.h", Ok(())),
-            ("a..b/c", Ok(())),
-            ("[*]literal", Ok(())),
-            (
-                "",
-                Err(
-                    "the pattern is empty: write a path relative to the task's directory, such as `src/*.c`",
-                ),
-            ),
-            (
-                "!",
-                Err(
-                    "`!` alone excludes nothing: follow it with the pattern to exclude, such as `!src/*_test.c`",
-                ),
-            ),
-            ("/etc/passwd", Err(absolute)),
-            ("!/tmp", Err(absolute)),
-            ("..", Err(outside)),
-            ("../x", Err(outside)),
-            ("src/../../x", Err(outside)),
-            ("!a/..", Err(outside)),
-            (
-                "a/b**",
-                Err(
-                    "not a valid glob (recursive wildcards must form a single path component): a `**` must stand alone between slashes, and a literal `*`, `?` or `[` is written `[*]`, `[?]` or `[[]`",
-                ),
-            ),
-            (
-                "src/[a",
-                Err(
-                    "not a valid glob (invalid range pattern): a `**` must stand alone between slashes, and a literal `*`, `?` or `[` is written `[*]`, `[?]` or `[[]`",
-                ),
-            ),
-        ];
-        for (pattern, expected) in cases {
-            assert_eq!(
-                check_pattern(pattern),
-                expected.map_err(str::to_owned),
-                "{pattern:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn outputs_overlap_when_they_can_name_the_same_path() {
-        let cases = [
-            ("dist/", "dist/app", true),
-            ("dist/", "dist", true),
-            ("dist", "dist", true),
-            ("./dist", "dist//", true),
-            ("build/a", "build/b", false),
-            ("build/a", "build/ab", false),
-            ("build", "builder", false),
-            ("out/*.o", "out/x.o", true),
-            ("out/x.o", "out/*.o", true),
-            ("out/*.o", "out/x.c", false),
-            ("out/*.o", "out/sub/x.o", false),
-            ("out/*", "out/sub/x.o", true),
-            ("out/*.o", "out/*.c", true),
-            ("out/**/x", "out/a/b/y", true),
-            ("a/**", "b/x", false),
-            ("**", "anything", true),
-            ("out/[", "out/x", true),
-        ];
-        for (a, b, expected) in cases {
-            assert_eq!(overlap(a, b), expected, "{a} {b}");
-            assert_eq!(overlap(b, a), expected, "{b} {a}");
-        }
-    }
 }
