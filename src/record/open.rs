@@ -75,6 +75,9 @@ impl OpenTask {
                 &self.env,
                 self.kind,
             )),
+            // A broker's tasks declare nothing for the cache (their rows
+            // still get what the cache did, when a result says).
+            cache: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! counts are written with the task rows they count, in the same
 //! transaction, so a reader never sees the two disagree.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,9 +16,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use super::liveness::ProcessId;
 use super::rows::{Lane, RunStatus};
 use super::store::{Store, StoreError};
+use crate::cache::{Report, Verdict};
 use crate::event::{Capture, Counts, Exit, Signal, Summary, TaskResult};
 use crate::graph::Plan;
-use crate::task::Kind;
+use crate::task::{CacheSpec, Kind};
 use crate::units::unix_seconds;
 
 /// What is written when a run starts.
@@ -81,7 +83,7 @@ pub(super) enum TaskUpdate {
 /// What a task is, as it is written for its first attempt and copied for
 /// each later one: one list, so that a retried attempt keeps every column.
 const TASK_COLUMNS: &str = "run_id, name, command, position, deps, timeout_ms, dir, env, \
-                            retries, kind, soft_deps, pool, cpus, mem_bytes, fingerprint";
+                            retries, kind, soft_deps, pool, cpus, mem_bytes, fingerprint, cache";
 
 impl Store {
     /// Marks the runs whose taskrun process died before it ended them
@@ -124,7 +126,8 @@ impl Store {
                      UPDATE tasks SET status = 'skipped', reason = 'run interrupted'
                          WHERE run_id = {id} AND status = 'pending';
                      UPDATE runs SET status = 'interrupted',
-                         passed = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'passed'),
+                         passed = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status IN ('passed', 'cached')),
+                         cached = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'cached'),
                          failed = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status IN ('failed', 'timeout')),
                          skipped = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'skipped'),
                          timeouts = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'timeout'),
@@ -183,6 +186,7 @@ impl Store {
                     cpus: settings.cpus,
                     mem: settings.mem,
                     fingerprint: fingerprints.get(position).copied(),
+                    cache: Some(&settings.cache),
                 };
                 tasks.push(insert_task(&mut insert, run_id, 1, &columns)?);
             }
@@ -358,6 +362,9 @@ pub(super) struct TaskColumns<'a> {
     pub cpus: Option<u32>,
     pub mem: Option<u64>,
     pub fingerprint: Option<i64>,
+    /// Its cache declarations; `None` (as for a broker's task) is stored
+    /// as none.
+    pub cache: Option<&'a CacheSpec>,
 }
 
 /// The statement [`insert_task`] runs, prepared once for many rows (a
@@ -368,7 +375,7 @@ pub(super) fn insert_task_statement<'a>(
     transaction.prepare_cached(&format!(
         "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
          VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-             ?15, ?16)"
+             ?15, ?16, ?17)"
     ))
 }
 
@@ -402,7 +409,42 @@ pub(super) fn insert_task(
         task.cpus,
         task.mem.map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
         task.fingerprint,
+        task.cache.and_then(encode_cache),
     ])
+}
+
+/// A task's cache declarations as `tasks.cache` stores them: one
+/// `kind\tvalue` line per item (`input`, `output`, `uses_env`, `tool`,
+/// and `off` alone), in the order declared; `None` when it declares
+/// nothing. A backslash, tab or newline in a value is escaped (`\\`,
+/// `\t`, `\n`), so every item stays one line.
+pub(super) fn encode_cache(spec: &CacheSpec) -> Option<String> {
+    if *spec == CacheSpec::default() {
+        return None;
+    }
+    let mut lines = Vec::new();
+    let items = spec
+        .inputs
+        .iter()
+        .map(|input| ("input", input.value.as_str()))
+        .chain(
+            spec.outputs
+                .iter()
+                .map(|output| ("output", output.value.as_str())),
+        )
+        .chain(spec.uses_env.iter().map(|name| ("uses_env", name.as_str())))
+        .chain(spec.tools.iter().map(|tool| ("tool", tool.as_str())));
+    for (kind, value) in items {
+        let value = value
+            .replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n");
+        lines.push(format!("{kind}\t{value}"));
+    }
+    if spec.off {
+        lines.push("off".to_owned());
+    }
+    Some(lines.join("\n"))
 }
 
 /// Marks the task row `row` skipped, for `reason`, at `at`.
@@ -421,6 +463,8 @@ pub(super) fn skip_task(
     Ok(())
 }
 
+/// Writes how the attempt in row `row` ended (`result`), with its cache
+/// rows when it has a cache report (see [`record_cache`]).
 pub(super) fn finish_task(
     transaction: &rusqlite::Transaction<'_>,
     row: i64,
@@ -473,7 +517,118 @@ pub(super) fn finish_task(
             .as_ref()
             .and_then(|place| place.node.as_deref()),
     ])?;
+    if let Some(report) = &result.cache {
+        record_cache(transaction, row, result, report)?;
+    }
     Ok(())
+}
+
+/// Writes what the cache did for the attempt in row `row` (`report`), in
+/// the transaction of its row: its `task_cache` row; for a pass to store,
+/// the entry a later hit restores from (its output byte for byte, as
+/// captured, truncation included), replacing an older one of the same
+/// key; for a hit, one more hit of the entry it came from; and the stat
+/// cache rows learned while checking. The same attempt written again
+/// (its result recorded twice) writes the same rows, and counts its hit
+/// once.
+fn record_cache(
+    transaction: &rusqlite::Transaction<'_>,
+    row: i64,
+    result: &TaskResult,
+    report: &Report,
+) -> rusqlite::Result<()> {
+    let finished = unix_seconds(result.started_at + result.duration);
+    let again = transaction
+        .prepare_cached("DELETE FROM task_cache WHERE task_id = ?1")?
+        .execute([row])?
+        > 0;
+    let (reason, source_task, source_run) = match &report.verdict {
+        Verdict::Hit {
+            source_task,
+            source_run,
+            ..
+        } => (None, Some(*source_task), Some(*source_run)),
+        Verdict::NotStored(why) => (Some(why.as_str()), None, None),
+        Verdict::Stored | Verdict::Failed => (None, None, None),
+    };
+    transaction
+        .prepare_cached(
+            "INSERT INTO task_cache (task_id, task_name, cache_key, outcome, reason,
+                 source_task_id, source_run_id, outputs, hashed_bytes, check_us)
+             SELECT id, name, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM tasks WHERE id = ?1",
+        )?
+        .execute(params![
+            row,
+            report.key,
+            report.verdict.as_str(),
+            reason,
+            source_task,
+            source_run,
+            report.outputs,
+            i64::try_from(report.hashed_bytes).unwrap_or(i64::MAX),
+            micros(report.check),
+        ])?;
+    match &report.verdict {
+        Verdict::Stored => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO cache_entries (cache_key, task_name,
+                         producer_task_id, producer_run_id, outputs, stdout, stdout_total,
+                         stdout_tail, stderr, stderr_total, stderr_tail, exit_code, duration_ms,
+                         created_at, last_hit_at, hits)
+                     SELECT ?2, name, id, run_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, NULL, 0
+                     FROM tasks WHERE id = ?1",
+                )?
+                .execute(params![
+                    row,
+                    report.key,
+                    report.outputs,
+                    result.stdout.bytes,
+                    i64::try_from(result.stdout.total).unwrap_or(i64::MAX),
+                    result.stdout.tail,
+                    result.stderr.bytes,
+                    i64::try_from(result.stderr.total).unwrap_or(i64::MAX),
+                    result.stderr.tail,
+                    millis(result.duration),
+                    finished,
+                ])?;
+        }
+        Verdict::Hit { .. } if !again => {
+            transaction
+                .prepare_cached(
+                    "UPDATE cache_entries SET hits = hits + 1, last_hit_at = ?2
+                     WHERE cache_key = ?1",
+                )?
+                .execute(params![report.key, finished])?;
+        }
+        Verdict::Hit { .. } | Verdict::NotStored(_) | Verdict::Failed => {}
+    }
+    let mut stat = transaction.prepare_cached(
+        "INSERT OR REPLACE INTO file_stat_cache (path, dev, ino, size, mtime_ns, ctime_ns,
+             mode, sha256, verified_at_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for file in &report.stats {
+        stat.execute(params![
+            file.path.as_os_str().as_bytes(),
+            stored_u64(file.dev),
+            stored_u64(file.ino),
+            stored_u64(file.size),
+            file.mtime_ns,
+            file.ctime_ns,
+            i64::from(file.mode),
+            file.sha256,
+            file.verified_at_ns,
+        ])?;
+    }
+    Ok(())
+}
+
+/// A `u64` of a file's stat (device, inode, size) as SQLite's 64-bit
+/// signed integer holds it: the same 64 bits, so that no two values are
+/// stored alike (read back with `u64::from_ne_bytes(n.to_ne_bytes())`).
+pub(super) fn stored_u64(n: u64) -> i64 {
+    i64::from_ne_bytes(n.to_ne_bytes())
 }
 
 /// Output is stored as TEXT when it is UTF-8 (so that `sqlite3` shows it
@@ -501,17 +656,20 @@ pub(super) fn write_counts(
     let count = to_i64;
     transaction
         .prepare_cached(
-            "UPDATE runs SET passed = ?2, failed = ?3, skipped = ?4, timeouts = ?5, canceled = ?6
+            "UPDATE runs SET passed = ?2, failed = ?3, skipped = ?4, timeouts = ?5, canceled = ?6,
+                 cached = ?7
              WHERE id = ?1",
         )?
         .execute(params![
             run,
+            // Cached tasks are counted in `passed` too.
             count(counts.passed),
             // The specification's `failed` counts timeouts too.
             count(counts.failed + counts.timeout),
             count(counts.skipped),
             count(counts.timeout),
             count(counts.canceled),
+            count(counts.cached),
         ])?;
     Ok(())
 }

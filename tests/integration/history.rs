@@ -77,7 +77,7 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
     ] {
         assert_contains(&tasks, extra);
     }
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "13\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "14\n");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
     let indexes = sqlite3(
         &db,
@@ -641,7 +641,7 @@ fn a_database_with_the_first_schema_is_migrated() {
     test.with_args(&["show", "1", "--task", "old"])
         .stdout_contains("--- stdout ---\nold output\n")
         .run();
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "13\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "14\n");
     test.with_args(&["run", "tasks.txt", "--quiet"])
         .stdout_contains("(run #2)")
         .run();
