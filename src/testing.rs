@@ -73,6 +73,7 @@ pub(crate) fn task_row(position: i64, name: &str, state: TaskState) -> TaskRow {
         kind: Kind::Shell,
         slurm: None,
         lane: None,
+        cache: None,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::record::{NewRun, Recall, RunRow, Store, TaskRow, last_attempts};
 use crate::report::ColorChoice;
 use crate::script::{Policy, Script, TaskView};
 use crate::source::{Source, Sources, Span, Spanned};
-use crate::task::{Kind, PoolSpec, Settings, TaskSet, TaskSpec};
+use crate::task::{CacheSpec, Kind, PoolSpec, Settings, TaskSet, TaskSpec};
 
 use super::run::{execute_plan, jobs};
 use super::show::find_run;
@@ -53,7 +53,9 @@ pub(crate) fn retry(
         });
     }
     let last = last_attempts(&tasks);
-    if last.iter().all(|task| task.state.is(Status::Passed)) {
+    // A task restored from the store (`cached`) passed, and is not run
+    // again, as one that ran and passed is not.
+    if last.iter().all(|task| task.state.is_pass()) {
         println!(
             "Nothing to retry: every task of run #{} passed.",
             original.id
@@ -73,7 +75,7 @@ pub(crate) fn retry(
     // the retry policy. Shell tasks need nothing but their stored commands.
     let closures = last
         .iter()
-        .any(|task| matches!(task.kind, Kind::Rhai | Kind::Eval) && !task.state.is(Status::Passed));
+        .any(|task| matches!(task.kind, Kind::Rhai | Kind::Eval) && !task.state.is_pass());
     let needs_script = closures || (args.policy.is_none() && original.script.is_some());
     let run_script = if needs_script {
         run_script(&original, closures, sources)?
@@ -161,7 +163,7 @@ pub(super) struct Choice<'a> {
 /// Chooses among `tasks` (the last attempt of each task of a run, in
 /// declaration order) the ones to run again.
 ///
-/// Every task that did not pass is a candidate. A task that failed or
+/// Every task that did not pass (a `cached` task passed) is a candidate. A task that failed or
 /// timed out is put to `decide` (the retry policy); one that did not fail
 /// by itself (skipped, canceled, never recorded) is not: whether it runs
 /// again depends on what held it up. Then, whatever the order of the
@@ -176,7 +178,7 @@ pub(super) fn choose<'a>(
         .enumerate()
         .map(|(i, task)| (task.name.as_str(), i))
         .collect();
-    let passed = |i: usize| tasks[i].state.is(Status::Passed);
+    let passed = |i: usize| tasks[i].state.is_pass();
     // `None`: runs again; `Some(why)`: does not. Passed tasks are settled.
     let mut verdict: Vec<Option<String>> = tasks
         .iter()
@@ -241,6 +243,12 @@ pub(super) fn plan_of(
             .map(|dep| Spanned::new(dep.clone(), span))
             .collect()
     };
+    let respan = |items: &[Spanned<String>]| -> Vec<Spanned<String>> {
+        items
+            .iter()
+            .map(|item| Spanned::new(item.value.clone(), span))
+            .collect()
+    };
     let set = TaskSet {
         origin,
         tasks: retried
@@ -262,6 +270,13 @@ pub(super) fn plan_of(
                         .pool
                         .as_ref()
                         .map(|pool| Spanned::new(pool.value.clone(), span)),
+                    // The declarations as the run recorded them, so that a
+                    // retried task is checked and stored as it was.
+                    cache: CacheSpec {
+                        inputs: respan(&task.settings.cache.inputs),
+                        outputs: respan(&task.settings.cache.outputs),
+                        ..task.settings.cache.clone()
+                    },
                     ..task.settings.clone()
                 },
                 kind: task.kind,
@@ -394,6 +409,7 @@ mod tests {
     }
 
     const PASSED: TaskState = TaskState::Ended(Status::Passed);
+    const CACHED: TaskState = TaskState::Ended(Status::Cached);
     const FAILED: TaskState = TaskState::Ended(Status::Failed);
     const SKIPPED: TaskState = TaskState::Ended(Status::Skipped);
 
@@ -422,6 +438,27 @@ mod tests {
         let tasks: Vec<&TaskRow> = rows.iter().collect();
         let choice = choose(&tasks, &mut |_| true);
         assert_eq!(names(&choice), (vec!["b".into(), "c".into()], vec![]));
+    }
+
+    #[test]
+    fn a_cached_task_passed_and_is_not_run_again() {
+        let rows = [
+            row(0, "gen", CACHED, &[]),
+            row(1, "build", FAILED, &["gen"]),
+            row(2, "test", SKIPPED, &["build"]),
+            row(3, "docs", CACHED, &["gen"]),
+        ];
+        let tasks: Vec<&TaskRow> = rows.iter().collect();
+        let mut asked = Vec::new();
+        let choice = choose(&tasks, &mut |task| {
+            asked.push(task.name.clone());
+            true
+        });
+        assert_eq!(asked, ["build"]);
+        assert_eq!(
+            names(&choice),
+            (vec!["build".into(), "test".into()], vec![])
+        );
     }
 
     #[test]
@@ -503,5 +540,40 @@ mod tests {
             .collect();
         assert_eq!(names, ["b", "c"]);
         assert_eq!(plan.deps, [vec![], vec![0]], "`a` passed: satisfied");
+    }
+
+    #[test]
+    fn a_retried_task_keeps_its_cache_declarations() {
+        let mut build = row(0, "build", FAILED, &[]);
+        let nowhere = Span::new(crate::source::SourceId::default(), 0, 0);
+        build.settings.cache = CacheSpec {
+            inputs: vec![Spanned::new("src/*.c".to_owned(), nowhere)],
+            outputs: vec![Spanned::new("build/app".to_owned(), nowhere)],
+            uses_env: vec!["CC".to_owned()],
+            tools: vec!["cc".to_owned()],
+            off: false,
+        };
+        let run = crate::testing::run_row(7);
+        let mut sources = Sources::new();
+        let plan = plan_of(
+            &[&build],
+            &HashMap::new(),
+            &run,
+            Path::new("t.db"),
+            &mut sources,
+        )
+        .unwrap();
+        let cache = &plan.tasks[0].settings.cache;
+        assert_eq!(cache.inputs[0].value, "src/*.c");
+        assert_eq!(cache.outputs[0].value, "build/app");
+        assert_eq!(
+            cache.inputs[0].span, plan.tasks[0].name.span,
+            "the run's source"
+        );
+        assert_eq!(
+            (&cache.uses_env[..], &cache.tools[..]),
+            (&["CC".to_owned()][..], &["cc".to_owned()][..])
+        );
+        assert!(cache.cacheable());
     }
 }

@@ -455,6 +455,26 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_row_does_not_move_an_estimate() {
+        let (_dir, store) = store();
+        history(&store, &[("build", 7, "passed", 1000)], 3);
+        // Restored from the store in a few milliseconds, many times over.
+        for _ in 0..12 {
+            store.add_run(0, &[("build", 7, "cached", 2)]);
+        }
+        let asked = [("build", 7), ("build", 8)];
+        // The three passed runs took 1001, 1002 and 1003 ms.
+        let expected = [
+            Known::Passed(Duration::from_millis(1002)),
+            Known::PassedAsOther(Duration::from_millis(1002)),
+        ];
+        assert_eq!(store.durations(&asked).unwrap(), expected);
+        let mut seen = Seen::default();
+        seen.add(true, b"cached", 1, 5);
+        assert_eq!(seen.known(), Known::Nothing);
+    }
+
+    #[test]
     fn the_median_of_the_latest_passed_attempts() {
         let mut seen = Seen::default();
         for run in 1..=15 {

@@ -28,7 +28,9 @@ pub(crate) use prune::Deleted;
 pub(crate) use recall::{Past, Recall};
 pub(crate) use recorder::Recorder;
 pub(crate) use rows::Lane;
-pub(crate) use rows::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
+pub(crate) use rows::{
+    CacheOutcome, RunRow, RunStatus, StoredOutput, TaskCache, TaskRow, TaskState, last_attempts,
+};
 #[cfg(test)]
 pub(crate) use search::Cut;
 pub(crate) use search::{Found, Group, Match, QueryProblem, Search, SearchError, fts_query};

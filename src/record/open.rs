@@ -75,6 +75,9 @@ impl OpenTask {
                 &self.env,
                 self.kind,
             )),
+            // A broker's tasks declare nothing for the cache (their rows
+            // still get what the cache did, when a result says).
+            cache: None,
         }
     }
 }
@@ -633,6 +636,56 @@ mod tests {
             (1, 0, 1)
         );
         assert_eq!(stored(&store, run), (1, 0, 1, 2, "completed".to_owned()));
+    }
+
+    #[test]
+    fn a_cached_attempt_is_counted_and_its_cache_rows_written() {
+        let (_dir, db) = db();
+        let open = OpenRun::begin(&db, Path::new("/p"), 1).unwrap();
+        let run = open.id();
+        let OpenUpdate::Attempt { result, lane, .. } = attempt(1, Status::Cached) else {
+            unreachable!()
+        };
+        let report = crate::cache::Report {
+            key: "ab".repeat(32),
+            verdict: crate::cache::Verdict::Hit {
+                source_task: 7,
+                source_run: 3,
+                saved: Duration::from_secs(2),
+                restored: 1,
+                files: 1,
+            },
+            outputs: None,
+            stats: Vec::new(),
+            hashed_bytes: 0,
+            check: Duration::ZERO,
+        };
+        let result = Arc::new(TaskResult {
+            exit: Exit::Code(0),
+            cache: Some(Arc::new(report)),
+            ..(*result).clone()
+        });
+        open.record(
+            &task(0, "a"),
+            OpenUpdate::Attempt {
+                result,
+                lane,
+                reason: None,
+            },
+        );
+        open.close(&summary(None)).unwrap();
+        let store = Store::open(&db).unwrap();
+        let row = store.run(run).unwrap().unwrap();
+        assert_eq!((row.counts.passed, row.counts.cached), (1, 1));
+        let (cached, outcome, source): (i64, String, i64) = store
+            .connection
+            .query_row(
+                "SELECT runs.cached, outcome, source_run_id FROM runs, task_cache WHERE runs.id = ?1",
+                [run],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((cached, outcome.as_str(), source), (1, "hit", 3));
     }
 
     #[test]

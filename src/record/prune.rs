@@ -9,7 +9,10 @@
 //! place), and a cascade still only happens on connections that turn
 //! foreign keys on, which the `sqlite3` shell does not. The same goes for
 //! the rows' entries in the full-text index: they are deleted by row id
-//! first, so no search finds a pruned row.
+//! first, so no search finds a pruned row, and for what the cache did for
+//! each row (`task_cache`, whose `task_id` is a foreign key of `tasks`).
+//! The cache's entries (`cache_entries`) stay: they do not depend on the
+//! run that stored them, and a later run may still be restored from one.
 
 use rusqlite::params;
 
@@ -43,14 +46,23 @@ impl Store {
             let mut deleted = Deleted::default();
             // Unlike a query built with every id, this is the same prepared
             // statement for each, and finds the rows by `tasks_by_run`.
+            let mut cache = transaction.prepare(
+                "DELETE FROM task_cache WHERE task_id IN (SELECT id FROM tasks WHERE run_id = ?1)",
+            )?;
             let mut tasks = transaction.prepare("DELETE FROM tasks WHERE run_id = ?1")?;
             let mut runs = transaction.prepare("DELETE FROM runs WHERE id = ?1")?;
             for id in ids {
                 index::forget_run(transaction, *id)?;
+                cache.execute(params![id])?;
                 deleted.task_rows += u64::try_from(tasks.execute(params![id])?).unwrap_or(u64::MAX);
                 runs.execute(params![id])?;
             }
             index::forget_orphans(transaction)?;
+            transaction.execute(
+                "DELETE FROM task_cache WHERE task_id IN
+                     (SELECT id FROM tasks WHERE run_id NOT IN (SELECT id FROM runs))",
+                [],
+            )?;
             deleted.orphan_rows = transaction
                 .execute(
                     "DELETE FROM tasks WHERE run_id NOT IN (SELECT id FROM runs)",

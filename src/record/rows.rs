@@ -15,7 +15,7 @@ use super::liveness::ProcessId;
 use super::store::{Store, StoreError};
 use crate::event::{Counts, Exit, Signal, SlurmPlace, Status};
 use crate::source::{SourceId, Span, Spanned};
-use crate::task::{Kind, Settings, Timeout};
+use crate::task::{CacheSpec, Kind, Settings, Timeout};
 
 /// How a recorded run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +140,12 @@ impl TaskState {
         self == TaskState::Ended(status)
     }
 
+    /// Whether the task ended counting as passed: it passed, or it was up
+    /// to date and restored from the store (`cached`).
+    pub(crate) fn is_pass(self) -> bool {
+        self.status().is_some_and(Status::is_pass)
+    }
+
     fn parse(name: &str) -> TaskState {
         match name {
             "pending" => TaskState::Pending,
@@ -214,6 +220,59 @@ pub(crate) struct TaskRow {
     /// lanes: `None` for a task that never started, and for rows recorded
     /// before taskrun kept them (those have `started_at`, in seconds).
     pub lane: Option<Lane>,
+    /// What the cache did for this attempt, when it took part.
+    pub cache: Option<TaskCache>,
+}
+
+/// What the cache did for one attempt, as `task_cache` holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TaskCache {
+    /// The cache key (the key manifest's digest).
+    pub key: String,
+    pub outcome: CacheOutcome,
+    /// Why a pass was not stored.
+    pub reason: Option<String>,
+    /// For a hit: the task row, and its run, that stored the entry.
+    pub source_task: Option<i64>,
+    pub source_run: Option<i64>,
+    /// The digest of the output tree restored or made.
+    pub outputs: Option<String>,
+}
+
+/// What became of a cacheable attempt, as stored (the names of
+/// [`Verdict::as_str`](crate::cache::Verdict::as_str)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheOutcome {
+    /// Up to date: restored from a stored entry.
+    Hit,
+    /// Ran, passed, and was stored.
+    Stored,
+    /// Ran and passed, and was not stored (the reason says why).
+    NotStored,
+    /// Ran and did not pass.
+    Miss,
+}
+
+impl CacheOutcome {
+    /// The name stored in `task_cache.outcome`, and shown.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Stored => "stored",
+            CacheOutcome::NotStored => "not_stored",
+            CacheOutcome::Miss => "miss",
+        }
+    }
+
+    fn parse(name: &str) -> Option<CacheOutcome> {
+        Some(match name {
+            "hit" => CacheOutcome::Hit,
+            "stored" => CacheOutcome::Stored,
+            "not_stored" => CacheOutcome::NotStored,
+            "miss" => CacheOutcome::Miss,
+            _ => return None,
+        })
+    }
 }
 
 /// When and where in its run an attempt started: what a timeline draws.
@@ -410,10 +469,15 @@ const RUN_COLUMNS: &str = "SELECT id, started_at, finished_at, total_tasks, pass
     skipped, status, taskfile, dir, duration_ms, timeouts, canceled, retry_of, signal, jobs,
     host, pid, pid_started, note, script, pools, taskfile_relative, file_format FROM runs";
 
-const TASK_COLUMNS: &str = "SELECT id, name, command, status, exit_code, signal, reason,
-    started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes, stderr_bytes,
-    stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail, timeout_ms,
-    dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id, step_id, node, start_us, slot FROM tasks";
+/// A task row's columns, with what the cache did for it (`task_cache`
+/// names two columns as `tasks` does, so those are named by table).
+const TASK_COLUMNS: &str = "SELECT tasks.id, name, command, status, exit_code, signal,
+    tasks.reason, started_at, finished_at, duration_ms, deps, position, attempt, stdout_bytes,
+    stderr_bytes, stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail,
+    timeout_ms, dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id, step_id, node,
+    start_us, slot, tasks.cache, c.cache_key, c.outcome, c.reason, c.source_task_id,
+    c.source_run_id, c.outputs
+    FROM tasks LEFT JOIN task_cache AS c ON c.task_id = tasks.id";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let stored: String = row.get(7)?;
@@ -522,7 +586,10 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
             mem: row
                 .get::<_, Option<i64>>(29)?
                 .and_then(|mem| u64::try_from(mem).ok()),
-            cache: crate::task::CacheSpec::default(),
+            cache: row
+                .get::<_, Option<String>>(35)?
+                .map(|text| decode_cache(&text))
+                .unwrap_or_default(),
         },
         slurm: row
             .get::<_, Option<String>>(30)?
@@ -546,7 +613,66 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
             }),
             _ => None,
         },
+        cache: match (
+            row.get::<_, Option<String>>(36)?,
+            row.get::<_, Option<String>>(37)?,
+        ) {
+            (Some(key), Some(outcome)) => {
+                CacheOutcome::parse(&outcome).map(|outcome| -> rusqlite::Result<TaskCache> {
+                    Ok(TaskCache {
+                        key,
+                        outcome,
+                        reason: row.get(38)?,
+                        source_task: row.get(39)?,
+                        source_run: row.get(40)?,
+                        outputs: row.get(41)?,
+                    })
+                })
+            }
+            _ => None,
+        }
+        .transpose()?,
     })
+}
+
+/// A task's cache declarations as `tasks.cache` stores them (see
+/// `write::encode_cache`). Spans point nowhere, as for the other settings
+/// read back; a line of a kind taskrun does not know is passed over.
+pub(super) fn decode_cache(text: &str) -> CacheSpec {
+    let mut spec = CacheSpec::default();
+    let spanned = |value: String| Spanned::new(value, Span::new(SourceId::default(), 0, 0));
+    for line in text.lines() {
+        let (kind, value) = line.split_once('\t').unwrap_or((line, ""));
+        let value = unescape(value);
+        match kind {
+            "input" => spec.inputs.push(spanned(value)),
+            "output" => spec.outputs.push(spanned(value)),
+            "uses_env" => spec.uses_env.push(value),
+            "tool" => spec.tools.push(value),
+            "off" => spec.off = true,
+            _ => {}
+        }
+    }
+    spec
+}
+
+/// A value of `tasks.cache` with its escapes (`\\`, `\t`, `\n`) undone.
+fn unescape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// A task's own environment as stored: one `NAME=value` a line.

@@ -24,13 +24,17 @@
 //! and the covering index that estimates are read from; version 11 the
 //! format the task file was read in; version 12 the Slurm step and node
 //! of each attempt; version 13 the full-text index of the output
-//! (`output_fts`) and the `meta` table that says how far it goes.
+//! (`output_fts`) and the `meta` table that says how far it goes; version
+//! 14 up-to-date checks: each run's count of cached tasks, each task's
+//! cache declarations, what the cache did for each attempt
+//! (`task_cache`), the entries a hit restores from (`cache_entries`), and
+//! the stat cache of file hashes (`file_stat_cache`).
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 13;
+pub(super) const VERSION: i64 = 14;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 13] = [
+pub(super) const MIGRATIONS: [&str; 14] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -197,6 +201,49 @@ pub(super) const MIGRATIONS: [&str; 13] = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
     CREATE VIRTUAL TABLE output_fts USING fts5(stdout, stderr, content='',
         contentless_delete=1, tokenize='unicode61 remove_diacritics 2');",
+    // 14: up-to-date checks. `runs.cached` counts the tasks restored
+    // from the store (counted in `passed` too); `tasks.cache` holds a
+    // task's declarations (`kind\tvalue` lines, NULL when it has none),
+    // so that a retry runs it with them. `task_cache` says what the cache
+    // did for one attempt (one `tasks` row); `cache_entries` holds what a
+    // hit needs, apart from the runs (a pruned run's entry still serves),
+    // so its producer ids are no foreign keys; `file_stat_cache` the
+    // content hash of each file hashed, trusted while its stat holds.
+    "ALTER TABLE runs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN cache TEXT;
+    CREATE TABLE task_cache (
+        task_id INTEGER PRIMARY KEY REFERENCES tasks(id),
+        task_name TEXT NOT NULL,
+        cache_key TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        source_task_id INTEGER,
+        source_run_id INTEGER,
+        outputs TEXT,
+        hashed_bytes INTEGER NOT NULL DEFAULT 0,
+        check_us INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX task_cache_by_name ON task_cache(task_name, outcome, task_id);
+    CREATE INDEX task_cache_by_key ON task_cache(cache_key);
+    CREATE TABLE cache_entries (
+        cache_key TEXT PRIMARY KEY,
+        task_name TEXT NOT NULL,
+        producer_task_id INTEGER NOT NULL,
+        producer_run_id INTEGER NOT NULL,
+        outputs TEXT,
+        stdout BLOB NOT NULL, stdout_total INTEGER NOT NULL, stdout_tail BLOB NOT NULL,
+        stderr BLOB NOT NULL, stderr_total INTEGER NOT NULL, stderr_tail BLOB NOT NULL,
+        exit_code INTEGER NOT NULL DEFAULT 0,
+        duration_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_hit_at INTEGER,
+        hits INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE file_stat_cache (
+        path BLOB PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, mode INTEGER NOT NULL,
+        sha256 TEXT NOT NULL, verified_at_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The whole schema at [`VERSION`], for a new database: what the
@@ -230,7 +277,8 @@ pub(super) const CURRENT: &str = "CREATE TABLE runs (
         pools TEXT NOT NULL DEFAULT '',
         executor TEXT NOT NULL DEFAULT 'local',
         taskfile_relative TEXT,
-        file_format TEXT
+        file_format TEXT,
+        cached INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE tasks (
         id INTEGER PRIMARY KEY,
@@ -269,7 +317,8 @@ pub(super) const CURRENT: &str = "CREATE TABLE runs (
         start_us INTEGER,
         slot INTEGER,
         step_id INTEGER,
-        node TEXT
+        node TEXT,
+        cache TEXT
     );
     CREATE INDEX tasks_by_run ON tasks(run_id, position, attempt);
     CREATE INDEX tasks_by_name ON tasks(run_id, name);
@@ -281,7 +330,40 @@ pub(super) const CURRENT: &str = "CREATE TABLE runs (
                            WHERE u.run_id = t.run_id AND u.position = t.position);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
     CREATE VIRTUAL TABLE output_fts USING fts5(stdout, stderr, content='',
-        contentless_delete=1, tokenize='unicode61 remove_diacritics 2');";
+        contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+    CREATE TABLE task_cache (
+        task_id INTEGER PRIMARY KEY REFERENCES tasks(id),
+        task_name TEXT NOT NULL,
+        cache_key TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        source_task_id INTEGER,
+        source_run_id INTEGER,
+        outputs TEXT,
+        hashed_bytes INTEGER NOT NULL DEFAULT 0,
+        check_us INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX task_cache_by_name ON task_cache(task_name, outcome, task_id);
+    CREATE INDEX task_cache_by_key ON task_cache(cache_key);
+    CREATE TABLE cache_entries (
+        cache_key TEXT PRIMARY KEY,
+        task_name TEXT NOT NULL,
+        producer_task_id INTEGER NOT NULL,
+        producer_run_id INTEGER NOT NULL,
+        outputs TEXT,
+        stdout BLOB NOT NULL, stdout_total INTEGER NOT NULL, stdout_tail BLOB NOT NULL,
+        stderr BLOB NOT NULL, stderr_total INTEGER NOT NULL, stderr_tail BLOB NOT NULL,
+        exit_code INTEGER NOT NULL DEFAULT 0,
+        duration_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_hit_at INTEGER,
+        hits INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE file_stat_cache (
+        path BLOB PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, mode INTEGER NOT NULL,
+        sha256 TEXT NOT NULL, verified_at_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;";
 
 /// What a migration needs done in code, after its SQL and in its
 /// transaction: `version` is the one it brings the database to.

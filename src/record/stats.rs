@@ -402,6 +402,7 @@ fn scan(
 fn status(text: &[u8]) -> Option<Status> {
     match text {
         b"passed" => Some(Status::Passed),
+        b"cached" => Some(Status::Cached),
         b"failed" => Some(Status::Failed),
         b"timeout" => Some(Status::Timeout),
         b"canceled" => Some(Status::Canceled),
@@ -440,7 +441,9 @@ fn summarize(name: String, entries: &mut [Entry]) -> TaskStats {
         if passed && run.iter().any(failed) {
             stats.retried += 1;
         }
-        if let (true, Some(ms)) = (passed, last.ms) {
+        // A cached attempt's duration is the time its restore took, not
+        // the task's: durations are of the attempts that ran.
+        if let (Some(Status::Passed), Some(ms)) = (last.status, last.ms) {
             stats
                 .durations
                 .push(Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
@@ -480,6 +483,23 @@ mod tests {
     fn stats_of(store: &Store, window: Window) -> Vec<TaskStats> {
         let runs = store.window(window).unwrap();
         store.task_stats(&runs, &|_| true).unwrap()
+    }
+
+    #[test]
+    fn a_cached_run_counts_as_passed_and_its_restore_time_is_no_duration() {
+        let (_dir, store) = store();
+        run(&store, 10, &[("a", 1, "passed", 1000)]);
+        run(&store, 20, &[("a", 1, "cached", 3)]);
+        run(&store, 30, &[("a", 1, "failed", 5)]);
+        let stats = stats_of(&store, Window::default());
+        let a = &stats[0];
+        assert_eq!((a.runs, a.passed, a.failed), (3, 2, 1));
+        assert_eq!(a.durations, [Duration::from_millis(1000)]);
+        assert_eq!(a.quantile(0.95), Some(Duration::from_millis(1000)));
+        assert_eq!(
+            store.passed_up_to(9, "a", 1, 10).unwrap(),
+            [Duration::from_millis(1000)]
+        );
     }
 
     #[test]

@@ -562,6 +562,9 @@ mod tests {
         }
         let made = shape(&store.connection);
         assert!(made.iter().any(|line| line.contains("file_format")));
+        for table in ["task_cache:", "cache_entries:", "file_stat_cache:"] {
+            assert!(made.iter().any(|line| line == table), "{table}");
+        }
         let runs: String = store
             .connection
             .query_row(
@@ -663,6 +666,7 @@ mod tests {
         let mut expected = before;
         expected.push("taskfile_relative".to_owned());
         expected.push("file_format".to_owned());
+        expected.push("cached".to_owned());
         assert_eq!(columns(&store.connection, "runs"), expected);
         let sql: String = store
             .connection

@@ -5,6 +5,7 @@
 //! counts are written with the task rows they count, in the same
 //! transaction, so a reader never sees the two disagree.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,9 +16,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use super::liveness::ProcessId;
 use super::rows::{Lane, RunStatus};
 use super::store::{Store, StoreError};
+use crate::cache::{Report, Verdict};
 use crate::event::{Capture, Counts, Exit, Signal, Summary, TaskResult};
 use crate::graph::Plan;
-use crate::task::Kind;
+use crate::task::{CacheSpec, Kind};
 use crate::units::unix_seconds;
 
 /// What is written when a run starts.
@@ -81,7 +83,7 @@ pub(super) enum TaskUpdate {
 /// What a task is, as it is written for its first attempt and copied for
 /// each later one: one list, so that a retried attempt keeps every column.
 const TASK_COLUMNS: &str = "run_id, name, command, position, deps, timeout_ms, dir, env, \
-                            retries, kind, soft_deps, pool, cpus, mem_bytes, fingerprint";
+                            retries, kind, soft_deps, pool, cpus, mem_bytes, fingerprint, cache";
 
 impl Store {
     /// Marks the runs whose taskrun process died before it ended them
@@ -124,7 +126,8 @@ impl Store {
                      UPDATE tasks SET status = 'skipped', reason = 'run interrupted'
                          WHERE run_id = {id} AND status = 'pending';
                      UPDATE runs SET status = 'interrupted',
-                         passed = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'passed'),
+                         passed = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status IN ('passed', 'cached')),
+                         cached = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'cached'),
                          failed = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status IN ('failed', 'timeout')),
                          skipped = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'skipped'),
                          timeouts = (SELECT COUNT(*) FROM task_results WHERE run_id = {id} AND status = 'timeout'),
@@ -183,6 +186,7 @@ impl Store {
                     cpus: settings.cpus,
                     mem: settings.mem,
                     fingerprint: fingerprints.get(position).copied(),
+                    cache: Some(&settings.cache),
                 };
                 tasks.push(insert_task(&mut insert, run_id, 1, &columns)?);
             }
@@ -358,6 +362,9 @@ pub(super) struct TaskColumns<'a> {
     pub cpus: Option<u32>,
     pub mem: Option<u64>,
     pub fingerprint: Option<i64>,
+    /// Its cache declarations; `None` (as for a broker's task) is stored
+    /// as none.
+    pub cache: Option<&'a CacheSpec>,
 }
 
 /// The statement [`insert_task`] runs, prepared once for many rows (a
@@ -368,7 +375,7 @@ pub(super) fn insert_task_statement<'a>(
     transaction.prepare_cached(&format!(
         "INSERT INTO tasks (status, attempt, {TASK_COLUMNS})
          VALUES ('pending', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-             ?15, ?16)"
+             ?15, ?16, ?17)"
     ))
 }
 
@@ -402,7 +409,42 @@ pub(super) fn insert_task(
         task.cpus,
         task.mem.map(|mem| i64::try_from(mem).unwrap_or(i64::MAX)),
         task.fingerprint,
+        task.cache.and_then(encode_cache),
     ])
+}
+
+/// A task's cache declarations as `tasks.cache` stores them: one
+/// `kind\tvalue` line per item (`input`, `output`, `uses_env`, `tool`,
+/// and `off` alone), in the order declared; `None` when it declares
+/// nothing. A backslash, tab or newline in a value is escaped (`\\`,
+/// `\t`, `\n`), so every item stays one line.
+pub(super) fn encode_cache(spec: &CacheSpec) -> Option<String> {
+    if *spec == CacheSpec::default() {
+        return None;
+    }
+    let mut lines = Vec::new();
+    let items = spec
+        .inputs
+        .iter()
+        .map(|input| ("input", input.value.as_str()))
+        .chain(
+            spec.outputs
+                .iter()
+                .map(|output| ("output", output.value.as_str())),
+        )
+        .chain(spec.uses_env.iter().map(|name| ("uses_env", name.as_str())))
+        .chain(spec.tools.iter().map(|tool| ("tool", tool.as_str())));
+    for (kind, value) in items {
+        let value = value
+            .replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n");
+        lines.push(format!("{kind}\t{value}"));
+    }
+    if spec.off {
+        lines.push("off".to_owned());
+    }
+    Some(lines.join("\n"))
 }
 
 /// Marks the task row `row` skipped, for `reason`, at `at`.
@@ -421,6 +463,8 @@ pub(super) fn skip_task(
     Ok(())
 }
 
+/// Writes how the attempt in row `row` ended (`result`), with its cache
+/// rows when it has a cache report (see [`record_cache`]).
 pub(super) fn finish_task(
     transaction: &rusqlite::Transaction<'_>,
     row: i64,
@@ -473,7 +517,118 @@ pub(super) fn finish_task(
             .as_ref()
             .and_then(|place| place.node.as_deref()),
     ])?;
+    if let Some(report) = &result.cache {
+        record_cache(transaction, row, result, report)?;
+    }
     Ok(())
+}
+
+/// Writes what the cache did for the attempt in row `row` (`report`), in
+/// the transaction of its row: its `task_cache` row; for a pass to store,
+/// the entry a later hit restores from (its output byte for byte, as
+/// captured, truncation included), replacing an older one of the same
+/// key; for a hit, one more hit of the entry it came from; and the stat
+/// cache rows learned while checking. The same attempt written again
+/// (its result recorded twice) writes the same rows, and counts its hit
+/// once.
+fn record_cache(
+    transaction: &rusqlite::Transaction<'_>,
+    row: i64,
+    result: &TaskResult,
+    report: &Report,
+) -> rusqlite::Result<()> {
+    let finished = unix_seconds(result.started_at + result.duration);
+    let again = transaction
+        .prepare_cached("DELETE FROM task_cache WHERE task_id = ?1")?
+        .execute([row])?
+        > 0;
+    let (reason, source_task, source_run) = match &report.verdict {
+        Verdict::Hit {
+            source_task,
+            source_run,
+            ..
+        } => (None, Some(*source_task), Some(*source_run)),
+        Verdict::NotStored(why) => (Some(why.as_str()), None, None),
+        Verdict::Stored | Verdict::Failed => (None, None, None),
+    };
+    transaction
+        .prepare_cached(
+            "INSERT INTO task_cache (task_id, task_name, cache_key, outcome, reason,
+                 source_task_id, source_run_id, outputs, hashed_bytes, check_us)
+             SELECT id, name, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM tasks WHERE id = ?1",
+        )?
+        .execute(params![
+            row,
+            report.key,
+            report.verdict.as_str(),
+            reason,
+            source_task,
+            source_run,
+            report.outputs,
+            i64::try_from(report.hashed_bytes).unwrap_or(i64::MAX),
+            micros(report.check),
+        ])?;
+    match &report.verdict {
+        Verdict::Stored => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO cache_entries (cache_key, task_name,
+                         producer_task_id, producer_run_id, outputs, stdout, stdout_total,
+                         stdout_tail, stderr, stderr_total, stderr_tail, exit_code, duration_ms,
+                         created_at, last_hit_at, hits)
+                     SELECT ?2, name, id, run_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, NULL, 0
+                     FROM tasks WHERE id = ?1",
+                )?
+                .execute(params![
+                    row,
+                    report.key,
+                    report.outputs,
+                    result.stdout.bytes,
+                    i64::try_from(result.stdout.total).unwrap_or(i64::MAX),
+                    result.stdout.tail,
+                    result.stderr.bytes,
+                    i64::try_from(result.stderr.total).unwrap_or(i64::MAX),
+                    result.stderr.tail,
+                    millis(result.duration),
+                    finished,
+                ])?;
+        }
+        Verdict::Hit { .. } if !again => {
+            transaction
+                .prepare_cached(
+                    "UPDATE cache_entries SET hits = hits + 1, last_hit_at = ?2
+                     WHERE cache_key = ?1",
+                )?
+                .execute(params![report.key, finished])?;
+        }
+        Verdict::Hit { .. } | Verdict::NotStored(_) | Verdict::Failed => {}
+    }
+    let mut stat = transaction.prepare_cached(
+        "INSERT OR REPLACE INTO file_stat_cache (path, dev, ino, size, mtime_ns, ctime_ns,
+             mode, sha256, verified_at_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for file in &report.stats {
+        stat.execute(params![
+            file.path.as_os_str().as_bytes(),
+            stored_u64(file.dev),
+            stored_u64(file.ino),
+            stored_u64(file.size),
+            file.mtime_ns,
+            file.ctime_ns,
+            i64::from(file.mode),
+            file.sha256,
+            file.verified_at_ns,
+        ])?;
+    }
+    Ok(())
+}
+
+/// A `u64` of a file's stat (device, inode, size) as SQLite's 64-bit
+/// signed integer holds it: the same 64 bits, so that no two values are
+/// stored alike (read back with `u64::from_ne_bytes(n.to_ne_bytes())`).
+pub(super) fn stored_u64(n: u64) -> i64 {
+    i64::from_ne_bytes(n.to_ne_bytes())
 }
 
 /// Output is stored as TEXT when it is UTF-8 (so that `sqlite3` shows it
@@ -501,17 +656,20 @@ pub(super) fn write_counts(
     let count = to_i64;
     transaction
         .prepare_cached(
-            "UPDATE runs SET passed = ?2, failed = ?3, skipped = ?4, timeouts = ?5, canceled = ?6
+            "UPDATE runs SET passed = ?2, failed = ?3, skipped = ?4, timeouts = ?5, canceled = ?6,
+                 cached = ?7
              WHERE id = ?1",
         )?
         .execute(params![
             run,
+            // Cached tasks are counted in `passed` too.
             count(counts.passed),
             // The specification's `failed` counts timeouts too.
             count(counts.failed + counts.timeout),
             count(counts.skipped),
             count(counts.timeout),
             count(counts.canceled),
+            count(counts.cached),
         ])?;
     Ok(())
 }
@@ -663,5 +821,375 @@ mod tests {
             .record(ids.run, &mut rows, &again, &Counts::default())
             .unwrap();
         assert_eq!(store.tasks(&run).unwrap().len(), 2);
+    }
+
+    use crate::cache::StatRow;
+    use crate::source::{SourceId, Span, Spanned};
+
+    /// A report of the cache for key `key` that says `verdict`, with one
+    /// stat row whose device number does not fit an `i64`.
+    fn report(key: &str, verdict: Verdict) -> Arc<Report> {
+        Arc::new(Report {
+            key: key.to_owned(),
+            verdict,
+            outputs: Some("f".repeat(64)),
+            stats: vec![StatRow {
+                path: PathBuf::from("/p/src/main.c"),
+                dev: u64::MAX - 1,
+                ino: 42,
+                size: 4096,
+                mtime_ns: 1_700_000_000_123_456_789,
+                ctime_ns: 1_700_000_000_223_456_789,
+                mode: 0o100_644,
+                sha256: "a".repeat(64),
+                verified_at_ns: 1_700_000_001_000_000_000,
+            }],
+            hashed_bytes: 4096,
+            check: Duration::from_micros(1234),
+        })
+    }
+
+    /// A result of `status` carrying `cache`; its stdout is cut at 4 bytes
+    /// of 19 (so it has a tail), its stderr is not UTF-8.
+    fn cached_result(status: Status, duration: Duration, cache: Arc<Report>) -> Arc<TaskResult> {
+        let mut stdout = Capture::default();
+        stdout.push(b"start", 4);
+        stdout.push(b"ing the build\n", 4);
+        let mut stderr = Capture::default();
+        stderr.push(b"\xff warn\n", 1024);
+        Arc::new(TaskResult {
+            status,
+            attempt: 1,
+            exit: Exit::Code(0),
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            duration,
+            stdout,
+            stderr,
+            slurm: None,
+            cache: Some(cache),
+        })
+    }
+
+    /// Runs `text` with task 0 ending as `result`; the run's and task's
+    /// row ids.
+    fn record_one(store: &mut Store, text: &str, result: Arc<TaskResult>) -> (i64, i64) {
+        let plan = plan(text);
+        let ids = store
+            .begin_run(&new_run(), &plan, &plan.fingerprints())
+            .unwrap();
+        let mut rows = ids.tasks.clone();
+        let mut counts = Counts::default();
+        counts.add(result.status);
+        let finished = TaskUpdate::Finished {
+            task: 0,
+            result,
+            reason: None,
+            lane: Lane::default(),
+        };
+        store
+            .record(ids.run, &mut rows, &[finished], &counts)
+            .unwrap();
+        (ids.run, rows[0])
+    }
+
+    /// The one row `sql` selects, each column as SQLite holds it.
+    fn one_row(store: &Store, sql: &str) -> Vec<rusqlite::types::Value> {
+        store
+            .connection
+            .query_row(sql, [], |row| {
+                (0..row.as_ref().column_count())
+                    .map(|i| row.get(i))
+                    .collect()
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_stored_pass_writes_its_entry_byte_for_byte_and_a_hit_counts_on_it() {
+        use rusqlite::types::Value::{Blob, Integer, Null, Text};
+        let (_dir, mut store) = store();
+        let key = "5e".repeat(32);
+        let stored = cached_result(
+            Status::Passed,
+            Duration::from_millis(12_300),
+            report(&key, Verdict::Stored),
+        );
+        let (first_run, producer) = record_one(&mut store, "build: make\n", Arc::clone(&stored));
+        assert_eq!(
+            one_row(
+                &store,
+                "SELECT task_id, task_name, cache_key, outcome, reason, source_task_id,
+                     source_run_id, outputs, hashed_bytes, check_us FROM task_cache"
+            ),
+            [
+                Integer(producer),
+                Text("build".into()),
+                Text(key.clone()),
+                Text("stored".into()),
+                Null,
+                Null,
+                Null,
+                Text("f".repeat(64)),
+                Integer(4096),
+                Integer(1234),
+            ]
+        );
+        let entry = "SELECT cache_key, task_name, producer_task_id, producer_run_id, outputs,
+                 stdout, stdout_total, stdout_tail, stderr, stderr_total, stderr_tail, exit_code,
+                 duration_ms, created_at, last_hit_at, hits FROM cache_entries";
+        assert_eq!(
+            one_row(&store, entry),
+            [
+                Text(key.clone()),
+                Text("build".into()),
+                Integer(producer),
+                Integer(first_run),
+                Text("f".repeat(64)),
+                Blob(b"star".to_vec()),
+                Integer(19),
+                Blob(b"ting the build\n".to_vec()),
+                Blob(b"\xff warn\n".to_vec()),
+                Integer(7),
+                Blob(Vec::new()),
+                Integer(0),
+                Integer(12_300),
+                Integer(1_700_000_012),
+                Null,
+                Integer(0),
+            ]
+        );
+        assert_eq!(
+            stored.stdout.tail, b"ting the build\n",
+            "the tail as captured"
+        );
+        assert_eq!(
+            one_row(&store, "SELECT * FROM file_stat_cache"),
+            [
+                Blob(b"/p/src/main.c".to_vec()),
+                Integer(-2),
+                Integer(42),
+                Integer(4096),
+                Integer(1_700_000_000_123_456_789),
+                Integer(1_700_000_000_223_456_789),
+                Integer(0o100_644),
+                Text("a".repeat(64)),
+                Integer(1_700_000_001_000_000_000),
+            ]
+        );
+
+        // The next run is up to date: restored from that entry.
+        let hit = Verdict::Hit {
+            source_task: producer,
+            source_run: first_run,
+            saved: Duration::from_millis(12_300),
+            restored: 3,
+            files: 3,
+        };
+        let cached = cached_result(Status::Cached, Duration::from_millis(7), report(&key, hit));
+        let (second_run, row) = record_one(&mut store, "build: make\n", Arc::clone(&cached));
+        assert_eq!(
+            one_row(
+                &store,
+                &format!(
+                    "SELECT status, exit_code, duration_ms, stdout_bytes, stdout_truncated
+                     FROM tasks WHERE id = {row}"
+                )
+            ),
+            [
+                Text("cached".into()),
+                Integer(0),
+                Integer(7),
+                Integer(19),
+                Integer(1)
+            ]
+        );
+        assert_eq!(
+            one_row(
+                &store,
+                &format!(
+                    "SELECT outcome, source_task_id, source_run_id FROM task_cache
+                     WHERE task_id = {row}"
+                )
+            ),
+            [Text("hit".into()), Integer(producer), Integer(first_run)]
+        );
+        let hits = "SELECT hits, last_hit_at, producer_task_id FROM cache_entries";
+        assert_eq!(
+            one_row(&store, hits),
+            [Integer(1), Integer(1_700_000_000), Integer(producer)]
+        );
+        assert_eq!(
+            one_row(
+                &store,
+                &format!("SELECT passed, cached FROM runs WHERE id = {second_run}")
+            ),
+            [Integer(1), Integer(1)]
+        );
+        // The same result written again is the same rows, one hit.
+        let mut rows = vec![row];
+        let again = TaskUpdate::Finished {
+            task: 0,
+            result: cached,
+            reason: None,
+            lane: Lane::default(),
+        };
+        store
+            .record(second_run, &mut rows, &[again], &Counts::default())
+            .unwrap();
+        assert_eq!(one_row(&store, hits)[0], Integer(1));
+
+        // As read: cached, a pass, restored from the first run.
+        let run = store.run(second_run).unwrap().unwrap();
+        assert_eq!((run.counts.passed, run.counts.cached), (1, 1));
+        let task = store.task(&run, "build").unwrap().unwrap();
+        assert_eq!(task.state, TaskState::Ended(Status::Cached));
+        assert!(task.state.is_pass());
+        assert_eq!(task.stdout.bytes, b"star");
+        assert_eq!(
+            task.cache,
+            Some(crate::record::TaskCache {
+                key: key.clone(),
+                outcome: crate::record::CacheOutcome::Hit,
+                reason: None,
+                source_task: Some(producer),
+                source_run: Some(first_run),
+                outputs: Some("f".repeat(64)),
+            })
+        );
+        let first = store.run(first_run).unwrap().unwrap();
+        let producer_row = &store.tasks(&first).unwrap()[0];
+        assert_eq!(
+            producer_row.cache.as_ref().map(|cache| cache.outcome),
+            Some(crate::record::CacheOutcome::Stored)
+        );
+
+        // A pruned producer leaves its entry, and takes its task_cache row.
+        store.delete_runs(&[first_run], false).unwrap();
+        assert_eq!(
+            one_row(&store, "SELECT COUNT(*) FROM task_cache"),
+            [Integer(1)]
+        );
+        assert_eq!(one_row(&store, hits)[2], Integer(producer));
+    }
+
+    #[test]
+    fn a_pass_not_stored_says_why_and_writes_no_entry() {
+        use rusqlite::types::Value::{Integer, Text};
+        let (_dir, mut store) = store();
+        let verdict = Verdict::NotStored("src/a.c changed while running".to_owned());
+        let result = cached_result(Status::Passed, Duration::from_secs(1), report("k", verdict));
+        record_one(&mut store, "build: make\n", result);
+        assert_eq!(
+            one_row(&store, "SELECT outcome, reason FROM task_cache"),
+            [
+                Text("not_stored".into()),
+                Text("src/a.c changed while running".into())
+            ]
+        );
+        assert_eq!(
+            one_row(&store, "SELECT COUNT(*) FROM cache_entries"),
+            [Integer(0)]
+        );
+    }
+
+    #[test]
+    fn a_dead_runs_recount_counts_cached_tasks_as_passed() {
+        use rusqlite::types::Value::Integer;
+        let (_dir, mut store) = store();
+        let hit = Verdict::Hit {
+            source_task: 1,
+            source_run: 1,
+            saved: Duration::from_secs(1),
+            restored: 0,
+            files: 0,
+        };
+        let result = cached_result(Status::Cached, Duration::from_millis(1), report("k", hit));
+        let (run, _) = record_one(&mut store, "a: true\nb: true\n", result);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = i64::from(child.id());
+        child.wait().unwrap();
+        store
+            .connection
+            .execute("UPDATE runs SET pid = ?2 WHERE id = ?1", [run, pid])
+            .unwrap();
+        store.sweep_dead_runs().unwrap();
+        assert_eq!(
+            one_row(
+                &store,
+                &format!("SELECT passed, cached, skipped FROM runs WHERE id = {run}")
+            ),
+            [Integer(1), Integer(1), Integer(1)]
+        );
+    }
+
+    #[test]
+    fn cache_declarations_round_trip_and_every_attempt_keeps_them() {
+        let (_dir, mut store) = store();
+        let mut plan = plan("build: make [retries:1]\nplain: true\n");
+        let span = Span::new(SourceId::default(), 0, 0);
+        let spec = CacheSpec {
+            inputs: vec![
+                Spanned::new("src/**/*.c".to_owned(), span),
+                Spanned::new("!src/*_test.c".to_owned(), span),
+                Spanned::new("odd\tname\\with\nbreaks".to_owned(), span),
+            ],
+            outputs: vec![Spanned::new("build/".to_owned(), span)],
+            uses_env: vec!["CC".to_owned(), "CFLAGS".to_owned()],
+            tools: vec!["cc".to_owned()],
+            off: true,
+        };
+        plan.tasks[0].settings.cache = spec.clone();
+        let ids = store
+            .begin_run(&new_run(), &plan, &plan.fingerprints())
+            .unwrap();
+        let stored: Option<String> = store
+            .connection
+            .query_row(
+                "SELECT cache FROM tasks WHERE id = ?1",
+                [ids.tasks[0]],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            stored.as_deref(),
+            Some(
+                "input\tsrc/**/*.c\ninput\t!src/*_test.c\ninput\todd\\tname\\\\with\\nbreaks\n\
+                 output\tbuild/\nuses_env\tCC\nuses_env\tCFLAGS\ntool\tcc\noff"
+            )
+        );
+        let mut rows = ids.tasks.clone();
+        let retried = [
+            TaskUpdate::Finished {
+                task: 0,
+                result: result(Status::Failed, Exit::Code(1), b""),
+                reason: None,
+                lane: Lane::default(),
+            },
+            TaskUpdate::Started {
+                task: 0,
+                attempt: 2,
+                at: SystemTime::now(),
+                lane: Lane::default(),
+            },
+        ];
+        store
+            .record(ids.run, &mut rows, &retried, &Counts::default())
+            .unwrap();
+        let run = store.run(ids.run).unwrap().unwrap();
+        let tasks = store.tasks(&run).unwrap();
+        assert_eq!(tasks.len(), 3);
+        assert_eq!(tasks[0].settings.cache, spec);
+        assert_eq!(tasks[1].settings.cache, spec, "the retry's row has them");
+        assert_eq!(tasks[2].settings.cache, CacheSpec::default());
+        assert!(tasks[0].cache.is_none(), "no report, no task_cache row");
+        let plain: Option<String> = store
+            .connection
+            .query_row(
+                "SELECT cache FROM tasks WHERE id = ?1",
+                [ids.tasks[1]],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(plain, None);
     }
 }

@@ -107,7 +107,7 @@ pub(crate) fn compare(
         if failing(after.state) && !failing(before.state) {
             diff.new_failures.push(change());
             said = true;
-        } else if failing(before.state) && after.state == TaskState::Ended(Status::Passed) {
+        } else if failing(before.state) && after.state.is_pass() {
             diff.fixed.push(change());
             said = true;
         } else if failing(before.state) && failing(after.state) {

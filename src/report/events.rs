@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::lines::Lines;
 use super::written::Report;
+use crate::cache::Verdict;
 use crate::event::{Event, Exit, Stream, TaskResult};
 use crate::graph::Plan;
 
@@ -118,6 +119,7 @@ impl<W: Write> EventLog<W> {
                     "timeouts": counts.timeout,
                     "skipped": counts.skipped,
                     "canceled": counts.canceled,
+                    "cached": counts.cached,
                     "duration_ms": summary.duration.as_millis(),
                     "interrupted_by": summary.interrupted.map(|signal| signal.to_string()),
                     "halted_after": summary.halted,
@@ -173,7 +175,7 @@ fn ended(kind: &str, task: &str, result: &TaskResult) -> Value {
         Exit::Signal(signal) => (None, Some(signal.to_string()), None),
         Exit::NotStarted(reason) => (None, None, Some(reason.as_str())),
     };
-    json!({
+    let mut value = json!({
         "event": kind,
         "task": task,
         "attempt": result.attempt,
@@ -184,11 +186,92 @@ fn ended(kind: &str, task: &str, result: &TaskResult) -> Value {
         "duration_ms": result.duration.as_millis(),
         "stdout_bytes": result.stdout.total,
         "stderr_bytes": result.stderr.total,
-    })
+    });
+    // What the cache did, for a task that took part: its key and outcome,
+    // and for a task restored from the store, where from.
+    if let Some(report) = &result.cache {
+        value["cache_key"] = json!(report.key);
+        value["cache"] = json!(report.verdict.as_str());
+        if let Verdict::Hit {
+            source_task,
+            source_run,
+            ..
+        } = report.verdict
+        {
+            value["source_run"] = json!(source_run);
+            value["source_task"] = json!(source_task);
+        }
+    }
+    value
 }
 
 /// Unix time in seconds, with milliseconds.
 fn seconds(at: SystemTime) -> f64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |since| (since.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cache::Report;
+    use crate::event::{Capture, Status};
+
+    fn result(status: Status, verdict: Option<Verdict>) -> TaskResult {
+        TaskResult {
+            status,
+            attempt: 1,
+            exit: Exit::Code(0),
+            started_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(4),
+            stdout: Capture::default(),
+            stderr: Capture::default(),
+            slurm: None,
+            cache: verdict.map(|verdict| {
+                Arc::new(Report {
+                    key: "5e".repeat(32),
+                    verdict,
+                    outputs: None,
+                    stats: Vec::new(),
+                    hashed_bytes: 0,
+                    check: Duration::ZERO,
+                })
+            }),
+        }
+    }
+
+    #[test]
+    fn a_finished_task_says_what_the_cache_did() {
+        let hit = Verdict::Hit {
+            source_task: 1234,
+            source_run: 41,
+            saved: Duration::from_secs(12),
+            restored: 3,
+            files: 3,
+        };
+        let cached = ended("task_finished", "build", &result(Status::Cached, Some(hit)));
+        assert_eq!(
+            serde_json::to_string(&cached).unwrap(),
+            format!(
+                "{{\"event\":\"task_finished\",\"task\":\"build\",\"attempt\":1,\
+                 \"status\":\"cached\",\"exit_code\":0,\"signal\":null,\"reason\":null,\
+                 \"duration_ms\":4,\"stdout_bytes\":0,\"stderr_bytes\":0,\
+                 \"cache_key\":\"{key}\",\"cache\":\"hit\",\"source_run\":41,\
+                 \"source_task\":1234}}",
+                key = "5e".repeat(32)
+            )
+        );
+        let stored = ended(
+            "task_finished",
+            "build",
+            &result(Status::Passed, Some(Verdict::Stored)),
+        );
+        assert_eq!(stored["cache"], "stored");
+        assert_eq!(stored["cache_key"], "5e".repeat(32));
+        assert!(stored.get("source_run").is_none());
+        let plain = ended("task_finished", "build", &result(Status::Passed, None));
+        assert!(plain.get("cache").is_none() && plain.get("cache_key").is_none());
+    }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::event::{Exit, Signal, Status, format_duration};
-use crate::record::{RunRow, RunStatus, StoredOutput, TaskRow, TaskState, last_attempts};
+use crate::record::{
+    CacheOutcome, RunRow, RunStatus, StoredOutput, TaskCache, TaskRow, TaskState, last_attempts,
+};
 
 /// `Recent runs:` and one line per run.
 pub(crate) fn history(runs: &[RunRow]) -> String {
@@ -83,7 +85,13 @@ pub(crate) fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
                 reason.clone()
             }
             (TaskState::Pending | TaskState::Running, _, _) => "…".to_owned(),
-            (_, duration, _) => format_duration(duration.unwrap_or_default()),
+            (_, duration, _) => {
+                let time = format_duration(duration.unwrap_or_default());
+                match restored_from(task) {
+                    Some(run) => format!("{time}, from run #{run}"),
+                    None => time,
+                }
+            }
         };
         let attempt = if task.attempt > 1 {
             format!(" [attempt {}]", task.attempt)
@@ -111,6 +119,26 @@ pub(crate) fn run(run: &RunRow, tasks: &[TaskRow]) -> String {
     out
 }
 
+/// The run a task restored from the store was restored from.
+fn restored_from(task: &TaskRow) -> Option<i64> {
+    let cache = task.cache.as_ref()?;
+    (task.state.is(Status::Cached) && cache.outcome == CacheOutcome::Hit)
+        .then_some(cache.source_run)
+        .flatten()
+}
+
+/// What the cache did for a task, in words: `hit, from run #41 (key …)`,
+/// `stored (key …)`, `not stored: why (key …)`, `miss (key …)`.
+fn cache_line(cache: &TaskCache) -> String {
+    let what = match (cache.outcome, &cache.reason, cache.source_run) {
+        (CacheOutcome::Hit, _, Some(run)) => format!("hit, from run #{run}"),
+        (CacheOutcome::NotStored, Some(reason), _) => format!("not stored: {reason}"),
+        (CacheOutcome::NotStored, None, _) => "not stored".to_owned(),
+        (outcome, _, _) => outcome.as_str().to_owned(),
+    };
+    format!("{what} (key {})", cache.key)
+}
+
 /// One task with its output.
 pub(crate) fn task(run: &RunRow, task: &TaskRow) -> String {
     let mut out = format!(
@@ -136,6 +164,9 @@ pub(crate) fn task(run: &RunRow, task: &TaskRow) -> String {
     }
     if task.attempt > 1 {
         let _ = writeln!(out, "Attempt: {}", task.attempt);
+    }
+    if let Some(cache) = &task.cache {
+        let _ = writeln!(out, "Cache: {}", cache_line(cache));
     }
     if let Some(place) = &task.slurm {
         let _ = write!(out, "Slurm job: {}", place.job_id);
@@ -247,6 +278,8 @@ struct RunJson<'a> {
     skipped: usize,
     timeouts: usize,
     canceled: usize,
+    /// Of the passed tasks, those restored from the store.
+    cached: usize,
     signal: Option<String>,
     taskfile: Option<&'a str>,
     dir: Option<&'a str>,
@@ -269,6 +302,7 @@ impl<'a> From<&'a RunRow> for RunJson<'a> {
             skipped: run.counts.skipped,
             timeouts: run.counts.timeout,
             canceled: run.counts.canceled,
+            cached: run.counts.cached,
             signal: run.signal.map(|signal: Signal| signal.to_string()),
             taskfile: run.taskfile.as_deref(),
             dir: run.dir.as_deref(),
@@ -310,6 +344,9 @@ struct TaskJson<'a> {
     /// Where on a Slurm cluster the task ran.
     #[serde(flatten)]
     place: PlaceJson<'a>,
+    /// What the cache did for it, when it took part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<CacheJson<'a>>,
     /// Every attempt, this one last.
     attempts: Vec<AttemptJson<'a>>,
 }
@@ -328,6 +365,34 @@ struct AttemptJson<'a> {
     /// Where on a Slurm cluster this attempt ran.
     #[serde(flatten)]
     place: PlaceJson<'a>,
+}
+
+/// What the cache did for an attempt, in JSON.
+#[derive(Serialize)]
+struct CacheJson<'a> {
+    key: &'a str,
+    /// `hit`, `stored`, `not_stored` or `miss`.
+    outcome: &'static str,
+    /// Why a pass was not stored.
+    reason: Option<&'a str>,
+    /// For a hit: the run and the task row that stored the entry.
+    source_run: Option<i64>,
+    source_task: Option<i64>,
+    /// The digest of the output tree.
+    outputs: Option<&'a str>,
+}
+
+impl<'a> From<&'a TaskCache> for CacheJson<'a> {
+    fn from(cache: &'a TaskCache) -> Self {
+        CacheJson {
+            key: &cache.key,
+            outcome: cache.outcome.as_str(),
+            reason: cache.reason.as_deref(),
+            source_run: cache.source_run,
+            source_task: cache.source_task,
+            outputs: cache.outputs.as_deref(),
+        }
+    }
 }
 
 /// Where on a Slurm cluster an attempt ran, in JSON: the job, its step in
@@ -410,6 +475,7 @@ impl<'a> TaskJson<'a> {
             stdout_tail: tail(&task.stdout),
             stderr_tail: tail(&task.stderr),
             place: PlaceJson::of(task),
+            cache: task.cache.as_ref().map(CacheJson::from),
             attempts: attempts.iter().map(|&attempt| attempt.into()).collect(),
         }
     }
@@ -518,6 +584,74 @@ mod tests {
             serde_json::from_str(&history_json(&[open])).expect("valid JSON");
         assert_eq!(json["runs"][0]["status"], "open");
         assert_eq!(json["runs"][0]["total_tasks"], 2);
+    }
+
+    #[test]
+    fn cached_tasks_are_counted_and_say_where_they_came_from() {
+        use crate::testing::{run_row, task_row};
+        let mut row = run_row(42);
+        row.counts.passed = 5;
+        row.counts.cached = 3;
+        row.duration = Some(Duration::from_millis(300));
+        let line = run_lines(std::slice::from_ref(&row));
+        assert!(
+            line.ends_with(" | 5 passed (3 cached), 0 failed, 0 skipped | 0.3s\n"),
+            "{line}"
+        );
+        let mut plain = run_row(43);
+        plain.counts.passed = 5;
+        plain.duration = Some(Duration::from_millis(300));
+        let line = run_lines(std::slice::from_ref(&plain));
+        assert!(
+            line.ends_with(" | 5 passed, 0 failed, 0 skipped | 0.3s\n"),
+            "the specification's line: {line}"
+        );
+
+        let mut build = task_row(0, "build", TaskState::Ended(Status::Cached));
+        build.duration = Some(Duration::from_millis(10));
+        build.cache = Some(TaskCache {
+            key: "5e".repeat(32),
+            outcome: CacheOutcome::Hit,
+            reason: None,
+            source_task: Some(1234),
+            source_run: Some(41),
+            outputs: None,
+        });
+        let mut lint = task_row(1, "lint", TaskState::Ended(Status::Passed));
+        lint.duration = Some(Duration::from_millis(2300));
+        lint.cache = Some(TaskCache {
+            key: "77".repeat(32),
+            outcome: CacheOutcome::NotStored,
+            reason: Some("src/a.c changed while running".to_owned()),
+            source_task: None,
+            source_run: None,
+            outputs: None,
+        });
+        let shown = run(&row, &[build.clone(), lint.clone()]);
+        assert!(
+            shown.contains(
+                "Tasks:\n  build ... CACHED (0.01s, from run #41)\n  lint .... PASSED (2.3s)\n\n\
+                 5 passed (3 cached), 0 failed, 0 skipped\n"
+            ),
+            "{shown}"
+        );
+        let one = task(&row, &lint);
+        assert!(
+            one.contains(&format!(
+                "Cache: not stored: src/a.c changed while running (key {})\n",
+                "77".repeat(32)
+            )),
+            "{one}"
+        );
+        assert!(task(&row, &build).contains("Cache: hit, from run #41 (key 5e5e"));
+        let json: serde_json::Value =
+            serde_json::from_str(&run_json(&row, &[build, lint])).expect("valid JSON");
+        assert_eq!(json["run"]["cached"], 3);
+        assert_eq!(json["tasks"][0]["status"], "cached");
+        assert_eq!(json["tasks"][0]["cache"]["outcome"], "hit");
+        assert_eq!(json["tasks"][0]["cache"]["source_run"], 41);
+        assert_eq!(json["tasks"][0]["cache"]["source_task"], 1234);
+        assert_eq!(json["tasks"][1]["cache"]["outcome"], "not_stored");
     }
 
     #[test]

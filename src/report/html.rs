@@ -50,7 +50,7 @@ polyline.path{fill:none;stroke:#000;stroke-width:1;stroke-dasharray:3 2}
 polyline.running{fill:none;stroke:#2f6fb0;stroke-width:1.5}
 polyline.waiting{fill:none;stroke:#d98c1f;stroke-width:1.5}
 line.jobs{stroke:#999;stroke-dasharray:4 3}
-.passed{fill:#3a9a55;color:#2a7a40}.failed{fill:#d0393e;color:#b02a2f}
+.passed{fill:#3a9a55;color:#2a7a40}.cached{fill:#8fcf9f;color:#2a7a40}.failed{fill:#d0393e;color:#b02a2f}
 .timeout{fill:#e08a1e;color:#b86d0c}.canceled{fill:#8a8a8a;color:#666}
 .skipped{fill:#c8c8c8;color:#888}.unknown,.running,.pending{fill:#8e6bbf;color:#6c4aa0}
 .legend span{display:inline-block;margin-right:1em}
@@ -233,7 +233,7 @@ fn gantt(out: &mut String, timeline: &Timeline<'_>) {
     }
     out.push_str("</svg>\n<p class=\"legend\">");
     for status in [
-        "passed", "failed", "timeout", "canceled", "skipped", "unknown",
+        "passed", "cached", "failed", "timeout", "canceled", "skipped", "unknown",
     ] {
         let _ = write!(out, "<span class=\"{status}\"><i></i>{status}</span>");
     }
@@ -306,7 +306,7 @@ fn describe(bar: &Bar<'_>) -> String {
         time(bar.duration),
         time(bar.start)
     );
-    if !matches!(task.state, TaskState::Ended(Status::Passed)) {
+    if !task.state.is_pass() {
         let _ = write!(text, " ({})", task.ending());
     }
     if bar.critical {

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::event::{Status, why_ended};
-use crate::record::{RunRow, StoredOutput, TaskRow, TaskState, last_attempts};
+use crate::record::{CacheOutcome, RunRow, StoredOutput, TaskRow, TaskState, last_attempts};
 use crate::units::utc_timestamp;
 
 /// The JUnit XML of a run, from its rows (every attempt, in position then
@@ -38,7 +38,7 @@ pub(crate) fn junit(run: &RunRow, rows: &[TaskRow]) -> String {
     };
     let failures = tasks
         .iter()
-        .filter(|task| !task.state.is(Status::Passed) && !skipped_state(task.state))
+        .filter(|task| !task.state.is_pass() && !skipped_state(task.state))
         .count();
     let skipped = tasks
         .iter()
@@ -88,13 +88,22 @@ pub(crate) fn junit(run: &RunRow, rows: &[TaskRow]) -> String {
             escape(&task.name),
             seconds(task.duration)
         );
-        let stdout = whole(&task.stdout);
+        let mut stdout = whole(&task.stdout);
+        // A task restored from the store passed: it is a passed testcase,
+        // and its output (the stored run's, replayed) says so at its end;
+        // a testcase has no other place for it that every reader accepts.
+        if let Some(run) = restored_from(task) {
+            if !stdout.is_empty() && !stdout.ends_with('\n') {
+                stdout.push('\n');
+            }
+            let _ = writeln!(stdout, "[taskrun: cached, restored from run #{run}]");
+        }
         let stderr = whole(&task.stderr);
         let message = why(task);
         let mut body = String::new();
         earlier_attempts(&mut body, earlier, task);
         match task.state {
-            TaskState::Ended(Status::Passed) => {}
+            TaskState::Ended(Status::Passed | Status::Cached) => {}
             state if skipped_state(state) => {
                 let _ = writeln!(body, "      <skipped message=\"{}\"/>", escape(&message));
             }
@@ -130,7 +139,7 @@ pub(crate) fn junit(run: &RunRow, rows: &[TaskRow]) -> String {
 /// The attempts of `task` before its last, `earlier`, in `body`:
 /// `flakyFailure`s if it passed in the end, else `rerunFailure`s.
 fn earlier_attempts(body: &mut String, earlier: &[TaskRow], task: &TaskRow) {
-    let rerun = if task.state.is(Status::Passed) {
+    let rerun = if task.state.is_pass() {
         "flakyFailure"
     } else {
         "rerunFailure"
@@ -153,6 +162,17 @@ fn earlier_attempts(body: &mut String, earlier: &[TaskRow], task: &TaskRow) {
         }
         let _ = writeln!(body, "</{rerun}>");
     }
+}
+
+/// The run a task restored from the store came from.
+fn restored_from(task: &TaskRow) -> Option<i64> {
+    let cache = task
+        .cache
+        .as_ref()
+        .filter(|_| task.state.is(Status::Cached))?;
+    (cache.outcome == CacheOutcome::Hit)
+        .then_some(cache.source_run)
+        .flatten()
 }
 
 /// Why an attempt ended as it did, in the words every report uses.
@@ -246,6 +266,35 @@ mod tests {
         );
         assert!(xml.contains("<testsuite name=\"tasks.txt\""), "{xml}");
         assert!(!xml.contains("hostname"), "{xml}");
+    }
+
+    #[test]
+    fn a_cached_task_is_a_passed_testcase_that_says_where_it_came_from() {
+        let mut cached = task_row(0, "build", TaskState::Ended(Status::Cached));
+        cached.exit = Some(Exit::Code(0));
+        cached.duration = Some(Duration::from_millis(10));
+        cached.stdout.bytes = b"compiled 3 files".to_vec();
+        cached.cache = Some(crate::record::TaskCache {
+            key: "5e".repeat(32),
+            outcome: CacheOutcome::Hit,
+            reason: None,
+            source_task: Some(1234),
+            source_run: Some(41),
+            outputs: None,
+        });
+        let xml = junit(&run_row(42), &[cached]);
+        assert!(
+            xml.contains("failures=\"0\" errors=\"0\" skipped=\"0\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "    <testcase name=\"build\" classname=\"taskrun\" time=\"0.010\">\n      \
+                 <system-out>compiled 3 files\n[taskrun: cached, restored from run #41]\n\
+                 </system-out>\n    </testcase>\n"
+            ),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use unicode_width::UnicodeWidthChar;
 
 use super::lines::Lines;
+use crate::cache::Verdict;
 use crate::error::{Error, plural};
 use crate::event::{
     Capture, Event, Status, Stream, Summary, TaskId, TaskResult, format_duration, why_ended,
@@ -463,7 +464,8 @@ impl<W: Write, E: Write> Progress<W, E> {
         let spec = &self.plan.tasks[task];
         let counter = self.counter();
         let head = self.head(&counter, task);
-        let mut text = self.line(&head, result.status, &format_duration(result.duration));
+        let detail = cached_detail(result).unwrap_or_else(|| format_duration(result.duration));
+        let mut text = self.line(&head, result.status, &detail);
         if matches!(result.status, Status::Failed | Status::Timeout) {
             let timeout = spec.settings.timeout_or(self.options.timeout);
             if self.options.output == Output::Summary {
@@ -678,6 +680,35 @@ impl<W: Write, E: Write> Progress<W, E> {
             self.broken = true;
         }
     }
+}
+
+/// What a task restored from the store is shown with instead of its
+/// (restore) time: `restored 3 files; 12.3s saved, from run #41`, or
+/// `outputs up to date; …` when every output already matched. `None` for
+/// any other result.
+fn cached_detail(result: &TaskResult) -> Option<String> {
+    let report = result.cache.as_deref()?;
+    let Verdict::Hit {
+        source_run,
+        saved,
+        restored,
+        ..
+    } = &report.verdict
+    else {
+        return None;
+    };
+    if result.status != Status::Cached {
+        return None;
+    }
+    let what = if *restored == 0 {
+        "outputs up to date".to_owned()
+    } else {
+        format!("restored {}", plural(*restored, "file"))
+    };
+    Some(format!(
+        "{what}; {} saved, from run #{source_run}",
+        format_duration(*saved)
+    ))
 }
 
 /// Why an attempt did not pass, in a few words.
@@ -1026,6 +1057,61 @@ mod tests {
              │ Error: refused\n\
              \n\
              Run completed: 3 passed, 1 failed, 0 skipped\n"
+        );
+    }
+
+    /// A task restored from the store: `restored` of its files written.
+    fn restored(restored: usize) -> Arc<TaskResult> {
+        let report = crate::cache::Report {
+            key: "5e".repeat(32),
+            verdict: Verdict::Hit {
+                source_task: 1234,
+                source_run: 41,
+                saved: Duration::from_millis(12_300),
+                restored,
+                files: 3,
+            },
+            outputs: None,
+            stats: Vec::new(),
+            hashed_bytes: 0,
+            check: Duration::from_millis(2),
+        };
+        let mut result = (*finished(Status::Cached, Exit::Code(0), 4, b"")).clone();
+        result.cache = Some(Arc::new(report));
+        Arc::new(result)
+    }
+
+    #[test]
+    fn a_cached_task_says_what_it_restored_and_saved() {
+        let plan = plan("build: make\ndocs: make docs\n");
+        let text = render(
+            plan,
+            ProgressOptions::default(),
+            vec![
+                Event::TaskFinished {
+                    task: 0,
+                    result: restored(3),
+                },
+                Event::TaskFinished {
+                    task: 1,
+                    result: restored(0),
+                },
+                summary(
+                    Counts {
+                        passed: 2,
+                        cached: 2,
+                        ..Counts::default()
+                    },
+                    None,
+                ),
+            ],
+        );
+        assert_eq!(
+            text,
+            "[1/2] build: make ...................... CACHED (restored 3 files; 12.3s saved, from run #41)\n\
+             [2/2] docs: make docs .................. CACHED (outputs up to date; 12.3s saved, from run #41)\n\
+             \n\
+             Run completed: 2 passed (2 cached), 0 failed, 0 skipped\n"
         );
     }
 
