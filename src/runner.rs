@@ -44,6 +44,7 @@ use std::time::Duration;
 
 use crossbeam::channel::{Receiver, Sender};
 
+use crate::cache::executor::CacheSetup;
 use crate::error::Error;
 use crate::event::{Event, Signal, Summary};
 use crate::execute::{
@@ -52,7 +53,6 @@ use crate::execute::{
 };
 use crate::graph::Plan;
 use crate::order::{self, Estimates, Order};
-use crate::cache::executor::CacheSetup;
 use crate::record::Recall;
 use crate::report::Style;
 use crate::schedule::{RetryPolicy, RunOptions, Scheduler};

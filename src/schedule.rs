@@ -358,9 +358,9 @@ impl<'a> Scheduler<'a> {
                 } else {
                     None
                 };
-                let produced = offer.as_ref().and_then(|_| {
-                    outcome.cache.as_ref().map(|report| report.as_dependency())
-                });
+                let produced = offer
+                    .as_ref()
+                    .and_then(|_| outcome.cache.as_ref().map(|report| report.as_dependency()));
                 let next = offer.as_ref().map(|offer| Handed {
                     task: offer.task,
                     at: SystemTime::now(),
@@ -1044,12 +1044,7 @@ pub(crate) fn job(
             deps: plan.deps[task]
                 .iter()
                 .chain(&plan.soft[task])
-                .map(|&dep| {
-                    (
-                        plan.tasks[dep].name.value.clone(),
-                        produced[dep].clone(),
-                    )
-                })
+                .map(|&dep| (plan.tasks[dep].name.value.clone(), produced[dep].clone()))
                 .collect(),
         })
     });

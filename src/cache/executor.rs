@@ -9,17 +9,18 @@
 //! outcome's [`Report`], which the recorder writes with the task's row.
 
 use std::ffi::OsStr;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::inputs::{self, Kind as FileKind};
 use super::key::Manifest;
-use super::why::{Attempt, Earlier, Why};
+use super::pattern::is_glob;
 use super::stat::{Stat, StatCache, resolve_tool, stat_of};
 use super::store::{ObjectError, Store};
 use super::tree::{EntryKind, OutputTree};
-use super::pattern::is_glob;
+use super::why::{Attempt, Earlier, Why};
 use super::{CacheJob, Digest, Report, Verdict};
 use crate::event::{Capture, Exit, Stream};
 use crate::execute::{Control, Executor, Job, Outcome};
@@ -109,9 +110,7 @@ impl CacheSetup {
         let entry = self.entries.entry(&keyed.key)?;
         match &entry.outputs {
             Some(outputs) => {
-                let tree = OutputTree::decode(
-                    &String::from_utf8(store.read(outputs).ok()?).ok()?,
-                )?;
+                let tree = OutputTree::decode(&String::from_utf8(store.read(outputs).ok()?).ok()?)?;
                 tree.entries()
                     .iter()
                     .all(|entry| match &entry.kind {
@@ -220,7 +219,10 @@ impl Caching {
         let Some(outputs) = &entry.outputs else {
             return Ok((0, 0));
         };
-        let text = self.store.read(outputs).map_err(|error| object_problem(outputs, &error))?;
+        let text = self
+            .store
+            .read(outputs)
+            .map_err(|error| object_problem(outputs, &error))?;
         let tree = String::from_utf8(text)
             .ok()
             .and_then(|text| OutputTree::decode(&text))
@@ -323,7 +325,14 @@ impl Executor for Caching {
             Err(why) => {
                 // No key, no cache: the task runs as any other would.
                 let outcome = self.inner.execute(job, control, output);
-                return with_report(outcome, None, Verdict::NotStored(why), &self.stats, 0, start);
+                return with_report(
+                    outcome,
+                    None,
+                    Verdict::NotStored(why),
+                    &self.stats,
+                    0,
+                    start,
+                );
             }
         };
         // The manifest is kept, for `show --why` to compare with.
@@ -334,9 +343,10 @@ impl Executor for Caching {
         {
             match self.restore(job, &entry) {
                 Ok((restored, files)) => {
-                    for (stream, capture) in
-                        [(Stream::Stdout, &entry.stdout), (Stream::Stderr, &entry.stderr)]
-                    {
+                    for (stream, capture) in [
+                        (Stream::Stdout, &entry.stdout),
+                        (Stream::Stderr, &entry.stderr),
+                    ] {
                         if !capture.bytes.is_empty() {
                             output(stream, &capture.bytes);
                         }
@@ -451,50 +461,31 @@ pub(crate) fn key(
     manifest.add(
         "timeout",
         "",
-        &job.timeout
-            .map_or_else(|| "none".to_owned(), |limit| format!("{}ms", limit.as_millis())),
+        &job.timeout.map_or_else(
+            || "none".to_owned(),
+            |limit| format!("{}ms", limit.as_millis()),
+        ),
     );
     for (name, value) in &job.env {
         manifest.add_secret("env", name, Some(value.as_bytes()));
     }
     for name in &cache.spec.uses_env {
         // The value the task sees: its own `[env:]`, else the inherited.
-        let own = job.env.iter().rev().find(|(key, _)| key == name);
-        let inherited;
-        let value = match own {
-            Some((_, value)) => Some(value.as_bytes()),
-            None => {
-                inherited = std::env::var_os(name);
+        let inherited = std::env::var_os(name);
+        let value = job
+            .env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_bytes())
+            .or_else(|| {
                 inherited
                     .as_deref()
                     .map(std::os::unix::ffi::OsStrExt::as_bytes)
-            }
-        };
+            });
         manifest.add_secret("uses_env", name, value);
     }
-    let mut hashed = 0;
-    let path_var = job
-        .env
-        .iter()
-        .rev()
-        .find(|(key, _)| key == "PATH")
-        .map(|(_, value)| std::ffi::OsString::from(value))
-        .or_else(|| std::env::var_os("PATH"));
-    for tool in &cache.spec.tools {
-        let value = match resolve_tool(tool, path_var.as_deref().map(OsStr::new)) {
-            Some(path) => {
-                let meta = std::fs::metadata(&path)
-                    .map_err(|error| format!("cannot read the tool {}: {error}", path.display()))?;
-                let hashed_tool = stats
-                    .hash(&path, &meta)
-                    .map_err(|error| format!("cannot read the tool {}: {error}", path.display()))?;
-                hashed += hashed_tool.read;
-                format!("{} {}", path_text(&path), hashed_tool.digest)
-            }
-            None => "<not found>".to_owned(),
-        };
-        manifest.add("tool", tool, &value);
-    }
+    let mut hashed = add_tools(&mut manifest, job, cache, stats)?;
     for pattern in &cache.spec.outputs {
         manifest.add("output", &pattern.value, "");
     }
@@ -514,9 +505,9 @@ pub(crate) fn key(
         let path = job.dir.join(&found.path);
         let value = match &found.kind {
             FileKind::File { exec } => {
-                let hashed_file = stats
-                    .hash(&path, &found.meta)
-                    .map_err(|error| format!("cannot read the input {}: {error}", found.path.display()))?;
+                let hashed_file = stats.hash(&path, &found.meta).map_err(|error| {
+                    format!("cannot read the input {}: {error}", found.path.display())
+                })?;
                 hashed += hashed_file.read;
                 format!("{} {}", if *exec { "x" } else { "f" }, hashed_file.digest)
             }
@@ -550,6 +541,40 @@ pub(crate) fn key(
     })
 }
 
+/// Adds each `[tools:]` program, found through the task's `PATH`, with its
+/// content's digest; returns how many bytes were read.
+fn add_tools(
+    manifest: &mut Manifest,
+    job: &Job,
+    cache: &CacheJob,
+    stats: &StatCache,
+) -> Result<u64, String> {
+    let mut hashed = 0;
+    let path_var = job
+        .env
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, value)| std::ffi::OsString::from(value))
+        .or_else(|| std::env::var_os("PATH"));
+    for tool in &cache.spec.tools {
+        let value = match resolve_tool(tool, path_var.as_deref().map(OsStr::new)) {
+            Some(path) => {
+                let meta = std::fs::metadata(&path)
+                    .map_err(|error| format!("cannot read the tool {}: {error}", path.display()))?;
+                let hashed_tool = stats
+                    .hash(&path, &meta)
+                    .map_err(|error| format!("cannot read the tool {}: {error}", path.display()))?;
+                hashed += hashed_tool.read;
+                format!("{} {}", path_text(&path), hashed_tool.digest)
+            }
+            None => "<not found>".to_owned(),
+        };
+        manifest.add("tool", tool, &value);
+    }
+    Ok(hashed)
+}
+
 /// A path as a manifest holds it: UTF-8 as it is, `\` doubled, and every
 /// byte that is not UTF-8 as `\xNN`, so that different paths never read
 /// the same.
@@ -559,7 +584,7 @@ pub(crate) fn path_text(path: &Path) -> String {
     for chunk in path.as_os_str().as_bytes().utf8_chunks() {
         text.push_str(&chunk.valid().replace('\\', "\\\\"));
         for byte in chunk.invalid() {
-            text.push_str(&format!("\\x{byte:02x}"));
+            let _ = write!(text, "\\x{byte:02x}");
         }
     }
     text

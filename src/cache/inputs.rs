@@ -804,5 +804,4 @@ mod tests {
         let error = expand(dir.path(), &owned(&["../x"]), &[]).unwrap_err();
         assert!(matches!(error, ExpandError::Pattern { pattern, .. } if pattern == "../x"));
     }
-
 }

@@ -22,8 +22,8 @@ pub(crate) const FORMAT: &str = "taskrun-cache-v1";
 
 /// The kinds of line, in the order a manifest has them.
 const KINDS: &[&str] = &[
-    "format", "salt", "task", "kind", "cmd", "script", "dir", "timeout", "env", "uses_env",
-    "tool", "output", "pattern", "input", "dep",
+    "format", "salt", "task", "kind", "cmd", "script", "dir", "timeout", "env", "uses_env", "tool",
+    "output", "pattern", "input", "dep",
 ];
 
 /// A key manifest being built, or read back.
@@ -101,6 +101,7 @@ impl Manifest {
         Some(manifest)
     }
 
+    #[cfg(test)]
     /// The value of the one line of `kind` named `name`, if there is one.
     pub(crate) fn get(&self, kind: &str, name: &str) -> Option<&str> {
         self.lines

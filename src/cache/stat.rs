@@ -155,12 +155,14 @@ impl StatCache {
         Ok(Hashed { digest, read })
     }
 
+    #[cfg(test)]
     /// The trusted digest of the file at `path` with metadata `meta`, if
     /// there is one, without reading anything.
     pub(crate) fn known(&self, path: &Path, meta: &Metadata) -> Option<Digest> {
         self.trusted(path, &stat_of(meta))
     }
 
+    #[cfg(test)]
     /// Records that the file at `path`, with metadata `meta`, has content
     /// `digest`, which the caller knows (it just wrote or restored that
     /// content), as verified now. The racy rule applies as to any row: a

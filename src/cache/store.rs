@@ -93,6 +93,7 @@ impl Store {
         Store { root }
     }
 
+    #[cfg(test)]
     /// The directory the store lives in.
     pub(crate) fn root(&self) -> &Path {
         &self.root

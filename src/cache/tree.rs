@@ -124,6 +124,7 @@ impl OutputTree {
         })
     }
 
+    #[cfg(test)]
     /// The digest that names this tree in the store: the hash of
     /// [`encode`](Self::encode).
     pub(crate) fn digest(&self) -> Digest {

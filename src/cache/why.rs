@@ -181,7 +181,9 @@ pub(crate) fn words(change: &Change) -> String {
         "dir" => format!("changed directory: {}", both(before, after)),
         "dep" => match after.as_deref() {
             Some("unknown") => {
-                format!("dependency {name} ran without declared outputs, so what it made is unknown")
+                format!(
+                    "dependency {name} ran without declared outputs, so what it made is unknown"
+                )
             }
             _ if before.is_none() => format!("added dependency {name}"),
             None => format!("removed dependency {name}"),

@@ -2,11 +2,15 @@
 //! share: the history opened first, the reports' files opened before
 //! anything is recorded, the sinks, and the exit status the run earns.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::cache::executor::{CacheOptions, CacheSetup, NoEntries};
+use crate::cache::predict::{Prediction, predict};
+use crate::cache::stat::StatCache;
 use crate::cli::{ExecArgs, ExecutorKind, RunArgs};
 use crate::error::{Error, did_you_mean};
 use crate::event::{Signal, Summary};
@@ -16,9 +20,6 @@ use crate::graph::Plan;
 use crate::load::{self, FileFormat};
 use crate::order::{Estimates, Order};
 use crate::record::ProcessId;
-use crate::cache::executor::{CacheOptions, CacheSetup, NoEntries};
-use crate::cache::predict::{Prediction, predict};
-use crate::cache::stat::StatCache;
 use crate::record::{CacheReader, NewRun, Recall, Recorder, Store};
 use crate::report::{
     self, ColorChoice, Eta, EventLog, Logs, Output, Progress, ProgressOptions, ReportFile, Screen,
@@ -51,12 +52,18 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
             .script_path
             .as_deref()
             .map(|script| absolute(script).display().to_string());
-        let predictions = cache_setup(&args.exec, &plan, &args.exec.db.path, script.as_deref(), true)?
-            .map(|setup| {
-                let timeout = Some(args.exec.timeout).filter(|limit| !limit.is_zero());
-                let max_output = usize::try_from(args.exec.max_output).unwrap_or(usize::MAX);
-                predict(&plan, &setup, &loaded.dir, timeout, max_output)
-            });
+        let predictions = cache_setup(
+            &args.exec,
+            &plan,
+            &args.exec.db.path,
+            script.as_deref(),
+            true,
+        )?
+        .map(|setup| {
+            let timeout = Some(args.exec.timeout).filter(|limit| !limit.is_zero());
+            let max_output = usize::try_from(args.exec.max_output).unwrap_or(usize::MAX);
+            predict(&plan, &setup, &loaded.dir, timeout, max_output)
+        });
         let text = if args.json {
             let file = options.file.display().to_string();
             let text = report::plan_json(&file, &plan, jobs, &estimates, order);
@@ -744,10 +751,7 @@ pub(super) fn execute_plan(
     // database and closing it again costs a checkpoint and a new WAL, and
     // their syncs, which was a good part of a short run.
     let mut store = Store::create(db)?;
-    let runner = match cache_setup(exec, &plan, db, run.script.as_deref(), false)? {
-        Some(setup) => runner.caching(setup),
-        None => runner,
-    };
+    let runner = with_cache(runner, exec, &plan, db, run.script.as_deref())?;
     let estimates = estimates_from(&store, &plan, &fingerprints);
     resolve_timeouts(&store, &mut plan, &fingerprints);
     let plan = Arc::new(plan);
@@ -858,10 +862,10 @@ fn predictions_text(plan: &Plan, predictions: &[Option<Prediction>]) -> String {
         let name = &task.name.value;
         match prediction {
             Some(Prediction::Cached { run }) => {
-                text.push_str(&format!("  {name}: up to date (from run #{run})\n"));
+                let _ = writeln!(text, "  {name}: up to date (from run #{run})");
             }
             Some(Prediction::Runs(why)) => {
-                text.push_str(&format!("  {name}: would run ({why})\n"));
+                let _ = writeln!(text, "  {name}: would run ({why})");
             }
             None => {}
         }
@@ -896,6 +900,21 @@ pub(super) fn store_beside(db: &Path) -> PathBuf {
         .parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_owned)
         .join(".taskrun")
+}
+
+/// `runner`, with up-to-date checks when the run has tasks that take part
+/// (see [`cache_setup`]).
+fn with_cache(
+    runner: Runner,
+    exec: &ExecArgs,
+    plan: &Plan,
+    db: &Path,
+    script: Option<&str>,
+) -> Result<Runner, Error> {
+    Ok(match cache_setup(exec, plan, db, script, false)? {
+        Some(setup) => runner.caching(setup),
+        None => runner,
+    })
 }
 
 /// What the run needs for up-to-date checks: `None` with `--no-cache`,
@@ -935,12 +954,7 @@ fn cache_setup(
     Ok(Some(CacheSetup {
         options: CacheOptions {
             store: store.clone(),
-            never: vec![
-                db.clone(),
-                with_suffix("-wal"),
-                with_suffix("-shm"),
-                store,
-            ],
+            never: vec![db.clone(), with_suffix("-wal"), with_suffix("-shm"), store],
             salt: exec.cache.cache_salt.clone(),
             force: exec.cache.force,
             max_output: exec.cache.cache_max_output,

@@ -48,9 +48,11 @@ pub(crate) struct ShowAs<'a> {
     pub(crate) trace: Option<&'a Path>,
     /// Where to write its HTML page (`-`: standard output).
     pub(crate) html: Option<&'a Path>,
-    /// With a task: explain its cache verdict, reading manifests from the
-    /// store given (`None`: the one beside the database).
-    pub(crate) why: Option<Option<&'a Path>>,
+    /// With a task: explain what the cache did for it.
+    pub(crate) why: bool,
+    /// Where `why` reads key manifests (`None`: the store beside the
+    /// database).
+    pub(crate) store: Option<&'a Path>,
 }
 
 /// `taskrun show [RUN] [--task NAME]`.
@@ -64,11 +66,12 @@ pub(crate) fn show(
         trace,
         html,
         why,
+        store: objects,
     }: ShowAs<'_>,
 ) -> Result<u8, Error> {
     let store = Store::open(db)?;
     let run = find_run(&store, db, run.unwrap_or(RunRef::Latest))?;
-    if let (Some(objects), Some(name)) = (why, task) {
+    if let (true, Some(name)) = (why, task) {
         let text = explain(&store, db, &run, name, objects, json)?;
         print_out(&text)?;
         return Ok(exit_code::SUCCESS);

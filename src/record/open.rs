@@ -655,6 +655,8 @@ mod tests {
                 restored: 1,
                 files: 1,
             },
+            explain: None,
+            note: None,
             outputs: None,
             stats: Vec::new(),
             hashed_bytes: 0,

@@ -5,7 +5,6 @@
 //! counts are written with the task rows they count, in the same
 //! transaction, so a reader never sees the two disagree.
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -549,7 +548,7 @@ fn record_cache(
             ..
         } => (None, Some(*source_task), Some(*source_run)),
         Verdict::NotStored(why) => (Some(why.as_str()), None, None),
-        Verdict::Stored | Verdict::Failed => (None, None, None),
+        Verdict::Stored | Verdict::Failed => (report.note.as_deref(), None, None),
     };
     transaction
         .prepare_cached(
@@ -603,32 +602,8 @@ fn record_cache(
         }
         Verdict::Hit { .. } | Verdict::NotStored(_) | Verdict::Failed => {}
     }
-    let mut stat = transaction.prepare_cached(
-        "INSERT OR REPLACE INTO file_stat_cache (path, dev, ino, size, mtime_ns, ctime_ns,
-             mode, sha256, verified_at_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    for file in &report.stats {
-        stat.execute(params![
-            file.path.as_os_str().as_bytes(),
-            stored_u64(file.dev),
-            stored_u64(file.ino),
-            stored_u64(file.size),
-            file.mtime_ns,
-            file.ctime_ns,
-            i64::from(file.mode),
-            file.sha256,
-            file.verified_at_ns,
-        ])?;
-    }
+    crate::cache::stat::save(transaction, &report.stats)?;
     Ok(())
-}
-
-/// A `u64` of a file's stat (device, inode, size) as SQLite's 64-bit
-/// signed integer holds it: the same 64 bits, so that no two values are
-/// stored alike (read back with `u64::from_ne_bytes(n.to_ne_bytes())`).
-pub(super) fn stored_u64(n: u64) -> i64 {
-    i64::from_ne_bytes(n.to_ne_bytes())
 }
 
 /// Output is stored as TEXT when it is UTF-8 (so that `sqlite3` shows it
@@ -832,6 +807,8 @@ mod tests {
         Arc::new(Report {
             key: key.to_owned(),
             verdict,
+            explain: None,
+            note: None,
             outputs: Some("f".repeat(64)),
             stats: vec![StatRow {
                 path: PathBuf::from("/p/src/main.c"),

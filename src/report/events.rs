@@ -233,6 +233,8 @@ mod tests {
                 Arc::new(Report {
                     key: "5e".repeat(32),
                     verdict,
+                    explain: None,
+                    note: None,
                     outputs: None,
                     stats: Vec::new(),
                     hashed_bytes: 0,

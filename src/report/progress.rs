@@ -1071,6 +1071,8 @@ mod tests {
                 restored,
                 files: 3,
             },
+            explain: None,
+            note: None,
             outputs: None,
             stats: Vec::new(),
             hashed_bytes: 0,

@@ -21,7 +21,8 @@ fn rows(test: &Test, sql: &str) -> Vec<Vec<String>> {
                     rusqlite::types::ValueRef::Null => "NULL".to_owned(),
                     rusqlite::types::ValueRef::Integer(value) => value.to_string(),
                     rusqlite::types::ValueRef::Real(value) => value.to_string(),
-                    rusqlite::types::ValueRef::Text(text) | rusqlite::types::ValueRef::Blob(text) => {
+                    rusqlite::types::ValueRef::Text(text)
+                    | rusqlite::types::ValueRef::Blob(text) => {
                         String::from_utf8_lossy(text).into_owned()
                     }
                 })
@@ -37,9 +38,7 @@ fn rows(test: &Test, sql: &str) -> Vec<Vec<String>> {
 fn statuses(test: &Test, run: i64) -> String {
     rows(
         test,
-        &format!(
-            "SELECT name, status FROM task_results WHERE run_id = {run} ORDER BY position"
-        ),
+        &format!("SELECT name, status FROM task_results WHERE run_id = {run} ORDER BY position"),
     )
     .iter()
     .map(|row| format!("{}={}", row[0], row[1]))
@@ -115,7 +114,10 @@ fn a_second_run_restores_and_records_cached() {
         [["1", "1"]]
     );
     assert_eq!(
-        rows(&test, "SELECT stdout, exit_code FROM tasks WHERE run_id = 2"),
+        rows(
+            &test,
+            "SELECT stdout, exit_code FROM tasks WHERE run_id = 2"
+        ),
         [["built\n", "0"]]
     );
     assert_eq!(
@@ -255,7 +257,10 @@ fn outputs_are_restored_with_their_mode_and_a_dir_output_whole() {
     run(&test, 0, &[]);
     assert_eq!(statuses(&test, 2), "make=cached");
     assert_eq!(runs_of(&test), 1);
-    let mode = std::fs::metadata(dist.join("run.sh")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dist.join("run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o755);
     assert_eq!(
         std::fs::read_to_string(dist.join("sub/data")).unwrap(),
@@ -298,7 +303,10 @@ fn a_missing_declared_output_or_too_much_output_is_not_stored() {
         "SELECT reason FROM task_cache JOIN tasks ON tasks.id = task_id WHERE run_id = 1 ORDER BY position",
     );
     assert_eq!(reasons[0], ["the declared output never-made is missing"]);
-    assert!(reasons[1][0].contains("over --cache-max-output"), "{reasons:?}");
+    assert!(
+        reasons[1][0].contains("over --cache-max-output"),
+        "{reasons:?}"
+    );
 }
 
 #[test]
@@ -309,7 +317,9 @@ fn a_missing_or_damaged_object_is_a_clean_miss() {
     let digest = {
         use sha2::Digest as _;
         let hash = sha2::Sha256::digest(b"int a;\nint b;\n");
-        hash.iter().map(|byte| format!("{byte:02x}")).collect::<String>()
+        hash.iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
     };
     let object = test
         .path()
@@ -324,7 +334,11 @@ fn a_missing_or_damaged_object_is_a_clean_miss() {
     std::fs::write(&object, "int a;\nint B;\n").unwrap();
     std::fs::remove_file(test.path().join("out/app")).unwrap();
     run(&test, 0, &[]);
-    assert_eq!(statuses(&test, 2), "build=passed", "a damaged object runs the task");
+    assert_eq!(
+        statuses(&test, 2),
+        "build=passed",
+        "a damaged object runs the task"
+    );
     assert_eq!(
         std::fs::read_to_string(test.path().join("out/app")).unwrap(),
         "int a;\nint b;\n",
@@ -344,8 +358,7 @@ fn a_missing_or_damaged_object_is_a_clean_miss() {
 
 #[test]
 fn unset_empty_and_set_variables_are_three_keys_and_going_back_hits() {
-    let test = Test::new()
-        .taskfile("t: echo \"[$MODE]\" > out [uses_env:MODE] [outputs:out]\n");
+    let test = Test::new().taskfile("t: echo \"[$MODE]\" > out [uses_env:MODE] [outputs:out]\n");
     let with = |mode: Option<&str>, run_no: i64, expected: &str| {
         let mut args = test.with_args(&["run", "tasks.txt"]).status(0);
         if let Some(mode) = mode {
@@ -501,7 +514,11 @@ fn retry_treats_a_cached_task_as_passed() {
     assert_eq!(statuses(&test, 2), "build=cached flaky=failed");
     std::fs::write(test.path().join("go"), "").unwrap();
     test.with_args(&["retry", "2"]).status(0).run();
-    assert_eq!(statuses(&test, 3), "flaky=passed", "only the failure ran again");
+    assert_eq!(
+        statuses(&test, 3),
+        "flaky=passed",
+        "only the failure ran again"
+    );
 }
 
 #[test]
