@@ -337,8 +337,16 @@ impl Executor for Caching {
         };
         // The manifest is kept, for `show --why` to compare with.
         let _ = self.store.put_bytes(keyed.manifest.text().as_bytes());
+        // What a dependency made without declaring it may be anything: no
+        // key can stand for it, so nothing is looked up or stored.
+        let unknown = cache
+            .deps
+            .iter()
+            .find(|(_, handed)| handed.is_none())
+            .map(|(dep, _)| unknown_dependency(dep));
         let mut missed = None;
-        if !self.options.force
+        if unknown.is_none()
+            && !self.options.force
             && let Some(entry) = self.entries.entry(&keyed.key)
         {
             match self.restore(job, &entry) {
@@ -386,7 +394,9 @@ impl Executor for Caching {
         let check = start.elapsed();
         let outcome = self.inner.execute(job, control, output);
         let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
-        let (verdict, outputs) = if passed {
+        let (verdict, outputs) = if let Some(why) = unknown.filter(|_| passed) {
+            (Verdict::NotStored(why), None)
+        } else if passed {
             match self.store_pass(job, cache, &keyed, &outcome, control) {
                 Ok(outputs) => (Verdict::Stored, outputs),
                 Err(why) => (Verdict::NotStored(why), None),
@@ -588,6 +598,12 @@ pub(crate) fn path_text(path: &Path) -> String {
         }
     }
     text
+}
+
+/// Why a task whose dependency `dep` handed on nothing known is neither
+/// looked up nor stored.
+pub(crate) fn unknown_dependency(dep: &str) -> String {
+    format!("its dependency {dep} declares no outputs, so what it made is unknown")
 }
 
 /// `path` relative to `base`, when it is under it.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::executor::{CacheSetup, key};
+use super::executor::{CacheSetup, key, unknown_dependency};
 use super::handed_on;
 use crate::graph::Plan;
 
@@ -36,6 +36,19 @@ pub(crate) fn predict(
         let Some(cache) = &job.cache else {
             continue;
         };
+        if let Some((dep, _)) = cache.deps.iter().find(|(_, handed)| handed.is_none()) {
+            let why = if plan
+                .tasks
+                .iter()
+                .any(|spec| spec.name.value == *dep && spec.settings.cache.cacheable())
+            {
+                format!("{dep} would run first")
+            } else {
+                unknown_dependency(dep)
+            };
+            predictions[task] = Some(Prediction::Runs(why));
+            continue;
+        }
         let prediction = match key(&job, cache, &setup.options, &setup.stats) {
             Err(why) => Prediction::Runs(why),
             Ok(keyed) => match setup.would_hit(&keyed) {
@@ -44,12 +57,7 @@ pub(crate) fn predict(
                     Prediction::Cached { run: entry.run }
                 }
                 Some(_) => Prediction::Runs("--force".to_owned()),
-                None => Prediction::Runs(
-                    match cache.deps.iter().find(|(_, handed)| handed.is_none()) {
-                        Some((dep, _)) => format!("{dep} would run first"),
-                        None => "no stored pass has its key".to_owned(),
-                    },
-                ),
+                None => Prediction::Runs("no stored pass has its key".to_owned()),
             },
         };
         predictions[task] = Some(prediction);

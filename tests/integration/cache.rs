@@ -232,7 +232,7 @@ fn an_input_changed_while_the_task_ran_is_not_stored() {
     assert_eq!(
         rows(
             &test,
-            "SELECT reason FROM task_cache JOIN tasks ON tasks.id = task_id WHERE run_id = 1"
+            "SELECT task_cache.reason FROM task_cache JOIN tasks ON tasks.id = task_id WHERE run_id = 1"
         ),
         [["in.txt changed while it ran"]]
     );
@@ -300,7 +300,7 @@ fn a_missing_declared_output_or_too_much_output_is_not_stored() {
     assert_eq!(outcomes(&test, 1), "none=not_stored big=not_stored");
     let reasons = rows(
         &test,
-        "SELECT reason FROM task_cache JOIN tasks ON tasks.id = task_id WHERE run_id = 1 ORDER BY position",
+        "SELECT task_cache.reason FROM task_cache JOIN tasks ON tasks.id = task_id WHERE run_id = 1 ORDER BY position",
     );
     assert_eq!(reasons[0], ["the declared output never-made is missing"]);
     assert!(
@@ -422,11 +422,14 @@ fn a_dependency_that_is_not_cacheable_makes_its_dependent_run() {
     run(&test, 0, &[]);
     run(&test, 0, &[]);
     assert_eq!(statuses(&test, 2), "prep=passed use=passed");
+    assert_eq!(outcomes(&test, 2), "use=not_stored");
     test.with_args(&["show", "2", "--task", "use", "--why"])
         .status(0)
-        .stdout_contains("it has no earlier stored pass")
+        .stdout_contains(
+            "use ran and passed; not stored: its dependency prep declares no outputs, so what it made is unknown\n",
+        )
         .run();
-    assert_eq!(outcomes(&test, 2), "use=stored");
+    assert_eq!(rows(&test, "SELECT COUNT(*) FROM cache_entries"), [["0"]]);
 }
 
 #[test]
