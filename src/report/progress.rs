@@ -476,6 +476,17 @@ impl<W: Write, E: Write> Progress<W, E> {
                 text.push_str(&wrap_indented(&line, self.max_columns(), REASON_INDENT));
             }
         }
+        // `--explain`: why the cache restored it or let it run.
+        if let Some(explain) = result
+            .cache
+            .as_deref()
+            .and_then(|report| report.explain.as_deref())
+        {
+            for line in explain.lines() {
+                let line = format!("      {line}\n");
+                text.push_str(&wrap_indented(&line, self.max_columns(), REASON_INDENT));
+            }
+        }
         text
     }
 

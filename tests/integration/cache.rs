@@ -534,3 +534,101 @@ fn a_task_without_inputs_or_outputs_takes_no_part() {
     assert_eq!(rows(&test, "SELECT COUNT(*) FROM task_cache"), [["0"]]);
     assert!(!test.path().join(".taskrun").exists(), "no store is made");
 }
+
+#[test]
+fn explain_says_live_why_each_task_ran_or_was_restored() {
+    let test = build();
+    run(&test, 0, &[]);
+    std::fs::write(test.path().join("src/a.c"), "int a2;\n").unwrap();
+    test.with_args(&["run", "tasks.txt", "--explain"])
+        .status(0)
+        .stdout_contains("      build ran and passed; stored under key ")
+        .stdout_contains(
+            "        compared with its pass in run #1:\n        changed input src/a.c\n",
+        )
+        .run();
+    test.with_args(&["run", "tasks.txt", "--explain"])
+        .status(0)
+        .stdout_contains("      build was up to date: restored from run #2")
+        .run();
+}
+
+#[test]
+fn an_input_symlink_retargeted_is_a_miss_and_an_output_symlink_stays_a_link() {
+    let test = Test::new()
+        .taskfile("t: cat link > out && ln -sf out out-link [inputs:link] [outputs:out,out-link]\n")
+        .file("a", "A\n")
+        .file("b", "B\n");
+    std::os::unix::fs::symlink("a", test.path().join("link")).unwrap();
+    run(&test, 0, &[]);
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 2), "t=cached");
+    std::fs::remove_file(test.path().join("link")).unwrap();
+    std::os::unix::fs::symlink("b", test.path().join("link")).unwrap();
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 3), "t=passed");
+    std::fs::remove_file(test.path().join("out-link")).unwrap();
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 4), "t=cached");
+    assert_eq!(
+        std::fs::read_link(test.path().join("out-link")).unwrap(),
+        Path::new("out")
+    );
+    // The target's content counts too: same link text, other content.
+    std::fs::write(test.path().join("b"), "B2\n").unwrap();
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 5), "t=passed");
+}
+
+#[test]
+fn a_task_killed_by_an_interrupt_is_never_stored() {
+    let test = Test::new()
+        .taskfile("slow: touch out && sleep 30 [inputs:in] [outputs:out]\n")
+        .file("in", "1\n");
+    let child = test.with_args(&["run", "tasks.txt"]).spawn();
+    let pid = i32::try_from(child.id()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !test.path().join("out").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let output = test.with_args(&[]).wait(child);
+    assert_eq!(output.status, 130, "{}", output.stdout);
+    assert_eq!(statuses(&test, 1), "slow=canceled");
+    assert_eq!(outcomes(&test, 1), "slow=miss");
+    assert_eq!(rows(&test, "SELECT COUNT(*) FROM cache_entries"), [["0"]]);
+}
+
+#[test]
+fn two_runs_at_once_of_the_same_task_leave_one_consistent_entry() {
+    let test = Test::new()
+        .taskfile(
+            "t: head -c 200000 /dev/urandom > tmp.$$ && mv tmp.$$ out [inputs:in] [outputs:out]\n",
+        )
+        .file("in", "1\n");
+    let first = test.with_args(&["run", "tasks.txt", "--quiet"]).spawn();
+    let second = test.with_args(&["run", "tasks.txt", "--quiet"]).spawn();
+    assert_eq!(test.with_args(&[]).wait(first).status, 0);
+    assert_eq!(test.with_args(&[]).wait(second).status, 0);
+    // One entry for the key, naming a tree whose objects are all whole.
+    assert_eq!(rows(&test, "SELECT COUNT(*) FROM cache_entries"), [["1"]]);
+    std::fs::remove_file(test.path().join("out")).unwrap();
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 3), "t=cached");
+    let restored = std::fs::read(test.path().join("out")).unwrap();
+    assert_eq!(restored.len(), 200_000);
+}
+
+#[test]
+fn rhai_tasks_declare_inputs_and_outputs_too() {
+    let test = Test::new()
+        .file(
+            "Taskfile.rhai",
+            "task(\"gen\", \"cp in out && echo x >> runs.txt\", #{ inputs: [\"in\"], outputs: [\"out\"] });\n",
+        )
+        .file("in", "1\n");
+    test.with_args(&["run", "Taskfile.rhai"]).status(0).run();
+    test.with_args(&["run", "Taskfile.rhai"]).status(0).run();
+    assert_eq!(statuses(&test, 2), "gen=cached");
+    assert_eq!(runs_of(&test), 1);
+}
