@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::executor::short;
 use super::key::{Change, Manifest, diff};
 
 /// An attempt as the cache saw it.
@@ -69,14 +68,9 @@ impl Why {
         let _ = match (attempt.outcome.as_str(), attempt.source) {
             ("hit", Some((run, task))) => writeln!(
                 text,
-                "{name} was up to date: restored from run #{run} (task row {task}), key {}",
-                short(&attempt.key)
+                "{name} was up to date: restored from run #{run} (task row {task})"
             ),
-            ("stored", _) => writeln!(
-                text,
-                "{name} ran and passed; stored under key {}",
-                short(&attempt.key)
-            ),
+            ("stored", _) => writeln!(text, "{name} ran and passed, and was stored"),
             ("not_stored", _) => writeln!(
                 text,
                 "{name} ran and passed; not stored: {}",
@@ -233,7 +227,7 @@ mod tests {
         );
         assert_eq!(
             why.text(),
-            "build ran and passed; stored under key 5e3b5e3b5e3b\n  compared with its pass in run #41:\n  env CC is now unset\n  changed input src/a.c\n  removed input src/old.c\n  added input src/util.c\n"
+            "build ran and passed, and was stored\n  compared with its pass in run #41:\n  env CC is now unset\n  changed input src/a.c\n  removed input src/old.c\n  added input src/util.c\n"
         );
         let json = why.json();
         assert_eq!(json["changes"][1]["change"], "changed");
@@ -247,7 +241,7 @@ mod tests {
         hit.source = Some((41, 1234));
         assert_eq!(
             Why::new(hit, None, None, None).text(),
-            "build was up to date: restored from run #41 (task row 1234), key 5e3b5e3b5e3b\n"
+            "build was up to date: restored from run #41 (task row 1234)\n"
         );
         let mut not_stored = attempt("not_stored");
         not_stored.reason = Some("src/a.c changed while it ran".to_owned());

@@ -542,7 +542,7 @@ fn explain_says_live_why_each_task_ran_or_was_restored() {
     std::fs::write(test.path().join("src/a.c"), "int a2;\n").unwrap();
     test.with_args(&["run", "tasks.txt", "--explain"])
         .status(0)
-        .stdout_contains("      build ran and passed; stored under key ")
+        .stdout_contains("      build ran and passed, and was stored\n")
         .stdout_contains(
             "        compared with its pass in run #1:\n        changed input src/a.c\n",
         )
