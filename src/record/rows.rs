@@ -613,26 +613,31 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
             }),
             _ => None,
         },
-        cache: match (
-            row.get::<_, Option<String>>(36)?,
-            row.get::<_, Option<String>>(37)?,
-        ) {
-            (Some(key), Some(outcome)) => {
-                CacheOutcome::parse(&outcome).map(|outcome| -> rusqlite::Result<TaskCache> {
-                    Ok(TaskCache {
-                        key,
-                        outcome,
-                        reason: row.get(38)?,
-                        source_task: row.get(39)?,
-                        source_run: row.get(40)?,
-                        outputs: row.get(41)?,
-                    })
-                })
-            }
-            _ => None,
-        }
-        .transpose()?,
+        cache: task_cache(row)?,
     })
+}
+
+/// The `task_cache` columns of a task row (from 36 on): `None` for an
+/// attempt the cache took no part in (or whose outcome taskrun does not
+/// know).
+fn task_cache(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<TaskCache>> {
+    let (Some(key), Some(outcome)) = (
+        row.get::<_, Option<String>>(36)?,
+        row.get::<_, Option<String>>(37)?,
+    ) else {
+        return Ok(None);
+    };
+    let Some(outcome) = CacheOutcome::parse(&outcome) else {
+        return Ok(None);
+    };
+    Ok(Some(TaskCache {
+        key,
+        outcome,
+        reason: row.get(38)?,
+        source_task: row.get(39)?,
+        source_run: row.get(40)?,
+        outputs: row.get(41)?,
+    }))
 }
 
 /// A task's cache declarations as `tasks.cache` stores them (see

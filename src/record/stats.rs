@@ -494,11 +494,11 @@ mod tests {
         let stats = stats_of(&store, Window::default());
         let a = &stats[0];
         assert_eq!((a.runs, a.passed, a.failed), (3, 2, 1));
-        assert_eq!(a.durations, [Duration::from_millis(1000)]);
-        assert_eq!(a.quantile(0.95), Some(Duration::from_millis(1000)));
+        assert_eq!(a.durations, [Duration::from_secs(1)]);
+        assert_eq!(a.quantile(0.95), Some(Duration::from_secs(1)));
         assert_eq!(
             store.passed_up_to(9, "a", 1, 10).unwrap(),
-            [Duration::from_millis(1000)]
+            [Duration::from_secs(1)]
         );
     }
 

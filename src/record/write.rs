@@ -881,20 +881,20 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn a_stored_pass_writes_its_entry_byte_for_byte_and_a_hit_counts_on_it() {
+    /// Records a pass of `build` to store, asserts the rows it makes, and
+    /// returns its key, run and task row.
+    fn stored_entry(store: &mut Store) -> (String, i64, i64) {
         use rusqlite::types::Value::{Blob, Integer, Null, Text};
-        let (_dir, mut store) = store();
         let key = "5e".repeat(32);
         let stored = cached_result(
             Status::Passed,
             Duration::from_millis(12_300),
             report(&key, Verdict::Stored),
         );
-        let (first_run, producer) = record_one(&mut store, "build: make\n", Arc::clone(&stored));
+        let (first_run, producer) = record_one(store, "build: make\n", Arc::clone(&stored));
         assert_eq!(
             one_row(
-                &store,
+                store,
                 "SELECT task_id, task_name, cache_key, outcome, reason, source_task_id,
                      source_run_id, outputs, hashed_bytes, check_us FROM task_cache"
             ),
@@ -915,7 +915,7 @@ mod tests {
                  stdout, stdout_total, stdout_tail, stderr, stderr_total, stderr_tail, exit_code,
                  duration_ms, created_at, last_hit_at, hits FROM cache_entries";
         assert_eq!(
-            one_row(&store, entry),
+            one_row(store, entry),
             [
                 Text(key.clone()),
                 Text("build".into()),
@@ -940,7 +940,7 @@ mod tests {
             "the tail as captured"
         );
         assert_eq!(
-            one_row(&store, "SELECT * FROM file_stat_cache"),
+            one_row(store, "SELECT * FROM file_stat_cache"),
             [
                 Blob(b"/p/src/main.c".to_vec()),
                 Integer(-2),
@@ -954,6 +954,20 @@ mod tests {
             ]
         );
 
+        (key, first_run, producer)
+    }
+
+    #[test]
+    fn a_stored_pass_writes_its_entry_byte_for_byte() {
+        let (_dir, mut store) = store();
+        stored_entry(&mut store);
+    }
+
+    #[test]
+    fn a_hit_is_recorded_cached_and_counts_on_its_entry_once() {
+        use rusqlite::types::Value::{Integer, Text};
+        let (_dir, mut store) = store();
+        let (key, first_run, producer) = stored_entry(&mut store);
         // The next run is up to date: restored from that entry.
         let hit = Verdict::Hit {
             source_task: producer,
@@ -1159,7 +1173,7 @@ mod tests {
         assert_eq!(tasks[1].settings.cache, spec, "the retry's row has them");
         assert_eq!(tasks[2].settings.cache, CacheSpec::default());
         assert!(tasks[0].cache.is_none(), "no report, no task_cache row");
-        let plain: Option<String> = store
+        let undeclared: Option<String> = store
             .connection
             .query_row(
                 "SELECT cache FROM tasks WHERE id = ?1",
@@ -1167,6 +1181,6 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(plain, None);
+        assert_eq!(undeclared, None);
     }
 }

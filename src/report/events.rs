@@ -273,6 +273,12 @@ mod tests {
         assert_eq!(stored["cache"], "stored");
         assert_eq!(stored["cache_key"], "5e".repeat(32));
         assert!(stored.get("source_run").is_none());
+        let missed = ended(
+            "task_finished",
+            "build",
+            &result(Status::Failed, Some(Verdict::Failed)),
+        );
+        assert_eq!(missed["cache"], "miss");
         let plain = ended("task_finished", "build", &result(Status::Passed, None));
         assert!(plain.get("cache").is_none() && plain.get("cache_key").is_none());
     }

@@ -617,9 +617,9 @@ mod tests {
             source_run: Some(41),
             outputs: None,
         });
-        let mut lint = task_row(1, "lint", TaskState::Ended(Status::Passed));
-        lint.duration = Some(Duration::from_millis(2300));
-        lint.cache = Some(TaskCache {
+        let mut lint_row = task_row(1, "lint", TaskState::Ended(Status::Passed));
+        lint_row.duration = Some(Duration::from_millis(2300));
+        lint_row.cache = Some(TaskCache {
             key: "77".repeat(32),
             outcome: CacheOutcome::NotStored,
             reason: Some("src/a.c changed while running".to_owned()),
@@ -627,7 +627,7 @@ mod tests {
             source_run: None,
             outputs: None,
         });
-        let shown = run(&row, &[build.clone(), lint.clone()]);
+        let shown = run(&row, &[build.clone(), lint_row.clone()]);
         assert!(
             shown.contains(
                 "Tasks:\n  build ... CACHED (0.01s, from run #41)\n  lint .... PASSED (2.3s)\n\n\
@@ -635,7 +635,7 @@ mod tests {
             ),
             "{shown}"
         );
-        let one = task(&row, &lint);
+        let one = task(&row, &lint_row);
         assert!(
             one.contains(&format!(
                 "Cache: not stored: src/a.c changed while running (key {})\n",
@@ -645,7 +645,7 @@ mod tests {
         );
         assert!(task(&row, &build).contains("Cache: hit, from run #41 (key 5e5e"));
         let json: serde_json::Value =
-            serde_json::from_str(&run_json(&row, &[build, lint])).expect("valid JSON");
+            serde_json::from_str(&run_json(&row, &[build, lint_row])).expect("valid JSON");
         assert_eq!(json["run"]["cached"], 3);
         assert_eq!(json["tasks"][0]["status"], "cached");
         assert_eq!(json["tasks"][0]["cache"]["outcome"], "hit");
