@@ -21,9 +21,9 @@ fn rows(test: &Test, sql: &str) -> Vec<Vec<String>> {
                     rusqlite::types::ValueRef::Null => "NULL".to_owned(),
                     rusqlite::types::ValueRef::Integer(value) => value.to_string(),
                     rusqlite::types::ValueRef::Real(value) => value.to_string(),
-                    rusqlite::types::ValueRef::Text(text)
-                    | rusqlite::types::ValueRef::Blob(text) => {
-                        String::from_utf8_lossy(text).into_owned()
+                    rusqlite::types::ValueRef::Text(bytes)
+                    | rusqlite::types::ValueRef::Blob(bytes) => {
+                        String::from_utf8_lossy(bytes).into_owned()
                     }
                 })
                 .collect())
@@ -387,8 +387,8 @@ fn unset_empty_and_set_variables_are_three_keys_and_going_back_hits() {
             .join(&key[..2])
             .join(&key[2..4])
             .join(&key[4..]);
-        let text = std::fs::read_to_string(path).unwrap();
-        assert!(!text.contains("fast"), "{text}");
+        let manifest = std::fs::read_to_string(path).unwrap();
+        assert!(!manifest.contains("fast"), "{manifest}");
     }
 }
 
