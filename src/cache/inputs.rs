@@ -92,7 +92,7 @@ pub(crate) enum ExpandError {
         source: std::io::Error,
     },
     /// A pattern is not usable as written (see [`super::pattern::check`]).
-    #[error("`{pattern}` is not a usable pattern: {reason}")]
+    #[error("{reason}")]
     Pattern { pattern: String, reason: String },
 }
 
@@ -799,7 +799,7 @@ mod tests {
         let error = expand(dir.path(), &owned(&["src/*.c", "src/a**"]), &[]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "`src/a**` is not a usable pattern: not a valid glob (recursive wildcards must form a single path component): a `**` must stand alone between slashes, and a literal `*`, `?` or `[` is written `[*]`, `[?]` or `[[]`"
+            "`src/a**` is not a valid glob (recursive wildcards must form a single path component): write `[*]` or `[?]` for a literal `*` or `?`, and close every `[`"
         );
         let error = expand(dir.path(), &owned(&["../x"]), &[]).unwrap_err();
         assert!(matches!(error, ExpandError::Pattern { pattern, .. } if pattern == "../x"));
