@@ -15,6 +15,7 @@ use crate::source::Sources;
 
 /// Runs taskrun with the given command-line arguments (the first one is the
 /// program name) and returns the exit status.
+#[expect(clippy::too_many_lines, reason = "one arm for each subcommand")]
 pub fn run<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -50,6 +51,13 @@ where
         Command::Prune(args) => commands::prune(args),
         Command::Stats(args) => commands::stats(args),
         Command::Search(args) => commands::search(args),
+        Command::Cat {
+            run,
+            task,
+            file,
+            store,
+            db,
+        } => commands::cat(&db.path, *run, task, file, store.as_deref()),
         Command::Index { db } => commands::index(&db.path),
         Command::Diff {
             a,
@@ -67,6 +75,7 @@ where
             trace,
             html,
             why,
+            outputs,
             store,
             db,
         } => commands::show(
@@ -75,10 +84,14 @@ where
             task.as_deref(),
             commands::ShowAs {
                 json: *json,
-                junit: *junit,
+                view: match (*junit, *why, *outputs) {
+                    (true, _, _) => commands::View::Junit,
+                    (_, true, _) => commands::View::Why,
+                    (_, _, true) => commands::View::Outputs,
+                    _ => commands::View::Plain,
+                },
                 trace: trace.as_deref(),
                 html: html.as_deref(),
-                why: *why,
                 store: store.as_deref(),
             },
         ),

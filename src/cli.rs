@@ -115,9 +115,32 @@ pub(crate) enum Command {
         /// and what changed since its last stored pass.
         #[arg(long, requires = "task")]
         why: bool,
-        /// The store of cached outputs, for --why [default: `.taskrun/`
-        /// beside the history database].
-        #[arg(long, value_name = "DIR", requires = "why")]
+        /// With --task: the files the task made (its declared outputs), as
+        /// stored.
+        #[arg(long, requires = "task", conflicts_with = "why")]
+        outputs: bool,
+        /// The store of cached outputs, for --why and --outputs [default:
+        /// `.taskrun/` beside the history database].
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Write one file a task of a recorded run made (one of its declared
+    /// outputs), as the store holds it, to standard output.
+    Cat {
+        /// The run: its number, `last`, or `last~N`.
+        #[arg(value_name = "RUN", value_parser = parse_run)]
+        run: RunRef,
+        /// The task.
+        #[arg(value_name = "TASK")]
+        task: String,
+        /// The file, relative to the task's directory.
+        #[arg(value_name = "PATH")]
+        file: String,
+        /// The store of cached outputs [default: `.taskrun/` beside the
+        /// history database].
+        #[arg(long, value_name = "DIR")]
         store: Option<PathBuf>,
         #[command(flatten)]
         db: DbArg,

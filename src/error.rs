@@ -655,6 +655,37 @@ pub enum Error {
         help: String,
     },
 
+    #[error("task `{task}` of run #{run} has no stored outputs")]
+    #[diagnostic(code(cache::no_outputs), help("{help}"))]
+    NoStoredOutputs {
+        run: i64,
+        task: String,
+        help: String,
+    },
+
+    #[error("`{path}` is not among the outputs of task `{task}` in run #{run}")]
+    #[diagnostic(code(cache::not_an_output), help("{help}"))]
+    NotAnOutput {
+        run: i64,
+        task: String,
+        path: String,
+        help: String,
+    },
+
+    #[error("the store no longer holds {what} of task `{task}` in run #{run}")]
+    #[diagnostic(
+        code(cache::object_gone),
+        help(
+            "{why}; `taskrun gc` deletes what no kept entry needs, and a run of the task stores it again"
+        )
+    )]
+    ObjectGone {
+        run: i64,
+        task: String,
+        what: String,
+        why: String,
+    },
+
     #[error("run #{run} ran in `{}`, which no longer exists", dir.display())]
     #[diagnostic(
         code(history::dir_gone),
@@ -822,6 +853,9 @@ impl Error {
             | Error::NoRunBack { .. }
             | Error::UnknownRun { .. }
             | Error::UnknownRunTask { .. }
+            | Error::NoStoredOutputs { .. }
+            | Error::NotAnOutput { .. }
+            | Error::ObjectGone { .. }
             | Error::RetryDirGone { .. }
             | Error::RetryScript { .. }
             | Error::RetryRunning { .. }

@@ -25,7 +25,7 @@ pub(crate) use prune::prune;
 pub(crate) use retry::retry;
 pub(crate) use run::run;
 pub(crate) use search::{index, search};
-pub(crate) use show::{ShowAs, history, show};
+pub(crate) use show::{ShowAs, View, cat, history, show};
 pub(crate) use stats::stats;
 
 use std::io::{IsTerminal, Write};

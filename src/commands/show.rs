@@ -3,6 +3,8 @@
 use std::path::Path;
 
 use crate::cache::key::Manifest;
+use crate::cache::store::Store as ObjectStore;
+use crate::cache::tree::{EntryKind, OutputTree};
 use crate::cache::why::{Attempt, Earlier, Why};
 use crate::cli::RunRef;
 use crate::error::{Error, did_you_mean};
@@ -43,16 +45,29 @@ pub(crate) fn history(db: &Path, limit: usize, json: bool) -> Result<u8, Error> 
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ShowAs<'a> {
     pub(crate) json: bool,
-    pub(crate) junit: bool,
+    /// What of the run (or task) to show.
+    pub(crate) view: View,
     /// Where to write its trace (`-`: standard output).
     pub(crate) trace: Option<&'a Path>,
     /// Where to write its HTML page (`-`: standard output).
     pub(crate) html: Option<&'a Path>,
-    /// With a task: explain what the cache did for it.
-    pub(crate) why: bool,
     /// Where `why` reads key manifests (`None`: the store beside the
     /// database).
     pub(crate) store: Option<&'a Path>,
+}
+
+/// What `taskrun show` shows besides the run or task itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum View {
+    /// The run, or the task with its output.
+    #[default]
+    Plain,
+    /// The run as a JUnit report (`--junit`).
+    Junit,
+    /// Why the task ran or was restored (`--why`).
+    Why,
+    /// The files the task stored (`--outputs`).
+    Outputs,
 }
 
 /// `taskrun show [RUN] [--task NAME]`.
@@ -62,16 +77,20 @@ pub(crate) fn show(
     task: Option<&str>,
     ShowAs {
         json,
-        junit,
+        view,
         trace,
         html,
-        why,
         store: objects,
     }: ShowAs<'_>,
 ) -> Result<u8, Error> {
     let store = Store::open(db)?;
     let run = find_run(&store, db, run.unwrap_or(RunRef::Latest))?;
-    if let (true, Some(name)) = (why, task) {
+    if let (View::Outputs, Some(name)) = (view, task) {
+        let (_, tree) = stored_outputs(&store, db, &run, name, objects)?;
+        print_out(&outputs_text(&tree, json))?;
+        return Ok(exit_code::SUCCESS);
+    }
+    if let (View::Why, Some(name)) = (view, task) {
         let text = explain(&store, db, &run, name, objects, json)?;
         print_out(&text)?;
         return Ok(exit_code::SUCCESS);
@@ -102,7 +121,7 @@ pub(crate) fn show(
         return Ok(exit_code::SUCCESS);
     }
     let text = match task {
-        None if junit => junit_report(db, run.id)?,
+        None if view == View::Junit => junit_report(db, run.id)?,
         None => {
             let tasks = store.tasks(&run)?;
             if json {
@@ -130,6 +149,142 @@ pub(crate) fn show(
         }
     };
     print_out(&text)?;
+    Ok(exit_code::SUCCESS)
+}
+
+/// The store and the output tree of task `name` of `run`, from the store
+/// at `objects` (default: beside `db`).
+fn stored_outputs(
+    store: &Store,
+    db: &Path,
+    run: &RunRow,
+    name: &str,
+    objects: Option<&Path>,
+) -> Result<(ObjectStore, OutputTree), Error> {
+    let Some(task) = store.task(run, name)? else {
+        return Err(unknown_task(store, run, name)?);
+    };
+    let no_outputs = |help: &str| Error::NoStoredOutputs {
+        run: run.id,
+        task: name.to_owned(),
+        help: help.to_owned(),
+    };
+    let Some(cache) = &task.cache else {
+        return Err(no_outputs(
+            "only a task that declares [outputs:] has its outputs stored",
+        ));
+    };
+    let Some(digest) = &cache.outputs else {
+        return Err(no_outputs(
+            "it declares no [outputs:], or it did not pass, or its pass was not stored (see `--why`)",
+        ));
+    };
+    let objects = ObjectStore::new(match objects {
+        Some(dir) => dir.to_owned(),
+        None => super::run::store_beside(db),
+    });
+    let gone = |why: String| Error::ObjectGone {
+        run: run.id,
+        task: name.to_owned(),
+        what: "the list of outputs".to_owned(),
+        why,
+    };
+    let bytes = objects
+        .read(digest)
+        .map_err(|error| gone(error.to_string()))?;
+    let tree = String::from_utf8(bytes)
+        .ok()
+        .and_then(|text| OutputTree::decode(&text))
+        .ok_or_else(|| gone("it is damaged".to_owned()))?;
+    Ok((objects, tree))
+}
+
+/// The files of `tree`, a line each (`path  size  mode`), or as JSON.
+fn outputs_text(tree: &OutputTree, json: bool) -> String {
+    let mut lines = Vec::new();
+    let mut values = Vec::new();
+    for entry in tree.entries() {
+        let path = entry.path.display().to_string();
+        match &entry.kind {
+            EntryKind::File { size, mode, digest } => {
+                lines.push(format!(
+                    "{path}  {}  {:04o}",
+                    history::size(i64::try_from(*size).unwrap_or(i64::MAX)),
+                    mode
+                ));
+                values.push(serde_json::json!({
+                    "path": path, "kind": "file", "size": size, "mode": mode, "sha256": digest,
+                }));
+            }
+            EntryKind::Symlink { target } => {
+                lines.push(format!("{path} -> {}", target.display()));
+                values.push(serde_json::json!({
+                    "path": path, "kind": "symlink", "target": target.display().to_string(),
+                }));
+            }
+            EntryKind::Dir { .. } => {}
+        }
+    }
+    if json {
+        format!("{}\n", serde_json::Value::Array(values))
+    } else if lines.is_empty() {
+        "(no files)\n".to_owned()
+    } else {
+        lines.join("\n") + "\n"
+    }
+}
+
+/// `taskrun cat RUN TASK PATH`.
+pub(crate) fn cat(
+    db: &Path,
+    run: RunRef,
+    name: &str,
+    path: &str,
+    objects: Option<&Path>,
+) -> Result<u8, Error> {
+    let store = Store::open(db)?;
+    let run = find_run(&store, db, run)?;
+    let (objects, tree) = stored_outputs(&store, db, &run, name, objects)?;
+    let wanted = crate::cache::pattern::normalize(path);
+    let files: Vec<&crate::cache::tree::Entry> = tree
+        .entries()
+        .iter()
+        .filter(|entry| matches!(entry.kind, EntryKind::File { .. }))
+        .collect();
+    let Some(EntryKind::File { digest, .. }) = files
+        .iter()
+        .find(|entry| entry.path.to_string_lossy() == wanted)
+        .map(|entry| &entry.kind)
+    else {
+        let names: Vec<String> = files
+            .iter()
+            .map(|entry| entry.path.display().to_string())
+            .collect();
+        let help = match did_you_mean(&wanted, names.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if names.is_empty() => "it stored no files".to_owned(),
+            None => format!("its files are {}", names.join(", ")),
+        };
+        return Err(Error::NotAnOutput {
+            run: run.id,
+            task: name.to_owned(),
+            path: path.to_owned(),
+            help,
+        });
+    };
+    let bytes = objects.read(digest).map_err(|error| Error::ObjectGone {
+        run: run.id,
+        task: name.to_owned(),
+        what: format!("`{wanted}`"),
+        why: error.to_string(),
+    })?;
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, &bytes)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(|source| Error::CannotWrite {
+            path: std::path::PathBuf::from("standard output"),
+            source,
+        })?;
     Ok(exit_code::SUCCESS)
 }
 

@@ -632,3 +632,41 @@ fn rhai_tasks_declare_inputs_and_outputs_too() {
     assert_eq!(statuses(&test, 2), "gen=cached");
     assert_eq!(runs_of(&test), 1);
 }
+
+#[test]
+fn show_outputs_lists_what_a_task_made_and_cat_writes_one() {
+    let test = Test::new()
+        .taskfile("make: mkdir -p dist && printf 'one' > dist/a && printf 'two!' > dist/b [outputs:dist/]\nplain: true\n");
+    run(&test, 0, &[]);
+    test.with_args(&["show", "1", "--task", "make", "--outputs"])
+        .status(0)
+        .stdout("dist/a  3 B  0644\ndist/b  4 B  0644\n")
+        .run();
+    let json = test
+        .with_args(&["show", "1", "--task", "make", "--outputs", "--json"])
+        .status(0)
+        .run();
+    let value: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(value[1]["path"], "dist/b");
+    assert_eq!(value[1]["size"], 4);
+    // Written byte for byte from the store, whatever is on disk now.
+    std::fs::write(test.path().join("dist/b"), "changed").unwrap();
+    test.with_args(&["cat", "1", "make", "dist/b"])
+        .status(0)
+        .stdout("two!")
+        .run();
+    test.with_args(&["cat", "1", "make", "dist/c"])
+        .status(2)
+        .stderr_contains("`dist/c` is not among the outputs of task `make` in run #1")
+        .stderr_contains("did you mean `dist/a`?")
+        .run();
+    test.with_args(&["cat", "1", "plain", "x"])
+        .status(2)
+        .stderr_contains("task `plain` of run #1 has no stored outputs")
+        .run();
+    std::fs::remove_dir_all(test.path().join(".taskrun")).unwrap();
+    test.with_args(&["cat", "1", "make", "dist/b"])
+        .status(2)
+        .stderr_contains("the store no longer holds the list of outputs of task `make` in run #1")
+        .run();
+}
