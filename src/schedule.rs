@@ -358,9 +358,12 @@ impl<'a> Scheduler<'a> {
                 } else {
                     None
                 };
-                let produced = offer
-                    .as_ref()
-                    .and_then(|_| outcome.cache.as_ref().map(|report| report.as_dependency()));
+                let produced = offer.as_ref().and_then(|_| {
+                    outcome
+                        .cache
+                        .as_ref()
+                        .and_then(|report| report.as_dependency())
+                });
                 let next = offer.as_ref().map(|offer| Handed {
                     task: offer.task,
                     at: SystemTime::now(),
@@ -736,7 +739,10 @@ impl<'a> Run<'a> {
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
         if status.is_pass() {
-            self.produced[task] = outcome.cache.as_ref().map(|report| report.as_dependency());
+            self.produced[task] = outcome
+                .cache
+                .as_ref()
+                .and_then(|report| report.as_dependency());
         }
         let attempt = self.attempts[task];
         let result = Arc::new(outcome.into_result(status, attempt));

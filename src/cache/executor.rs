@@ -110,7 +110,7 @@ impl CacheSetup {
         let entry = self.entries.entry(&keyed.key)?;
         match &entry.outputs {
             Some(outputs) => {
-                let tree = OutputTree::decode(&String::from_utf8(store.read(outputs).ok()?).ok()?)?;
+                let tree = OutputTree::decode(&String::from_utf8(store.peek(outputs).ok()?).ok()?)?;
                 tree.entries()
                     .iter()
                     .all(|entry| match &entry.kind {
@@ -148,7 +148,9 @@ pub(crate) struct Keyed {
     pub manifest: Manifest,
     pub key: Digest,
     /// The inputs as they were when hashed: absolute path and stat.
-    inputs: Vec<(PathBuf, Stat)>,
+    /// `true` where the stat is of what a symlink points at (a link's
+    /// target, a tool), which is stat'ed through the link again.
+    inputs: Vec<(PathBuf, Stat, bool)>,
     hashed: u64,
 }
 
@@ -256,8 +258,13 @@ impl Caching {
         if control.interrupted().is_some() {
             return Err("the run was interrupted".to_owned());
         }
-        for (path, before) in &keyed.inputs {
-            let now = std::fs::symlink_metadata(path).map(|meta| stat_of(&meta));
+        for (path, before, follow) in &keyed.inputs {
+            let now = if *follow {
+                std::fs::metadata(path)
+            } else {
+                std::fs::symlink_metadata(path)
+            }
+            .map(|meta| stat_of(&meta));
             if now.as_ref().ok() != Some(before) {
                 return Err(format!(
                     "{} changed while it ran",
@@ -290,17 +297,19 @@ impl Caching {
         }
         files.sort();
         files.dedup();
+        // Measured before anything is copied: an output too large to keep
+        // must not land in the store.
+        let total = size_of(&job.dir, &files, &roots) + captured;
+        if total > self.options.max_output {
+            return Err(format!(
+                "its outputs take {total} bytes, over --cache-max-output {}",
+                self.options.max_output
+            ));
+        }
         let tree = self
             .store
             .put_tree(&job.dir, &files, &roots)
             .map_err(|error| format!("cannot store the outputs: {error}"))?;
-        let total = tree.bytes() + captured;
-        if total > self.options.max_output {
-            return Err(format!(
-                "its outputs take {} bytes, over --cache-max-output {}",
-                total, self.options.max_output
-            ));
-        }
         self.store
             .put_bytes(tree.encode().as_bytes())
             .map(Some)
@@ -495,7 +504,8 @@ pub(crate) fn key(
             });
         manifest.add_secret("uses_env", name, value);
     }
-    let mut hashed = add_tools(&mut manifest, job, cache, stats)?;
+    let mut stats_of = Vec::with_capacity(cache.spec.inputs.len());
+    let mut hashed = add_tools(&mut manifest, job, cache, stats, &mut stats_of)?;
     for pattern in &cache.spec.outputs {
         manifest.add("output", &pattern.value, "");
     }
@@ -510,7 +520,6 @@ pub(crate) fn key(
     for (pattern, count) in patterns.iter().zip(&expansion.counts) {
         manifest.add("pattern", pattern, &count.to_string());
     }
-    let mut stats_of = Vec::with_capacity(expansion.files.len());
     for found in &expansion.files {
         let path = job.dir.join(&found.path);
         let value = match &found.kind {
@@ -528,7 +537,16 @@ pub(crate) fn key(
                             format!("cannot read the input {}: {error}", found.path.display())
                         })?;
                         hashed += hashed_file.read;
+                        stats_of.push((path.clone(), stat_of(&meta), true));
                         hashed_file.digest
+                    }
+                    Ok(meta) if meta.is_dir() => {
+                        // Its files could change without the key knowing.
+                        return Err(format!(
+                            "the input {} is a symlink to a directory, which is not followed: \
+                             name the directory itself in [inputs:]",
+                            found.path.display()
+                        ));
                     }
                     Ok(_) => "not-a-file".to_owned(),
                     Err(_) => "dangling".to_owned(),
@@ -537,7 +555,7 @@ pub(crate) fn key(
             }
         };
         manifest.add("input", &path_text(&found.path), &value);
-        stats_of.push((path, stat_of(&found.meta)));
+        stats_of.push((path, stat_of(&found.meta), false));
     }
     for (name, produced) in &cache.deps {
         manifest.add("dep", name, produced.as_deref().unwrap_or("unknown"));
@@ -558,6 +576,7 @@ fn add_tools(
     job: &Job,
     cache: &CacheJob,
     stats: &StatCache,
+    stats_of: &mut Vec<(PathBuf, Stat, bool)>,
 ) -> Result<u64, String> {
     let mut hashed = 0;
     let path_var = job
@@ -576,7 +595,9 @@ fn add_tools(
                     .hash(&path, &meta)
                     .map_err(|error| format!("cannot read the tool {}: {error}", path.display()))?;
                 hashed += hashed_tool.read;
-                format!("{} {}", path_text(&path), hashed_tool.digest)
+                let value = format!("{} {}", path_text(&path), hashed_tool.digest);
+                stats_of.push((path, stat_of(&meta), true));
+                value
             }
             None => "<not found>".to_owned(),
         };
@@ -598,6 +619,37 @@ pub(crate) fn path_text(path: &Path) -> String {
         }
     }
     text
+}
+
+/// How many bytes the regular files among `files` and under the
+/// directories `roots` (both relative to `base`) take; symlinks are not
+/// followed, and what cannot be read counts nothing (storing it fails
+/// later, with its reason).
+fn size_of(base: &Path, files: &[PathBuf], roots: &[PathBuf]) -> u64 {
+    let mut total = 0;
+    for file in files {
+        if let Ok(meta) = std::fs::symlink_metadata(base.join(file))
+            && meta.is_file()
+        {
+            total += meta.len();
+        }
+    }
+    let mut dirs: Vec<PathBuf> = roots.iter().map(|root| base.join(root)).collect();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => dirs.push(entry.path()),
+                Ok(kind) if kind.is_file() => {
+                    total += entry.metadata().map_or(0, |meta| meta.len());
+                }
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// Why a task whose dependency `dep` handed on nothing known is neither

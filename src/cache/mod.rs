@@ -58,10 +58,59 @@ pub(crate) struct Report {
 
 impl Report {
     /// What this attempt, once it passed, hands its dependents for their
-    /// keys (see [`handed_on`]).
-    pub(crate) fn as_dependency(&self) -> String {
-        handed_on(&self.key, self.outputs.as_ref())
+    /// keys (see [`handed_on`]): only a pass that was restored or stored
+    /// is known by its key and outputs. A pass that was not stored (its
+    /// inputs changed while it ran, a dependency of its own is unknown,
+    /// its key could not be worked out) hands on nothing known, so its
+    /// dependents are neither restored nor stored either.
+    pub(crate) fn as_dependency(&self) -> Option<String> {
+        match self.verdict {
+            Verdict::Hit { .. } | Verdict::Stored => {
+                Some(handed_on(&self.key, self.outputs.as_ref()))
+            }
+            Verdict::NotStored(_) | Verdict::Failed => None,
+        }
     }
+}
+
+/// The digest of a run's script and of every module it can import: each
+/// `.rhai` file under the script's directory (hidden directories left
+/// out), by path and content. A closure of the script is what these say,
+/// so they are part of its key; a file that cannot be read counts as its
+/// path alone.
+pub(crate) fn scripts_digest(script: &std::path::Path) -> Digest {
+    let dir = script.parent().unwrap_or(std::path::Path::new("."));
+    let mut files = vec![script.to_owned()];
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(at) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&at) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let hidden = entry.file_name().as_encoded_bytes().starts_with(b".");
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() && !hidden => dirs.push(path),
+                Ok(kind) if kind.is_file() && path.extension().is_some_and(|ext| ext == "rhai") => {
+                    files.push(path);
+                }
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut manifest = String::new();
+    for file in &files {
+        let content = std::fs::read(file)
+            .map_or_else(|_| "unreadable".to_owned(), |bytes| hash::bytes(&bytes));
+        let name = file.strip_prefix(dir).unwrap_or(file);
+        manifest.push_str(&format!(
+            "{}\t{content}\n",
+            key::escape(&name.to_string_lossy())
+        ));
+    }
+    hash::bytes(manifest.as_bytes())
 }
 
 /// What a pass of the task of `key` hands its dependents for their keys:

@@ -153,6 +153,16 @@ impl Store {
     /// The content of the object named `digest`, verified against the
     /// digest. A corrupt object is deleted.
     pub(crate) fn read(&self, digest: &Digest) -> Result<Vec<u8>, ObjectError> {
+        self.read_or_keep(digest, true)
+    }
+
+    /// As [`Store::read`], but a damaged object is left where it is: for
+    /// what only looks (`--dry-run`, `show`, `cat`), which changes nothing.
+    pub(crate) fn peek(&self, digest: &Digest) -> Result<Vec<u8>, ObjectError> {
+        self.read_or_keep(digest, false)
+    }
+
+    fn read_or_keep(&self, digest: &Digest, discard: bool) -> Result<Vec<u8>, ObjectError> {
         let path = self.object_path(digest);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -173,8 +183,14 @@ impl Store {
         let actual = hash::bytes(&bytes);
         if actual == *digest {
             Ok(bytes)
-        } else {
+        } else if discard {
             Err(discard_corrupt(digest, path, actual))
+        } else {
+            Err(ObjectError::Corrupt {
+                digest: digest.clone(),
+                path,
+                actual,
+            })
         }
     }
 

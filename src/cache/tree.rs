@@ -111,6 +111,7 @@ impl OutputTree {
         self.file_entries().count()
     }
 
+    #[cfg(test)]
     /// How many bytes the tree's regular files hold together.
     pub(crate) fn bytes(&self) -> u64 {
         self.file_entries().map(|(_, size)| size).sum()

@@ -62,7 +62,7 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
         .map(|setup| {
             let timeout = Some(args.exec.timeout).filter(|limit| !limit.is_zero());
             let max_output = usize::try_from(args.exec.max_output).unwrap_or(usize::MAX);
-            predict(&plan, &setup, &loaded.dir, timeout, max_output)
+            predict(&plan, &setup, &absolute(&loaded.dir), timeout, max_output)
         });
         let text = if args.json {
             let file = options.file.display().to_string();
@@ -113,11 +113,11 @@ pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> 
     )
 }
 
-/// What the history at `db` says `plan`'s tasks take; one unit each when
-/// there is no history (no database is created for this) or it cannot be
-/// read, which is no reason not to run.
+/// What the history at `db` says `plan`'s tasks take, for a dry run:
+/// one unit each when there is no history or it cannot be read. Nothing
+/// is created or written, not even SQLite's `-wal` and `-shm` files.
 pub(super) fn estimates(db: &Path, plan: &Plan, fingerprints: &[i64]) -> Estimates {
-    match Store::open(db) {
+    match Store::open_untouched(db) {
         Ok(store) => estimates_from(&store, plan, fingerprints),
         Err(_) => Estimates::equal(plan.tasks.len()),
     }
@@ -958,9 +958,7 @@ fn cache_setup(
             salt: exec.cache.cache_salt.clone(),
             force: exec.cache.force,
             max_output: exec.cache.cache_max_output,
-            script: script
-                .and_then(|script| std::fs::read(script).ok())
-                .map(|text| crate::cache::hash::bytes(&text)),
+            script: script.map(|script| crate::cache::scripts_digest(Path::new(script))),
             explain: exec.cache.explain,
         },
         stats: Arc::new(

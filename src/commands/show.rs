@@ -190,7 +190,7 @@ fn stored_outputs(
         why,
     };
     let bytes = objects
-        .read(digest)
+        .peek(digest)
         .map_err(|error| gone(error.to_string()))?;
     let tree = String::from_utf8(bytes)
         .ok()
@@ -272,7 +272,7 @@ pub(crate) fn cat(
             help,
         });
     };
-    let bytes = objects.read(digest).map_err(|error| Error::ObjectGone {
+    let bytes = objects.peek(digest).map_err(|error| Error::ObjectGone {
         run: run.id,
         task: name.to_owned(),
         what: format!("`{wanted}`"),
@@ -341,7 +341,7 @@ fn explain(
     });
     let manifest = |key: &str| {
         objects
-            .read(&key.to_owned())
+            .peek(&key.to_owned())
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|text| Manifest::parse(&text))

@@ -35,7 +35,7 @@ impl CacheReader {
             return None;
         }
         Some(CacheReader {
-            store: Mutex::new(Store::open_read_only(path).ok()?),
+            store: Mutex::new(Store::open_untouched(path).ok()?),
         })
     }
 

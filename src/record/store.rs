@@ -239,6 +239,51 @@ impl Store {
         Ok(connection)
     }
 
+    /// Opens an existing database to read it without touching anything on
+    /// disk: not even the `-wal` and `-shm` files a reader of a WAL
+    /// database makes (SQLite's `immutable`). For what must change
+    /// nothing, such as `run --dry-run`; what another process writes
+    /// meanwhile may not be seen.
+    pub(crate) fn open_untouched(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let mut uri = String::from("file:");
+        for byte in path.as_os_str().as_encoded_bytes() {
+            match byte {
+                b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
+                _ if byte.is_ascii() => uri.push(char::from(*byte)),
+                _ => uri.push_str(&format!("%{byte:02X}")),
+            }
+        }
+        uri.push_str("?immutable=1");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(&uri, flags).map_err(|source| {
+            classify(path, source, |path, source| StoreError::Open {
+                path,
+                source,
+            })
+        })?;
+        let store = Store {
+            connection,
+            path: path.to_owned(),
+        };
+        let version = store.version()?;
+        if version > VERSION {
+            return Err(store.newer(version));
+        }
+        if version < VERSION {
+            return Err(StoreError::ReadOnly {
+                path: path.to_owned(),
+            });
+        }
+        Ok(store)
+    }
+
     pub(super) fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags).map_err(|source| {

@@ -471,7 +471,11 @@ fn a_dry_run_and_why_change_nothing() {
     test.with_args(&["show", "1", "--task", "build", "--why"])
         .status(0)
         .run();
-    assert_eq!(snapshot(test.path()), before, "nothing on disk changed");
+    assert_eq!(
+        snapshot(test.path()),
+        before,
+        "nothing on disk changed, and no file was made (not even -wal or -shm)"
+    );
 }
 
 /// Every file under `dir` with its size and modification time.
@@ -669,4 +673,60 @@ fn show_outputs_lists_what_a_task_made_and_cat_writes_one() {
         .status(2)
         .stderr_contains("the store no longer holds the list of outputs of task `make` in run #1")
         .run();
+}
+
+#[test]
+fn what_a_dependency_made_stays_unknown_down_the_chain() {
+    // `prep` declares nothing, so `mid` is not stored; `top`, after `mid`,
+    // must not be restored either, or it would keep what `mid` made before.
+    let test = Test::new().taskfile(
+        "prep: date +%s%N > data.txt\nmid: cp data.txt mid.txt [after:prep] [outputs:mid.txt]\ntop: cp mid.txt top.txt [after:mid] [outputs:top.txt]\n",
+    );
+    run(&test, 0, &[]);
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 2), "prep=passed mid=passed top=passed");
+    assert_eq!(outcomes(&test, 2), "mid=not_stored top=not_stored");
+    assert_eq!(
+        std::fs::read(test.path().join("top.txt")).unwrap(),
+        std::fs::read(test.path().join("mid.txt")).unwrap()
+    );
+}
+
+#[test]
+fn an_input_that_links_to_a_directory_is_not_cached() {
+    let test = Test::new()
+        .taskfile("t: cat lib/x > out [inputs:lib] [outputs:out]\n")
+        .file("shared/x", "1\n");
+    std::os::unix::fs::symlink("shared", test.path().join("lib")).unwrap();
+    run(&test, 0, &[]);
+    assert_eq!(outcomes(&test, 1), "t=not_stored");
+    let reasons = rows(
+        &test,
+        "SELECT task_cache.reason FROM task_cache JOIN tasks ON tasks.id = task_id",
+    );
+    assert!(
+        reasons[0][0].contains("is a symlink to a directory, which is not followed"),
+        "{reasons:?}"
+    );
+    std::fs::write(test.path().join("shared/x"), "2\n").unwrap();
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 2), "t=passed");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("out")).unwrap(),
+        "2\n"
+    );
+}
+
+#[test]
+fn an_output_too_large_to_keep_never_reaches_the_store() {
+    let test = Test::new()
+        .taskfile("big: head -c 300000 /dev/zero > big [inputs:in] [outputs:big]\n")
+        .file("in", "1\n");
+    run(&test, 0, &["--cache-max-output", "100K"]);
+    assert_eq!(outcomes(&test, 1), "big=not_stored");
+    let stored: u64 = snapshot(&test.path().join(".taskrun"))
+        .iter()
+        .map(|(_, size, _)| size)
+        .sum();
+    assert!(stored < 100_000, "{stored} bytes in the store");
 }
