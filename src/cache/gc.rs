@@ -53,9 +53,12 @@ impl StoreLock {
     /// when the file system of the store cannot lock files (some network
     /// file systems): the run goes on unlocked, and the grace period
     /// alone protects its objects.
-    #[expect(
-        dead_code,
-        reason = "the run takes it around its storing once that is wired; this goes then"
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the run takes it around its storing once that is wired; this goes then"
+        )
     )]
     pub(crate) fn shared(store_root: &Path) -> io::Result<Option<StoreLock>> {
         StoreLock::take(store_root, libc::LOCK_SH, || {})
@@ -378,72 +381,107 @@ pub(crate) struct Collection {
 /// Over `max_size`, the staying entries go least recently used first, all
 /// but those a protected run used, until the objects fit.
 pub(crate) fn plan(rows: &CacheRows, contents: &Contents, policy: &Policy) -> Collection {
-    let mut trees: HashMap<Digest, Option<OutputTree>> = HashMap::new();
-    let mut tree = |digest: &Digest| -> Option<Vec<Digest>> {
-        trees
-            .entry(digest.clone())
-            .or_insert_with(|| contents.tree(digest))
-            .as_ref()
-            .map(|tree| {
-                tree.entries()
-                    .iter()
-                    .filter_map(|entry| match &entry.kind {
-                        EntryKind::File { digest, .. } => Some(digest.clone()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-    };
-    let recent_runs: HashSet<i64> = rows
-        .runs
-        .iter()
-        .filter(|run| run.recent)
-        .map(|run| run.run)
-        .collect();
-    let protected_runs: HashSet<i64> = rows
-        .runs
-        .iter()
-        .filter(|run| run.protected)
-        .map(|run| run.run)
-        .collect();
-    let used_by = |filter: fn(&RunUse) -> bool| -> HashSet<&str> {
-        rows.runs
-            .iter()
-            .filter(|run| filter(run))
-            .flat_map(|run| run.keys.iter().map(String::as_str))
-            .collect()
-    };
-    let recent_keys = used_by(|run| run.recent);
-    let protected_keys = used_by(|run| run.protected);
+    let mut trees = Trees::new(contents);
+    let pinned = pinned(rows, &mut trees);
+    let mut collection = Collection::default();
+    let (kept, dropped) = choose(rows, &mut trees, policy);
+    collection.dropped = dropped;
+    let mut sweep = Sweep::new(contents, &pinned, &kept);
+    sweep.unneeded(&mut collection);
+    if let Some(max_size) = policy.max_size
+        && collection.left_bytes > max_size
+    {
+        sweep.shrink(rows, kept, max_size, &mut collection);
+    }
+    collection.left_objects =
+        contents.objects.len() + contents.strays.len() - collection.objects.len();
+    collection.dropped.sort_by(|a, b| {
+        (&a.entry.task_name, &a.entry.key).cmp(&(&b.entry.task_name, &b.entry.key))
+    });
+    collection.objects.sort();
+    collection.temporary.sort();
+    collection
+}
 
-    // Objects live whatever becomes of the entries.
-    let mut pinned: HashSet<Digest> = rows.manifests.clone();
-    for run in rows.runs.iter().filter(|run| run.protected) {
-        for outputs in &run.outputs {
-            if let Some(files) = tree(outputs) {
-                pinned.insert(outputs.clone());
-                pinned.extend(files);
-            }
+/// The output trees of a store, each read once: the digests of the files
+/// each lists, or `None` for one that cannot be read.
+struct Trees<'a> {
+    contents: &'a Contents,
+    read: HashMap<Digest, Option<Vec<Digest>>>,
+}
+
+impl<'a> Trees<'a> {
+    fn new(contents: &'a Contents) -> Trees<'a> {
+        Trees {
+            contents,
+            read: HashMap::new(),
         }
     }
 
-    // Each entry with what it needs; a broken one goes.
-    let mut collection = Collection::default();
-    let mut candidates: Vec<(&EntryRow, HashSet<Digest>)> = Vec::new();
+    /// The files the tree `digest` lists, if it can be read.
+    fn files(&mut self, digest: &Digest) -> Option<&[Digest]> {
+        let contents = self.contents;
+        self.read
+            .entry(digest.clone())
+            .or_insert_with(|| {
+                let tree = contents.tree(digest)?;
+                Some(
+                    tree.entries()
+                        .iter()
+                        .filter_map(|entry| match &entry.kind {
+                            EntryKind::File { digest, .. } => Some(digest.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            })
+            .as_deref()
+    }
+}
+
+/// The objects that stay whatever becomes of the entries: every recorded
+/// attempt's key manifest, and what a protected run's tasks made or
+/// restored.
+fn pinned(rows: &CacheRows, trees: &mut Trees<'_>) -> HashSet<Digest> {
+    let mut pinned: HashSet<Digest> = rows.manifests.clone();
+    for run in rows.runs.iter().filter(|run| run.protected) {
+        for outputs in &run.outputs {
+            if let Some(files) = trees.files(outputs) {
+                pinned.extend(files.iter().cloned());
+                pinned.insert(outputs.clone());
+            }
+        }
+    }
+    pinned
+}
+
+/// An entry that stays, with every object it needs.
+type Kept<'a> = (&'a EntryRow, HashSet<Digest>);
+
+/// Which entries stay (with what they need) and which go, and why.
+fn choose<'a>(
+    rows: &'a CacheRows,
+    trees: &mut Trees<'_>,
+    policy: &Policy,
+) -> (Vec<Kept<'a>>, Vec<Dropped>) {
+    let contents = trees.contents;
+    let mut dropped = Vec::new();
+    let mut candidates: Vec<Kept<'a>> = Vec::new();
     for entry in &rows.entries {
         let mut needs = HashSet::from([entry.key.clone()]);
         if let Some(outputs) = &entry.outputs {
-            let files = tree(outputs)
+            let files = trees
+                .files(outputs)
                 .filter(|files| files.iter().all(|file| contents.objects.contains_key(file)));
             let Some(files) = files else {
-                collection.dropped.push(Dropped {
+                dropped.push(Dropped {
                     entry: entry.clone(),
                     why: Why::Broken,
                 });
                 continue;
             };
+            needs.extend(files.iter().cloned());
             needs.insert(outputs.clone());
-            needs.extend(files);
         }
         candidates.push((entry, needs));
     }
@@ -451,15 +489,25 @@ pub(crate) fn plan(rows: &CacheRows, contents: &Contents, policy: &Policy) -> Co
     let mut newest: HashMap<&str, &EntryRow> = HashMap::new();
     for (entry, _) in &candidates {
         let slot = newest.entry(entry.task_name.as_str()).or_insert(entry);
-        if (entry.used_at(), entry.created_at, &entry.key)
-            > (slot.used_at(), slot.created_at, &slot.key)
-        {
+        if recency(entry) > recency(slot) {
             *slot = entry;
         }
     }
+    let recent_runs: HashSet<i64> = rows
+        .runs
+        .iter()
+        .filter(|run| run.recent)
+        .map(|run| run.run)
+        .collect();
+    let recent_keys: HashSet<&str> = rows
+        .runs
+        .iter()
+        .filter(|run| run.recent)
+        .flat_map(|run| run.keys.iter().map(String::as_str))
+        .collect();
     let age = i64::try_from(policy.max_age.as_secs()).unwrap_or(i64::MAX);
     let cutoff = policy.now.saturating_sub(age);
-    let mut kept: Vec<(&EntryRow, HashSet<Digest>)> = Vec::new();
+    let mut kept = Vec::new();
     for (entry, needs) in candidates {
         let stays = recent_keys.contains(entry.key.as_str())
             || recent_runs.contains(&entry.producer_run)
@@ -470,73 +518,120 @@ pub(crate) fn plan(rows: &CacheRows, contents: &Contents, policy: &Policy) -> Co
         if stays {
             kept.push((entry, needs));
         } else {
-            collection.dropped.push(Dropped {
+            dropped.push(Dropped {
                 entry: entry.clone(),
                 why: Why::Unused,
             });
         }
     }
+    (kept, dropped)
+}
 
-    // The sweep: what no staying entry needs and is old enough goes.
-    let mut needed: HashMap<Digest, usize> = HashMap::new();
-    for (_, needs) in &kept {
-        for digest in needs {
-            *needed.entry(digest.clone()).or_default() += 1;
+/// What orders entries by how recently they were used (the key breaks
+/// ties, so the order is the same every time).
+fn recency(entry: &EntryRow) -> (i64, i64, &str) {
+    (entry.used_at(), entry.created_at, &entry.key)
+}
+
+/// The objects the staying entries need, counted, and those chosen for
+/// deletion so far.
+struct Sweep<'a> {
+    contents: &'a Contents,
+    pinned: &'a HashSet<Digest>,
+    needed: HashMap<Digest, usize>,
+    deleted: HashSet<&'a str>,
+}
+
+impl<'a> Sweep<'a> {
+    fn new(contents: &'a Contents, pinned: &'a HashSet<Digest>, kept: &[Kept<'_>]) -> Sweep<'a> {
+        let mut needed: HashMap<Digest, usize> = HashMap::new();
+        for (_, needs) in kept {
+            for digest in needs {
+                *needed.entry(digest.clone()).or_default() += 1;
+            }
+        }
+        Sweep {
+            contents,
+            pinned,
+            needed,
+            deleted: HashSet::new(),
         }
     }
-    let mut deleted: HashSet<&str> = HashSet::new();
-    for (digest, object) in &contents.objects {
-        if object.old && !pinned.contains(digest) && !needed.contains_key(digest) {
-            deleted.insert(digest);
-            collection.objects.push(object.path.clone());
-            collection.object_bytes += object.size;
+
+    /// Chooses every object, stray and staging file that nothing needs
+    /// and that is past the grace period; sets what is left.
+    fn unneeded(&mut self, collection: &mut Collection) {
+        let contents = self.contents;
+        for (digest, object) in &contents.objects {
+            if object.old && !self.pinned.contains(digest) && !self.needed.contains_key(digest) {
+                self.deleted.insert(digest);
+                collection.objects.push(object.path.clone());
+                collection.object_bytes += object.size;
+            }
         }
-    }
-    for stray in contents.strays.iter().filter(|stray| stray.old) {
-        collection.objects.push(stray.path.clone());
-        collection.object_bytes += stray.size;
-    }
-    for file in contents.temporary.iter().filter(|file| file.old) {
-        collection.temporary.push(file.path.clone());
-        collection.temporary_bytes += file.size;
-    }
-    let left = |collection: &Collection| -> u64 {
+        for stray in contents.strays.iter().filter(|stray| stray.old) {
+            collection.objects.push(stray.path.clone());
+            collection.object_bytes += stray.size;
+        }
+        for file in contents.temporary.iter().filter(|file| file.old) {
+            collection.temporary.push(file.path.clone());
+            collection.temporary_bytes += file.size;
+        }
         let all: u64 = contents
             .objects
             .values()
             .map(|object| object.size)
             .sum::<u64>()
             + contents.strays.iter().map(|stray| stray.size).sum::<u64>();
-        all - collection.object_bytes
-    };
-    collection.left_bytes = left(&collection);
+        collection.left_bytes = all - collection.object_bytes;
+    }
 
-    // Over the size: the least recently used entries go too.
-    if let Some(max_size) = policy.max_size
-        && collection.left_bytes > max_size
-    {
+    /// Drops the staying entries no protected run used, least recently
+    /// used first, with the objects only they needed, until what is left
+    /// takes at most `max_size`; says why, when it still does not.
+    fn shrink(
+        &mut self,
+        rows: &CacheRows,
+        kept: Vec<Kept<'_>>,
+        max_size: u64,
+        collection: &mut Collection,
+    ) {
+        let protected_runs: HashSet<i64> = rows
+            .runs
+            .iter()
+            .filter(|run| run.protected)
+            .map(|run| run.run)
+            .collect();
+        let protected_keys: HashSet<&str> = rows
+            .runs
+            .iter()
+            .filter(|run| run.protected)
+            .flat_map(|run| run.keys.iter().map(String::as_str))
+            .collect();
         let (protected, mut droppable): (Vec<_>, Vec<_>) =
             kept.into_iter().partition(|(entry, _)| {
                 protected_keys.contains(entry.key.as_str())
                     || protected_runs.contains(&entry.producer_run)
             });
-        droppable.sort_by(|(a, _), (b, _)| {
-            (a.used_at(), a.created_at, &a.key).cmp(&(b.used_at(), b.created_at, &b.key))
-        });
+        droppable.sort_by(|(a, _), (b, _)| recency(a).cmp(&recency(b)));
+        let contents = self.contents;
         for (entry, needs) in droppable {
             if collection.left_bytes <= max_size {
                 break;
             }
             for digest in &needs {
-                let count = needed.entry(digest.clone()).or_default();
+                let count = self.needed.entry(digest.clone()).or_default();
                 *count = count.saturating_sub(1);
-                if *count > 0 || pinned.contains(digest) || deleted.contains(digest.as_str()) {
+                if *count > 0
+                    || self.pinned.contains(digest)
+                    || self.deleted.contains(digest.as_str())
+                {
                     continue;
                 }
                 if let Some((name, object)) = contents.objects.get_key_value(digest)
                     && object.old
                 {
-                    deleted.insert(name);
+                    self.deleted.insert(name);
                     collection.objects.push(object.path.clone());
                     collection.object_bytes += object.size;
                     collection.left_bytes -= object.size;
@@ -562,14 +657,6 @@ pub(crate) fn plan(rows: &CacheRows, contents: &Contents, policy: &Policy) -> Co
             });
         }
     }
-    collection.left_objects =
-        contents.objects.len() + contents.strays.len() - collection.objects.len();
-    collection.dropped.sort_by(|a, b| {
-        (&a.entry.task_name, &a.entry.key).cmp(&(&b.entry.task_name, &b.entry.key))
-    });
-    collection.objects.sort();
-    collection.temporary.sort();
-    collection
 }
 
 /// What deleting a collection's files did.

@@ -299,22 +299,4 @@ mod tests {
         assert_eq!(value["store"]["bytes"], 5);
         assert_eq!(value["over_max_size"], serde_json::Value::Null);
     }
-
-    #[test]
-    fn no_database_means_nothing_to_do() {
-        let dir = tempfile::tempdir().unwrap();
-        let args = GcArgs {
-            keep_runs: 20,
-            max_age: std::time::Duration::ZERO,
-            max_size: None,
-            dry_run: false,
-            json: false,
-            store: None,
-            db: crate::cli::DbArg {
-                path: dir.path().join("none.db"),
-            },
-        };
-        assert_eq!(gc(&args).unwrap(), exit_code::SUCCESS);
-        assert!(!dir.path().join(".taskrun").exists());
-    }
 }

@@ -200,31 +200,20 @@ mod tests {
         attempt(&store, middle, "a", "k3", "not_stored", Some("t3"));
         add_entry(&store, "k1", "a", old);
         let rows = store.cache_rows(2).unwrap();
-        let summary: Vec<(i64, bool, bool, Vec<String>, Vec<String>)> = rows
-            .runs
-            .iter()
-            .map(|run| {
-                (
-                    run.run,
-                    run.recent,
-                    run.protected,
-                    run.keys.clone(),
-                    run.outputs.clone(),
-                )
-            })
-            .collect();
+        let run =
+            |run: i64, recent: bool, protected: bool, keys: &[&str], outputs: &[&str]| RunUse {
+                run,
+                recent,
+                protected,
+                keys: keys.iter().map(|key| (*key).to_owned()).collect(),
+                outputs: outputs.iter().map(|tree| (*tree).to_owned()).collect(),
+            };
         assert_eq!(
-            summary,
+            rows.runs,
             [
-                (
-                    newest,
-                    true,
-                    true,
-                    vec!["k1".to_owned()],
-                    vec!["t1".to_owned()]
-                ),
-                (middle, true, false, vec![], vec!["t3".to_owned()]),
-                (live, true, true, vec![], vec![]),
+                run(newest, true, true, &["k1"], &["t1"]),
+                run(middle, true, false, &[], &["t3"]),
+                run(live, true, true, &[], &[]),
             ]
         );
         assert_eq!(

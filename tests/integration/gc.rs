@@ -247,10 +247,14 @@ fn a_dry_run_removes_nothing() {
         "{}",
         output.stdout
     );
-    assert!(output.stdout.ends_with(
-        "): not used recently\n\
+    assert!(
+        output.stdout.ends_with(
+            "): not used recently\n\
          Would remove 1 cache entry and 2 objects (99 B); the store would hold 4 objects (297 B).\n"
-    ), "{}", output.stdout);
+        ),
+        "{}",
+        output.stdout
+    );
     assert_eq!(snapshot(&test.path().join(".taskrun")), before);
     assert_eq!(entries(&test), ["b=echo hi > out", "b=echo ho > out"]);
     let json = gc(
