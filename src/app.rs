@@ -49,6 +49,7 @@ where
         Command::Run(args) => commands::run(args, color, &mut sources),
         Command::Retry(args) => commands::retry(args, color, &mut sources),
         Command::Prune(args) => commands::prune(args),
+        Command::Gc(args) => commands::gc(args),
         Command::Stats(args) => commands::stats(args),
         Command::Search(args) => commands::search(args),
         Command::Cat {

@@ -189,6 +189,9 @@ pub(crate) enum Command {
     Man,
     /// Delete old runs, with their tasks, from the history.
     Prune(PruneArgs),
+    /// Delete the cache entries no recent run used, and the stored objects
+    /// that nothing needs any more.
+    Gc(GcArgs),
     /// Print the JSON Schema of TOML and JSON task files, for editors.
     Schema,
     /// Write the tasks of a task file in another format, to stdout.
@@ -494,6 +497,40 @@ pub(crate) struct PruneArgs {
     /// back to the file system (SQLite's VACUUM).
     #[arg(long)]
     pub(crate) vacuum: bool,
+
+    #[command(flatten)]
+    pub(crate) db: DbArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GcArgs {
+    /// Keep the cache entries that the N newest runs stored or restored
+    /// from.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub(crate) keep_runs: usize,
+
+    /// Keep the cache entries stored or restored from within AGE, e.g.
+    /// `30d`, `12h`, `0s`.
+    #[arg(long, value_name = "AGE", value_parser = parse_duration, default_value = "30d")]
+    pub(crate) max_age: Duration,
+
+    /// Then drop the least recently used entries until the store holds at
+    /// most SIZE, e.g. `10G`, `500M` (what the last run used stays).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) max_size: Option<u64>,
+
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// The store of cached outputs [default: `.taskrun/` beside the
+    /// history database].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) store: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) db: DbArg,

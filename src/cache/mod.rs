@@ -13,6 +13,7 @@
 //! rows in one transaction.
 
 pub(crate) mod executor;
+pub(crate) mod gc;
 pub(crate) mod hash;
 pub(crate) mod inputs;
 pub(crate) mod key;

@@ -9,6 +9,7 @@
 mod check;
 mod convert;
 mod diff;
+mod gc;
 mod help;
 mod prune;
 mod retry;
@@ -20,6 +21,7 @@ mod stats;
 pub(crate) use check::{check, graph, list};
 pub(crate) use convert::{convert, schema};
 pub(crate) use diff::diff;
+pub(crate) use gc::gc;
 pub(crate) use help::{completions, man};
 pub(crate) use prune::prune;
 pub(crate) use retry::retry;

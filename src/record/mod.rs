@@ -6,6 +6,7 @@
 
 mod cache;
 mod durations;
+mod gc;
 mod index;
 mod liveness;
 mod open;

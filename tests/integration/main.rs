@@ -21,6 +21,7 @@ mod correctness;
 mod daily;
 mod diff;
 mod examples;
+mod gc;
 mod graph;
 mod harness;
 mod history;
