@@ -53,13 +53,6 @@ impl StoreLock {
     /// when the file system of the store cannot lock files (some network
     /// file systems): the run goes on unlocked, and the grace period
     /// alone protects its objects.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the run takes it around its storing once that is wired; this goes then"
-        )
-    )]
     pub(crate) fn shared(store_root: &Path) -> io::Result<Option<StoreLock>> {
         StoreLock::take(store_root, libc::LOCK_SH, || {})
     }

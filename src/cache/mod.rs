@@ -12,6 +12,8 @@
 //! ([`Report`]) to the recorder, which writes the task row and its cache
 //! rows in one transaction.
 
+use std::fmt::Write as _;
+
 pub(crate) mod executor;
 pub(crate) mod gc;
 pub(crate) mod hash;
@@ -106,10 +108,11 @@ pub(crate) fn scripts_digest(script: &std::path::Path) -> Digest {
         let content = std::fs::read(file)
             .map_or_else(|_| "unreadable".to_owned(), |bytes| hash::bytes(&bytes));
         let name = file.strip_prefix(dir).unwrap_or(file);
-        manifest.push_str(&format!(
-            "{}\t{content}\n",
+        let _ = writeln!(
+            manifest,
+            "{}\t{content}",
             key::escape(&name.to_string_lossy())
-        ));
+        );
     }
     hash::bytes(manifest.as_bytes())
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::cache::executor::{CacheOptions, CacheSetup, NoEntries};
+use crate::cache::gc::StoreLock;
 use crate::cache::predict::{Prediction, predict};
 use crate::cache::stat::StatCache;
 use crate::cli::{ExecArgs, ExecutorKind, RunArgs};
@@ -751,7 +752,9 @@ pub(super) fn execute_plan(
     // database and closing it again costs a checkpoint and a new WAL, and
     // their syncs, which was a good part of a short run.
     let mut store = Store::create(db)?;
-    let runner = with_cache(runner, exec, &plan, db, run.script.as_deref())?;
+    // Held until the run's rows are written: a collection waits for it,
+    // so it never deletes an object this run wrote and has not recorded.
+    let (runner, _store_lock) = with_cache(runner, exec, &plan, db, run.script.as_deref())?;
     let estimates = estimates_from(&store, &plan, &fingerprints);
     resolve_timeouts(&store, &mut plan, &fingerprints);
     let plan = Arc::new(plan);
@@ -903,17 +906,22 @@ pub(super) fn store_beside(db: &Path) -> PathBuf {
 }
 
 /// `runner`, with up-to-date checks when the run has tasks that take part
-/// (see [`cache_setup`]).
+/// (see [`cache_setup`]), and the store's lock taken shared for the run
+/// (see [`StoreLock`]; none where the store cannot be locked or made, and
+/// then nothing can be stored either, which each task's record says).
 fn with_cache(
     runner: Runner,
     exec: &ExecArgs,
     plan: &Plan,
     db: &Path,
     script: Option<&str>,
-) -> Result<Runner, Error> {
+) -> Result<(Runner, Option<StoreLock>), Error> {
     Ok(match cache_setup(exec, plan, db, script, false)? {
-        Some(setup) => runner.caching(setup),
-        None => runner,
+        Some(setup) => {
+            let lock = StoreLock::shared(&setup.options.store).ok().flatten();
+            (runner.caching(setup), lock)
+        }
+        None => (runner, None),
     })
 }
 

@@ -9,6 +9,7 @@
 //! IMMEDIATE transaction, which takes the write lock up front (waiting for
 //! the busy timeout) instead of failing on a read-to-write upgrade.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -253,9 +254,13 @@ impl Store {
         let mut uri = String::from("file:");
         for byte in path.as_os_str().as_encoded_bytes() {
             match byte {
-                b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
+                b'?' | b'#' | b'%' => {
+                    let _ = write!(uri, "%{byte:02X}");
+                }
                 _ if byte.is_ascii() => uri.push(char::from(*byte)),
-                _ => uri.push_str(&format!("%{byte:02X}")),
+                _ => {
+                    let _ = write!(uri, "%{byte:02X}");
+                }
             }
         }
         uri.push_str("?immutable=1");

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use crate::harness::Test;
 
 /// Every row `sql` selects, each column as text (`NULL` for null).
-fn rows(test: &Test, sql: &str) -> Vec<Vec<String>> {
+pub(crate) fn rows(test: &Test, sql: &str) -> Vec<Vec<String>> {
     let connection = rusqlite::Connection::open(test.path().join("taskrun.db")).unwrap();
     let mut statement = connection.prepare(sql).unwrap();
     let columns = statement.column_count();
@@ -47,7 +47,7 @@ fn statuses(test: &Test, run: i64) -> String {
 }
 
 /// What the cache did for each task of run `run`: `name=outcome`.
-fn outcomes(test: &Test, run: i64) -> String {
+pub(crate) fn outcomes(test: &Test, run: i64) -> String {
     rows(
         test,
         &format!(

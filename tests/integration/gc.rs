@@ -10,31 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use sha2::Digest as _;
 
+use crate::cache::{outcomes, rows};
 use crate::harness::Test;
-
-/// Every row `sql` selects, each column as text.
-fn rows(test: &Test, sql: &str) -> Vec<Vec<String>> {
-    let connection = rusqlite::Connection::open(test.path().join("taskrun.db")).unwrap();
-    let mut statement = connection.prepare(sql).unwrap();
-    let columns = statement.column_count();
-    statement
-        .query_map([], |row| {
-            Ok((0..columns)
-                .map(|at| match row.get_ref(at).unwrap() {
-                    rusqlite::types::ValueRef::Null => "NULL".to_owned(),
-                    rusqlite::types::ValueRef::Integer(value) => value.to_string(),
-                    rusqlite::types::ValueRef::Real(value) => value.to_string(),
-                    rusqlite::types::ValueRef::Text(text)
-                    | rusqlite::types::ValueRef::Blob(text) => {
-                        String::from_utf8_lossy(text).into_owned()
-                    }
-                })
-                .collect())
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
 
 fn sql(test: &Test, statement: &str) {
     rusqlite::Connection::open(test.path().join("taskrun.db"))
@@ -55,24 +32,9 @@ fn entries(test: &Test) -> Vec<String> {
     .collect()
 }
 
-/// What the cache did for each task of run `run`: `name=outcome`.
-fn outcomes(test: &Test, run: i64) -> String {
-    rows(
-        test,
-        &format!(
-            "SELECT t.name, c.outcome FROM tasks AS t JOIN task_cache AS c ON c.task_id = t.id
-             WHERE t.run_id = {run} ORDER BY t.position"
-        ),
-    )
-    .iter()
-    .map(|row| format!("{}={}", row[0], row[1]))
-    .collect::<Vec<_>>()
-    .join(" ")
-}
-
 /// Writes `tasks.txt` as `text` and runs it.
-fn run(test: &Test, text: &str) {
-    std::fs::write(test.path().join("tasks.txt"), text).unwrap();
+fn run(test: &Test, tasks: &str) {
+    std::fs::write(test.path().join("tasks.txt"), tasks).unwrap();
     test.with_args(&["run", "tasks.txt"]).status(0).run();
 }
 
