@@ -39,3 +39,4 @@ mod stats;
 mod structured;
 mod terminal;
 mod timeline;
+mod watch;
