@@ -129,9 +129,11 @@ struct Target {
     shown: PathBuf,
     /// The task file, absolute.
     file: PathBuf,
-    /// The script a task file with no script named would pick up, absolute
-    /// (`Taskfile.rhai` beside it), so that creating one is a change.
-    beside: Option<PathBuf>,
+    /// The script given with `--script`, or the one a task file with no
+    /// script named would pick up (`Taskfile.rhai` beside it, so that
+    /// creating one is a change), absolute: watched even while the task
+    /// file does not load.
+    script: Option<PathBuf>,
     /// The database, its `-wal`, `-shm` and `-journal` files and the
     /// store, absolute: what is at or under these is never a change.
     never: Vec<PathBuf>,
@@ -147,11 +149,11 @@ impl Target {
             )));
         }
         let file = clean(&options.file);
-        let beside = match options.script {
-            ScriptChoice::Beside if !load::is_script(&options.file) => {
-                file.parent().map(|dir| dir.join("Taskfile.rhai"))
-            }
-            ScriptChoice::Beside | ScriptChoice::Given(_) | ScriptChoice::Without => None,
+        let script = match &options.script {
+            _ if load::is_script(&options.file) => None,
+            ScriptChoice::Beside => file.parent().map(|dir| dir.join("Taskfile.rhai")),
+            ScriptChoice::Given(script) => Some(clean(script)),
+            ScriptChoice::Without => None,
         };
         let db = clean(&args.exec.db.path);
         let mut never: Vec<PathBuf> = ["", "-wal", "-shm", "-journal"]
@@ -169,7 +171,7 @@ impl Target {
         Ok(Target {
             shown: options.file,
             file,
-            beside,
+            script,
             never,
         })
     }
@@ -241,6 +243,9 @@ struct Watched {
     /// under it; a directory that does not exist yet is watched through
     /// the nearest one that does.
     roots: BTreeMap<PathBuf, bool>,
+    /// Whether the task file has loaded: without it, no task is known to
+    /// declare anything.
+    loaded: bool,
 }
 
 impl Watched {
@@ -254,10 +259,11 @@ impl Watched {
             files: Vec::new(),
             shown: vec![target.shown.display().to_string()],
             roots: BTreeMap::new(),
+            loaded: false,
         };
         watched.file(&target.file);
-        if let Some(beside) = &target.beside {
-            watched.file(beside);
+        if let Some(script) = &target.script {
+            watched.file(script);
         }
         watched
     }
@@ -266,6 +272,7 @@ impl Watched {
     /// the script at `script`) reads.
     fn of(target: &Target, plan: &Plan, dir: &Path, script: Option<&Path>) -> Watched {
         let mut watched = Watched::before_loading(target);
+        watched.loaded = true;
         if let Some(shown) = script {
             let script = clean(shown);
             if !watched.files.contains(&script) {
@@ -630,7 +637,7 @@ fn watching_line(watched: &Watched) -> String {
     }
     what.extend(watched.shown.iter().cloned());
     let list = english_list(&what);
-    if watched.inputs.is_empty() {
+    if watched.inputs.is_empty() && watched.loaded {
         format!("No task declares inputs; watching {list} for changes (Ctrl-C to stop)\n")
     } else {
         format!("Watching {list} for changes (Ctrl-C to stop)\n")
@@ -783,6 +790,7 @@ mod tests {
             files: vec![base.join("tasks.txt")],
             shown: vec!["tasks.txt".into()],
             roots: BTreeMap::from([(base.clone(), true), (base.join("gen/x"), false)]),
+            loaded: true,
         };
         let modify = EventKind::Modify(ModifyKind::Any);
         let change = |path: &str| watched.is_change(modify, Path::new(path));
@@ -818,11 +826,20 @@ mod tests {
             files: Vec::new(),
             shown: vec!["tasks.txt".into(), "Taskfile.rhai".into()],
             roots: BTreeMap::new(),
+            loaded: true,
         };
         assert_eq!(
             watching_line(&watched),
             "No task declares inputs; watching tasks.txt and Taskfile.rhai for changes \
              (Ctrl-C to stop)\n"
+        );
+        let unloaded = Watched {
+            loaded: false,
+            ..watched
+        };
+        assert_eq!(
+            watching_line(&unloaded),
+            "Watching tasks.txt and Taskfile.rhai for changes (Ctrl-C to stop)\n"
         );
         assert_eq!(
             english_list(&[
