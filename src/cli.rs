@@ -292,6 +292,12 @@ pub(crate) struct RunArgs {
     #[arg(long, requires = "dry_run")]
     pub(crate) json: bool,
 
+    /// After the run, wait for a change to a declared input, the task file
+    /// or its script, and run again (each pass a recorded run; up-to-date
+    /// tasks are restored from the cache); Ctrl-C stops.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub(crate) watch: bool,
+
     #[command(flatten)]
     pub(crate) exec: ExecArgs,
 }

@@ -17,6 +17,7 @@ mod run;
 mod search;
 mod show;
 mod stats;
+mod watch;
 
 pub(crate) use check::{check, graph, list};
 pub(crate) use convert::{convert, schema};

@@ -39,13 +39,30 @@ use super::{print_out, stderr_style};
 /// The name the recorder has among the sinks.
 const RECORDER: &str = "record";
 
-/// `taskrun run FILE`.
+/// `taskrun run FILE`; with `--watch`, again after each change (see
+/// [`super::watch`]).
 pub(crate) fn run(args: &RunArgs, color: ColorChoice, sources: &mut Sources) -> Result<u8, Error> {
+    if args.watch {
+        return super::watch::watch(args, color, sources);
+    }
+    run_once(args, color, sources, &mut |_, _, _| {})
+}
+
+/// One `taskrun run FILE`. `on_loaded` is shown the selected plan, the
+/// directory its tasks run in and the script's path, once the task file
+/// has loaded and before anything runs.
+pub(super) fn run_once(
+    args: &RunArgs,
+    color: ColorChoice,
+    sources: &mut Sources,
+    on_loaded: &mut dyn FnMut(&Plan, &Path, Option<&Path>),
+) -> Result<u8, Error> {
     let mut names = args.names.clone();
     let options = args.source.load_options(Some(&mut names))?;
     let loaded = load::load(&options, sources)?;
     names.extend(args.tasks.iter().cloned());
     let plan = select(loaded.plan, &names, &args.exclude)?;
+    on_loaded(&plan, &loaded.dir, loaded.script_path.as_deref());
     if args.dry_run {
         let estimates = estimates(&args.exec.db.path, &plan, &plan.fingerprints());
         let (jobs, order) = (jobs(&args.exec), Order::from(args.exec.order));

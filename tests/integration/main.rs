@@ -40,3 +40,4 @@ mod stats;
 mod structured;
 mod terminal;
 mod timeline;
+mod watch;
