@@ -515,8 +515,20 @@ pub(crate) fn key(
         .iter()
         .map(|pattern| pattern.value.clone())
         .collect();
+    // What the task makes is not what it reads: a declared output (a
+    // path or a tree; a glob cannot be told apart) is never an input,
+    // else a task with `[inputs:.]` would change its own key each run.
+    let mut never = options.never.clone();
+    never.extend(
+        cache
+            .spec
+            .outputs
+            .iter()
+            .filter(|output| !is_glob(&output.value))
+            .map(|output| job.dir.join(output.value.trim_end_matches('/'))),
+    );
     let expansion =
-        inputs::expand(&job.dir, &patterns, &options.never).map_err(|error| error.to_string())?;
+        inputs::expand(&job.dir, &patterns, &never).map_err(|error| error.to_string())?;
     for (pattern, count) in patterns.iter().zip(&expansion.counts) {
         manifest.add("pattern", pattern, &count.to_string());
     }

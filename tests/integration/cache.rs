@@ -730,3 +730,39 @@ fn an_output_too_large_to_keep_never_reaches_the_store() {
         .sum();
     assert!(stored < 100_000, "{stored} bytes in the store");
 }
+
+#[test]
+fn a_task_whose_inputs_hold_its_outputs_still_hits() {
+    let test = Test::new()
+        .taskfile(
+            "t: mkdir -p out && cat src.txt > out/copy [inputs:.,!tasks.txt] [outputs:out/]\n",
+        )
+        .file("src.txt", "1\n");
+    run(&test, 0, &[]);
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 2), "t=cached");
+}
+
+#[test]
+fn an_exec_bit_flip_and_a_file_a_glob_now_matches_are_misses() {
+    let test = Test::new()
+        .taskfile("t: ls gen > out [inputs:gen/*.sh] [outputs:out]\n")
+        .file("gen/a.sh", "echo a\n");
+    run(&test, 0, &[]);
+    let a = test.path().join("gen/a.sh");
+    let mut mode = std::fs::metadata(&a).unwrap().permissions();
+    mode.set_mode(0o755);
+    std::fs::set_permissions(&a, mode).unwrap();
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 2), "t=passed", "the exec bit counts");
+    std::fs::write(test.path().join("gen/b.sh"), "echo b\n").unwrap();
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 3), "t=passed");
+    test.with_args(&["show", "3", "--task", "t", "--why"])
+        .status(0)
+        .stdout_contains("added input gen/b.sh")
+        .stdout_contains("input pattern gen/*.sh matches 2 files (was 1)")
+        .run();
+    run(&test, 0, &[]);
+    assert_eq!(statuses(&test, 4), "t=cached");
+}
