@@ -509,6 +509,32 @@ pub(crate) fn key(
     for pattern in &cache.spec.outputs {
         manifest.add("output", &pattern.value, "");
     }
+    hashed += add_inputs(&mut manifest, job, cache, options, stats, &mut stats_of)?;
+    for (name, produced) in &cache.deps {
+        manifest.add("dep", name, produced.as_deref().unwrap_or("unknown"));
+    }
+    let key = manifest.key();
+    Ok(Keyed {
+        manifest,
+        key,
+        inputs: stats_of,
+        hashed,
+    })
+}
+
+/// Adds each input pattern with how many files it matched, and each
+/// matched file with its type, exec bit and content (a symlink's text and
+/// what it points at); returns how many bytes were read. What was stat'ed
+/// goes to `stats_of`, for the check after the run.
+fn add_inputs(
+    manifest: &mut Manifest,
+    job: &Job,
+    cache: &CacheJob,
+    options: &CacheOptions,
+    stats: &StatCache,
+    stats_of: &mut Vec<(PathBuf, Stat, bool)>,
+) -> Result<u64, String> {
+    let mut hashed = 0;
     let patterns: Vec<String> = cache
         .spec
         .inputs
@@ -569,16 +595,7 @@ pub(crate) fn key(
         manifest.add("input", &path_text(&found.path), &value);
         stats_of.push((path, stat_of(&found.meta), false));
     }
-    for (name, produced) in &cache.deps {
-        manifest.add("dep", name, produced.as_deref().unwrap_or("unknown"));
-    }
-    let key = manifest.key();
-    Ok(Keyed {
-        manifest,
-        key,
-        inputs: stats_of,
-        hashed,
-    })
+    Ok(hashed)
 }
 
 /// Adds each `[tools:]` program, found through the task's `PATH`, with its
