@@ -344,8 +344,6 @@ impl Executor for Caching {
                 );
             }
         };
-        // The manifest is kept, for `show --why` to compare with.
-        let _ = self.store.put_bytes(keyed.manifest.text().as_bytes());
         // What a dependency made without declaring it may be anything: no
         // key can stand for it, so nothing is looked up or stored.
         let unknown = cache
@@ -400,6 +398,9 @@ impl Executor for Caching {
                 Err(why) => missed = Some(why),
             }
         }
+        // The manifest is kept, for `show --why` to compare with (a hit's
+        // is there already: it is the entry's own key).
+        let _ = self.store.put_bytes(keyed.manifest.text().as_bytes());
         let check = start.elapsed();
         let outcome = self.inner.execute(job, control, output);
         let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
