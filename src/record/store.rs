@@ -267,31 +267,24 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection = Connection::open_with_flags(&uri, flags).map_err(|source| {
-            classify(path, source, |path, source| StoreError::Open {
-                path,
-                source,
-            })
-        })?;
-        let store = Store {
-            connection,
-            path: path.to_owned(),
-        };
-        let version = store.version()?;
-        if version > VERSION {
-            return Err(store.newer(version));
-        }
-        if version < VERSION {
-            return Err(StoreError::ReadOnly {
-                path: path.to_owned(),
-            });
-        }
-        Ok(store)
+        Store::open_for_reading(path, &uri, flags)
     }
 
     pub(super) fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection = Connection::open_with_flags(path, flags).map_err(|source| {
+        Store::open_for_reading(path, path, flags)
+    }
+
+    /// Opens the database at `path` (as SQLite is to be given it: `name`,
+    /// a path or a URI) with `flags`, to read it as it is: one of an
+    /// older schema is refused, since it needs writing before it can be
+    /// read.
+    fn open_for_reading(
+        path: &Path,
+        name: impl AsRef<Path>,
+        flags: OpenFlags,
+    ) -> Result<Store, StoreError> {
+        let connection = Connection::open_with_flags(name, flags).map_err(|source| {
             classify(path, source, |path, source| StoreError::Open {
                 path,
                 source,
@@ -306,7 +299,6 @@ impl Store {
             return Err(store.newer(version));
         }
         if version < VERSION {
-            // An old database needs writing before it can be read.
             return Err(StoreError::ReadOnly {
                 path: path.to_owned(),
             });
