@@ -1028,12 +1028,15 @@ impl Broker {
                 None => settings.dir.clone(),
             },
             env,
+            unset: Vec::new(),
             timeout: task.settings.timeout_or(settings.timeout),
             max_output: settings.max_output,
             cpus: task.settings.cpus,
             mem: task.settings.mem,
-            // A broker keeps no store: its tasks always run.
+            // A broker keeps no store: its tasks always run, and pass no
+            // outputs.
             cache: None,
+            passing: None,
         })
     }
 

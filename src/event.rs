@@ -318,6 +318,9 @@ pub struct TaskResult {
     /// What the up-to-date check did, for a task that declares inputs or
     /// outputs and ran with the cache on.
     pub(crate) cache: Option<Arc<crate::cache::Report>>,
+    /// What it left in its `$TASKRUN_OUT`, when it passed and left
+    /// something.
+    pub(crate) out: Option<Arc<crate::cache::passing::Produced>>,
 }
 
 /// Where on a Slurm cluster an attempt ran: its job, its step in that job,

@@ -44,7 +44,9 @@ use std::time::Duration;
 
 use crossbeam::channel::{Receiver, Sender};
 
+use crate::cache::Handed;
 use crate::cache::executor::CacheSetup;
+use crate::cache::passing::{self, Earlier, Passer};
 use crate::error::Error;
 use crate::event::{Event, Signal, Summary};
 use crate::execute::{
@@ -55,7 +57,7 @@ use crate::graph::Plan;
 use crate::order::{self, Estimates, Order};
 use crate::record::Recall;
 use crate::report::Style;
-use crate::schedule::{RetryPolicy, RunOptions, Scheduler};
+use crate::schedule::{JobBase, RetryPolicy, RunOptions, Scheduler};
 use crate::script::{Hooks, Policy, Script};
 use crate::sink::{Fanout, Sink, SinkProblem};
 use crate::source::Sources;
@@ -84,6 +86,21 @@ pub struct Runner {
     /// For `taskrun run`: the cache, for the tasks that declare inputs or
     /// outputs.
     cache: Option<Arc<CacheSetup>>,
+    /// For `taskrun run` and `retry`: output passing (see
+    /// [`crate::cache::passing`]).
+    passing: Option<Arc<OutputPassing>>,
+}
+
+/// Where a run passes outputs, and what a retry starts from.
+#[derive(Clone, Debug)]
+pub(crate) struct OutputPassing {
+    /// The store: each task's `$TASKRUN_OUT` is `out/<run>/<task>` in it.
+    pub store: PathBuf,
+    /// The most a pass may leave there, in bytes, to be stored.
+    pub max: u64,
+    /// For a retry, by task of the plan: its dependencies that the run
+    /// it retries satisfied.
+    pub earlier: Vec<Vec<Earlier>>,
 }
 
 impl Default for Runner {
@@ -116,6 +133,7 @@ impl Runner {
             slurm: None,
             allocation: None,
             cache: None,
+            passing: None,
         }
     }
 
@@ -191,6 +209,13 @@ impl Runner {
     /// inputs or outputs.
     pub(crate) fn caching(mut self, cache: CacheSetup) -> Runner {
         self.cache = Some(Arc::new(cache));
+        self
+    }
+
+    /// For `taskrun run` and `retry`: each task gets a `$TASKRUN_OUT`, and
+    /// its dependents what it left there.
+    pub(crate) fn passing(mut self, passing: OutputPassing) -> Runner {
+        self.passing = Some(Arc::new(passing));
         self
     }
 
@@ -419,11 +444,25 @@ impl Runner {
         // first event says how many run at once). A limit that cannot be
         // read is no reason not to run.
         let jobs = execute::reserve_descriptors(self.jobs).unwrap_or(self.jobs);
+        let out = self.passing.as_ref().map(|passing| {
+            passing
+                .store
+                .join(passing::OUT_DIR)
+                .join(self.run_id.to_string())
+        });
+        let outside = match (&self.passing, &out) {
+            (Some(passing), Some(out)) => Self::outside(passing, out),
+            _ => Vec::new(),
+        };
         let options = RunOptions {
             jobs,
-            timeout: self.timeout,
-            max_output: self.max_output,
-            dir: dir.to_owned(),
+            base: JobBase {
+                dir: dir.to_owned(),
+                timeout: self.timeout,
+                max_output: self.max_output,
+                out: out.clone(),
+                outside,
+            },
             live_output: self.output_events,
             retry_delay: self.retry_delay,
             max_failures: self.max_failures,
@@ -473,11 +512,15 @@ impl Runner {
         let executor: Arc<dyn Executor> = if evaluates {
             Arc::new(Evaluated::new(
                 script.cloned(),
-                &options.dir,
+                &options.base.dir,
                 Arc::clone(&shell),
             ))
         } else {
             Arc::clone(&shell)
+        };
+        let executor: Arc<dyn Executor> = match &self.passing {
+            Some(passing) => Arc::new(Passer::new(executor, &passing.store, passing.max)),
+            None => executor,
         };
         let executor = match &self.cache {
             Some(cache) => cache.wrap(executor),
@@ -497,6 +540,9 @@ impl Runner {
         // The sinks finish even if the run could not start, so that
         // nothing is left half written.
         let problems = fanout.finish();
+        if let Some(out) = &out {
+            passing::tidy(out);
+        }
         let summary = summary.map_err(Error::Start)?;
         if summary.interrupted.is_some() {
             shell.interrupted();
@@ -505,6 +551,39 @@ impl Runner {
             allocation.release();
         }
         Ok((summary, problems))
+    }
+
+    /// For a retry: what each task's dependencies outside the plan left,
+    /// restored into the run's directory `out` (each once), and what they
+    /// handed on. One that cannot be restored hands on nothing known, so
+    /// its dependents run without it and are not stored; a warning says
+    /// so.
+    fn outside(passing: &OutputPassing, out: &Path) -> Vec<Vec<(String, Handed)>> {
+        let store = crate::cache::store::Store::new(passing.store.clone());
+        let mut done: std::collections::HashMap<&str, Handed> = std::collections::HashMap::new();
+        passing
+            .earlier
+            .iter()
+            .map(|deps| {
+                deps.iter()
+                    .map(|earlier| {
+                        let handed = done
+                            .entry(&earlier.name)
+                            .or_insert_with(|| {
+                                passing::materialise(&store, out, earlier).unwrap_or_else(|why| {
+                                    eprintln!(
+                                        "taskrun: warning: {why}; its dependents run without it, \
+                                         and are not stored"
+                                    );
+                                    Handed::default()
+                                })
+                            })
+                            .clone();
+                        (earlier.name.clone(), handed)
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// For `taskrun run`: stops on the signals `interrupts` delivers.

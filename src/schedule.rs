@@ -19,13 +19,14 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam::channel::{self, Receiver, Sender};
 
-use crate::cache::{CacheJob, Verdict};
+use crate::cache::passing::{self, Passing};
+use crate::cache::{CacheJob, Handed, Verdict};
 use crate::event::{
     Counts, Event, Exit, Signal, SkipReason, Status, Stream, Summary, TaskId, TaskResult,
 };
@@ -38,12 +39,9 @@ use crate::task::TaskSpec;
 pub(crate) struct RunOptions {
     /// At most this many tasks run at once.
     pub(crate) jobs: usize,
-    /// How long each task may run; `None` for no limit.
-    pub(crate) timeout: Option<Duration>,
-    /// How many bytes of each output stream are kept per task.
-    pub(crate) max_output: usize,
-    /// The directory tasks run in.
-    pub(crate) dir: PathBuf,
+    /// What every job of the run shares: the directory, the timeout, the
+    /// output limit, where outputs are passed.
+    pub(crate) base: JobBase,
     /// Emit [`Event::TaskOutput`] as output arrives (someone shows it live).
     pub(crate) live_output: bool,
     /// The wait before a task's first retry; it doubles for each further
@@ -57,6 +55,25 @@ pub(crate) struct RunOptions {
     /// Each task's priority (see `order.rs`): ready tasks start highest
     /// first. Empty: all the same (file order).
     pub(crate) priority: Vec<u64>,
+}
+
+/// What every job of a run starts from.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct JobBase {
+    /// The directory tasks run in.
+    pub(crate) dir: PathBuf,
+    /// How long each task may run; `None` for no limit.
+    pub(crate) timeout: Option<Duration>,
+    /// How many bytes of each output stream are kept per task.
+    pub(crate) max_output: usize,
+    /// Where each task gets its `$TASKRUN_OUT` (`<store>/out/<run>`, see
+    /// [`crate::cache::passing`]); `None`: outputs are not passed (the
+    /// library's runs, which have no store).
+    pub(crate) out: Option<PathBuf>,
+    /// For a retry, by task: its dependencies outside the plan, which
+    /// the run it retries satisfied, and what they handed on. Empty for
+    /// every other run.
+    pub(crate) outside: Vec<Vec<(String, Handed)>>,
 }
 
 /// Decides whether a failed attempt of a task with retries is retried (a
@@ -97,7 +114,7 @@ enum Message {
 /// How a job ended, and what its worker started next in its place.
 struct Ended {
     outcome: Outcome,
-    next: Option<Handed>,
+    next: Option<Started>,
 }
 
 /// A start the scheduler offers ahead of time to the worker running
@@ -127,7 +144,7 @@ struct Offer {
 
 /// A task a worker started from an [`Offer`].
 #[derive(Clone, Copy)]
-struct Handed {
+struct Started {
     task: TaskId,
     at: SystemTime,
     since_start: Duration,
@@ -166,8 +183,8 @@ struct Run<'a> {
     /// How many times each task has been started.
     attempts: Vec<u32>,
     /// What each task that passed handed on for its dependents' cache
-    /// keys ([`Report::as_dependency`](crate::cache::Report::as_dependency)).
-    produced: Vec<Option<String>>,
+    /// keys and output passing ([`Outcome::handed`]).
+    produced: Vec<Handed>,
     /// The last attempt of each task waiting for its retry (delayed, or
     /// due and ready), which stands if the run stops before the retry
     /// starts.
@@ -308,16 +325,9 @@ impl<'a> Scheduler<'a> {
     }
 
     /// What a worker needs to run `task`, given what each task that
-    /// passed handed on for its dependents' cache keys.
-    fn job(&self, task: TaskId, produced: &[Option<String>]) -> Job {
-        job(
-            self.plan,
-            task,
-            &self.options.dir,
-            self.options.timeout,
-            self.options.max_output,
-            produced,
-        )
+    /// passed handed on.
+    fn job(&self, task: TaskId, produced: &[Handed]) -> Job {
+        job(self.plan, task, &self.options.base, produced)
     }
 
     /// Runs `task` on a worker in lane `lane`; when it passes, the worker
@@ -358,13 +368,8 @@ impl<'a> Scheduler<'a> {
                 } else {
                     None
                 };
-                let produced = offer.as_ref().and_then(|_| {
-                    outcome
-                        .cache
-                        .as_ref()
-                        .and_then(|report| report.as_dependency())
-                });
-                let next = offer.as_ref().map(|offer| Handed {
+                let handed = offer.as_ref().map(|_| outcome.handed());
+                let next = offer.as_ref().map(|offer| Started {
                     task: offer.task,
                     at: SystemTime::now(),
                     since_start: run_start.elapsed(),
@@ -376,11 +381,9 @@ impl<'a> Scheduler<'a> {
                 match offer {
                     Some(offer) => {
                         let mut next = offer.job;
-                        if let Some(cache) = &mut next.cache {
-                            // The one dependency it waited for has just
-                            // passed, after the offer was made.
-                            cache.set_dep(&job.name, produced);
-                        }
+                        // The one dependency it waited for has just
+                        // passed, after the offer was made.
+                        next.set_dep(&job.name, handed.unwrap_or_default());
                         (task, job) = (offer.task, next);
                     }
                     None => break,
@@ -591,7 +594,7 @@ impl<'a> Run<'a> {
             slot: vec![0; count],
             delayed: BinaryHeap::new(),
             attempts: vec![0; count],
-            produced: vec![None; count],
+            produced: vec![Handed::default(); count],
             last: vec![None; count],
             running: 0,
             nearly: Vec::new(),
@@ -723,7 +726,7 @@ impl<'a> Run<'a> {
         &mut self,
         task: TaskId,
         outcome: Outcome,
-        next: Option<Handed>,
+        next: Option<Started>,
         policy: Option<&dyn RetryPolicy>,
         emit: &mut dyn FnMut(Event),
     ) {
@@ -739,10 +742,7 @@ impl<'a> Run<'a> {
         self.state[task] = State::Done;
         let status = status(&outcome, self.interrupted.is_some());
         if status.is_pass() {
-            self.produced[task] = outcome
-                .cache
-                .as_ref()
-                .and_then(|report| report.as_dependency());
+            self.produced[task] = outcome.handed();
         }
         let attempt = self.attempts[task];
         let result = Arc::new(outcome.into_result(status, attempt));
@@ -779,7 +779,7 @@ impl<'a> Run<'a> {
                 self.abandon_retries(emit);
             }
         }
-        if let Some(Handed {
+        if let Some(Started {
             task: next,
             at,
             since_start,
@@ -1030,27 +1030,38 @@ impl Jitter {
     }
 }
 
-/// What a worker needs to run `task` of `plan` in the run's directory
-/// `dir`, with the run's `timeout` and `max_output`, given what each task
-/// that passed handed on for its dependents' cache keys (`produced`, in
-/// plan order). A dry run works out keys with the same jobs.
-pub(crate) fn job(
-    plan: &Plan,
-    task: TaskId,
-    dir: &Path,
-    timeout: Option<Duration>,
-    max_output: usize,
-    produced: &[Option<String>],
-) -> Job {
+/// What a worker needs to run `task` of `plan` from the run's `base`,
+/// given what each task that passed handed on (`produced`, in plan
+/// order). A dry run works out keys with the same jobs.
+pub(crate) fn job(plan: &Plan, task: TaskId, base: &JobBase, produced: &[Handed]) -> Job {
     let spec = &plan.tasks[task];
+    let deps = || {
+        base.outside
+            .get(task)
+            .into_iter()
+            .flatten()
+            .map(|(name, handed)| (name, handed))
+            .chain(
+                plan.deps[task]
+                    .iter()
+                    .chain(&plan.soft[task])
+                    .map(|&dep| (&plan.tasks[dep].name.value, &produced[dep])),
+            )
+    };
     let cache = spec.settings.cache.cacheable().then(|| {
         Box::new(CacheJob {
             spec: spec.settings.cache.clone(),
             dir: spec.settings.dir.clone().unwrap_or_default(),
-            deps: plan.deps[task]
-                .iter()
-                .chain(&plan.soft[task])
-                .map(|&dep| (plan.tasks[dep].name.value.clone(), produced[dep].clone()))
+            deps: deps()
+                .map(|(name, handed)| (name.clone(), handed.value.clone()))
+                .collect(),
+        })
+    });
+    let passing = base.out.as_ref().map(|out| {
+        Box::new(Passing {
+            out: passing::dir_of(out, &spec.name.value),
+            given: deps()
+                .map(|(name, handed)| (name.clone(), handed.out.clone()))
                 .collect(),
         })
     });
@@ -1059,15 +1070,17 @@ pub(crate) fn job(
         command: spec.command.value.clone(),
         kind: spec.kind,
         dir: match &spec.settings.dir {
-            Some(own) => dir.join(own),
-            None => dir.to_owned(),
+            Some(own) => base.dir.join(own),
+            None => base.dir.clone(),
         },
         env: spec.settings.env.clone(),
-        timeout: spec.settings.timeout_or(timeout),
-        max_output,
+        unset: Vec::new(),
+        timeout: spec.settings.timeout_or(base.timeout),
+        max_output: base.max_output,
         cpus: spec.settings.cpus,
         mem: spec.settings.mem,
         cache,
+        passing,
     }
 }
 

@@ -21,6 +21,7 @@ use super::stat::{Stat, StatCache, resolve_tool, stat_of};
 use super::store::{ObjectError, Store};
 use super::tree::{EntryKind, OutputTree};
 use super::why::{Attempt, Earlier, Why};
+use super::passing::Produced;
 use super::{CacheJob, Digest, Report, Verdict};
 use crate::event::{Capture, Exit, Stream};
 use crate::execute::{Control, Executor, Job, Outcome};
@@ -33,6 +34,8 @@ pub(crate) struct Entry {
     pub run: i64,
     /// Its output tree's digest; `None` when it declares no outputs.
     pub outputs: Option<Digest>,
+    /// The tree of what it left in `$TASKRUN_OUT`; `None` for nothing.
+    pub out: Option<Digest>,
     pub stdout: Capture,
     pub stderr: Capture,
     /// How long it ran.
@@ -108,19 +111,20 @@ impl CacheSetup {
     pub(crate) fn would_hit(&self, keyed: &Keyed) -> Option<Entry> {
         let store = Store::new(self.options.store.clone());
         let entry = self.entries.entry(&keyed.key)?;
-        match &entry.outputs {
-            Some(outputs) => {
-                let tree = OutputTree::decode(&String::from_utf8(store.peek(outputs).ok()?).ok()?)?;
-                tree.entries()
-                    .iter()
-                    .all(|entry| match &entry.kind {
-                        EntryKind::File { digest, .. } => store.contains(digest),
-                        EntryKind::Symlink { .. } | EntryKind::Dir { .. } => true,
+        let present = |tree: &Option<Digest>| {
+            tree.as_ref().is_none_or(|digest| {
+                String::from_utf8(store.peek(digest).unwrap_or_default())
+                    .ok()
+                    .and_then(|text| OutputTree::decode(&text))
+                    .is_some_and(|tree| {
+                        tree.entries().iter().all(|entry| match &entry.kind {
+                            EntryKind::File { digest, .. } => store.contains(digest),
+                            EntryKind::Symlink { .. } | EntryKind::Dir { .. } => true,
+                        })
                     })
-                    .then_some(entry)
-            }
-            None => Some(entry),
-        }
+            })
+        };
+        (present(&entry.outputs) && present(&entry.out)).then_some(entry)
     }
 
     /// `inner` behind the cache.
@@ -216,10 +220,24 @@ impl Caching {
         Some(why.text())
     }
 
-    /// A hit: the entry's outputs restored into the job's directory.
-    fn restore(&self, job: &Job, entry: &Entry) -> Result<(usize, usize), String> {
+    /// A hit: the entry's outputs restored into the job's directory, and
+    /// what it left in `$TASKRUN_OUT` into the job's own.
+    fn restore(
+        &self,
+        job: &Job,
+        entry: &Entry,
+    ) -> Result<(usize, usize, Option<Produced>), String> {
+        let out = match (&entry.out, &job.passing) {
+            (Some(digest), Some(passing)) => {
+                Some(super::passing::restore(&self.store, &passing.out, digest)?)
+            }
+            (Some(_), None) => {
+                return Err("it left files in $TASKRUN_OUT, which this run does not pass".to_owned());
+            }
+            (None, _) => None,
+        };
         let Some(outputs) = &entry.outputs else {
-            return Ok((0, 0));
+            return Ok((0, 0, out));
         };
         let text = self
             .store
@@ -242,7 +260,7 @@ impl Caching {
                 }
                 ObjectError::Io { .. } => format!("cannot restore the outputs: {error}"),
             })?;
-        Ok((restored.written, tree.files()))
+        Ok((restored.written, tree.files(), out))
     }
 
     /// After a pass: why it cannot be stored, or its output tree's digest
@@ -357,7 +375,7 @@ impl Executor for Caching {
             && let Some(entry) = self.entries.entry(&keyed.key)
         {
             match self.restore(job, &entry) {
-                Ok((restored, files)) => {
+                Ok((restored, files, out)) => {
                     for (stream, capture) in [
                         (Stream::Stdout, &entry.stdout),
                         (Stream::Stderr, &entry.stderr),
@@ -380,6 +398,7 @@ impl Executor for Caching {
                         explain,
                         note: None,
                         outputs: entry.outputs.clone(),
+                        out: entry.out.clone(),
                         stats: self.stats.take_fresh(),
                         hashed_bytes: keyed.hashed,
                         check: start.elapsed(),
@@ -393,6 +412,7 @@ impl Executor for Caching {
                         stderr: entry.stderr,
                         slurm: None,
                         cache: Some(Arc::new(report)),
+                        out: out.map(Arc::new),
                     };
                 }
                 Err(why) => missed = Some(why),
@@ -404,7 +424,11 @@ impl Executor for Caching {
         let check = start.elapsed();
         let outcome = self.inner.execute(job, control, output);
         let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
+        let out = outcome.out.as_ref().map(|produced| produced.tree.clone());
         let (verdict, outputs) = if let Some(why) = unknown.filter(|_| passed) {
+            (Verdict::NotStored(why), None)
+        } else if passed && out.as_ref().is_some_and(Option::is_none) {
+            let why = "what it left in $TASKRUN_OUT could not be stored".to_owned();
             (Verdict::NotStored(why), None)
         } else if passed {
             match self.store_pass(job, cache, &keyed, &outcome, control) {
@@ -421,6 +445,7 @@ impl Executor for Caching {
             explain,
             note: missed,
             outputs,
+            out: out.flatten(),
             stats: self.stats.take_fresh(),
             hashed_bytes: keyed.hashed,
             check,
@@ -451,6 +476,7 @@ fn with_report(
         explain: None,
         note: None,
         outputs: None,
+        out: None,
         stats: stats.take_fresh(),
         hashed_bytes: hashed,
         check: start.elapsed(),
@@ -655,7 +681,7 @@ pub(crate) fn path_text(path: &Path) -> String {
 /// directories `roots` (both relative to `base`) take; symlinks are not
 /// followed, and what cannot be read counts nothing (storing it fails
 /// later, with its reason).
-fn size_of(base: &Path, files: &[PathBuf], roots: &[PathBuf]) -> u64 {
+pub(super) fn size_of(base: &Path, files: &[PathBuf], roots: &[PathBuf]) -> u64 {
     let mut total = 0;
     for file in files {
         if let Ok(meta) = std::fs::symlink_metadata(base.join(file))
@@ -699,7 +725,7 @@ pub(crate) fn short(digest: &str) -> &str {
 }
 
 /// Why an object of the store could not be used, as a miss says it.
-fn object_problem(digest: &str, error: &ObjectError) -> String {
+pub(super) fn object_problem(digest: &str, error: &ObjectError) -> String {
     match error {
         ObjectError::Missing { .. } => format!("object {} missing from the store", short(digest)),
         ObjectError::Corrupt { .. } => format!("object {} in the store was damaged", short(digest)),

@@ -19,6 +19,7 @@ pub(crate) mod gc;
 pub(crate) mod hash;
 pub(crate) mod inputs;
 pub(crate) mod key;
+pub(crate) mod passing;
 pub(crate) mod pattern;
 pub(crate) mod predict;
 pub(crate) mod stat;
@@ -51,6 +52,10 @@ pub(crate) struct Report {
     /// the one restored; for a pass, the one made. `None` when the task
     /// declares no outputs or did not pass.
     pub outputs: Option<Digest>,
+    /// The digest of the tree of what it left in `$TASKRUN_OUT` (see
+    /// [`passing`]): for a hit, the one restored; for a pass, the one
+    /// stored. `None` when it left nothing there.
+    pub out: Option<Digest>,
     /// Stat cache rows learned while checking (files hashed anew).
     pub stats: Vec<StatRow>,
     /// How many bytes were read to hash files.
@@ -69,7 +74,7 @@ impl Report {
     pub(crate) fn as_dependency(&self) -> Option<String> {
         match self.verdict {
             Verdict::Hit { .. } | Verdict::Stored => {
-                Some(handed_on(&self.key, self.outputs.as_ref()))
+                Some(handed_on(&self.key, self.outputs.as_ref(), self.out.as_ref()))
             }
             Verdict::NotStored(_) | Verdict::Failed => None,
         }
@@ -119,12 +124,26 @@ pub(crate) fn scripts_digest(script: &std::path::Path) -> Digest {
 
 /// What a pass of the task of `key` hands its dependents for their keys:
 /// its output tree when it declares outputs, else its own key (a task
-/// that makes nothing it declares is what its key says).
-pub(crate) fn handed_on(key: &str, outputs: Option<&Digest>) -> String {
-    match outputs {
+/// that makes nothing it declares is what its key says), and the tree of
+/// what it left in `$TASKRUN_OUT`, when it left something.
+pub(crate) fn handed_on(key: &str, outputs: Option<&Digest>, out: Option<&Digest>) -> String {
+    let made = match outputs {
         Some(outputs) => format!("outputs {outputs}"),
         None => format!("key {key}"),
+    };
+    match out {
+        Some(out) => format!("{made} out {out}"),
+        None => made,
     }
+}
+
+/// What a dependency that ended hands a dependent: for its key, what
+/// [`Report::as_dependency`] says (`None`: unknown); for output passing,
+/// what it left in `$TASKRUN_OUT`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Handed {
+    pub value: Option<String>,
+    pub out: Option<std::sync::Arc<passing::Produced>>,
 }
 
 /// What a cacheable job carries beyond what every job does.

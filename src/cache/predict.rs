@@ -2,12 +2,10 @@
 //! and which would run, worked out as the run would, without running or
 //! writing anything.
 
-use std::path::Path;
-use std::time::Duration;
-
 use super::executor::{CacheSetup, key, unknown_dependency};
-use super::handed_on;
+use super::{Handed, handed_on};
 use crate::graph::Plan;
+use crate::schedule::JobBase;
 
 /// What a dry run expects of one cacheable task.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,15 +22,13 @@ pub(crate) enum Prediction {
 pub(crate) fn predict(
     plan: &Plan,
     setup: &CacheSetup,
-    dir: &Path,
-    timeout: Option<Duration>,
-    max_output: usize,
+    base: &JobBase,
 ) -> Vec<Option<Prediction>> {
     let count = plan.tasks.len();
-    let mut produced: Vec<Option<String>> = vec![None; count];
+    let mut produced: Vec<Handed> = vec![Handed::default(); count];
     let mut predictions: Vec<Option<Prediction>> = vec![None; count];
     for task in topological(plan) {
-        let job = crate::schedule::job(plan, task, dir, timeout, max_output, &produced);
+        let job = crate::schedule::job(plan, task, base, &produced);
         let Some(cache) = &job.cache else {
             continue;
         };
@@ -53,7 +49,11 @@ pub(crate) fn predict(
             Err(why) => Prediction::Runs(why),
             Ok(keyed) => match setup.would_hit(&keyed) {
                 Some(entry) if !setup.options.force => {
-                    produced[task] = Some(handed_on(&keyed.key, entry.outputs.as_ref()));
+                    produced[task].value = Some(handed_on(
+                        &keyed.key,
+                        entry.outputs.as_ref(),
+                        entry.out.as_ref(),
+                    ));
                     Prediction::Cached { run: entry.run }
                 }
                 Some(_) => Prediction::Runs("--force".to_owned()),

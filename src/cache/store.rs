@@ -93,7 +93,6 @@ impl Store {
         Store { root }
     }
 
-    #[cfg(test)]
     /// The directory the store lives in.
     pub(crate) fn root(&self) -> &Path {
         &self.root
@@ -751,7 +750,7 @@ fn lstat(path: &Path) -> io::Result<Option<Metadata>> {
 /// Removes what is at `path` (`meta`, not following symlinks): a whole
 /// directory, or a file or symlink. Read-only directories inside, which
 /// tasks such as `go mod download` leave, are made writable first.
-fn remove_all(path: &Path, meta: &Metadata) -> io::Result<()> {
+pub(crate) fn remove_all(path: &Path, meta: &Metadata) -> io::Result<()> {
     if !meta.is_dir() {
         return fs::remove_file(path);
     }

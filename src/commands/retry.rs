@@ -12,19 +12,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::cache::handed_on;
+use crate::cache::passing::Earlier;
 use crate::cli::{ExecutorKind, RetryArgs};
 use crate::error::{Error, plural};
 use crate::event::Status;
 use crate::exit_code;
 use crate::graph::Plan;
 use crate::load::{self, FileFormat, LoadOptions, ScriptChoice};
-use crate::record::{NewRun, Recall, RunRow, Store, TaskRow, last_attempts};
+use crate::record::{CacheOutcome, NewRun, Recall, RunRow, Store, TaskRow, last_attempts};
 use crate::report::ColorChoice;
 use crate::script::{Policy, Script, TaskView};
 use crate::source::{Source, Sources, Span, Spanned};
 use crate::task::{CacheSpec, Kind, PoolSpec, Settings, TaskSet, TaskSpec};
 
-use super::run::{execute_plan, jobs};
+use super::run::{Retrying, execute_plan, jobs};
 use super::show::find_run;
 use super::stderr_style;
 
@@ -127,6 +129,7 @@ pub(crate) fn retry(
         plural(plan.tasks.len(), "failed task"),
         original.id
     );
+    let earlier = earlier(&plan, &last, original.id);
     let run = NewRun {
         taskfile: original.taskfile.clone().unwrap_or_default(),
         // The same name as the original's, so that CI sees one suite.
@@ -146,8 +149,47 @@ pub(crate) fn retry(
         &args.exec,
         color,
         &run,
-        Some(header),
+        Some(Retrying { header, earlier }),
     )
+}
+
+/// For each task of the retry's `plan`, its dependencies outside it (in
+/// the order a run hands them on: hard, then soft), which the retried run
+/// `run` satisfied: what each handed on for keys (as
+/// [`Report::as_dependency`](crate::cache::Report::as_dependency) says
+/// it, from its last attempt's row in `last`) and the tree of what it
+/// left in `$TASKRUN_OUT`. So a retried task sees what it would have seen
+/// in the run, and its key is the one it would have had.
+fn earlier(plan: &Plan, last: &[&TaskRow], run: i64) -> Vec<Vec<Earlier>> {
+    let rows: HashMap<&str, &TaskRow> = last.iter().map(|row| (row.name.as_str(), *row)).collect();
+    let planned = |name: &str| plan.tasks.iter().any(|task| task.name.value == name);
+    plan.tasks
+        .iter()
+        .map(|task| {
+            let Some(row) = rows.get(task.name.value.as_str()) else {
+                return Vec::new();
+            };
+            row.deps
+                .iter()
+                .chain(&row.soft_deps)
+                .filter(|dep| !planned(dep))
+                .map(|dep| {
+                    let passed = rows.get(dep.as_str()).filter(|row| row.state.is_pass());
+                    Earlier {
+                        name: dep.clone(),
+                        run,
+                        value: passed.and_then(|row| {
+                            let cache = row.cache.as_ref()?;
+                            matches!(cache.outcome, CacheOutcome::Hit | CacheOutcome::Stored).then(
+                                || handed_on(&cache.key, cache.outputs.as_ref(), row.out.as_ref()),
+                            )
+                        }),
+                        tree: passed.and_then(|row| row.out.clone()),
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Which tasks of a run are retried, and why each other one that did not

@@ -26,7 +26,9 @@ use crate::report::{
     self, ColorChoice, Eta, EventLog, Logs, Output, Progress, ProgressOptions, ReportFile, Screen,
     Style, Written,
 };
-use crate::runner::Runner;
+use crate::cache::passing::Earlier;
+use crate::runner::{OutputPassing, Runner};
+use crate::schedule::JobBase;
 use crate::script::Script;
 use crate::signal;
 use crate::sink::{Sink, SinkProblem};
@@ -78,9 +80,13 @@ pub(super) fn run_once(
             true,
         )?
         .map(|setup| {
-            let timeout = Some(args.exec.timeout).filter(|limit| !limit.is_zero());
-            let max_output = usize::try_from(args.exec.max_output).unwrap_or(usize::MAX);
-            predict(&plan, &setup, &absolute(&loaded.dir), timeout, max_output)
+            let base = JobBase {
+                dir: absolute(&loaded.dir),
+                timeout: Some(args.exec.timeout).filter(|limit| !limit.is_zero()),
+                max_output: usize::try_from(args.exec.max_output).unwrap_or(usize::MAX),
+                ..JobBase::default()
+            };
+            predict(&plan, &setup, &base)
         });
         let text = if args.json {
             let file = options.file.display().to_string();
@@ -129,6 +135,14 @@ pub(super) fn run_once(
         &run,
         None,
     )
+}
+
+/// What a retry adds to a run: the line that opens it, and what the
+/// dependencies the retried run satisfied left (see
+/// [`crate::cache::passing::Earlier`]), by task of the plan.
+pub(super) struct Retrying {
+    pub(super) header: String,
+    pub(super) earlier: Vec<Vec<Earlier>>,
 }
 
 /// What the history at `db` says `plan`'s tasks take, for a dry run:
@@ -748,9 +762,17 @@ pub(super) fn execute_plan(
     exec: &ExecArgs,
     color: ColorChoice,
     run: &NewRun,
-    header: Option<String>,
+    retrying: Option<Retrying>,
 ) -> Result<u8, Error> {
-    let runner = runner_for(exec, script)?;
+    let (header, earlier) = match retrying {
+        Some(Retrying { header, earlier }) => (Some(header), earlier),
+        None => (None, Vec::new()),
+    };
+    let runner = runner_for(exec, script)?.passing(OutputPassing {
+        store: store_of(exec, &exec.db.path),
+        max: exec.cache.cache_max_output,
+        earlier,
+    });
     let db = &exec.db.path;
     // Slurm is asked whether it can take jobs before anything is recorded,
     // and an allocation a killed taskrun left on this database is given
@@ -922,6 +944,15 @@ pub(super) fn store_beside(db: &Path) -> PathBuf {
         .join(".taskrun")
 }
 
+/// The store of the run: `--store DIR`, else `.taskrun/` beside the
+/// database `db`.
+pub(super) fn store_of(exec: &ExecArgs, db: &Path) -> PathBuf {
+    match &exec.cache.store {
+        Some(store) => absolute(store),
+        None => store_beside(db),
+    }
+}
+
 /// `runner`, with up-to-date checks when the run has tasks that take part
 /// (see [`cache_setup`]), and the store's lock taken shared for the run
 /// (see [`StoreLock`]; none where the store cannot be locked or made, and
@@ -967,10 +998,7 @@ fn cache_setup(
     } else {
         Some(CacheReader::open(&db)?)
     };
-    let store = match &exec.cache.store {
-        Some(store) => absolute(store),
-        None => store_beside(&db),
-    };
+    let store = store_of(exec, &db);
     let with_suffix = |suffix: &str| {
         let mut path = db.clone().into_os_string();
         path.push(suffix);

@@ -106,6 +106,7 @@ impl Executor for Evaluated {
             stderr,
             slurm: None,
             cache: None,
+            out: None,
         }
     }
 }

@@ -104,6 +104,7 @@ impl Executor for Local {
                     stderr,
                     slurm: None,
                     cache: None,
+                    out: None,
                 }
             }
             Err(reason) => Outcome::not_started(reason, started_at, start.elapsed()),
@@ -159,7 +160,11 @@ fn spawn(job: &Job) -> Result<(Child, os_pipe::PipeReader, os_pipe::PipeReader),
     command
         .arg("-c")
         .arg(&job.command)
-        .current_dir(&job.dir)
+        .current_dir(&job.dir);
+    for name in &job.unset {
+        command.env_remove(name);
+    }
+    command
         .envs(job.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null())
         .stdout(stdout_writer)

@@ -44,6 +44,9 @@ pub(crate) struct Job {
     pub(crate) dir: PathBuf,
     /// Variables added to the environment the job inherits.
     pub(crate) env: Vec<(String, String)>,
+    /// Variables removed from the environment it inherits (before `env`
+    /// is added).
+    pub(crate) unset: Vec<String>,
     /// How long the task may run; `None` for no limit.
     pub(crate) timeout: Option<Duration>,
     /// How many bytes of each output stream to keep.
@@ -55,6 +58,22 @@ pub(crate) struct Job {
     /// What an up-to-date check needs, for a task that declares inputs or
     /// outputs; `None` for every other task.
     pub(crate) cache: Option<Box<crate::cache::CacheJob>>,
+    /// Its `$TASKRUN_OUT` and what its dependencies left, when the run
+    /// passes outputs (see [`crate::cache::passing`]).
+    pub(crate) passing: Option<Box<crate::cache::passing::Passing>>,
+}
+
+impl Job {
+    /// Sets what the dependency `name` handed on, for the key and for
+    /// output passing.
+    pub(crate) fn set_dep(&mut self, name: &str, handed: crate::cache::Handed) {
+        if let Some(passing) = &mut self.passing {
+            passing.set_given(name, handed.out);
+        }
+        if let Some(cache) = &mut self.cache {
+            cache.set_dep(name, handed.value);
+        }
+    }
 }
 
 /// What happened when a job ran.
@@ -71,9 +90,22 @@ pub(crate) struct Outcome {
     pub(crate) slurm: Option<SlurmPlace>,
     /// What the up-to-date check did, when the caching executor ran it.
     pub(crate) cache: Option<Arc<crate::cache::Report>>,
+    /// What a pass left in its `$TASKRUN_OUT`, when it left something.
+    pub(crate) out: Option<Arc<crate::cache::passing::Produced>>,
 }
 
 impl Outcome {
+    /// What this attempt hands its dependents, if it passed.
+    pub(crate) fn handed(&self) -> crate::cache::Handed {
+        crate::cache::Handed {
+            value: self
+                .cache
+                .as_ref()
+                .and_then(|report| report.as_dependency()),
+            out: self.out.clone(),
+        }
+    }
+
     /// What this attempt, the `attempt`th, comes to as a task's result,
     /// once the scheduler (or a broker) has said its `status`.
     pub(crate) fn into_result(self, status: crate::event::Status, attempt: u32) -> TaskResult {
@@ -87,6 +119,7 @@ impl Outcome {
             stderr: self.stderr,
             slurm: self.slurm,
             cache: self.cache,
+            out: self.out,
         }
     }
 
@@ -105,6 +138,7 @@ impl Outcome {
             stderr: Capture::default(),
             slurm: None,
             cache: None,
+            out: None,
         }
     }
 }

@@ -68,7 +68,7 @@ impl Store {
         self.connection
             .prepare_cached(
                 "SELECT producer_task_id, producer_run_id, outputs, stdout, stdout_total,
-                     stdout_tail, stderr, stderr_total, stderr_tail, duration_ms
+                     stdout_tail, stderr, stderr_total, stderr_tail, duration_ms, out_tree
                  FROM cache_entries WHERE cache_key = ?1",
             )?
             .query_row(params![key], |row| {
@@ -83,6 +83,7 @@ impl Store {
                     task: row.get(0)?,
                     run: row.get(1)?,
                     outputs: row.get(2)?,
+                    out: row.get(10)?,
                     stdout: capture(3)?,
                     stderr: capture(6)?,
                     duration: Duration::from_millis(

@@ -222,6 +222,9 @@ pub(crate) struct TaskRow {
     pub lane: Option<Lane>,
     /// What the cache did for this attempt, when it took part.
     pub cache: Option<TaskCache>,
+    /// The digest of the tree of what it left in `$TASKRUN_OUT`, when it
+    /// passed, left something, and that was stored.
+    pub out: Option<String>,
 }
 
 /// What the cache did for one attempt, as `task_cache` holds it.
@@ -476,7 +479,7 @@ const TASK_COLUMNS: &str = "SELECT tasks.id, name, command, status, exit_code, s
     stderr_bytes, stdout_truncated, stderr_truncated, stdout, stderr, stdout_tail, stderr_tail,
     timeout_ms, dir, env, retries, kind, soft_deps, pool, cpus, mem_bytes, job_id, step_id, node,
     start_us, slot, tasks.cache, c.cache_key, c.outcome, c.reason, c.source_task_id,
-    c.source_run_id, c.outputs
+    c.source_run_id, c.outputs, tasks.out_tree
     FROM tasks LEFT JOIN task_cache AS c ON c.task_id = tasks.id";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
@@ -614,6 +617,7 @@ fn task_row(row: &rusqlite::Row<'_>, with_output: bool) -> rusqlite::Result<Task
             _ => None,
         },
         cache: task_cache(row)?,
+        out: row.get(42)?,
     })
 }
 

@@ -28,13 +28,15 @@
 //! 14 up-to-date checks: each run's count of cached tasks, each task's
 //! cache declarations, what the cache did for each attempt
 //! (`task_cache`), the entries a hit restores from (`cache_entries`), and
-//! the stat cache of file hashes (`file_stat_cache`).
+//! the stat cache of file hashes (`file_stat_cache`); version 15 output
+//! passing: the tree of what each attempt left in `$TASKRUN_OUT`
+//! (`tasks.out_tree`), and each entry's (`cache_entries.out_tree`).
 
 /// The schema version this taskrun writes.
-pub(super) const VERSION: i64 = 14;
+pub(super) const VERSION: i64 = 15;
 
 /// `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: [&str; 14] = [
+pub(super) const MIGRATIONS: [&str; 15] = [
     // 1: the specification's tables, with its column names and types.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -244,6 +246,12 @@ pub(super) const MIGRATIONS: [&str; 14] = [
         mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, mode INTEGER NOT NULL,
         sha256 TEXT NOT NULL, verified_at_ns INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 15: output passing. The digest of the tree of what an attempt that
+    // passed left in its `$TASKRUN_OUT`, when it left something and it
+    // was stored (NULL otherwise, so a task that leaves nothing costs
+    // nothing), and the same for the pass an entry restores.
+    "ALTER TABLE tasks ADD COLUMN out_tree TEXT;
+    ALTER TABLE cache_entries ADD COLUMN out_tree TEXT;",
 ];
 
 /// The whole schema at [`VERSION`], for a new database: what the
@@ -318,7 +326,8 @@ pub(super) const CURRENT: &str = "CREATE TABLE runs (
         slot INTEGER,
         step_id INTEGER,
         node TEXT,
-        cache TEXT
+        cache TEXT,
+        out_tree TEXT
     );
     CREATE INDEX tasks_by_run ON tasks(run_id, position, attempt);
     CREATE INDEX tasks_by_name ON tasks(run_id, name);
@@ -357,7 +366,8 @@ pub(super) const CURRENT: &str = "CREATE TABLE runs (
         duration_ms INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
         last_hit_at INTEGER,
-        hits INTEGER NOT NULL DEFAULT 0
+        hits INTEGER NOT NULL DEFAULT 0,
+        out_tree TEXT
     ) WITHOUT ROWID;
     CREATE TABLE file_stat_cache (
         path BLOB PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,

@@ -486,7 +486,8 @@ pub(super) fn finish_task(
              started_at = ?6, finished_at = ?7, duration_ms = ?8, stdout = ?9, stderr = ?10,
              stdout_bytes = ?11, stderr_bytes = ?12, stdout_truncated = ?13,
              stderr_truncated = ?14, stdout_tail = ?15, stderr_tail = ?16, attempt = ?17,
-             job_id = ?18, start_us = ?19, slot = ?20, step_id = ?21, node = ?22
+             job_id = ?18, start_us = ?19, slot = ?20, step_id = ?21, node = ?22,
+             out_tree = ?23
          WHERE id = ?1",
     )?;
     statement.execute(params![
@@ -515,6 +516,7 @@ pub(super) fn finish_task(
             .slurm
             .as_ref()
             .and_then(|place| place.node.as_deref()),
+        result.out.as_ref().and_then(|out| out.tree.as_ref()),
     ])?;
     if let Some(report) = &result.cache {
         record_cache(transaction, row, result, report)?;
@@ -574,8 +576,9 @@ fn record_cache(
                     "INSERT OR REPLACE INTO cache_entries (cache_key, task_name,
                          producer_task_id, producer_run_id, outputs, stdout, stdout_total,
                          stdout_tail, stderr, stderr_total, stderr_tail, exit_code, duration_ms,
-                         created_at, last_hit_at, hits)
-                     SELECT ?2, name, id, run_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, NULL, 0
+                         created_at, last_hit_at, hits, out_tree)
+                     SELECT ?2, name, id, run_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, NULL, 0,
+                         ?12
                      FROM tasks WHERE id = ?1",
                 )?
                 .execute(params![
@@ -590,6 +593,7 @@ fn record_cache(
                     result.stderr.tail,
                     millis(result.duration),
                     finished,
+                    report.out,
                 ])?;
         }
         Verdict::Hit { .. } if !again => {

@@ -1,0 +1,497 @@
+//! Output passing: every attempt of a task gets a fresh, empty directory
+//! of its own, `$TASKRUN_OUT` (also `OUTPUT_DIR`, as seed 004's scripts
+//! name it), under the store at `out/<run>/<task>/`; what a pass leaves
+//! there is stored as an output tree, and its dependents find it through
+//! `$TASKRUN_IN_<dep>`, `$TASKRUN_INPUTS`, `INPUT_DIR` and `INPUT_FILE`.
+//!
+//! A task that writes nothing there costs one `mkdir` and one `rmdir`: an
+//! empty directory is removed when the attempt ends, and at the end of the
+//! run ([`tidy`]) so are the run's directory, `out/` and the store, each
+//! if nothing is left in it. What a failed attempt leaves stays in place
+//! for a look, and is not stored.
+//!
+//! [`Passer`] is the executor decorator that does this for every job that
+//! carries a [`Passing`]; the caching executor, which sits outside it,
+//! restores a hit's tree into the same directory instead.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use super::{Digest, Handed};
+use super::gc::StoreLock;
+use super::store::{ObjectError, Store, remove_all};
+use super::tree::{EntryKind, OutputTree};
+use crate::event::{Exit, Stream};
+use crate::execute::{Control, Executor, Job, Outcome};
+
+/// The directory under the store that holds each run's output directories.
+pub(crate) const OUT_DIR: &str = "out";
+
+/// The variables output passing sets (or unsets) for a task.
+pub(crate) const OUT_VAR: &str = "TASKRUN_OUT";
+const INPUTS_VAR: &str = "TASKRUN_INPUTS";
+const IN_PREFIX: &str = "TASKRUN_IN_";
+const SEED_OUT: &str = "OUTPUT_DIR";
+const SEED_DIR: &str = "INPUT_DIR";
+const SEED_FILE: &str = "INPUT_FILE";
+
+/// What one attempt that passed left in its `$TASKRUN_OUT` (never
+/// nothing: an empty directory is removed and hands on nothing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Produced {
+    /// The directory, absolute.
+    pub dir: PathBuf,
+    /// The digest of its output tree in the store; `None` when it could
+    /// not be stored (the attempt's standard error says why), and then
+    /// its dependents still get the directory, but nothing of it is kept.
+    pub tree: Option<Digest>,
+    /// How many regular files it holds, and their bytes together.
+    pub files: usize,
+    pub bytes: u64,
+    /// Its one regular file, relative to `dir`, when it holds exactly one.
+    pub only: Option<PathBuf>,
+}
+
+impl Produced {
+    /// What `tree` (stored as `digest`) describes, in `dir`.
+    pub(crate) fn of(dir: PathBuf, digest: Digest, tree: &OutputTree) -> Produced {
+        let mut files = tree.entries().iter().filter_map(|entry| match &entry.kind {
+            EntryKind::File { size, .. } => Some((&entry.path, *size)),
+            EntryKind::Symlink { .. } | EntryKind::Dir { .. } => None,
+        });
+        let first = files.next();
+        let rest: Vec<_> = files.collect();
+        Produced {
+            dir,
+            tree: Some(digest),
+            files: usize::from(first.is_some()) + rest.len(),
+            bytes: first.map_or(0, |(_, size)| size) + rest.iter().map(|(_, size)| size).sum::<u64>(),
+            only: first.filter(|_| rest.is_empty()).map(|(path, _)| path.clone()),
+        }
+    }
+}
+
+/// What a job needs for output passing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Passing {
+    /// Its own directory: `<store>/out/<run>/<task>`, absolute.
+    pub out: PathBuf,
+    /// Each dependency (hard, then soft, in the plan's order, then those a
+    /// retry found satisfied) and what it left, if it passed and left
+    /// something.
+    pub given: Vec<(String, Option<Arc<Produced>>)>,
+}
+
+impl Passing {
+    /// Sets what the dependency `name` left.
+    pub(crate) fn set_given(&mut self, name: &str, produced: Option<Arc<Produced>>) {
+        if let Some(dep) = self.given.iter_mut().find(|(dep, _)| dep == name) {
+            dep.1 = produced;
+        }
+    }
+
+    /// The variables to set and those to unset for the job: its own
+    /// directory; each dependency that left something; the single-case
+    /// ones when they apply. What does not apply is unset, so that a
+    /// taskrun run from a task does not hand its own on to its tasks.
+    pub(crate) fn vars(&self) -> (Vec<(String, String)>, Vec<String>) {
+        let text = |path: &Path| path.to_string_lossy().into_owned();
+        let out = text(&self.out);
+        let mut set = vec![(OUT_VAR.to_owned(), out.clone()), (SEED_OUT.to_owned(), out)];
+        let mut unset: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| {
+                let name = name.to_str()?;
+                name.starts_with(IN_PREFIX).then(|| name.to_owned())
+            })
+            .collect();
+        let left: Vec<&Produced> = self
+            .given
+            .iter()
+            .filter_map(|(name, produced)| {
+                let produced = produced.as_deref()?;
+                set.push((format!("{IN_PREFIX}{name}"), text(&produced.dir)));
+                Some(produced)
+            })
+            .collect();
+        let inputs: Vec<String> = left.iter().map(|produced| text(&produced.dir)).collect();
+        set.push((INPUTS_VAR.to_owned(), inputs.join("\n")));
+        match (self.given.as_slice(), left.as_slice()) {
+            ([_], [one]) => set.push((SEED_DIR.to_owned(), text(&one.dir))),
+            _ => unset.push(SEED_DIR.to_owned()),
+        }
+        let files: usize = left.iter().map(|produced| produced.files).sum();
+        let only = left
+            .iter()
+            .find_map(|produced| Some(produced.dir.join(produced.only.as_ref()?)));
+        match only.filter(|_| files == 1) {
+            Some(file) => set.push((SEED_FILE.to_owned(), text(&file))),
+            None => unset.push(SEED_FILE.to_owned()),
+        }
+        unset.retain(|name| !set.iter().any(|(set, _)| set == name));
+        (set, unset)
+    }
+}
+
+/// Makes `dir` a fresh, empty directory: whatever is there (an earlier
+/// attempt's files, read-only directories too) is removed first, and the
+/// directories above it are made if need be.
+pub(crate) fn fresh(dir: &Path) -> io::Result<()> {
+    // Another task of the run may make or tidy the parents meanwhile:
+    // a parent that vanished between the two calls is made again.
+    for _ in 0..3 {
+        match fs::create_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                let meta = fs::symlink_metadata(dir)?;
+                remove_all(dir, &meta)?;
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = dir.parent() {
+                    fs::create_dir_all(parent)?;
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    fs::create_dir(dir)
+}
+
+/// The top-level entries of `dir`, as [`Store::put_tree`] takes them:
+/// plain files and symlinks, and directories (walked whole).
+fn survey(dir: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = PathBuf::from(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            dirs.push(name);
+        } else {
+            files.push(name);
+        }
+    }
+    Ok((files, dirs))
+}
+
+/// What an attempt left in `dir` once it ended: nothing (the empty
+/// directory is removed); for a pass, what it left, stored in `store` if
+/// it takes at most `max` bytes; for a failure, nothing handed on (its
+/// files stay for a look). The problem, when what it left is not stored.
+pub(crate) fn finish(
+    store: &Store,
+    dir: &Path,
+    passed: bool,
+    max: u64,
+    hold: &dyn Fn(),
+) -> (Option<Produced>, Option<String>) {
+    match fs::remove_dir(dir) {
+        Ok(()) => return (None, None),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return (None, None),
+        Err(_) if !passed => return (None, None),
+        Err(_) => {}
+    }
+    let unstored = |problem: String| {
+        let produced = Produced {
+            dir: dir.to_owned(),
+            tree: None,
+            files: 0,
+            bytes: 0,
+            only: None,
+        };
+        (Some(produced), Some(problem))
+    };
+    let (files, dirs) = match survey(dir) {
+        Ok(found) => found,
+        Err(error) => return unstored(format!("cannot list `{}`: {error}", dir.display())),
+    };
+    let size = super::executor::size_of(dir, &files, &dirs);
+    if size > max {
+        return unstored(format!(
+            "it left {size} bytes in $TASKRUN_OUT, over --cache-max-output {max}"
+        ));
+    }
+    hold();
+    let stored = store.put_tree(dir, &files, &dirs).and_then(|tree| {
+        let digest = store.put_bytes(tree.encode().as_bytes())?;
+        Ok(Produced::of(dir.to_owned(), digest, &tree))
+    });
+    match stored {
+        Ok(produced) => (Some(produced), None),
+        Err(error) => unstored(format!("cannot store what it left in $TASKRUN_OUT: {error}")),
+    }
+}
+
+/// Restores the output tree `digest` into `dir`, made fresh first: what a
+/// hit, or a dependency a retry found satisfied, left.
+pub(crate) fn restore(store: &Store, dir: &Path, digest: &Digest) -> Result<Produced, String> {
+    let text = store
+        .read(digest)
+        .map_err(|error| super::executor::object_problem(digest, &error))?;
+    let tree = String::from_utf8(text)
+        .ok()
+        .and_then(|text| OutputTree::decode(&text))
+        .ok_or_else(|| {
+            format!(
+                "the list of what it left in $TASKRUN_OUT ({}) is damaged",
+                super::executor::short(digest)
+            )
+        })?;
+    fresh(dir).map_err(|error| format!("cannot make `{}`: {error}", dir.display()))?;
+    store
+        .restore_tree(dir, &tree, &|_, _| None)
+        .map_err(|error| match &error {
+            ObjectError::Missing { digest, .. } | ObjectError::Corrupt { digest, .. } => {
+                super::executor::object_problem(digest, &error)
+            }
+            ObjectError::Io { .. } => format!("cannot restore $TASKRUN_OUT: {error}"),
+        })?;
+    Ok(Produced::of(dir.to_owned(), digest.clone(), &tree))
+}
+
+/// A dependency that the run a retry retries satisfied: what it handed
+/// on for its dependents' keys, and the tree of what it left in its
+/// `$TASKRUN_OUT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Earlier {
+    pub name: String,
+    /// The run it passed in, for messages.
+    pub run: i64,
+    pub value: Option<String>,
+    pub tree: Option<Digest>,
+}
+
+/// What `earlier` hands on in the run whose directory is `run_dir`: the
+/// tree it left restored into its directory there. Why not, when the
+/// tree cannot be restored.
+pub(crate) fn materialise(store: &Store, run_dir: &Path, earlier: &Earlier) -> Result<Handed, String> {
+    let out = match &earlier.tree {
+        Some(tree) => {
+            let dir = dir_of(run_dir, &earlier.name);
+            let produced = restore(store, &dir, tree).map_err(|why| {
+                format!(
+                    "cannot restore what {} left in $TASKRUN_OUT in run #{}: {why}",
+                    earlier.name, earlier.run
+                )
+            })?;
+            Some(Arc::new(produced))
+        }
+        None => None,
+    };
+    Ok(Handed {
+        value: earlier.value.clone(),
+        out,
+    })
+}
+
+/// Where the task `name` of the run whose directory is `run_dir` has its
+/// `$TASKRUN_OUT`.
+pub(crate) fn dir_of(run_dir: &Path, name: &str) -> PathBuf {
+    run_dir.join(name)
+}
+
+/// At the end of a run: removes the run's directory `run_dir`
+/// (`<store>/out/<run>`), `out/` and the store's own directory, each only
+/// if it is empty, so that a run whose tasks left nothing leaves nothing.
+pub(crate) fn tidy(run_dir: &Path) {
+    let mut at = Some(run_dir);
+    for _ in 0..3 {
+        let Some(dir) = at else { break };
+        if fs::remove_dir(dir).is_err() {
+            break;
+        }
+        at = dir.parent();
+    }
+}
+
+/// The executor decorator that gives each job with a [`Passing`] its
+/// fresh `$TASKRUN_OUT` and its dependencies' directories, and stores
+/// what a pass left.
+pub(crate) struct Passer {
+    inner: Arc<dyn Executor>,
+    store: Store,
+    /// The most a pass may leave, in bytes, to be stored
+    /// (`--cache-max-output`).
+    max: u64,
+    /// The store's lock, taken shared before the first object is written
+    /// and held until the run's executor is dropped, after its recorder
+    /// has committed the rows that name them.
+    lock: OnceLock<Option<StoreLock>>,
+}
+
+impl Passer {
+    pub(crate) fn new(inner: Arc<dyn Executor>, store: &Path, max: u64) -> Passer {
+        Passer {
+            inner,
+            store: Store::new(store.to_owned()),
+            max,
+            lock: OnceLock::new(),
+        }
+    }
+
+    /// Takes the store's lock, once.
+    fn hold(&self) {
+        self.lock
+            .get_or_init(|| StoreLock::shared(self.store.root()).ok().flatten());
+    }
+}
+
+impl Executor for Passer {
+    fn execute(
+        &self,
+        job: &Job,
+        control: &Control,
+        output: &mut dyn FnMut(Stream, &[u8]),
+    ) -> Outcome {
+        let Some(passing) = &job.passing else {
+            return self.inner.execute(job, control, output);
+        };
+        if let Err(error) = fresh(&passing.out) {
+            let reason = format!(
+                "cannot make its output directory `{}`: {error}",
+                passing.out.display()
+            );
+            return Outcome::not_started(reason, std::time::SystemTime::now(), Default::default());
+        }
+        let (set, unset) = passing.vars();
+        let mut own = job.clone();
+        own.unset = unset;
+        own.env = set.into_iter().chain(job.env.iter().cloned()).collect();
+        let mut outcome = self.inner.execute(&own, control, output);
+        let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
+        let (produced, problem) = finish(&self.store, &passing.out, passed, self.max, &|| {
+            self.hold();
+        });
+        if let Some(problem) = problem {
+            let line = format!("taskrun: not stored: {problem}\n");
+            outcome.stderr.push(line.as_bytes(), job.max_output);
+            output(Stream::Stderr, line.as_bytes());
+        }
+        outcome.out = produced.map(Arc::new);
+        outcome
+    }
+
+    fn interrupted(&self) {
+        self.inner.interrupted();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn produced(dir: &str, files: usize, only: Option<&str>) -> Option<Arc<Produced>> {
+        Some(Arc::new(Produced {
+            dir: PathBuf::from(dir),
+            tree: Some("t".repeat(64)),
+            files,
+            bytes: 1,
+            only: only.map(PathBuf::from),
+        }))
+    }
+
+    fn value<'a>(set: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        set.iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    #[test]
+    fn one_dependency_with_one_file_gets_every_variable() {
+        let passing = Passing {
+            out: PathBuf::from("/s/out/7/count"),
+            given: vec![("fetch".to_owned(), produced("/s/out/7/fetch", 1, Some("data.txt")))],
+        };
+        let (set, unset) = passing.vars();
+        assert_eq!(value(&set, "TASKRUN_OUT"), Some("/s/out/7/count"));
+        assert_eq!(value(&set, "OUTPUT_DIR"), Some("/s/out/7/count"));
+        assert_eq!(value(&set, "TASKRUN_IN_fetch"), Some("/s/out/7/fetch"));
+        assert_eq!(value(&set, "TASKRUN_INPUTS"), Some("/s/out/7/fetch"));
+        assert_eq!(value(&set, "INPUT_DIR"), Some("/s/out/7/fetch"));
+        assert_eq!(value(&set, "INPUT_FILE"), Some("/s/out/7/fetch/data.txt"));
+        assert!(!unset.contains(&"INPUT_DIR".to_owned()));
+    }
+
+    #[test]
+    fn the_single_case_variables_are_unset_when_they_do_not_apply() {
+        let passing = Passing {
+            out: PathBuf::from("/o/r"),
+            given: vec![
+                ("a".to_owned(), produced("/o/a", 2, None)),
+                ("b".to_owned(), None),
+                ("c".to_owned(), produced("/o/c", 3, None)),
+            ],
+        };
+        let (set, unset) = passing.vars();
+        assert_eq!(value(&set, "TASKRUN_INPUTS"), Some("/o/a\n/o/c"));
+        assert_eq!(value(&set, "TASKRUN_IN_b"), None, "b left nothing");
+        assert!(unset.contains(&"INPUT_DIR".to_owned()));
+        assert!(unset.contains(&"INPUT_FILE".to_owned()));
+        // Two dependencies, one file between them: INPUT_FILE, no INPUT_DIR.
+        let passing = Passing {
+            out: PathBuf::from("/o/r"),
+            given: vec![
+                ("a".to_owned(), produced("/o/a", 1, Some("x"))),
+                ("b".to_owned(), None),
+            ],
+        };
+        let (set, unset) = passing.vars();
+        assert_eq!(value(&set, "INPUT_FILE"), Some("/o/a/x"));
+        assert!(unset.contains(&"INPUT_DIR".to_owned()));
+        // No dependencies: an empty list.
+        let (set, _) = Passing {
+            out: PathBuf::from("/o/r"),
+            given: Vec::new(),
+        }
+        .vars();
+        assert_eq!(value(&set, "TASKRUN_INPUTS"), Some(""));
+    }
+
+    #[test]
+    fn a_fresh_directory_is_empty_whatever_was_there() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("out/3/t");
+        fresh(&dir).unwrap();
+        assert!(dir.is_dir(), "the parents are made");
+        fs::create_dir(dir.join("ro")).unwrap();
+        fs::write(dir.join("ro/f"), "x").unwrap();
+        fs::set_permissions(dir.join("ro"), std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+        fresh(&dir).unwrap();
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_empty_directory_leaves_nothing_and_a_pass_is_stored() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::new(root.path().join("store"));
+        let run = root.path().join("store/out/1");
+        let dir = dir_of(&run, "t");
+        fresh(&dir).unwrap();
+        assert_eq!(finish(&store, &dir, true, u64::MAX, &|| {}), (None, None));
+        assert!(!dir.exists());
+        fresh(&dir).unwrap();
+        fs::create_dir(dir.join("sub")).unwrap();
+        fs::write(dir.join("sub/a.txt"), "hello").unwrap();
+        let (produced, problem) = finish(&store, &dir, true, u64::MAX, &|| {});
+        assert_eq!(problem, None);
+        let produced = produced.unwrap();
+        assert_eq!((produced.files, produced.bytes), (1, 5));
+        assert_eq!(produced.only, Some(PathBuf::from("sub/a.txt")));
+        // Restored elsewhere, it is the same.
+        let copy = root.path().join("copy");
+        let again = restore(&store, &copy, produced.tree.as_ref().unwrap()).unwrap();
+        assert_eq!(fs::read_to_string(copy.join("sub/a.txt")).unwrap(), "hello");
+        assert_eq!(again.tree, produced.tree);
+        // Too big: handed on, not stored.
+        let (produced, problem) = finish(&store, &dir, true, 2, &|| {});
+        assert!(produced.unwrap().tree.is_none());
+        assert!(problem.unwrap().contains("over --cache-max-output 2"));
+        // A failure keeps its files and hands nothing on.
+        assert_eq!(finish(&store, &dir, false, u64::MAX, &|| {}), (None, None));
+        assert!(dir.join("sub/a.txt").exists());
+        fs::remove_dir_all(&dir).unwrap();
+        tidy(&run);
+        assert!(!root.path().join("store/out").exists());
+    }
+}
