@@ -1115,9 +1115,11 @@ mod tests {
     fn options(jobs: usize) -> RunOptions {
         RunOptions {
             jobs,
-            timeout: None,
-            max_output: 1024,
-            dir: PathBuf::from("."),
+            base: JobBase {
+                max_output: 1024,
+                dir: PathBuf::from("."),
+                ..JobBase::default()
+            },
             live_output: false,
             retry_delay: Duration::from_millis(1),
             policy: None,
@@ -1150,6 +1152,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(pause));
             self.log.lock().unwrap().1 -= 1;
             Outcome {
+                out: None,
                 exit: Exit::Code(i32::from(job.command == "fail")),
                 timed_out: false,
                 started_at: SystemTime::now(),
@@ -1502,6 +1505,7 @@ mod tests {
     #[test]
     fn status_of_outcomes() {
         let outcome = |exit, timed_out| Outcome {
+            out: None,
             exit,
             timed_out,
             started_at: SystemTime::now(),

@@ -55,6 +55,7 @@ pub(crate) fn store() -> (tempfile::TempDir, Store) {
 /// A task row of `name` in `state`, with nothing else recorded.
 pub(crate) fn task_row(position: i64, name: &str, state: TaskState) -> TaskRow {
     TaskRow {
+        out: None,
         name: name.to_owned(),
         command: format!("run {name}"),
         state,

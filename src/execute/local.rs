@@ -488,6 +488,8 @@ mod tests {
 
     fn job(command: &str) -> Job {
         Job {
+            passing: None,
+            unset: Vec::new(),
             name: "t".to_owned(),
             command: command.to_owned(),
             kind: crate::task::Kind::Shell,

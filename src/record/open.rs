@@ -439,6 +439,7 @@ mod tests {
         stdout.push(b"out\n", 1024);
         OpenUpdate::Attempt {
             result: Arc::new(TaskResult {
+                out: None,
                 status,
                 attempt,
                 exit: Exit::Code(i32::from(status != Status::Passed)),
@@ -647,6 +648,7 @@ mod tests {
             unreachable!()
         };
         let report = crate::cache::Report {
+            out: None,
             key: "ab".repeat(32),
             verdict: crate::cache::Verdict::Hit {
                 source_task: 7,

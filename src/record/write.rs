@@ -678,6 +678,7 @@ mod tests {
         let mut capture = Capture::default();
         capture.push(stdout, 4);
         Arc::new(TaskResult {
+            out: None,
             status,
             attempt: 1,
             exit,
@@ -809,6 +810,7 @@ mod tests {
     /// stat row whose device number does not fit an `i64`.
     fn report(key: &str, verdict: Verdict) -> Arc<Report> {
         Arc::new(Report {
+            out: None,
             key: key.to_owned(),
             verdict,
             explain: None,
@@ -839,6 +841,7 @@ mod tests {
         let mut stderr = Capture::default();
         stderr.push(b"\xff warn\n", 1024);
         Arc::new(TaskResult {
+            out: None,
             status,
             attempt: 1,
             exit: Exit::Code(0),

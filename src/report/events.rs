@@ -221,6 +221,7 @@ mod tests {
 
     fn result(status: Status, verdict: Option<Verdict>) -> TaskResult {
         TaskResult {
+            out: None,
             status,
             attempt: 1,
             exit: Exit::Code(0),
@@ -231,6 +232,7 @@ mod tests {
             slurm: None,
             cache: verdict.map(|verdict| {
                 Arc::new(Report {
+                    out: None,
                     key: "5e".repeat(32),
                     verdict,
                     explain: None,

@@ -556,6 +556,7 @@ mod tests {
 
     fn result(status: Status, attempt: u32) -> Arc<TaskResult> {
         Arc::new(TaskResult {
+            out: None,
             status,
             attempt,
             exit: Exit::Code(i32::from(status != Status::Passed)),

@@ -989,6 +989,7 @@ mod tests {
         let mut capture = Capture::default();
         capture.push(stderr, 1 << 20);
         Arc::new(TaskResult {
+            out: None,
             status,
             attempt: 1,
             exit,
@@ -1074,6 +1075,7 @@ mod tests {
     /// A task restored from the store: `restored` of its files written.
     fn restored(restored: usize) -> Arc<TaskResult> {
         let report = crate::cache::Report {
+            out: None,
             key: "5e".repeat(32),
             verdict: Verdict::Hit {
                 source_task: 1234,

@@ -77,7 +77,7 @@ fn schema_has_the_specification_columns_as_sqlite3_sees_them() {
     ] {
         assert_contains(&tasks, extra);
     }
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "14\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "15\n");
     assert_eq!(sqlite3(&db, "PRAGMA journal_mode").unwrap(), "wal\n");
     let indexes = sqlite3(
         &db,
@@ -606,7 +606,7 @@ fn a_database_from_a_newer_taskrun_is_refused() {
     test.with_args(&["run", "tasks.txt"])
         .status(2)
         .stderr_contains(
-            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 14)",
+            "× `taskrun.db` was written by a newer taskrun (schema version 99; this taskrun knows up to 15)",
         )
         .run();
     assert!(!test.path().join("ran").exists());
@@ -643,7 +643,7 @@ fn a_database_with_the_first_schema_is_migrated() {
     test.with_args(&["show", "1", "--task", "old"])
         .stdout_contains("--- stdout ---\nold output\n")
         .run();
-    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "14\n");
+    assert_eq!(sqlite3(&db, "PRAGMA user_version").unwrap(), "15\n");
     test.with_args(&["run", "tasks.txt", "--quiet"])
         .stdout_contains("(run #2)")
         .run();

@@ -487,6 +487,8 @@ mod tests {
             jobs: Mutex::new(Started::default()),
         };
         let job = Job {
+            passing: None,
+            unset: Vec::new(),
             name: "build".to_owned(),
             command: "make".to_owned(),
             kind: crate::task::Kind::Shell,
@@ -529,6 +531,8 @@ mod tests {
             jobs: Mutex::new(Started::default()),
         };
         let mut job = Job {
+            passing: None,
+            unset: Vec::new(),
             name: "build".to_owned(),
             command: "make".to_owned(),
             kind: crate::task::Kind::Shell,
