@@ -132,6 +132,8 @@ pub(crate) struct EntryRow {
     /// The output tree's digest; `None` for a task that declares no
     /// outputs.
     pub outputs: Option<Digest>,
+    /// The tree of what it left in `$TASKRUN_OUT`; `None` for nothing.
+    pub out: Option<Digest>,
     /// The run that stored it (it may have been pruned since).
     pub producer_run: i64,
     /// When it was stored, and last restored from (Unix seconds).
@@ -159,6 +161,10 @@ pub(crate) struct RunUse {
     pub keys: Vec<Digest>,
     /// The output trees its tasks made or restored.
     pub outputs: Vec<Digest>,
+    /// The trees of what its tasks left in `$TASKRUN_OUT`, which stay
+    /// while the run is one of the recent ones, so that `show --outputs`
+    /// and `cat` can serve them.
+    pub out: Vec<Digest>,
 }
 
 /// What the history says about the cache, for a collection.
@@ -192,6 +198,8 @@ pub(crate) struct Contents {
     pub strays: Vec<StoredFile>,
     /// Files in `tmp/`, where objects are staged.
     pub temporary: Vec<StoredFile>,
+    /// The runs' `$TASKRUN_OUT` directories, `out/<run>`, by run.
+    pub runs: Vec<(i64, PathBuf)>,
 }
 
 impl Contents {
@@ -222,6 +230,13 @@ impl Contents {
                 contents.temporary.push(stored_file(path, &meta, cutoff));
             }
         }
+        for (path, meta) in listing(&root.join(super::passing::OUT_DIR))? {
+            let run = path.file_name().and_then(|name| name.to_str()?.parse().ok());
+            if let Some(run) = run.filter(|_| meta.is_dir()) {
+                contents.runs.push((run, path));
+            }
+        }
+        contents.runs.sort();
         Ok(contents)
     }
 
@@ -359,6 +374,9 @@ pub(crate) struct Collection {
     pub left_bytes: u64,
     /// Set when the store stays over `--max-size`.
     pub over: Option<Over>,
+    /// The `$TASKRUN_OUT` directories of runs that are neither recent nor
+    /// still going (nor newer than the history read), removed whole.
+    pub out_dirs: Vec<PathBuf>,
 }
 
 /// Decides what a collection does, from the history's rows and the
@@ -388,6 +406,13 @@ pub(crate) fn plan(rows: &CacheRows, contents: &Contents, policy: &Policy) -> Co
     }
     collection.left_objects =
         contents.objects.len() + contents.strays.len() - collection.objects.len();
+    let newest = rows.runs.iter().map(|run| run.run).max().unwrap_or(0);
+    collection.out_dirs = contents
+        .runs
+        .iter()
+        .filter(|(run, _)| *run <= newest && !rows.runs.iter().any(|kept| kept.run == *run && kept.recent))
+        .map(|(_, path)| path.clone())
+        .collect();
     collection.dropped.sort_by(|a, b| {
         (&a.entry.task_name, &a.entry.key).cmp(&(&b.entry.task_name, &b.entry.key))
     });
@@ -433,12 +458,14 @@ impl<'a> Trees<'a> {
 }
 
 /// The objects that stay whatever becomes of the entries: every recorded
-/// attempt's key manifest, and what a protected run's tasks made or
-/// restored.
+/// attempt's key manifest, what a protected run's tasks made or
+/// restored, and what a recent run's tasks left in `$TASKRUN_OUT`.
 fn pinned(rows: &CacheRows, trees: &mut Trees<'_>) -> HashSet<Digest> {
     let mut pinned: HashSet<Digest> = rows.manifests.clone();
-    for run in rows.runs.iter().filter(|run| run.protected) {
-        for outputs in &run.outputs {
+    for run in &rows.runs {
+        let protected = run.outputs.iter().filter(|_| run.protected);
+        let out = run.out.iter().filter(|_| run.recent);
+        for outputs in protected.chain(out) {
             if let Some(files) = trees.files(outputs) {
                 pinned.extend(files.iter().cloned());
                 pinned.insert(outputs.clone());
@@ -460,9 +487,9 @@ fn choose<'a>(
     let contents = trees.contents;
     let mut dropped = Vec::new();
     let mut candidates: Vec<Kept<'a>> = Vec::new();
-    for entry in &rows.entries {
+    'entries: for entry in &rows.entries {
         let mut needs = HashSet::from([entry.key.clone()]);
-        if let Some(outputs) = &entry.outputs {
+        for outputs in entry.outputs.iter().chain(&entry.out) {
             let files = trees
                 .files(outputs)
                 .filter(|files| files.iter().all(|file| contents.objects.contains_key(file)));
@@ -471,7 +498,7 @@ fn choose<'a>(
                     entry: entry.clone(),
                     why: Why::Broken,
                 });
-                continue;
+                continue 'entries;
             };
             needs.extend(files.iter().cloned());
             needs.insert(outputs.clone());
@@ -673,6 +700,13 @@ pub(crate) fn sweep(root: &Path, collection: &Collection) -> Swept {
         }
     }
     remove_empty_dirs(&root.join("objects"));
+    for dir in &collection.out_dirs {
+        match fs::symlink_metadata(dir).and_then(|meta| super::store::remove_all(dir, &meta)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => swept.failed.push((dir.clone(), error)),
+        }
+    }
     swept
 }
 
@@ -802,6 +836,7 @@ mod tests {
 
     fn entry(key: &str, task: &str, outputs: Option<&Digest>, run: i64, at: i64) -> EntryRow {
         EntryRow {
+            out: None,
             key: key.to_owned(),
             task_name: task.to_owned(),
             outputs: outputs.cloned(),

@@ -174,6 +174,34 @@ fn survey(dir: &Path) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     Ok((files, dirs))
 }
 
+/// How many regular files are under `dir` (symlinks not followed), their
+/// bytes together, and the one file, relative to `dir`, when there is
+/// exactly one; what cannot be read counts nothing.
+fn regular_files(dir: &Path) -> (usize, u64, Option<PathBuf>) {
+    let (mut count, mut bytes, mut first) = (0, 0, None);
+    let mut pending = vec![dir.to_owned()];
+    while let Some(at) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&at) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(entry.path()),
+                Ok(kind) if kind.is_file() => {
+                    count += 1;
+                    bytes += entry.metadata().map_or(0, |meta| meta.len());
+                    first.get_or_insert_with(|| entry.path());
+                }
+                _ => {}
+            }
+        }
+    }
+    let only = first
+        .filter(|_| count == 1)
+        .and_then(|path| Some(path.strip_prefix(dir).ok()?.to_owned()));
+    (count, bytes, only)
+}
+
 /// What an attempt left in `dir` once it ended: nothing (the empty
 /// directory is removed); for a pass, what it left, stored in `store` if
 /// it takes at most `max` bytes; for a failure, nothing handed on (its
@@ -192,12 +220,13 @@ pub(crate) fn finish(
         Err(_) => {}
     }
     let unstored = |problem: String| {
+        let (files, bytes, only) = regular_files(dir);
         let produced = Produced {
             dir: dir.to_owned(),
             tree: None,
-            files: 0,
-            bytes: 0,
-            only: None,
+            files,
+            bytes,
+            only,
         };
         (Some(produced), Some(problem))
     };

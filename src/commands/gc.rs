@@ -159,6 +159,13 @@ fn summary(collection: &Collection, kept: usize, dry_run: bool) -> String {
             bytes(collection.temporary_bytes)
         );
     }
+    if !collection.out_dirs.is_empty() {
+        let _ = writeln!(
+            out,
+            "{verb} the $TASKRUN_OUT directories of {} (under `out/`).",
+            crate::error::plural(collection.out_dirs.len(), "older run")
+        );
+    }
     if let Some(over) = collection.over {
         let mut kept = Vec::new();
         if over.protected_entries > 0 {
@@ -209,6 +216,7 @@ fn json(collection: &Collection, kept: usize, dry_run: bool) -> String {
             "bytes": collection.object_bytes,
             "temporary_files": collection.temporary.len(),
             "temporary_bytes": collection.temporary_bytes,
+            "out_dirs": collection.out_dirs.iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>(),
         },
         "kept_entries": kept,
         "store": {
@@ -235,6 +243,7 @@ mod tests {
         Collection {
             dropped: vec![Dropped {
                 entry: EntryRow {
+                    out: None,
                     key: "k".to_owned(),
                     task_name: "b".to_owned(),
                     outputs: None,

@@ -86,8 +86,8 @@ pub(crate) fn show(
     let store = Store::open(db)?;
     let run = find_run(&store, db, run.unwrap_or(RunRef::Latest))?;
     if let (View::Outputs, Some(name)) = (view, task) {
-        let (_, tree) = stored_outputs(&store, db, &run, name, objects)?;
-        print_out(&outputs_text(&tree, json))?;
+        let (_, trees) = stored_outputs(&store, db, &run, name, objects)?;
+        print_out(&outputs_text(&trees, json))?;
         return Ok(exit_code::SUCCESS);
     }
     if let (View::Why, Some(name)) = (view, task) {
@@ -152,83 +152,127 @@ pub(crate) fn show(
     Ok(exit_code::SUCCESS)
 }
 
-/// The store and the output tree of task `name` of `run`, from the store
-/// at `objects` (default: beside `db`).
+/// Where a stored tree of a task's files was made: in its `$TASKRUN_OUT`,
+/// or in the workspace (its declared `[outputs:]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Out,
+    Workspace,
+}
+
+impl Place {
+    /// Its name in `show --outputs --json`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Place::Out => "out",
+            Place::Workspace => "workspace",
+        }
+    }
+}
+
+/// The store, and the stored trees of the files task `name` of `run`
+/// made (what it left in `$TASKRUN_OUT` first, then its declared
+/// outputs), from the store at `objects` (default: beside `db`).
 fn stored_outputs(
     store: &Store,
     db: &Path,
     run: &RunRow,
     name: &str,
     objects: Option<&Path>,
-) -> Result<(ObjectStore, OutputTree), Error> {
+) -> Result<(ObjectStore, Vec<(Place, OutputTree)>), Error> {
     let Some(task) = store.task(run, name)? else {
         return Err(unknown_task(store, run, name)?);
     };
-    let no_outputs = |help: &str| Error::NoStoredOutputs {
-        run: run.id,
-        task: name.to_owned(),
-        help: help.to_owned(),
-    };
-    let Some(cache) = &task.cache else {
-        return Err(no_outputs(
-            "only a task that declares [outputs:] has its outputs stored",
-        ));
-    };
-    let Some(digest) = &cache.outputs else {
-        return Err(no_outputs(
-            "it declares no [outputs:], or it did not pass, or its pass was not stored (see `--why`)",
-        ));
-    };
+    let declared = task.cache.as_ref().and_then(|cache| cache.outputs.as_ref());
+    let digests: Vec<(Place, &String)> = [(Place::Out, task.out.as_ref()), (Place::Workspace, declared)]
+        .into_iter()
+        .filter_map(|(place, digest)| Some((place, digest?)))
+        .collect();
+    if digests.is_empty() {
+        let help = if task.state.is_pass() {
+            "it left nothing in $TASKRUN_OUT and stored no declared [outputs:] (a pass with \
+             outputs that was not stored says why in `--why`)"
+        } else {
+            "it did not pass: only a pass's files are stored"
+        };
+        return Err(Error::NoStoredOutputs {
+            run: run.id,
+            task: name.to_owned(),
+            help: help.to_owned(),
+        });
+    }
     let objects = ObjectStore::new(match objects {
         Some(dir) => dir.to_owned(),
         None => super::run::store_beside(db),
     });
-    let gone = |why: String| Error::ObjectGone {
-        run: run.id,
-        task: name.to_owned(),
-        what: "the list of outputs".to_owned(),
-        why,
-    };
-    let bytes = objects
-        .peek(digest)
-        .map_err(|error| gone(error.to_string()))?;
-    let tree = String::from_utf8(bytes)
-        .ok()
-        .and_then(|text| OutputTree::decode(&text))
-        .ok_or_else(|| gone("it is damaged".to_owned()))?;
-    Ok((objects, tree))
+    let mut trees = Vec::new();
+    for (place, digest) in digests {
+        let gone = |why: String| Error::ObjectGone {
+            run: run.id,
+            task: name.to_owned(),
+            what: match place {
+                Place::Out => "the list of what it left in $TASKRUN_OUT".to_owned(),
+                Place::Workspace => "the list of outputs".to_owned(),
+            },
+            why,
+        };
+        let bytes = objects
+            .peek(digest)
+            .map_err(|error| gone(error.to_string()))?;
+        let tree = String::from_utf8(bytes)
+            .ok()
+            .and_then(|text| OutputTree::decode(&text))
+            .ok_or_else(|| gone("it is damaged".to_owned()))?;
+        trees.push((place, tree));
+    }
+    Ok((objects, trees))
 }
 
-/// The files of `tree`, a line each (`path  size  mode`), or as JSON.
-fn outputs_text(tree: &OutputTree, json: bool) -> String {
+/// The files of `trees`, a line each (`path  size  mode`), under a
+/// heading for each place when there are two, or as JSON.
+fn outputs_text(trees: &[(Place, OutputTree)], json: bool) -> String {
     let mut lines = Vec::new();
     let mut values = Vec::new();
-    for entry in tree.entries() {
-        let path = entry.path.display().to_string();
-        match &entry.kind {
-            EntryKind::File { size, mode, digest } => {
-                lines.push(format!(
-                    "{path}  {}  {:04o}",
-                    history::size(i64::try_from(*size).unwrap_or(i64::MAX)),
-                    mode
-                ));
-                values.push(serde_json::json!({
-                    "path": path, "kind": "file", "size": size, "mode": mode, "sha256": digest,
-                }));
+    for (place, tree) in trees {
+        if trees.len() > 1 {
+            lines.push(match place {
+                Place::Out => "In $TASKRUN_OUT:".to_owned(),
+                Place::Workspace => "Declared outputs:".to_owned(),
+            });
+        }
+        let before = lines.len();
+        let indent = if trees.len() > 1 { "  " } else { "" };
+        for entry in tree.entries() {
+            let path = entry.path.display().to_string();
+            let place = place.as_str();
+            match &entry.kind {
+                EntryKind::File { size, mode, digest } => {
+                    lines.push(format!(
+                        "{indent}{path}  {}  {:04o}",
+                        history::size(i64::try_from(*size).unwrap_or(i64::MAX)),
+                        mode
+                    ));
+                    values.push(serde_json::json!({
+                        "path": path, "kind": "file", "size": size, "mode": mode,
+                        "sha256": digest, "in": place,
+                    }));
+                }
+                EntryKind::Symlink { target } => {
+                    lines.push(format!("{indent}{path} -> {}", target.display()));
+                    values.push(serde_json::json!({
+                        "path": path, "kind": "symlink",
+                        "target": target.display().to_string(), "in": place,
+                    }));
+                }
+                EntryKind::Dir { .. } => {}
             }
-            EntryKind::Symlink { target } => {
-                lines.push(format!("{path} -> {}", target.display()));
-                values.push(serde_json::json!({
-                    "path": path, "kind": "symlink", "target": target.display().to_string(),
-                }));
-            }
-            EntryKind::Dir { .. } => {}
+        }
+        if lines.len() == before {
+            lines.push(format!("{indent}(no files)"));
         }
     }
     if json {
         format!("{}\n", serde_json::Value::Array(values))
-    } else if lines.is_empty() {
-        "(no files)\n".to_owned()
     } else {
         lines.join("\n") + "\n"
     }
@@ -244,11 +288,12 @@ pub(crate) fn cat(
 ) -> Result<u8, Error> {
     let store = Store::open(db)?;
     let run = find_run(&store, db, run)?;
-    let (objects, tree) = stored_outputs(&store, db, &run, name, objects)?;
+    let (objects, trees) = stored_outputs(&store, db, &run, name, objects)?;
     let wanted = crate::cache::pattern::normalize(path);
-    let files: Vec<&crate::cache::tree::Entry> = tree
-        .entries()
+    // What it left in $TASKRUN_OUT comes first.
+    let files: Vec<&crate::cache::tree::Entry> = trees
         .iter()
+        .flat_map(|(_, tree)| tree.entries())
         .filter(|entry| matches!(entry.kind, EntryKind::File { .. }))
         .collect();
     let Some(EntryKind::File { digest, .. }) = files

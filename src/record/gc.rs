@@ -52,6 +52,7 @@ impl Store {
                     protected: live || Some(run) == latest,
                     keys: Vec::new(),
                     outputs: Vec::new(),
+                    out: Vec::new(),
                 });
             }
         }
@@ -82,12 +83,27 @@ impl Store {
                     run.outputs.extend(outputs);
                 }
             }
+            let mut statement = self
+                .connection
+                .prepare_cached(
+                    "SELECT out_tree FROM tasks WHERE run_id = ?1 AND out_tree IS NOT NULL",
+                )
+                .map_err(read)?;
+            for run in &mut runs {
+                let rows = statement
+                    .query_map(params![run.run], |row| row.get::<_, String>(0))
+                    .map_err(read)?;
+                for row in rows {
+                    run.out.push(row.map_err(read)?);
+                }
+            }
         }
         let entries = {
             let mut statement = self
                 .connection
                 .prepare(
-                    "SELECT cache_key, task_name, outputs, producer_run_id, created_at, last_hit_at
+                    "SELECT cache_key, task_name, outputs, producer_run_id, created_at, last_hit_at,
+                         out_tree
                      FROM cache_entries",
                 )
                 .map_err(read)?;
@@ -100,6 +116,7 @@ impl Store {
                         producer_run: row.get(3)?,
                         created_at: row.get(4)?,
                         last_hit_at: row.get(5)?,
+                        out: row.get(6)?,
                     })
                 })
                 .map_err(read)?;
@@ -202,6 +219,7 @@ mod tests {
         let rows = store.cache_rows(2).unwrap();
         let run =
             |run: i64, recent: bool, protected: bool, keys: &[&str], outputs: &[&str]| RunUse {
+                out: Vec::new(),
                 run,
                 recent,
                 protected,
@@ -219,6 +237,7 @@ mod tests {
         assert_eq!(
             rows.entries,
             [EntryRow {
+                out: None,
                 key: "k1".to_owned(),
                 task_name: "a".to_owned(),
                 outputs: Some("tree".to_owned()),

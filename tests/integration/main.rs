@@ -27,6 +27,7 @@ mod harness;
 mod history;
 mod junit;
 mod order;
+mod passing;
 mod prune;
 mod recall;
 mod reports;
