@@ -444,16 +444,7 @@ impl Runner {
         // first event says how many run at once). A limit that cannot be
         // read is no reason not to run.
         let jobs = execute::reserve_descriptors(self.jobs).unwrap_or(self.jobs);
-        let out = self.passing.as_ref().map(|passing| {
-            passing
-                .store
-                .join(passing::OUT_DIR)
-                .join(self.run_id.to_string())
-        });
-        let outside = match (&self.passing, &out) {
-            (Some(passing), Some(out)) => Self::outside(passing, out),
-            _ => Vec::new(),
-        };
+        let (out, outside) = self.passed();
         let options = RunOptions {
             jobs,
             base: JobBase {
@@ -551,6 +542,21 @@ impl Runner {
             allocation.release();
         }
         Ok((summary, problems))
+    }
+
+    /// Where the run's tasks get their `$TASKRUN_OUT` (`<store>/out/<run>`),
+    /// and for a retry what the dependencies outside the plan hand on
+    /// (see [`outside`](Self::outside)); nothing without output passing.
+    fn passed(&self) -> (Option<PathBuf>, Vec<Vec<(String, Handed)>>) {
+        let Some(passing) = &self.passing else {
+            return (None, Vec::new());
+        };
+        let out = passing
+            .store
+            .join(passing::OUT_DIR)
+            .join(self.run_id.to_string());
+        let outside = Self::outside(passing, &out);
+        (Some(out), outside)
     }
 
     /// For a retry: what each task's dependencies outside the plan left,

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::inputs::{self, Kind as FileKind};
 use super::key::Manifest;
+use super::passing::Produced;
 use super::pattern::is_glob;
 use super::stat::{Stat, StatCache, resolve_tool, stat_of};
 use super::store::{ObjectError, Store};
 use super::tree::{EntryKind, OutputTree};
 use super::why::{Attempt, Earlier, Why};
-use super::passing::Produced;
 use super::{CacheJob, Digest, Report, Verdict};
 use crate::event::{Capture, Exit, Stream};
 use crate::execute::{Control, Executor, Job, Outcome};
@@ -232,7 +232,9 @@ impl Caching {
                 Some(super::passing::restore(&self.store, &passing.out, digest)?)
             }
             (Some(_), None) => {
-                return Err("it left files in $TASKRUN_OUT, which this run does not pass".to_owned());
+                return Err(
+                    "it left files in $TASKRUN_OUT, which this run does not pass".to_owned(),
+                );
             }
             (None, _) => None,
         };
@@ -261,6 +263,35 @@ impl Caching {
                 ObjectError::Io { .. } => format!("cannot restore the outputs: {error}"),
             })?;
         Ok((restored.written, tree.files(), out))
+    }
+
+    /// What became of an attempt that ran, and the digest of its output
+    /// tree when it is stored; `unknown` says why it is not, when a
+    /// dependency handed on nothing known.
+    fn verdict(
+        &self,
+        job: &Job,
+        cache: &CacheJob,
+        keyed: &Keyed,
+        outcome: &Outcome,
+        control: &Control,
+        unknown: Option<String>,
+    ) -> (Verdict, Option<Digest>) {
+        let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
+        if !passed {
+            return (Verdict::Failed, None);
+        }
+        if let Some(why) = unknown {
+            return (Verdict::NotStored(why), None);
+        }
+        if outcome.out.as_ref().is_some_and(|out| out.tree.is_none()) {
+            let why = "what it left in $TASKRUN_OUT could not be stored".to_owned();
+            return (Verdict::NotStored(why), None);
+        }
+        match self.store_pass(job, cache, keyed, outcome, control) {
+            Ok(outputs) => (Verdict::Stored, outputs),
+            Err(why) => (Verdict::NotStored(why), None),
+        }
     }
 
     /// After a pass: why it cannot be stored, or its output tree's digest
@@ -423,21 +454,11 @@ impl Executor for Caching {
         let _ = self.store.put_bytes(keyed.manifest.text().as_bytes());
         let check = start.elapsed();
         let outcome = self.inner.execute(job, control, output);
-        let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
-        let out = outcome.out.as_ref().map(|produced| produced.tree.clone());
-        let (verdict, outputs) = if let Some(why) = unknown.filter(|_| passed) {
-            (Verdict::NotStored(why), None)
-        } else if passed && out.as_ref().is_some_and(Option::is_none) {
-            let why = "what it left in $TASKRUN_OUT could not be stored".to_owned();
-            (Verdict::NotStored(why), None)
-        } else if passed {
-            match self.store_pass(job, cache, &keyed, &outcome, control) {
-                Ok(outputs) => (Verdict::Stored, outputs),
-                Err(why) => (Verdict::NotStored(why), None),
-            }
-        } else {
-            (Verdict::Failed, None)
-        };
+        let (verdict, outputs) = self.verdict(job, cache, &keyed, &outcome, control, unknown);
+        let out = outcome
+            .out
+            .as_ref()
+            .and_then(|produced| produced.tree.clone());
         let explain = self.explain(job, &keyed, &verdict, missed.as_ref());
         let report = Report {
             key: keyed.key,
@@ -445,7 +466,7 @@ impl Executor for Caching {
             explain,
             note: missed,
             outputs,
-            out: out.flatten(),
+            out,
             stats: self.stats.take_fresh(),
             hashed_bytes: keyed.hashed,
             check,

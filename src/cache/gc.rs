@@ -231,7 +231,9 @@ impl Contents {
             }
         }
         for (path, meta) in listing(&root.join(super::passing::OUT_DIR))? {
-            let run = path.file_name().and_then(|name| name.to_str()?.parse().ok());
+            let run = path
+                .file_name()
+                .and_then(|name| name.to_str()?.parse().ok());
             if let Some(run) = run.filter(|_| meta.is_dir()) {
                 contents.runs.push((run, path));
             }
@@ -410,7 +412,9 @@ pub(crate) fn plan(rows: &CacheRows, contents: &Contents, policy: &Policy) -> Co
     collection.out_dirs = contents
         .runs
         .iter()
-        .filter(|(run, _)| *run <= newest && !rows.runs.iter().any(|kept| kept.run == *run && kept.recent))
+        .filter(|(run, _)| {
+            *run <= newest && !rows.runs.iter().any(|kept| kept.run == *run && kept.recent)
+        })
         .map(|(_, path)| path.clone())
         .collect();
     collection.dropped.sort_by(|a, b| {

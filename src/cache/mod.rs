@@ -73,9 +73,11 @@ impl Report {
     /// dependents are neither restored nor stored either.
     pub(crate) fn as_dependency(&self) -> Option<String> {
         match self.verdict {
-            Verdict::Hit { .. } | Verdict::Stored => {
-                Some(handed_on(&self.key, self.outputs.as_ref(), self.out.as_ref()))
-            }
+            Verdict::Hit { .. } | Verdict::Stored => Some(handed_on(
+                &self.key,
+                self.outputs.as_ref(),
+                self.out.as_ref(),
+            )),
             Verdict::NotStored(_) | Verdict::Failed => None,
         }
     }

@@ -18,11 +18,12 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use super::{Digest, Handed};
 use super::gc::StoreLock;
 use super::store::{ObjectError, Store, remove_all};
 use super::tree::{EntryKind, OutputTree};
+use super::{Digest, Handed};
 use crate::event::{Exit, Stream};
 use crate::execute::{Control, Executor, Job, Outcome};
 
@@ -67,8 +68,11 @@ impl Produced {
             dir,
             tree: Some(digest),
             files: usize::from(first.is_some()) + rest.len(),
-            bytes: first.map_or(0, |(_, size)| size) + rest.iter().map(|(_, size)| size).sum::<u64>(),
-            only: first.filter(|_| rest.is_empty()).map(|(path, _)| path.clone()),
+            bytes: first.map_or(0, |(_, size)| size)
+                + rest.iter().map(|(_, size)| size).sum::<u64>(),
+            only: first
+                .filter(|_| rest.is_empty())
+                .map(|(path, _)| path.clone()),
         }
     }
 }
@@ -99,7 +103,10 @@ impl Passing {
     pub(crate) fn vars(&self) -> (Vec<(String, String)>, Vec<String>) {
         let text = |path: &Path| path.to_string_lossy().into_owned();
         let out = text(&self.out);
-        let mut set = vec![(OUT_VAR.to_owned(), out.clone()), (SEED_OUT.to_owned(), out)];
+        let mut set = vec![
+            (OUT_VAR.to_owned(), out.clone()),
+            (SEED_OUT.to_owned(), out),
+        ];
         let mut unset: Vec<String> = std::env::vars_os()
             .filter_map(|(name, _)| {
                 let name = name.to_str()?;
@@ -247,7 +254,9 @@ pub(crate) fn finish(
     });
     match stored {
         Ok(produced) => (Some(produced), None),
-        Err(error) => unstored(format!("cannot store what it left in $TASKRUN_OUT: {error}")),
+        Err(error) => unstored(format!(
+            "cannot store what it left in $TASKRUN_OUT: {error}"
+        )),
     }
 }
 
@@ -293,7 +302,11 @@ pub(crate) struct Earlier {
 /// What `earlier` hands on in the run whose directory is `run_dir`: the
 /// tree it left restored into its directory there. Why not, when the
 /// tree cannot be restored.
-pub(crate) fn materialise(store: &Store, run_dir: &Path, earlier: &Earlier) -> Result<Handed, String> {
+pub(crate) fn materialise(
+    store: &Store,
+    run_dir: &Path,
+    earlier: &Earlier,
+) -> Result<Handed, String> {
     let out = match &earlier.tree {
         Some(tree) => {
             let dir = dir_of(run_dir, &earlier.name);
@@ -380,7 +393,7 @@ impl Executor for Passer {
                 "cannot make its output directory `{}`: {error}",
                 passing.out.display()
             );
-            return Outcome::not_started(reason, std::time::SystemTime::now(), Default::default());
+            return Outcome::not_started(reason, std::time::SystemTime::now(), Duration::ZERO);
         }
         let (set, unset) = passing.vars();
         let mut own = job.clone();
@@ -409,14 +422,14 @@ impl Executor for Passer {
 mod tests {
     use super::*;
 
-    fn produced(dir: &str, files: usize, only: Option<&str>) -> Option<Arc<Produced>> {
-        Some(Arc::new(Produced {
+    fn produced(dir: &str, files: usize, only: Option<&str>) -> Arc<Produced> {
+        Arc::new(Produced {
             dir: PathBuf::from(dir),
             tree: Some("t".repeat(64)),
             files,
             bytes: 1,
             only: only.map(PathBuf::from),
-        }))
+        })
     }
 
     fn value<'a>(set: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -430,7 +443,10 @@ mod tests {
     fn one_dependency_with_one_file_gets_every_variable() {
         let passing = Passing {
             out: PathBuf::from("/s/out/7/count"),
-            given: vec![("fetch".to_owned(), produced("/s/out/7/fetch", 1, Some("data.txt")))],
+            given: vec![(
+                "fetch".to_owned(),
+                Some(produced("/s/out/7/fetch", 1, Some("data.txt"))),
+            )],
         };
         let (set, unset) = passing.vars();
         assert_eq!(value(&set, "TASKRUN_OUT"), Some("/s/out/7/count"));
@@ -447,9 +463,9 @@ mod tests {
         let passing = Passing {
             out: PathBuf::from("/o/r"),
             given: vec![
-                ("a".to_owned(), produced("/o/a", 2, None)),
+                ("a".to_owned(), Some(produced("/o/a", 2, None))),
                 ("b".to_owned(), None),
-                ("c".to_owned(), produced("/o/c", 3, None)),
+                ("c".to_owned(), Some(produced("/o/c", 3, None))),
             ],
         };
         let (set, unset) = passing.vars();
@@ -461,7 +477,7 @@ mod tests {
         let passing = Passing {
             out: PathBuf::from("/o/r"),
             given: vec![
-                ("a".to_owned(), produced("/o/a", 1, Some("x"))),
+                ("a".to_owned(), Some(produced("/o/a", 1, Some("x")))),
                 ("b".to_owned(), None),
             ],
         };
@@ -485,7 +501,11 @@ mod tests {
         assert!(dir.is_dir(), "the parents are made");
         fs::create_dir(dir.join("ro")).unwrap();
         fs::write(dir.join("ro/f"), "x").unwrap();
-        fs::set_permissions(dir.join("ro"), std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+        fs::set_permissions(
+            dir.join("ro"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o500),
+        )
+        .unwrap();
         fresh(&dir).unwrap();
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
     }

@@ -19,11 +19,7 @@ pub(crate) enum Prediction {
 /// For each task of `plan` (in plan order): `None` when it takes no part
 /// in the cache, else what a run would do with it now. A task that would
 /// run makes what it hands its dependents unknown, so they would run too.
-pub(crate) fn predict(
-    plan: &Plan,
-    setup: &CacheSetup,
-    base: &JobBase,
-) -> Vec<Option<Prediction>> {
+pub(crate) fn predict(plan: &Plan, setup: &CacheSetup, base: &JobBase) -> Vec<Option<Prediction>> {
     let count = plan.tasks.len();
     let mut produced: Vec<Handed> = vec![Handed::default(); count];
     let mut predictions: Vec<Option<Prediction>> = vec![None; count];

@@ -124,12 +124,7 @@ pub(crate) fn retry(
         })
         .unwrap_or_default();
     let plan = plan_of(&choice.retried, &commands, &original, db, sources)?;
-    let header = format!(
-        "Retrying {} from run #{}...",
-        plural(plan.tasks.len(), "failed task"),
-        original.id
-    );
-    let earlier = earlier(&plan, &last, original.id);
+    let retrying = retrying(&plan, &last, original.id);
     let run = NewRun {
         taskfile: original.taskfile.clone().unwrap_or_default(),
         // The same name as the original's, so that CI sees one suite.
@@ -149,8 +144,20 @@ pub(crate) fn retry(
         &args.exec,
         color,
         &run,
-        Some(Retrying { header, earlier }),
+        Some(retrying),
     )
+}
+
+/// What a retry of `run` adds to its run: the line that opens it, and
+/// what the dependencies outside `plan` left (see [`earlier`]).
+fn retrying(plan: &Plan, last: &[&TaskRow], run: i64) -> Retrying {
+    Retrying {
+        header: format!(
+            "Retrying {} from run #{run}...",
+            plural(plan.tasks.len(), "failed task"),
+        ),
+        earlier: earlier(plan, last, run),
+    }
 }
 
 /// For each task of the retry's `plan`, its dependencies outside it (in

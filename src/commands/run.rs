@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use crate::cache::executor::{CacheOptions, CacheSetup, NoEntries};
 use crate::cache::gc::StoreLock;
+use crate::cache::passing::Earlier;
 use crate::cache::predict::{Prediction, predict};
 use crate::cache::stat::StatCache;
 use crate::cli::{ExecArgs, ExecutorKind, RunArgs};
@@ -26,7 +27,6 @@ use crate::report::{
     self, ColorChoice, Eta, EventLog, Logs, Output, Progress, ProgressOptions, ReportFile, Screen,
     Style, Written,
 };
-use crate::cache::passing::Earlier;
 use crate::runner::{OutputPassing, Runner};
 use crate::schedule::JobBase;
 use crate::script::Script;
@@ -764,15 +764,7 @@ pub(super) fn execute_plan(
     run: &NewRun,
     retrying: Option<Retrying>,
 ) -> Result<u8, Error> {
-    let (header, earlier) = match retrying {
-        Some(Retrying { header, earlier }) => (Some(header), earlier),
-        None => (None, Vec::new()),
-    };
-    let runner = runner_for(exec, script)?.passing(OutputPassing {
-        store: store_of(exec, &exec.db.path),
-        max: exec.cache.cache_max_output,
-        earlier,
-    });
+    let runner = runner_for(exec, script)?.passing(OutputPassing::new(exec, retrying.as_ref()));
     let db = &exec.db.path;
     // Slurm is asked whether it can take jobs before anything is recorded,
     // and an allocation a killed taskrun left on this database is given
@@ -829,7 +821,7 @@ pub(super) fn execute_plan(
         exec,
         runner.jobs_at_once(),
         color,
-        header,
+        retrying.map(|it| it.header),
         progress_on_stderr,
         eta,
     );
@@ -942,6 +934,19 @@ pub(super) fn store_beside(db: &Path) -> PathBuf {
         .parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_owned)
         .join(".taskrun")
+}
+
+impl OutputPassing {
+    /// Output passing as `exec` asks for it, in the store of its
+    /// database; for a retry, with what the dependencies outside its plan
+    /// left.
+    fn new(exec: &ExecArgs, retrying: Option<&Retrying>) -> OutputPassing {
+        OutputPassing {
+            store: store_of(exec, &exec.db.path),
+            max: exec.cache.cache_max_output,
+            earlier: retrying.map(|it| it.earlier.clone()).unwrap_or_default(),
+        }
+    }
 }
 
 /// The store of the run: `--store DIR`, else `.taskrun/` beside the

@@ -184,10 +184,13 @@ fn stored_outputs(
         return Err(unknown_task(store, run, name)?);
     };
     let declared = task.cache.as_ref().and_then(|cache| cache.outputs.as_ref());
-    let digests: Vec<(Place, &String)> = [(Place::Out, task.out.as_ref()), (Place::Workspace, declared)]
-        .into_iter()
-        .filter_map(|(place, digest)| Some((place, digest?)))
-        .collect();
+    let digests: Vec<(Place, &String)> = [
+        (Place::Out, task.out.as_ref()),
+        (Place::Workspace, declared),
+    ]
+    .into_iter()
+    .filter_map(|(place, digest)| Some((place, digest?)))
+    .collect();
     if digests.is_empty() {
         let help = if task.state.is_pass() {
             "it left nothing in $TASKRUN_OUT and stored no declared [outputs:] (a pass with \

@@ -157,10 +157,7 @@ fn spawn(job: &Job) -> Result<(Child, os_pipe::PipeReader, os_pipe::PipeReader),
     let (stdout, stdout_writer) = os_pipe::pipe().map_err(pipe_error)?;
     let (stderr, stderr_writer) = os_pipe::pipe().map_err(pipe_error)?;
     let mut command = Command::new("/bin/sh");
-    command
-        .arg("-c")
-        .arg(&job.command)
-        .current_dir(&job.dir);
+    command.arg("-c").arg(&job.command).current_dir(&job.dir);
     for name in &job.unset {
         command.env_remove(name);
     }

@@ -83,45 +83,9 @@ impl Store {
                     run.outputs.extend(outputs);
                 }
             }
-            let mut statement = self
-                .connection
-                .prepare_cached(
-                    "SELECT out_tree FROM tasks WHERE run_id = ?1 AND out_tree IS NOT NULL",
-                )
-                .map_err(read)?;
-            for run in &mut runs {
-                let rows = statement
-                    .query_map(params![run.run], |row| row.get::<_, String>(0))
-                    .map_err(read)?;
-                for row in rows {
-                    run.out.push(row.map_err(read)?);
-                }
-            }
         }
-        let entries = {
-            let mut statement = self
-                .connection
-                .prepare(
-                    "SELECT cache_key, task_name, outputs, producer_run_id, created_at, last_hit_at,
-                         out_tree
-                     FROM cache_entries",
-                )
-                .map_err(read)?;
-            let rows = statement
-                .query_map([], |row| {
-                    Ok(EntryRow {
-                        key: row.get(0)?,
-                        task_name: row.get(1)?,
-                        outputs: row.get(2)?,
-                        producer_run: row.get(3)?,
-                        created_at: row.get(4)?,
-                        last_hit_at: row.get(5)?,
-                        out: row.get(6)?,
-                    })
-                })
-                .map_err(read)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(read)?
-        };
+        self.out_trees(&mut runs)?;
+        let entries = self.entry_rows()?;
         let manifests = {
             let mut statement = self
                 .connection
@@ -137,6 +101,52 @@ impl Store {
             runs,
             manifests,
         })
+    }
+
+    /// Every cache entry, as a collection sees it.
+    fn entry_rows(&self) -> Result<Vec<EntryRow>, StoreError> {
+        let read = |source| self.read_error(source);
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT cache_key, task_name, outputs, producer_run_id, created_at, last_hit_at,
+                     out_tree
+                 FROM cache_entries",
+            )
+            .map_err(read)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(EntryRow {
+                    key: row.get(0)?,
+                    task_name: row.get(1)?,
+                    outputs: row.get(2)?,
+                    producer_run: row.get(3)?,
+                    created_at: row.get(4)?,
+                    last_hit_at: row.get(5)?,
+                    out: row.get(6)?,
+                })
+            })
+            .map_err(read)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(read)
+    }
+
+    /// Adds to each of `runs` the trees of what its tasks left in
+    /// `$TASKRUN_OUT`.
+    fn out_trees(&self, runs: &mut [RunUse]) -> Result<(), StoreError> {
+        let read = |source| self.read_error(source);
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT out_tree FROM tasks WHERE run_id = ?1 AND out_tree IS NOT NULL")
+            .map_err(read)?;
+        for run in runs {
+            let rows = statement
+                .query_map(params![run.run], |row| row.get::<_, String>(0))
+                .map_err(read)?;
+            for row in rows {
+                run.out.push(row.map_err(read)?);
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the cache entries of `keys`, in one transaction, and says

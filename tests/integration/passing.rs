@@ -97,7 +97,10 @@ fn a_run_whose_tasks_leave_nothing_leaves_nothing() {
         !test.path().join(".taskrun").exists(),
         "one mkdir and one rmdir a task, and the run's directories tidied"
     );
-    assert_eq!(trees(&test, 1), [("a".into(), "NULL".into()), ("b".into(), "NULL".into())]);
+    assert_eq!(
+        trees(&test, 1),
+        [("a".into(), "NULL".into()), ("b".into(), "NULL".into())]
+    );
 }
 
 #[test]
@@ -119,14 +122,21 @@ fn a_failed_attempt_keeps_its_files_and_each_attempt_starts_empty() {
         .run();
     assert!(!output.stdout.contains("stale"), "{}", output.stdout);
     // A soft dependent of a failure gets nothing of it.
-    assert!(output.stdout.contains("after | in=none"), "{}", output.stdout);
+    assert!(
+        output.stdout.contains("after | in=none"),
+        "{}",
+        output.stdout
+    );
     // The last attempt's files stay for a look, and nothing is stored.
     assert_eq!(
         std::fs::read_to_string(test.path().join(".taskrun/out/1/flaky/part")).unwrap(),
         "half\n"
     );
     assert_eq!(
-        rows(&test, "SELECT attempt, COALESCE(out_tree, 'NULL') FROM tasks WHERE name = 'flaky' ORDER BY attempt"),
+        rows(
+            &test,
+            "SELECT attempt, COALESCE(out_tree, 'NULL') FROM tasks WHERE name = 'flaky' ORDER BY attempt"
+        ),
         [["1", "NULL"], ["2", "NULL"]]
     );
     test.with_args(&["show", "1", "--task", "flaky", "--outputs"])
@@ -155,7 +165,10 @@ fn a_hit_restores_what_the_task_left_and_its_dependents_key_on_it() {
     let second = run(0);
     assert!(second.stdout.contains("use | ONE"), "{}", second.stdout);
     assert_eq!(
-        rows(&test, "SELECT name, status FROM task_results WHERE run_id = 2 ORDER BY position"),
+        rows(
+            &test,
+            "SELECT name, status FROM task_results WHERE run_id = 2 ORDER BY position"
+        ),
         [["make", "cached"], ["use", "cached"]]
     );
     assert_eq!(tree_of(&test, 2, "make"), tree_of(&test, 1, "make"));
@@ -164,7 +177,10 @@ fn a_hit_restores_what_the_task_left_and_its_dependents_key_on_it() {
         "ONE\n"
     );
     assert_eq!(
-        rows(&test, "SELECT COUNT(*) FROM cache_entries WHERE out_tree IS NOT NULL"),
+        rows(
+            &test,
+            "SELECT COUNT(*) FROM cache_entries WHERE out_tree IS NOT NULL"
+        ),
         [["2"]]
     );
     // The same output from a new input: the dependent is still up to date
@@ -228,7 +244,9 @@ fn show_and_cat_serve_what_a_task_left_and_gc_collects_old_directories() {
         test.with_args(&["run", "tasks.txt"]).status(0).run();
     }
     test.with_args(&["show", "--task", "both", "--outputs"])
-        .stdout("In $TASKRUN_OUT:\n  d/o.txt  2 B  0644\nDeclared outputs:\n  made.txt  2 B  0644\n")
+        .stdout(
+            "In $TASKRUN_OUT:\n  d/o.txt  2 B  0644\nDeclared outputs:\n  made.txt  2 B  0644\n",
+        )
         .run();
     test.with_args(&["show", "--task", "only", "--outputs"])
         .stdout("x.txt  2 B  0644\n")
@@ -240,8 +258,12 @@ fn show_and_cat_serve_what_a_task_left_and_gc_collects_old_directories() {
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value[0]["in"], "out");
     assert_eq!(value[1]["in"], "workspace");
-    test.with_args(&["cat", "1", "both", "d/o.txt"]).stdout("o\n").run();
-    test.with_args(&["cat", "1", "both", "made.txt"]).stdout("w\n").run();
+    test.with_args(&["cat", "1", "both", "d/o.txt"])
+        .stdout("o\n")
+        .run();
+    test.with_args(&["cat", "1", "both", "made.txt"])
+        .stdout("w\n")
+        .run();
     test.with_args(&["cat", "1", "only", "y.txt"])
         .status(2)
         .stderr_contains("did you mean `x.txt`?")
@@ -255,7 +277,9 @@ fn show_and_cat_serve_what_a_task_left_and_gc_collects_old_directories() {
     let out = test.path().join(".taskrun/out");
     assert!(!out.join("1").exists() && !out.join("2").exists());
     assert!(out.join("3/only/x.txt").is_file());
-    test.with_args(&["cat", "3", "only", "x.txt"]).stdout("x\n").run();
+    test.with_args(&["cat", "3", "only", "x.txt"])
+        .stdout("x\n")
+        .run();
 }
 
 #[test]
