@@ -238,8 +238,10 @@ impl Caching {
             }
             (None, _) => None,
         };
+        // Every file of $TASKRUN_OUT is written: its directory was fresh.
+        let left = out.as_ref().map_or(0, |out| out.files);
         let Some(outputs) = &entry.outputs else {
-            return Ok((0, 0, out));
+            return Ok((left, left, out));
         };
         let text = self
             .store
@@ -262,7 +264,7 @@ impl Caching {
                 }
                 ObjectError::Io { .. } => format!("cannot restore the outputs: {error}"),
             })?;
-        Ok((restored.written, tree.files(), out))
+        Ok((restored.written + left, tree.files() + left, out))
     }
 
     /// What became of an attempt that ran, and the digest of its output
