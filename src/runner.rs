@@ -46,7 +46,7 @@ use crossbeam::channel::{Receiver, Sender};
 
 use crate::cache::Handed;
 use crate::cache::executor::CacheSetup;
-use crate::cache::passing::{self, Earlier, Passer};
+use crate::cache::passing::{self, Blanks, Earlier, Passer};
 use crate::error::Error;
 use crate::event::{Event, Signal, Summary};
 use crate::execute::{
@@ -94,8 +94,14 @@ pub struct Runner {
 /// Where a run passes outputs, and what a retry starts from.
 #[derive(Clone, Debug)]
 pub(crate) struct OutputPassing {
-    /// The store: each task's `$TASKRUN_OUT` is `out/<run>/<task>` in it.
+    /// The store, where what tasks leave is kept.
     pub store: PathBuf,
+    /// Where each run's directory is made: each task's `$TASKRUN_OUT` is
+    /// `<run>/<task>` in it.
+    pub runs: PathBuf,
+    /// The highest directory a run that leaves nothing removes again (if
+    /// it is empty then): the store, when the run made it.
+    pub top: PathBuf,
     /// The most a pass may leave there, in bytes, to be stored.
     pub max: u64,
     /// For a retry, by task of the plan: its dependencies that the run
@@ -445,6 +451,7 @@ impl Runner {
         // read is no reason not to run.
         let jobs = execute::reserve_descriptors(self.jobs).unwrap_or(self.jobs);
         let (out, outside) = self.passed();
+        let blanks = Arc::new(Blanks::default());
         let options = RunOptions {
             jobs,
             base: JobBase {
@@ -510,7 +517,12 @@ impl Runner {
             Arc::clone(&shell)
         };
         let executor: Arc<dyn Executor> = match &self.passing {
-            Some(passing) => Arc::new(Passer::new(executor, &passing.store, passing.max)),
+            Some(passing) => Arc::new(Passer::new(
+                executor,
+                &passing.store,
+                passing.max,
+                Arc::clone(&blanks),
+            )),
             None => executor,
         };
         let executor = match &self.cache {
@@ -531,8 +543,8 @@ impl Runner {
         // The sinks finish even if the run could not start, so that
         // nothing is left half written.
         let problems = fanout.finish();
-        if let Some(out) = &out {
-            passing::tidy(out);
+        if let (Some(out), Some(passing)) = (&out, &self.passing) {
+            passing::tidy(out, &passing.top, &blanks);
         }
         let summary = summary.map_err(Error::Start)?;
         if summary.interrupted.is_some() {
@@ -551,10 +563,7 @@ impl Runner {
         let Some(passing) = &self.passing else {
             return (None, Vec::new());
         };
-        let out = passing
-            .store
-            .join(passing::OUT_DIR)
-            .join(self.run_id.to_string());
+        let out = passing.runs.join(self.run_id.to_string());
         let outside = Self::outside(passing, &out);
         (Some(out), outside)
     }

@@ -73,15 +73,27 @@ impl StoreLock {
         operation: libc::c_int,
         waiting: impl FnOnce(),
     ) -> io::Result<Option<StoreLock>> {
-        fs::create_dir_all(store_root).map_err(|error| at(&error, "cannot create", store_root))?;
         let path = store_root.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|error| at(&error, "cannot open the store's lock", &path))?;
+        let open = || {
+            fs::create_dir_all(store_root)?;
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+        };
+        // A run that ends leaving nothing removes the store's directory
+        // if it is empty: one that vanished between the two calls is made
+        // again.
+        let mut opened = open();
+        for _ in 0..3 {
+            match &opened {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => opened = open(),
+                _ => break,
+            }
+        }
+        let file = opened.map_err(|error| at(&error, "cannot open the store's lock", &path))?;
         let held = match flock(&file, operation | libc::LOCK_NB) {
             Ok(()) => true,
             Err(error) if error.raw_os_error() == Some(libc::EWOULDBLOCK) => false,
@@ -203,10 +215,11 @@ pub(crate) struct Contents {
 }
 
 impl Contents {
-    /// Walks the store at `root`: a file is old if its mtime is before
-    /// `cutoff` (one whose mtime cannot be read is taken as new). A store
-    /// that does not exist holds nothing.
-    pub(crate) fn scan(root: &Path, cutoff: SystemTime) -> io::Result<Contents> {
+    /// Walks the store at `root`, and the runs' directories in `runs`: a
+    /// file is old if its mtime is before `cutoff` (one whose mtime cannot
+    /// be read is taken as new). A store that does not exist holds
+    /// nothing.
+    pub(crate) fn scan(root: &Path, runs: &Path, cutoff: SystemTime) -> io::Result<Contents> {
         let mut contents = Contents::default();
         let objects = root.join("objects");
         let mut pending = vec![objects.clone()];
@@ -230,7 +243,7 @@ impl Contents {
                 contents.temporary.push(stored_file(path, &meta, cutoff));
             }
         }
-        for (path, meta) in listing(&root.join(super::passing::OUT_DIR))? {
+        for (path, meta) in listing(runs)? {
             let run = path
                 .file_name()
                 .and_then(|name| name.to_str()?.parse().ok());
@@ -834,7 +847,7 @@ mod tests {
         /// were written.
         fn scan(&self, hours: u64) -> Contents {
             let later = SystemTime::now() + Duration::from_secs(hours * HOUR);
-            Contents::scan(&self.root, later - GRACE).unwrap()
+            Contents::scan(&self.root, &self.root.join("out"), later - GRACE).unwrap()
         }
     }
 

@@ -17,8 +17,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::gc::StoreLock;
 use super::store::{ObjectError, Store, remove_all};
@@ -97,24 +96,21 @@ impl Passing {
     }
 
     /// The variables to set and those to unset for the job: its own
-    /// directory; each dependency that left something; the single-case
-    /// ones when they apply. What does not apply is unset, so that a
-    /// taskrun run from a task does not hand its own on to its tasks.
-    pub(crate) fn vars(&self) -> (Vec<(String, String)>, Vec<String>) {
+    /// directory; each dependency that left something (in the order of
+    /// their names, so a retry lists them as the run did); the
+    /// single-case ones when they apply. Of the `inherited` ones (see
+    /// [`inherited`]), what does not apply is unset, so that a taskrun run
+    /// from a task does not hand its own on to its tasks.
+    pub(crate) fn vars(&self, inherited: &[String]) -> (Vec<(String, String)>, Vec<String>) {
         let text = |path: &Path| path.to_string_lossy().into_owned();
         let out = text(&self.out);
         let mut set = vec![
             (OUT_VAR.to_owned(), out.clone()),
             (SEED_OUT.to_owned(), out),
         ];
-        let mut unset: Vec<String> = std::env::vars_os()
-            .filter_map(|(name, _)| {
-                let name = name.to_str()?;
-                name.starts_with(IN_PREFIX).then(|| name.to_owned())
-            })
-            .collect();
-        let left: Vec<&Produced> = self
-            .given
+        let mut given: Vec<&(String, Option<Arc<Produced>>)> = self.given.iter().collect();
+        given.sort_by(|a, b| a.0.cmp(&b.0));
+        let left: Vec<&Produced> = given
             .iter()
             .filter_map(|(name, produced)| {
                 let produced = produced.as_deref()?;
@@ -124,45 +120,74 @@ impl Passing {
             .collect();
         let inputs: Vec<String> = left.iter().map(|produced| text(&produced.dir)).collect();
         set.push((INPUTS_VAR.to_owned(), inputs.join("\n")));
-        match (self.given.as_slice(), left.as_slice()) {
-            ([_], [one]) => set.push((SEED_DIR.to_owned(), text(&one.dir))),
-            _ => unset.push(SEED_DIR.to_owned()),
+        if let ([_], [one]) = (self.given.as_slice(), left.as_slice()) {
+            set.push((SEED_DIR.to_owned(), text(&one.dir)));
         }
         let files: usize = left.iter().map(|produced| produced.files).sum();
         let only = left
             .iter()
             .find_map(|produced| Some(produced.dir.join(produced.only.as_ref()?)));
-        match only.filter(|_| files == 1) {
-            Some(file) => set.push((SEED_FILE.to_owned(), text(&file))),
-            None => unset.push(SEED_FILE.to_owned()),
+        if let Some(file) = only.filter(|_| files == 1) {
+            set.push((SEED_FILE.to_owned(), text(&file)));
         }
-        unset.retain(|name| !set.iter().any(|(set, _)| set == name));
+        let unset = inherited
+            .iter()
+            .filter(|name| !set.iter().any(|(set, _)| set == *name))
+            .cloned()
+            .collect();
         (set, unset)
     }
+}
+
+/// The variables of taskrun's own environment that output passing may
+/// have to unset for a task (`TASKRUN_IN_*`, `INPUT_DIR`, `INPUT_FILE`):
+/// read once a run, since they are usually none, so that a task's spawn
+/// changes its inherited environment only where it must.
+pub(crate) fn inherited() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(name, _)| {
+            let name = name.to_str()?;
+            (name.starts_with(IN_PREFIX) || name == SEED_DIR || name == SEED_FILE)
+                .then(|| name.to_owned())
+        })
+        .collect()
 }
 
 /// Makes `dir` a fresh, empty directory: whatever is there (an earlier
 /// attempt's files, read-only directories too) is removed first, and the
 /// directories above it are made if need be.
 pub(crate) fn fresh(dir: &Path) -> io::Result<()> {
-    // Another task of the run may make or tidy the parents meanwhile:
-    // a parent that vanished between the two calls is made again.
-    for _ in 0..3 {
+    // Another run may tidy the parents away meanwhile (each only when it
+    // is empty): a parent that vanished is made again.
+    for _ in 0..4 {
         match fs::create_dir(dir) {
             Ok(()) => return Ok(()),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                let meta = fs::symlink_metadata(dir)?;
-                remove_all(dir, &meta)?;
+                match fs::symlink_metadata(dir) {
+                    Ok(meta) => remove_all(dir, &meta)?,
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error),
+                }
             }
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 if let Some(parent) = dir.parent() {
-                    fs::create_dir_all(parent)?;
+                    match fs::create_dir_all(parent) {
+                        Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                            return Err(error);
+                        }
+                        _ => {}
+                    }
                 }
             }
             Err(error) => return Err(error),
         }
     }
     fs::create_dir(dir)
+}
+
+/// Whether `dir` holds nothing.
+fn is_empty(dir: &Path) -> io::Result<bool> {
+    Ok(fs::read_dir(dir)?.next().is_none())
 }
 
 /// The top-level entries of `dir`, as [`Store::put_tree`] takes them:
@@ -209,22 +234,27 @@ fn regular_files(dir: &Path) -> (usize, u64, Option<PathBuf>) {
     (count, bytes, only)
 }
 
-/// What an attempt left in `dir` once it ended: nothing (the empty
-/// directory is removed); for a pass, what it left, stored in `store` if
-/// it takes at most `max` bytes; for a failure, nothing handed on (its
-/// files stay for a look). The problem, when what it left is not stored.
-pub(crate) fn finish(
-    store: &Store,
-    dir: &Path,
-    passed: bool,
-    max: u64,
-    hold: &dyn Fn(),
-) -> (Option<Produced>, Option<String>) {
-    match fs::remove_dir(dir) {
-        Ok(()) => return (None, None),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return (None, None),
-        Err(_) if !passed => return (None, None),
-        Err(_) => {}
+/// What an attempt left in its `$TASKRUN_OUT`, once it ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Left {
+    /// Nothing: the directory is empty (and can be the next task's).
+    Nothing,
+    /// Nothing to hand on: the directory is gone, or the attempt failed
+    /// (its files stay for a look).
+    Kept,
+    /// A pass's files, and why they were not stored, when they were not.
+    Passed(Produced, Option<String>),
+}
+
+/// What an attempt left in `dir` once it ended: for a pass, what it left,
+/// stored in `store` if it takes at most `max` bytes (`hold` is called
+/// before the first object is written).
+pub(crate) fn finish(store: &Store, dir: &Path, passed: bool, max: u64, hold: &dyn Fn()) -> Left {
+    match is_empty(dir) {
+        Ok(true) => return Left::Nothing,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Left::Kept,
+        _ if !passed => return Left::Kept,
+        _ => {}
     }
     let unstored = |problem: String| {
         let (files, bytes, only) = regular_files(dir);
@@ -235,7 +265,7 @@ pub(crate) fn finish(
             bytes,
             only,
         };
-        (Some(produced), Some(problem))
+        Left::Passed(produced, Some(problem))
     };
     let (files, dirs) = match survey(dir) {
         Ok(found) => found,
@@ -253,10 +283,8 @@ pub(crate) fn finish(
         Ok(Produced::of(dir.to_owned(), digest, &tree))
     });
     match stored {
-        Ok(produced) => (Some(produced), None),
-        Err(error) => unstored(format!(
-            "cannot store what it left in $TASKRUN_OUT: {error}"
-        )),
+        Ok(produced) => Left::Passed(produced, None),
+        Err(error) => unstored(format!("cannot store what it left in $TASKRUN_OUT: {error}")),
     }
 }
 
@@ -332,14 +360,33 @@ pub(crate) fn dir_of(run_dir: &Path, name: &str) -> PathBuf {
     run_dir.join(name)
 }
 
-/// At the end of a run: removes the run's directory `run_dir`
-/// (`<store>/out/<run>`), `out/` and the store's own directory, each only
-/// if it is empty, so that a run whose tasks left nothing leaves nothing.
-pub(crate) fn tidy(run_dir: &Path) {
+/// The empty directories tasks of a run left, each to become a later
+/// task's `$TASKRUN_OUT`: renaming one is a fraction of the cost of
+/// removing it and making another.
+#[derive(Debug, Default)]
+pub(crate) struct Blanks(Mutex<Vec<PathBuf>>);
+
+impl Blanks {
+    fn take(&self) -> Option<PathBuf> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    }
+
+    fn give(&self, dir: PathBuf) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(dir);
+    }
+}
+
+/// At the end of a run: removes the empty directories in `blanks`, then
+/// the run's directory `run_dir` and each directory above it up to
+/// `top` (`top` too), each only if it is empty, so that a run whose
+/// tasks left nothing leaves nothing.
+pub(crate) fn tidy(run_dir: &Path, top: &Path, blanks: &Blanks) {
+    while let Some(blank) = blanks.take() {
+        let _ = fs::remove_dir(blank);
+    }
     let mut at = Some(run_dir);
-    for _ in 0..3 {
-        let Some(dir) = at else { break };
-        if fs::remove_dir(dir).is_err() {
+    while let Some(dir) = at {
+        if !dir.starts_with(top) || fs::remove_dir(dir).is_err() {
             break;
         }
         at = dir.parent();
@@ -355,6 +402,9 @@ pub(crate) struct Passer {
     /// The most a pass may leave, in bytes, to be stored
     /// (`--cache-max-output`).
     max: u64,
+    /// See [`inherited`].
+    inherited: Vec<String>,
+    blanks: Arc<Blanks>,
     /// The store's lock, taken shared before the first object is written
     /// and held until the run's executor is dropped, after its recorder
     /// has committed the rows that name them.
@@ -362,11 +412,18 @@ pub(crate) struct Passer {
 }
 
 impl Passer {
-    pub(crate) fn new(inner: Arc<dyn Executor>, store: &Path, max: u64) -> Passer {
+    pub(crate) fn new(
+        inner: Arc<dyn Executor>,
+        store: &Path,
+        max: u64,
+        blanks: Arc<Blanks>,
+    ) -> Passer {
         Passer {
             inner,
             store: Store::new(store.to_owned()),
             max,
+            inherited: inherited(),
+            blanks,
             lock: OnceLock::new(),
         }
     }
@@ -375,6 +432,23 @@ impl Passer {
     fn hold(&self) {
         self.lock
             .get_or_init(|| StoreLock::shared(self.store.root()).ok().flatten());
+    }
+
+    /// Makes `dir` fresh and empty: an empty directory an earlier task
+    /// left, renamed, or else [`fresh`].
+    fn make(&self, dir: &Path) -> io::Result<()> {
+        if let Some(blank) = self.blanks.take() {
+            if fs::rename(&blank, dir).is_ok() {
+                // A process the earlier task left running may have
+                // written to it since.
+                if is_empty(dir).unwrap_or(false) {
+                    return Ok(());
+                }
+            } else {
+                let _ = fs::remove_dir(&blank);
+            }
+        }
+        fresh(dir)
     }
 }
 
@@ -388,28 +462,37 @@ impl Executor for Passer {
         let Some(passing) = &job.passing else {
             return self.inner.execute(job, control, output);
         };
-        if let Err(error) = fresh(&passing.out) {
-            let reason = format!(
-                "cannot make its output directory `{}`: {error}",
+        if let Err(error) = self.make(&passing.out) {
+            // The task runs as it would without output passing, and says
+            // why it has no directory.
+            let mut outcome = self.inner.execute(job, control, output);
+            let line = format!(
+                "taskrun: no $TASKRUN_OUT: cannot make `{}`: {error}\n",
                 passing.out.display()
             );
-            return Outcome::not_started(reason, std::time::SystemTime::now(), Duration::ZERO);
+            outcome.stderr.push(line.as_bytes(), job.max_output);
+            output(Stream::Stderr, line.as_bytes());
+            return outcome;
         }
-        let (set, unset) = passing.vars();
+        let (set, unset) = passing.vars(&self.inherited);
         let mut own = job.clone();
         own.unset = unset;
         own.env = set.into_iter().chain(job.env.iter().cloned()).collect();
         let mut outcome = self.inner.execute(&own, control, output);
         let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
-        let (produced, problem) = finish(&self.store, &passing.out, passed, self.max, &|| {
-            self.hold();
-        });
-        if let Some(problem) = problem {
-            let line = format!("taskrun: not stored: {problem}\n");
-            outcome.stderr.push(line.as_bytes(), job.max_output);
-            output(Stream::Stderr, line.as_bytes());
+        let hold = || self.hold();
+        match finish(&self.store, &passing.out, passed, self.max, &hold) {
+            Left::Nothing => self.blanks.give(passing.out.clone()),
+            Left::Kept => {}
+            Left::Passed(produced, problem) => {
+                if let Some(problem) = problem {
+                    let line = format!("taskrun: not stored: {problem}\n");
+                    outcome.stderr.push(line.as_bytes(), job.max_output);
+                    output(Stream::Stderr, line.as_bytes());
+                }
+                outcome.out = Some(Arc::new(produced));
+            }
         }
-        outcome.out = produced.map(Arc::new);
         outcome
     }
 
@@ -448,7 +531,7 @@ mod tests {
                 Some(produced("/s/out/7/fetch", 1, Some("data.txt"))),
             )],
         };
-        let (set, unset) = passing.vars();
+        let (set, unset) = passing.vars(&[]);
         assert_eq!(value(&set, "TASKRUN_OUT"), Some("/s/out/7/count"));
         assert_eq!(value(&set, "OUTPUT_DIR"), Some("/s/out/7/count"));
         assert_eq!(value(&set, "TASKRUN_IN_fetch"), Some("/s/out/7/fetch"));
@@ -463,13 +546,19 @@ mod tests {
         let passing = Passing {
             out: PathBuf::from("/o/r"),
             given: vec![
-                ("a".to_owned(), Some(produced("/o/a", 2, None))),
-                ("b".to_owned(), None),
                 ("c".to_owned(), Some(produced("/o/c", 3, None))),
+                ("b".to_owned(), None),
+                ("a".to_owned(), Some(produced("/o/a", 2, None))),
             ],
         };
-        let (set, unset) = passing.vars();
-        assert_eq!(value(&set, "TASKRUN_INPUTS"), Some("/o/a\n/o/c"));
+        let inherited = ["INPUT_DIR", "INPUT_FILE", "TASKRUN_IN_zz"].map(str::to_owned);
+        let (set, unset) = passing.vars(&inherited);
+        assert_eq!(
+            value(&set, "TASKRUN_INPUTS"),
+            Some("/o/a\n/o/c"),
+            "in the order of the dependencies' names"
+        );
+        assert!(unset.contains(&"TASKRUN_IN_zz".to_owned()), "inherited, not set");
         assert_eq!(value(&set, "TASKRUN_IN_b"), None, "b left nothing");
         assert!(unset.contains(&"INPUT_DIR".to_owned()));
         assert!(unset.contains(&"INPUT_FILE".to_owned()));
@@ -481,16 +570,17 @@ mod tests {
                 ("b".to_owned(), None),
             ],
         };
-        let (set, unset) = passing.vars();
+        let (set, unset) = passing.vars(&inherited);
         assert_eq!(value(&set, "INPUT_FILE"), Some("/o/a/x"));
-        assert!(unset.contains(&"INPUT_DIR".to_owned()));
+        assert_eq!(unset, ["INPUT_DIR", "TASKRUN_IN_zz"], "set ones are not unset");
         // No dependencies: an empty list.
-        let (set, _) = Passing {
+        let (set, unset) = Passing {
             out: PathBuf::from("/o/r"),
             given: Vec::new(),
         }
-        .vars();
+        .vars(&[]);
         assert_eq!(value(&set, "TASKRUN_INPUTS"), Some(""));
+        assert!(unset.is_empty(), "nothing inherited, nothing to unset");
     }
 
     #[test]
@@ -517,14 +607,12 @@ mod tests {
         let run = root.path().join("store/out/1");
         let dir = dir_of(&run, "t");
         fresh(&dir).unwrap();
-        assert_eq!(finish(&store, &dir, true, u64::MAX, &|| {}), (None, None));
-        assert!(!dir.exists());
-        fresh(&dir).unwrap();
+        assert_eq!(finish(&store, &dir, true, u64::MAX, &|| {}), Left::Nothing);
         fs::create_dir(dir.join("sub")).unwrap();
         fs::write(dir.join("sub/a.txt"), "hello").unwrap();
-        let (produced, problem) = finish(&store, &dir, true, u64::MAX, &|| {});
-        assert_eq!(problem, None);
-        let produced = produced.unwrap();
+        let Left::Passed(produced, None) = finish(&store, &dir, true, u64::MAX, &|| {}) else {
+            panic!("stored");
+        };
         assert_eq!((produced.files, produced.bytes), (1, 5));
         assert_eq!(produced.only, Some(PathBuf::from("sub/a.txt")));
         // Restored elsewhere, it is the same.
@@ -533,14 +621,22 @@ mod tests {
         assert_eq!(fs::read_to_string(copy.join("sub/a.txt")).unwrap(), "hello");
         assert_eq!(again.tree, produced.tree);
         // Too big: handed on, not stored.
-        let (produced, problem) = finish(&store, &dir, true, 2, &|| {});
-        assert!(produced.unwrap().tree.is_none());
-        assert!(problem.unwrap().contains("over --cache-max-output 2"));
+        let Left::Passed(produced, Some(problem)) = finish(&store, &dir, true, 2, &|| {}) else {
+            panic!("not stored");
+        };
+        assert!(produced.tree.is_none());
+        assert_eq!((produced.files, produced.bytes), (1, 5), "still counted");
+        assert!(problem.contains("over --cache-max-output 2"), "{problem}");
         // A failure keeps its files and hands nothing on.
-        assert_eq!(finish(&store, &dir, false, u64::MAX, &|| {}), (None, None));
+        assert_eq!(finish(&store, &dir, false, u64::MAX, &|| {}), Left::Kept);
         assert!(dir.join("sub/a.txt").exists());
         fs::remove_dir_all(&dir).unwrap();
-        tidy(&run);
+        // What is left empty goes at the end, up to the top given.
+        let blanks = Blanks::default();
+        fresh(&dir).unwrap();
+        blanks.give(dir.clone());
+        tidy(&run, &root.path().join("store/out"), &blanks);
         assert!(!root.path().join("store/out").exists());
+        assert!(root.path().join("store").exists(), "above the top stays");
     }
 }

@@ -21,7 +21,7 @@ use crate::report::history::{local_time, size, to_json};
 use crate::units::unix_seconds;
 
 use super::print_out;
-use super::run::{absolute, store_beside};
+use super::run::{absolute, runs_dir, store_beside};
 
 /// `taskrun gc`.
 pub(crate) fn gc(args: &GcArgs) -> Result<u8, Error> {
@@ -37,6 +37,7 @@ pub(crate) fn gc(args: &GcArgs) -> Result<u8, Error> {
         Some(store) => absolute(store),
         None => store_beside(db),
     };
+    let runs = runs_dir(args.store.is_some(), &root, db);
     let store_error = |source| Error::CannotWrite {
         path: root.clone(),
         source,
@@ -58,7 +59,7 @@ pub(crate) fn gc(args: &GcArgs) -> Result<u8, Error> {
     let rows = store.cache_rows(args.keep_runs)?;
     let now = SystemTime::now();
     let contents =
-        Contents::scan(&root, now.checked_sub(GRACE).unwrap_or(UNIX_EPOCH)).map_err(store_error)?;
+        Contents::scan(&root, &runs, now.checked_sub(GRACE).unwrap_or(UNIX_EPOCH)).map_err(store_error)?;
     let policy = Policy {
         max_age: args.max_age,
         max_size: args.max_size,

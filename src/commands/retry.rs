@@ -41,6 +41,7 @@ pub(crate) fn retry(
     let store = Store::open(db)?;
     let original = find_run(&store, db, args.run)?;
     let tasks = store.tasks_with_output(&original)?;
+    let before = runs_before(&store, &original)?;
     let fingerprints = store.fingerprints_of(original.id)?;
     drop(store);
     if original.status.is_live() {
@@ -124,7 +125,9 @@ pub(crate) fn retry(
         })
         .unwrap_or_default();
     let plan = plan_of(&choice.retried, &commands, &original, db, sources)?;
-    let retrying = retrying(&plan, &last, original.id);
+    let mut runs: Vec<(i64, &[TaskRow])> = vec![(original.id, &tasks)];
+    runs.extend(before.iter().map(|(run, rows)| (*run, rows.as_slice())));
+    let retrying = retrying(&plan, &runs);
     let run = NewRun {
         taskfile: original.taskfile.clone().unwrap_or_default(),
         // The same name as the original's, so that CI sees one suite.
@@ -148,32 +151,69 @@ pub(crate) fn retry(
     )
 }
 
-/// What a retry of `run` adds to its run: the line that opens it, and
-/// what the dependencies outside `plan` left (see [`earlier`]).
-fn retrying(plan: &Plan, last: &[&TaskRow], run: i64) -> Retrying {
+/// What a retry adds to its run: the line that opens it, and what the
+/// dependencies outside `plan` left (see [`earlier`]). `runs` are the run
+/// retried and those it retried in turn, newest first, with their rows.
+fn retrying(plan: &Plan, runs: &[(i64, &[TaskRow])]) -> Retrying {
     Retrying {
         header: format!(
-            "Retrying {} from run #{run}...",
+            "Retrying {} from run #{}...",
             plural(plan.tasks.len(), "failed task"),
+            runs.first().map_or(0, |(run, _)| *run),
         ),
-        earlier: earlier(plan, last, run),
+        earlier: earlier(plan, runs),
     }
 }
 
-/// For each task of the retry's `plan`, its dependencies outside it (in
-/// the order a run hands them on: hard, then soft), which the retried run
-/// `run` satisfied: what each handed on for keys (as
+/// The runs `run` retried, and those they retried in turn, newest first,
+/// each with its rows: a retry records only the tasks it ran, so what
+/// their dependencies left, and the dependencies themselves, are in the
+/// runs before it.
+fn runs_before(store: &Store, run: &RunRow) -> Result<Vec<(i64, Vec<TaskRow>)>, Error> {
+    let mut runs = Vec::new();
+    let mut next = run.retry_of;
+    // A retry is of an older run, so this ends; the bound is for a
+    // database edited by hand.
+    while let Some(id) = next.filter(|_| runs.len() < 1000) {
+        let Some(row) = store.run(id)? else { break };
+        next = row.retry_of;
+        runs.push((id, store.tasks(&row)?));
+    }
+    Ok(runs)
+}
+
+/// For each task of the retry's `plan`, its dependencies outside it (hard,
+/// then soft), which the runs retried (`runs`, newest first) satisfied:
+/// what each handed on for keys (as
 /// [`Report::as_dependency`](crate::cache::Report::as_dependency) says
-/// it, from its last attempt's row in `last`) and the tree of what it
-/// left in `$TASKRUN_OUT`. So a retried task sees what it would have seen
-/// in the run, and its key is the one it would have had.
-fn earlier(plan: &Plan, last: &[&TaskRow], run: i64) -> Vec<Vec<Earlier>> {
-    let rows: HashMap<&str, &TaskRow> = last.iter().map(|row| (row.name.as_str(), *row)).collect();
+/// it, from its last attempt's row in the newest run that has one) and
+/// the tree of what it left in `$TASKRUN_OUT`. So a retried task sees
+/// what it would have seen in the run, and its key is the one it would
+/// have had. Its dependencies are those of its row in the oldest run (a
+/// retry's rows name only the dependencies it ran too).
+fn earlier(plan: &Plan, runs: &[(i64, &[TaskRow])]) -> Vec<Vec<Earlier>> {
+    let lasts: Vec<(i64, Vec<&TaskRow>)> = runs
+        .iter()
+        .map(|(run, rows)| (*run, last_attempts(rows)))
+        .collect();
+    // The newest row of `name`, and its run.
+    let newest = |name: &str| {
+        lasts.iter().find_map(|(run, rows)| {
+            let row = rows.iter().find(|row| row.name == name)?;
+            Some((*run, *row))
+        })
+    };
+    let oldest = |name: &str| {
+        lasts
+            .iter()
+            .rev()
+            .find_map(|(_, rows)| rows.iter().find(|row| row.name == name).copied())
+    };
     let planned = |name: &str| plan.tasks.iter().any(|task| task.name.value == name);
     plan.tasks
         .iter()
         .map(|task| {
-            let Some(row) = rows.get(task.name.value.as_str()) else {
+            let Some(row) = oldest(&task.name.value) else {
                 return Vec::new();
             };
             row.deps
@@ -181,10 +221,11 @@ fn earlier(plan: &Plan, last: &[&TaskRow], run: i64) -> Vec<Vec<Earlier>> {
                 .chain(&row.soft_deps)
                 .filter(|dep| !planned(dep))
                 .map(|dep| {
-                    let passed = rows.get(dep.as_str()).filter(|row| row.state.is_pass());
+                    let found = newest(dep);
+                    let passed = found.map(|(_, row)| row).filter(|row| row.state.is_pass());
                     Earlier {
                         name: dep.clone(),
-                        run,
+                        run: found.map_or(0, |(run, _)| run),
                         value: passed.and_then(|row| {
                             let cache = row.cache.as_ref()?;
                             matches!(cache.outcome, CacheOutcome::Hit | CacheOutcome::Stored).then(

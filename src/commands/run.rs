@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use crate::cache::executor::{CacheOptions, CacheSetup, NoEntries};
 use crate::cache::gc::StoreLock;
-use crate::cache::passing::Earlier;
+use crate::cache::passing::{Earlier, OUT_DIR};
 use crate::cache::predict::{Prediction, predict};
 use crate::cache::stat::StatCache;
 use crate::cli::{ExecArgs, ExecutorKind, RunArgs};
@@ -941,12 +941,37 @@ impl OutputPassing {
     /// database; for a retry, with what the dependencies outside its plan
     /// left.
     fn new(exec: &ExecArgs, retrying: Option<&Retrying>) -> OutputPassing {
+        let store = store_of(exec, &exec.db.path);
         OutputPassing {
-            store: store_of(exec, &exec.db.path),
+            runs: runs_dir(exec.cache.store.is_some(), &store, &exec.db.path),
+            top: if store.exists() {
+                store.join(OUT_DIR)
+            } else {
+                store.clone()
+            },
+            store,
             max: exec.cache.cache_max_output,
             earlier: retrying.map(|it| it.earlier.clone()).unwrap_or_default(),
         }
     }
+}
+
+/// Where the runs recorded in `db` get their `$TASKRUN_OUT` directories,
+/// `<run>/<task>` in it: `out/` in its own store (`.taskrun/` beside
+/// it), and `out/<db name>-<hash of its path>/` in a store named with
+/// `--store` (`named`), which other databases may use too, so that two
+/// histories' run numbers never meet.
+pub(super) fn runs_dir(named: bool, store: &Path, db: &Path) -> PathBuf {
+    let out = store.join(OUT_DIR);
+    if !named {
+        return out;
+    }
+    let db = absolute(db);
+    let hash = crate::cache::hash::bytes(db.as_os_str().as_encoded_bytes());
+    let name = db
+        .file_name()
+        .map_or_else(|| "db".to_owned(), |name| name.to_string_lossy().into_owned());
+    out.join(format!("{name}-{}", &hash[..8]))
 }
 
 /// The store of the run: `--store DIR`, else `.taskrun/` beside the

@@ -193,8 +193,8 @@ fn stored_outputs(
     .collect();
     if digests.is_empty() {
         let help = if task.state.is_pass() {
-            "it left nothing in $TASKRUN_OUT and stored no declared [outputs:] (a pass with \
-             outputs that was not stored says why in `--why`)"
+            "nothing it left in $TASKRUN_OUT or declared in [outputs:] was stored: it left \
+             nothing, or why not is in its standard error (`show RUN --task NAME`) or `--why`"
         } else {
             "it did not pass: only a pass's files are stored"
         };

@@ -71,6 +71,7 @@ impl Executor for Evaluated {
         let place = Place {
             dir: job.dir.clone(),
             env: job.env.clone(),
+            unset: job.unset.clone(),
         };
         let evaluation: Evaluation = if job.kind == Kind::Eval {
             self.evaluator

@@ -48,6 +48,8 @@ pub(crate) struct Stop {
 pub(crate) struct Place {
     pub(crate) dir: PathBuf,
     pub(crate) env: Vec<(String, String)>,
+    /// Inherited variables the task does not see.
+    pub(crate) unset: Vec<String>,
 }
 
 /// What is known on this thread while an evaluated task runs on it.
@@ -71,17 +73,21 @@ fn base_dir(base: &Path) -> PathBuf {
 }
 
 /// The variable `name` of the evaluated task running on this thread, if it
-/// sets it.
-fn own_var(name: &str) -> Option<String> {
+/// sets it (`Some(None)`: it does not see the inherited one).
+fn own_var(name: &str) -> Option<Option<String>> {
     RUNNING.with(|running| {
         let running = running.borrow();
         let place = running.as_ref()?.place.as_ref()?;
-        place
+        let own = place
             .env
             .iter()
             .rev()
             .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
+            .map(|(_, value)| value.clone());
+        match own {
+            Some(value) => Some(Some(value)),
+            None => place.unset.iter().any(|unset| unset == name).then_some(None),
+        }
     })
 }
 
@@ -202,7 +208,8 @@ pub(crate) fn new(dir: &Path) -> Engine {
 fn register_helpers(engine: &mut Engine, dir: &Path) {
     engine.register_fn("env_var", |name: &str| -> Dynamic {
         match own_var(name) {
-            Some(value) => Dynamic::from(value),
+            Some(Some(value)) => Dynamic::from(value),
+            Some(None) => Dynamic::UNIT,
             None => std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from),
         }
     });

@@ -177,6 +177,11 @@ fn a_hit_restores_what_the_task_left_and_its_dependents_key_on_it() {
         "ONE\n"
     );
     assert_eq!(
+        std::fs::read_to_string(test.path().join(".taskrun/out/2/make/upper.txt")).unwrap(),
+        "ONE\n",
+        "the hit restored what make left"
+    );
+    assert_eq!(
         rows(
             &test,
             "SELECT COUNT(*) FROM cache_entries WHERE out_tree IS NOT NULL"
@@ -308,4 +313,125 @@ fn what_is_too_big_to_store_is_still_handed_on() {
     );
     assert!(output.stdout.contains("size | 5000"), "{}", output.stdout);
     assert_eq!(tree_of(&test, 1, "big"), "NULL");
+}
+
+#[test]
+fn a_retry_of_a_retry_still_gets_what_the_first_run_satisfied() {
+    let test = Test::new()
+        .taskfile(
+            "fetch: cat src.txt > $TASKRUN_OUT/data.txt [inputs:src.txt]\n\
+             report: test -e flag && cat $INPUT_FILE [after:fetch] [inputs:tasks.txt]\n",
+        )
+        .file("src.txt", "one\n");
+    let run = |args: &[&str], status| {
+        let mut all = args.to_vec();
+        all.extend(["--output", "stream"]);
+        test.with_args(&all).status(status).run()
+    };
+    run(&["run", "tasks.txt"], 1);
+    run(&["retry", "1"], 1);
+    std::fs::write(test.path().join("flag"), "").unwrap();
+    // Run 2 recorded only report, and no dependency of it: fetch and what
+    // it left are found in run 1.
+    let third = run(&["retry", "2"], 0);
+    assert!(third.stdout.contains("report | one"), "{}", third.stdout);
+    assert_eq!(crate::cache::outcomes(&test, 3), "report=stored");
+    // Another history of the same tasks, with different data: its retry of
+    // a retry is not restored from run 3's pass.
+    std::fs::write(test.path().join("src.txt"), "two\n").unwrap();
+    std::fs::remove_file(test.path().join("flag")).unwrap();
+    run(&["run", "tasks.txt"], 1);
+    run(&["retry", "4"], 1);
+    std::fs::write(test.path().join("flag"), "").unwrap();
+    let sixth = run(&["retry", "5"], 0);
+    assert!(sixth.stdout.contains("report | two"), "{}", sixth.stdout);
+    assert_eq!(crate::cache::outcomes(&test, 6), "report=stored");
+}
+
+#[test]
+fn an_evaluated_task_does_not_see_what_taskrun_inherited() {
+    let test = Test::new().file(
+        "tasks.toml",
+        "[[task]]\nname = \"fetch\"\ncommand = \"echo x > $TASKRUN_OUT/x\"\n\n\
+         [[task]]\nname = \"look\"\nkind = \"eval\"\nafter = [\"fetch\"]\n\
+         eval = '''print(`dir=${env_var(\"INPUT_DIR\") != ()} other=${env_var(\"INPUT_FILE\") != ()} stale=${env_var(\"TASKRUN_IN_old\")}`)'''\n",
+    );
+    let output = test
+        .with_args(&["run", "tasks.toml", "--output", "stream"])
+        .env("TASKRUN_IN_old", "/somewhere")
+        .env("INPUT_FILE", "/outer/file")
+        .status(0)
+        .run();
+    // INPUT_DIR and INPUT_FILE are fetch's; the inherited TASKRUN_IN_old
+    // is not seen.
+    assert!(
+        output.stdout.contains("look | dir=true other=true stale=\n"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn a_store_that_cannot_be_made_leaves_tasks_running_without_a_directory() {
+    let test = Test::new()
+        .taskfile("a: echo \"out=${TASKRUN_OUT-none}\"\n")
+        .file("not-a-dir", "");
+    let output = test
+        .with_args(&["run", "tasks.txt", "--output", "stream", "--store", "not-a-dir"])
+        .status(0)
+        .run();
+    assert!(output.stdout.contains("a | out=none"), "{}", output.stdout);
+    assert!(
+        output.stderr.contains("a | taskrun: no $TASKRUN_OUT: cannot make"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn gc_deletes_the_trees_of_runs_it_does_not_keep() {
+    let test = Test::new().taskfile("only: echo $RANDOM$$ > $TASKRUN_OUT/x.txt\n");
+    for _ in 0..2 {
+        test.with_args(&["run", "tasks.txt"]).status(0).run();
+    }
+    let (first, second) = (tree_of(&test, 1, "only"), tree_of(&test, 2, "only"));
+    assert_ne!(first, second);
+    let object = |tree: &str| {
+        test.path()
+            .join(".taskrun/objects")
+            .join(&tree[..2])
+            .join(&tree[2..4])
+            .join(&tree[4..])
+    };
+    // Past the grace period.
+    for entry in walk(&test.path().join(".taskrun/objects")) {
+        std::fs::File::open(&entry)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+            .unwrap();
+    }
+    test.with_args(&["gc", "--keep-runs", "1"]).status(0).run();
+    assert!(!object(&first).exists(), "run 1's tree is collected");
+    assert!(object(&second).exists(), "the kept run's stays");
+    test.with_args(&["cat", "1", "only", "x.txt"])
+        .status(2)
+        .stderr_contains("no longer")
+        .run();
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
