@@ -1028,7 +1028,6 @@ impl Broker {
                 None => settings.dir.clone(),
             },
             env,
-            unset: Vec::new(),
             timeout: task.settings.timeout_or(settings.timeout),
             max_output: settings.max_output,
             cpus: task.settings.cpus,

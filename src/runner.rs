@@ -516,15 +516,7 @@ impl Runner {
         } else {
             Arc::clone(&shell)
         };
-        let executor: Arc<dyn Executor> = match &self.passing {
-            Some(passing) => Arc::new(Passer::new(
-                executor,
-                &passing.store,
-                passing.max,
-                Arc::clone(&blanks),
-            )),
-            None => executor,
-        };
+        let executor = self.passing_through(executor, &blanks);
         let executor = match &self.cache {
             Some(cache) => cache.wrap(executor),
             None => executor,
@@ -554,6 +546,23 @@ impl Runner {
             allocation.release();
         }
         Ok((summary, problems))
+    }
+
+    /// `executor` behind output passing, when the run passes outputs.
+    fn passing_through(
+        &self,
+        executor: Arc<dyn Executor>,
+        blanks: &Arc<Blanks>,
+    ) -> Arc<dyn Executor> {
+        match &self.passing {
+            Some(passing) => Arc::new(Passer::new(
+                executor,
+                &passing.store,
+                passing.max,
+                Arc::clone(blanks),
+            )),
+            None => executor,
+        }
     }
 
     /// Where the run's tasks get their `$TASKRUN_OUT` (`<store>/out/<run>`),

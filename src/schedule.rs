@@ -1074,7 +1074,6 @@ pub(crate) fn job(plan: &Plan, task: TaskId, base: &JobBase, produced: &[Handed]
             None => base.dir.clone(),
         },
         env: spec.settings.env.clone(),
-        unset: Vec::new(),
         timeout: spec.settings.timeout_or(base.timeout),
         max_output: base.max_output,
         cpus: spec.settings.cpus,

@@ -101,7 +101,11 @@ impl Passing {
     /// single-case ones when they apply. Of the `inherited` ones (see
     /// [`inherited`]), what does not apply is unset, so that a taskrun run
     /// from a task does not hand its own on to its tasks.
-    pub(crate) fn vars(&self, inherited: &[String]) -> (Vec<(String, String)>, Vec<String>) {
+    pub(crate) fn vars(&self) -> (Vec<(String, String)>, &'static [String]) {
+        self.vars_with(inherited())
+    }
+
+    fn vars_with<'a>(&self, inherited: &'a [String]) -> (Vec<(String, String)>, &'a [String]) {
         let text = |path: &Path| path.to_string_lossy().into_owned();
         let out = text(&self.out);
         let mut set = vec![
@@ -130,27 +134,27 @@ impl Passing {
         if let Some(file) = only.filter(|_| files == 1) {
             set.push((SEED_FILE.to_owned(), text(&file)));
         }
-        let unset = inherited
-            .iter()
-            .filter(|name| !set.iter().any(|(set, _)| set == *name))
-            .cloned()
-            .collect();
-        (set, unset)
+        // Set ones are set, whatever the order they are applied in.
+        (set, inherited)
     }
 }
 
-/// The variables of taskrun's own environment that output passing may
-/// have to unset for a task (`TASKRUN_IN_*`, `INPUT_DIR`, `INPUT_FILE`):
-/// read once a run, since they are usually none, so that a task's spawn
-/// changes its inherited environment only where it must.
-pub(crate) fn inherited() -> Vec<String> {
-    std::env::vars_os()
-        .filter_map(|(name, _)| {
-            let name = name.to_str()?;
-            (name.starts_with(IN_PREFIX) || name == SEED_DIR || name == SEED_FILE)
-                .then(|| name.to_owned())
-        })
-        .collect()
+/// The variables of taskrun's own environment that output passing unsets
+/// for a task (`TASKRUN_IN_*`, `INPUT_DIR`, `INPUT_FILE`), before it sets
+/// those that apply: read once, since they are usually none, so that a
+/// task's spawn changes its inherited environment only where it must.
+/// taskrun never changes its own environment.
+fn inherited() -> &'static [String] {
+    static INHERITED: OnceLock<Vec<String>> = OnceLock::new();
+    INHERITED.get_or_init(|| {
+        std::env::vars_os()
+            .filter_map(|(name, _)| {
+                let name = name.to_str()?;
+                (name.starts_with(IN_PREFIX) || name == SEED_DIR || name == SEED_FILE)
+                    .then(|| name.to_owned())
+            })
+            .collect()
+    })
 }
 
 /// Makes `dir` a fresh, empty directory: whatever is there (an earlier
@@ -284,7 +288,9 @@ pub(crate) fn finish(store: &Store, dir: &Path, passed: bool, max: u64, hold: &d
     });
     match stored {
         Ok(produced) => Left::Passed(produced, None),
-        Err(error) => unstored(format!("cannot store what it left in $TASKRUN_OUT: {error}")),
+        Err(error) => unstored(format!(
+            "cannot store what it left in $TASKRUN_OUT: {error}"
+        )),
     }
 }
 
@@ -372,7 +378,10 @@ impl Blanks {
     }
 
     fn give(&self, dir: PathBuf) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(dir);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(dir);
     }
 }
 
@@ -402,8 +411,6 @@ pub(crate) struct Passer {
     /// The most a pass may leave, in bytes, to be stored
     /// (`--cache-max-output`).
     max: u64,
-    /// See [`inherited`].
-    inherited: Vec<String>,
     blanks: Arc<Blanks>,
     /// The store's lock, taken shared before the first object is written
     /// and held until the run's executor is dropped, after its recorder
@@ -422,7 +429,6 @@ impl Passer {
             inner,
             store: Store::new(store.to_owned()),
             max,
-            inherited: inherited(),
             blanks,
             lock: OnceLock::new(),
         }
@@ -465,7 +471,11 @@ impl Executor for Passer {
         if let Err(error) = self.make(&passing.out) {
             // The task runs as it would without output passing, and says
             // why it has no directory.
-            let mut outcome = self.inner.execute(job, control, output);
+            let without = Job {
+                passing: None,
+                ..job.clone()
+            };
+            let mut outcome = self.inner.execute(&without, control, output);
             let line = format!(
                 "taskrun: no $TASKRUN_OUT: cannot make `{}`: {error}\n",
                 passing.out.display()
@@ -474,11 +484,7 @@ impl Executor for Passer {
             output(Stream::Stderr, line.as_bytes());
             return outcome;
         }
-        let (set, unset) = passing.vars(&self.inherited);
-        let mut own = job.clone();
-        own.unset = unset;
-        own.env = set.into_iter().chain(job.env.iter().cloned()).collect();
-        let mut outcome = self.inner.execute(&own, control, output);
+        let mut outcome = self.inner.execute(job, control, output);
         let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
         let hold = || self.hold();
         match finish(&self.store, &passing.out, passed, self.max, &hold) {
@@ -531,14 +537,14 @@ mod tests {
                 Some(produced("/s/out/7/fetch", 1, Some("data.txt"))),
             )],
         };
-        let (set, unset) = passing.vars(&[]);
+        let (set, unset) = passing.vars_with(&[]);
         assert_eq!(value(&set, "TASKRUN_OUT"), Some("/s/out/7/count"));
         assert_eq!(value(&set, "OUTPUT_DIR"), Some("/s/out/7/count"));
         assert_eq!(value(&set, "TASKRUN_IN_fetch"), Some("/s/out/7/fetch"));
         assert_eq!(value(&set, "TASKRUN_INPUTS"), Some("/s/out/7/fetch"));
         assert_eq!(value(&set, "INPUT_DIR"), Some("/s/out/7/fetch"));
         assert_eq!(value(&set, "INPUT_FILE"), Some("/s/out/7/fetch/data.txt"));
-        assert!(!unset.contains(&"INPUT_DIR".to_owned()));
+        assert!(unset.is_empty(), "nothing inherited to unset");
     }
 
     #[test]
@@ -552,13 +558,13 @@ mod tests {
             ],
         };
         let inherited = ["INPUT_DIR", "INPUT_FILE", "TASKRUN_IN_zz"].map(str::to_owned);
-        let (set, unset) = passing.vars(&inherited);
+        let (set, unset) = passing.vars_with(&inherited);
         assert_eq!(
             value(&set, "TASKRUN_INPUTS"),
             Some("/o/a\n/o/c"),
             "in the order of the dependencies' names"
         );
-        assert!(unset.contains(&"TASKRUN_IN_zz".to_owned()), "inherited, not set");
+        assert!(unset.contains(&"TASKRUN_IN_zz".to_owned()), "inherited");
         assert_eq!(value(&set, "TASKRUN_IN_b"), None, "b left nothing");
         assert!(unset.contains(&"INPUT_DIR".to_owned()));
         assert!(unset.contains(&"INPUT_FILE".to_owned()));
@@ -570,15 +576,15 @@ mod tests {
                 ("b".to_owned(), None),
             ],
         };
-        let (set, unset) = passing.vars(&inherited);
+        let (set, unset) = passing.vars_with(&inherited);
         assert_eq!(value(&set, "INPUT_FILE"), Some("/o/a/x"));
-        assert_eq!(unset, ["INPUT_DIR", "TASKRUN_IN_zz"], "set ones are not unset");
+        assert_eq!(unset, inherited, "unset first, then set: INPUT_FILE is set");
         // No dependencies: an empty list.
         let (set, unset) = Passing {
             out: PathBuf::from("/o/r"),
             given: Vec::new(),
         }
-        .vars(&[]);
+        .vars_with(&[]);
         assert_eq!(value(&set, "TASKRUN_INPUTS"), Some(""));
         assert!(unset.is_empty(), "nothing inherited, nothing to unset");
     }

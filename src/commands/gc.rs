@@ -58,8 +58,8 @@ pub(crate) fn gc(args: &GcArgs) -> Result<u8, Error> {
     let mut store = Store::open(db)?;
     let rows = store.cache_rows(args.keep_runs)?;
     let now = SystemTime::now();
-    let contents =
-        Contents::scan(&root, &runs, now.checked_sub(GRACE).unwrap_or(UNIX_EPOCH)).map_err(store_error)?;
+    let contents = Contents::scan(&root, &runs, now.checked_sub(GRACE).unwrap_or(UNIX_EPOCH))
+        .map_err(store_error)?;
     let policy = Policy {
         max_age: args.max_age,
         max_size: args.max_size,

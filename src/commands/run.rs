@@ -968,9 +968,10 @@ pub(super) fn runs_dir(named: bool, store: &Path, db: &Path) -> PathBuf {
     }
     let db = absolute(db);
     let hash = crate::cache::hash::bytes(db.as_os_str().as_encoded_bytes());
-    let name = db
-        .file_name()
-        .map_or_else(|| "db".to_owned(), |name| name.to_string_lossy().into_owned());
+    let name = db.file_name().map_or_else(
+        || "db".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     out.join(format!("{name}-{}", &hash[..8]))
 }
 

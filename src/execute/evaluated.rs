@@ -68,10 +68,11 @@ impl Executor for Evaluated {
         // A limit too far off to represent is no limit.
         let deadline = job.timeout.and_then(|timeout| start.checked_add(timeout));
         // It runs in its directory, with its variables, as a process would.
+        let (passed, unset) = job.passing_vars();
         let place = Place {
             dir: job.dir.clone(),
-            env: job.env.clone(),
-            unset: job.unset.clone(),
+            env: passed.into_iter().chain(job.env.iter().cloned()).collect(),
+            unset: unset.to_vec(),
         };
         let evaluation: Evaluation = if job.kind == Kind::Eval {
             self.evaluator

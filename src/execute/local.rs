@@ -157,11 +157,33 @@ fn spawn(job: &Job) -> Result<(Child, os_pipe::PipeReader, os_pipe::PipeReader),
     let (stdout, stdout_writer) = os_pipe::pipe().map_err(pipe_error)?;
     let (stderr, stderr_writer) = os_pipe::pipe().map_err(pipe_error)?;
     let mut command = Command::new("/bin/sh");
-    command.arg("-c").arg(&job.command).current_dir(&job.dir);
-    for name in &job.unset {
-        command.env_remove(name);
+    command.arg("-c");
+    // Changing the environment makes the spawn copy all of it; output
+    // passing's variables alone are set by the shell instead, which for a
+    // short task is a good part of what taskrun spends on it.
+    let (passed, unset) = job.passing_vars();
+    if job.env.is_empty() && unset.is_empty() && !passed.is_empty() {
+        let mut line = "export".to_owned();
+        for (key, value) in &passed {
+            // Always quoted: a path is seldom a plain word.
+            line.push(' ');
+            line.push_str(key);
+            line.push_str("='");
+            line.push_str(&value.replace('\'', "'\\''"));
+            line.push('\'');
+        }
+        line.push_str("; ");
+        line.push_str(&job.command);
+        command.arg(line);
+    } else {
+        command.arg(&job.command);
+        for name in unset {
+            command.env_remove(name);
+        }
+        command.envs(passed);
     }
     command
+        .current_dir(&job.dir)
         .envs(job.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null())
         .stdout(stdout_writer)
@@ -486,7 +508,6 @@ mod tests {
     fn job(command: &str) -> Job {
         Job {
             passing: None,
-            unset: Vec::new(),
             name: "t".to_owned(),
             command: command.to_owned(),
             kind: crate::task::Kind::Shell,

@@ -44,9 +44,6 @@ pub(crate) struct Job {
     pub(crate) dir: PathBuf,
     /// Variables added to the environment the job inherits.
     pub(crate) env: Vec<(String, String)>,
-    /// Variables removed from the environment it inherits (before `env`
-    /// is added).
-    pub(crate) unset: Vec<String>,
     /// How long the task may run; `None` for no limit.
     pub(crate) timeout: Option<Duration>,
     /// How many bytes of each output stream to keep.
@@ -64,6 +61,17 @@ pub(crate) struct Job {
 }
 
 impl Job {
+    /// The variables output passing sets for the job, before its own
+    /// `env` (which wins), and the inherited ones it unsets (see
+    /// [`Passing::vars`](crate::cache::passing::Passing::vars)); none
+    /// without output passing.
+    pub(crate) fn passing_vars(&self) -> (Vec<(String, String)>, &'static [String]) {
+        match &self.passing {
+            Some(passing) => passing.vars(),
+            None => (Vec::new(), &[]),
+        }
+    }
+
     /// Sets what the dependency `name` handed on, for the key and for
     /// output passing.
     pub(crate) fn set_dep(&mut self, name: &str, handed: crate::cache::Handed) {

@@ -73,8 +73,8 @@ fn base_dir(base: &Path) -> PathBuf {
 }
 
 /// The variable `name` of the evaluated task running on this thread, if it
-/// sets it (`Some(None)`: it does not see the inherited one).
-fn own_var(name: &str) -> Option<Option<String>> {
+/// sets it or unsets it (`()`: it does not see the inherited one).
+fn own_var(name: &str) -> Option<Dynamic> {
     RUNNING.with(|running| {
         let running = running.borrow();
         let place = running.as_ref()?.place.as_ref()?;
@@ -85,8 +85,12 @@ fn own_var(name: &str) -> Option<Option<String>> {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.clone());
         match own {
-            Some(value) => Some(Some(value)),
-            None => place.unset.iter().any(|unset| unset == name).then_some(None),
+            Some(value) => Some(Dynamic::from(value)),
+            None => place
+                .unset
+                .iter()
+                .any(|unset| unset == name)
+                .then_some(Dynamic::UNIT),
         }
     })
 }
@@ -207,11 +211,7 @@ pub(crate) fn new(dir: &Path) -> Engine {
 
 fn register_helpers(engine: &mut Engine, dir: &Path) {
     engine.register_fn("env_var", |name: &str| -> Dynamic {
-        match own_var(name) {
-            Some(Some(value)) => Dynamic::from(value),
-            Some(None) => Dynamic::UNIT,
-            None => std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from),
-        }
+        own_var(name).unwrap_or_else(|| std::env::var(name).map_or(Dynamic::UNIT, Dynamic::from))
     });
     // `files_matching` is the same as `glob`, for the stdlib's `fs::glob`,
     // which could not call a function of its own name.

@@ -365,7 +365,9 @@ fn an_evaluated_task_does_not_see_what_taskrun_inherited() {
     // INPUT_DIR and INPUT_FILE are fetch's; the inherited TASKRUN_IN_old
     // is not seen.
     assert!(
-        output.stdout.contains("look | dir=true other=true stale=\n"),
+        output
+            .stdout
+            .contains("look | dir=true other=true stale=\n"),
         "{}",
         output.stdout
     );
@@ -377,12 +379,21 @@ fn a_store_that_cannot_be_made_leaves_tasks_running_without_a_directory() {
         .taskfile("a: echo \"out=${TASKRUN_OUT-none}\"\n")
         .file("not-a-dir", "");
     let output = test
-        .with_args(&["run", "tasks.txt", "--output", "stream", "--store", "not-a-dir"])
+        .with_args(&[
+            "run",
+            "tasks.txt",
+            "--output",
+            "stream",
+            "--store",
+            "not-a-dir",
+        ])
         .status(0)
         .run();
     assert!(output.stdout.contains("a | out=none"), "{}", output.stdout);
     assert!(
-        output.stderr.contains("a | taskrun: no $TASKRUN_OUT: cannot make"),
+        output
+            .stderr
+            .contains("a | taskrun: no $TASKRUN_OUT: cannot make"),
         "{}",
         output.stderr
     );

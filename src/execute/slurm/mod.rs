@@ -488,7 +488,6 @@ mod tests {
         };
         let job = Job {
             passing: None,
-            unset: Vec::new(),
             name: "build".to_owned(),
             command: "make".to_owned(),
             kind: crate::task::Kind::Shell,
@@ -532,7 +531,6 @@ mod tests {
         };
         let mut job = Job {
             passing: None,
-            unset: Vec::new(),
             name: "build".to_owned(),
             command: "make".to_owned(),
             kind: crate::task::Kind::Shell,
