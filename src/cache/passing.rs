@@ -189,9 +189,58 @@ pub(crate) fn fresh(dir: &Path) -> io::Result<()> {
     fs::create_dir(dir)
 }
 
-/// Whether `dir` holds nothing.
+/// Whether `dir` holds nothing. Asked of every task's directory when it
+/// ends, so it reads the first entries into a buffer on the stack with
+/// `getdents64(2)`, where `read_dir` would allocate (and free) the 32 KiB
+/// buffer of `opendir(3)`.
 fn is_empty(dir: &Path) -> io::Result<bool> {
-    Ok(fs::read_dir(dir)?.next().is_none())
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `path` is a NUL-terminated string that outlives the call.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Room for `.`, `..` and one more entry of any name.
+    let mut buffer = [0u8; 1024];
+    loop {
+        // SAFETY: the kernel writes at most `buffer.len()` bytes into it.
+        let read = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                buffer.as_mut_ptr(),
+                buffer.len(),
+            )
+        };
+        let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
+        if read == 0 {
+            return Ok(true);
+        }
+        // Each record: inode (8 bytes), offset (8), length (2), type (1),
+        // then the name, NUL-terminated.
+        let mut at = 0;
+        while at + 19 < read {
+            let length = usize::from(u16::from_ne_bytes([buffer[at + 16], buffer[at + 17]]));
+            let name = &buffer[at + 19..(at + length).min(read)];
+            let name = name.split(|byte| *byte == 0).next().unwrap_or_default();
+            if name != b"." && name != b".." {
+                return Ok(false);
+            }
+            if length == 0 {
+                break;
+            }
+            at += length;
+        }
+    }
 }
 
 /// The top-level entries of `dir`, as [`Store::put_tree`] takes them:
@@ -444,15 +493,12 @@ impl Passer {
     /// left, renamed, or else [`fresh`].
     fn make(&self, dir: &Path) -> io::Result<()> {
         if let Some(blank) = self.blanks.take() {
+            // It was empty when its task ended; a process that task left
+            // behind that writes to it by its path writes nowhere now.
             if fs::rename(&blank, dir).is_ok() {
-                // A process the earlier task left running may have
-                // written to it since.
-                if is_empty(dir).unwrap_or(false) {
-                    return Ok(());
-                }
-            } else {
-                let _ = fs::remove_dir(&blank);
+                return Ok(());
             }
+            let _ = fs::remove_dir(&blank);
         }
         fresh(dir)
     }
@@ -587,6 +633,23 @@ mod tests {
         .vars_with(&[]);
         assert_eq!(value(&set, "TASKRUN_INPUTS"), Some(""));
         assert!(unset.is_empty(), "nothing inherited, nothing to unset");
+    }
+
+    #[test]
+    fn emptiness_is_read_from_the_first_entries() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("d");
+        fs::create_dir(&dir).unwrap();
+        assert!(is_empty(&dir).unwrap());
+        fs::write(dir.join("x".repeat(250)), "").unwrap();
+        assert!(!is_empty(&dir).unwrap(), "a long name");
+        fs::remove_file(dir.join("x".repeat(250))).unwrap();
+        fs::create_dir(dir.join("sub")).unwrap();
+        assert!(!is_empty(&dir).unwrap(), "a directory");
+        assert!(is_empty(&root.path().join("missing")).is_err());
+        assert!(is_empty(&dir.join("sub")).unwrap());
+        fs::write(root.path().join("file"), "").unwrap();
+        assert!(is_empty(&root.path().join("file")).is_err(), "not a directory");
     }
 
     #[test]

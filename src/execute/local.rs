@@ -163,7 +163,15 @@ fn spawn(job: &Job) -> Result<(Child, os_pipe::PipeReader, os_pipe::PipeReader),
     // short task is a good part of what taskrun spends on it.
     let (passed, unset) = job.passing_vars();
     if job.env.is_empty() && unset.is_empty() && !passed.is_empty() {
-        let mut line = "export".to_owned();
+        let mut line = String::with_capacity(
+            job.command.len()
+                + passed
+                    .iter()
+                    .map(|(key, value)| key.len() + value.len() + 4)
+                    .sum::<usize>()
+                + 8,
+        );
+        line.push_str("export");
         for (key, value) in &passed {
             // Always quoted: a path is seldom a plain word.
             line.push(' ');
