@@ -649,7 +649,10 @@ mod tests {
         assert!(is_empty(&root.path().join("missing")).is_err());
         assert!(is_empty(&dir.join("sub")).unwrap());
         fs::write(root.path().join("file"), "").unwrap();
-        assert!(is_empty(&root.path().join("file")).is_err(), "not a directory");
+        assert!(
+            is_empty(&root.path().join("file")).is_err(),
+            "not a directory"
+        );
     }
 
     #[test]
