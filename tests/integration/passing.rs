@@ -30,6 +30,13 @@ fn tree_of(test: &Test, run: i64, name: &str) -> String {
         .unwrap()
 }
 
+/// taskrun with `args` and `--output stream`, expected to exit `status`.
+fn streamed(test: &Test, args: &[&str], status: i32) -> crate::harness::Output {
+    let mut all = args.to_vec();
+    all.extend(["--output", "stream"]);
+    test.with_args(&all).status(status).run()
+}
+
 const PIPELINE: &str = "\
 fetch: printf 'a b c\\n' > $TASKRUN_OUT/data.txt
 count: echo \"dir=${INPUT_DIR#$PWD/}\"; echo \"file=${INPUT_FILE#$PWD/}\"; wc -w < $INPUT_FILE > $OUTPUT_DIR/words.txt [after:fetch]
@@ -211,11 +218,7 @@ fn a_retry_restores_what_satisfied_dependencies_left() {
          report: test -e flag && cat $INPUT_FILE [after:fetch] [inputs:tasks.txt]\n",
     );
     let test = test.file("src.txt", "one\n");
-    let run = |args: &[&str], status| {
-        let mut all = args.to_vec();
-        all.extend(["--output", "stream"]);
-        test.with_args(&all).status(status).run()
-    };
+    let run = |args: &[&str], status| streamed(&test, args, status);
     run(&["run", "tasks.txt"], 1);
     std::fs::write(test.path().join("src.txt"), "two\n").unwrap();
     run(&["run", "tasks.txt"], 1);
@@ -323,11 +326,7 @@ fn a_retry_of_a_retry_still_gets_what_the_first_run_satisfied() {
              report: test -e flag && cat $INPUT_FILE [after:fetch] [inputs:tasks.txt]\n",
         )
         .file("src.txt", "one\n");
-    let run = |args: &[&str], status| {
-        let mut all = args.to_vec();
-        all.extend(["--output", "stream"]);
-        test.with_args(&all).status(status).run()
-    };
+    let run = |args: &[&str], status| streamed(&test, args, status);
     run(&["run", "tasks.txt"], 1);
     run(&["retry", "1"], 1);
     std::fs::write(test.path().join("flag"), "").unwrap();
