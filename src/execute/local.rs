@@ -162,7 +162,14 @@ fn spawn(job: &Job) -> Result<(Child, os_pipe::PipeReader, os_pipe::PipeReader),
     // passing's variables alone are set by the shell instead, which for a
     // short task is a good part of what taskrun spends on it.
     let (passed, unset) = job.passing_vars();
-    if job.env.is_empty() && unset.is_empty() && !passed.is_empty() {
+    // A value of several lines (`TASKRUN_INPUTS`) would move the
+    // command's line numbers in the shell's messages: it goes through the
+    // environment.
+    let by_shell = job.env.is_empty()
+        && unset.is_empty()
+        && !passed.is_empty()
+        && passed.iter().all(|(_, value)| !value.contains('\n'));
+    if by_shell {
         let mut line = String::with_capacity(
             job.command.len()
                 + passed
@@ -527,6 +534,46 @@ mod tests {
             mem: None,
             cache: None,
         }
+    }
+
+    #[test]
+    fn output_passing_variables_reach_the_shell_either_way() {
+        use crate::cache::passing::{Passing, Produced};
+        let produced = |dir: &str| {
+            Some(std::sync::Arc::new(Produced {
+                dir: PathBuf::from(dir),
+                tree: None,
+                files: 2,
+                bytes: 2,
+                only: None,
+            }))
+        };
+        let mut passing = job("echo \"$TASKRUN_OUT|$TASKRUN_IN_a|$INPUT_DIR\"; nosuchcommand");
+        passing.passing = Some(Box::new(Passing {
+            out: PathBuf::from("/o/it's"),
+            given: vec![("a".to_owned(), produced("/o/a"))],
+        }));
+        // Set by the shell: quoted, and the command's line numbers kept.
+        let outcome = run(&passing);
+        assert_eq!(outcome.stdout.bytes, b"/o/it's|/o/a|/o/a\n");
+        assert!(
+            String::from_utf8_lossy(&outcome.stderr.bytes).contains(" 1: nosuchcommand"),
+            "{:?}",
+            String::from_utf8_lossy(&outcome.stderr.bytes)
+        );
+        // Two directories make a list of two lines: through the
+        // environment, still line 1.
+        if let Some(passing) = &mut passing.passing {
+            passing.given.push(("b".to_owned(), produced("/o/b")));
+        }
+        passing.command = "printf '%s|' \"$TASKRUN_INPUTS\"; nosuchcommand".to_owned();
+        let outcome = run(&passing);
+        assert_eq!(outcome.stdout.bytes, b"/o/a\n/o/b|");
+        assert!(String::from_utf8_lossy(&outcome.stderr.bytes).contains(" 1: nosuchcommand"));
+        // With [env:] of its own, through the environment, and its own wins.
+        passing.env = vec![("TASKRUN_OUT".to_owned(), "mine".to_owned())];
+        passing.command = "echo $TASKRUN_OUT".to_owned();
+        assert_eq!(run(&passing).stdout.bytes, b"mine\n");
     }
 
     fn run(job: &Job) -> Outcome {
