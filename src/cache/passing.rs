@@ -15,6 +15,7 @@
 //! restores a hit's tree into the same directory instead.
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -189,11 +190,12 @@ pub(crate) fn fresh(dir: &Path) -> io::Result<()> {
     fs::create_dir(dir)
 }
 
-/// Whether `dir` holds nothing. Asked of every task's directory when it
-/// ends, so it reads the first entries into a buffer on the stack with
-/// `getdents64(2)`, where `read_dir` would allocate (and free) the 32 KiB
-/// buffer of `opendir(3)`.
-fn is_empty(dir: &Path) -> io::Result<bool> {
+/// Whether the directory `dir` (not a symlink to one) holds nothing, and
+/// if so its permission bits and owner. Asked of every task's directory
+/// when it ends, so it reads the first entries into a buffer on the stack
+/// with `getdents64(2)`, where `read_dir` would allocate (and free) the
+/// 32 KiB buffer of `opendir(3)`.
+fn emptiness(dir: &Path) -> io::Result<Option<(u32, u32)>> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -201,7 +203,7 @@ fn is_empty(dir: &Path) -> io::Result<bool> {
     let fd = unsafe {
         libc::open(
             path.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
         )
     };
     if fd < 0 {
@@ -223,7 +225,8 @@ fn is_empty(dir: &Path) -> io::Result<bool> {
         };
         let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
         if read == 0 {
-            return Ok(true);
+            let meta = std::fs::File::from(fd).metadata()?;
+            return Ok(Some((meta.mode() & 0o7777, meta.uid())));
         }
         // Each record: inode (8 bytes), offset (8), length (2), type (1),
         // then the name, NUL-terminated.
@@ -233,7 +236,7 @@ fn is_empty(dir: &Path) -> io::Result<bool> {
             let name = &buffer[at + 19..(at + length).min(read)];
             let name = name.split(|byte| *byte == 0).next().unwrap_or_default();
             if name != b"." && name != b".." {
-                return Ok(false);
+                return Ok(None);
             }
             if length == 0 {
                 break;
@@ -290,8 +293,9 @@ fn regular_files(dir: &Path) -> (usize, u64, Option<PathBuf>) {
 /// What an attempt left in its `$TASKRUN_OUT`, once it ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Left {
-    /// Nothing: the directory is empty (and can be the next task's).
-    Nothing,
+    /// Nothing: the directory is empty, with these permission bits and
+    /// owner (if they are a fresh directory's, it can be the next task's).
+    Nothing { mode: u32, owner: u32 },
     /// Nothing to hand on: the directory is gone, or the attempt failed
     /// (its files stay for a look).
     Kept,
@@ -303,8 +307,8 @@ pub(crate) enum Left {
 /// stored in `store` if it takes at most `max` bytes (`hold` is called
 /// before the first object is written).
 pub(crate) fn finish(store: &Store, dir: &Path, passed: bool, max: u64, hold: &dyn Fn()) -> Left {
-    match is_empty(dir) {
-        Ok(true) => return Left::Nothing,
+    match emptiness(dir) {
+        Ok(Some((mode, owner))) => return Left::Nothing { mode, owner },
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Left::Kept,
         _ if !passed => return Left::Kept,
         _ => {}
@@ -426,6 +430,16 @@ impl Blanks {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
     }
 
+    /// A blank for `dir`: `dir` itself when it is one (a failed attempt
+    /// that left nothing, whose task runs again), else any.
+    fn take_for(&self, dir: &Path) -> Option<PathBuf> {
+        let mut blanks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match blanks.iter().position(|blank| blank == dir) {
+            Some(at) => Some(blanks.swap_remove(at)),
+            None => blanks.pop(),
+        }
+    }
+
     fn give(&self, dir: PathBuf) {
         self.0
             .lock()
@@ -461,6 +475,9 @@ pub(crate) struct Passer {
     /// (`--cache-max-output`).
     max: u64,
     blanks: Arc<Blanks>,
+    /// The permission bits and owner of a fresh directory: only an empty
+    /// one that still has them is given to another task.
+    usual: OnceLock<(u32, u32)>,
     /// The store's lock, taken shared before the first object is written
     /// and held until the run's executor is dropped, after its recorder
     /// has committed the rows that name them.
@@ -479,6 +496,7 @@ impl Passer {
             store: Store::new(store.to_owned()),
             max,
             blanks,
+            usual: OnceLock::new(),
             lock: OnceLock::new(),
         }
     }
@@ -492,15 +510,21 @@ impl Passer {
     /// Makes `dir` fresh and empty: an empty directory an earlier task
     /// left, renamed, or else [`fresh`].
     fn make(&self, dir: &Path) -> io::Result<()> {
-        if let Some(blank) = self.blanks.take() {
+        if let Some(blank) = self.blanks.take_for(dir) {
             // It was empty when its task ended; a process that task left
             // behind that writes to it by its path writes nowhere now.
-            if fs::rename(&blank, dir).is_ok() {
+            if blank == dir || fs::rename(&blank, dir).is_ok() {
                 return Ok(());
             }
             let _ = fs::remove_dir(&blank);
         }
-        fresh(dir)
+        fresh(dir)?;
+        if self.usual.get().is_none()
+            && let Ok(meta) = fs::symlink_metadata(dir)
+        {
+            let _ = self.usual.set((meta.mode() & 0o7777, meta.uid()));
+        }
+        Ok(())
     }
 }
 
@@ -534,7 +558,13 @@ impl Executor for Passer {
         let passed = matches!(outcome.exit, Exit::Code(0)) && !outcome.timed_out;
         let hold = || self.hold();
         match finish(&self.store, &passing.out, passed, self.max, &hold) {
-            Left::Nothing => self.blanks.give(passing.out.clone()),
+            Left::Nothing { mode, owner } if self.usual.get() == Some(&(mode, owner)) => {
+                self.blanks.give(passing.out.clone());
+            }
+            // Its mode or owner changed: the next task gets a new one.
+            Left::Nothing { .. } => {
+                let _ = fs::remove_dir(&passing.out);
+            }
             Left::Kept => {}
             Left::Passed(produced, problem) => {
                 if let Some(problem) = problem {
@@ -640,19 +670,22 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("d");
         fs::create_dir(&dir).unwrap();
-        assert!(is_empty(&dir).unwrap());
+        let meta = fs::metadata(&dir).unwrap();
+        assert_eq!(
+            emptiness(&dir).unwrap(),
+            Some((meta.mode() & 0o7777, meta.uid()))
+        );
         fs::write(dir.join("x".repeat(250)), "").unwrap();
-        assert!(!is_empty(&dir).unwrap(), "a long name");
+        assert_eq!(emptiness(&dir).unwrap(), None, "a long name");
         fs::remove_file(dir.join("x".repeat(250))).unwrap();
         fs::create_dir(dir.join("sub")).unwrap();
-        assert!(!is_empty(&dir).unwrap(), "a directory");
-        assert!(is_empty(&root.path().join("missing")).is_err());
-        assert!(is_empty(&dir.join("sub")).unwrap());
+        assert_eq!(emptiness(&dir).unwrap(), None, "a directory");
+        assert!(emptiness(&root.path().join("missing")).is_err());
+        assert!(emptiness(&dir.join("sub")).unwrap().is_some());
         fs::write(root.path().join("file"), "").unwrap();
-        assert!(
-            is_empty(&root.path().join("file")).is_err(),
-            "not a directory"
-        );
+        assert!(emptiness(&root.path().join("file")).is_err(), "not a directory");
+        std::os::unix::fs::symlink(dir.join("sub"), root.path().join("link")).unwrap();
+        assert!(emptiness(&root.path().join("link")).is_err(), "a symlink is not followed");
     }
 
     #[test]
@@ -679,7 +712,10 @@ mod tests {
         let run = root.path().join("store/out/1");
         let dir = dir_of(&run, "t");
         fresh(&dir).unwrap();
-        assert_eq!(finish(&store, &dir, true, u64::MAX, &|| {}), Left::Nothing);
+        assert!(matches!(
+            finish(&store, &dir, true, u64::MAX, &|| {}),
+            Left::Nothing { .. }
+        ));
         fs::create_dir(dir.join("sub")).unwrap();
         fs::write(dir.join("sub/a.txt"), "hello").unwrap();
         let Left::Passed(produced, None) = finish(&store, &dir, true, u64::MAX, &|| {}) else {

@@ -445,3 +445,24 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn a_retried_task_keeps_its_directory_while_others_reuse_empty_ones() {
+    // `a` fails at once leaving nothing, and runs again 0.6 s later;
+    // meanwhile `d` and `e` end leaving nothing, and `c` starts while the
+    // retry runs. No task's directory may be handed to another.
+    let test = Test::new().taskfile(
+        "a: if [ -e marker ]; then sleep 1.5; echo hi > $TASKRUN_OUT/a.txt; else touch marker; exit 1; fi [retries:1]\n\
+         d: sleep 0.1\n\
+         e: sleep 0.9; echo e > $TASKRUN_OUT/e\n\
+         c: sleep 1.5; ls $TASKRUN_OUT [after:e]\n",
+    );
+    let output = test
+        .with_args(&["run", "tasks.txt", "--jobs", "4", "--retry-delay", "0.6"])
+        .run();
+    assert_eq!(output.status, 0, "{}{}", output.stdout, output.stderr);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join(".taskrun/out/1/a/a.txt")).unwrap(),
+        "hi\n"
+    );
+}
