@@ -15,8 +15,8 @@
 //! restores a hit's tree into the same directory instead.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -683,9 +683,15 @@ mod tests {
         assert!(emptiness(&root.path().join("missing")).is_err());
         assert!(emptiness(&dir.join("sub")).unwrap().is_some());
         fs::write(root.path().join("file"), "").unwrap();
-        assert!(emptiness(&root.path().join("file")).is_err(), "not a directory");
+        assert!(
+            emptiness(&root.path().join("file")).is_err(),
+            "not a directory"
+        );
         std::os::unix::fs::symlink(dir.join("sub"), root.path().join("link")).unwrap();
-        assert!(emptiness(&root.path().join("link")).is_err(), "a symlink is not followed");
+        assert!(
+            emptiness(&root.path().join("link")).is_err(),
+            "a symlink is not followed"
+        );
     }
 
     #[test]

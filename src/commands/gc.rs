@@ -141,7 +141,10 @@ fn summary(collection: &Collection, kept: usize, dry_run: bool) -> String {
         objects(collection.left_objects),
         bytes(collection.left_bytes)
     );
-    if collection.dropped.is_empty() && collection.objects.is_empty() {
+    if collection.dropped.is_empty()
+        && collection.objects.is_empty()
+        && collection.out_dirs.is_empty()
+    {
         let _ = writeln!(out, "Nothing to collect: {} kept; {left}.", entries(kept));
     } else {
         let _ = writeln!(

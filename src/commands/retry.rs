@@ -41,7 +41,7 @@ pub(crate) fn retry(
     let store = Store::open(db)?;
     let original = find_run(&store, db, args.run)?;
     let tasks = store.tasks_with_output(&original)?;
-    let before = runs_before(&store, &original)?;
+    let (before, pruned) = runs_before(&store, &original)?;
     let fingerprints = store.fingerprints_of(original.id)?;
     drop(store);
     if original.status.is_live() {
@@ -127,7 +127,7 @@ pub(crate) fn retry(
     let plan = plan_of(&choice.retried, &commands, &original, db, sources)?;
     let mut runs: Vec<(i64, &[TaskRow])> = vec![(original.id, &tasks)];
     runs.extend(before.iter().map(|(run, rows)| (*run, rows.as_slice())));
-    let retrying = retrying(&plan, &runs);
+    let retrying = retrying(&plan, &runs, pruned);
     let run = NewRun {
         taskfile: original.taskfile.clone().unwrap_or_default(),
         // The same name as the original's, so that CI sees one suite.
@@ -154,32 +154,61 @@ pub(crate) fn retry(
 /// What a retry adds to its run: the line that opens it, and what the
 /// dependencies outside `plan` left (see [`earlier`]). `runs` are the run
 /// retried and those it retried in turn, newest first, with their rows.
-fn retrying(plan: &Plan, runs: &[(i64, &[TaskRow])]) -> Retrying {
+/// `pruned` is a run of the chain that is no longer recorded: what the
+/// retried tasks' other dependencies were is gone with it, so none of
+/// them is restored or stored.
+fn retrying(plan: &Plan, runs: &[(i64, &[TaskRow])], pruned: Option<i64>) -> Retrying {
+    let mut earlier = earlier(plan, runs);
+    if let Some(pruned) = pruned {
+        for deps in &mut earlier {
+            deps.push(Earlier {
+                name: format!("of pruned run #{pruned}"),
+                run: pruned,
+                value: None,
+                tree: None,
+            });
+        }
+    }
     Retrying {
         header: format!(
             "Retrying {} from run #{}...",
             plural(plan.tasks.len(), "failed task"),
             runs.first().map_or(0, |(run, _)| *run),
         ),
-        earlier: earlier(plan, runs),
+        earlier,
     }
 }
+
+/// A run's number and its rows.
+type RunRows = (i64, Vec<TaskRow>);
 
 /// The runs `run` retried, and those they retried in turn, newest first,
 /// each with its rows: a retry records only the tasks it ran, so what
 /// their dependencies left, and the dependencies themselves, are in the
 /// runs before it.
-fn runs_before(store: &Store, run: &RunRow) -> Result<Vec<(i64, Vec<TaskRow>)>, Error> {
+/// The second is the run of the chain that is no longer recorded, if one
+/// is not.
+fn runs_before(store: &Store, run: &RunRow) -> Result<(Vec<RunRows>, Option<i64>), Error> {
     let mut runs = Vec::new();
     let mut next = run.retry_of;
     // A retry is of an older run, so this ends; the bound is for a
     // database edited by hand.
     while let Some(id) = next.filter(|_| runs.len() < 1000) {
-        let Some(row) = store.run(id)? else { break };
+        let Some(row) = store.run(id)? else {
+            // Pruned: the retried tasks' rows name only the dependencies
+            // their own retry ran.
+            eprintln!(
+                "taskrun: warning: run #{id}, which run #{} retried, is no longer recorded: \
+                 the retried tasks run without what their other dependencies left in it, \
+                 and are neither restored nor stored",
+                runs.last().map_or(run.id, |(last, _)| *last)
+            );
+            return Ok((runs, Some(id)));
+        };
         next = row.retry_of;
         runs.push((id, store.tasks(&row)?));
     }
-    Ok(runs)
+    Ok((runs, None))
 }
 
 /// For each task of the retry's `plan`, its dependencies outside it (hard,

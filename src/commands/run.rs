@@ -957,16 +957,22 @@ impl OutputPassing {
 }
 
 /// Where the runs recorded in `db` get their `$TASKRUN_OUT` directories,
-/// `<run>/<task>` in it: `out/` in its own store (`.taskrun/` beside
-/// it), and `out/<db name>-<hash of its path>/` in a store named with
-/// `--store` (`named`), which other databases may use too, so that two
-/// histories' run numbers never meet.
+/// `<run>/<task>` in it: `out/` for `taskrun.db` in its own store
+/// (`.taskrun/` beside it); `out/<db name>-<hash of its path>/` for any
+/// other database, or in a store named with `--store` (`named`), since
+/// other databases may use the same store, so that two histories' run
+/// numbers never meet.
 pub(super) fn runs_dir(named: bool, store: &Path, db: &Path) -> PathBuf {
     let out = store.join(OUT_DIR);
-    if !named {
+    if !named && db.file_name().is_some_and(|name| name == "taskrun.db") {
         return out;
     }
+    // One database by one name, however it is spelled.
     let db = absolute(db);
+    let db = match (db.parent().map(std::fs::canonicalize), db.file_name()) {
+        (Some(Ok(parent)), Some(name)) => parent.join(name),
+        _ => db,
+    };
     let hash = crate::cache::hash::bytes(db.as_os_str().as_encoded_bytes());
     let name = db.file_name().map_or_else(
         || "db".to_owned(),

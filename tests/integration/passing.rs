@@ -466,3 +466,60 @@ fn a_retried_task_keeps_its_directory_while_others_reuse_empty_ones() {
         "hi\n"
     );
 }
+
+#[test]
+fn two_histories_beside_one_another_keep_their_directories_apart() {
+    let test = Test::new().taskfile("t: echo $TASKRUN_OUT > $TASKRUN_OUT/where\n");
+    for db in ["b.db", "a.db", "a.db"] {
+        test.with_args(&["run", "tasks.txt", "--db", db])
+            .status(0)
+            .run();
+    }
+    let dirs = |db: &str| -> Vec<std::path::PathBuf> {
+        walk(&test.path().join(".taskrun/out"))
+            .into_iter()
+            .filter(|path| path.to_string_lossy().contains(&format!("/{db}-")))
+            .collect()
+    };
+    assert_eq!(dirs("b.db").len(), 1, "b.db's run 1 is not a.db's");
+    assert_eq!(dirs("a.db").len(), 2);
+    test.with_args(&["gc", "--db", "a.db", "--keep-runs", "1"])
+        .status(0)
+        .stdout_contains("Removed the $TASKRUN_OUT directories of 1 older run")
+        .run();
+    assert_eq!(dirs("a.db").len(), 1);
+    assert_eq!(dirs("b.db").len(), 1, "a.db's gc leaves b.db's alone");
+}
+
+#[test]
+fn a_retry_whose_first_run_was_pruned_is_neither_restored_nor_stored() {
+    let test = Test::new()
+        .taskfile(
+            "fetch: cat src.txt > $TASKRUN_OUT/data.txt [inputs:src.txt]\n\
+             report: test -e flag && cat ${INPUT_FILE-/dev/null} [after:fetch] [inputs:tasks.txt]\n",
+        )
+        .file("src.txt", "one\n");
+    streamed(&test, &["run", "tasks.txt"], 1);
+    streamed(&test, &["retry", "1"], 1);
+    test.with_args(&["prune", "--keep", "1"]).status(0).run();
+    std::fs::write(test.path().join("flag"), "").unwrap();
+    let output = streamed(&test, &["retry", "2"], 0);
+    assert!(
+        output
+            .stderr
+            .contains("run #1, which run #2 retried, is no longer recorded"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(
+        rows(
+            &test,
+            "SELECT c.outcome, c.reason FROM task_cache AS c JOIN tasks AS t ON t.id = c.task_id
+             WHERE t.run_id = 3"
+        ),
+        [[
+            "not_stored",
+            "its dependency of pruned run #1 declares no outputs, so what it made is unknown"
+        ]]
+    );
+}
