@@ -202,6 +202,16 @@ fn ended(kind: &str, task: &str, result: &TaskResult) -> Value {
             value["source_task"] = json!(source_task);
         }
     }
+    // What a pass left in its $TASKRUN_OUT, for a program that follows
+    // the run and picks up files.
+    if let Some(out) = &result.out {
+        value["out"] = json!({
+            "dir": out.dir.to_string_lossy(),
+            "files": out.files,
+            "bytes": out.bytes,
+            "tree": out.tree,
+        });
+    }
     value
 }
 
@@ -283,5 +293,23 @@ mod tests {
         assert_eq!(missed["cache"], "miss");
         let plain = ended("task_finished", "build", &result(Status::Passed, None));
         assert!(plain.get("cache").is_none() && plain.get("cache_key").is_none());
+        assert!(plain.get("out").is_none(), "it left nothing");
+    }
+
+    #[test]
+    fn a_finished_task_says_what_it_left_in_its_directory() {
+        let mut left = result(Status::Passed, None);
+        left.out = Some(Arc::new(crate::cache::passing::Produced {
+            dir: std::path::PathBuf::from("/p/.taskrun/out/7/fetch"),
+            tree: Some("ab".repeat(32)),
+            files: 2,
+            bytes: 10,
+            only: None,
+        }));
+        let value = ended("task_finished", "fetch", &left);
+        assert_eq!(
+            value["out"],
+            json!({"dir": "/p/.taskrun/out/7/fetch", "files": 2, "bytes": 10, "tree": "ab".repeat(32)})
+        );
     }
 }

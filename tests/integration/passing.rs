@@ -523,3 +523,35 @@ fn a_retry_whose_first_run_was_pruned_is_neither_restored_nor_stored() {
         ]]
     );
 }
+
+#[test]
+fn the_events_say_what_each_task_left() {
+    let test = Test::new().taskfile(PIPELINE);
+    test.with_args(&["run", "tasks.txt", "--events", "events.jsonl"])
+        .status(0)
+        .run();
+    let events = std::fs::read_to_string(test.path().join("events.jsonl")).unwrap();
+    let finished: Vec<serde_json::Value> = events
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|event: &serde_json::Value| event["event"] == "task_finished")
+        .collect();
+    let of = |task: &str| finished.iter().find(|event| event["task"] == task).unwrap();
+    let fetch = &of("fetch")["out"];
+    assert!(
+        fetch["dir"]
+            .as_str()
+            .unwrap()
+            .ends_with("/.taskrun/out/1/fetch"),
+        "{fetch}"
+    );
+    assert_eq!(
+        (fetch["files"].as_u64(), fetch["bytes"].as_u64()),
+        (Some(1), Some(6))
+    );
+    assert_eq!(
+        fetch["tree"].as_str(),
+        Some(tree_of(&test, 1, "fetch").as_str())
+    );
+    assert!(of("quiet").get("out").is_none(), "it left nothing");
+}
