@@ -243,14 +243,7 @@ impl Caching {
         let Some(outputs) = &entry.outputs else {
             return Ok((left, left, out));
         };
-        let text = self
-            .store
-            .read(outputs)
-            .map_err(|error| object_problem(outputs, &error))?;
-        let tree = String::from_utf8(text)
-            .ok()
-            .and_then(|text| OutputTree::decode(&text))
-            .ok_or_else(|| format!("the output list {} in the store is damaged", short(outputs)))?;
+        let tree = read_tree(&self.store, outputs, "the outputs")?;
         let stats = &self.stats;
         let known = |path: &Path, meta: &std::fs::Metadata| {
             stats.hash(path, meta).ok().map(|hashed| hashed.digest)
@@ -258,12 +251,7 @@ impl Caching {
         let restored = self
             .store
             .restore_tree(&job.dir, &tree, &known)
-            .map_err(|error| match &error {
-                ObjectError::Missing { digest, .. } | ObjectError::Corrupt { digest, .. } => {
-                    object_problem(digest, &error)
-                }
-                ObjectError::Io { .. } => format!("cannot restore the outputs: {error}"),
-            })?;
+            .map_err(|error| restore_problem(&error, "the outputs"))?;
         Ok((restored.written + left, tree.files() + left, out))
     }
 
@@ -747,8 +735,35 @@ pub(crate) fn short(digest: &str) -> &str {
     digest.get(..12).unwrap_or(digest)
 }
 
+/// The output tree stored as `digest`, the list of `what` (`the outputs`,
+/// `$TASKRUN_OUT`); why not, as a miss says it.
+pub(super) fn read_tree(store: &Store, digest: &Digest, what: &str) -> Result<OutputTree, String> {
+    let text = store
+        .read(digest)
+        .map_err(|error| object_problem(digest, &error))?;
+    String::from_utf8(text)
+        .ok()
+        .and_then(|text| OutputTree::decode(&text))
+        .ok_or_else(|| {
+            format!(
+                "the list of {what} {} in the store is damaged",
+                short(digest)
+            )
+        })
+}
+
+/// Why restoring `what` from the store failed, as a miss says it.
+pub(super) fn restore_problem(error: &ObjectError, what: &str) -> String {
+    match error {
+        ObjectError::Missing { digest, .. } | ObjectError::Corrupt { digest, .. } => {
+            object_problem(digest, error)
+        }
+        ObjectError::Io { .. } => format!("cannot restore {what}: {error}"),
+    }
+}
+
 /// Why an object of the store could not be used, as a miss says it.
-pub(super) fn object_problem(digest: &str, error: &ObjectError) -> String {
+fn object_problem(digest: &str, error: &ObjectError) -> String {
     match error {
         ObjectError::Missing { .. } => format!("object {} missing from the store", short(digest)),
         ObjectError::Corrupt { .. } => format!("object {} in the store was damaged", short(digest)),

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::gc::StoreLock;
-use super::store::{ObjectError, Store, remove_all};
+use super::store::{Store, remove_all};
 use super::tree::{EntryKind, OutputTree};
 use super::{Digest, Handed};
 use crate::event::{Exit, Stream};
@@ -58,21 +58,23 @@ pub(crate) struct Produced {
 impl Produced {
     /// What `tree` (stored as `digest`) describes, in `dir`.
     pub(crate) fn of(dir: PathBuf, digest: Digest, tree: &OutputTree) -> Produced {
-        let mut files = tree.entries().iter().filter_map(|entry| match &entry.kind {
-            EntryKind::File { size, .. } => Some((&entry.path, *size)),
-            EntryKind::Symlink { .. } | EntryKind::Dir { .. } => None,
-        });
-        let first = files.next();
-        let rest: Vec<_> = files.collect();
+        let files: Vec<(&PathBuf, u64)> = tree
+            .entries()
+            .iter()
+            .filter_map(|entry| match &entry.kind {
+                EntryKind::File { size, .. } => Some((&entry.path, *size)),
+                EntryKind::Symlink { .. } | EntryKind::Dir { .. } => None,
+            })
+            .collect();
         Produced {
             dir,
             tree: Some(digest),
-            files: usize::from(first.is_some()) + rest.len(),
-            bytes: first.map_or(0, |(_, size)| size)
-                + rest.iter().map(|(_, size)| size).sum::<u64>(),
-            only: first
-                .filter(|_| rest.is_empty())
-                .map(|(path, _)| path.clone()),
+            files: files.len(),
+            bytes: files.iter().map(|(_, size)| size).sum(),
+            only: match files.as_slice() {
+                [(path, _)] => Some((*path).clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -350,27 +352,11 @@ pub(crate) fn finish(store: &Store, dir: &Path, passed: bool, max: u64, hold: &d
 /// Restores the output tree `digest` into `dir`, made fresh first: what a
 /// hit, or a dependency a retry found satisfied, left.
 pub(crate) fn restore(store: &Store, dir: &Path, digest: &Digest) -> Result<Produced, String> {
-    let text = store
-        .read(digest)
-        .map_err(|error| super::executor::object_problem(digest, &error))?;
-    let tree = String::from_utf8(text)
-        .ok()
-        .and_then(|text| OutputTree::decode(&text))
-        .ok_or_else(|| {
-            format!(
-                "the list of what it left in $TASKRUN_OUT ({}) is damaged",
-                super::executor::short(digest)
-            )
-        })?;
+    let tree = super::executor::read_tree(store, digest, "$TASKRUN_OUT")?;
     fresh(dir).map_err(|error| format!("cannot make `{}`: {error}", dir.display()))?;
     store
         .restore_tree(dir, &tree, &|_, _| None)
-        .map_err(|error| match &error {
-            ObjectError::Missing { digest, .. } | ObjectError::Corrupt { digest, .. } => {
-                super::executor::object_problem(digest, &error)
-            }
-            ObjectError::Io { .. } => format!("cannot restore $TASKRUN_OUT: {error}"),
-        })?;
+        .map_err(|error| super::executor::restore_problem(&error, "$TASKRUN_OUT"))?;
     Ok(Produced::of(dir.to_owned(), digest.clone(), &tree))
 }
 
